@@ -1,0 +1,38 @@
+/// A small, fast, seedable random number generator (xoshiro256**, seeded through SplitMix64).
+///
+/// Simulations and tests use it so that a run is reproducible from its seed. It is not for
+/// secrets: ICE credentials and transaction IDs on real networks come from
+/// `SystemRandomNumberGenerator`.
+public struct SeededGenerator: RandomNumberGenerator, Sendable {
+  private var s0: UInt64
+  private var s1: UInt64
+  private var s2: UInt64
+  private var s3: UInt64
+
+  public init(seed: UInt64) {
+    var x = seed
+    func splitMix() -> UInt64 {
+      x &+= 0x9E37_79B9_7F4A_7C15
+      var z = x
+      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+      return z ^ (z >> 31)
+    }
+    s0 = splitMix()
+    s1 = splitMix()
+    s2 = splitMix()
+    s3 = splitMix()
+  }
+
+  public mutating func next() -> UInt64 {
+    let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
+    let t = s1 << 17
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = s3 << 45 | s3 >> 19
+    return result
+  }
+}
