@@ -52,7 +52,8 @@ let package = Package(
       name: "STUNTests",
       dependencies: ["STUN", .product(name: "PropertyBased", package: "swift-property-based")],
       swiftSettings: strict),
-    .testTarget(name: "TraversalTests", dependencies: ["Traversal", "STUN"], swiftSettings: strict),
+    .testTarget(
+      name: "TraversalTests", dependencies: ["Traversal", "STUN"], swiftSettings: strict),
     .testTarget(
       name: "NetworkTests", dependencies: ["Network", "Traversal", "STUN"], swiftSettings: strict),
     .testTarget(

@@ -14,13 +14,20 @@ public enum IPAddress: Hashable, Sendable {
   /// The address in network byte order: 4 bytes for IPv4, 16 for IPv6.
   public var bytes: [UInt8] {
     switch self {
-    case .v4(let a): return [UInt8(a >> 24), UInt8(truncatingIfNeeded: a >> 16),
-      UInt8(truncatingIfNeeded: a >> 8), UInt8(truncatingIfNeeded: a)]
+    case .v4(let a):
+      return [
+        UInt8(a >> 24), UInt8(truncatingIfNeeded: a >> 16),
+        UInt8(truncatingIfNeeded: a >> 8), UInt8(truncatingIfNeeded: a),
+      ]
     case .v6(let hi, let lo):
       var out = [UInt8]()
       out.reserveCapacity(16)
-      for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: hi >> UInt64(shift))) }
-      for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: lo >> UInt64(shift))) }
+      for shift in stride(from: 56, through: 0, by: -8) {
+        out.append(UInt8(truncatingIfNeeded: hi >> UInt64(shift)))
+      }
+      for shift in stride(from: 56, through: 0, by: -8) {
+        out.append(UInt8(truncatingIfNeeded: lo >> UInt64(shift)))
+      }
       return out
     }
   }

@@ -50,7 +50,8 @@ public struct UDPSocketOptions: Sendable {
   /// (searched from a random starting point, like the gateway in the seed log).
   public var portRange: ClosedRange<UInt16>?
 
-  public init(address: IPAddress? = nil, port: UInt16? = nil, portRange: ClosedRange<UInt16>? = nil) {
+  public init(address: IPAddress? = nil, port: UInt16? = nil, portRange: ClosedRange<UInt16>? = nil)
+  {
     self.address = address
     self.port = port
     self.portRange = portRange

@@ -4,7 +4,8 @@ import ArgumentParser
 struct Natscope: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "natscope",
-    abstract: "See why two machines can or cannot connect directly: NAT behaviour, STUN, TURN, ICE.",
+    abstract:
+      "See why two machines can or cannot connect directly: NAT behaviour, STUN, TURN, ICE.",
     version: NatscopeVersion.current,
     subcommands: []
   )
