@@ -1,0 +1,38 @@
+import ArgumentParser
+import Logging
+
+/// Options every command shares.
+struct GlobalOptions: ParsableArguments {
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Log verbosity on standard error: trace, debug, info, notice, warning, error or critical.",
+      valueName: "level"))
+  var logLevel: LogLevelArgument = .init(.warning)
+
+  /// Installs the log handler. Logs go to standard error, never to standard output, so `--json`
+  /// output stays machine-readable.
+  func bootstrapLogging() {
+    let level = logLevel.level
+    LoggingSystem.bootstrap { label in
+      var handler = StreamLogHandler.standardError(label: label)
+      handler.logLevel = level
+      return handler
+    }
+  }
+}
+
+/// `Logger.Level` as a command-line value.
+struct LogLevelArgument: ExpressibleByArgument, Sendable {
+  var level: Logger.Level
+
+  init(_ level: Logger.Level) { self.level = level }
+
+  init?(argument: String) {
+    guard let level = Logger.Level(rawValue: argument.lowercased()) else { return nil }
+    self.level = level
+  }
+
+  static var allValueStrings: [String] { Logger.Level.allCases.map(\.rawValue) }
+  var defaultValueDescription: String { level.rawValue }
+}
