@@ -93,7 +93,7 @@ public struct TransactionEvidence: Sendable, Hashable, Codable {
   public init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     let hex = try c.decode(String.self, forKey: .transactionID)
-    guard let id = TransactionID(hex: hex) else {
+    guard let id = parseTransactionID(hex: hex) else {
       throw DecodingError.dataCorruptedError(
         forKey: .transactionID, in: c, debugDescription: "not 24 hex digits: \(hex)")
     }
@@ -133,21 +133,19 @@ public struct TransactionEvidence: Sendable, Hashable, Codable {
   }
 }
 
-extension TransactionID {
-  /// Parses exactly 24 hex digits (either case); nil otherwise.
-  init?(hex: String) {
-    let digits = Array(hex.utf8)
-    guard digits.count == 24 else { return nil }
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(12)
-    var i = 0
-    while i < 24 {
-      guard let h = hexValue(digits[i]), let l = hexValue(digits[i + 1]) else { return nil }
-      bytes.append(h << 4 | l)
-      i += 2
-    }
-    self.init(bytes: bytes)
+/// Parses exactly 24 hex digits (either case) into a transaction ID; nil otherwise.
+private func parseTransactionID(hex: String) -> TransactionID? {
+  let digits = Array(hex.utf8)
+  guard digits.count == 24 else { return nil }
+  var bytes: [UInt8] = []
+  bytes.reserveCapacity(12)
+  var i = 0
+  while i < 24 {
+    guard let h = hexValue(digits[i]), let l = hexValue(digits[i + 1]) else { return nil }
+    bytes.append(h << 4 | l)
+    i += 2
   }
+  return TransactionID(bytes: bytes)
 }
 
 private func hexValue(_ c: UInt8) -> UInt8? {

@@ -59,10 +59,26 @@ public struct TransactionTable<Response: Sendable>: Sendable {
     id: TransactionID, request: [UInt8], to destination: TransportAddress,
     acceptedSources: AcceptedSources = .destinationOnly, at now: Instant
   ) -> [Output] {
-    guard transactions[id] == nil else { return [.failed(id: id, .duplicateTransactionID)] }
-    var t = ClientTransaction<Response>(
-      id: id, request: request, destination: destination, acceptedSources: acceptedSources,
-      policy: policy, estimator: estimator(for: destination))
+    start(
+      ClientTransaction(
+        id: id, request: request, destination: destination, acceptedSources: acceptedSources,
+        policy: policy, estimator: estimator(for: destination)),
+      at: now)
+  }
+
+  /// Adds a transaction built by the caller (for a policy other than the table's) and sends its
+  /// first request. The caller should build it with ``estimator(for:)`` of its destination.
+  ///
+  /// If a transaction with its ID is already in the table, nothing is sent and the output is
+  /// `.failed(id:, .duplicateTransactionID)` (plus the pending wake, if any).
+  public mutating func start(_ transaction: ClientTransaction<Response>, at now: Instant)
+    -> [Output]
+  {
+    let id = transaction.id
+    guard transactions[id] == nil else {
+      return finishCall([.failed(id: id, .duplicateTransactionID)])
+    }
+    var t = transaction
     let outs = t.start(at: now)
     transactions[id] = t
     order.append(id)
@@ -77,7 +93,7 @@ public struct TransactionTable<Response: Sendable>: Sendable {
   ) -> [Output] {
     guard var t = transactions[id] else {
       unmatchedResponses += 1
-      return []
+      return finishCall([])
     }
     let outs = t.handleResponse(id: id, from: source, at: now, response: response)
     transactions[id] = t
@@ -88,7 +104,8 @@ public struct TransactionTable<Response: Sendable>: Sendable {
   }
 
   /// Processes every transaction whose deadline is at or before `now`, in deadline order (ties
-  /// in start order).
+  /// in start order). Each is advanced one step, so a driver that wakes very late may get a
+  /// `.wake(at:)` that has already passed; it should then call again at once.
   public mutating func handleTimeout(at now: Instant) -> [Output] {
     var due: [(deadline: Instant, index: Int, id: TransactionID)] = []
     for (index, id) in order.enumerated() {

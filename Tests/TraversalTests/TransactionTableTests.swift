@@ -66,7 +66,9 @@ import Traversal
   @Test func unknownIDsAreCountedAndWrongSourcesRejected() {
     var table = Table()
     _ = table.start(id: tid(1), request: [1], to: server, at: .zero)
-    #expect(table.handleResponse(id: tid(9), from: server, at: at(5), response: []) == [])
+    #expect(
+      table.handleResponse(id: tid(9), from: server, at: at(5), response: [])
+        == [.wake(at: at(500))])
     #expect(table.unmatchedResponses == 1)
     #expect(
       table.handleResponse(id: tid(1), from: stranger, at: at(6), response: []) == [
@@ -80,7 +82,7 @@ import Traversal
     _ = table.start(id: tid(1), request: [1], to: server, at: .zero)
     #expect(
       table.start(id: tid(1), request: [2], to: alternate, at: at(1))
-        == [.failed(id: tid(1), .duplicateTransactionID)])
+        == [.failed(id: tid(1), .duplicateTransactionID), .wake(at: at(500))])
     #expect(table.count == 1)
   }
 
@@ -130,5 +132,89 @@ import Traversal
         == [.send([2], to: server), .wake(at: at(120))])
     // Another server has no history yet.
     #expect(table.timeoutWindow(for: alternate) == .milliseconds(9500))
+  }
+
+  /// Many transactions to a few servers with seeded random start times, RTTs and losses, in a
+  /// diagnostics table (so RTOs adapt as transactions complete): each completes iff one of its
+  /// exchanges survives within its own window, and the table never wakes late or early.
+  @Test func seededConcurrentLossMatchesPrediction() {
+    var rng = SeededGenerator(seed: 2026)
+    var totalCompleted = 0
+    var totalFailed = 0
+    for round in 0..<20 {
+      var table = Table(policy: .diagnostics())
+      let servers = (1...3).map { TransportAddress(ip: .v4(0x0A00_0000 + UInt32($0)), port: 3478) }
+      let count = 8
+      let starts = (0..<count).map { _ in at(Int64.random(in: 0...3000, using: &rng)) }
+      let rtts = (0..<count).map { _ in
+        Duration.microseconds(Int64.random(in: 1...4_000_000, using: &rng) | 1)
+      }
+      let lossRate = Double.random(in: 0...0.9, using: &rng)
+      let survives = (0..<count).map { _ in
+        (0..<5).map { _ in
+          Double.random(in: 0..<1, using: &rng) >= lossRate
+            && Double.random(in: 0..<1, using: &rng) >= lossRate
+        }
+      }
+      var sendCount = [Int](repeating: 0, count: count)
+      var arrivals: [(Instant, Int)] = []
+      var completed = Set<Int>()
+      var failed = Set<Int>()
+      var nextStart = 0
+      var now = Instant.zero
+      func index(_ id: TransactionID) -> Int { Int(id.low) }
+      func absorb(_ outs: [Table.Output]) {
+        for o in outs {
+          switch o {
+          case .send(let bytes, _):
+            let i = Int(bytes[0])
+            if survives[i][sendCount[i]] { arrivals.append((now + rtts[i], i)) }
+            sendCount[i] += 1
+          case .wake(let w): #expect(w == table.nextWake)
+          case .completed(let id, _, _, _): completed.insert(index(id))
+          case .failed(let id, _): failed.insert(index(id))
+          }
+        }
+      }
+      for _ in 0..<10_000 {
+        arrivals.sort { $0.0 < $1.0 }
+        let startAt = nextStart < count ? starts[nextStart] : .distantFuture
+        let arrivalAt = arrivals.first?.0 ?? .distantFuture
+        let wakeAt = table.nextWake ?? .distantFuture
+        let t = Swift.min(startAt, arrivalAt, wakeAt)
+        if t == .distantFuture { break }
+        now = t
+        if t == startAt {
+          let i = nextStart
+          nextStart += 1
+          absorb(
+            table.start(
+              id: tid(UInt32(i)), request: [UInt8(i)], to: servers[i % servers.count], at: now),
+          )
+        } else if t == arrivalAt {
+          let (_, i) = arrivals.removeFirst()
+          absorb(
+            table.handleResponse(
+              id: tid(UInt32(i)), from: servers[i % servers.count], at: now, response: []),
+          )
+        } else {
+          absorb(table.handleTimeout(at: now))
+        }
+      }
+      #expect(completed.union(failed).count == count, "round \(round)")
+      #expect(completed.isDisjoint(with: failed), "round \(round)")
+      totalCompleted += completed.count
+      totalFailed += failed.count
+      for (i, ev) in table.evidence.enumerated() {
+        let offsets = table.policy.sendOffsets(rto: ev.initialRTO)
+        let expected = offsets.indices.contains { k in
+          survives[i][k] && offsets[k] + rtts[i] <= ev.timeoutWindow
+        }
+        #expect(completed.contains(i) == expected, "round \(round) transaction \(i)")
+        #expect(ev.sendTimes.first == starts[i])
+      }
+    }
+    #expect(totalCompleted > 20)
+    #expect(totalFailed > 20)
   }
 }
