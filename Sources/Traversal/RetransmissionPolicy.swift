@@ -125,3 +125,48 @@ func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 {
   let (r, o) = a.addingReportingOverflow(b)
   return o ? (b < 0 ? .min : .max) : r
 }
+
+extension RetransmissionPolicy.AdaptiveBounds: Codable {
+  private enum CodingKeys: String, CodingKey {
+    case floorNanoseconds, ceilingNanoseconds
+  }
+
+  /// Decodes `{"floorNanoseconds": Int64, "ceilingNanoseconds": Int64}`.
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(
+      floor: .nanoseconds(try c.decode(Int64.self, forKey: .floorNanoseconds)),
+      ceiling: .nanoseconds(try c.decode(Int64.self, forKey: .ceilingNanoseconds)))
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(floor.nanoseconds, forKey: .floorNanoseconds)
+    try c.encode(ceiling.nanoseconds, forKey: .ceilingNanoseconds)
+  }
+}
+
+/// A policy encodes its durations as integer nanoseconds, for reports.
+extension RetransmissionPolicy: Codable {
+  private enum CodingKeys: String, CodingKey {
+    case initialRTONanoseconds, maxRequests, lastWaitMultiplier, adaptive
+  }
+
+  /// Decodes what ``encode(to:)`` writes; out-of-range counts are raised as in ``init``.
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(
+      initialRTO: .nanoseconds(try c.decode(Int64.self, forKey: .initialRTONanoseconds)),
+      maxRequests: try c.decode(Int.self, forKey: .maxRequests),
+      lastWaitMultiplier: try c.decode(Int.self, forKey: .lastWaitMultiplier),
+      adaptive: try c.decodeIfPresent(AdaptiveBounds.self, forKey: .adaptive))
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(initialRTO.nanoseconds, forKey: .initialRTONanoseconds)
+    try c.encode(maxRequests, forKey: .maxRequests)
+    try c.encode(lastWaitMultiplier, forKey: .lastWaitMultiplier)
+    try c.encodeIfPresent(adaptive, forKey: .adaptive)
+  }
+}

@@ -53,4 +53,17 @@ import Traversal
     #expect(String(data: data, encoding: .utf8) == "[1500000000]")
     #expect(try JSONDecoder().decode([Instant].self, from: data) == [at(1500)])
   }
+
+  @Test func policiesRoundTripThroughJSON() throws {
+    for p in [RetransmissionPolicy.rfc8489, .diagnostics(floor: .milliseconds(80))] {
+      let data = try JSONEncoder().encode(p)
+      #expect(try JSONDecoder().decode(RetransmissionPolicy.self, from: data) == p)
+    }
+    let object = try #require(
+      JSONSerialization.jsonObject(with: JSONEncoder().encode(RetransmissionPolicy.rfc8489))
+        as? [String: Any])
+    #expect(object["initialRTONanoseconds"] as? Int64 == 500_000_000)
+    #expect(object["maxRequests"] as? Int == 7)
+    #expect(object["lastWaitMultiplier"] as? Int == 16)
+  }
 }

@@ -189,14 +189,12 @@ import Traversal
           nextStart += 1
           absorb(
             table.start(
-              id: tid(UInt32(i)), request: [UInt8(i)], to: servers[i % servers.count], at: now),
-          )
+              id: tid(UInt32(i)), request: [UInt8(i)], to: servers[i % servers.count], at: now))
         } else if t == arrivalAt {
           let (_, i) = arrivals.removeFirst()
           absorb(
             table.handleResponse(
-              id: tid(UInt32(i)), from: servers[i % servers.count], at: now, response: []),
-          )
+              id: tid(UInt32(i)), from: servers[i % servers.count], at: now, response: []))
         } else {
           absorb(table.handleTimeout(at: now))
         }
