@@ -1,0 +1,43 @@
+import STUN
+
+/// What a ``ClientTransaction`` asks its driver to do, or tells it has happened.
+public enum TransactionOutput<Response: Sendable>: Sendable {
+  /// Send these bytes (the encoded request, unchanged on every retransmission) to this address.
+  case send([UInt8], to: TransportAddress)
+  /// Call ``ClientTransaction/handleTimeout(at:)`` at this instant (replaces any earlier wake).
+  case wake(at: Instant)
+  /// A response was accepted. `attempts` is the number of requests sent before it came.
+  case completed(response: Response, rtt: RTTSample, attempts: Int)
+  /// The transaction ended without a response.
+  case failed(TransactionFailure)
+}
+
+extension TransactionOutput: Equatable where Response: Equatable {}
+
+/// Why a transaction ended without a response.
+public enum TransactionFailure: Sendable, Hashable, Codable, CustomStringConvertible {
+  /// Every request went unanswered for the whole window; `attempts` requests were sent.
+  case timedOut(attempts: Int)
+  /// The caller cancelled it.
+  case cancelled
+  /// A transaction with the same ID is already in the table (the new one was not started).
+  case duplicateTransactionID
+
+  public var description: String {
+    switch self {
+    case .timedOut(let n): return "no answer after \(n) request\(n == 1 ? "" : "s")"
+    case .cancelled: return "cancelled"
+    case .duplicateTransactionID: return "duplicate transaction ID"
+    }
+  }
+}
+
+/// Why a response that reached a transaction was not accepted.
+public enum ResponseRejection: String, Sendable, Hashable, Codable {
+  /// The transaction ID is not this transaction's.
+  case wrongTransactionID
+  /// The source is neither the destination nor one of the accepted sources.
+  case wrongSource
+  /// The transaction has not sent its request yet.
+  case notStarted
+}
