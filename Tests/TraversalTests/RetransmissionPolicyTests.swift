@@ -82,3 +82,19 @@ import Traversal
     #expect(RetransmissionPolicy.rfc8489.rto(using: e) == .milliseconds(500))
   }
 }
+
+@Suite struct ProbePolicyTests {
+  @Test func evenlySpacedRequests() {
+    let p = RetransmissionPolicy.probe
+    let rto = p.rto(using: RTTEstimator())
+    #expect(rto == .milliseconds(200))
+    #expect(
+      p.sendOffsets(rto: .milliseconds(100)).map(\.milliseconds) == [0, 100, 200, 300, 400, 500])
+    #expect(p.timeoutWindow(rto: .milliseconds(100)) == .milliseconds(700))
+  }
+
+  @Test func backoffIsClamped() {
+    #expect(RetransmissionPolicy(backoff: 0).backoff == 1)
+    #expect(RetransmissionPolicy(backoff: 99).backoff == 4)
+  }
+}
