@@ -1,0 +1,195 @@
+import STUN
+
+/// Sends Binding requests from numbered sockets over any `NetworkRuntime`, retransmits them,
+/// matches answers by transaction ID on whichever of its sockets they arrive, and answers
+/// Binding requests that reach its sockets (so a hairpinned request from one of its own
+/// sockets gets a reply).
+///
+/// All calls and callbacks happen on the runtime's serial context.
+public final class STUNClient {
+  public let runtime: any NetworkRuntime
+  /// How sockets are opened (local address, port range).
+  public let socketOptions: UDPSocketOptions
+  /// Whether Binding requests arriving on the client's sockets are answered.
+  public var answersBindingRequests = true
+  /// Datagrams that were not STUN or did not decode.
+  public private(set) var malformedDropped = 0
+  /// Binding requests answered (hairpinned probes).
+  public private(set) var requestsAnswered = 0
+
+  private struct Response: Sendable {
+    var message: Message
+    var arrivedOn: ProbeSocketID
+  }
+
+  private struct Pending {
+    var query: BindingQuery
+    var completion: (BindingOutcome, TransportAddress?) -> Void
+  }
+
+  private var sockets: [ProbeSocketID: any DatagramSocket] = [:]
+  private var table: TransactionTable<Response>
+  private var pending: [TransactionID: Pending] = [:]
+  private var timer: (any TimerHandle)?
+  private var timerDeadline: Instant?
+  private var closed = false
+
+  public init(
+    runtime: any NetworkRuntime, policy: RetransmissionPolicy = .rfc8489,
+    socketOptions: UDPSocketOptions = UDPSocketOptions()
+  ) {
+    self.runtime = runtime
+    self.socketOptions = socketOptions
+    self.table = TransactionTable(policy: policy)
+  }
+
+  /// The bound address of one of the client's sockets.
+  public func localAddress(of socket: ProbeSocketID) -> TransportAddress? {
+    sockets[socket]?.localAddress
+  }
+
+  /// Evidence for every finished transaction (send times, attempts, RTT, rejected answers),
+  /// oldest first, at most the last 1,000.
+  public private(set) var history: [TransactionEvidence] = []
+
+  /// Sends the query (opening its socket first if needed) and calls `completion` once with
+  /// the outcome and the sending socket's local address. Throws only when the socket cannot be
+  /// opened.
+  public func send(
+    _ query: BindingQuery, completion: @escaping (BindingOutcome, TransportAddress?) -> Void
+  ) throws {
+    guard !closed else { throw RuntimeError.failed("the STUN client is closed") }
+    _ = try socket(query.socket)
+    let id = TransactionID.random()
+    var b = MessageBuilder(type: .bindingRequest, transactionID: id, capacity: 64)
+    if query.changeIP || query.changePort {
+      b.add(ChangeRequest(changeIP: query.changeIP, changePort: query.changePort))
+    }
+    if let port = query.responsePort { b.add(ResponsePort(port)) }
+    b.addFingerprint()
+    pending[id] = Pending(query: query, completion: completion)
+    process(
+      table.start(
+        id: id, request: b.bytes, to: query.destination,
+        acceptedSources: query.acceptAnySource ? .any : .destinationOnly, at: runtime.now))
+  }
+
+  /// Closes every socket and abandons pending queries (their completions are not called).
+  public func close() {
+    closed = true
+    timer?.cancel()
+    timer = nil
+    for s in sockets.values { s.close() }
+    sockets.removeAll()
+    pending.removeAll()
+  }
+
+  // MARK: - Internals
+
+  private func socket(_ id: ProbeSocketID) throws -> any DatagramSocket {
+    if let s = sockets[id] { return s }
+    let s = try runtime.openUDP(socketOptions) { [weak self] datagram in
+      self?.receive(datagram, on: id)
+    }
+    sockets[id] = s
+    return s
+  }
+
+  private func receive(_ datagram: ReceivedDatagram, on socketID: ProbeSocketID) {
+    guard !closed else { return }
+    guard PacketKind.classify(datagram.bytes) == .stun,
+      let message = try? Message(bytes: datagram.bytes),
+      !message.hasFingerprint || message.verifyFingerprint()
+    else {
+      malformedDropped += 1
+      return
+    }
+    switch message.messageClass {
+    case .successResponse, .errorResponse:
+      process(
+        table.handleResponse(
+          id: message.transactionID, from: datagram.source, at: datagram.receivedAt,
+          response: Response(message: message, arrivedOn: socketID)))
+    case .request where message.method == .binding && answersBindingRequests:
+      var b = MessageBuilder(type: .bindingSuccess, transactionID: message.transactionID)
+      b.add(XORMappedAddress(datagram.source))
+      b.addFingerprint()
+      sockets[socketID]?.send(b.bytes, to: datagram.source)
+      requestsAnswered += 1
+    default:
+      break
+    }
+  }
+
+  private func process(_ outputs: [TransactionTable<Response>.Output]) {
+    for output in outputs {
+      switch output {
+      case .send(let bytes, let destination):
+        guard bytes.count >= 20, let id = TransactionID(bytes: bytes[8..<20]),
+          let query = pending[id]?.query
+        else { continue }
+        sockets[query.socket]?.send(bytes, to: destination)
+      case .wake(let at):
+        arm(at)
+      case .completed(let id, let response, let rtt, let attempts):
+        guard let p = pending.removeValue(forKey: id) else { continue }
+        let answer = Self.answer(
+          from: response.message, source: evidenceSource(id) ?? p.query.destination,
+          arrivedOn: response.arrivedOn, rtt: rtt.duration, attempts: attempts)
+        p.completion(.answered(answer), sockets[p.query.socket]?.localAddress)
+      case .failed(let id, let failure):
+        guard let p = pending.removeValue(forKey: id) else { continue }
+        let attempts: Int
+        if case .timedOut(let n) = failure { attempts = n } else { attempts = 0 }
+        let window =
+          table.evidence.first { $0.transactionID == id }?.timeoutWindow
+          ?? table.timeoutWindow(for: p.query.destination)
+        p.completion(
+          .noAnswer(attempts: attempts, window: window), sockets[p.query.socket]?.localAddress)
+      }
+    }
+    history += table.removeFinished()
+    if history.count > 1000 { history.removeFirst(history.count - 1000) }
+    if let next = table.nextWake { arm(next) } else { disarm() }
+  }
+
+  private func evidenceSource(_ id: TransactionID) -> TransportAddress? {
+    table.evidence.first { $0.transactionID == id }?.responseSource
+  }
+
+  private func arm(_ deadline: Instant) {
+    if timerDeadline == deadline, timer != nil { return }
+    timer?.cancel()
+    timerDeadline = deadline
+    timer = runtime.schedule(at: deadline) { [weak self] in
+      guard let self, !self.closed else { return }
+      self.timer = nil
+      self.timerDeadline = nil
+      self.process(self.table.handleTimeout(at: self.runtime.now))
+    }
+  }
+
+  private func disarm() {
+    timer?.cancel()
+    timer = nil
+    timerDeadline = nil
+  }
+
+  /// Reads the attributes a probe reasons about out of a response.
+  static func answer(
+    from m: Message, source: TransportAddress, arrivedOn: ProbeSocketID, rtt: Duration,
+    attempts: Int
+  ) -> BindingAnswer {
+    let error = try? m.get(ErrorCodeAttribute.self)
+    return BindingAnswer(
+      source: source, arrivedOn: arrivedOn,
+      xorMappedAddress: (try? m.get(XORMappedAddress.self))?.address,
+      mappedAddress: (try? m.get(MappedAddress.self))?.address,
+      responseOrigin: (try? m.get(ResponseOrigin.self))?.address,
+      otherAddress: (try? m.get(OtherAddress.self))?.address,
+      software: (try? m.get(Software.self))?.text,
+      errorCode: m.messageClass == .errorResponse ? Int(error?.code.rawValue ?? 0) : nil,
+      errorReason: m.messageClass == .errorResponse ? error?.reason : nil,
+      rtt: rtt, attempts: attempts)
+  }
+}
