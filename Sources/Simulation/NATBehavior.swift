@@ -150,6 +150,19 @@ public struct NATBehavior: Hashable, Sendable {
   /// A router (with NAT) whose firewall drops all UDP.
   public static let udpBlocked = NATBehavior(firewall: .blockAll)
 
+  /// Every preset with a stable short name, in order from most to least permissive: for demos,
+  /// command-line choices and tests that run over every NAT type.
+  public static let presets: [(name: String, behavior: NATBehavior)] = [
+    ("open", .open), ("full-cone", .fullCone), ("restricted-cone", .restrictedCone),
+    ("port-restricted-cone", .portRestrictedCone), ("symmetric", .symmetric), ("cgnat", .cgnat),
+    ("udp-blocked", .udpBlocked),
+  ]
+
+  /// The preset called `name` (see `presets`), or nil.
+  public static func preset(named name: String) -> NATBehavior? {
+    presets.first { $0.name == name }?.behavior
+  }
+
   /// The classic name of this behaviour ("full cone", "symmetric", …), or a description of
   /// the two axes when it has none.
   public var summary: String {

@@ -119,7 +119,7 @@ public final class NATBox {
       return
     }
     if !behavior.translatesAddresses {
-      guard let out = outsideInterfaces.values.first else { return }
+      guard let first = publicIPs.first, let out = outsideInterfaces[first] else { return }
       network.record(.forwarded, packet, at: name)
       network.transmit(packet, from: out)
       return
@@ -131,6 +131,11 @@ public final class NATBox {
     }
     if outsideInterfaces[packet.destination.ip] != nil {
       hairpin(packet, network: network, inside: insideInterface)
+      return
+    }
+    guard publicIPs.contains(where: { $0.family == packet.source.ip.family }) else {
+      // No external address of this family (IPv6 through an IPv4-only NAT).
+      network.record(.dropped(.noRoute), packet, at: name)
       return
     }
     guard let mapping = outboundMapping(for: packet, now: network.now) else {

@@ -11,7 +11,8 @@ public final class Realm {
   public let name: String
   /// The prefixes addresses in this realm must belong to; empty means any address.
   public let prefixes: [IPPrefix]
-  /// The link used for interfaces attached without an explicit one.
+  /// The link used for interfaces attached without an explicit one. Changing it affects only
+  /// interfaces attached afterwards; use `SimulatedHost.setLink(_:for:)` for existing ones.
   public var defaultLink: Link
 
   var owners: [IPAddress: Interface] = [:]
@@ -54,8 +55,7 @@ public final class Realm {
     return nil
   }
 
-  /// True when a datagram to `destination` would leave this realm through a route or gateway
-  /// or reach an owner, i.e. `resolve` succeeds.
+  /// True when `resolve` finds a next hop for `destination`.
   func canReach(_ destination: IPAddress, from sender: Interface) -> Bool {
     resolve(destination, from: sender) != nil
   }
@@ -64,7 +64,8 @@ public final class Realm {
 /// One address of a host or a NAT box, attached to a realm through a link.
 final class Interface {
   let address: IPAddress
-  let realm: Realm
+  /// Weak: realms own their interfaces (through `owners`), the network owns realms.
+  private(set) weak var realm: Realm?
   var link: Link
   /// The owner (exactly one of `host`, `nat` is set). Weak: the network owns hosts and NATs,
   /// and they own their interfaces.

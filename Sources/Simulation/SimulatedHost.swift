@@ -143,8 +143,8 @@ public final class SimulatedHost: NetworkRuntime {
     if bound.isUnspecified {
       let candidates = interfaces.filter { $0.address.family == destination.ip.family }
       iface =
-        candidates.first { $0.realm.owners[destination.ip] != nil }
-        ?? candidates.first { $0.realm.canReach(destination.ip, from: $0) }
+        candidates.first { $0.realm?.owners[destination.ip] != nil }
+        ?? candidates.first { $0.realm?.canReach(destination.ip, from: $0) ?? false }
         ?? candidates.first
     } else {
       iface = interfaces.first { $0.address == bound }

@@ -138,6 +138,35 @@ public final class VirtualNetwork {
     return (carrier, home, lan)
   }
 
+  /// A text picture of the topology, one realm per paragraph, e.g.
+  ///
+  /// ```
+  /// internet
+  ///   203.0.113.10  reflector
+  ///   198.51.100.1  home-nat (outside)
+  /// lan 192.168.1.0/24
+  ///   192.168.1.1   home-nat (inside, port-restricted cone)
+  ///   192.168.1.10  laptop
+  /// ```
+  public var topologyDescription: String {
+    var lines: [String] = []
+    for realm in realms {
+      lines.append(([realm.name] + realm.prefixes.map(\.description)).joined(separator: " "))
+      let width = realm.owners.keys.map(\.description.count).max() ?? 0
+      for address in realm.addresses {
+        guard let iface = realm.owners[address] else { continue }
+        var what = iface.nodeName
+        if let nat = iface.nat {
+          what += iface.isNATInside ? " (inside, \(nat.behavior.summary))" : " (outside)"
+        }
+        let text = address.description
+        lines.append(
+          "  " + text + String(repeating: " ", count: width - text.count + 2) + what)
+      }
+    }
+    return lines.joined(separator: "\n")
+  }
+
   // MARK: Scheduling
 
   /// Calls `action` at `deadline` (at the current time if it has passed), after every event
@@ -238,7 +267,7 @@ public final class VirtualNetwork {
       record(.dropped(.hopLimit), packet, at: sender.nodeName)
       return
     }
-    guard let target = sender.realm.resolve(packet.destination.ip, from: sender) else {
+    guard let target = sender.realm?.resolve(packet.destination.ip, from: sender) else {
       record(.dropped(.noRoute), packet, at: sender.nodeName)
       return
     }

@@ -134,3 +134,70 @@ import Traversal
     #expect(IPPrefix("10.0.0.0/x") == nil)
   }
 }
+
+/// IPv6, pooling, presets and the topology picture.
+@Suite struct MoreTopologyTests {
+  @Test func ipv6HostsTalkDirectlyAndCannotCrossAnIPv4OnlyNAT() throws {
+    let lab = try Lab(.fullCone)
+    let v6a = try lab.net.addHost("v6a", in: lab.internet, address: ip("2001:db8::a"))
+    let v6b = try lab.net.addHost("v6b", in: lab.internet, address: ip("2001:db8::b"))
+    let a = try Endpoint(v6a, address: .anyV6, port: 1)
+    let b = try Endpoint(v6b, address: .anyV6, port: 2)
+    a.send("hello", to: ep("[2001:db8::b]:2"))
+    lab.net.run(for: .seconds(1))
+    #expect(b.received.map(\.source) == [ep("[2001:db8::a]:1")])
+    #expect(b.received.first?.destination == ep("[2001:db8::b]:2"))
+    // The LAN is IPv4-only: the client has no IPv6 interface to send from.
+    let c = try Endpoint(lab.client, port: 5000)
+    c.send("v6?", to: ep("[2001:db8::b]:2"))
+    lab.net.run(for: .seconds(1))
+    #expect(lab.net.counters.dropped(.unsendable) == 1)
+  }
+
+  @Test func arbitraryPoolingSpreadsMappingsOverPublicIPs() throws {
+    var b = NATBehavior.symmetric
+    b.ipPooling = .arbitrary
+    let lab = try Lab(b, publicIPs: ["198.51.100.1", "198.51.100.2", "198.51.100.3"])
+    let e = try Endpoint(lab.client)
+    var ips: Set<IPAddress> = []
+    for port in UInt16(3478)...3479 {
+      for server in ["203.0.113.10", "203.0.113.11"] {
+        if let m = lab.observe(e, via: TransportAddress(ip: ip(server), port: port)) {
+          ips.insert(m.ip)
+        }
+      }
+    }
+    #expect(ips.count >= 2, "four mappings over three IPs at random: \(ips)")
+    #expect(ips.isSubset(of: [ip("198.51.100.1"), ip("198.51.100.2"), ip("198.51.100.3")]))
+  }
+
+  @Test func presetsAreNamedAndWork() throws {
+    #expect(NATBehavior.presets.map(\.name).count == 7)
+    #expect(NATBehavior.preset(named: "symmetric") == .symmetric)
+    #expect(NATBehavior.preset(named: "nope") == nil)
+    for (name, behavior) in NATBehavior.presets where behavior.translatesAddresses {
+      let lab = try Lab(behavior)
+      let e = try Endpoint(lab.client, port: 5000)
+      let seen = lab.observe(e, via: Reflector.primary)
+      if behavior.firewall == .none {
+        #expect(seen?.ip == ip("198.51.100.1"), "\(name)")
+      } else {
+        #expect(seen == nil, "\(name)")
+      }
+    }
+  }
+
+  @Test func topologyDescriptionListsEveryInterface() throws {
+    let lab = try Lab(.portRestrictedCone)
+    #expect(
+      lab.net.topologyDescription == """
+        internet
+          198.51.100.1  nat (outside)
+          203.0.113.10  reflector
+          203.0.113.11  reflector
+        lan 192.168.1.0/24
+          192.168.1.1   nat (inside, port-restricted cone)
+          192.168.1.10  client
+        """)
+  }
+}
