@@ -56,6 +56,16 @@ public struct TrafficCounters: Hashable, Sendable, Codable {
 
   /// All drops, whatever the reason.
   public var droppedTotal: Int { dropped.values.reduce(0, +) }
+
+  mutating func count(_ kind: PacketTrace.Kind) {
+    switch kind {
+    case .sent: sent += 1
+    case .delivered: delivered += 1
+    case .translated: translated += 1
+    case .forwarded: break
+    case .dropped(let reason): dropped[reason, default: 0] += 1
+    }
+  }
 }
 
 /// One step in a datagram's life, handed to `VirtualNetwork.trace` for debugging and demos.

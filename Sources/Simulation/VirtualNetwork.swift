@@ -9,15 +9,26 @@ import Traversal
 /// `SeededGenerator`, so a run is reproducible from its seed.
 ///
 /// ```swift
-/// let net = VirtualNetwork(seed: 1)
-/// let internet = net.addRealm("internet")
-/// let server = try net.addHost("server", in: internet, address: IPAddress("203.0.113.10")!)
+/// let net = VirtualNetwork(seed: 42)
+/// let internet = net.addRealm("internet", link: Link(latency: .milliseconds(20)))
+/// let lan = try net.addRealm("home", prefix: "192.168.1.0/24")
+/// try net.addNAT(
+///   "home-nat", behavior: .portRestrictedCone, outside: internet,
+///   publicIPs: ["198.51.100.1"], inside: lan, insideAddress: "192.168.1.1")
+/// let server = try net.addHost("server", in: internet, address: "203.0.113.10")
+/// let laptop = try net.addHost("laptop", in: lan, address: "192.168.1.10")
+/// let socket = try laptop.openUDP(UDPSocketOptions()) { datagram in … }
+/// socket.send(bytes, to: TransportAddress(ip: server.addresses[0], port: 3478))
+/// net.run(for: .seconds(1))
 /// ```
+///
+/// Keep the network alive while its hosts are in use: hosts and NAT boxes refer to it weakly.
 public final class VirtualNetwork {
   /// The virtual clock. Starts at `Instant.zero`.
   public private(set) var now: Instant = .zero
   /// What happened to datagrams so far.
   public private(set) var counters = TrafficCounters()
+  private var nodeCounters: [String: TrafficCounters] = [:]
   /// Called for every step of every datagram (sent, translated, delivered, dropped).
   public var trace: ((PacketTrace) -> Void)?
   /// The default maximum number of events one `run` call processes.
@@ -242,14 +253,16 @@ public final class VirtualNetwork {
       hopsLeft: Self.hopLimit)
   }
 
+  /// What happened at one host or NAT box (by name): datagrams its sockets sent and received,
+  /// datagrams it translated, and datagrams dropped there (a loss counts where the datagram was
+  /// being sent from).
+  public func counters(at node: String) -> TrafficCounters {
+    nodeCounters[node] ?? TrafficCounters()
+  }
+
   func record(_ kind: PacketTrace.Kind, _ packet: Packet, at node: String) {
-    switch kind {
-    case .sent: counters.sent += 1
-    case .delivered: counters.delivered += 1
-    case .translated: counters.translated += 1
-    case .forwarded: break
-    case .dropped(let reason): counters.dropped[reason, default: 0] += 1
-    }
+    counters.count(kind)
+    nodeCounters[node, default: TrafficCounters()].count(kind)
     if let trace {
       trace(
         PacketTrace(

@@ -38,6 +38,11 @@ import Traversal
     #expect(!r.port)
     #expect(!r.ip)
     #expect(r.lab.net.counters.dropped(.filtered) == 2)
+    #expect(r.lab.net.counters(at: "nat").dropped(.filtered) == 2)
+    #expect(r.lab.net.counters(at: "nat").translated == 4, "3 out, 1 in")
+    #expect(r.lab.net.counters(at: "client").sent == 3)
+    #expect(r.lab.net.counters(at: "client").delivered == 1)
+    #expect(r.lab.net.counters(at: "nobody") == TrafficCounters())
   }
 
   @Test(arguments: FilteringBehavior.allCases)
