@@ -79,6 +79,7 @@ public final class VirtualNetwork {
   public func addHost(_ name: String, in realm: Realm, address: IPAddress, link: Link? = nil)
     throws -> SimulatedHost
   {
+    try checkUnusedName(name)
     try realm.validate(address)
     let host = SimulatedHost(name: name, network: self)
     try host.addInterface(address, in: realm, link: link)
@@ -99,6 +100,7 @@ public final class VirtualNetwork {
     _ name: String, behavior: NATBehavior, outside: Realm, publicIPs: [IPAddress],
     inside: Realm, insideAddress: IPAddress, outsideLink: Link? = nil, insideLink: Link? = nil
   ) throws -> NATBox {
+    try checkUnusedName(name)
     guard !publicIPs.isEmpty else {
       throw SimulationError.invalidConfiguration("NAT \(name) needs at least one public IP")
     }
@@ -126,6 +128,14 @@ public final class VirtualNetwork {
       inside: inside, insideAddress: insideAddress, insideLink: insideLink ?? inside.defaultLink)
     nats.append(nat)
     return nat
+  }
+
+  /// Host and NAT names identify nodes in traces and `counters(at:)`, so they must be unique.
+  private func checkUnusedName(_ name: String) throws {
+    if hosts.contains(where: { $0.name == name }) || nats.contains(where: { $0.name == name }) {
+      throw SimulationError.invalidConfiguration(
+        "the name \"\(name)\" is already used by a host or NAT; names must be unique")
+    }
   }
 
   /// Builds the common carrier-grade chain: a CGNAT between `outside` and a new carrier realm

@@ -100,6 +100,9 @@ import Traversal
     #expect(throws: SimulationError.duplicateAddress(ip("192.168.1.10"), realm: "lan")) {
       try net.addHost("b", in: lan, address: ip("192.168.1.10"))
     }
+    #expect(throws: SimulationError.self, "names are unique") {
+      try net.addHost("a", in: lan, address: ip("192.168.1.11"))
+    }
     #expect(throws: SimulationError.addressOutsideRealm(ip("10.0.0.1"), realm: "lan")) {
       try net.addHost("c", in: lan, address: ip("10.0.0.1"))
     }
