@@ -1,0 +1,345 @@
+import STUN
+import Traversal
+
+/// A router between an inside realm and an outside realm that translates UDP as its
+/// `NATBehavior` says (RFC 4787), or, for a non-translating behaviour, only routes and filters
+/// by its firewall.
+public final class NATBox {
+  /// A snapshot of one mapping, for diagnostics.
+  public struct MappingInfo: Hashable, Sendable {
+    /// The inside endpoint.
+    public var internalAddress: TransportAddress
+    /// The endpoint the outside sees.
+    public var externalAddress: TransportAddress
+    /// The destination the mapping is tied to: nil for endpoint-independent mapping, the IP
+    /// (port 0) for address-dependent, the IP and port for address-and-port-dependent.
+    public var boundTo: TransportAddress?
+    /// When traffic last refreshed it.
+    public var lastActive: Instant
+    /// When it expires unless refreshed.
+    public var expires: Instant
+  }
+
+  final class Mapping {
+    let key: Key
+    let external: TransportAddress
+    var lastActive: Instant
+    var contactedIPs: Set<IPAddress> = []
+    var contactedEndpoints: Set<TransportAddress> = []
+
+    init(key: Key, external: TransportAddress, now: Instant) {
+      self.key = key
+      self.external = external
+      self.lastActive = now
+    }
+  }
+
+  struct Key: Hashable {
+    var internalAddress: TransportAddress
+    var destinationIP: IPAddress?
+    var destinationPort: UInt16?
+  }
+
+  /// A name for traces.
+  public let name: String
+  /// The behaviour. Changing it affects new datagrams; existing mappings are kept.
+  public var behavior: NATBehavior
+  /// The NAT's addresses in the outside realm.
+  public private(set) var publicIPs: [IPAddress] = []
+  /// The NAT's own address in the inside realm.
+  public private(set) var insideAddress: IPAddress = .anyV4
+
+  private weak var network: VirtualNetwork?
+  private var outsideInterfaces: [IPAddress: Interface] = [:]
+  private var insideInterface: Interface?
+  private var byKey: [Key: Mapping] = [:]
+  private var byExternal: [TransportAddress: Mapping] = [:]
+  private var pairing: [IPAddress: IPAddress] = [:]
+  private var nextPoolIndex = 0
+  private var nextSequentialPort: [IPAddress: Int] = [:]
+
+  init(name: String, behavior: NATBehavior, network: VirtualNetwork) {
+    self.name = name
+    self.behavior = behavior
+    self.network = network
+  }
+
+  func attach(
+    outside: Realm, publicIPs: [IPAddress], outsideLink: Link, inside: Realm,
+    insideAddress: IPAddress, insideLink: Link
+  ) {
+    self.publicIPs = publicIPs
+    self.insideAddress = insideAddress
+    for ip in publicIPs {
+      let iface = Interface(
+        address: ip, realm: outside, link: outsideLink, nat: self, inside: false)
+      outside.owners[ip] = iface
+      outsideInterfaces[ip] = iface
+    }
+    let inner = Interface(
+      address: insideAddress, realm: inside, link: insideLink, nat: self, inside: true)
+    inside.owners[insideAddress] = inner
+    inside.gateway = inner
+    insideInterface = inner
+    if !behavior.translatesAddresses, let first = publicIPs.first,
+      let out = outsideInterfaces[first]
+    {
+      for prefix in inside.prefixes { outside.routes.append((prefix, out)) }
+    }
+  }
+
+  /// The live (unexpired) mappings, sorted by external address.
+  public var mappings: [MappingInfo] {
+    let now = network?.now ?? .zero
+    return byExternal.values.filter { !isExpired($0, now: now) }
+      .map { m in
+        MappingInfo(
+          internalAddress: m.key.internalAddress, externalAddress: m.external,
+          boundTo: m.key.destinationIP.map {
+            TransportAddress(ip: $0, port: m.key.destinationPort ?? 0)
+          },
+          lastActive: m.lastActive, expires: m.lastActive + behavior.mappingLifetime)
+      }
+      .sorted { $0.externalAddress.description < $1.externalAddress.description }
+  }
+
+  /// Forgets every mapping (as a NAT reboot would).
+  public func flushMappings() {
+    byKey = [:]
+    byExternal = [:]
+  }
+
+  // MARK: Forwarding
+
+  /// A datagram arrived on the inside interface (from the LAN).
+  func fromInside(_ packet: Packet) {
+    guard let network, let insideInterface else { return }
+    if behavior.firewall.blocks(inbound: false) {
+      network.record(.dropped(.firewall), packet, at: name)
+      return
+    }
+    if !behavior.translatesAddresses {
+      guard let first = publicIPs.first, let out = outsideInterfaces[first] else { return }
+      network.record(.forwarded, packet, at: name)
+      network.transmit(packet, from: out)
+      return
+    }
+    if packet.destination.ip == insideAddress {
+      // Addressed to the router itself: nothing listens.
+      network.record(.dropped(.noListener), packet, at: name)
+      return
+    }
+    if outsideInterfaces[packet.destination.ip] != nil {
+      hairpin(packet, network: network, inside: insideInterface)
+      return
+    }
+    guard publicIPs.contains(where: { $0.family == packet.source.ip.family }) else {
+      // No external address of this family (IPv6 through an IPv4-only NAT).
+      network.record(.dropped(.noRoute), packet, at: name)
+      return
+    }
+    guard let mapping = outboundMapping(for: packet, now: network.now) else {
+      network.record(.dropped(.portsExhausted), packet, at: name)
+      return
+    }
+    var out = packet
+    out.source = mapping.external
+    guard let iface = outsideInterfaces[mapping.external.ip] else { return }
+    network.record(.translated, out, at: name)
+    network.transmit(out, from: iface)
+  }
+
+  /// A datagram arrived on an outside interface.
+  func fromOutside(_ packet: Packet) {
+    guard let network, let insideInterface else { return }
+    if behavior.firewall.blocks(inbound: true) {
+      network.record(.dropped(.firewall), packet, at: name)
+      return
+    }
+    if !behavior.translatesAddresses {
+      network.record(.forwarded, packet, at: name)
+      network.transmit(packet, from: insideInterface)
+      return
+    }
+    let now = network.now
+    guard let mapping = byExternal[packet.destination] else {
+      network.record(.dropped(.noMapping), packet, at: name)
+      return
+    }
+    if isExpired(mapping, now: now) {
+      remove(mapping)
+      network.record(.dropped(.mappingExpired), packet, at: name)
+      return
+    }
+    guard admits(packet.source, to: mapping) else {
+      network.record(.dropped(.filtered), packet, at: name)
+      return
+    }
+    if behavior.inboundRefresh { mapping.lastActive = now }
+    var inbound = packet
+    inbound.destination = mapping.key.internalAddress
+    network.record(.translated, inbound, at: name)
+    network.transmit(inbound, from: insideInterface)
+  }
+
+  /// RFC 4787 §6: a datagram from inside to one of our own external mappings goes back inside,
+  /// with its source translated to the sender's external mapping.
+  private func hairpin(_ packet: Packet, network: VirtualNetwork, inside: Interface) {
+    guard behavior.hairpinning else {
+      network.record(.dropped(.hairpinDisabled), packet, at: name)
+      return
+    }
+    let now = network.now
+    guard let sender = outboundMapping(for: packet, now: now) else {
+      network.record(.dropped(.portsExhausted), packet, at: name)
+      return
+    }
+    guard let target = byExternal[packet.destination] else {
+      network.record(.dropped(.noMapping), packet, at: name)
+      return
+    }
+    if isExpired(target, now: now) {
+      remove(target)
+      network.record(.dropped(.mappingExpired), packet, at: name)
+      return
+    }
+    guard admits(sender.external, to: target) else {
+      network.record(.dropped(.filtered), packet, at: name)
+      return
+    }
+    if behavior.inboundRefresh { target.lastActive = now }
+    var looped = packet
+    looped.source = sender.external
+    looped.destination = target.key.internalAddress
+    network.record(.translated, looped, at: name)
+    network.transmit(looped, from: inside)
+  }
+
+  // MARK: Mappings
+
+  private func isExpired(_ m: Mapping, now: Instant) -> Bool {
+    now >= m.lastActive + behavior.mappingLifetime
+  }
+
+  private func remove(_ m: Mapping) {
+    if byKey[m.key] === m { byKey[m.key] = nil }
+    if byExternal[m.external] === m { byExternal[m.external] = nil }
+  }
+
+  private func key(for packet: Packet) -> Key {
+    switch behavior.mapping {
+    case .endpointIndependent:
+      return Key(internalAddress: packet.source, destinationIP: nil, destinationPort: nil)
+    case .addressDependent:
+      return Key(
+        internalAddress: packet.source, destinationIP: packet.destination.ip, destinationPort: nil)
+    case .addressAndPortDependent:
+      return Key(
+        internalAddress: packet.source, destinationIP: packet.destination.ip,
+        destinationPort: packet.destination.port)
+    }
+  }
+
+  /// Finds or creates the mapping for an outbound datagram, refreshes it and records the
+  /// destination for filtering. Nil when no external port is free.
+  private func outboundMapping(for packet: Packet, now: Instant) -> Mapping? {
+    let k = key(for: packet)
+    var mapping = byKey[k]
+    if let m = mapping, isExpired(m, now: now) {
+      remove(m)
+      mapping = nil
+    }
+    if mapping == nil {
+      guard let external = allocate(for: packet.source, now: now) else { return nil }
+      let m = Mapping(key: k, external: external, now: now)
+      byKey[k] = m
+      byExternal[external] = m
+      mapping = m
+    }
+    guard let m = mapping else { return nil }
+    m.lastActive = now
+    m.contactedIPs.insert(packet.destination.ip)
+    m.contactedEndpoints.insert(packet.destination)
+    return m
+  }
+
+  private func admits(_ source: TransportAddress, to m: Mapping) -> Bool {
+    switch behavior.filtering {
+    case .endpointIndependent: return true
+    case .addressDependent: return m.contactedIPs.contains(source.ip)
+    case .addressAndPortDependent: return m.contactedEndpoints.contains(source)
+    }
+  }
+
+  private func externalIP(for internalIP: IPAddress) -> IPAddress? {
+    let candidates = publicIPs.filter { $0.family == internalIP.family }
+    guard !candidates.isEmpty, let network else { return nil }
+    switch behavior.ipPooling {
+    case .paired:
+      if let ip = pairing[internalIP], candidates.contains(ip) { return ip }
+      let ip = candidates[nextPoolIndex % candidates.count]
+      nextPoolIndex += 1
+      pairing[internalIP] = ip
+      return ip
+    case .arbitrary:
+      return candidates[Int.random(in: 0..<candidates.count, using: &network.rng)]
+    }
+  }
+
+  /// True when no live mapping uses `address`; an expired one found there is removed.
+  private func isFree(_ address: TransportAddress, now: Instant) -> Bool {
+    guard let m = byExternal[address] else { return true }
+    if isExpired(m, now: now) {
+      remove(m)
+      return true
+    }
+    return false
+  }
+
+  /// Picks an external address for a new mapping of `inner`, per the behaviour's port
+  /// preservation, parity and assignment. Every search is bounded by the range size.
+  private func allocate(for inner: TransportAddress, now: Instant) -> TransportAddress? {
+    guard let ip = externalIP(for: inner.ip), let network else { return nil }
+    let range = behavior.portRange
+    let parity = inner.port & 1
+    func acceptable(_ port: Int) -> Bool {
+      guard port > 0, port <= Int(UInt16.max) else { return false }
+      if behavior.portParity, UInt16(port) & 1 != parity { return false }
+      return isFree(TransportAddress(ip: ip, port: UInt16(port)), now: now)
+    }
+    if behavior.portPreservation, acceptable(Int(inner.port)) {
+      return TransportAddress(ip: ip, port: inner.port)
+    }
+    let low = Int(range.lowerBound)
+    let size = Int(range.upperBound) - low + 1
+    func wrap(_ p: Int) -> Int { low + ((p - low) % size + size) % size }
+    switch behavior.portAssignment {
+    case .sequential:
+      let delta = behavior.portDelta == 0 ? 1 : behavior.portDelta
+      var p = nextSequentialPort[ip] ?? low
+      for _ in 0..<size {
+        let candidate = wrap(p)
+        p = candidate + delta
+        if acceptable(candidate) {
+          nextSequentialPort[ip] = wrap(p)
+          return TransportAddress(ip: ip, port: UInt16(candidate))
+        }
+      }
+      // A delta that shares a factor with the range size may skip free ports: scan them all.
+      for i in 0..<size where acceptable(low + i) {
+        return TransportAddress(ip: ip, port: UInt16(low + i))
+      }
+      return nil
+    case .random:
+      for _ in 0..<64 {
+        let candidate = low + Int.random(in: 0..<size, using: &network.rng)
+        if acceptable(candidate) { return TransportAddress(ip: ip, port: UInt16(candidate)) }
+      }
+      let start = Int.random(in: 0..<size, using: &network.rng)
+      for i in 0..<size where acceptable(low + (start + i) % size) {
+        return TransportAddress(ip: ip, port: UInt16(low + (start + i) % size))
+      }
+      return nil
+    }
+  }
+}

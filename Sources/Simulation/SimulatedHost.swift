@@ -1,0 +1,223 @@
+import STUN
+import Traversal
+
+/// A host on the simulated network, and the `NetworkRuntime` protocol code runs on there.
+///
+/// A host has one or more interfaces (an address in a realm each). Sockets bind to one of its
+/// addresses or to the wildcard; a wildcard socket sends from the interface that can reach the
+/// destination and receives on every interface of its family.
+///
+/// The host refers to its network weakly (the network owns its hosts): keep the
+/// `VirtualNetwork` alive for as long as its hosts are used. A host whose network is gone
+/// refuses to open sockets and silently drops sends and timers.
+public final class SimulatedHost: NetworkRuntime {
+  /// A name for traces.
+  public let name: String
+  /// A UDP firewall on the host itself.
+  public var firewall: UDPFirewall = .none
+  /// The range ephemeral ports come from (Linux's default is 32768...60999; IANA's is used here).
+  public var ephemeralPorts: ClosedRange<UInt16> = 49152...65535
+
+  weak var network: VirtualNetwork?
+  private(set) var interfaces: [Interface] = []
+  private var sockets: [TransportAddress: SimulatedSocket] = [:]
+  private var lastKnownNow: Instant = .zero
+
+  init(name: String, network: VirtualNetwork) {
+    self.name = name
+    self.network = network
+  }
+
+  /// Adds an interface at `address` in `realm` (e.g. a second public address, or a LAN address
+  /// on a multi-homed host). `link` defaults to the realm's default link.
+  public func addInterface(_ address: IPAddress, in realm: Realm, link: Link? = nil) throws {
+    try realm.validate(address)
+    let iface = Interface(
+      address: address, realm: realm, link: link ?? realm.defaultLink, host: self)
+    realm.owners[address] = iface
+    interfaces.append(iface)
+  }
+
+  /// Changes the link of the interface at `address` (e.g. to add loss mid-run).
+  public func setLink(_ link: Link, for address: IPAddress) {
+    for iface in interfaces where iface.address == address { iface.link = link }
+  }
+
+  /// The addresses of this host's interfaces, in the order they were added.
+  public var addresses: [IPAddress] { interfaces.map(\.address) }
+
+  // MARK: NetworkRuntime
+
+  /// The network's virtual clock.
+  public var now: Instant {
+    if let network { lastKnownNow = network.now }
+    return lastKnownNow
+  }
+
+  /// The host's interface addresses.
+  public func localAddresses() -> [IPAddress] { addresses }
+
+  /// Runs `action` at `deadline` on the network's event queue.
+  @discardableResult
+  public func schedule(at deadline: Instant, _ action: @escaping () -> Void) -> any TimerHandle {
+    guard let network else {
+      return SimulatedTimer(deadline: deadline, action: {})
+    }
+    return network.schedule(at: deadline, action)
+  }
+
+  /// Binds a UDP socket. Throws `RuntimeError.addressNotAvailable` for an address that is not
+  /// the host's, and `RuntimeError.addressInUse` when the port (or every port of
+  /// `options.portRange`) is taken for that address.
+  public func openUDP(
+    _ options: UDPSocketOptions, onReceive: @escaping (ReceivedDatagram) -> Void
+  ) throws -> any DatagramSocket {
+    try bind(options, onReceive: onReceive)
+  }
+
+  /// `openUDP` returning the concrete socket type.
+  public func bind(
+    _ options: UDPSocketOptions, onReceive: @escaping (ReceivedDatagram) -> Void
+  ) throws -> SimulatedSocket {
+    guard network != nil else {
+      throw RuntimeError.failed("host \(name): its VirtualNetwork no longer exists")
+    }
+    let ip = options.address ?? .anyV4
+    if !ip.isUnspecified, !interfaces.contains(where: { $0.address == ip }) {
+      throw RuntimeError.addressNotAvailable("\(ip) on host \(name)")
+    }
+    let port: UInt16
+    if let wanted = options.port, wanted != 0 {
+      guard isFree(ip, wanted) else {
+        throw RuntimeError.addressInUse(TransportAddress(ip: ip, port: wanted).description)
+      }
+      port = wanted
+    } else if let range = options.portRange {
+      guard let p = freePort(ip, in: range) else {
+        throw RuntimeError.addressInUse("\(ip): every port in \(range) on host \(name)")
+      }
+      port = p
+    } else {
+      guard let p = freePort(ip, in: ephemeralPorts) else {
+        throw RuntimeError.addressInUse("\(ip): no free ephemeral port on host \(name)")
+      }
+      port = p
+    }
+    let local = TransportAddress(ip: ip, port: port)
+    let socket = SimulatedSocket(host: self, localAddress: local, onReceive: onReceive)
+    sockets[local] = socket
+    return socket
+  }
+
+  private func isFree(_ ip: IPAddress, _ port: UInt16) -> Bool {
+    if sockets[TransportAddress(ip: ip, port: port)] != nil { return false }
+    if ip.isUnspecified {
+      return !sockets.keys.contains { $0.port == port && $0.ip.family == ip.family }
+    }
+    let wildcard: IPAddress = ip.family == .ipv4 ? .anyV4 : .anyV6
+    return sockets[TransportAddress(ip: wildcard, port: port)] == nil
+  }
+
+  /// A free port in `range`, searched from a random starting point (bounded by the range size).
+  private func freePort(_ ip: IPAddress, in range: ClosedRange<UInt16>) -> UInt16? {
+    guard let network else { return nil }
+    let size = Int(range.upperBound) - Int(range.lowerBound) + 1
+    let start = Int.random(in: 0..<size, using: &network.rng)
+    for i in 0..<size {
+      let port = UInt16(Int(range.lowerBound) + (start + i) % size)
+      if port != 0, isFree(ip, port) { return port }
+    }
+    return nil
+  }
+
+  // MARK: Datagrams
+
+  func close(_ socket: SimulatedSocket) {
+    if sockets[socket.localAddress] === socket { sockets[socket.localAddress] = nil }
+  }
+
+  func send(_ payload: [UInt8], from socket: SimulatedSocket, to destination: TransportAddress) {
+    guard let network else { return }
+    let bound = socket.localAddress.ip
+    let iface: Interface?
+    if bound.isUnspecified {
+      let candidates = interfaces.filter { $0.address.family == destination.ip.family }
+      iface =
+        candidates.first { $0.realm?.owners[destination.ip] != nil }
+        ?? candidates.first { $0.realm?.canReach(destination.ip, from: $0) ?? false }
+        ?? candidates.first
+    } else {
+      iface = interfaces.first { $0.address == bound }
+    }
+    let source = TransportAddress(ip: iface?.address ?? bound, port: socket.localAddress.port)
+    let packet = network.makePacket(source: source, destination: destination, payload: payload)
+    network.record(.sent, packet, at: name)
+    guard let iface, iface.address.family == destination.ip.family else {
+      network.record(.dropped(.unsendable), packet, at: name)
+      return
+    }
+    if firewall.blocks(inbound: false) {
+      network.record(.dropped(.firewall), packet, at: name)
+      return
+    }
+    network.transmit(packet, from: iface)
+  }
+
+  func receive(_ packet: Packet, on iface: Interface) {
+    guard let network else { return }
+    if firewall.blocks(inbound: true) {
+      network.record(.dropped(.firewall), packet, at: name)
+      return
+    }
+    let port = packet.destination.port
+    let wildcard: IPAddress = iface.address.family == .ipv4 ? .anyV4 : .anyV6
+    guard
+      let socket = sockets[TransportAddress(ip: iface.address, port: port)]
+        ?? sockets[TransportAddress(ip: wildcard, port: port)]
+    else {
+      network.record(.dropped(.noListener), packet, at: name)
+      return
+    }
+    network.record(.delivered, packet, at: name)
+    socket.deliver(
+      ReceivedDatagram(
+        bytes: packet.payload, source: packet.source,
+        destination: TransportAddress(ip: iface.address, port: port), receivedAt: network.now))
+  }
+}
+
+/// A UDP socket on a `SimulatedHost`.
+public final class SimulatedSocket: DatagramSocket {
+  /// The bound address (the wildcard for a wildcard bind) and port.
+  public let localAddress: TransportAddress
+  private weak var host: SimulatedHost?
+  private var onReceive: ((ReceivedDatagram) -> Void)?
+
+  init(
+    host: SimulatedHost, localAddress: TransportAddress,
+    onReceive: @escaping (ReceivedDatagram) -> Void
+  ) {
+    self.host = host
+    self.localAddress = localAddress
+    self.onReceive = onReceive
+  }
+
+  /// True until `close()`.
+  public var isOpen: Bool { onReceive != nil }
+
+  /// Sends a datagram; it arrives (or is dropped) as the network's links and NATs decide.
+  /// Sending on a closed socket does nothing.
+  public func send(_ bytes: [UInt8], to destination: TransportAddress) {
+    guard isOpen, let host else { return }
+    host.send(bytes, from: self, to: destination)
+  }
+
+  /// Unbinds the socket; nothing is delivered to it afterwards.
+  public func close() {
+    guard isOpen else { return }
+    onReceive = nil
+    host?.close(self)
+  }
+
+  func deliver(_ datagram: ReceivedDatagram) { onReceive?(datagram) }
+}
