@@ -1,22 +1,7 @@
-/// How a NAT chooses the external address and port for an outgoing flow (RFC 4787 §4.1).
-public enum MappingBehavior: String, Hashable, Sendable, Codable, CaseIterable {
-  /// The same internal address and port get the same external mapping for every destination.
-  case endpointIndependent = "endpoint-independent"
-  /// The mapping is reused for destinations with the same IP address (any port).
-  case addressDependent = "address-dependent"
-  /// The mapping is reused only for the same destination IP address and port.
-  case addressAndPortDependent = "address-and-port-dependent"
-}
+import Traversal
 
-/// Which inbound datagrams a NAT lets through an existing mapping (RFC 4787 §5).
-public enum FilteringBehavior: String, Hashable, Sendable, Codable, CaseIterable {
-  /// Any external endpoint may send to the mapping.
-  case endpointIndependent = "endpoint-independent"
-  /// Only IP addresses the inside endpoint has sent to (from any port).
-  case addressDependent = "address-dependent"
-  /// Only the exact IP addresses and ports the inside endpoint has sent to.
-  case addressAndPortDependent = "address-and-port-dependent"
-}
+// `MappingBehavior` and `FilteringBehavior` are Traversal's: the probe's verdicts and the
+// simulated NATs speak the same RFC 4787 vocabulary.
 
 /// How a NAT picks an external port when it cannot (or does not try to) preserve the inside one.
 public enum PortAssignment: String, Hashable, Sendable, Codable, CaseIterable {

@@ -98,6 +98,9 @@ public struct BehaviorProbe: Sendable {
   private var support: ServerSupport?
   private var natDetected = false
 
+  private var hairpinSocket: ProbeSocketID?
+  private var hairpinTarget: (ProbeSocketID, TransportAddress)?
+
   // Lifetime search state.
   private var lifetimeSocketY: ProbeSocketID?
   private var lifetimeDue:
@@ -148,6 +151,9 @@ public struct BehaviorProbe: Sendable {
     case .reachability:
       if outstanding == 0 { finishReachability(at: now, into: &actions) }
     case .behaviour:
+      if steps[index].test == .hairpinning && steps[index].index == 0 {
+        continueHairpinning(after: index, at: now, into: &actions)
+      }
       if outstanding == 0 { startPortAllocation(at: now, into: &actions) }
     case .portAllocation:
       continuePortAllocation(at: now, into: &actions)
@@ -222,13 +228,33 @@ public struct BehaviorProbe: Sendable {
           socket: newSocket(), destination: server, changeIP: true, acceptAnySource: true),
         at: now, into: &actions)
     }
-    if natDetected && configuration.testHairpinning {
-      issue(
-        .hairpinning,
-        BindingQuery(socket: newSocket(), destination: mapped, acceptAnySource: true), at: now,
-        into: &actions)
+    if natDetected && configuration.testHairpinning, let server = primary {
+      // First learn a second socket's public address; then both sockets send to each other's
+      // public address at once (see `continueHairpinning`).
+      let h = newSocket()
+      hairpinSocket = h
+      hairpinTarget = (socket0, mapped)
+      issue(.hairpinning, BindingQuery(socket: h, destination: server), at: now, into: &actions)
     }
     if outstanding == 0 { startPortAllocation(at: now, into: &actions) }
+  }
+
+  /// Hairpinning as ICE meets it (RFC 5780 §4.5, made symmetric): socket 0 sends to the
+  /// second socket's public address while the second socket sends to socket 0's, so each
+  /// request also opens the sender's filter for the other's. Hairpinning works if either
+  /// request comes back inside.
+  private mutating func continueHairpinning(
+    after index: Int, at now: Instant, into actions: inout [ProbeAction]
+  ) {
+    guard let h = hairpinSocket, let (socket0, m1) = hairpinTarget,
+      let mh = steps[index].outcome?.answer?.reflexive
+    else { return }
+    issue(
+      .hairpinning, BindingQuery(socket: socket0, destination: mh, acceptAnySource: true), at: now,
+      into: &actions)
+    issue(
+      .hairpinning, BindingQuery(socket: h, destination: m1, acceptAnySource: true), at: now,
+      into: &actions)
   }
 
   private var portSamplesTaken: Int {
@@ -542,17 +568,25 @@ public struct BehaviorProbe: Sendable {
   private func hairpinVerdict() -> (Bool?, String) {
     guard natDetected else { return (nil, "No NAT, so there is nothing to hairpin.") }
     guard configuration.testHairpinning else { return (nil, "Not tested (disabled).") }
-    guard let result = outcome(.hairpinning), let m1 = primaryAnswer?.reflexive else {
+    let runs = steps.filter { $0.test == .hairpinning }
+    guard let m1 = primaryAnswer?.reflexive, let first = runs.first else {
       return (nil, "Not tested.")
     }
-    if let a = result.answer {
+    guard let mh = first.outcome?.answer?.reflexive, runs.count == 3 else {
+      return (
+        nil,
+        "The second socket got no public address from the server, so hairpinning was not tested."
+      )
+    }
+    if let a = runs.dropFirst().compactMap({ $0.outcome?.answer }).first {
       return (
         true,
-        "A packet sent to this host's own public address \(m1) came back inside the NAT (answered from \(a.source))."
+        "Two sockets behind the NAT reached each other through their public addresses \(m1) and \(mh) (answered from \(a.source))."
       )
     }
     return (
-      false, "A packet sent to this host's own public address \(m1) never came back inside the NAT."
+      false,
+      "Two sockets behind the NAT sent to each other's public address (\(m1), \(mh)); nothing came back inside the NAT."
     )
   }
 

@@ -1,0 +1,48 @@
+import STUN
+
+/// Runs a `STUNServer` over a `NetworkRuntime`: one socket per server endpoint, each datagram
+/// handed to the server machine, each reply sent from the endpoint the machine chose.
+public final class STUNServerSession {
+  public let runtime: any NetworkRuntime
+  public private(set) var server: STUNServer
+  private var sockets: [TransportAddress: any DatagramSocket] = [:]
+
+  /// Opens the server's sockets. Throws if any endpoint cannot be bound (and closes those
+  /// already opened).
+  public init(runtime: any NetworkRuntime, configuration: STUNServerConfiguration) throws {
+    self.runtime = runtime
+    self.server = STUNServer(configuration: configuration)
+    do {
+      for endpoint in configuration.endpoints {
+        let socket = try runtime.openUDP(
+          UDPSocketOptions(address: endpoint.ip, port: endpoint.port)
+        ) {
+          [weak self] datagram in
+          self?.receive(datagram, on: endpoint)
+        }
+        sockets[endpoint] = socket
+      }
+    } catch {
+      close()
+      throw error
+    }
+  }
+
+  /// The addresses the server listens on.
+  public var endpoints: [TransportAddress] { server.configuration.endpoints }
+
+  public var stats: STUNServerStats { server.stats }
+
+  public func close() {
+    for s in sockets.values { s.close() }
+    sockets.removeAll()
+  }
+
+  private func receive(_ datagram: ReceivedDatagram, on endpoint: TransportAddress) {
+    guard
+      let reply = server.handle(
+        datagram.bytes, from: datagram.source, on: endpoint, at: runtime.now)
+    else { return }
+    sockets[reply.from]?.send(reply.bytes, to: reply.to)
+  }
+}
