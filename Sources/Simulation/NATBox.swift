@@ -103,6 +103,13 @@ public final class NATBox {
       .sorted { $0.externalAddress.description < $1.externalAddress.description }
   }
 
+  /// Changes the links of the NAT's outside interfaces and/or its inside interface (e.g. to
+  /// make the uplink lossy mid-run). `nil` leaves that side unchanged.
+  public func setLinks(outside: Link? = nil, inside: Link? = nil) {
+    if let outside { for iface in outsideInterfaces.values { iface.link = outside } }
+    if let inside { insideInterface?.link = inside }
+  }
+
   /// Forgets every mapping (as a NAT reboot would).
   public func flushMappings() {
     byKey = [:]

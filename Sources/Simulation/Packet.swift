@@ -117,3 +117,30 @@ extension PacketTrace: CustomStringConvertible {
     return "\(ms).\(padded)ms #\(packet) \(node) \(what) \(source) -> \(destination) (\(size) B)"
   }
 }
+
+extension PacketTrace: Encodable {
+  private enum CodingKeys: String, CodingKey {
+    case timeMs, packet, kind, reason, node, source, destination, size
+  }
+
+  /// `{"timeMs": 12.5, "packet": 3, "kind": "dropped", "reason": "loss", "node": "nat", …}`;
+  /// `reason` only for drops.
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(time.milliseconds, forKey: .timeMs)
+    try c.encode(packet, forKey: .packet)
+    switch kind {
+    case .sent: try c.encode("sent", forKey: .kind)
+    case .translated: try c.encode("translated", forKey: .kind)
+    case .forwarded: try c.encode("forwarded", forKey: .kind)
+    case .delivered: try c.encode("delivered", forKey: .kind)
+    case .dropped(let reason):
+      try c.encode("dropped", forKey: .kind)
+      try c.encode(reason, forKey: .reason)
+    }
+    try c.encode(node, forKey: .node)
+    try c.encode(source, forKey: .source)
+    try c.encode(destination, forKey: .destination)
+    try c.encode(size, forKey: .size)
+  }
+}

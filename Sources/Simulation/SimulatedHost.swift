@@ -185,39 +185,3 @@ public final class SimulatedHost: NetworkRuntime {
         destination: TransportAddress(ip: iface.address, port: port), receivedAt: network.now))
   }
 }
-
-/// A UDP socket on a `SimulatedHost`.
-public final class SimulatedSocket: DatagramSocket {
-  /// The bound address (the wildcard for a wildcard bind) and port.
-  public let localAddress: TransportAddress
-  private weak var host: SimulatedHost?
-  private var onReceive: ((ReceivedDatagram) -> Void)?
-
-  init(
-    host: SimulatedHost, localAddress: TransportAddress,
-    onReceive: @escaping (ReceivedDatagram) -> Void
-  ) {
-    self.host = host
-    self.localAddress = localAddress
-    self.onReceive = onReceive
-  }
-
-  /// True until `close()`.
-  public var isOpen: Bool { onReceive != nil }
-
-  /// Sends a datagram; it arrives (or is dropped) as the network's links and NATs decide.
-  /// Sending on a closed socket does nothing.
-  public func send(_ bytes: [UInt8], to destination: TransportAddress) {
-    guard isOpen, let host else { return }
-    host.send(bytes, from: self, to: destination)
-  }
-
-  /// Unbinds the socket; nothing is delivered to it afterwards.
-  public func close() {
-    guard isOpen else { return }
-    onReceive = nil
-    host?.close(self)
-  }
-
-  func deliver(_ datagram: ReceivedDatagram) { onReceive?(datagram) }
-}

@@ -86,6 +86,16 @@ import Traversal
     net.run(for: .seconds(1))
     #expect(b.texts == ["1", ""])
   }
+
+  @Test func natUplinkCanBecomeLossy() throws {
+    let lab = try Lab(.fullCone)
+    let e = try Endpoint(lab.client, port: 5000)
+    #expect(lab.observe(e, via: Reflector.primary) != nil)
+    lab.nat.setLinks(outside: Link(up: .ideal, down: LinkConditions(loss: 1)))
+    #expect(lab.observe(e, via: Reflector.primary) == nil, "the reply is lost on the way in")
+    #expect(lab.reflector.seen.count == 2)
+    #expect(lab.net.counters.dropped(.loss) == 1)
+  }
 }
 
 extension TransportAddress {

@@ -1,4 +1,5 @@
 import Foundation
+import STUN
 import Simulation
 import Testing
 
@@ -44,5 +45,24 @@ import Testing
     #expect(throws: DecodingError.self) {
       try JSONDecoder().decode(NATBehavior.self, from: Data(#"{"mappingLifetime":-1}"#.utf8))
     }
+  }
+
+  @Test func traceEntriesEncodeAsJSON() throws {
+    let lab = try Lab(.udpBlocked)
+    var entries: [PacketTrace] = []
+    lab.net.trace = { entries.append($0) }
+    let e = try Endpoint(lab.client, port: 5000)
+    e.send("x", to: Reflector.primary)
+    lab.net.run(for: .seconds(1))
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .sortedKeys
+    let json = try entries.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+    #expect(
+      json == [
+        #"{"destination":"203.0.113.10:3478","kind":"sent","node":"client","packet":1,"#
+          + #""size":1,"source":"192.168.1.10:5000","timeMs":0}"#,
+        #"{"destination":"203.0.113.10:3478","kind":"dropped","node":"nat","packet":1,"#
+          + #""reason":"firewall","size":1,"source":"192.168.1.10:5000","timeMs":0}"#,
+      ])
   }
 }
