@@ -456,6 +456,13 @@ public struct BehaviorProbe: Sendable {
     }
     if support?.rfc5780 == true {
       guard let m2 = outcome(.mappingAlternateIP)?.answer?.reflexive else {
+        // Test III alone still proves endpoint independence if it saw test I's mapping.
+        if let m3 = outcome(.mappingAlternateIPAndPort)?.answer?.reflexive, m3 == m1 {
+          return BehaviorVerdict(
+            .endpointIndependent,
+            "The public address stayed \(m1) when both the destination IP and port changed (tests I and III; test II got no answer)."
+          )
+        }
         return BehaviorVerdict(
           nil, "Test II (to the server's alternate IP) got no answer, so mapping is unknown.")
       }
@@ -534,6 +541,15 @@ public struct BehaviorProbe: Sendable {
       return BehaviorVerdict(
         .endpointIndependent,
         "An answer from another IP and port (\(a.source)) got through a mapping opened towards \(server) (test II)."
+      )
+    }
+    if let a3 = t3?.answer, let a4 = t4?.answer, a3.source.port != server.port,
+      a4.source.ip != server.ip
+    {
+      // Both "another port" and "another IP" got in; test II's packets were lost.
+      return BehaviorVerdict(
+        .endpointIndependent,
+        "Answers from another port (\(a3.source), test III) and from another IP (\(a4.source), test IV) both got through; test II got no answer."
       )
     }
     if let a = t3?.answer {
