@@ -28,8 +28,9 @@ public final class NIORuntime: NetworkRuntime, Sendable {
   private let origin: NIODeadline
   private let includeLoopback: Bool
   private let includeLinkLocal: Bool
-  /// Open sockets and connections, closed by `shutdown`. Keyed by object identity.
-  private let registry: NIOLoopBoundBox<[ObjectIdentifier: () -> Void]>
+  /// Open sockets and connections, kept alive until closed (as an open descriptor is) and
+  /// closed by `closeAll`/`shutdown`. Keyed by object identity.
+  private let registry: NIOLoopBoundBox<[ObjectIdentifier: any RuntimeResource]>
 
   /// Creates a runtime with its own one-thread event loop group.
   /// - Parameters:
@@ -94,7 +95,8 @@ public final class NIORuntime: NetworkRuntime, Sendable {
   // MARK: Sockets
 
   /// Opens and binds a UDP socket, synchronously: the returned socket's `localAddress` holds
-  /// the real port. IPv6 sockets are IPv6-only. Must be called on the loop.
+  /// the real port. IPv6 sockets are IPv6-only. Must be called on the loop. The runtime keeps
+  /// the socket open (and its callbacks alive) until `close()`, `closeAll()` or `shutdown()`.
   ///
   /// - Throws: `RuntimeError.addressInUse` (the port, or every port of the range, is taken),
   ///   `.addressNotAvailable` (not this host's address), `.failed` (anything else, including a
@@ -116,13 +118,13 @@ public final class NIORuntime: NetworkRuntime, Sendable {
     let (fd, local) = try POSIXSocket.openBoundUDP(options)
     let socket = UDPSocket(
       runtime: self, fd: fd, localAddress: local, onReceive: onReceive)
-    register(socket) { [weak socket] in socket?.close() }
+    register(socket)
     socket.attach()
     return socket
   }
 
-  func register(_ object: AnyObject, closer: @escaping () -> Void) {
-    registry.value[ObjectIdentifier(object)] = closer
+  func register(_ resource: any RuntimeResource) {
+    registry.value[ObjectIdentifier(resource)] = resource
   }
 
   func unregister(_ object: AnyObject) {
@@ -131,9 +133,9 @@ public final class NIORuntime: NetworkRuntime, Sendable {
 
   /// Closes every socket and connection this runtime opened. Must be called on the loop.
   public func closeAll() {
-    let closers = registry.value
+    let open = registry.value
     registry.value = [:]
-    for closer in closers.values { closer() }
+    for resource in open.values { resource.close() }
   }
 
   /// The addresses of this host's interfaces that are up, IPv4 first (loopback and link-local
@@ -224,6 +226,11 @@ public enum RunError: Error, Equatable, Sendable, CustomStringConvertible {
       return "run and onLoop block, so they cannot be called on the runtime's own event loop"
     }
   }
+}
+
+/// Something the runtime keeps open until it is closed.
+protocol RuntimeResource: AnyObject {
+  func close()
 }
 
 /// A timer scheduled on the runtime's loop.

@@ -15,7 +15,7 @@ import Traversal
 /// - Note: Linux reports ICMP errors (port unreachable) to an unconnected UDP socket only when
 ///   `IP_RECVERR` is on, which SwiftNIO cannot drain; so a send to a closed port is usually
 ///   silent here. Errors the kernel returns from `sendto` itself are reported.
-public final class UDPSocket: DatagramSocket {
+public final class UDPSocket: DatagramSocket, RuntimeResource {
   /// The bound address (wildcard or specific) with the real port.
   public let localAddress: TransportAddress
   /// Called on the loop for every send or receive error; the socket stays open.
@@ -53,11 +53,7 @@ public final class UDPSocket: DatagramSocket {
       .channelOption(.receivePacketInfo, value: true)
     let future = bootstrap.withBoundSocket(fd)
     fdOwnedByNIO = true
-    future.assumeIsolated().whenComplete { [weak self] result in
-      guard let self else {
-        if case .success(let channel) = result { channel.close(promise: nil) }
-        return
-      }
+    future.assumeIsolated().whenComplete { result in
       switch result {
       case .success(let channel):
         if self.isClosed {
@@ -180,7 +176,8 @@ public struct UDPSocketError: Error, Sendable, CustomStringConvertible {
 final class DatagramReadHandler: ChannelInboundHandler {
   typealias InboundIn = AddressedEnvelope<ByteBuffer>
 
-  private weak var owner: UDPSocket?
+  /// Strong: the socket lives while its channel does; closing the channel breaks the cycle.
+  private var owner: UDPSocket?
 
   init(owner: UDPSocket) { self.owner = owner }
 
@@ -197,5 +194,10 @@ final class DatagramReadHandler: ChannelInboundHandler {
 
   func channelInactive(context: ChannelHandlerContext) {
     owner?.channelWentAway()
+    owner = nil
+  }
+
+  func handlerRemoved(context: ChannelHandlerContext) {
+    owner = nil
   }
 }
