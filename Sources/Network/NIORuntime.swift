@@ -123,6 +123,66 @@ public final class NIORuntime: NetworkRuntime, Sendable {
     return socket
   }
 
+  /// Opens a STUN-over-TCP connection to `remote`. Returns at once; `onConnect` runs when the
+  /// connection is up, `onReceive` for every STUN message or ChannelData frame, `onClose` once
+  /// when it ends other than by `close()` (refused, timed out, peer closed, bad bytes).
+  /// Must be called on the loop.
+  ///
+  /// - Parameters:
+  ///   - connectTimeout: how long to wait for the connection.
+  ///   - maximumFrameLength: a frame announcing a larger size closes the connection.
+  public func openTCP(
+    to remote: TransportAddress, connectTimeout: Duration = .seconds(5),
+    maximumFrameLength: Int = 20 + 65_535,
+    onConnect: @escaping (TCPConnection) -> Void = { _ in },
+    onReceive: @escaping (TCPConnection, StreamFrame) -> Void,
+    onClose: @escaping (TCPConnection, TCPCloseReason) -> Void
+  ) throws -> TCPConnection {
+    guard eventLoop.inEventLoop else {
+      throw RuntimeError.failed(
+        "openTCP must be called on the runtime's event loop (inside run or onLoop)")
+    }
+    let connection = TCPConnection(
+      runtime: self, remoteAddress: remote, maximumFrameLength: maximumFrameLength,
+      onConnect: onConnect, onReceive: onReceive, onClose: onClose)
+    register(connection)
+    let bound = NIOLoopBound(connection, eventLoop: eventLoop)
+    ClientBootstrap(group: eventLoop)
+      .connectTimeout(.nanoseconds(connectTimeout.nanoseconds))
+      .channelInitializer { channel in
+        channel.eventLoop.makeCompletedFuture(
+          Result<Void, any Error> {
+            try channel.pipeline.syncOperations.addHandler(
+              TCPConnectionHandler(owner: bound.value))
+          })
+      }
+      .connect(to: remote.nioAddress)
+      .assumeIsolated().whenFailure { connection.connectFailed($0) }
+    return connection
+  }
+
+  /// Listens for STUN-over-TCP connections on `address` (port 0 for any); the listener's
+  /// `localAddress` holds the real port on return. Callbacks as for `openTCP`, with `onAccept`
+  /// for each new connection. Must be called on the loop.
+  public func listenTCP(
+    on address: TransportAddress, maximumFrameLength: Int = 20 + 65_535,
+    onAccept: @escaping (TCPConnection) -> Void = { _ in },
+    onReceive: @escaping (TCPConnection, StreamFrame) -> Void,
+    onClose: @escaping (TCPConnection, TCPCloseReason) -> Void = { _, _ in }
+  ) throws -> TCPListener {
+    guard eventLoop.inEventLoop else {
+      throw RuntimeError.failed(
+        "listenTCP must be called on the runtime's event loop (inside run or onLoop)")
+    }
+    let (fd, local) = try POSIXSocket.openListeningTCP(address)
+    let listener = TCPListener(
+      runtime: self, localAddress: local, maximumFrameLength: maximumFrameLength,
+      onAccept: onAccept, onReceive: onReceive, onClose: onClose)
+    register(listener)
+    listener.attach(fd: fd)
+    return listener
+  }
+
   func register(_ resource: any RuntimeResource) {
     registry.value[ObjectIdentifier(resource)] = resource
   }

@@ -42,6 +42,39 @@ enum POSIXSocket {
     }
   }
 
+  /// Creates a non-blocking TCP socket bound to `address` and listening; returns the descriptor
+  /// and the bound address (with the real port). Throws `RuntimeError`.
+  static func openListeningTCP(_ address: TransportAddress) throws -> (Int32, TransportAddress) {
+    let family: Int32 = address.ip.family == .ipv4 ? AF_INET : AF_INET6
+    #if canImport(Darwin)
+      let fd = socket(family, SOCK_STREAM, 0)
+    #else
+      let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    #endif
+    guard fd >= 0 else {
+      throw RuntimeError.failed("cannot create a TCP socket: \(errnoText(errno))")
+    }
+    do {
+      if family == AF_INET6 {
+        try setIntOption(fd, Int32(IPPROTO_IPV6), Int32(IPV6_V6ONLY), 1, name: "IPV6_V6ONLY")
+      }
+      try setIntOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, name: "SO_REUSEADDR")
+      let flags = fcntl(fd, F_GETFL)
+      guard flags >= 0, fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0 else {
+        throw RuntimeError.failed("cannot make the TCP socket non-blocking: \(errnoText(errno))")
+      }
+      let code = tryBind(fd, address)
+      if code != 0 { throw bindError(code, address) }
+      guard listen(fd, 128) == 0 else {
+        throw RuntimeError.failed("cannot listen on \(address): \(errnoText(errno))")
+      }
+      return (fd, try localAddress(of: fd))
+    } catch {
+      _ = systemClose(fd)
+      throw error
+    }
+  }
+
   static func setIntOption(
     _ fd: Int32, _ level: Int32, _ option: Int32, _ value: Int32, name: String
   )
@@ -91,7 +124,7 @@ enum POSIXSocket {
     switch code {
     case EADDRINUSE: return .addressInUse("\(address)")
     case EADDRNOTAVAIL: return .addressNotAvailable("\(address.ip)")
-    default: return .failed("cannot bind a UDP socket to \(address): \(errnoText(code))")
+    default: return .failed("cannot bind a socket to \(address): \(errnoText(code))")
     }
   }
 
