@@ -1,0 +1,136 @@
+import Network
+import STUN
+import Testing
+import Traversal
+
+@Suite("STUN over TCP on loopback", .timeLimit(.minutes(1)))
+struct TCPTests {
+  /// Starts a listener that echoes every frame back (with ChannelData padding). Call on the loop.
+  func openFrameEcho(_ rt: NIORuntime) throws -> TCPListener {
+    try rt.listenTCP(on: TransportAddress(ip: .loopbackV4, port: 0)) { connection, frame in
+      switch frame {
+      case .stun(let b): connection.send(b)
+      case .channelData(let b):
+        connection.send(b + [UInt8](repeating: 0, count: (4 - b.count % 4) % 4))
+      }
+    }
+  }
+
+  @Test func framesSurviveSplitWritesOverLoopback() throws {
+    let runtime = NIORuntime()
+    defer { runtime.shutdown() }
+    let a = stunMessage(bodyLength: 40, seed: 5)
+    let b = channelData([1, 2, 3])
+    let c = stunMessage(bodyLength: 0, seed: 6)
+    let stream = a + b.padded + c
+    let frames: [StreamFrame] = try runtime.run(timeout: .seconds(5)) { rt, done in
+      let server = try openFrameEcho(rt)
+      var frames: [StreamFrame] = []
+      let client = try rt.openTCP(
+        to: server.localAddress,
+        onReceive: { _, frame in
+          frames.append(frame)
+          if frames.count == 3 { done.succeed(frames) }
+        },
+        onClose: { _, reason in done.fail(RuntimeError.failed("closed: \(reason)")) })
+      // Queued before the connection is up, then dribbled in pieces with pauses between.
+      client.send(Array(stream[0..<3]))
+      var offset = 3
+      for i in 1...6 {
+        let end = min(offset + 11, stream.count)
+        let piece = Array(stream[offset..<end])
+        offset = end
+        rt.schedule(at: rt.now + .milliseconds(5 * i)) { client.send(piece) }
+      }
+      let rest = Array(stream[offset...])
+      rt.schedule(at: rt.now + .milliseconds(40)) { client.send(rest) }
+    }
+    #expect(frames == [.stun(a), .channelData(b.frame), .stun(c)])
+  }
+
+  @Test func garbageFromThePeerClosesWithAReason() throws {
+    let runtime = NIORuntime()
+    defer { runtime.shutdown() }
+    let reason: TCPCloseReason = try runtime.run(timeout: .seconds(5)) { rt, done in
+      let server = try rt.listenTCP(
+        on: TransportAddress(ip: .loopbackV4, port: 0),
+        onAccept: { connection in connection.send(Array("SSH-2.0-OpenSSH_9.2\r\n".utf8)) },
+        onReceive: { _, _ in })
+      _ = try rt.openTCP(
+        to: server.localAddress, onReceive: { _, _ in },
+        onClose: { _, reason in done.succeed(reason) })
+    }
+    guard case .framingError(let error) = reason else {
+      Issue.record("expected a framing error, got \(reason)")
+      return
+    }
+    #expect(error.message.contains("reserved"))
+  }
+
+  @Test func serverSideClosesOnGarbageAndClientSeesPeerClose() throws {
+    let runtime = NIORuntime()
+    defer { runtime.shutdown() }
+    let (client, server): (TCPCloseReason, TCPCloseReason) = try runtime.run(
+      timeout: .seconds(5)
+    ) { rt, done in
+      var serverReason: TCPCloseReason?
+      let listener = try rt.listenTCP(
+        on: TransportAddress(ip: .loopbackV4, port: 0), onReceive: { _, _ in },
+        onClose: { _, reason in serverReason = reason })
+      let connection = try rt.openTCP(
+        to: listener.localAddress, onReceive: { _, _ in },
+        onClose: { _, reason in
+          // The server closes first; its reason is recorded by then.
+          done.succeed((reason, serverReason ?? .closedByPeer))
+        })
+      connection.send([0xFF, 0xFF, 0xFF, 0xFF])
+    }
+    #expect(client == .closedByPeer)
+    guard case .framingError = server else {
+      Issue.record("server closed with \(server)")
+      return
+    }
+  }
+
+  @Test func refusedConnectionReportsConnectFailed() throws {
+    let runtime = NIORuntime()
+    defer { runtime.shutdown() }
+    let reason: TCPCloseReason = try runtime.run(timeout: .seconds(5)) { rt, done in
+      // A port that was just free.
+      let probe = try rt.listenTCP(on: TransportAddress(ip: .loopbackV4, port: 0)) { _, _ in }
+      let port = probe.localAddress.port
+      probe.close()
+      // The listener's close completes on the next loop turn; connect a little later.
+      rt.schedule(at: rt.now + .milliseconds(50)) {
+        do {
+          _ = try rt.openTCP(
+            to: TransportAddress(ip: .loopbackV4, port: port), connectTimeout: .seconds(2),
+            onReceive: { _, _ in }, onClose: { _, reason in done.succeed(reason) })
+        } catch {
+          done.fail(error)
+        }
+      }
+    }
+    guard case .connectFailed(let message) = reason else {
+      Issue.record("expected connectFailed, got \(reason)")
+      return
+    }
+    #expect(message.contains("Connection refused"), "\(message)")
+  }
+
+  @Test func closeBeforeConnectDeliversNothing() throws {
+    let runtime = NIORuntime()
+    defer { runtime.shutdown() }
+    let events: Int = try runtime.run(timeout: .seconds(5)) { rt, done in
+      var events = 0
+      let server = try openFrameEcho(rt)
+      let connection = try rt.openTCP(
+        to: server.localAddress, onConnect: { _ in events += 1 },
+        onReceive: { _, _ in events += 1 }, onClose: { _, _ in events += 1 })
+      connection.send(stunMessage(bodyLength: 0))
+      connection.close()
+      rt.schedule(at: rt.now + .milliseconds(50)) { done.succeed(events) }
+    }
+    #expect(events == 0)
+  }
+}
