@@ -1,16 +1,64 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Natscope: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "natscope",
-    abstract:
-      "See why two machines can or cannot connect directly: NAT behaviour, STUN, TURN, ICE.",
+    abstract: "See why two machines can or cannot connect directly: NAT behaviour, STUN, ICE.",
+    discussion: """
+      natscope speaks STUN (RFC 8489) with its own engine, classifies your NAT (RFC 5780), and
+      runs the same protocol code on real sockets or on a simulated network of NATs.
+
+      Start with `natscope demo` (offline, no privileges), then `natscope probe SERVER`.
+      Exit status: 0 success, 1 usage or internal error, 2 no server reachable or no answer.
+      """,
     version: NatscopeVersion.current,
-    subcommands: []
+    subcommands: [
+      DemoCommand.self, ProbeCommand.self, BindingCommand.self, ServeCommand.self,
+    ]
   )
+
+  /// Parses, runs, and exits with natscope's documented codes: usage errors exit 1 (not
+  /// ArgumentParser's 64), with one clear message on standard error.
+  static func main() {
+    do {
+      var command = try parseAsRoot()
+      try command.run()
+    } catch let error as UserFacingError {
+      FileHandle.standardError.write(Data(("natscope: " + error.message + "\n").utf8))
+      Foundation.exit(error.code.rawValue)
+    } catch {
+      let code = exitCode(for: error)
+      let message = fullMessage(for: error)
+      if code == .success {
+        if !message.isEmpty { print(message) }
+        Foundation.exit(0)
+      }
+      if !message.isEmpty { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+      Foundation.exit(code == .validationFailure ? 1 : code.rawValue)
+    }
+  }
 }
 
 enum NatscopeVersion {
   static let current = "0.1.0"
+}
+
+/// Exit codes natscope documents.
+enum NatscopeExit {
+  static let usage = ExitCode(1)
+  /// No server reachable, no answer, UDP blocked, or (connect) no path worked.
+  static let unreachable = ExitCode(2)
+}
+
+/// Prints one sentence to standard error and exits with `code`.
+struct UserFacingError: Error, CustomStringConvertible {
+  var message: String
+  var code: ExitCode
+  var description: String { message }
+}
+
+func fail(_ message: String, code: ExitCode = NatscopeExit.usage) -> UserFacingError {
+  UserFacingError(message: message, code: code)
 }

@@ -6,56 +6,28 @@ import Traversal
 /// The behaviour probe, end to end: real STUN packets from `ProbeSession` through simulated
 /// NATs to a `STUNServerSession` with two public addresses.
 enum ProbeLab {
-  static let primary = IPAddress("203.0.113.10")!
-  static let alternate = IPAddress("203.0.113.11")!
-
   struct Options {
     var behavior: NATBehavior?  // nil: the host sits on the internet with no NAT
     var loss: Double = 0
     var seed: UInt64 = 1
     var nested = false
-    var hostFirewall: UDPFirewall = .none
   }
 
+  /// Probes one simulated site; loss sits on the site's uplink, so the client's path loses
+  /// `loss` of the packets each way.
   static func run(_ o: Options) throws -> ProbeReport? {
-    let net = VirtualNetwork(seed: o.seed)
-    // Loss sits on one link of the client's path (the NAT's uplink, or the host's own link
-    // without a NAT), so the path loses `o.loss` of the packets each way.
-    let link = Link(latency: .milliseconds(5), jitter: .milliseconds(1))
-    let lossy = Link(latency: .milliseconds(5), jitter: .milliseconds(1), loss: o.loss)
-    let internet = net.addRealm("internet", link: link)
-    let serverHost = try net.addHost("server", in: internet, address: primary)
-    try serverHost.addInterface(alternate, in: internet)
-    let server = try STUNServerSession(
-      runtime: serverHost,
-      configuration: STUNServerConfiguration(primary: primary, alternate: alternate))
-    defer { server.close() }
-
-    let host: SimulatedHost
-    if o.nested {
-      let chain = try net.addCGNATChain(
-        outside: internet, carrierPublicIPs: [IPAddress("198.51.100.200")!])
-      chain.carrier.setLinks(outside: lossy)
-      host = try net.addHost("client", in: chain.lan, address: "192.168.1.10")
-    } else if let behavior = o.behavior {
-      let lan = try net.addRealm(
-        "lan", prefix: "192.168.1.0/24", link: Link(latency: .milliseconds(1)))
-      try net.addNAT(
-        "nat", behavior: behavior, outside: internet, publicIPs: ["198.51.100.1"], inside: lan,
-        insideAddress: "192.168.1.1", outsideLink: lossy)
-      host = try net.addHost("client", in: lan, address: "192.168.1.10")
-    } else {
-      host = try net.addHost("client", in: internet, address: "198.51.100.50", link: lossy)
-    }
-    host.firewall = o.hostFirewall
+    let lab = try SimulatedLab(seed: o.seed)
+    let host =
+      o.nested
+      ? try lab.addCarrierSite("client", loss: o.loss)
+      : try lab.addSite("client", behavior: o.behavior, loss: o.loss)
     let session = ProbeSession(
       runtime: host,
       configuration: ProbeConfiguration(
-        servers: [TransportAddress(ip: primary, port: 3478)],
-        localAddresses: host.localAddresses()))
+        servers: [lab.stunServerAddress], localAddresses: host.localAddresses()))
     var result: Result<ProbeReport, RuntimeError>?
     session.start { result = $0 }
-    net.run(for: .seconds(30))
+    lab.network.run(for: .seconds(30))
     return try result?.get()
   }
 }
@@ -102,7 +74,7 @@ enum ProbeLab {
   @Test func natBehindANAT() throws {
     let report = try #require(try ProbeLab.run(.init(nested: true)))
     #expect(report.natDetected)
-    #expect(report.mappedAddress?.ip == IPAddress("198.51.100.200"))
+    #expect(report.mappedAddress?.ip == IPAddress("198.51.100.1"))
     // A port-restricted home router behind an endpoint-independent carrier NAT: the
     // stricter filter wins.
     #expect(report.mapping.behavior == .endpointIndependent)

@@ -52,16 +52,21 @@ public struct PathPrediction: Codable, Sendable, Hashable {
     let aToB = checkGetsIn(from: am, to: bm, bf) && answerGetsBack(from: bm, to: af)
     let bToA = checkGetsIn(from: bm, to: am, af) && answerGetsBack(from: am, to: bf)
     if aToB || bToA {
+      if !a.natDetected && !b.natDetected {
+        return PathPrediction(
+          .works, "Both hosts have public addresses, so they reach each other directly.")
+      }
       if am == .endpointIndependent && bm == .endpointIndependent {
         return PathPrediction(
           .works,
-          "Both NATs keep one public address per socket, so each side's checks open a hole the other's can use."
+          "Each side keeps one public address per socket, so each side's checks open a hole the other's can use."
         )
       }
-      let open = aToB ? "B" : "A"
+      let (open, openProfile) = aToB ? ("B", b) : ("A", a)
+      let what = openProfile.natDetected ? "Host \(open)'s NAT" : "Host \(open) has no NAT and"
       return PathPrediction(
         .works,
-        "Host \(open)'s NAT lets the other side's checks in even though a NAT changes its port per destination."
+        "\(what) lets the other side's checks in even though the other NAT changes its port per destination."
       )
     }
     let dependent = [(am, "A"), (bm, "B")].filter { $0.0 != .endpointIndependent }.map(\.1)

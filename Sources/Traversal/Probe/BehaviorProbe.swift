@@ -369,7 +369,9 @@ public struct BehaviorProbe: Sendable {
     return configuration.localAddresses.contains(mapped.ip)
   }
 
-  static func serverSupport(server: TransportAddress, answer: BindingAnswer) -> ServerSupport {
+  /// Whether `answer` (from `server`) shows that the server can run RFC 5780 tests, and why.
+  public static func serverSupport(server: TransportAddress, answer: BindingAnswer) -> ServerSupport
+  {
     guard let other = answer.otherAddress else {
       return ServerSupport(
         rfc5780: false, otherAddress: nil, software: answer.software,

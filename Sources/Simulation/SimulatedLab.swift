@@ -1,0 +1,82 @@
+import STUN
+import Traversal
+
+/// A ready-made simulated internet for probes, demos and tests: a public realm, an RFC 5780
+/// STUN server (natscope's own `STUNServer`) on two public addresses, and client sites, each
+/// a LAN behind a NAT of a chosen behaviour (or a host with a public address).
+///
+/// Site `k` (from 1) uses LAN 192.168.k.0/24 with its host at 192.168.k.10, behind a NAT whose
+/// public address is 198.51.100.k; a site without a NAT puts its host at 198.51.100.(100 + k).
+public final class SimulatedLab {
+  public static let serverPrimary = IPAddress.v4(0xCB00_710A)  // 203.0.113.10
+  public static let serverAlternate = IPAddress.v4(0xCB00_710B)  // 203.0.113.11
+
+  public let network: VirtualNetwork
+  public let internet: Realm
+  public let serverHost: SimulatedHost
+  public let stunServer: STUNServerSession
+  private var sites = 0
+
+  /// The STUN server's primary transport address.
+  public var stunServerAddress: TransportAddress {
+    TransportAddress(ip: Self.serverPrimary, port: 3478)
+  }
+
+  /// - Parameters:
+  ///   - latency: one-way latency of each hop onto the public realm.
+  public init(
+    seed: UInt64, latency: Duration = .milliseconds(5), jitter: Duration = .milliseconds(1)
+  )
+    throws
+  {
+    internetLatency = latency
+    internetJitter = jitter
+    network = VirtualNetwork(seed: seed)
+    internet = network.addRealm("internet", link: Link(latency: latency, jitter: jitter))
+    serverHost = try network.addHost("stun-server", in: internet, address: Self.serverPrimary)
+    try serverHost.addInterface(Self.serverAlternate, in: internet)
+    stunServer = try STUNServerSession(
+      runtime: serverHost,
+      configuration: STUNServerConfiguration(
+        primary: Self.serverPrimary, alternate: Self.serverAlternate,
+        software: "natscope (simulated)",
+        sendMappedAddress: true))
+  }
+
+  /// Adds a site: a host behind a NAT with `behavior`, or on the public realm when `behavior`
+  /// is nil. `loss` applies to the site's uplink, both ways.
+  @discardableResult
+  public func addSite(_ name: String, behavior: NATBehavior?, loss: Double = 0) throws
+    -> SimulatedHost
+  {
+    sites += 1
+    let k = UInt32(sites)
+    let uplink = Link(latency: internetLatency, jitter: internetJitter, loss: loss)
+    guard let behavior else {
+      return try network.addHost(
+        name, in: internet, address: .v4(0xC633_6400 + 100 + k), link: uplink)
+    }
+    let lan = try network.addRealm(
+      "\(name)-lan", prefix: "192.168.\(k).0/24", link: Link(latency: .milliseconds(1)))
+    try network.addNAT(
+      "\(name)-nat", behavior: behavior, outside: internet, publicIPs: [.v4(0xC633_6400 + k)],
+      inside: lan, insideAddress: .v4(0xC0A8_0001 | k << 8), outsideLink: uplink)
+    return try network.addHost(name, in: lan, address: .v4(0xC0A8_000A | k << 8))
+  }
+
+  /// Adds a site behind a home router (port-restricted cone) behind a carrier-grade NAT.
+  @discardableResult
+  public func addCarrierSite(_ name: String, loss: Double = 0) throws -> SimulatedHost {
+    sites += 1
+    let k = UInt32(sites)
+    let chain = try network.addCGNATChain(
+      outside: internet, carrierPublicIPs: [.v4(0xC633_6400 + k)],
+      lanPrefix: "192.168.\(k).0/24", lanGateway: .v4(0xC0A8_0001 | k << 8), namePrefix: "\(name)-")
+    chain.carrier.setLinks(
+      outside: Link(latency: internetLatency, jitter: internetJitter, loss: loss))
+    return try network.addHost(name, in: chain.lan, address: .v4(0xC0A8_000A | k << 8))
+  }
+
+  private let internetLatency: Duration
+  private let internetJitter: Duration
+}

@@ -1,0 +1,151 @@
+import ArgumentParser
+import Foundation
+import Network
+import STUN
+import Traversal
+
+struct BindingCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "binding",
+    abstract: "Send one STUN Binding request and show what the server saw.",
+    discussion: """
+      Prints your reflexive (public) address as SERVER saw it, the round-trip time, the number
+      of requests sent, the server's SOFTWARE, and whether the server supports RFC 5780 (an
+      OTHER-ADDRESS with a different IP and port). Requests are retransmitted as RFC 8489
+      §6.2.1 describes.
+
+      SERVER is host, host:port, [IPv6]:port or stun:host[:port]; the port defaults to 3478.
+      Exit status: 0 answered, 1 usage error, 2 unresolvable name or no answer.
+      """)
+
+  @Argument(help: ArgumentHelp("The STUN server.", valueName: "server"))
+  var server: String
+
+  @Flag(help: "Print the result as JSON.")
+  var json = false
+
+  @Option(help: ArgumentHelp("Initial retransmission timeout in milliseconds.", valueName: "ms"))
+  var rto: Int = 500
+
+  @Option(help: ArgumentHelp("Requests to send before giving up (RFC 8489 Rc).", valueName: "n"))
+  var maxRequests: Int = 7
+
+  @OptionGroup var sockets: SocketArguments
+  @OptionGroup var global: GlobalOptions
+
+  func validate() throws {
+    guard (10...60_000).contains(rto) else {
+      throw ValidationError("--rto must be between 10 and 60000 milliseconds.")
+    }
+    guard (1...20).contains(maxRequests) else {
+      throw ValidationError("--max-requests must be between 1 and 20.")
+    }
+  }
+
+  func run() throws {
+    global.bootstrapLogging()
+    let destination = try resolveServer(server)
+    let policy = RetransmissionPolicy(
+      initialRTO: .milliseconds(rto), maxRequests: maxRequests, lastWaitMultiplier: 16)
+    let options = sockets.options(for: destination.ip.family)
+    let runtime = NIORuntime()
+    defer { runtime.shutdown() }
+    let window = policy.timeoutWindow()
+    let result: BindingReport
+    do {
+      result = try runtime.run(timeout: window + .seconds(5)) { rt, done in
+        let client = STUNClient(runtime: rt, policy: policy, socketOptions: options)
+        client.answersBindingRequests = false
+        try client.send(BindingQuery(socket: ProbeSocketID(0), destination: destination)) {
+          outcome, local in
+          client.close()
+          done.succeed(BindingReport(server: destination, local: local, outcome: outcome))
+        }
+      }
+    } catch let error as RuntimeError {
+      throw fail("cannot open a UDP socket: \(error)")
+    }
+    if json {
+      try JSONOutput.print(result)
+    } else {
+      print(result.text)
+    }
+    if !result.answered { throw ExitCode(NatscopeExit.unreachable.rawValue) }
+  }
+}
+
+/// The `--json` schema of `natscope binding` (schemaVersion 1).
+struct BindingReport: Codable, Sendable {
+  var schemaVersion = 1
+  var server: TransportAddress
+  var local: TransportAddress?
+  var answered: Bool
+  var reflexive: TransportAddress?
+  var mappedAddress: TransportAddress?
+  var responseOrigin: TransportAddress?
+  var rttMs: Double?
+  var attempts: Int
+  var software: String?
+  var errorCode: Int?
+  var errorReason: String?
+  var rfc5780: ServerSupport?
+  /// Set when no answer came: how long natscope waited.
+  var waitedMs: Double?
+
+  init(server: TransportAddress, local: TransportAddress?, outcome: BindingOutcome) {
+    self.server = server
+    self.local = local
+    switch outcome {
+    case .answered(let a):
+      answered = true
+      reflexive = a.xorMappedAddress ?? a.mappedAddress
+      mappedAddress = a.mappedAddress
+      responseOrigin = a.responseOrigin
+      rttMs = a.rtt.milliseconds
+      attempts = a.attempts
+      software = a.software
+      errorCode = a.errorCode
+      errorReason = a.errorReason
+      rfc5780 = BehaviorProbe.serverSupport(server: server, answer: a)
+    case .noAnswer(let n, let window):
+      answered = false
+      attempts = n
+      waitedMs = window.milliseconds
+    }
+  }
+
+  var text: String {
+    var lines: [String] = []
+    func row(_ key: String, _ value: String) {
+      lines.append(key.padding(toLength: 12, withPad: " ", startingAt: 0) + value)
+    }
+    row("server", server.description)
+    if let local { row("local", local.description) }
+    guard answered else {
+      row(
+        "result",
+        "no answer after \(attempts) request\(attempts == 1 ? "" : "s") over \(Self.seconds(waitedMs ?? 0)): the server is down, the port is wrong, or UDP is blocked on the way"
+      )
+      return lines.joined(separator: "\n")
+    }
+    if let code = errorCode {
+      row("result", "error \(code)\(errorReason.map { " \($0)" } ?? "")")
+    }
+    if let reflexive { row("reflexive", "\(reflexive)  (your address as the server sees it)") }
+    if let mappedAddress, mappedAddress != reflexive {
+      row("mapped", "\(mappedAddress)  (MAPPED-ADDRESS differs: something rewrote it)")
+    }
+    if let rttMs {
+      row(
+        "rtt",
+        String(format: "%.1f ms", rttMs) + " (\(attempts) request\(attempts == 1 ? "" : "s"))")
+    }
+    row("software", software ?? "(not sent)")
+    if let rfc5780 {
+      row("RFC 5780", (rfc5780.rfc5780 ? "yes. " : "no. ") + rfc5780.reason)
+    }
+    return lines.joined(separator: "\n")
+  }
+
+  static func seconds(_ ms: Double) -> String { String(format: "%.1f s", ms / 1000) }
+}

@@ -1,0 +1,212 @@
+import ArgumentParser
+import Foundation
+import STUN
+import Simulation
+import Traversal
+
+struct DemoCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "demo",
+    abstract: "Probe every kind of NAT on a simulated network (offline, no privileges).",
+    discussion: """
+      Builds a simulated internet with natscope's own RFC 5780 STUN server on two public
+      addresses (203.0.113.10 and .11) and one host behind each NAT preset: \(DemoCommand.presetNames.joined(separator: ", ")).
+      Each host runs the same probe as `natscope probe`, with real STUN packets through the
+      simulated NATs, and the table shows what each probe found. A second table predicts,
+      from the measured behaviours, which pairs of hosts could connect through their NATs.
+
+      The run is deterministic for a given --seed.
+      """)
+
+  static let presetNames = NATBehavior.presets.map(\.name)
+
+  @Flag(help: "Print the reports as JSON.")
+  var json = false
+
+  @Option(help: "Seed of the simulated network; the same seed gives the same run.")
+  var seed: UInt64 = 1
+
+  @Option(
+    help: ArgumentHelp("Packet loss on each site's uplink, each way, in percent.", valueName: "pct")
+  )
+  var loss: Double = 0
+
+  @Option(
+    help: ArgumentHelp(
+      "One-way latency of each hop onto the internet, in milliseconds.", valueName: "ms"))
+  var latency: Int = 10
+
+  @OptionGroup var global: GlobalOptions
+
+  func validate() throws {
+    guard (0...50).contains(loss) else { throw ValidationError("--loss must be between 0 and 50.") }
+    guard (0...2000).contains(latency) else {
+      throw ValidationError("--latency must be between 0 and 2000 milliseconds.")
+    }
+  }
+
+  func run() throws {
+    global.bootstrapLogging()
+    let lab = try SimulatedLab(seed: seed, latency: .milliseconds(Int64(latency)))
+    var sessions: [(name: String, host: SimulatedHost, session: ProbeSession)] = []
+    var results: [String: ProbeReport] = [:]
+    for (name, behavior) in NATBehavior.presets {
+      let host =
+        name == "cgnat"
+        ? try lab.addCarrierSite(name, loss: loss / 100)
+        : try lab.addSite(name, behavior: name == "open" ? nil : behavior, loss: loss / 100)
+      let session = ProbeSession(
+        runtime: host,
+        configuration: ProbeConfiguration(
+          servers: [lab.stunServerAddress], localAddresses: host.localAddresses()))
+      sessions.append((name, host, session))
+      session.start { result in
+        if case .success(let report) = result { results[name] = report }
+      }
+    }
+    // Run until every probe has reported (bounded: a probe ends within a few seconds of
+    // simulated time even when every packet is lost).
+    var events = 0
+    for _ in 0..<600 where results.count < sessions.count {
+      events += lab.network.run(for: .milliseconds(100)).events
+    }
+    let sites = sessions.compactMap { entry -> DemoSite? in
+      guard let report = results[entry.name] else { return nil }
+      return DemoSite(
+        preset: entry.name, host: entry.host.localAddresses().first.map(\.description) ?? "?",
+        report: report)
+    }
+    guard sites.count == sessions.count else {
+      throw fail("the simulated probes did not all finish (\(events) events); this is a bug")
+    }
+    let demo = DemoReport(
+      seed: seed, lossPercent: loss, latencyMs: latency,
+      sites: sites, server: lab.stunServerAddress, serverStats: lab.stunServer.stats)
+    if json {
+      try JSONOutput.print(demo)
+    } else {
+      print(demo.text)
+    }
+  }
+}
+
+struct DemoSite: Codable, Sendable {
+  var preset: String
+  var host: String
+  var report: ProbeReport
+}
+
+/// The `--json` schema of `natscope demo` (schemaVersion 1).
+struct DemoReport: Codable, Sendable {
+  var schemaVersion = 1
+  var seed: UInt64
+  var lossPercent: Double
+  var latencyMs: Int
+  var sites: [DemoSite]
+  var server: TransportAddress
+  var serverStats: STUNServerStats
+  var pairs: [Pair] = []
+
+  struct Pair: Codable, Sendable {
+    var a: String
+    var b: String
+    var reflexive: PathPrediction
+  }
+
+  init(
+    seed: UInt64, lossPercent: Double, latencyMs: Int, sites: [DemoSite],
+    server: TransportAddress, serverStats: STUNServerStats
+  ) {
+    self.seed = seed
+    self.lossPercent = lossPercent
+    self.latencyMs = latencyMs
+    self.sites = sites
+    self.server = server
+    self.serverStats = serverStats
+    for (i, a) in sites.enumerated() {
+      for b in sites[i...] {
+        pairs.append(
+          Pair(a: a.preset, b: b.preset, reflexive: .reflexive(a.report.profile, b.report.profile)))
+      }
+    }
+  }
+
+  static func short(_ m: MappingBehavior?) -> String {
+    switch m {
+    case .endpointIndependent?: "EI"
+    case .addressDependent?: "AD"
+    case .addressAndPortDependent?: "APD"
+    case nil: "?"
+    }
+  }
+
+  static func short(_ f: FilteringBehavior?) -> String {
+    switch f {
+    case .endpointIndependent?: "EI"
+    case .addressDependent?: "AD"
+    case .addressAndPortDependent?: "APD"
+    case nil: "?"
+    }
+  }
+
+  var text: String {
+    func pad(_ s: String, _ n: Int) -> String {
+      s.count >= n
+        ? String(s.prefix(n - 1)) + " " : s.padding(toLength: n, withPad: " ", startingAt: 0)
+    }
+    var out: [String] = []
+    out.append(
+      "natscope demo: one host behind each kind of NAT probes natscope's RFC 5780 STUN server")
+    out.append(
+      "at \(server) on a simulated internet (seed \(seed), \(latencyMs) ms per hop, \(lossPercent.formatted())% loss)."
+    )
+    out.append("")
+    out.append(
+      pad("NAT", 21) + pad("host", 16) + pad("public address", 21) + pad("map", 5)
+        + pad("filter", 7)
+        + pad("hairpin", 8) + "legacy name")
+    for site in sites {
+      let r = site.report
+      let publicAddress = r.udpBlocked ? "(no answer)" : r.mappedAddress?.description ?? "?"
+      let hairpin = r.hairpinning.map { $0 ? "yes" : "no" } ?? "-"
+      let mapping = r.udpBlocked ? "-" : (r.natDetected ? Self.short(r.mapping.behavior) : "none")
+      let filtering = r.udpBlocked ? "-" : Self.short(r.filtering.behavior)
+      out.append(
+        pad(site.preset, 21) + pad(site.host, 16) + pad(publicAddress, 21) + pad(mapping, 5)
+          + pad(filtering, 7) + pad(hairpin, 8) + r.legacyType)
+    }
+    out.append("  EI endpoint-independent, AD address-dependent, APD address-and-port-dependent")
+    out.append("")
+    out.append(
+      "Could two of these hosts connect through their NATs (no relay)? From the measured behaviour:"
+    )
+    let names = sites.map(\.preset)
+    let width = 6
+    out.append(pad("", 21) + names.map { pad(String($0.prefix(width - 1)), width) }.joined())
+    for a in names {
+      var line = pad(a, 21)
+      for b in names {
+        let pair = pairs.first { ($0.a == a && $0.b == b) || ($0.a == b && $0.b == a) }
+        let mark: String
+        switch pair?.reflexive.outcome {
+        case .works?: mark = "yes"
+        case .fails?: mark = "no"
+        default: mark = "?"
+        }
+        line += pad(mark, width)
+      }
+      out.append(line)
+    }
+    out.append(
+      "  \"no\": only a TURN relay can connect them. Try `natscope demo --json` for every reason.")
+    out.append("")
+    let tests = sites.reduce(0) { $0 + $1.report.steps.count }
+    let durations = sites.map(\.report.durationMs)
+    out.append(
+      "\(tests) probe tests, \(serverStats.answered) answers from the server; each probe took "
+        + String(
+          format: "%.2f-%.2f s of simulated time.", (durations.min() ?? 0) / 1000,
+          (durations.max() ?? 0) / 1000))
+    return out.joined(separator: "\n")
+  }
+}

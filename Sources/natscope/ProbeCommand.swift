@@ -1,0 +1,130 @@
+import ArgumentParser
+import Foundation
+import Network
+import STUN
+import Traversal
+
+struct ProbeCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "probe",
+    abstract: "Find out what your NAT does (RFC 5780) and what that means for direct connections.",
+    discussion: """
+      Runs RFC 5780's tests against SERVER: UDP reachability, mapping (tests I-III), filtering
+      (tests II-III, and a fourth test from erratum 7971), hairpinning, ALG detection, port
+      allocation, and with --lifetime the binding lifetime. Every request is retransmitted;
+      "no answer" is concluded only after the whole window, which follows the measured RTT.
+
+      Mapping and filtering need a server with two IP addresses (natscope serve, coturn's
+      turnserver with two --listening-ip, stuntman). With servers that lack RFC 5780, mapping
+      is judged by comparing two or more servers and filtering is reported as unknown.
+
+      With no SERVER, natscope tries its default list: \(ProbeCommand.defaultServers.joined(separator: ", "))
+      (override with NATSCOPE_DEFAULT_SERVERS, comma-separated).
+
+      Exit status: 0 verdict reached, 1 usage or internal error, 2 no server reachable or UDP
+      blocked.
+      """)
+
+  static let defaultServers = [
+    "stun.l.google.com:19302", "stun.cloudflare.com:3478", "stun.stunprotocol.org:3478",
+  ]
+
+  @Argument(help: ArgumentHelp("STUN servers to probe with.", valueName: "server"))
+  var servers: [String] = []
+
+  @Flag(help: "Print the report as JSON (schema in the README and man page).")
+  var json = false
+
+  @Flag(
+    name: .shortAndLong, help: "Also list every request: what was sent from where, what came back.")
+  var verbose = false
+
+  @Flag(help: "Measure the binding lifetime (slow: waits up to --lifetime-max).")
+  var lifetime = false
+
+  @Option(
+    help: ArgumentHelp("Longest idle time the lifetime search tries, in seconds.", valueName: "s"))
+  var lifetimeMax: Int = 120
+
+  @Flag(help: "Skip the hairpinning test.")
+  var noHairpin = false
+
+  @Option(
+    help: ArgumentHelp("Fresh sockets used to learn port allocation (0 to skip).", valueName: "n"))
+  var portSamples: Int = 4
+
+  @OptionGroup var sockets: SocketArguments
+  @OptionGroup var global: GlobalOptions
+
+  func validate() throws {
+    guard (0...32).contains(portSamples) else {
+      throw ValidationError("--port-samples must be between 0 and 32.")
+    }
+    guard (1...3600).contains(lifetimeMax) else {
+      throw ValidationError("--lifetime-max must be between 1 and 3600 seconds.")
+    }
+  }
+
+  func run() throws {
+    global.bootstrapLogging()
+    var names = servers
+    if names.isEmpty {
+      names =
+        ProcessInfo.processInfo.environment["NATSCOPE_DEFAULT_SERVERS"]?
+        .split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        .filter { !$0.isEmpty } ?? Self.defaultServers
+    }
+    var resolved: [TransportAddress] = []
+    var problems: [String] = []
+    for name in names {
+      do {
+        resolved.append(try resolveServer(name))
+      } catch let error as UserFacingError where error.code == NatscopeExit.unreachable {
+        problems.append(error.message)
+      }
+    }
+    guard let first = resolved.first else {
+      throw fail(
+        "no STUN server reachable: " + problems.joined(separator: "; "),
+        code: NatscopeExit.unreachable)
+    }
+    let family = first.ip.family
+    let sameFamily = resolved.filter { $0.ip.family == family }
+    let options = sockets.options(for: family)
+    let runtime = NIORuntime()
+    defer { runtime.shutdown() }
+    let configuration = ProbeConfiguration(
+      servers: sameFamily, localAddresses: runtime.localAddresses() + Self.loopbacks,
+      testHairpinning: !noHairpin, portAllocationSamples: portSamples,
+      lifetime: lifetime ? .upTo(.seconds(Int64(lifetimeMax))) : nil)
+    let limit: Duration = .seconds(30) + (lifetime ? .seconds(Int64(lifetimeMax) + 30) : .zero)
+    let outcome: Result<ProbeReport, RuntimeError>
+    do {
+      outcome = try runtime.run(timeout: limit) { rt, done in
+        let session = ProbeSession(
+          runtime: rt, configuration: configuration, socketOptions: options)
+        session.start { done.succeed($0) }
+      }
+    } catch let error as RunError {
+      throw fail("the probe did not finish: \(error)")
+    }
+    let report: ProbeReport
+    switch outcome {
+    case .success(let r): report = r
+    case .failure(let error): throw fail("cannot open a UDP socket: \(error)")
+    }
+    if json {
+      try JSONOutput.print(report)
+    } else {
+      print(ProbeReportText(report: report, verbose: verbose).render())
+      if !problems.isEmpty {
+        FileHandle.standardError.write(
+          Data(("skipped: " + problems.joined(separator: "; ") + "\n").utf8))
+      }
+    }
+    if report.udpBlocked { throw ExitCode(NatscopeExit.unreachable.rawValue) }
+  }
+
+  /// Loopback addresses count as "ours" when a probe runs against a local server.
+  static let loopbacks: [IPAddress] = [.loopbackV4, .loopbackV6]
+}

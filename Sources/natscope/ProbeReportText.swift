@@ -1,0 +1,117 @@
+import Foundation
+import STUN
+import Traversal
+
+/// The concise text form of a `ProbeReport`.
+struct ProbeReportText {
+  var report: ProbeReport
+  var verbose: Bool
+
+  func render() -> String {
+    var out: [String] = []
+    let r = report
+    var header = "natscope probe: \(r.server)"
+    if let s = r.serverSupport {
+      header +=
+        s.rfc5780
+        ? " (RFC 5780, alternate \(s.otherAddress.map(\.description) ?? "?"))" : " (no RFC 5780)"
+      if let software = s.software { header += ", \(software)" }
+    }
+    out.append(header)
+    out.append("")
+    func row(_ key: String, _ value: String, _ detail: String? = nil) {
+      out.append("  " + key.padding(toLength: 14, withPad: " ", startingAt: 0) + value)
+      if let detail, !detail.isEmpty {
+        for line in wrap(detail, width: 76) {
+          out.append(String(repeating: " ", count: 16) + line)
+        }
+      }
+    }
+    if r.udpBlocked {
+      row("UDP", "blocked", r.mapping.reason)
+    } else {
+      let local = r.localAddress.map(\.description) ?? "?"
+      let mapped = r.mappedAddress.map(\.description) ?? "?"
+      row("NAT", r.natDetected ? "yes: \(local) → \(mapped)" : "no: the server saw \(mapped)")
+      row("mapping", r.mapping.behavior?.rawValue ?? "unknown", r.mapping.reason)
+      row("filtering", r.filtering.behavior?.rawValue ?? "unknown", r.filtering.reason)
+      row(
+        "hairpinning", r.hairpinning.map { $0 ? "yes" : "no" } ?? "not tested", r.hairpinningReason)
+      if let p = r.portAllocation {
+        let what: String
+        switch p.pattern {
+        case .preserved: what = "preserved (public port = local port)"
+        case .sequential: what = "sequential, step \(p.delta ?? 0): the next port can be predicted"
+        case .random: what = "random: ports cannot be predicted"
+        }
+        row(
+          "port alloc.", what,
+          "\(p.preservedCount) of \(p.samples.count) fresh sockets kept their port, \(p.parityPreservedCount) kept its parity."
+        )
+      }
+      row(
+        "ALG", r.alg.detected.map { $0 ? "rewrites addresses" : "none seen" } ?? "not tested",
+        r.alg.reason)
+      if let l = r.bindingLifetime {
+        row("lifetime", l.aliveAfterSeconds.map { "≥ \(Int($0)) s" } ?? "unknown", l.reason)
+      }
+    }
+    row("legacy name", r.legacyType)
+    out.append("")
+    out.append(contentsOf: wrap(r.summary, width: 90).map { "  " + $0 })
+    out.append("")
+    out.append(
+      String(
+        format: "  %d requests in %.2f s", r.steps.reduce(0) { $0 + attempts($1) },
+        r.durationMs / 1000))
+    if verbose {
+      out.append("")
+      out.append("  tests:")
+      for step in r.steps {
+        var line = "  " + step.test.rawValue.padding(toLength: 20, withPad: " ", startingAt: 0)
+        line +=
+          "\(step.query.socket) \(step.localAddress.map(\.description) ?? "") → \(step.query.destination)"
+        if step.query.changeIP || step.query.changePort {
+          line +=
+            " change \(step.query.changeIP ? "IP" : "")\(step.query.changeIP && step.query.changePort ? "+" : "")\(step.query.changePort ? "port" : "")"
+        }
+        if let p = step.query.responsePort { line += " response-port \(p)" }
+        switch step.outcome {
+        case .answered(let a)?:
+          line += String(
+            format: ": from %@ saw %@ (%.1f ms, %d tries)", a.source.description,
+            a.reflexive?.description ?? "-", a.rtt.milliseconds, a.attempts)
+        case .noAnswer(let n, let w)?:
+          line += String(format: ": no answer (%d tries over %.2f s)", n, w.milliseconds / 1000)
+        case nil:
+          line += ": not finished"
+        }
+        out.append(line)
+      }
+    }
+    return out.joined(separator: "\n")
+  }
+
+  private func attempts(_ step: ProbeStep) -> Int {
+    switch step.outcome {
+    case .answered(let a)?: a.attempts
+    case .noAnswer(let n, _)?: n
+    case nil: 0
+    }
+  }
+}
+
+/// Splits text into lines of at most `width` characters at spaces.
+func wrap(_ text: String, width: Int) -> [String] {
+  var lines: [String] = []
+  var current = ""
+  for word in text.split(separator: " ") {
+    if !current.isEmpty && current.count + 1 + word.count > width {
+      lines.append(current)
+      current = ""
+    }
+    current += current.isEmpty ? String(word) : " " + word
+  }
+  if !current.isEmpty { lines.append(current) }
+  return lines
+}

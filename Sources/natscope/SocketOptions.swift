@@ -1,0 +1,67 @@
+import ArgumentParser
+import Network
+import STUN
+import Traversal
+
+/// `LOW-HIGH` as a command-line value.
+struct PortRange: ExpressibleByArgument, Sendable {
+  var range: ClosedRange<UInt16>
+
+  init?(argument: String) {
+    let parts = argument.split(separator: "-", omittingEmptySubsequences: false)
+    guard parts.count == 2, let low = UInt16(parts[0]), let high = UInt16(parts[1]), low >= 1,
+      low <= high
+    else { return nil }
+    range = low...high
+  }
+
+  var defaultValueDescription: String { "\(range.lowerBound)-\(range.upperBound)" }
+}
+
+/// An IP address as a command-line value.
+struct IPArgument: ExpressibleByArgument, Sendable {
+  var ip: IPAddress
+  init?(argument: String) {
+    guard let ip = IPAddress(argument) else { return nil }
+    self.ip = ip
+  }
+}
+
+/// Where local sockets bind.
+struct SocketArguments: ParsableArguments {
+  @Option(
+    name: .long, help: ArgumentHelp("Bind local sockets to this local IP address.", valueName: "ip")
+  )
+  var bind: IPArgument?
+
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Bind local UDP sockets to free ports in this range, e.g. 40000-50000.", valueName: "low-high"
+    ))
+  var portRange: PortRange?
+
+  /// Socket options for talking to servers of `family`.
+  func options(for family: AddressFamily) -> UDPSocketOptions {
+    UDPSocketOptions(
+      address: bind?.ip ?? (family == .ipv6 ? .anyV6 : .anyV4), portRange: portRange?.range)
+  }
+}
+
+/// Parses and resolves a server argument, turning failures into one clear sentence.
+func resolveServer(_ text: String) throws -> TransportAddress {
+  let server: ServerAddress
+  do {
+    server = try ServerAddress.parse(text)
+  } catch {
+    throw fail(error.message)
+  }
+  do {
+    guard let first = try Resolver.resolve(server).first else {
+      throw fail("cannot resolve \(server.host): no address", code: NatscopeExit.unreachable)
+    }
+    return first
+  } catch let error as ResolveError {
+    throw fail(error.description, code: NatscopeExit.unreachable)
+  }
+}
