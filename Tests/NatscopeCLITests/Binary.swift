@@ -13,12 +13,14 @@ enum Binary {
     return exe.deletingLastPathComponent().appendingPathComponent("natscope")
   }
 
-  static func run(_ arguments: [String], stdin: String? = nil, timeout: TimeInterval = 60) throws
-    -> Result
-  {
+  static func run(
+    _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
+    timeout: TimeInterval = 60
+  ) throws -> Result {
     let process = Process()
     process.executableURL = url
     process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out

@@ -23,8 +23,8 @@ extension NATProfile {
     if !natDetected {
       what =
         filtering == .endpointIndependent
-        ? "This host has a public address and nothing filters inbound UDP."
-        : "This host has a public address, but a firewall only lets in answers from addresses it has sent to."
+        ? "No NAT translates this host's address, and nothing filters inbound UDP."
+        : "No NAT translates this host's address, but a firewall only lets in answers from addresses it has sent to."
     } else {
       switch (mapping, filtering) {
       case (.endpointIndependent?, .endpointIndependent?):

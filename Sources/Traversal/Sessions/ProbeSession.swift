@@ -13,6 +13,9 @@ public final class ProbeSession {
   private var queue: [ProbeAction] = []
   private var draining = false
   private var timers: [any TimerHandle] = []
+  /// A running session keeps itself alive until it finishes, so a caller may start it and
+  /// drop its reference (runtime callbacks only hold it weakly).
+  private var keepAlive: ProbeSession?
 
   public init(
     runtime: any NetworkRuntime, configuration: ProbeConfiguration,
@@ -27,6 +30,7 @@ public final class ProbeSession {
   /// socket could not be opened.
   public func start(completion: @escaping (Result<ProbeReport, RuntimeError>) -> Void) {
     self.completion = completion
+    keepAlive = self
     enqueue(probe.start(at: runtime.now))
   }
 
@@ -87,5 +91,6 @@ public final class ProbeSession {
     for t in timers { t.cancel() }
     timers.removeAll()
     client.close()
+    keepAlive = nil
   }
 }

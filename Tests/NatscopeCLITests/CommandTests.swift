@@ -1,0 +1,117 @@
+import Foundation
+import Testing
+
+/// The real binary against a real server on loopback. Serialized: each test owns the port.
+@Suite(.serialized) struct CommandTests {
+  func json(_ text: String) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+  }
+
+  @Test func bindingAgainstOwnServer() throws {
+    let server = try ServerProcess()
+    defer { server.stop() }
+    let r = try Binary.run(["binding", "127.0.0.1:\(server.port)", "--json"])
+    #expect(r.status == 0, Comment(rawValue: r.stderr))
+    let o = try json(r.stdout)
+    #expect(o["answered"] as? Bool == true)
+    #expect((o["reflexive"] as? String)?.hasPrefix("127.0.0.1:") == true)
+    #expect((o["software"] as? String)?.hasPrefix("natscope") == true)
+    #expect((o["rfc5780"] as? [String: Any])?["rfc5780"] as? Bool == true)
+    let text = try Binary.run(["binding", "stun:127.0.0.1:\(server.port)"])
+    #expect(text.stdout.contains("RFC 5780    yes"))
+  }
+
+  @Test func probeAgainstOwnServerOnLoopback() throws {
+    let server = try ServerProcess(extra: ["--mapped-address"])
+    defer { server.stop() }
+    let r = try Binary.run(["probe", "127.0.0.1:\(server.port)", "--json"])
+    #expect(r.status == 0, Comment(rawValue: r.stderr))
+    let o = try json(r.stdout)
+    #expect(o["schemaVersion"] as? Int == 1)
+    #expect(o["natDetected"] as? Bool == false)
+    #expect(o["udpBlocked"] as? Bool == false)
+    #expect((o["mapping"] as? [String: Any])?["behavior"] as? String == "endpoint-independent")
+    #expect((o["filtering"] as? [String: Any])?["behavior"] as? String == "endpoint-independent")
+    #expect(o["hairpinning"] is NSNull)
+    #expect(o["legacyType"] as? String == "Open Internet")
+    #expect((o["alg"] as? [String: Any])?["detected"] as? Bool == false)
+    #expect((o["durationMs"] as? Double ?? 1e9) < 2000)
+    let stats = server.stop()
+    #expect(stats.contains("answered"))
+  }
+
+  @Test func plainServerMakesFilteringUnknown() throws {
+    let server = try ServerProcess(alternate: false)
+    defer { server.stop() }
+    let r = try Binary.run(["probe", "127.0.0.1:\(server.port)", "--json"])
+    #expect(r.status == 0, Comment(rawValue: r.stderr))
+    let o = try json(r.stdout)
+    #expect((o["filtering"] as? [String: Any])?["behavior"] as? String == "unknown")
+    #expect((o["serverSupport"] as? [String: Any])?["rfc5780"] as? Bool == false)
+  }
+
+  @Test func noAnswerExitsTwoQuickly() throws {
+    // Port 9 (discard) on loopback: nothing listens, the kernel answers with ICMP.
+    let r = try Binary.run([
+      "binding", "127.0.0.1:9", "--rto", "50", "--max-requests", "2", "--json",
+    ])
+    #expect(r.status == 2)
+    #expect(try json(r.stdout)["answered"] as? Bool == false)
+    let p = try Binary.run(["probe", "127.0.0.1:9"])
+    #expect(p.status == 2)
+    #expect(p.stdout.contains("blocked"))
+  }
+
+  @Test func noServerReachable() throws {
+    let r = try Binary.run(
+      ["probe"], environment: ["NATSCOPE_DEFAULT_SERVERS": "no-such-host.invalid"])
+    #expect(r.status == 2)
+    #expect(r.stderr.contains("no STUN server reachable"))
+  }
+
+  @Test(arguments: [
+    ["binding", "stuns:127.0.0.1"], ["binding", "127.0.0.1:99999"], ["binding", "[::1"],
+    ["binding", "127.0.0.1", "--port-range", "5000-4000"], ["binding", "127.0.0.1", "--rto", "0"],
+    ["probe", "127.0.0.1", "--port-samples", "99"], ["serve", "--primary", "not-an-ip"],
+    ["serve", "--primary", "127.0.0.1", "--alternate", "127.0.0.1"], ["demo", "--loss", "80"],
+  ])
+  func badInputGetsOneSentenceAndExitOne(_ args: [String]) throws {
+    let r = try Binary.run(args)
+    #expect(r.status == 1)
+    #expect(!r.stderr.isEmpty)
+    #expect(!r.stderr.contains("Fatal error"))
+    #expect(r.stdout.isEmpty)
+  }
+
+  @Test func demoIsARealDeterministicRun() throws {
+    let a = try Binary.run(["demo", "--json", "--seed", "3"])
+    #expect(a.status == 0)
+    let o = try json(a.stdout)
+    let sites = try #require(o["sites"] as? [[String: Any]])
+    #expect(sites.count == 7)
+    let legacy = sites.compactMap { ($0["report"] as? [String: Any])?["legacyType"] as? String }
+    #expect(
+      legacy == [
+        "Open Internet", "Full Cone", "Restricted Cone", "Port Restricted Cone", "Symmetric",
+        "Port Restricted Cone", "UDP Blocked",
+      ])
+    let b = try Binary.run(["demo", "--json", "--seed", "3"])
+    #expect(a.stdout == b.stdout)
+    let c = try Binary.run(["demo", "--json", "--seed", "4"])
+    #expect(a.stdout != c.stdout)
+    let text = try Binary.run(["demo"])
+    #expect(text.stdout.contains("Port Restricted Cone"))
+    #expect(text.stdout.contains("only a TURN relay can connect them"))
+  }
+
+  @Test func helpDescribesEveryCommand() throws {
+    let r = try Binary.run(["--help"])
+    for command in ["demo", "probe", "binding", "serve"] {
+      #expect(r.stdout.contains(command))
+    }
+    let b = try Binary.run(["help", "binding"])
+    #expect(b.stdout.contains("--port-range"))
+    let completion = try Binary.run(["--generate-completion-script", "bash"])
+    #expect(completion.stdout.contains("natscope"))
+  }
+}
