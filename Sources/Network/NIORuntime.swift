@@ -151,7 +151,8 @@ public final class NIORuntime: NetworkRuntime, Sendable {
     register(connection)
     let bound = NIOLoopBound(connection, eventLoop: eventLoop)
     ClientBootstrap(group: eventLoop)
-      .connectTimeout(.nanoseconds(connectTimeout.nanoseconds))
+      // Clamped: NIO adds the timeout to "now" without overflow checks.
+      .connectTimeout(.nanoseconds(min(max(connectTimeout.nanoseconds, 0), 86_400_000_000_000)))
       .channelInitializer { channel in
         channel.eventLoop.makeCompletedFuture(
           Result<Void, any Error> {
@@ -223,7 +224,7 @@ public final class NIORuntime: NetworkRuntime, Sendable {
     let promise = eventLoop.makePromise(of: Result.self)
     let done = RunCompletion(promise: promise)
     eventLoop.execute {
-      let timer = self.eventLoop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
+      let timer = self.eventLoop.scheduleTask(deadline: self.deadline(self.now + timeout)) {
         promise.fail(RunError.timedOut(timeout))
       }
       promise.futureResult.whenComplete { _ in timer.cancel() }

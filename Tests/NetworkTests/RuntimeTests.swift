@@ -87,3 +87,17 @@ struct RuntimeTests {
     #expect(try owner.onLoop { _ in 42 } == 42)
   }
 }
+
+@Suite("Extreme durations", .timeLimit(.minutes(1)))
+struct ExtremeDurationTests {
+  @Test func hugeTimeoutsAndDistantDeadlinesDoNotOverflow() throws {
+    let runtime = NIORuntime()
+    defer { runtime.shutdown() }
+    let value: Int = try runtime.run(timeout: .seconds(Int64.max)) { rt, done in
+      rt.schedule(at: .distantFuture) { done.fail(RuntimeError.failed("fired")) }
+      rt.schedule(at: rt.now + .seconds(Int64.max)) { done.fail(RuntimeError.failed("fired")) }
+      rt.schedule(at: Instant(nanoseconds: .min)) { done.succeed(7) }
+    }
+    #expect(value == 7)
+  }
+}
