@@ -290,6 +290,7 @@ public enum RunError: Error, Equatable, Sendable, CustomStringConvertible {
   /// The runtime was shut down.
   case shutDown
 
+  /// One sentence.
   public var description: String {
     switch self {
     case .timedOut(let d): return "the session did not finish within \(d)"

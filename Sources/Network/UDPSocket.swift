@@ -158,6 +158,7 @@ public struct UDPSocketError: Error, Sendable, CustomStringConvertible {
   /// What failed.
   public enum Operation: Sendable { case send, receive }
 
+  /// Whether a send or a receive failed.
   public var operation: Operation
   /// Where the failed datagram was going, for sends.
   public var destination: TransportAddress?
@@ -166,6 +167,7 @@ public struct UDPSocketError: Error, Sendable, CustomStringConvertible {
   /// One sentence saying what happened.
   public var message: String
 
+  /// Creates an error.
   public init(
     operation: Operation, destination: TransportAddress?, code: Int32? = nil, message: String
   ) {
@@ -175,6 +177,7 @@ public struct UDPSocketError: Error, Sendable, CustomStringConvertible {
     self.message = message
   }
 
+  /// The message.
   public var description: String { message }
 }
 
