@@ -86,7 +86,8 @@ public final class NIORuntime: NetworkRuntime, Sendable {
     return overflow ? .distantFuture : .uptimeNanoseconds(sum)
   }
 
-  /// Calls `action` on the loop at `deadline`. Must be called on the loop.
+  /// Calls `action` on the loop at `deadline` (at once if it has passed); timers with the same
+  /// deadline fire in the order they were scheduled. Must be called on the loop.
   @discardableResult
   public func schedule(at deadline: Instant, _ action: @escaping () -> Void) -> any TimerHandle {
     let scheduled = eventLoop.assumeIsolated().scheduleTask(deadline: self.deadline(deadline)) {
