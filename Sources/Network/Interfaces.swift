@@ -22,6 +22,7 @@ public struct InterfaceAddress: Hashable, Sendable, CustomStringConvertible {
   /// IPv4 or IPv6.
   public var family: AddressFamily { address.family }
 
+  /// Creates an entry (for tests and simulated hosts).
   public init(name: String, index: Int, address: IPAddress, isUp: Bool) {
     self.name = name
     self.index = index

@@ -31,6 +31,9 @@ public final class NIORuntime: NetworkRuntime, Sendable {
   /// Open sockets and connections, kept alive until closed (as an open descriptor is) and
   /// closed by `closeAll`/`shutdown`. Keyed by object identity.
   private let registry: NIOLoopBoundBox<[ObjectIdentifier: any RuntimeResource]>
+  /// Set by `shutdown()`: NIO drops tasks submitted to a stopped loop, so `run`/`onLoop` must
+  /// refuse rather than wait forever.
+  private let stopped = Latch()
 
   /// Creates a runtime with its own one-thread event loop group.
   /// - Parameters:
@@ -83,7 +86,8 @@ public final class NIORuntime: NetworkRuntime, Sendable {
     return overflow ? .distantFuture : .uptimeNanoseconds(sum)
   }
 
-  /// Calls `action` on the loop at `deadline`. Must be called on the loop.
+  /// Calls `action` on the loop at `deadline` (at once if it has passed); timers with the same
+  /// deadline fire in the order they were scheduled. Must be called on the loop.
   @discardableResult
   public func schedule(at deadline: Instant, _ action: @escaping () -> Void) -> any TimerHandle {
     let scheduled = eventLoop.assumeIsolated().scheduleTask(deadline: self.deadline(deadline)) {
@@ -148,7 +152,8 @@ public final class NIORuntime: NetworkRuntime, Sendable {
     register(connection)
     let bound = NIOLoopBound(connection, eventLoop: eventLoop)
     ClientBootstrap(group: eventLoop)
-      .connectTimeout(.nanoseconds(connectTimeout.nanoseconds))
+      // Clamped: NIO adds the timeout to "now" without overflow checks.
+      .connectTimeout(.nanoseconds(min(max(connectTimeout.nanoseconds, 0), 86_400_000_000_000)))
       .channelInitializer { channel in
         channel.eventLoop.makeCompletedFuture(
           Result<Void, any Error> {
@@ -216,10 +221,11 @@ public final class NIORuntime: NetworkRuntime, Sendable {
     _ body: @escaping @Sendable (NIORuntime, RunCompletion<Result>) throws -> Void
   ) throws -> Result {
     guard !eventLoop.inEventLoop else { throw RunError.calledOnLoop }
+    guard !stopped.isSet else { throw RunError.shutDown }
     let promise = eventLoop.makePromise(of: Result.self)
     let done = RunCompletion(promise: promise)
     eventLoop.execute {
-      let timer = self.eventLoop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
+      let timer = self.eventLoop.scheduleTask(deadline: self.deadline(self.now + timeout)) {
         promise.fail(RunError.timedOut(timeout))
       }
       promise.futureResult.whenComplete { _ in timer.cancel() }
@@ -238,13 +244,17 @@ public final class NIORuntime: NetworkRuntime, Sendable {
     _ body: @escaping @Sendable (NIORuntime) throws -> Result
   ) throws -> Result {
     guard !eventLoop.inEventLoop else { throw RunError.calledOnLoop }
+    guard !stopped.isSet else { throw RunError.shutDown }
     return try eventLoop.submit { try body(self) }.wait()
   }
 
   /// Closes every socket and connection and, when the runtime owns its loop, stops the loop.
   /// Call it off the loop (it blocks until done); on the loop it closes the sockets and stops
-  /// an owned loop asynchronously. Calling it twice is harmless.
+  /// an owned loop asynchronously. Calling it twice is harmless; `run` and `onLoop` throw
+  /// `RunError.shutDown` afterwards. (A runtime on someone else's loop must be shut down
+  /// before that loop is.)
   public func shutdown() {
+    guard stopped.trySet() else { return }
     if eventLoop.inEventLoop {
       closeAll()
       group?.shutdownGracefully { _ in }
@@ -278,12 +288,16 @@ public enum RunError: Error, Equatable, Sendable, CustomStringConvertible {
   case timedOut(Duration)
   /// `run`/`onLoop` was called on the runtime's own loop, where it would deadlock.
   case calledOnLoop
+  /// The runtime was shut down.
+  case shutDown
 
+  /// One sentence.
   public var description: String {
     switch self {
     case .timedOut(let d): return "the session did not finish within \(d)"
     case .calledOnLoop:
       return "run and onLoop block, so they cannot be called on the runtime's own event loop"
+    case .shutDown: return "the network runtime has been shut down"
     }
   }
 }

@@ -108,6 +108,7 @@ public struct ResolveError: Error, Equatable, Sendable, CustomStringConvertible 
   /// The resolver's explanation ("Name or service not known").
   public var reason: String
 
+  /// Creates an error for `host` with the resolver's `reason`.
   public init(host: String, reason: String) {
     self.host = host
     self.reason = reason

@@ -17,6 +17,8 @@ public struct ServerAddress: Hashable, Sendable, CustomStringConvertible {
   /// The address when `host` is a literal IPv4/IPv6 address; nil for a name to resolve.
   public var literal: IPAddress?
 
+  /// A server by name or literal address; a literal is recognised and normalised, a name is
+  /// lowercased. Nothing is resolved.
   public init(host: String, port: UInt16 = ServerAddress.defaultPort) {
     self.literal = IPAddress(host)
     self.host = literal.map { "\($0)" } ?? host.lowercased()
@@ -127,8 +129,11 @@ public struct ServerAddress: Hashable, Sendable, CustomStringConvertible {
 
 /// Why a server argument was refused: one sentence that says what to write instead.
 public struct ServerAddressError: Error, Equatable, Sendable, CustomStringConvertible {
+  /// One sentence.
   public var message: String
+  /// Creates an error with its sentence.
   public init(_ message: String) { self.message = message }
+  /// The sentence.
   public var description: String { message }
 }
 

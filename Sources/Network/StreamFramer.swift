@@ -20,11 +20,13 @@ public struct StreamFramingError: Error, Equatable, Sendable, CustomStringConver
   /// One sentence.
   public var message: String
 
+  /// Creates an error at stream `offset`.
   public init(offset: Int, message: String) {
     self.offset = offset
     self.message = message
   }
 
+  /// "bad STUN stream at byte N: ..."
   public var description: String { "bad STUN stream at byte \(offset): \(message)" }
 }
 

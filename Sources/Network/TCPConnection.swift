@@ -13,6 +13,7 @@ public enum TCPCloseReason: Equatable, Sendable, CustomStringConvertible {
   /// The connection failed after it was established.
   case failed(String)
 
+  /// One sentence.
   public var description: String {
     switch self {
     case .closedByPeer: return "closed by the peer"

@@ -16,6 +16,9 @@ import Traversal
 ///   `IP_RECVERR` is on, which SwiftNIO cannot drain; so a send to a closed port is usually
 ///   silent here. Errors the kernel returns from `sendto` itself are reported.
 public final class UDPSocket: DatagramSocket, RuntimeResource {
+  /// The largest datagram received whole (the largest UDP payload); longer ones cannot exist.
+  public static let maximumDatagramSize = 65_536
+
   /// The bound address (wildcard or specific) with the real port.
   public let localAddress: TransportAddress
   /// Called on the loop for every send or receive error; the socket stays open.
@@ -49,8 +52,11 @@ public final class UDPSocket: DatagramSocket, RuntimeResource {
   /// synchronously, so reads never arrive before the handler is in place.
   func attach() {
     let loop = runtime.eventLoop
+    // NIO's default receive buffer (2048 bytes) would truncate larger datagrams (TURN data).
     let bootstrap = DatagramBootstrap(group: loop)
       .channelOption(.receivePacketInfo, value: true)
+      .channelOption(
+        .recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.maximumDatagramSize))
     let future = bootstrap.withBoundSocket(fd)
     fdOwnedByNIO = true
     future.assumeIsolated().whenComplete { result in
@@ -152,6 +158,7 @@ public struct UDPSocketError: Error, Sendable, CustomStringConvertible {
   /// What failed.
   public enum Operation: Sendable { case send, receive }
 
+  /// Whether a send or a receive failed.
   public var operation: Operation
   /// Where the failed datagram was going, for sends.
   public var destination: TransportAddress?
@@ -160,6 +167,7 @@ public struct UDPSocketError: Error, Sendable, CustomStringConvertible {
   /// One sentence saying what happened.
   public var message: String
 
+  /// Creates an error.
   public init(
     operation: Operation, destination: TransportAddress?, code: Int32? = nil, message: String
   ) {
@@ -169,6 +177,7 @@ public struct UDPSocketError: Error, Sendable, CustomStringConvertible {
     self.message = message
   }
 
+  /// The message.
   public var description: String { message }
 }
 

@@ -55,3 +55,23 @@ let secondLoopbackAvailable: Bool = {
   if rc != 0 { print("127.0.0.2 tests skipped: cannot bind it") }
   return rc == 0
 }()
+
+/// A TCP socket listening on 127.0.0.1 that nobody accepts on; returns it and its port.
+func rawTCPListener(backlog: Int32) -> (Int32, UInt16)? {
+  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+  guard fd >= 0 else { return nil }
+  var sin = sockaddr_in()
+  sin.sin_family = sa_family_t(AF_INET)
+  sin.sin_addr = in_addr(s_addr: UInt32(0x7F00_0001).bigEndian)
+  var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+  let ok = withUnsafeMutablePointer(to: &sin) {
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+      bind(fd, $0, length) == 0 && listen(fd, backlog) == 0 && getsockname(fd, $0, &length) == 0
+    }
+  }
+  guard ok else {
+    close(fd)
+    return nil
+  }
+  return (fd, UInt16(bigEndian: sin.sin_port))
+}

@@ -3,6 +3,10 @@ import STUN
 import Testing
 import Traversal
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 @Suite("STUN over TCP on loopback", .timeLimit(.minutes(1)))
 struct TCPTests {
   /// Starts a listener that echoes every frame back (with ChannelData padding). Call on the loop.
@@ -132,5 +136,65 @@ struct TCPTests {
       rt.schedule(at: rt.now + .milliseconds(50)) { done.succeed(events) }
     }
     #expect(events == 0)
+  }
+}
+
+@Suite("STUN over TCP: timeouts and IPv6", .timeLimit(.minutes(1)))
+struct TCPMoreTests {
+  @Test func connectTimesOutWhenTheAcceptQueueIsFull() throws {
+    // A listener nobody accepts on, with a backlog of 0: Linux then drops further SYNs, so
+    // later connects time out without any packet leaving the host.
+    guard let (fd, port) = rawTCPListener(backlog: 0) else {
+      Issue.record("cannot open a raw TCP listener")
+      return
+    }
+    defer { _ = close(fd) }
+    let runtime = NIORuntime()
+    defer { runtime.shutdown() }
+    let reasons: [TCPCloseReason] = try runtime.run(timeout: .seconds(10)) { rt, done in
+      var reasons: [TCPCloseReason] = []
+      var connected = 0
+      let attempts = 4
+      func settle() {
+        if reasons.count + connected == attempts { done.succeed(reasons) }
+      }
+      for _ in 0..<attempts {
+        _ = try rt.openTCP(
+          to: TransportAddress(ip: .loopbackV4, port: port), connectTimeout: .milliseconds(300),
+          onConnect: { _ in
+            connected += 1
+            settle()
+          },
+          onReceive: { _, _ in },
+          onClose: { _, reason in
+            reasons.append(reason)
+            settle()
+          })
+      }
+    }
+    let timedOut = reasons.filter {
+      if case .connectFailed(let m) = $0 { return m.contains("no answer within 300 ms") }
+      return false
+    }
+    #expect(!timedOut.isEmpty, "\(reasons)")
+  }
+
+  @Test(.enabled(if: ipv6LoopbackAvailable, "::1 is not available"))
+  func framesOverIPv6() throws {
+    let runtime = NIORuntime()
+    defer { runtime.shutdown() }
+    let message = stunMessage(bodyLength: 8)
+    let (frame, local): (StreamFrame, TransportAddress?) = try runtime.run(timeout: .seconds(5)) {
+      rt, done in
+      let listener = try rt.listenTCP(on: TransportAddress(ip: .loopbackV6, port: 0)) {
+        connection, frame in connection.send(frame.bytes)
+      }
+      let client = try rt.openTCP(
+        to: listener.localAddress, onReceive: { c, f in done.succeed((f, c.localAddress)) },
+        onClose: { _, reason in done.fail(RuntimeError.failed("\(reason)")) })
+      client.send(message)
+    }
+    #expect(frame == .stun(message))
+    #expect(local?.ip == .loopbackV6)
   }
 }

@@ -26,6 +26,25 @@ struct UDPTests {
     #expect(clientAddress.ip == ip && clientAddress.port != 0)
   }
 
+  @Test func largeDatagramsArriveWhole() throws {
+    let runtime = NIORuntime()
+    defer { runtime.shutdown() }
+    let sizes = [0, 1, 2048, 2049, 9000, 60000]
+    let got: [[UInt8]] = try runtime.run(timeout: .seconds(5)) { rt, done in
+      let server = try openEcho(rt, UDPSocketOptions(address: .loopbackV4))
+      var got: [[UInt8]] = []
+      let client = try rt.openUDP(UDPSocketOptions(address: .loopbackV4)) { datagram in
+        got.append(datagram.bytes)
+        if got.count == sizes.count { done.succeed(got) }
+      }
+      for n in sizes {
+        client.send((0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31) }, to: server.localAddress)
+      }
+    }
+    #expect(got.map(\.count) == sizes)
+    #expect(got.last == (0..<60000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+  }
+
   @Test func echoRoundTripIPv4() throws {
     try echoRoundTrip(.loopbackV4)
   }
