@@ -7,14 +7,19 @@ import Crypto
 public struct IntegrityKey: Hashable, @unchecked Sendable {
   // @unchecked: `SymmetricKey` is an immutable value (its storage is never mutated after init)
   // that swift-crypto 3 does not mark Sendable.
+  // The HMACs are keyed once here (swift-crypto's HMAC is a value holding its keyed inner and
+  // outer hash states); each message then copies them instead of re-deriving the key pads.
   /// The raw key bytes.
   public let bytes: [UInt8]
-  let symmetricKey: SymmetricKey
+  let hmacSHA1: HMAC<Insecure.SHA1>
+  let hmacSHA256: HMAC<SHA256>
 
   /// A key made of exactly these bytes.
   public init(bytes: [UInt8]) {
     self.bytes = bytes
-    self.symmetricKey = SymmetricKey(data: bytes)
+    let key = SymmetricKey(data: bytes)
+    self.hmacSHA1 = HMAC(key: key)
+    self.hmacSHA256 = HMAC(key: key)
   }
 
   public static func == (a: IntegrityKey, b: IntegrityKey) -> Bool { a.bytes == b.bytes }
@@ -25,9 +30,9 @@ public struct IntegrityKey: Hashable, @unchecked Sendable {
 enum IntegrityMath {
   /// HMAC-`H` over `bytes[0..<end]` with the header's length field read as `length`.
   static func mac<H: HashFunction>(
-    _: H.Type, _ bytes: [UInt8], end: Int, length: Int, key: SymmetricKey
+    _ keyed: HMAC<H>, _ bytes: [UInt8], end: Int, length: Int
   ) -> HashedAuthenticationCode<H> {
-    var hmac = HMAC<H>(key: key)
+    var hmac = keyed
     let header: (UInt8, UInt8, UInt8, UInt8) = (
       bytes[0], bytes[1], UInt8(truncatingIfNeeded: length >> 8),
       UInt8(truncatingIfNeeded: length)
@@ -72,8 +77,7 @@ extension Message {
   public func verifyMessageIntegrity(key: IntegrityKey) -> Bool {
     let o = integrityOffset
     guard o >= 0, bytes.be16(at: o + 2) == 20 else { return false }
-    let mac = IntegrityMath.mac(
-      Insecure.SHA1.self, bytes, end: o, length: o + 24 - 20, key: key.symmetricKey)
+    let mac = IntegrityMath.mac(key.hmacSHA1, bytes, end: o, length: o + 24 - 20)
     return IntegrityMath.equal(mac, bytes, at: o + 4, count: 20)
   }
 
@@ -84,8 +88,7 @@ extension Message {
     guard o >= 0 else { return false }
     let l = Int(bytes.be16(at: o + 2))
     guard l >= 16, l <= 32, l & 3 == 0 else { return false }
-    let mac = IntegrityMath.mac(
-      SHA256.self, bytes, end: o, length: o + 4 + l - 20, key: key.symmetricKey)
+    let mac = IntegrityMath.mac(key.hmacSHA256, bytes, end: o, length: o + 4 + l - 20)
     return IntegrityMath.equal(mac, bytes, at: o + 4, count: l)
   }
 

@@ -39,3 +39,20 @@ import Testing
     #expect(h != (try Userhash.compute(username: "user2", realm: "realm")))
   }
 }
+
+@Suite struct ChecksumTests {
+  @Test func crc32CheckValue() {
+    #expect(CRC32.checksum(Array("123456789".utf8)) == 0xCBF4_3926)
+    #expect(CRC32.checksum([]) == 0)
+    // Slicing-by-8 against the bytewise definition, for every length up to 40.
+    let data = (0..<40).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+    for n in 0...data.count {
+      var c: UInt32 = 0xFFFF_FFFF
+      for b in data.prefix(n) {
+        c ^= UInt32(b)
+        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+      }
+      #expect(CRC32.checksum(Array(data.prefix(n))) == ~c)
+    }
+  }
+}
