@@ -1,12 +1,14 @@
 // natscope-bench: STUN codec timings and allocation counts, in release mode.
 //
-//     swift run -c release natscope-bench [seconds-per-case]
+//     swift run -c release natscope-bench [seconds-per-case] [case-name-filter]
 //
 // Each case runs in rounds of about 0.2 s; the median round is reported as ns/op, with heap
 // allocations per op counted by CAllocCounter (which interposes malloc and friends).
 
 import CAllocCounter
 import STUN
+
+nonisolated(unsafe) var runFilter = ""
 
 @_optimize(none)
 func blackHole<T>(_ value: T) {}
@@ -37,6 +39,9 @@ struct Result {
 
 /// Runs `body` `n` times per round, sizing n so a round takes about `roundSeconds`.
 func measure(_ name: String, seconds: Double, _ body: () -> Void) -> Result {
+  if !runFilter.isEmpty && !name.contains(runFilter) {
+    return Result(name: name, nsPerOp: .nan, allocsPerOp: .nan)
+  }
   let clock = ContinuousClock()
   // Calibrate.
   var n = 1
@@ -90,6 +95,7 @@ struct NatscopeBench {
   static func main() throws {
     let args = CommandLine.arguments
     let seconds = args.count > 1 ? Double(args[1]) ?? 1.0 : 1.0
+    runFilter = args.count > 2 ? args[2] : ""
 
     // The counter must see Swift allocations, or the allocation column means nothing.
     let before = natscope_alloc_count()
@@ -138,7 +144,7 @@ struct NatscopeBench {
       })
 
     print(pad("case", 54) + lpad("ns/op", 10) + lpad("allocs/op", 11))
-    for r in results {
+    for r in results where !r.nsPerOp.isNaN {
       print(
         pad(r.name, 54) + lpad(format(r.nsPerOp, decimals: 1), 10)
           + lpad(format(r.allocsPerOp, decimals: 2), 11))
