@@ -58,6 +58,7 @@ func fuzzExercise(_ bytes: [UInt8]) {
       fuzzFail("attribute slice outside the message")
     }
     _ = a.type.description
+    _ = m.describe(a)
   }
   let key = IntegrityKey(bytes: [0x6b, 0x65, 0x79])
   _ = m.verifyMessageIntegrity(key: key)

@@ -11,7 +11,7 @@ func exercise(_ bytes: [UInt8]) {
   _ = m.description
   _ = m.unknownComprehensionRequired
   _ = try? m.validateKnownAttributes()
-  for a in m.attributes { _ = a.type.description }
+  for a in m.attributes { _ = m.describe(a) }
   _ = try? m.get(XORMappedAddress.self)
   _ = try? m.getAll(XORPeerAddress.self)
   let key = IntegrityKey(bytes: [1, 2, 3])
