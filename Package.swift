@@ -48,6 +48,12 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strict),
+    // Release-mode codec benchmark: `swift run -c release natscope-bench` (see scripts/bench).
+    .executableTarget(
+      name: "natscope-bench", dependencies: ["STUN", "CAllocCounter"],
+      path: "Benchmarks/natscope-bench", swiftSettings: strict),
+    // Counts heap allocations for the benchmark by interposing malloc and friends (glibc).
+    .target(name: "CAllocCounter", path: "Benchmarks/CAllocCounter"),
     .testTarget(
       name: "STUNTests",
       dependencies: ["STUN", .product(name: "PropertyBased", package: "swift-property-based")],

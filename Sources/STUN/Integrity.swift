@@ -5,44 +5,95 @@ import Crypto
 /// Build one with ``shortTerm(password:)`` or ``longTerm(username:realm:password:algorithm:)``,
 /// or from raw bytes. The key is prepared once, so verifying many messages with it is cheap.
 public struct IntegrityKey: Hashable, @unchecked Sendable {
-  // @unchecked: `SymmetricKey` is an immutable value (its storage is never mutated after init)
-  // that swift-crypto 3 does not mark Sendable.
+  // @unchecked: the prepared hash states are swift-crypto values (copy-on-write around a context
+  // object) that are never mutated in place here; swift-crypto does not mark them Sendable.
   /// The raw key bytes.
   public let bytes: [UInt8]
-  let symmetricKey: SymmetricKey
+  let hmacSHA1: PreparedHMAC<Insecure.SHA1>
+  let hmacSHA256: PreparedHMAC<SHA256>
 
   /// A key made of exactly these bytes.
   public init(bytes: [UInt8]) {
     self.bytes = bytes
-    self.symmetricKey = SymmetricKey(data: bytes)
+    self.hmacSHA1 = PreparedHMAC(key: bytes)
+    self.hmacSHA256 = PreparedHMAC(key: bytes)
   }
 
   public static func == (a: IntegrityKey, b: IntegrityKey) -> Bool { a.bytes == b.bytes }
   public func hash(into hasher: inout Hasher) { hasher.combine(bytes) }
+
+  /// HMAC-SHA1 of `data` with this key (for tests and diagnostics).
+  func hmacSHA1(_ data: [UInt8]) -> [UInt8] {
+    data.withUnsafeBytes { Array(hmacSHA1.mac(header: nil, body: $0)) }
+  }
+
+  /// HMAC-SHA256 of `data` with this key (for tests and diagnostics).
+  func hmacSHA256(_ data: [UInt8]) -> [UInt8] {
+    data.withUnsafeBytes { Array(hmacSHA256.mac(header: nil, body: $0)) }
+  }
+}
+
+/// HMAC (RFC 2104) over a swift-crypto hash function, with the key's inner and outer pads
+/// absorbed once.
+///
+/// swift-crypto's own `HMAC` computes the same thing, but it only accepts input through a generic
+/// `DataProtocol` entry point that is not specialised across modules and costs more than the
+/// hashing itself on STUN-sized messages; this type drives the hash functions' public
+/// `update(bufferPointer:)` directly. Checked against RFC 2202 / RFC 4231 vectors in the tests.
+struct PreparedHMAC<H: HashFunction> {
+  let inner: H
+  let outer: H
+
+  init(key: [UInt8]) {
+    var k = key
+    if k.count > H.blockByteCount {
+      var h = H()
+      k.withUnsafeBytes { h.update(bufferPointer: $0) }
+      k = h.finalize().withUnsafeBytes { Array($0) }
+    }
+    k += [UInt8](repeating: 0, count: H.blockByteCount - k.count)
+    var i = H()
+    var o = H()
+    k.map { $0 ^ 0x36 }.withUnsafeBytes { i.update(bufferPointer: $0) }
+    k.map { $0 ^ 0x5C }.withUnsafeBytes { o.update(bufferPointer: $0) }
+    self.inner = i
+    self.outer = o
+  }
+
+  /// The MAC of `header` (if any) followed by `body`.
+  @inline(__always)
+  func mac(header: UnsafeRawBufferPointer?, body: UnsafeRawBufferPointer) -> H.Digest {
+    var i = inner
+    if let header { i.update(bufferPointer: header) }
+    i.update(bufferPointer: body)
+    let innerDigest = i.finalize()
+    var o = outer
+    innerDigest.withUnsafeBytes { o.update(bufferPointer: $0) }
+    return o.finalize()
+  }
 }
 
 /// Incremental HMAC over a message prefix whose length field is replaced.
 enum IntegrityMath {
-  /// HMAC-`H` over `bytes[0..<end]` with the header's length field read as `length`.
+  /// HMAC over `bytes[0..<end]` with the header's length field read as `length`.
+  @inline(__always)
   static func mac<H: HashFunction>(
-    _: H.Type, _ bytes: [UInt8], end: Int, length: Int, key: SymmetricKey
-  ) -> HashedAuthenticationCode<H> {
-    var hmac = HMAC<H>(key: key)
+    _ keyed: PreparedHMAC<H>, _ bytes: [UInt8], end: Int, length: Int
+  ) -> H.Digest {
     let header: (UInt8, UInt8, UInt8, UInt8) = (
       bytes[0], bytes[1], UInt8(truncatingIfNeeded: length >> 8),
       UInt8(truncatingIfNeeded: length)
     )
-    withUnsafeBytes(of: header) { hmac.update(data: $0) }
-    bytes.withUnsafeBytes { raw in
-      hmac.update(data: UnsafeRawBufferPointer(rebasing: raw[4..<end]))
+    return withUnsafeBytes(of: header) { h in
+      bytes.withUnsafeBytes { raw in
+        keyed.mac(header: h, body: UnsafeRawBufferPointer(rebasing: raw[4..<end]))
+      }
     }
-    return hmac.finalize()
   }
 
   /// Compares the first `count` bytes of `mac` with `bytes[at..<at+count]` in constant time.
-  static func equal<H: HashFunction>(
-    _ mac: HashedAuthenticationCode<H>, _ bytes: [UInt8], at: Int, count: Int
-  ) -> Bool {
+  @inline(__always)
+  static func equal<D: Digest>(_ mac: D, _ bytes: [UInt8], at: Int, count: Int) -> Bool {
     mac.withUnsafeBytes { m -> Bool in
       guard count <= m.count, at >= 0, at + count <= bytes.count else { return false }
       var diff: UInt8 = 0
@@ -72,8 +123,7 @@ extension Message {
   public func verifyMessageIntegrity(key: IntegrityKey) -> Bool {
     let o = integrityOffset
     guard o >= 0, bytes.be16(at: o + 2) == 20 else { return false }
-    let mac = IntegrityMath.mac(
-      Insecure.SHA1.self, bytes, end: o, length: o + 24 - 20, key: key.symmetricKey)
+    let mac = IntegrityMath.mac(key.hmacSHA1, bytes, end: o, length: o + 24 - 20)
     return IntegrityMath.equal(mac, bytes, at: o + 4, count: 20)
   }
 
@@ -84,8 +134,7 @@ extension Message {
     guard o >= 0 else { return false }
     let l = Int(bytes.be16(at: o + 2))
     guard l >= 16, l <= 32, l & 3 == 0 else { return false }
-    let mac = IntegrityMath.mac(
-      SHA256.self, bytes, end: o, length: o + 4 + l - 20, key: key.symmetricKey)
+    let mac = IntegrityMath.mac(key.hmacSHA256, bytes, end: o, length: o + 4 + l - 20)
     return IntegrityMath.equal(mac, bytes, at: o + 4, count: l)
   }
 

@@ -55,3 +55,65 @@ extension Message {
     }
   }
 }
+
+extension Message {
+  /// A one-line rendering of `attribute` for logs and the TUI, e.g.
+  /// `XOR-MAPPED-ADDRESS 192.0.2.1:32853` or `SOFTWARE "STUN test client"`. Unknown types show
+  /// their length; malformed values show the decoding error.
+  public func describe(_ attribute: RawAttribute) -> String {
+    let t = transactionID
+    let v = attribute.value
+    let name = attribute.type.name
+    func quoted(_ s: String) -> String { "\(name) \"\(s)\"" }
+    do {
+      switch attribute.type {
+      case .mappedAddress: return "\(name) \(try MappedAddress(value: v, transactionID: t).address)"
+      case .xorMappedAddress:
+        return "\(name) \(try XORMappedAddress(value: v, transactionID: t).address)"
+      case .alternateServer:
+        return "\(name) \(try AlternateServer(value: v, transactionID: t).address)"
+      case .responseOrigin:
+        return "\(name) \(try ResponseOrigin(value: v, transactionID: t).address)"
+      case .otherAddress: return "\(name) \(try OtherAddress(value: v, transactionID: t).address)"
+      case .xorPeerAddress:
+        return "\(name) \(try XORPeerAddress(value: v, transactionID: t).address)"
+      case .xorRelayedAddress:
+        return "\(name) \(try XORRelayedAddress(value: v, transactionID: t).address)"
+      case .username: return quoted(try Username(value: v, transactionID: t).text)
+      case .realm: return quoted(try Realm(value: v, transactionID: t).text)
+      case .nonce: return quoted(try Nonce(value: v, transactionID: t).text)
+      case .software: return quoted(try Software(value: v, transactionID: t).text)
+      case .alternateDomain: return quoted(try AlternateDomain(value: v, transactionID: t).text)
+      case .errorCode:
+        let e = try ErrorCodeAttribute(value: v, transactionID: t)
+        return "\(name) \(e.code.rawValue) \"\(e.reason)\""
+      case .unknownAttributes:
+        let u = try UnknownAttributes(value: v, transactionID: t)
+        return "\(name) " + u.types.map(\.name).joined(separator: ", ")
+      case .priority: return "\(name) \(try Priority(value: v, transactionID: t).value)"
+      case .iceControlled:
+        return
+          "\(name) \(hex(try ICEControlled(value: v, transactionID: t).tieBreaker, digits: 16))"
+      case .iceControlling:
+        return
+          "\(name) \(hex(try ICEControlling(value: v, transactionID: t).tieBreaker, digits: 16))"
+      case .changeRequest:
+        let c = try ChangeRequest(value: v, transactionID: t)
+        return "\(name) ip=\(c.changeIP) port=\(c.changePort)"
+      case .responsePort: return "\(name) \(try ResponsePort(value: v, transactionID: t).port)"
+      case .lifetime: return "\(name) \(try Lifetime(value: v, transactionID: t).seconds)s"
+      case .channelNumber:
+        return "\(name) 0x\(hex(try ChannelNumber(value: v, transactionID: t).number, digits: 4))"
+      case .requestedTransport:
+        return "\(name) \(try RequestedTransport(value: v, transactionID: t).protocolNumber)"
+      case .fingerprint:
+        return "\(name) 0x\(hex(try Fingerprint(value: v, transactionID: t).value, digits: 8))"
+      default:
+        try Message.decodeKnown(attribute, transactionID: t)
+        return "\(name) (\(v.count) bytes)"
+      }
+    } catch {
+      return "\(name) (malformed: \(error))"
+    }
+  }
+}

@@ -79,8 +79,7 @@ public struct MessageBuilder: Sendable {
     let end = bytes.count
     bytes.appendBE16(AttributeType.messageIntegrity.rawValue)
     bytes.appendBE16(20)
-    let mac = IntegrityMath.mac(
-      Insecure.SHA1.self, bytes, end: end, length: end + 24 - 20, key: key.symmetricKey)
+    let mac = IntegrityMath.mac(key.hmacSHA1, bytes, end: end, length: end + 24 - 20)
     mac.withUnsafeBytes { bytes.append(contentsOf: $0) }
     setLength()
   }
@@ -92,8 +91,7 @@ public struct MessageBuilder: Sendable {
     let end = bytes.count
     bytes.appendBE16(AttributeType.messageIntegritySHA256.rawValue)
     bytes.appendBE16(UInt16(l))
-    let mac = IntegrityMath.mac(
-      SHA256.self, bytes, end: end, length: end + 4 + l - 20, key: key.symmetricKey)
+    let mac = IntegrityMath.mac(key.hmacSHA256, bytes, end: end, length: end + 4 + l - 20)
     mac.withUnsafeBytes { bytes.append(contentsOf: $0.prefix(l)) }
     setLength()
   }

@@ -92,3 +92,20 @@ import Testing
     #expect(b.bytes == Vectors.longTermRequest)
   }
 }
+
+@Suite struct DescriptionTests {
+  @Test func describesAttributesAndErrors() throws {
+    let m = try Message(bytes: Vectors.ipv4Response)
+    #expect(
+      m.attributes.map { m.describe($0) } == [
+        "SOFTWARE \"test vector\"", "XOR-MAPPED-ADDRESS 192.0.2.1:32853",
+        "MESSAGE-INTEGRITY (20 bytes)", "FINGERPRINT 0xc07d4c96",
+      ])
+    #expect(m.description == "Binding success response b7e7a701bc34d686fa87dfae, 4 attributes")
+    let e = STUNError(.badValueLength(7), at: 40, in: .xorMappedAddress)
+    #expect(
+      e.description
+        == "Malformed STUN at byte 40 in XOR-MAPPED-ADDRESS (0x0020): the value is 7 bytes long, which this attribute does not allow."
+    )
+  }
+}

@@ -16,7 +16,8 @@ extension TextAttribute {
   }
 }
 
-/// USERNAME (0x0006): the user name and password realm identity; at most 513 bytes.
+/// USERNAME (0x0006): the user name. RFC 8489 asks senders for fewer than 509 bytes; up to 513
+/// (the RFC 5389 limit) are accepted.
 public struct Username: TextAttribute {
   public static let attributeType = AttributeType.username
   public static var maxBytes: Int? { 513 }
