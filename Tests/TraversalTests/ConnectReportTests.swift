@@ -257,6 +257,18 @@ import Traversal
     #expect(!failed.contains("Selected pair"))
   }
 
+  @Test func textListsCandidatesThatCouldNotBeChecked() throws {
+    let browser = try SessionDescription(sdpLines: SignalingSDPTests.browser, assumedRole: .answer)
+    var b = ConnectReportBuilder(local: .init(F.typical), remote: .init(browser))
+    b.pairs = [Self.srflxPair]
+    let r = b.build()
+    #expect(r.candidates.remote.filter { !$0.usable }.count == 2)
+    let text = r.text
+    #expect(text.contains("Candidates not checked\n  remote  Candidate f3b0c7a2"))
+    #expect(text.contains("  remote  TCP candidate 192.168.1.23 port 9 is not supported"))
+    #expect(text.hasPrefix("Not connected: no path worked (1 pair checked).\n"))
+  }
+
   @Test func milliseconds() {
     #expect(ConnectReportText.ms(3.46) == "3.5 ms")
     #expect(ConnectReportText.ms(412.6) == "413 ms")

@@ -42,6 +42,19 @@ import Traversal
     #expect((try? r.get())?.role == .answer)
   }
 
+  @Test func sdpOfTheWrongRole() {
+    #expect(
+      DescriptionReader.read(SignalingFixtures.typical.sdp, expecting: .answer)
+        == .failure(.wrongRole(got: .offer, expected: .answer)))
+  }
+
+  @Test func aTokenCutInsideItsPrefix() {
+    let token = F.typical.token
+    var reader = DescriptionReader(expecting: .offer)
+    #expect(reader.feed("nats") == .needMore)
+    #expect(reader.feed(String(token.dropFirst(4))) == .complete(F.typical))
+  }
+
   @Test func wrongRoleAndGarbage() {
     #expect(
       DescriptionReader.read(F.typical.token, expecting: .answer)

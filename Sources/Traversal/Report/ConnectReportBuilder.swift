@@ -186,7 +186,7 @@ public struct ConnectReportBuilder: Sendable {
       let target =
         checked.first(where: { $0.local.type == .relay })?.local ?? checked[0].remote
       return
-        "\(nPairs) through the relay \(after): the TURN server at \(target) did not pass the checks on, or the peer cannot reach it."
+        "\(nPairs) \(after): the relay at \(target) did not pass the checks on, or the peer cannot reach it."
     }
   }
 

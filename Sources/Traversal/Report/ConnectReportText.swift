@@ -18,7 +18,9 @@ public enum ConnectReportText {
       out += wrap(
         p.reason, width: width, indent: String(repeating: " ", count: head.count), first: head)
       let predicted = r.prediction[kind]
-      if predicted.outcome != .unknown && (predicted.outcome == .works) != p.succeeded {
+      if p.attempted && predicted.outcome != .unknown
+        && (predicted.outcome == .works) != p.succeeded
+      {
         let verb = predicted.outcome == .works ? "should have worked" : "was expected to fail"
         out += wrap(
           "(Predicted: \(verb). \(predicted.reason))", width: width,
@@ -40,6 +42,18 @@ public enum ConnectReportText {
       out.append("")
       out.append("Timings")
       out += wrap(t.joined(separator: ", "), width: width, indent: "  ")
+    }
+    let unusable =
+      r.candidates.local.map { ("local", $0) } + r.candidates.remote.map { ("remote", $0) }
+    let skipped = unusable.compactMap { side, c in c.reason.map { (side, $0) } }
+    if !skipped.isEmpty {
+      out.append("")
+      out.append("Candidates not checked")
+      for (side, reason) in skipped {
+        let head = "  \(side.padding(to: 7)) "
+        out += wrap(
+          reason, width: width, indent: String(repeating: " ", count: head.count), first: head)
+      }
     }
     return out.joined(separator: "\n") + "\n"
   }

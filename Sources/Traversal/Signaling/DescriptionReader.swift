@@ -136,8 +136,11 @@ public struct DescriptionReader: Sendable {
 
   private mutating func finishSDP() -> Step {
     do {
-      return finish(
-        with: .complete(try SessionDescription(sdpLines: buffer, assumedRole: expecting)))
+      let d = try SessionDescription(sdpLines: buffer, assumedRole: expecting)
+      guard d.role == expecting else {
+        return finish(with: .error(.wrongRole(got: d.role, expected: expecting)))
+      }
+      return finish(with: .complete(d))
     } catch {
       return finish(with: .error(error))
     }

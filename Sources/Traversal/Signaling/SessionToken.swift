@@ -28,6 +28,10 @@ public enum SessionToken {
   static let maximumBody = 8_192
 
   /// Encodes a description as a single token line.
+  ///
+  /// Descriptions within the limits `decode` enforces round-trip: at most 64 candidates,
+  /// `ice-char` ufrag and password of at most 256 characters, foundations of 1 to 32
+  /// `ice-char`s, host names of at most 253 bytes, at most 16 extensions per candidate.
   public static func encode(_ d: SessionDescription) -> String {
     var body = TokenWriter()
     var flags: UInt8 = 0
@@ -60,9 +64,9 @@ public enum SessionToken {
   /// True when a line looks like the start of a token (so a reader should treat the input as a
   /// token rather than SDP).
   public static func looksLikeToken(_ line: some StringProtocol) -> Bool {
-    let s = cleaned(line)
-    return s.count >= 3
-      && ("natscope".hasPrefix(s.prefix(8).lowercased()) || s.lowercased().hasPrefix("natscope"))
+    let s = cleaned(line).lowercased()
+    // A whole prefix, or the start of one cut by a line break ("nats" / "cope1.…").
+    return s.hasPrefix("natscope") || (s.count >= 3 && "natscope".hasPrefix(s))
   }
 
   /// Decodes a pasted token.

@@ -58,12 +58,11 @@ public enum SignalingError: Error, Hashable, Sendable, CustomStringConvertible {
     case .malformed(let what):
       return
         "The token is damaged (\(what)): copy it again, and check both hosts run the same natscope version."
-    case .wrongRole(let got, let expected):
-      switch (got, expected) {
-      case (.answer, _):
+    case .wrongRole(let got, _):
+      switch got {
+      case .answer:
         return "This is an answer token; paste it into the terminal that made the offer."
-      default:
-        _ = expected
+      case .offer:
         return
           "This is an offer token, but this terminal made the offer: paste the answer the other host printed after reading it."
       }
