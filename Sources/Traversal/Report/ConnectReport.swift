@@ -208,6 +208,17 @@ public struct ConnectReport: Codable, Sendable, Hashable {
       reason = c.unusableReason
       usable = reason == nil
     }
+
+    public func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(type, forKey: .type)
+      try c.encode(address, forKey: .address)
+      try c.encode(port, forKey: .port)
+      try c.encode(`protocol`, forKey: .protocol)
+      try c.encode(priority, forKey: .priority)
+      try c.encode(usable, forKey: .usable)
+      try c.encode(reason, forKey: .reason)
+    }
   }
 
   /// `{local, remote}` candidate lists.

@@ -234,7 +234,15 @@ public struct ConnectReportBuilder: Sendable {
       return PathPrediction(
         .unknown, "There is no NAT profile for \(who), so this path can only be tried.")
     }
-    return PathPrediction.reflexive(a, b)
+    var p = PathPrediction.reflexive(a, b)
+    // PathPrediction names the hosts A and B; the report speaks of this host and the peer.
+    for (from, to) in [
+      ("Host A's", "This host's"), ("Host B's", "The peer's"), ("Host A ", "This host "),
+      ("Host B ", "The peer "), ("host A", "this host"), ("host B", "the peer"),
+    ] {
+      p.reason = p.reason.replacingAll(from, with: to)
+    }
+    return p
   }
 
   static func hostIPs(_ s: Side) -> [IPAddress] {
@@ -334,5 +342,18 @@ public struct ConnectReportBuilder: Sendable {
       .works,
       "A TURN relay is configured on \(who)\(how), so traffic can be relayed as long as the TURN server is reachable."
     )
+  }
+}
+
+extension String {
+  fileprivate func replacingAll(_ target: String, with replacement: String) -> String {
+    guard !target.isEmpty else { return self }
+    var out = ""
+    var rest = self[...]
+    while let r = rest.firstRange(of: target) {
+      out += rest[..<r.lowerBound] + replacement
+      rest = rest[r.upperBound...]
+    }
+    return out + rest
   }
 }
