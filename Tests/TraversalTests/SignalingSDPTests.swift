@@ -122,4 +122,25 @@ import Traversal
       #expect(error.message.contains("ice-pwd"))
     }
   }
+
+  @Test func seededMutationsOfSDPNeverTrap() {
+    var rng = SeededGenerator(seed: 0x5D9)
+    let pieces = [" ", "", ":", "typ", "raddr", "-1", "99999999999", "a=", "\r", "é", "::", "tcp"]
+    var parsed = 0
+    for _ in 0..<5_000 {
+      var lines = Self.browser
+      let i = Int.random(in: 0..<lines.count, using: &rng)
+      var words = lines[i].split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+      let w = Int.random(in: 0..<words.count, using: &rng)
+      switch Int.random(in: 0..<3, using: &rng) {
+      case 0: words[w] = pieces.randomElement(using: &rng) ?? ""
+      case 1: words.remove(at: w)
+      default: words.insert(pieces.randomElement(using: &rng) ?? "", at: w)
+      }
+      lines[i] = words.joined(separator: " ")
+      if (try? SessionDescription(sdpLines: lines, assumedRole: .offer)) != nil { parsed += 1 }
+      _ = DescriptionReader.read(lines: lines, expecting: .offer)
+    }
+    #expect(parsed > 0)
+  }
 }

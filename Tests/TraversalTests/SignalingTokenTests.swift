@@ -112,6 +112,82 @@ import Traversal
     #expect(error("natscope1." + base64url([1, 0xEA, 0x60, 0, 0, 0, 0])) == .checksumMismatch)
   }
 
+  @Test func versionByteInsideThePayloadIsChecked() {
+    var wire: [UInt8] = [2, 0, 1, 0]
+    let crc = CRC32.checksum(wire)
+    wire += [
+      UInt8(crc >> 24), UInt8((crc >> 16) & 0xFF), UInt8((crc >> 8) & 0xFF), UInt8(crc & 0xFF),
+    ]
+    #expect(error("natscope1." + base64url(wire)) == .unsupportedVersion(2))
+    #expect(error("NATSCOPE1." + F.typical.token.dropFirst(10)) == nil)
+  }
+
+  /// Every error, its exact sentence: one sentence, ending in a period.
+  @Test(arguments: [
+    (
+      SignalingError.empty,
+      "Nothing was pasted: paste the whole token line that starts with \"natscope1.\"."
+    ),
+    (
+      .notAToken,
+      "This is not a natscope token (a token starts with \"natscope1.\"): copy the whole line natscope printed on the other host."
+    ),
+    (
+      .unsupportedVersion(3),
+      "This token was made by a different natscope version (token format 3); run the same natscope version on both hosts."
+    ),
+    (
+      .tooLong(characters: 20000),
+      "The pasted text is 20000 characters long, far longer than any token: copy only the one line natscope printed."
+    ),
+    (
+      .invalidCharacter(position: 41),
+      "The token is damaged (character 41 cannot appear in a token): copy it again."
+    ),
+    (
+      .truncated(characters: 412),
+      "The token is incomplete: it looks cut off after 412 characters; copy the whole line."
+    ),
+    (.checksumMismatch, "The token is damaged (checksum mismatch): copy it again."),
+    (
+      .trailingData(characters: 4),
+      "The token has 4 extra characters after its end: copy exactly the one line natscope printed."
+    ),
+    (
+      .malformed("the candidate count is impossible"),
+      "The token is damaged (the candidate count is impossible): copy it again, and check both hosts run the same natscope version."
+    ),
+    (
+      .wrongRole(got: .answer, expected: .offer),
+      "This is an answer token; paste it into the terminal that made the offer."
+    ),
+    (
+      .wrongRole(got: .offer, expected: .answer),
+      "This is an offer token, but this terminal made the offer: paste the answer the other host printed after reading it."
+    ),
+    (
+      .missingAttribute("ice-ufrag"),
+      "The SDP has no a=ice-ufrag line: copy every line, from a=ice-ufrag down to a=end-of-candidates."
+    ),
+    (
+      .badCandidate(line: 2, reason: "the port \"x\" is not a number from 0 to 65535"),
+      "The candidate on line 2 cannot be read: the port \"x\" is not a number from 0 to 65535."
+    ),
+    (
+      .badAttribute(line: 5, reason: "the role is neither offer nor answer"),
+      "Line 5 of the SDP cannot be read: the role is neither offer nor answer."
+    ),
+    (
+      .unrecognizedInput,
+      "This is neither a natscope token nor SDP lines: paste the token line natscope printed on the other host."
+    ),
+  ])
+  func sentences(_ e: SignalingError, _ sentence: String) {
+    #expect(e.message == sentence)
+    #expect(e.description == sentence)
+    #expect(sentence.hasSuffix("."))
+  }
+
   @Test func passwordNeverAppearsInTextOrErrors() {
     for d in [F.typical, F.everything] {
       #expect(!d.description.contains(d.password))
