@@ -67,10 +67,15 @@ public struct SignaledCandidate: Hashable, Sendable {
   public var foundation: String
   /// 1 for RTP/data; natscope uses component 1 only.
   public var component: Int
+  /// `udp` or `tcp` (TCP candidates are kept but natscope does not check them).
   public var transport: Transport
+  /// The RFC 8445 §5.1.2 priority.
   public var priority: UInt32
+  /// The connection address: an IP address or a host name (mDNS).
   public var address: Address
+  /// The connection port (9 for TCP active candidates).
   public var port: UInt16
+  /// `host`, `srflx`, `prflx` or `relay`.
   public var kind: Kind
   /// `raddr`, for srflx/prflx/relay candidates.
   public var relatedAddress: Address?
