@@ -39,7 +39,7 @@ public struct DescriptionReader: Sendable {
 
   /// Adds one line of input (with or without its line break).
   public mutating func feed(_ line: some StringProtocol) -> Step {
-    let trimmed = Substring(line).trimmingSDPWhitespace()
+    let trimmed = Substring(line).trimmingSignalingWhitespace()
     switch mode {
     case .done:
       return lastStep

@@ -43,7 +43,7 @@ extension SessionDescription {
     var end = false
     for (index, raw) in sdpLines.enumerated() {
       let number = index + 1
-      var line = Substring(raw).trimmingSDPWhitespace()
+      var line = Substring(raw).trimmingSignalingWhitespace()
       if line.isEmpty { continue }
       if line.hasPrefix("a=") {
         line = line.dropFirst(2)
@@ -54,20 +54,20 @@ extension SessionDescription {
       let value: Substring
       if let colon = line.firstIndex(of: ":") {
         name = line[..<colon]
-        value = line[line.index(after: colon)...].trimmingSDPWhitespace()
+        value = line[line.index(after: colon)...].trimmingSignalingWhitespace()
       } else {
         name = line
         value = ""
       }
       switch name.lowercased() {
       case "ice-ufrag":
-        guard (1...256).contains(value.count), value.allSatisfy(\.isICEChar) else {
+        guard (1...256).contains(value.count), value.allSatisfy(\.isSignalingICEChar) else {
           throw .badAttribute(
             line: number, reason: "the ice-ufrag is not 1 to 256 letters or digits")
         }
         if ufrag == nil { ufrag = String(value) }
       case "ice-pwd":
-        guard (1...256).contains(value.count), value.allSatisfy(\.isICEChar) else {
+        guard (1...256).contains(value.count), value.allSatisfy(\.isSignalingICEChar) else {
           throw .badAttribute(line: number, reason: "the ice-pwd is not 1 to 256 letters or digits")
         }
         if password == nil { password = String(value) }

@@ -215,7 +215,7 @@ public enum SessionToken {
     guard h1 & 0x80 == 0, h2 & 0x80 == 0 else { throw .malformed("a candidate has unknown flags") }
     let kind = SignaledCandidate.Kind.allCases[Int(h1 & 3)]
     let foundation = try r.string("a candidate foundation", max: 32)
-    guard !foundation.isEmpty, foundation.allSatisfy(\.isICEChar) else {
+    guard !foundation.isEmpty, foundation.allSatisfy(\.isSignalingICEChar) else {
       throw .malformed("a candidate foundation is not valid")
     }
     let component = h2 & (1 << 4) != 0 ? Int(try r.u8("a candidate component")) + 1 : 1
@@ -256,10 +256,10 @@ public enum SessionToken {
     let tieBreaker = try r.u64("the tie-breaker")
     let ufrag = try r.string("the user name fragment", max: 256)
     let password = try r.string("the password", max: 256)
-    guard !ufrag.isEmpty, ufrag.allSatisfy(\.isICEChar) else {
+    guard !ufrag.isEmpty, ufrag.allSatisfy(\.isSignalingICEChar) else {
       throw .malformed("the user name fragment is not valid")
     }
-    guard !password.isEmpty, password.allSatisfy(\.isICEChar) else {
+    guard !password.isEmpty, password.allSatisfy(\.isSignalingICEChar) else {
       throw .malformed("the password is not valid")
     }
     let legacyIndex = Int(try r.u8("the NAT type"))

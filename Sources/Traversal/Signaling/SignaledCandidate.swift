@@ -158,7 +158,7 @@ extension SignaledCandidate {
   /// - Throws: `SignalingError.badCandidate` naming what is wrong, in one sentence.
   public init(sdpAttribute text: some StringProtocol, line: Int = 0) throws(SignalingError) {
     func fail(_ reason: String) -> SignalingError { .badCandidate(line: line, reason: reason) }
-    var s = Substring(text).trimmingSDPWhitespace()
+    var s = Substring(text).trimmingSignalingWhitespace()
     if s.hasPrefix("a=") { s = s.dropFirst(2) }
     guard s.lowercased().hasPrefix("candidate:") else {
       throw fail("it does not start with \"candidate:\"")
@@ -167,7 +167,7 @@ extension SignaledCandidate {
     let f = s.split(whereSeparator: { $0 == " " || $0 == "\t" })
     guard f.count >= 8 else { throw fail("it has \(f.count) of the 8 required fields") }
     let foundation = String(f[0])
-    guard (1...32).contains(foundation.count), foundation.allSatisfy(\.isICEChar) else {
+    guard (1...32).contains(foundation.count), foundation.allSatisfy(\.isSignalingICEChar) else {
       throw fail("the foundation \"\(foundation.prefix(40))\" is not 1 to 32 letters or digits")
     }
     guard f[1].count <= 3, let component = Int(f[1]), (1...256).contains(component) else {
@@ -229,14 +229,14 @@ extension SignaledCandidate {
 
 extension Character {
   /// RFC 8839 `ice-char`: ALPHA / DIGIT / "+" / "/".
-  var isICEChar: Bool {
+  var isSignalingICEChar: Bool {
     isASCII && (isLetter || isNumber || self == "+" || self == "/")
   }
 }
 
 extension Substring {
   /// Drops leading and trailing spaces, tabs, CR and LF.
-  func trimmingSDPWhitespace() -> Substring {
+  func trimmingSignalingWhitespace() -> Substring {
     var s = self
     while let c = s.first, c == " " || c == "\t" || c == "\r" || c == "\n" || c == "\r\n" {
       s = s.dropFirst()
