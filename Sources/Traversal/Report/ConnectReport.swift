@@ -1,0 +1,349 @@
+/// What `natscope connect` found: the outcome, the selected pair, each path (direct, through
+/// the NATs, relayed) with what happened and why, the prediction from both NAT profiles, and
+/// every candidate and pair. This is the `--json` schema of `natscope connect` (version
+/// `ConnectReport.currentSchemaVersion`); the key names are documented and must not change.
+///
+/// The ICE password is never part of it. Build one with `ConnectReportBuilder`.
+public struct ConnectReport: Codable, Sendable, Hashable {
+  public static let currentSchemaVersion = 1
+
+  /// Whether a pair was selected.
+  public enum State: String, Codable, Sendable, Hashable {
+    case connected, failed
+  }
+
+  /// One end of a pair: `{type, address, port, protocol}`.
+  public struct Endpoint: Codable, Sendable, Hashable, CustomStringConvertible {
+    public var type: SignaledCandidate.Kind
+    /// An IP address (IPv6 without brackets) or a host name.
+    public var address: String
+    public var port: UInt16
+    public var `protocol`: SignaledCandidate.Transport
+
+    public init(
+      type: SignaledCandidate.Kind, address: String, port: UInt16,
+      protocol: SignaledCandidate.Transport = .udp
+    ) {
+      self.type = type
+      self.address = address
+      self.port = port
+      self.protocol = `protocol`
+    }
+
+    /// The endpoint of a signalled candidate.
+    public init(_ c: SignaledCandidate) {
+      self.init(type: c.kind, address: c.address.description, port: c.port, protocol: c.transport)
+    }
+
+    /// `1.2.3.4:5678` or `[2001:db8::1]:5678`.
+    public var description: String {
+      address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
+    }
+  }
+
+  /// The pair ICE selected: `{local, remote, rttMs}`.
+  public struct SelectedPair: Codable, Sendable, Hashable {
+    public var local: Endpoint
+    public var remote: Endpoint
+    public var rttMs: Double?
+
+    public init(local: Endpoint, remote: Endpoint, rttMs: Double?) {
+      self.local = local
+      self.remote = remote
+      self.rttMs = rttMs
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(local, forKey: .local)
+      try c.encode(remote, forKey: .remote)
+      try c.encode(rttMs, forKey: .rttMs)
+    }
+  }
+
+  /// Milliseconds from the start of `connect`; null when the step did not happen.
+  public struct Timings: Codable, Sendable, Hashable {
+    public var gatheringMs: Double?
+    public var firstCheckMs: Double?
+    public var connectedMs: Double?
+
+    public init(gatheringMs: Double? = nil, firstCheckMs: Double? = nil, connectedMs: Double? = nil)
+    {
+      self.gatheringMs = gatheringMs
+      self.firstCheckMs = firstCheckMs
+      self.connectedMs = connectedMs
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(gatheringMs, forKey: .gatheringMs)
+      try c.encode(firstCheckMs, forKey: .firstCheckMs)
+      try c.encode(connectedMs, forKey: .connectedMs)
+    }
+  }
+
+  /// The three kinds of path, in the order ICE prefers them.
+  public enum PathKind: String, Codable, Sendable, Hashable, CaseIterable {
+    /// host ↔ host.
+    case direct
+    /// Any pair with a server- or peer-reflexive end and no relay.
+    case reflexive
+    /// Any pair with a relayed end.
+    case relay
+
+    /// The kind of path a pair of candidate types is.
+    public static func of(_ local: SignaledCandidate.Kind, _ remote: SignaledCandidate.Kind)
+      -> PathKind
+    {
+      if local == .relay || remote == .relay { return .relay }
+      if local == .host && remote == .host { return .direct }
+      return .reflexive
+    }
+  }
+
+  /// What happened on one kind of path: `{attempted, succeeded, reason, rttMs?}`.
+  public struct PathResult: Codable, Sendable, Hashable {
+    /// At least one pair of this kind was checked.
+    public var attempted: Bool
+    public var succeeded: Bool
+    /// One plain sentence.
+    public var reason: String
+    /// The best round-trip time of a succeeded pair of this kind.
+    public var rttMs: Double?
+
+    public init(attempted: Bool, succeeded: Bool, reason: String, rttMs: Double? = nil) {
+      self.attempted = attempted
+      self.succeeded = succeeded
+      self.reason = reason
+      self.rttMs = rttMs
+    }
+  }
+
+  /// `{direct, reflexive, relay}`.
+  public struct Paths: Codable, Sendable, Hashable {
+    public var direct: PathResult
+    public var reflexive: PathResult
+    public var relay: PathResult
+
+    public init(direct: PathResult, reflexive: PathResult, relay: PathResult) {
+      self.direct = direct
+      self.reflexive = reflexive
+      self.relay = relay
+    }
+
+    public subscript(kind: PathKind) -> PathResult {
+      switch kind {
+      case .direct: direct
+      case .reflexive: reflexive
+      case .relay: relay
+      }
+    }
+  }
+
+  /// The prediction per kind of path, made before the checks from both NAT profiles and the
+  /// candidates: `{direct, reflexive, relay}`, each `{outcome, reason}`.
+  public struct Predictions: Codable, Sendable, Hashable {
+    public var direct: PathPrediction
+    public var reflexive: PathPrediction
+    public var relay: PathPrediction
+
+    public init(direct: PathPrediction, reflexive: PathPrediction, relay: PathPrediction) {
+      self.direct = direct
+      self.reflexive = reflexive
+      self.relay = relay
+    }
+
+    public subscript(kind: PathKind) -> PathPrediction {
+      switch kind {
+      case .direct: direct
+      case .reflexive: reflexive
+      case .relay: relay
+      }
+    }
+  }
+
+  /// What one host knows about its NAT: `{profile, legacyType, turn}`.
+  public struct Host: Codable, Sendable, Hashable {
+    /// nil when the host ran no probe.
+    public var profile: NATProfile?
+    /// The RFC 3489 name, e.g. "Port Restricted Cone" or "unknown".
+    public var legacyType: String
+    /// Transports of the TURN servers configured on this host (for the peer: `udp` when it
+    /// sent relay candidates), empty when none.
+    public var turn: [SignaledCandidate.Transport]
+
+    public init(profile: NATProfile?, legacyType: String, turn: [SignaledCandidate.Transport]) {
+      self.profile = profile
+      self.legacyType = legacyType
+      self.turn = turn
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(profile, forKey: .profile)
+      try c.encode(legacyType, forKey: .legacyType)
+      try c.encode(turn, forKey: .turn)
+    }
+  }
+
+  /// One candidate as listed in the report: `{type, address, port, protocol, priority, usable,
+  /// reason}`.
+  public struct CandidateEntry: Codable, Sendable, Hashable {
+    public var type: SignaledCandidate.Kind
+    public var address: String
+    public var port: UInt16
+    public var `protocol`: SignaledCandidate.Transport
+    public var priority: UInt32
+    /// False for candidates natscope keeps but cannot check (TCP, mDNS names).
+    public var usable: Bool
+    /// Why it is unusable; nil when usable.
+    public var reason: String?
+
+    public init(_ c: SignaledCandidate) {
+      type = c.kind
+      address = c.address.description
+      port = c.port
+      self.protocol = c.transport
+      priority = c.priority
+      reason = c.unusableReason
+      usable = reason == nil
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(type, forKey: .type)
+      try c.encode(address, forKey: .address)
+      try c.encode(port, forKey: .port)
+      try c.encode(`protocol`, forKey: .protocol)
+      try c.encode(priority, forKey: .priority)
+      try c.encode(usable, forKey: .usable)
+      try c.encode(reason, forKey: .reason)
+    }
+  }
+
+  /// `{local, remote}` candidate lists.
+  public struct Candidates: Codable, Sendable, Hashable {
+    public var local: [CandidateEntry]
+    public var remote: [CandidateEntry]
+
+    public init(local: [CandidateEntry], remote: [CandidateEntry]) {
+      self.local = local
+      self.remote = remote
+    }
+  }
+
+  /// How one candidate pair's checks ended: what the ICE agent's statistics give the builder.
+  /// JSON `{local, remote, checked, succeeded, failure, detail, requests, rttMs}`.
+  public struct PairOutcome: Codable, Sendable, Hashable {
+    /// How a pair failed.
+    public enum Failure: String, Codable, Sendable, Hashable {
+      /// No response to any request.
+      case timeout
+      /// The peer answered with a STUN error response (`detail` gives the code).
+      case errorResponse = "error-response"
+      /// ICMP port or host unreachable.
+      case unreachable
+      /// The agent stopped checking the pair (e.g. another pair was nominated).
+      case cancelled
+    }
+
+    public var local: Endpoint
+    public var remote: Endpoint
+    /// At least one request was sent.
+    public var checked: Bool
+    public var succeeded: Bool
+    /// nil for succeeded or unchecked pairs.
+    public var failure: Failure?
+    /// Extra detail, e.g. "487 Role Conflict".
+    public var detail: String?
+    /// Binding requests sent, retransmissions included.
+    public var requests: Int
+    public var rttMs: Double?
+
+    public init(
+      local: Endpoint, remote: Endpoint, succeeded: Bool, failure: Failure? = nil,
+      detail: String? = nil, requests: Int = 1, rttMs: Double? = nil, checked: Bool? = nil
+    ) {
+      self.local = local
+      self.remote = remote
+      self.succeeded = succeeded
+      self.failure = succeeded ? nil : failure
+      self.detail = detail
+      self.requests = requests
+      self.rttMs = rttMs
+      self.checked = checked ?? (requests > 0 || succeeded)
+    }
+
+    /// The kind of path this pair is.
+    public var kind: PathKind { .of(local.type, remote.type) }
+
+    public func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(local, forKey: .local)
+      try c.encode(remote, forKey: .remote)
+      try c.encode(checked, forKey: .checked)
+      try c.encode(succeeded, forKey: .succeeded)
+      try c.encode(failure, forKey: .failure)
+      try c.encode(detail, forKey: .detail)
+      try c.encode(requests, forKey: .requests)
+      try c.encode(rttMs, forKey: .rttMs)
+    }
+  }
+
+  public var schemaVersion: Int
+  public var state: State
+  /// nil when no pair was selected.
+  public var selectedPair: SelectedPair?
+  /// Milliseconds until a pair was selected; nil when none was.
+  public var timeToConnectedMs: Double?
+  public var timings: Timings
+  public var paths: Paths
+  public var prediction: Predictions
+  /// This host.
+  public var local: Host
+  /// The peer.
+  public var remote: Host
+  public var candidates: Candidates
+  /// Every pair that was formed, checked or not.
+  public var pairs: [PairOutcome]
+
+  public init(
+    schemaVersion: Int = ConnectReport.currentSchemaVersion, state: State,
+    selectedPair: SelectedPair?, timeToConnectedMs: Double?, timings: Timings, paths: Paths,
+    prediction: Predictions, local: Host, remote: Host, candidates: Candidates,
+    pairs: [PairOutcome]
+  ) {
+    self.schemaVersion = schemaVersion
+    self.state = state
+    self.selectedPair = selectedPair
+    self.timeToConnectedMs = timeToConnectedMs
+    self.timings = timings
+    self.paths = paths
+    self.prediction = prediction
+    self.local = local
+    self.remote = remote
+    self.candidates = candidates
+    self.pairs = pairs
+  }
+
+  private enum CodingKeys: String, CodingKey {
+    case schemaVersion, state, selectedPair, timeToConnectedMs, timings, paths, prediction
+    case local, remote, candidates, pairs
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(schemaVersion, forKey: .schemaVersion)
+    try c.encode(state, forKey: .state)
+    // Always present: null means "none".
+    try c.encode(selectedPair, forKey: .selectedPair)
+    try c.encode(timeToConnectedMs, forKey: .timeToConnectedMs)
+    try c.encode(timings, forKey: .timings)
+    try c.encode(paths, forKey: .paths)
+    try c.encode(prediction, forKey: .prediction)
+    try c.encode(local, forKey: .local)
+    try c.encode(remote, forKey: .remote)
+    try c.encode(candidates, forKey: .candidates)
+    try c.encode(pairs, forKey: .pairs)
+  }
+}

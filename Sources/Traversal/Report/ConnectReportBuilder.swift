@@ -1,0 +1,359 @@
+import STUN
+
+/// Assembles a `ConnectReport` from what both hosts signalled and the per-pair outcomes the ICE
+/// agent reports, deriving `paths.*` (what happened, and why, in one sentence each) and
+/// `prediction.*` (what should happen, from both NAT profiles).
+///
+/// ```swift
+/// var b = ConnectReportBuilder(
+///   local: .init(mine, turn: [.udp]), remote: .init(peerDescription))
+/// b.pairs = agentStats.map { … ConnectReport.PairOutcome(…) }
+/// b.selectedPair = …
+/// b.timings = .init(gatheringMs: 120, firstCheckMs: 130, connectedMs: 412)
+/// let report = b.build()
+/// print(report.text)
+/// ```
+public struct ConnectReportBuilder: Sendable {
+  /// What is known about one host.
+  public struct Side: Sendable, Hashable {
+    public var profile: NATProfile?
+    public var legacyType: LegacyNATType
+    public var candidates: [SignaledCandidate]
+    /// Transports of the TURN servers configured (for the peer, inferred from its relay
+    /// candidates); empty when none.
+    public var turn: [SignaledCandidate.Transport]
+
+    public init(
+      profile: NATProfile?, legacyType: LegacyNATType? = nil, candidates: [SignaledCandidate],
+      turn: [SignaledCandidate.Transport] = []
+    ) {
+      self.profile = profile
+      self.legacyType = legacyType ?? profile?.legacyType ?? .unknown
+      self.candidates = candidates
+      self.turn = turn
+    }
+
+    /// A side from its session description. `turn` defaults to `[.udp]` when the description
+    /// has relay candidates (the peer's TURN transport is not signalled).
+    public init(_ d: SessionDescription, turn: [SignaledCandidate.Transport]? = nil) {
+      self.init(
+        profile: d.natProfile, legacyType: d.legacyNATType, candidates: d.candidates,
+        turn: turn ?? (d.candidates.contains { $0.kind == .relay } ? [.udp] : []))
+    }
+
+    var hasRelay: Bool { !turn.isEmpty || candidates.contains { $0.kind == .relay } }
+  }
+
+  public var local: Side
+  public var remote: Side
+  public var pairs: [ConnectReport.PairOutcome] = []
+  /// nil when ICE selected nothing.
+  public var selectedPair: ConnectReport.SelectedPair?
+  public var timings = ConnectReport.Timings()
+
+  public init(local: Side, remote: Side) {
+    self.local = local
+    self.remote = remote
+  }
+
+  /// The report.
+  public func build() -> ConnectReport {
+    let connected = selectedPair != nil
+    return ConnectReport(
+      state: connected ? .connected : .failed, selectedPair: selectedPair,
+      timeToConnectedMs: connected ? timings.connectedMs : nil, timings: timings,
+      paths: Self.paths(pairs, local: local, remote: remote, connected: connected),
+      prediction: Self.predict(local: local, remote: remote),
+      local: .init(
+        profile: local.profile, legacyType: local.legacyType.rawValue, turn: local.turn),
+      remote: .init(
+        profile: remote.profile, legacyType: remote.legacyType.rawValue, turn: remote.turn),
+      candidates: .init(
+        local: local.candidates.map(ConnectReport.CandidateEntry.init),
+        remote: remote.candidates.map(ConnectReport.CandidateEntry.init)),
+      pairs: pairs)
+  }
+
+  // MARK: - What happened
+
+  /// Derives each path's result from the pair outcomes.
+  ///
+  /// - Parameter connected: whether some pair was selected (unchecked paths then say a better
+  ///   path won).
+  public static func paths(
+    _ pairs: [ConnectReport.PairOutcome], local: Side, remote: Side, connected: Bool
+  ) -> ConnectReport.Paths {
+    func result(_ kind: ConnectReport.PathKind) -> ConnectReport.PathResult {
+      let all = pairs.filter { $0.kind == kind }
+      let checked = all.filter(\.checked)
+      let won = checked.filter(\.succeeded)
+      if !won.isEmpty {
+        let best = won.min { ($0.rttMs ?? .infinity) < ($1.rttMs ?? .infinity) } ?? won[0]
+        let rtt = won.compactMap(\.rttMs).min()
+        let answered = rtt.map { "answered in \(ConnectReportText.ms($0))" } ?? "answered"
+        return .init(
+          attempted: true, succeeded: true,
+          reason: "Worked: \(best.local) ↔ \(best.remote) \(answered).", rttMs: rtt)
+      }
+      if checked.isEmpty {
+        return .init(
+          attempted: false, succeeded: false,
+          reason: notTried(
+            kind, formed: !all.isEmpty, local: local, remote: remote,
+            connected: connected))
+      }
+      return .init(
+        attempted: true, succeeded: false,
+        reason: failed(kind, checked, local: local, remote: remote))
+    }
+    return .init(direct: result(.direct), reflexive: result(.reflexive), relay: result(.relay))
+  }
+
+  static func notTried(
+    _ kind: ConnectReport.PathKind, formed: Bool, local: Side, remote: Side, connected: Bool
+  ) -> String {
+    if formed {
+      return connected
+        ? "Not tried: a better path connected before these pairs were checked."
+        : "These pairs were formed but never checked."
+    }
+    switch kind {
+    case .relay:
+      if !local.hasRelay && !remote.hasRelay { return "No relay was configured (use --turn)." }
+      if !local.turn.isEmpty && !local.candidates.contains(where: { $0.kind == .relay }) {
+        return "The TURN server gave no relay address, so no relayed pair could be formed."
+      }
+      return "No relayed pair could be formed from the candidates."
+    case .reflexive:
+      let any = (local.candidates + remote.candidates).contains {
+        $0.kind == .srflx || $0.kind == .prflx
+      }
+      if !any {
+        return
+          "Neither host learned its public address (no STUN server answered), so this path was not tried."
+      }
+      return "No pair through the NATs could be formed from the candidates."
+    case .direct:
+      let remoteHosts = remote.candidates.filter { $0.kind == .host }
+      if !remoteHosts.isEmpty && remoteHosts.allSatisfy({ $0.unusableReason != nil }) {
+        return
+          "The peer's host candidates are mDNS names or TCP, which natscope cannot check."
+      }
+      if !local.candidates.contains(where: { $0.kind == .host }) || remoteHosts.isEmpty {
+        return "One host offered no host candidates, so no host↔host pair was formed."
+      }
+      return "No host↔host pair could be formed (the addresses' families differ)."
+    }
+  }
+
+  static func failed(
+    _ kind: ConnectReport.PathKind, _ checked: [ConnectReport.PairOutcome], local: Side,
+    remote: Side
+  ) -> String {
+    let requests = checked.map(\.requests).max() ?? 0
+    let allTimedOut = checked.allSatisfy { $0.failure == .timeout || $0.failure == nil }
+    if !allTimedOut,
+      let other = checked.first(where: { $0.failure != .timeout && $0.failure != nil })
+    {
+      let detail = other.detail.map { " (\($0))" } ?? ""
+      switch other.failure {
+      case .errorResponse:
+        return "The peer answered the checks to \(other.remote) with an error\(detail)."
+      case .unreachable:
+        return
+          "Checks to \(other.remote) were refused (ICMP unreachable)\(detail): nothing listens at that address."
+      default:
+        return "The checks were stopped before any answer came back\(detail)."
+      }
+    }
+    let nPairs: String = {
+      let what = kind == .direct ? "host↔host" : (kind == .relay ? "relayed" : "NAT")
+      return checked.count == 1 ? "The \(what) pair" : "All \(checked.count) \(what) pairs"
+    }()
+    let after = "timed out after \(requests) request\(requests == 1 ? "" : "s")"
+    switch kind {
+    case .direct:
+      if let subnet = sharedSubnet(local, remote) {
+        return
+          "\(nPairs) \(after) although both hosts are on \(subnet): a firewall probably drops the checks."
+      }
+      return "\(nPairs) \(after): the hosts are on different networks."
+    case .reflexive:
+      let target =
+        checked.first(where: { $0.remote.type == .srflx })?.remote ?? checked[0].remote
+      return "Checks to \(target) got no answer: \(natReason(local.profile, remote.profile))."
+    case .relay:
+      let target =
+        checked.first(where: { $0.local.type == .relay })?.local ?? checked[0].remote
+      return
+        "\(nPairs) \(after): the relay at \(target) did not pass the checks on, or the peer cannot reach it."
+    }
+  }
+
+  /// Why checks through the NATs got no answer, from both profiles.
+  static func natReason(_ mine: NATProfile?, _ peer: NATProfile?) -> String {
+    if mine?.udpBlocked == true { return "UDP is blocked on this host's network" }
+    if peer?.udpBlocked == true { return "UDP is blocked on the peer's network" }
+    guard let mine, let peer, let mm = mine.mapping, let mf = mine.filtering,
+      let pm = peer.mapping, let pf = peer.filtering
+    else {
+      return
+        "natscope does not know how both NATs map and filter, so it cannot say which one dropped them"
+    }
+    func filters(_ f: FilteringBehavior) -> String {
+      f == .addressDependent ? "filters by address" : "filters by address and port"
+    }
+    if mm != .endpointIndependent && pm != .endpointIndependent {
+      return
+        "both NATs change ports for each destination (symmetric), so neither side's checks reach a port the other has opened"
+    }
+    if mm != .endpointIndependent && pf != .endpointIndependent {
+      return "the peer's NAT \(filters(pf)) and yours changes ports (symmetric)"
+    }
+    if pm != .endpointIndependent && mf != .endpointIndependent {
+      return "your NAT \(filters(mf)) and the peer's changes ports (symmetric)"
+    }
+    return
+      "both NATs should have let them through, so a firewall probably drops UDP between the hosts"
+  }
+
+  // MARK: - What should happen
+
+  /// Predicts each kind of path from both sides' NAT profiles, candidates and TURN settings.
+  public static func predict(local: Side, remote: Side) -> ConnectReport.Predictions {
+    .init(
+      direct: predictDirect(local, remote), reflexive: predictReflexive(local, remote),
+      relay: predictRelay(local, remote))
+  }
+
+  static func predictReflexive(_ local: Side, _ remote: Side) -> PathPrediction {
+    guard let a = local.profile, let b = remote.profile else {
+      let who =
+        local.profile == nil && remote.profile == nil
+        ? "either host" : (local.profile == nil ? "this host" : "the peer")
+      return PathPrediction(
+        .unknown, "There is no NAT profile for \(who), so this path can only be tried.")
+    }
+    var p = PathPrediction.reflexive(a, b)
+    // PathPrediction names the hosts A and B; the report speaks of this host and the peer.
+    for (from, to) in [
+      ("Host A's", "This host's"), ("Host B's", "The peer's"), ("Host A ", "This host "),
+      ("Host B ", "The peer "), ("host A", "this host"), ("host B", "the peer"),
+    ] {
+      p.reason = p.reason.replacingAll(from, with: to)
+    }
+    return p
+  }
+
+  static func hostIPs(_ s: Side) -> [IPAddress] {
+    s.candidates.filter { $0.kind == .host && $0.unusableReason == nil }.compactMap(\.address.ip)
+      .filter { !$0.isLoopback && !$0.isUnspecified }
+  }
+
+  static func publicIPs(_ s: Side) -> Set<IPAddress> {
+    Set(
+      s.candidates.filter { $0.kind == .srflx || $0.kind == .prflx }.compactMap(\.address.ip))
+  }
+
+  static func isPublic(_ ip: IPAddress) -> Bool {
+    !ip.isPrivate && !ip.isLinkLocal && !ip.isLoopback && !ip.isUnspecified
+  }
+
+  /// "192.168.1.0/24" when a host address of each side is in the same /24 (IPv4) or /64 (IPv6).
+  static func sharedSubnet(_ a: Side, _ b: Side) -> String? {
+    for x in hostIPs(a) {
+      for y in hostIPs(b) {
+        switch (x, y) {
+        case (.v4(let p), .v4(let q)) where p >> 8 == q >> 8:
+          return "\(IPAddress.v4(p & 0xFFFF_FF00))/24"
+        case (.v6(let p, _), .v6(let q, _)) where p == q && !x.isLinkLocal:
+          return "\(IPAddress.v6(p, 0))/64"
+        default: continue
+        }
+      }
+    }
+    return nil
+  }
+
+  static func predictDirect(_ local: Side, _ remote: Side) -> PathPrediction {
+    let remoteHosts = remote.candidates.filter { $0.kind == .host }
+    if !remoteHosts.isEmpty && hostIPs(remote).isEmpty {
+      return PathPrediction(
+        .unknown,
+        "The peer hides its host addresses behind mDNS names, so whether the hosts share a network is unknown."
+      )
+    }
+    if let subnet = sharedSubnet(local, remote) {
+      let mine = publicIPs(local)
+      let theirs = publicIPs(remote)
+      if mine.isEmpty || theirs.isEmpty {
+        return PathPrediction(
+          .works, "Both hosts have addresses on \(subnet), so they are probably on the same LAN.")
+      }
+      if !mine.isDisjoint(with: theirs) {
+        return PathPrediction(
+          .works,
+          "Both hosts are on \(subnet) behind the same public address, so their host addresses reach each other."
+        )
+      }
+      return PathPrediction(
+        .unknown,
+        "Both hosts use \(subnet) but reach the internet through different public addresses, so they are probably different networks reusing the same private range."
+      )
+    }
+    for (side, who, other) in [(remote, "The peer", "your"), (local, "This host", "the peer's")] {
+      guard hostIPs(side).contains(where: isPublic) else { continue }
+      guard let p = side.profile else {
+        return PathPrediction(
+          .unknown,
+          "\(who) has a public address, so a direct path works unless a firewall blocks it.")
+      }
+      if !p.natDetected && p.filtering == .endpointIndependent {
+        return PathPrediction(
+          .works,
+          "\(who) has a public address and no firewall, so \(other) checks reach it directly.")
+      }
+    }
+    if hostIPs(local).isEmpty || hostIPs(remote).isEmpty {
+      return PathPrediction(.fails, "One host has no usable host address.")
+    }
+    return PathPrediction(
+      .fails,
+      "The hosts are on different private networks, so their host addresses cannot reach each other."
+    )
+  }
+
+  static func predictRelay(_ local: Side, _ remote: Side) -> PathPrediction {
+    guard local.hasRelay || remote.hasRelay else {
+      return PathPrediction(.fails, "No relay was configured on either host (use --turn).")
+    }
+    if !remote.hasRelay, local.profile?.udpBlocked == true, !local.turn.contains(.tcp) {
+      return PathPrediction(
+        .fails,
+        "UDP is blocked on this host's network and its TURN server is reached over UDP; use a TURN server over TCP."
+      )
+    }
+    let who =
+      local.hasRelay && remote.hasRelay ? "both hosts" : (local.hasRelay ? "this host" : "the peer")
+    let how =
+      local.hasRelay && !local.turn.isEmpty
+      ? " (\(local.turn.map { $0.rawValue.uppercased() }.joined(separator: ", ")))" : ""
+    return PathPrediction(
+      .works,
+      "A TURN relay is configured on \(who)\(how), so traffic can be relayed as long as the TURN server is reachable."
+    )
+  }
+}
+
+extension String {
+  fileprivate func replacingAll(_ target: String, with replacement: String) -> String {
+    guard !target.isEmpty else { return self }
+    var out = ""
+    var rest = self[...]
+    while let r = rest.firstRange(of: target) {
+      out += rest[..<r.lowerBound] + replacement
+      rest = rest[r.upperBound...]
+    }
+    return out + rest
+  }
+}

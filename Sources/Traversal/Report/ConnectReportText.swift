@@ -1,0 +1,127 @@
+/// Plain-text rendering of a `ConnectReport`, about 80 columns, read like a doctor's summary:
+/// the outcome first, then each path with ✓ (worked), ✗ (failed) or – (not tried) and its
+/// reason, then the selected pair, then timings.
+public enum ConnectReportText {
+  /// Renders the report, wrapping reasons to `width` columns.
+  public static func render(_ r: ConnectReport, width: Int = 80) -> String {
+    var out: [String] = []
+    out += wrap(headline(r), width: width, indent: "")
+    out.append(
+      "NATs: this host \(r.local.legacyType), peer \(r.remote.legacyType).")
+    out.append("")
+    out.append("Paths")
+    for kind in ConnectReport.PathKind.allCases {
+      let p = r.paths[kind]
+      let mark = p.succeeded ? "✓" : (p.attempted ? "✗" : "–")
+      let name = kind.rawValue.padding(to: 10)
+      let head = "  \(mark) \(name) "
+      out += wrap(
+        p.reason, width: width, indent: String(repeating: " ", count: head.count), first: head)
+      let predicted = r.prediction[kind]
+      if p.attempted && predicted.outcome != .unknown
+        && (predicted.outcome == .works) != p.succeeded
+      {
+        let verb = predicted.outcome == .works ? "should have worked" : "was expected to fail"
+        out += wrap(
+          "(Predicted: \(verb). \(predicted.reason))", width: width,
+          indent: String(repeating: " ", count: head.count))
+      }
+    }
+    if let s = r.selectedPair {
+      out.append("")
+      out.append("Selected pair")
+      out.append("  local   \(endpoint(s.local))")
+      out.append("  remote  \(endpoint(s.remote))")
+      if let rtt = s.rttMs { out.append("  rtt     \(ms(rtt))") }
+    }
+    var t: [String] = []
+    if let g = r.timings.gatheringMs { t.append("gathering \(ms(g))") }
+    if let f = r.timings.firstCheckMs { t.append("first check \(ms(f))") }
+    if let c = r.timings.connectedMs { t.append("connected \(ms(c))") }
+    if !t.isEmpty {
+      out.append("")
+      out.append("Timings")
+      out += wrap(t.joined(separator: ", "), width: width, indent: "  ")
+    }
+    let unusable =
+      r.candidates.local.map { ("local", $0) } + r.candidates.remote.map { ("remote", $0) }
+    let skipped = unusable.compactMap { side, c in c.reason.map { (side, $0) } }
+    if !skipped.isEmpty {
+      out.append("")
+      out.append("Candidates not checked")
+      for (side, reason) in skipped {
+        let head = "  \(side.padding(to: 7)) "
+        out += wrap(
+          reason, width: width, indent: String(repeating: " ", count: head.count), first: head)
+      }
+    }
+    return out.joined(separator: "\n") + "\n"
+  }
+
+  static func headline(_ r: ConnectReport) -> String {
+    guard r.state == .connected, let s = r.selectedPair else {
+      let tried = r.pairs.filter(\.checked).count
+      return
+        "Not connected: no path worked (\(tried) pair\(tried == 1 ? "" : "s") checked)."
+    }
+    let how: String
+    switch ConnectReport.PathKind.of(s.local.type, s.remote.type) {
+    case .direct: how = "directly"
+    case .reflexive: how = "through the NATs"
+    case .relay: how = "through a TURN relay"
+    }
+    let time = r.timeToConnectedMs.map { " in \(ms($0))" } ?? ""
+    return
+      "Connected\(time), \(how) (\(s.local.type.rawValue) ↔ \(s.remote.type.rawValue))."
+  }
+
+  static func endpoint(_ e: ConnectReport.Endpoint) -> String {
+    "\(e.type.rawValue.padding(to: 6)) \(e) \(e.protocol.rawValue)"
+  }
+
+  /// "412 ms", "3.5 ms".
+  public static func ms(_ value: Double) -> String {
+    guard value.isFinite, value >= 0, value < 1e9 else { return "? ms" }
+    if value >= 10 { return "\(Int(value.rounded())) ms" }
+    let tenths = Int((value * 10).rounded())
+    return "\(tenths / 10).\(tenths % 10) ms"
+  }
+
+  /// Greedy word wrap; continuation lines start with `indent`, the first with `first`.
+  static func wrap(_ text: String, width: Int, indent: String, first: String? = nil) -> [String] {
+    var lines: [String] = []
+    var line = first ?? indent
+    var empty = true
+    // Keep a number and its unit together ("48 ms").
+    var words: [String] = []
+    for w in text.split(separator: " ") {
+      if let last = words.last, w.hasPrefix("ms"), w.count <= 3, last.last?.isNumber == true {
+        words[words.count - 1] = last + " " + w
+      } else {
+        words.append(String(w))
+      }
+    }
+    for word in words {
+      if !empty && line.count + 1 + word.count > width {
+        lines.append(line)
+        line = indent
+        empty = true
+      }
+      line += (empty ? "" : " ") + word
+      empty = false
+    }
+    lines.append(line)
+    return lines
+  }
+}
+
+extension ConnectReport {
+  /// The plain-text rendering (`ConnectReportText.render`).
+  public var text: String { ConnectReportText.render(self) }
+}
+
+extension String {
+  fileprivate func padding(to n: Int) -> String {
+    count >= n ? self : self + String(repeating: " ", count: n - count)
+  }
+}

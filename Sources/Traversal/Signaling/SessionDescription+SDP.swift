@@ -1,0 +1,113 @@
+extension SessionDescription {
+  /// The description as SDP attribute lines (RFC 8839), ending with an empty line:
+  /// `a=ice-ufrag`, `a=ice-pwd`, natscope's own `a=x-natscope-*` lines (role, tie-breaker,
+  /// NAT profile; other agents ignore them), one `a=candidate:` per candidate, and
+  /// `a=end-of-candidates` when gathering is complete. Lines end in LF.
+  public var sdp: String { sdpLines.joined(separator: "\n") + "\n" }
+
+  /// The lines of `sdp`, the last one empty.
+  public var sdpLines: [String] {
+    var lines = ["a=ice-ufrag:\(ufrag)", "a=ice-pwd:\(password)"]
+    lines.append("a=x-natscope-role:\(role.rawValue)")
+    lines.append("a=x-natscope-tie-breaker:\(tieBreaker)")
+    if let p = natProfile {
+      lines.append(
+        "a=x-natscope-nat:\(p.udpBlocked ? "udp-blocked" : (p.natDetected ? "nat" : "no-nat")) "
+          + "\(p.mapping?.rawValue ?? "unknown") \(p.filtering?.rawValue ?? "unknown")")
+    }
+    lines += candidates.map { "a=" + $0.sdpAttribute }
+    if endOfCandidates { lines.append("a=end-of-candidates") }
+    lines.append("")
+    return lines
+  }
+
+  /// Parses SDP text (LF or CRLF line ends); see `init(sdpLines:assumedRole:)`.
+  public init(sdp text: String, assumedRole: SignalingRole) throws(SignalingError) {
+    try self.init(sdpLines: SessionDescription.splitLines(text), assumedRole: assumedRole)
+  }
+
+  /// Parses SDP lines. Lines may carry the `a=` prefix or not; other SDP lines (`v=`, `m=`,
+  /// `c=`, …) and attributes natscope does not use (`a=ice-options`, `a=fingerprint`, …) are
+  /// ignored; TCP and mDNS candidates are kept (see `SignaledCandidate.unusableReason`).
+  ///
+  /// - Parameter assumedRole: the role when no `a=x-natscope-role` line says otherwise (SDP from
+  ///   other agents: the role the reader is waiting for).
+  /// - Throws: `SignalingError` for a missing `ice-ufrag`/`ice-pwd` or an unreadable candidate.
+  public init(sdpLines: [some StringProtocol], assumedRole: SignalingRole) throws(SignalingError) {
+    var ufrag: String?
+    var password: String?
+    var role = assumedRole
+    var tieBreaker: UInt64 = 0
+    var profile: NATProfile?
+    var candidates: [SignaledCandidate] = []
+    var end = false
+    for (index, raw) in sdpLines.enumerated() {
+      let number = index + 1
+      var line = Substring(raw).trimmingSignalingWhitespace()
+      if line.isEmpty { continue }
+      if line.hasPrefix("a=") {
+        line = line.dropFirst(2)
+      } else if line.count >= 2, line.dropFirst().first == "=" {
+        continue  // v=, o=, s=, t=, m=, c=, …
+      }
+      let name: Substring
+      let value: Substring
+      if let colon = line.firstIndex(of: ":") {
+        name = line[..<colon]
+        value = line[line.index(after: colon)...].trimmingSignalingWhitespace()
+      } else {
+        name = line
+        value = ""
+      }
+      switch name.lowercased() {
+      case "ice-ufrag":
+        guard (1...256).contains(value.count), value.allSatisfy(\.isSignalingICEChar) else {
+          throw .badAttribute(
+            line: number, reason: "the ice-ufrag is not 1 to 256 letters or digits")
+        }
+        if ufrag == nil { ufrag = String(value) }
+      case "ice-pwd":
+        guard (1...256).contains(value.count), value.allSatisfy(\.isSignalingICEChar) else {
+          throw .badAttribute(line: number, reason: "the ice-pwd is not 1 to 256 letters or digits")
+        }
+        if password == nil { password = String(value) }
+      case "candidate":
+        candidates.append(try SignaledCandidate(sdpAttribute: line, line: number))
+      case "end-of-candidates":
+        end = true
+      case "x-natscope-role":
+        guard let r = SignalingRole(rawValue: value.lowercased()) else {
+          throw .badAttribute(line: number, reason: "the role is neither offer nor answer")
+        }
+        role = r
+      case "x-natscope-tie-breaker":
+        guard let t = UInt64(value) else {
+          throw .badAttribute(line: number, reason: "the tie-breaker is not a 64-bit number")
+        }
+        tieBreaker = t
+      case "x-natscope-nat":
+        let f = value.split(separator: " ")
+        guard f.count == 3, ["udp-blocked", "nat", "no-nat"].contains(f[0]) else {
+          throw .badAttribute(line: number, reason: "the NAT profile is not readable")
+        }
+        profile = NATProfile(
+          udpBlocked: f[0] == "udp-blocked", natDetected: f[0] == "nat",
+          mapping: MappingBehavior(rawValue: String(f[1])),
+          filtering: FilteringBehavior(rawValue: String(f[2])))
+      default:
+        continue
+      }
+    }
+    guard let ufrag else { throw .missingAttribute("ice-ufrag") }
+    guard let password else { throw .missingAttribute("ice-pwd") }
+    self.init(
+      ufrag: ufrag, password: password, role: role, tieBreaker: tieBreaker,
+      candidates: candidates, endOfCandidates: end, natProfile: profile)
+  }
+
+  /// Splits on LF, dropping a CR before it (CRLF is one Character in Swift).
+  static func splitLines(_ text: String) -> [Substring] {
+    text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+      .map { $0.last == "\r" ? $0.dropLast() : $0 }
+  }
+}

@@ -1,0 +1,285 @@
+import Foundation
+import STUN
+import Testing
+import Traversal
+
+@Suite struct ConnectReportTests {
+  typealias F = SignalingFixtures
+  typealias E = ConnectReport.Endpoint
+  typealias Pair = ConnectReport.PairOutcome
+
+  static let peer = SessionDescription(
+    ufrag: "peer", password: "PeerSecretPassword12345", role: .answer, tieBreaker: 7,
+    candidates: [
+      .init(
+        foundation: "1", priority: 2_130_706_431, address: F.v4("10.0.0.8"), port: 40000,
+        kind: .host),
+      .init(
+        foundation: "2", priority: 1_694_498_815, address: F.v4("198.51.100.2"), port: 50000,
+        kind: .srflx, relatedAddress: F.v4("10.0.0.8"), relatedPort: 40000),
+    ],
+    natProfile: .symmetric)
+
+  static let hostPairs = [
+    Pair(
+      local: E(type: .host, address: "192.168.1.23", port: 50000),
+      remote: E(type: .host, address: "10.0.0.8", port: 40000), succeeded: false,
+      failure: .timeout, requests: 7),
+    Pair(
+      local: E(type: .host, address: "10.8.0.5", port: 50001),
+      remote: E(type: .host, address: "10.0.0.8", port: 40000), succeeded: false,
+      failure: .timeout, requests: 7),
+    Pair(
+      local: E(type: .host, address: "172.17.0.1", port: 50002),
+      remote: E(type: .host, address: "10.0.0.8", port: 40000), succeeded: false,
+      failure: .timeout, requests: 6),
+  ]
+  static let srflxPair = Pair(
+    local: E(type: .srflx, address: "203.0.113.7", port: 61665),
+    remote: E(type: .srflx, address: "198.51.100.2", port: 50000), succeeded: false,
+    failure: .timeout, requests: 7)
+  static let relayPair = Pair(
+    local: E(type: .relay, address: "198.51.100.20", port: 49170),
+    remote: E(type: .srflx, address: "198.51.100.2", port: 50000), succeeded: true,
+    requests: 2, rttMs: 48.4)
+
+  /// Port-restricted cone with TURN here, symmetric peer: only the relay works.
+  static func relayedReport() -> ConnectReport {
+    var b = ConnectReportBuilder(local: .init(F.typical, turn: [.udp]), remote: .init(peer))
+    b.pairs = hostPairs + [srflxPair, relayPair]
+    b.selectedPair = .init(local: relayPair.local, remote: relayPair.remote, rttMs: 48.4)
+    b.timings = .init(gatheringMs: 120, firstCheckMs: 131.2, connectedMs: 412.6)
+    return b.build()
+  }
+
+  @Test func pathsFromPairOutcomes() {
+    let r = Self.relayedReport()
+    #expect(r.state == .connected)
+    #expect(r.timeToConnectedMs == 412.6)
+    #expect(r.paths.direct.attempted && !r.paths.direct.succeeded)
+    #expect(
+      r.paths.direct.reason
+        == "All 3 host↔host pairs timed out after 7 requests: the hosts are on different networks.")
+    #expect(r.paths.reflexive.attempted && !r.paths.reflexive.succeeded)
+    #expect(
+      r.paths.reflexive.reason
+        == "Checks to 198.51.100.2:50000 got no answer: your NAT filters by address and port and the peer's changes ports (symmetric)."
+    )
+    #expect(r.paths.relay.succeeded)
+    #expect(r.paths.relay.rttMs == 48.4)
+    #expect(
+      r.paths.relay.reason == "Worked: 198.51.100.20:49170 ↔ 198.51.100.2:50000 answered in 48 ms."
+    )
+  }
+
+  @Test func natReasonsUseBothProfiles() {
+    typealias B = ConnectReportBuilder
+    let symmetricHere = B.Side(profile: .symmetric, candidates: [])
+    let prcPeer = B.Side(profile: .portRestrictedCone, candidates: [])
+    let pairs = [Self.srflxPair]
+    let p = B.paths(pairs, local: symmetricHere, remote: prcPeer, connected: false)
+    #expect(
+      p.reflexive.reason
+        == "Checks to 198.51.100.2:50000 got no answer: the peer's NAT filters by address and port and yours changes ports (symmetric)."
+    )
+    let q = B.paths(pairs, local: prcPeer, remote: symmetricHere, connected: false)
+    #expect(
+      q.reflexive.reason.hasSuffix(
+        "your NAT filters by address and port and the peer's changes ports (symmetric)."))
+    let both = B.paths(pairs, local: symmetricHere, remote: symmetricHere, connected: false)
+    #expect(both.reflexive.reason.contains("both NATs change ports"))
+    let unknown = B.paths(
+      pairs, local: .init(profile: nil, candidates: []), remote: prcPeer, connected: false)
+    #expect(unknown.reflexive.reason.contains("does not know"))
+  }
+
+  @Test func noRelayConfigured() {
+    let here = ConnectReportBuilder.Side(
+      profile: .portRestrictedCone, candidates: F.typical.candidates.filter { $0.kind != .relay })
+    var b = ConnectReportBuilder(local: here, remote: .init(Self.peer))
+    b.pairs = Array(Self.hostPairs.prefix(1))
+    let r = b.build()
+    #expect(r.state == .failed)
+    #expect(r.selectedPair == nil)
+    #expect(r.timeToConnectedMs == nil)
+    #expect(!r.paths.relay.attempted)
+    #expect(r.paths.relay.reason == "No relay was configured (use --turn).")
+    #expect(r.prediction.relay.outcome == .fails)
+    #expect(
+      r.paths.direct.reason
+        == "The host↔host pair timed out after 7 requests: the hosts are on different networks.")
+    #expect(!r.paths.reflexive.attempted)
+    #expect(
+      r.paths.reflexive.reason == "No pair through the NATs could be formed from the candidates.")
+  }
+
+  @Test func otherFailureKinds() {
+    var refused = Self.srflxPair
+    refused.failure = .unreachable
+    let p = ConnectReportBuilder.paths(
+      [refused], local: .init(profile: nil, candidates: []),
+      remote: .init(profile: nil, candidates: []), connected: false)
+    #expect(
+      p.reflexive.reason
+        == "Checks to 198.51.100.2:50000 were refused (ICMP unreachable): nothing listens at that address."
+    )
+    var sameLAN = Self.hostPairs[0]
+    sameLAN.remote.address = "192.168.1.40"
+    let here = ConnectReportBuilder.Side(profile: nil, candidates: [F.typical.candidates[0]])
+    let there = ConnectReportBuilder.Side(
+      profile: nil,
+      candidates: [
+        .init(foundation: "1", priority: 1, address: F.v4("192.168.1.40"), port: 1, kind: .host)
+      ])
+    let q = ConnectReportBuilder.paths([sameLAN], local: here, remote: there, connected: false)
+    #expect(q.direct.reason.contains("although both hosts are on 192.168.1.0/24"))
+    #expect(ConnectReportBuilder.predict(local: here, remote: there).direct.outcome == .works)
+  }
+
+  @Test func predictions() {
+    let r = Self.relayedReport()
+    #expect(
+      r.prediction.reflexive.outcome
+        == PathPrediction.reflexive(.portRestrictedCone, .symmetric).outcome)
+    #expect(r.prediction.reflexive.outcome == .fails)
+    #expect(r.prediction.reflexive.reason.hasPrefix("The peer's NAT picks a new public port"))
+    #expect(!r.prediction.reflexive.reason.contains("Host B"))
+    #expect(r.prediction.direct.outcome == .fails)
+    #expect(r.prediction.relay.outcome == .works)
+    #expect(r.prediction.relay.reason.contains("this host (UDP)"))
+    // mDNS-only peers: direct is unknown.
+    let browser = try? SessionDescription(
+      sdpLines: SignalingSDPTests.browser, assumedRole: .answer)
+    let mdns = ConnectReportBuilder.Side(
+      profile: nil,
+      candidates: (browser?.candidates ?? []).filter {
+        $0.kind == .host && $0.transport == .udp && $0.address.isMDNS
+      })
+    #expect(
+      ConnectReportBuilder.predict(local: .init(F.typical), remote: mdns).direct.outcome == .unknown
+    )
+    // A public peer with no NAT and no firewall.
+    let open = ConnectReportBuilder.Side(
+      profile: .openInternet,
+      candidates: [
+        .init(foundation: "1", priority: 1, address: F.v4("198.51.100.9"), port: 1, kind: .host)
+      ])
+    #expect(
+      ConnectReportBuilder.predict(local: .init(F.typical), remote: open).direct.outcome == .works)
+  }
+
+  func json(_ r: ConnectReport) throws -> [String: Any] {
+    let data = try JSONEncoder().encode(r)
+    return try #require(JSONSerialization.jsonObject(with: data) as? [String: Any])
+  }
+
+  @Test func jsonKeysAreExactlyTheDocumentedOnes() throws {
+    let o = try json(Self.relayedReport())
+    #expect(
+      Set(o.keys)
+        == [
+          "schemaVersion", "state", "selectedPair", "timeToConnectedMs", "timings", "paths",
+          "prediction", "local", "remote", "candidates", "pairs",
+        ])
+    #expect(o["schemaVersion"] as? Int == 1)
+    #expect(o["state"] as? String == "connected")
+    let sel = try #require(o["selectedPair"] as? [String: Any])
+    #expect(Set(sel.keys) == ["local", "remote", "rttMs"])
+    let local = try #require(sel["local"] as? [String: Any])
+    #expect(Set(local.keys) == ["type", "address", "port", "protocol"])
+    #expect(local["type"] as? String == "relay")
+    #expect(local["protocol"] as? String == "udp")
+    let timings = try #require(o["timings"] as? [String: Any])
+    #expect(Set(timings.keys) == ["gatheringMs", "firstCheckMs", "connectedMs"])
+    let paths = try #require(o["paths"] as? [String: Any])
+    #expect(Set(paths.keys) == ["direct", "reflexive", "relay"])
+    let relay = try #require(paths["relay"] as? [String: Any])
+    #expect(Set(relay.keys) == ["attempted", "succeeded", "reason", "rttMs"])
+    let direct = try #require(paths["direct"] as? [String: Any])
+    #expect(Set(direct.keys) == ["attempted", "succeeded", "reason"])
+    let prediction = try #require(o["prediction"] as? [String: Any])
+    #expect(Set(prediction.keys) == ["direct", "reflexive", "relay"])
+    #expect((prediction["reflexive"] as? [String: Any])?["outcome"] as? String == "fails")
+    let host = try #require(o["local"] as? [String: Any])
+    #expect(Set(host.keys) == ["profile", "legacyType", "turn"])
+    let candidates = try #require(o["candidates"] as? [String: Any])
+    #expect(Set(candidates.keys) == ["local", "remote"])
+    let entries = try #require(candidates["local"] as? [[String: Any]])
+    #expect(
+      Set(entries[0].keys)
+        == ["type", "address", "port", "protocol", "priority", "usable", "reason"])
+    let pairs = try #require(o["pairs"] as? [[String: Any]])
+    #expect(pairs.count == 5)
+    #expect(
+      Set(pairs[0].keys)
+        == ["local", "remote", "checked", "succeeded", "failure", "detail", "requests", "rttMs"])
+    // Failed: nulls are explicit.
+    var b = ConnectReportBuilder(local: .init(Self.peer), remote: .init(Self.peer))
+    b.pairs = []
+    let failed = try json(b.build())
+    #expect(failed["selectedPair"] is NSNull)
+    #expect(failed["timeToConnectedMs"] is NSNull)
+    #expect(failed["state"] as? String == "failed")
+  }
+
+  @Test func jsonRoundTripsAndNeverContainsThePassword() throws {
+    let r = Self.relayedReport()
+    let data = try JSONEncoder().encode(r)
+    let text = String(decoding: data, as: UTF8.self)
+    #expect(!text.contains(F.password))
+    #expect(!text.contains(Self.peer.password))
+    #expect(!r.text.contains(F.password))
+    #expect(try JSONDecoder().decode(ConnectReport.self, from: data) == r)
+  }
+
+  @Test func textRendering() {
+    let text = Self.relayedReport().text
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    #expect(lines[0] == "Connected in 413 ms, through a TURN relay (relay ↔ srflx).")
+    #expect(lines[1] == "NATs: this host Port Restricted Cone, peer Symmetric.")
+    #expect(lines.contains("Paths"))
+    #expect(
+      lines.contains(
+        "  ✗ direct     All 3 host↔host pairs timed out after 7 requests: the hosts are"))
+    #expect(lines.contains("               on different networks."))
+    #expect(
+      lines.contains { $0.hasPrefix("  ✗ reflexive  Checks to 198.51.100.2:50000 got no answer:") })
+    // "48 ms" is never split over two lines.
+    #expect(
+      lines.contains("  ✓ relay      Worked: 198.51.100.20:49170 ↔ 198.51.100.2:50000 answered in"))
+    #expect(lines.contains("               48 ms."))
+    #expect(lines.contains("  local   relay  198.51.100.20:49170 udp"))
+    #expect(lines.contains("  remote  srflx  198.51.100.2:50000 udp"))
+    #expect(lines.contains("  rtt     48 ms"))
+    #expect(lines.contains("  gathering 120 ms, first check 131 ms, connected 413 ms"))
+    for l in lines { #expect(l.count <= 80, "\(l)") }
+    // Order: outcome, paths, selected pair, timings.
+    let order = ["Paths", "Selected pair", "Timings"].compactMap { lines.firstIndex(of: $0) }
+    #expect(order == order.sorted() && order.count == 3)
+
+    var b = ConnectReportBuilder(local: .init(Self.peer), remote: .init(Self.peer))
+    b.pairs = Array(Self.hostPairs.prefix(1))
+    let failed = b.build().text
+    #expect(failed.hasPrefix("Not connected: no path worked (1 pair checked).\n"))
+    #expect(failed.contains("  – relay      No relay was configured (use --turn)."))
+    #expect(!failed.contains("Selected pair"))
+  }
+
+  @Test func textListsCandidatesThatCouldNotBeChecked() throws {
+    let browser = try SessionDescription(sdpLines: SignalingSDPTests.browser, assumedRole: .answer)
+    var b = ConnectReportBuilder(local: .init(F.typical), remote: .init(browser))
+    b.pairs = [Self.srflxPair]
+    let r = b.build()
+    #expect(r.candidates.remote.filter { !$0.usable }.count == 2)
+    let text = r.text
+    #expect(text.contains("Candidates not checked\n  remote  Candidate f3b0c7a2"))
+    #expect(text.contains("  remote  TCP candidate 192.168.1.23 port 9 is not supported"))
+    #expect(text.hasPrefix("Not connected: no path worked (1 pair checked).\n"))
+  }
+
+  @Test func milliseconds() {
+    #expect(ConnectReportText.ms(3.46) == "3.5 ms")
+    #expect(ConnectReportText.ms(412.6) == "413 ms")
+    #expect(ConnectReportText.ms(.nan) == "? ms")
+  }
+}
