@@ -52,6 +52,8 @@ public enum ICEEvent: Codable, Sendable, Hashable {
   case gatheringDone(localCandidates: Int)
   /// A STUN server did not answer a gathering request from `base` (session).
   case serverUnreachable(server: TransportAddress, base: TransportAddress, attempts: Int)
+  /// A host socket could not be opened on `address` (session).
+  case socketFailed(address: IPAddress, reason: String)
   /// A relay could not be allocated (session).
   case relayFailed(String)
   /// Gathering was cut short after `afterMs` milliseconds (session).
