@@ -30,9 +30,11 @@ enum ICELab {
 
   static func run(
     _ a: String, _ b: String, seed: UInt64 = 1, loss: Double = 0, sameLAN: Bool = false,
-    duration: Duration = .seconds(15)
+    duration: Duration = .seconds(15),
+    relayForA: ((SimulatedLab) throws -> RelayChannelFactory)? = nil
   ) throws -> Run {
     let lab = try SimulatedLab(seed: seed)
+    let relays = try relayForA.map { [try $0(lab)] } ?? []
     let hostA = try lab.addSite("a", behavior: NATBehavior.preset(named: a), loss: loss)
     let hostB: SimulatedHost
     if sameLAN {
@@ -44,7 +46,7 @@ enum ICELab {
     let config = ICESessionConfiguration(
       stunServers: [lab.stunServerAddress], gatheringTimeout: .seconds(3))
     let sa = ICESession(
-      runtime: hostA, role: .controlling, configuration: config,
+      runtime: hostA, role: .controlling, configuration: config, relays: relays,
       generator: SeededGenerator(seed: seed &* 2 &+ 1))
     let sb = ICESession(
       runtime: hostB, role: .controlled, configuration: config,
@@ -183,13 +185,35 @@ enum ICELab {
 
   @Test func closeReleasesEverything() throws {
     let run = try ICELab.run("full-cone", "open", duration: .seconds(2))
+    #expect(run.a.state == .completed)
     run.a.close()
     run.b.close()
     #expect(run.a.state == .closed)
-    let pending = run.lab.network.pendingEvents
+    let logged = run.a.log.count
+    let before = run.lab.network.counters
     run.lab.network.run(for: .seconds(60))
-    #expect(run.a.log.last.map { "\($0.event)".contains("closed") } == true)
-    _ = pending
+    #expect(run.a.log.count == logged)
+    #expect(run.lab.network.counters == before)
+    if case .agentStateChanged(_, .closed, _) = run.a.log.last?.event {
+    } else {
+      Issue.record("last event is not the close")
+    }
+  }
+
+  @Test func hostSocketsUseThePortRange() throws {
+    let lab = try SimulatedLab(seed: 1)
+    let host = try lab.addSite("a", behavior: .fullCone)
+    let session = ICESession(
+      runtime: host, role: .controlling,
+      configuration: ICESessionConfiguration(
+        stunServers: [lab.stunServerAddress], portRange: 40000...40010))
+    session.start()
+    lab.network.run(for: .seconds(2))
+    defer { session.close() }
+    let hostCandidate = try #require(session.localCandidates.first { $0.type == .host })
+    #expect((40000...40010).contains(hostCandidate.address.port))
+    #expect(session.gatheringDone)
+    #expect(session.localCandidates.map(\.type) == [.host, .srflx])
   }
 }
 
@@ -207,5 +231,83 @@ enum ICELab {
       run.a.close()
       run.b.close()
     }
+  }
+}
+
+/// A stand-in for a TURN allocation: a socket on a public "relay" host that sends for the
+/// client and hands back what peers send to it (no client-to-server leg, no permissions).
+final class FakeRelayChannel: RelayChannel {
+  static let relayIP = IPAddress("203.0.113.50") ?? .anyV4
+  private var socket: (any DatagramSocket)?
+  let relayedAddress: TransportAddress
+  let mappedAddress: TransportAddress? = nil
+  let serverAddress = TransportAddress(ip: relayIP, port: 3478)
+  var onReceive: ((_ bytes: [UInt8], _ from: TransportAddress) -> Void)?
+  private(set) var sent = 0
+  private(set) var received = 0
+
+  init(on host: SimulatedHost) throws {
+    var me: FakeRelayChannel?
+    let s = try host.openUDP(UDPSocketOptions(address: Self.relayIP)) { datagram in
+      me?.received += 1
+      me?.onReceive?(datagram.bytes, datagram.source)
+    }
+    socket = s
+    relayedAddress = s.localAddress
+    me = self
+  }
+
+  func send(_ bytes: [UInt8], to peer: TransportAddress) {
+    sent += 1
+    socket?.send(bytes, to: peer)
+  }
+
+  func close() {
+    socket?.close()
+    socket = nil
+    onReceive = nil
+  }
+}
+
+@Suite struct ICERelayOnSimulationTests {
+  @Test func symmetricPairConnectsThroughARelayedCandidate() throws {
+    var relay: FakeRelayChannel?
+    let run = try ICELab.run("symmetric", "symmetric") { lab in
+      let host = try lab.network.addHost(
+        "relay", in: lab.internet, address: FakeRelayChannel.relayIP)
+      let channel = try FakeRelayChannel(on: host)
+      relay = channel
+      return { completion in
+        // The allocation takes 100 ms.
+        host.schedule(at: host.now + .milliseconds(100)) { completion(.success(channel)) }
+      }
+    }
+    defer {
+      run.a.close()
+      run.b.close()
+    }
+    #expect(run.a.state == .completed)
+    #expect(run.b.state == .completed)
+    let pa = try #require(run.a.selectedPair)
+    #expect(pa.local.type == .relay)
+    #expect(pa.local.relatedAddress == TransportAddress(ip: FakeRelayChannel.relayIP, port: 3478))
+    let channel = try #require(relay)
+    #expect(channel.sent > 0 && channel.received > 0)
+    #expect(
+      run.a.localCandidates.contains { $0.type == .relay && $0.address == channel.relayedAddress })
+    #expect(run.b.selectedPair?.remote.address == channel.relayedAddress)
+  }
+
+  @Test func aFailedRelayIsReportedAndGatheringStillEnds() throws {
+    let run = try ICELab.run("full-cone", "full-cone") { _ in
+      { completion in completion(.failure(.failed("TURN server refused the allocation (486)"))) }
+    }
+    defer {
+      run.a.close()
+      run.b.close()
+    }
+    #expect(run.a.log.contains { if case .relayFailed = $0.event { true } else { false } })
+    #expect(run.a.gatheringDone)
+    #expect(run.a.state == .completed)
   }
 }

@@ -312,3 +312,42 @@ import Traversal
     #expect(p.stats.meanRTTMs != nil && p.stats.lastRTTMs != nil)
   }
 }
+
+@Suite struct ICEAgentEdgeTests {
+  typealias F = ICEFixture
+
+  @Test func unreachableFailsThePairAtOnce() throws {
+    let wire = F.pair()
+    wire.drop = { _, _, _ in true }
+    wire.with(0) { $0.start(at: $1) }
+    wire.run(for: .milliseconds(100))
+    wire.with(0) {
+      $0.handleUnreachable(F.address("10.0.0.2:2000"), from: F.address("10.0.0.1:1000"), at: $1)
+    }
+    #expect(wire.agents[0].checkList[0].failureReason == .unreachable)
+    #expect(wire.agents[0].state == .failed)
+    #expect(wire.time(0, reached: .failed) == .zero + .milliseconds(100))
+  }
+
+  @Test func aResponseFromTheWrongAddressFailsThePair() throws {
+    let wire = F.pair()
+    // B's answers leave through a NAT that rewrites their source: not symmetric.
+    wire.nat[F.address("10.0.0.2:2000")] = F.address("10.0.0.99:2000")
+    wire.drop = { from, _, bytes in
+      // Only B's responses (class bits 0x0100) are rewritten; drop B's own requests.
+      from == F.address("10.0.0.99:2000") && bytes[0] & 0x01 == 0 && bytes[1] & 0x10 == 0
+    }
+    wire.with(0) { $0.start(at: $1) }
+    wire.run(for: .seconds(1))
+    #expect(wire.agents[0].checkList.contains { $0.failureReason == .nonSymmetric })
+  }
+
+  @Test func closeStopsEverything() {
+    let wire = F.pair()
+    wire.with(0) { $0.start(at: $1) }
+    wire.with(0) { $0.close(at: $1) }
+    #expect(wire.agents[0].state == .closed)
+    wire.with(0) { $0.handleTimeout(at: $1 + .seconds(1)) }
+    #expect(wire.agents[0].state == .closed)
+  }
+}
