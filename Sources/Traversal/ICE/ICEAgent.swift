@@ -510,10 +510,8 @@ public struct ICEAgent: Sendable {
     guard let bytes = buildRequest(id: id, priority: priority, useCandidate: useCandidate) else {
       return
     }
-    if let old = activeCheck[pair.id] {
-      table.cancel(id: old)
-      checks[old] = nil
-    }
+    // An earlier transaction on the pair keeps running (its answer still counts, RFC 8445
+    // §7.3.1.4), but no longer fails the pair if it goes unanswered.
     checks[id] = CheckContext(
       pairID: pair.id, localBase: pair.localBase, remote: pair.remote.address,
       useCandidate: useCandidate, roleAtSend: role, priority: priority, triggered: isTriggered,
@@ -535,8 +533,12 @@ public struct ICEAgent: Sendable {
     if let last = lastCheckAt, now < last + configuration.pacing { return }
     while let id = triggered.first {
       triggered.removeFirst()
-      guard let i = index(id), pairs[i].state != .failed else { continue }
-      if pairs[i].state == .inProgress, activeCheck[id] != nil, !useCandidateOn.contains(id) {
+      guard let i = index(id), pairs[i].state != .failed || useCandidateOn.contains(id) else {
+        continue
+      }
+      if pairs[i].state == .inProgress, let t = activeCheck[id], checks[t]?.triggered == true,
+        !useCandidateOn.contains(id)
+      {
         continue
       }
       sendCheck(i, triggered: true, now)
@@ -668,6 +670,13 @@ public struct ICEAgent: Sendable {
     }
     pairs[i].stats.addRTT(rtt.duration)
     setPairState(i, .succeeded, .succeeded, now)
+    // Other checks still running on this pair have nothing left to prove.
+    for (id, other) in checks where other.pairID == ctx.pairID && !other.consent {
+      table.cancel(id: id)
+      checks[id] = nil
+    }
+    activeCheck[ctx.pairID] = nil
+    triggered.removeAll { $0 == ctx.pairID && !useCandidateOn.contains(ctx.pairID) }
     let pair = pairs[i]
     for k in pairs.indices
     where pairs[k].inCheckList && pairs[k].state == .frozen
@@ -796,8 +805,17 @@ public struct ICEAgent: Sendable {
     pairs[i].stats.responsesSent += 1
     emit(.checkReceived(pairID: pairID, from: source, useCandidate: useCandidate))
     switch pairs[i].state {
-    case .succeeded, .inProgress:
+    case .succeeded:
       break
+    case .inProgress:
+      // RFC 8445 §7.3.1.4: the peer's check just opened the path our check may have been
+      // dropped on, so check again now rather than at the next retransmission (once: not
+      // when the check in progress is already a triggered one).
+      if let t = activeCheck[pairID], checks[t]?.triggered == false,
+        state == .checking || state == .connected, !triggered.contains(pairID)
+      {
+        triggered.append(pairID)
+      }
     case .waiting, .frozen, .failed:
       if state == .checking || state == .connected || state == .new {
         enqueueTriggered(i, .triggeredByIncomingCheck, now)
