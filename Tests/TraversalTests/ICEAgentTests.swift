@@ -351,3 +351,32 @@ import Traversal
     #expect(wire.agents[0].state == .closed)
   }
 }
+
+@Suite struct ICEFoundationPacingTests {
+  typealias F = ICEFixture
+
+  /// Two remote candidates with one foundation: the second pair stays Frozen while the first
+  /// is In-Progress (and the agent does not spin on it), then is unfrozen when it fails.
+  @Test func sharedFoundationWaitsItsTurnWithoutSpinning() throws {
+    let wire = F.pair(exchange: false)
+    for (k, port) in [2000, 2001].enumerated() {
+      wire.with(0) {
+        $0.addRemoteCandidate(
+          Candidate(
+            foundation: "same", priority: UInt32(2000 - k), address: F.address("10.0.0.2:\(port)"),
+            type: .host), at: $1)
+      }
+    }
+    wire.with(0) { $0.endOfLocalCandidates(at: $1) + $0.endOfRemoteCandidates(at: $1) }
+    wire.drop = { _, _, _ in true }
+    wire.with(0) { $0.start(at: $1) }
+    wire.run(for: .seconds(10))
+    #expect(wire.iterations < 100)
+    let list = wire.agents[0].checkList
+    #expect(list.count == 2)
+    let second = try #require(list.first { $0.remote.address == F.address("10.0.0.2:2001") })
+    // Unfrozen only when the first pair failed at 2 s, so it fails at 4 s.
+    #expect(second.stats.history.first { $0.state == .waiting }?.at == .zero + .seconds(2))
+    #expect(wire.time(0, reached: .failed) == .zero + .seconds(4))
+  }
+}

@@ -1,4 +1,5 @@
 import STUN
+import Testing
 import Traversal
 
 /// Two (or more) ICE agents wired back to back on a manual clock: every `.send` becomes a
@@ -61,8 +62,18 @@ final class ICEWire {
   }
 
   /// Runs until nothing is pending or `deadline` is reached.
+  /// Loop iterations of the last ``run(until:)`` (a machine that keeps asking to be woken at
+  /// the same instant would never let virtual time advance).
+  private(set) var iterations = 0
+
   func run(until deadline: Instant) {
+    iterations = 0
     while true {
+      iterations += 1
+      if iterations > 100_000 {
+        Issue.record("the wire did not settle: an agent keeps waking at \(now)")
+        break
+      }
       let nextPacket = inFlight.map(\.at).min()
       let nextWake = wakes.compactMap { $0 }.min()
       guard let next = [nextPacket, nextWake].compactMap({ $0 }).min(), next <= deadline else {

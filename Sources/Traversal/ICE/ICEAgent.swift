@@ -559,10 +559,18 @@ public struct ICEAgent: Sendable {
     }
   }
 
+  /// Whether ``pump(_:)`` would send a check once Ta allows (so a wake is worth having).
   private var hasCheckWork: Bool {
-    if !triggered.isEmpty { return true }
-    guard state == .checking || state == .connected else { return false }
-    return pairs.contains { $0.inCheckList && ($0.state == .waiting || $0.state == .frozen) }
+    guard remoteKey != nil, state != .new else { return false }
+    let checking = state == .checking || state == .connected
+    if !triggered.isEmpty && (checking || nominationInFlight != nil) { return true }
+    guard checking else { return false }
+    if pairs.contains(where: { $0.inCheckList && $0.state == .waiting }) { return true }
+    let active = Set(
+      pairs.filter { $0.state == .waiting || $0.state == .inProgress }.map(\.foundation))
+    return pairs.contains {
+      $0.inCheckList && $0.state == .frozen && !active.contains($0.foundation)
+    }
   }
 
   private mutating func processTable(_ outs: [TransactionTable<Message>.Output], now: Instant) {
@@ -1020,7 +1028,7 @@ public struct ICEAgent: Sendable {
     var wakes: [Instant] = []
     if state != .closed && state != .failed {
       if let w = table.nextWake { wakes.append(w) }
-      if remoteKey != nil, hasCheckWork {
+      if hasCheckWork {
         wakes.append(Swift.max(now, (lastCheckAt ?? now) + configuration.pacing))
       }
       if role == .controlling, configuration.nomination == .regular, state == .connected,
