@@ -127,6 +127,15 @@ enum ICELab {
     #expect(run.a.state == .completed)
     let p = try #require(run.a.selectedPair)
     #expect(p.local.type == .host && p.remote.type == .host)
+    // No password anywhere in the session logs.
+    let e = JSONEncoder()
+    for log in [run.a.log, run.b.log] {
+      let json = String(decoding: try e.encode(log), as: UTF8.self)
+      let text = log.map { "\($0.event)" }.joined(separator: "\n")
+      for secret in [run.a.localCredentials.password, run.b.localCredentials.password] {
+        #expect(!json.contains(secret) && !text.contains(secret))
+      }
+    }
     #expect(p.remote.address.ip == IPAddress("192.168.1.11"))
     // Server-reflexive candidates were gathered too (through the shared NAT).
     #expect(run.a.localCandidates.contains { $0.type == .srflx })

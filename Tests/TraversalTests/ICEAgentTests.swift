@@ -380,3 +380,30 @@ import Traversal
     #expect(wire.time(0, reached: .failed) == .zero + .seconds(4))
   }
 }
+
+@Suite struct ICENominationRecoveryTests {
+  typealias F = ICEFixture
+
+  /// The nominating check on the best pair goes unanswered: that pair fails and the
+  /// controlling agent nominates the next valid pair.
+  @Test func aFailedNominationMovesToTheNextValidPair() throws {
+    let wire = F.pair(bHosts: ["10.0.0.2:2000", "10.0.0.3:2000"])
+    let best = F.address("10.0.0.2:2000")
+    // Every check to the best pair that carries USE-CANDIDATE is lost.
+    wire.drop = { _, to, bytes in
+      to == best && (try? Message(bytes: bytes))?.contains(.useCandidate) == true
+    }
+    wire.with(0) { $0.start(at: $1) }
+    wire.with(1) { $0.start(at: $1) }
+    wire.run(for: .seconds(5))
+    #expect(wire.agents[0].state == .completed)
+    let selected = try #require(wire.agents[0].selectedPair)
+    #expect(selected.remote.address == F.address("10.0.0.3:2000"))
+    let failedBest = try #require(wire.agents[0].checkList.first { $0.remote.address == best })
+    #expect(failedBest.failureReason == .timeout(attempts: 7))
+    #expect(wire.agents[1].selectedPair?.local.address == F.address("10.0.0.3:2000"))
+    // The nominating check gives up after 2 s; the next nomination takes one round trip.
+    let completed = try #require(wire.time(0, reached: .completed))
+    #expect(completed > .zero + .seconds(2) && completed < .zero + .milliseconds(2200))
+  }
+}
