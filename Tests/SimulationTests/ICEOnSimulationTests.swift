@@ -282,7 +282,7 @@ final class FakeRelayChannel: RelayChannel {
   }
 }
 
-@Suite struct ICERelayOnSimulationTests {
+@Suite struct ICEGatheringOnSimulationTests {
   @Test func symmetricPairConnectsThroughARelayedCandidate() throws {
     var relay: FakeRelayChannel?
     let run = try ICELab.run("symmetric", "symmetric") { lab in
@@ -309,6 +309,38 @@ final class FakeRelayChannel: RelayChannel {
     #expect(
       run.a.localCandidates.contains { $0.type == .relay && $0.address == channel.relayedAddress })
     #expect(run.b.selectedPair?.remote.address == channel.relayedAddress)
+  }
+
+  @Test func aRelayThatNeverAnswersEndsInAGatheringTimeout() throws {
+    let run = try ICELab.run("full-cone", "full-cone") { _ in { _ in } }
+    defer {
+      run.a.close()
+      run.b.close()
+    }
+    let timedOut = try #require(
+      run.a.log.first { if case .gatheringTimedOut = $0.event { true } else { false } })
+    #expect(timedOut.at == .zero + .seconds(3))
+    let done = try #require(
+      run.a.log.first { if case .gatheringDone = $0.event { true } else { false } })
+    #expect(done.at == timedOut.at)
+    // Checks ran meanwhile (trickle): the agent did not wait for gathering to connect.
+    #expect(try #require(ICELab.time(run.a, .connected)) < timedOut.at)
+    #expect(run.a.state == .completed)
+  }
+
+  @Test func anUnreachableSTUNServerIsReported() throws {
+    let run = try ICELab.run("udp-blocked", "full-cone")
+    defer {
+      run.a.close()
+      run.b.close()
+    }
+    let entry = try #require(
+      run.a.log.first { if case .serverUnreachable = $0.event { true } else { false } })
+    guard case .serverUnreachable(let server, _, let attempts) = entry.event else { return }
+    #expect(server == run.lab.stunServerAddress)
+    #expect(attempts == 6)
+    #expect(entry.at == .zero + .milliseconds(1400))
+    #expect(run.a.localCandidates.map(\.type) == [.host])
   }
 
   @Test func aFailedRelayIsReportedAndGatheringStillEnds() throws {
