@@ -342,6 +342,29 @@ import Traversal
     #expect(wire.agents[0].checkList.contains { $0.failureReason == .nonSymmetric })
   }
 
+  @Test func unknownComprehensionRequiredAttributesGet420() throws {
+    var a = ICEAgent(role: .controlled, generator: SeededGenerator(seed: 9))
+    let base = F.address("10.0.0.1:1000")
+    _ = a.addHostCandidate(base, at: .zero)
+    let key = try IntegrityKey.shortTerm(password: a.localCredentials.password)
+    var b = MessageBuilder(type: .bindingRequest, transactionID: TransactionID(high: 5, low: 6))
+    b.add(Username("\(a.localCredentials.ufrag):peer"))
+    b.add(Priority(1_845_501_695))
+    b.add(type: AttributeType(rawValue: 0x0030), value: [0, 0, 0, 0])
+    b.addMessageIntegrity(key: key)
+    b.addFingerprint()
+    let out = a.handle(b.bytes, from: F.address("10.0.0.2:9"), to: base, at: .zero)
+    let reply = try #require(
+      out.compactMap { o -> Message? in
+        if case .send(let bytes, _, _) = o { return try? Message(bytes: bytes) }
+        return nil
+      }.first)
+    #expect(try reply.get(ErrorCodeAttribute.self)?.code == .unknownAttribute)
+    #expect(try reply.get(UnknownAttributes.self)?.types == [AttributeType(rawValue: 0x0030)])
+    #expect(reply.verifyMessageIntegrity(key: key))
+    #expect(a.remoteCandidates.isEmpty)
+  }
+
   @Test func closeStopsEverything() {
     let wire = F.pair()
     wire.with(0) { $0.start(at: $1) }

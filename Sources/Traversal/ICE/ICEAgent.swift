@@ -419,7 +419,8 @@ public struct ICEAgent: Sendable {
       prunedPairs += 1
       emit(
         .pairPruned(
-          pairID: id, reason: "the check list is limited to \(configuration.maxPairs) pairs"))
+          pairID: id,
+          reason: .pruned("the check list is limited to \(configuration.maxPairs) pairs")))
     }
   }
 
@@ -744,6 +745,17 @@ public struct ICEAgent: Sendable {
     guard let key = localKey, m.verifyMessageIntegrity(key: key) else {
       reject(source, "check MESSAGE-INTEGRITY does not match our password")
       sendError(m, .unauthenticated, from: localBase, to: source)
+      return
+    }
+    let unknown = m.unknownComprehensionRequired
+    if !unknown.isEmpty {
+      reject(source, "check with unknown comprehension-required attributes")
+      var b = MessageBuilder(type: .bindingError, transactionID: m.transactionID)
+      b.add(ErrorCodeAttribute(.unknownAttribute))
+      b.add(UnknownAttributes(unknown))
+      b.addMessageIntegrity(key: key)
+      b.addFingerprint()
+      outputs.append(.send(b.bytes, from: localBase, to: source))
       return
     }
     guard let priority = (try? m.get(Priority.self))?.value else {

@@ -64,7 +64,7 @@ extension ICEEvent: CustomStringConvertible {
     case .pairAdded(let p, let inCheckList):
       return
         "\(inCheckList ? "pair" : "valid pair") #\(p.id): \(p.local.type.rawValue) \(p.local.address) -> \(p.remote.type.rawValue) \(p.remote.address)"
-    case .pairPruned(let id, let reason): return "pair #\(id) dropped: \(reason)"
+    case .pairPruned(let id, let reason): return "pair #\(id) \(reason)"
     case .pairStateChanged(let id, let from, let to, let reason):
       return
         "pair #\(id) \(from.rawValue) -> \(to.rawValue)\(reason.map { ": \($0)" } ?? "")"

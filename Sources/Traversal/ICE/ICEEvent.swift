@@ -67,7 +67,7 @@ public enum ICEEvent: Codable, Sendable, Hashable {
   /// A pair joined the check list (or the valid list only, when `inCheckList` is false).
   case pairAdded(ICEPairSummary, inCheckList: Bool)
   /// A pair was dropped from the check list.
-  case pairPruned(pairID: Int, reason: String)
+  case pairPruned(pairID: Int, reason: ICEPairReason)
   /// A pair changed state.
   case pairStateChanged(
     pairID: Int, from: CandidatePairState, to: CandidatePairState, reason: ICEPairReason?)
