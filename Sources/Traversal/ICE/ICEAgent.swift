@@ -815,7 +815,9 @@ public struct ICEAgent: Sendable {
     if let existing {
       pairID = existing.id
     } else {
-      guard state != .completed, let id = formPair(local: local, remote: remote, now: now) else {
+      guard state == .new || state == .checking || state == .connected,
+        let id = formPair(local: local, remote: remote, now: now)
+      else {
         return
       }
       pairID = id
