@@ -1,0 +1,400 @@
+import STUN
+
+/// Makes one relayed candidate: allocates on a TURN server and hands back the channel (or why
+/// it could not). Called once per gathering, on the runtime's serial context.
+public typealias RelayChannelFactory =
+  (_ completion: @escaping (Result<any RelayChannel, RuntimeError>) -> Void) -> Void
+
+/// What an ``ICESession`` gathers and how.
+public struct ICESessionConfiguration: Sendable {
+  /// STUN servers asked for server-reflexive candidates (from every host socket of the same
+  /// address family).
+  public var stunServers: [TransportAddress]
+  /// Host sockets bind in this range when set (like the seed log's 40000–50000).
+  public var portRange: ClosedRange<UInt16>?
+  /// Loopback addresses are used only when asked (then 127.0.0.1 is added if missing).
+  public var includeLoopback: Bool
+  /// The addresses to gather on; nil means `runtime.localAddresses()`.
+  public var localAddresses: [IPAddress]?
+  /// Gathering ends after this long even if servers or relays have not answered.
+  public var gatheringTimeout: Duration
+  /// The retransmission policy of the STUN requests to servers (default: `natscope probe`'s,
+  /// six requests 200 ms apart, "no answer" after 1.4 s).
+  public var stunPolicy: RetransmissionPolicy
+  /// The agent's settings.
+  public var agent: ICEConfiguration
+
+  public init(
+    stunServers: [TransportAddress] = [], portRange: ClosedRange<UInt16>? = nil,
+    includeLoopback: Bool = false, localAddresses: [IPAddress]? = nil,
+    gatheringTimeout: Duration = .seconds(5), stunPolicy: RetransmissionPolicy = .probe,
+    agent: ICEConfiguration = ICEConfiguration()
+  ) {
+    self.stunServers = stunServers
+    self.portRange = portRange
+    self.includeLoopback = includeLoopback
+    self.localAddresses = localAddresses
+    self.gatheringTimeout = gatheringTimeout
+    self.stunPolicy = stunPolicy
+    self.agent = agent
+  }
+}
+
+/// One event with the runtime time it happened at, for logs and `--json`.
+public struct ICELogEntry: Codable, Sendable, Hashable {
+  public var at: Instant
+  public var event: ICEEvent
+
+  public init(at: Instant, event: ICEEvent) {
+    self.at = at
+    self.event = event
+  }
+}
+
+/// Runs an ``ICEAgent`` over any `NetworkRuntime`: opens one UDP socket per local address
+/// (host candidates), asks STUN servers from those same sockets for server-reflexive
+/// candidates, adds relayed candidates from injected ``RelayChannelFactory``s, demultiplexes
+/// what arrives on the sockets (STUN server answers by transaction ID, everything else to the
+/// agent), routes the agent's sends from relayed bases through their ``RelayChannel``, and
+/// keeps the agent's timer.
+///
+/// Signalling is the caller's: read ``localCredentials`` and the `candidateGathered` events
+/// (or ``localCandidates``) and give them to the peer; feed the peer's to
+/// ``setRemoteCredentials(_:)``, ``addRemoteCandidate(_:)`` and ``endOfRemoteCandidates()``.
+///
+/// ```swift
+/// let session = ICESession(runtime: host, role: .controlling,
+///   configuration: ICESessionConfiguration(stunServers: [stun]))
+/// session.onEvent = { entry in print(entry.event) }
+/// session.setRemoteCredentials(peerCredentials)
+/// session.start()
+/// session.addRemoteCandidate(try Candidate(sdpAttribute: line))
+/// ```
+///
+/// All calls and callbacks happen on the runtime's serial context. A started session keeps
+/// itself alive until ``close()``.
+public final class ICESession {
+  public let runtime: any NetworkRuntime
+  public let configuration: ICESessionConfiguration
+  /// The agent (read it for pairs, statistics and state).
+  public private(set) var agent: ICEAgent
+  /// Called for every event, in order.
+  public var onEvent: ((ICELogEntry) -> Void)?
+  /// Every event so far.
+  public private(set) var log: [ICELogEntry] = []
+  /// Datagrams on the host sockets that were not STUN or did not decode.
+  public private(set) var nonSTUNDropped = 0
+  /// Whether gathering has finished.
+  public private(set) var gatheringDone = false
+
+  private struct Gather {
+    var base: TransportAddress
+    var server: TransportAddress
+  }
+
+  private var sockets: [TransportAddress: any DatagramSocket] = [:]
+  private var relays: [TransportAddress: any RelayChannel] = [:]
+  private var gatherTable: TransactionTable<Message>
+  private var gathers: [TransactionID: Gather] = [:]
+  private var pendingRelays = 0
+  private var agentTimer: (any TimerHandle)?
+  private var agentDeadline: Instant?
+  private var gatherTimer: (any TimerHandle)?
+  private var gatherDeadline: Instant?
+  private var gatheringTimeoutTimer: (any TimerHandle)?
+  private var relayFactories: [RelayChannelFactory]
+  private var started = false
+  private var closed = false
+  private var keepAlive: ICESession?
+
+  /// A session, not yet started.
+  /// - Parameters:
+  ///   - relays: one factory per relayed candidate wanted (TURN servers).
+  ///   - generator: the randomness of credentials and transaction IDs (seed it in tests).
+  public init(
+    runtime: any NetworkRuntime, role: ICERole,
+    configuration: ICESessionConfiguration = ICESessionConfiguration(),
+    credentials: ICECredentials? = nil, relays: [RelayChannelFactory] = [],
+    generator: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
+  ) {
+    self.runtime = runtime
+    self.configuration = configuration
+    self.agent = ICEAgent(
+      role: role, localCredentials: credentials, configuration: configuration.agent,
+      generator: generator)
+    self.gatherTable = TransactionTable(policy: configuration.stunPolicy)
+    self.relayFactories = relays
+  }
+
+  /// Our ufrag and password, for signalling.
+  public var localCredentials: ICECredentials { agent.localCredentials }
+  /// The agent's state.
+  public var state: ICEAgentState { agent.state }
+  /// Local candidates to signal (peer-reflexive ones are learnt, not signalled).
+  public var localCandidates: [Candidate] { agent.localCandidates.filter { $0.type != .prflx } }
+  /// The selected pair, once nominated.
+  public var selectedPair: CandidatePair? { agent.selectedPair }
+
+  /// Opens the host sockets, starts gathering and starts the agent's checks.
+  public func start() {
+    guard !started, !closed else { return }
+    started = true
+    keepAlive = self
+    let now = runtime.now
+    var addresses = (configuration.localAddresses ?? runtime.localAddresses()).filter {
+      !$0.isUnspecified && (configuration.includeLoopback || !$0.isLoopback)
+    }
+    if configuration.includeLoopback, !addresses.contains(where: \.isLoopback) {
+      addresses.append(.loopbackV4)
+    }
+    var perFamily: [AddressFamily: Int] = [:]
+    for ip in addresses {
+      let base: TransportAddress
+      do {
+        let socket = try runtime.openUDP(
+          UDPSocketOptions(address: ip, portRange: configuration.portRange)
+        ) { [weak self] datagram in
+          self?.receive(datagram, onSocketFor: ip)
+        }
+        base = TransportAddress(ip: ip, port: socket.localAddress.port)
+        sockets[base] = socket
+        socketBases[ip] = base
+      } catch {
+        record(.socketFailed(address: ip, reason: "\(error)"))
+        continue
+      }
+      let index = perFamily[ip.family, default: 0]
+      perFamily[ip.family] = index + 1
+      apply(agent.addHostCandidate(base, interfaceIndex: index, at: now))
+      for server in configuration.stunServers where server.ip.family == ip.family {
+        let id = agent.randomTransactionID()
+        var b = MessageBuilder(type: .bindingRequest, transactionID: id, capacity: 32)
+        b.addFingerprint()
+        gathers[id] = Gather(base: base, server: server)
+        processGather(gatherTable.start(id: id, request: b.bytes, to: server, at: now))
+      }
+    }
+    for factory in relayFactories {
+      pendingRelays += 1
+      factory { [weak self] result in self?.relayReady(result) }
+    }
+    gatheringTimeoutTimer = runtime.schedule(at: now + configuration.gatheringTimeout) {
+      [weak self] in
+      guard let self, !self.closed, !self.gatheringDone else { return }
+      self.record(.gatheringTimedOut(afterMs: self.configuration.gatheringTimeout.milliseconds))
+      for id in self.gathers.keys { self.gatherTable.cancel(id: id) }
+      self.gathers.removeAll()
+      self.pendingRelays = 0
+      self.finishGatheringIfDone()
+    }
+    apply(agent.start(at: now))
+    finishGatheringIfDone()
+  }
+
+  /// Sets the peer's ufrag and password.
+  public func setRemoteCredentials(_ credentials: ICECredentials) {
+    guard !closed else { return }
+    apply(agent.setRemoteCredentials(credentials, at: runtime.now))
+  }
+
+  /// Adds a peer's candidate.
+  public func addRemoteCandidate(_ candidate: Candidate) {
+    guard !closed else { return }
+    apply(agent.addRemoteCandidate(candidate, at: runtime.now))
+  }
+
+  /// Parses and adds a peer's `a=candidate` line; throws what the parser throws (an mDNS name
+  /// is ``CandidateParseError/unresolvableHostname(_:)``).
+  public func addRemoteCandidate(sdpAttribute line: String) throws(CandidateParseError) {
+    addRemoteCandidate(try Candidate(sdpAttribute: line))
+  }
+
+  /// The peer has no more candidates.
+  public func endOfRemoteCandidates() {
+    guard !closed else { return }
+    apply(agent.endOfRemoteCandidates(at: runtime.now))
+  }
+
+  /// Stops the agent, releases relays and closes every socket and timer.
+  public func close() {
+    guard !closed else { return }
+    apply(agent.close(at: runtime.now))
+    closed = true
+    for t in [agentTimer, gatherTimer, gatheringTimeoutTimer] { t?.cancel() }
+    agentTimer = nil
+    gatherTimer = nil
+    gatheringTimeoutTimer = nil
+    for s in sockets.values { s.close() }
+    sockets.removeAll()
+    for r in relays.values {
+      r.onReceive = nil
+      r.close()
+    }
+    relays.removeAll()
+    keepAlive = nil
+  }
+
+  // MARK: - Internals
+
+  private var socketBases: [IPAddress: TransportAddress] = [:]
+
+  private func receive(_ datagram: ReceivedDatagram, onSocketFor ip: IPAddress) {
+    guard !closed, let base = socketBases[ip] else { return }
+    guard PacketKind.classify(datagram.bytes) == .stun, let m = try? Message(bytes: datagram.bytes)
+    else {
+      nonSTUNDropped += 1
+      return
+    }
+    if m.messageClass == .successResponse || m.messageClass == .errorResponse,
+      gathers[m.transactionID] != nil
+    {
+      processGather(
+        gatherTable.handleResponse(
+          id: m.transactionID, from: datagram.source, at: runtime.now, response: m))
+      return
+    }
+    apply(agent.handle(datagram.bytes, from: datagram.source, to: base, at: runtime.now))
+  }
+
+  private func relayReady(_ result: Result<any RelayChannel, RuntimeError>) {
+    guard !closed else {
+      if case .success(let ch) = result { ch.close() }
+      return
+    }
+    guard pendingRelays > 0 else {
+      // Gathering already timed out; a late relay is still usable.
+      if case .success(let ch) = result { addRelay(ch) }
+      return
+    }
+    pendingRelays -= 1
+    switch result {
+    case .success(let ch): addRelay(ch)
+    case .failure(let e): record(.relayFailed("\(e)"))
+    }
+    finishGatheringIfDone()
+  }
+
+  private func addRelay(_ channel: any RelayChannel) {
+    let relayed = channel.relayedAddress
+    relays[relayed] = channel
+    channel.onReceive = { [weak self] bytes, from in
+      guard let self, !self.closed else { return }
+      guard PacketKind.classify(bytes) == .stun else {
+        self.nonSTUNDropped += 1
+        return
+      }
+      self.apply(self.agent.handle(bytes, from: from, to: relayed, at: self.runtime.now))
+    }
+    apply(
+      agent.addRelayedCandidate(
+        relayed, mappedAddress: channel.mappedAddress, server: channel.serverAddress,
+        at: runtime.now))
+  }
+
+  private func processGather(_ outputs: [TransactionTable<Message>.Output]) {
+    for o in outputs {
+      switch o {
+      case .send(let bytes, let to):
+        guard bytes.count >= 20, let id = TransactionID(bytes: bytes[8..<20]),
+          let g = gathers[id]
+        else { continue }
+        sockets[g.base]?.send(bytes, to: to)
+      case .wake:
+        break
+      case .completed(let id, let response, _, _):
+        guard let g = gathers.removeValue(forKey: id) else { continue }
+        if response.messageClass == .successResponse,
+          let mapped = (try? response.get(XORMappedAddress.self))?.address
+            ?? (try? response.get(MappedAddress.self))?.address
+        {
+          apply(
+            agent.addServerReflexiveCandidate(
+              mapped, base: g.base, server: g.server, at: runtime.now))
+        } else {
+          record(.serverUnreachable(server: g.server, base: g.base, attempts: 1))
+        }
+      case .failed(let id, let failure):
+        guard let g = gathers.removeValue(forKey: id) else { continue }
+        if case .timedOut(let n) = failure {
+          record(.serverUnreachable(server: g.server, base: g.base, attempts: n))
+        }
+      }
+    }
+    _ = gatherTable.removeFinished()
+    armGather(gatherTable.nextWake)
+    finishGatheringIfDone()
+  }
+
+  private func finishGatheringIfDone() {
+    guard started, !gatheringDone, gathers.isEmpty, pendingRelays == 0 else { return }
+    gatheringDone = true
+    gatheringTimeoutTimer?.cancel()
+    gatheringTimeoutTimer = nil
+    apply(agent.endOfLocalCandidates(at: runtime.now))
+  }
+
+  private func armGather(_ deadline: Instant?) {
+    guard let deadline, !closed else {
+      gatherTimer?.cancel()
+      gatherTimer = nil
+      gatherDeadline = nil
+      return
+    }
+    if gatherDeadline == deadline, gatherTimer != nil { return }
+    gatherTimer?.cancel()
+    gatherDeadline = deadline
+    gatherTimer = runtime.schedule(at: deadline) { [weak self] in
+      guard let self, !self.closed else { return }
+      self.gatherTimer = nil
+      self.gatherDeadline = nil
+      self.processGather(self.gatherTable.handleTimeout(at: self.runtime.now))
+    }
+  }
+
+  private func apply(_ outputs: [ICEAgentOutput]) {
+    var wake: Instant?
+    var events: [ICEEvent] = []
+    for o in outputs {
+      switch o {
+      case .send(let bytes, let from, let to):
+        if let s = sockets[from] {
+          s.send(bytes, to: to)
+        } else if let r = relays[from] {
+          r.send(bytes, to: to)
+        }
+      case .wake(let at):
+        wake = at
+      case .event(let e):
+        events.append(e)
+      }
+    }
+    // Arm before reporting: an event handler may call back into the session, and the wake
+    // it leaves behind is then the newer one.
+    if !closed { armAgent(wake) }
+    for e in events { record(e) }
+  }
+
+  private func armAgent(_ deadline: Instant?) {
+    guard let deadline else {
+      agentTimer?.cancel()
+      agentTimer = nil
+      agentDeadline = nil
+      return
+    }
+    if agentDeadline == deadline, agentTimer != nil { return }
+    agentTimer?.cancel()
+    agentDeadline = deadline
+    agentTimer = runtime.schedule(at: deadline) { [weak self] in
+      guard let self, !self.closed else { return }
+      self.agentTimer = nil
+      self.agentDeadline = nil
+      self.apply(self.agent.handleTimeout(at: self.runtime.now))
+    }
+  }
+
+  private func record(_ e: ICEEvent) {
+    let entry = ICELogEntry(at: runtime.now, event: e)
+    log.append(entry)
+    onEvent?(entry)
+  }
+}

@@ -1,0 +1,432 @@
+import Foundation
+import STUN
+import Testing
+import Traversal
+
+@Suite struct ICEAgentTests {
+  typealias F = ICEFixture
+
+  static func selected(_ wire: ICEWire, _ k: Int) -> CandidatePair? { wire.agents[k].selectedPair }
+
+  @Test func twoAgentsConnectWithRegularNomination() throws {
+    let wire = F.pair()
+    wire.with(0) { $0.start(at: $1) }
+    wire.with(1) { $0.start(at: $1) }
+    wire.run(for: .seconds(3))
+    #expect(wire.agents[0].state == .completed)
+    #expect(wire.agents[1].state == .completed)
+    let a = try #require(Self.selected(wire, 0))
+    let b = try #require(Self.selected(wire, 1))
+    #expect(a.local.address == b.remote.address && a.remote.address == b.local.address)
+    // Checks (10 ms each way): connected after one round trip, completed after the
+    // nomination's round trip.
+    let connected = try #require(wire.time(0, reached: .connected))
+    let completed = try #require(wire.time(0, reached: .completed))
+    #expect(connected == .zero + .milliseconds(20))
+    #expect(completed <= .zero + .milliseconds(100))
+    // Exactly one check carried USE-CANDIDATE, after the pair had succeeded.
+    let nominating = wire.eventList(0).filter {
+      if case .checkSent(_, _, _, _, true, _) = $0 { true } else { false }
+    }
+    #expect(nominating.count == 1)
+    #expect(
+      !wire.eventList(1).contains {
+        if case .checkSent(_, _, _, _, true, _) = $0 { true } else { false }
+      })
+    #expect(a.stats.rttSamples >= 1 && a.stats.minRTTMs == 20)
+    #expect(a.nominated)
+  }
+
+  @Test func aggressiveNomination() throws {
+    var cfg = F.fast
+    cfg.nomination = .aggressive
+    let wire = F.pair(configuration: cfg)
+    wire.with(0) { $0.start(at: $1) }
+    wire.with(1) { $0.start(at: $1) }
+    wire.run(for: .seconds(1))
+    #expect(wire.agents[0].state == .completed)
+    #expect(wire.agents[1].state == .completed)
+    let sent = wire.eventList(0).compactMap { e -> Bool? in
+      if case .checkSent(_, _, _, _, let u, _) = e { return u }
+      return nil
+    }
+    #expect(!sent.isEmpty && sent.allSatisfy { $0 })
+    #expect(wire.time(0, reached: .completed) == .zero + .milliseconds(20))
+  }
+
+  @Test func triggeredCheckGoesFirst() throws {
+    let wire = F.pair()
+    wire.with(0) { $0.start(at: $1) }
+    wire.run(for: .milliseconds(500))
+    // B was not started but answered A's check and queued a triggered check on that pair.
+    #expect(wire.agents[0].state == .connected || wire.agents[0].state == .completed)
+    wire.with(1) { $0.start(at: $1) }
+    wire.run(for: .seconds(2))
+    let first = wire.eventList(1).first {
+      if case .checkSent = $0 { true } else { false }
+    }
+    guard case .checkSent(_, _, _, _, _, let triggered) = first else {
+      Issue.record("B sent no check")
+      return
+    }
+    #expect(triggered)
+    #expect(wire.agents[1].state == .completed)
+  }
+
+  @Test func peerReflexiveCandidatesOnBothSides() throws {
+    // A sits behind a static NAT and only signals its unreachable host address.
+    let wire = F.pair(aHosts: ["10.0.0.1:1000"], bHosts: ["198.51.100.2:2000"])
+    wire.nat[F.address("10.0.0.1:1000")] = F.address("203.0.113.1:5000")
+    wire.drop = { _, to, _ in to == F.address("10.0.0.1:1000") }
+    wire.with(0) { $0.start(at: $1) }
+    wire.with(1) { $0.start(at: $1) }
+    wire.run(for: .seconds(3))
+    #expect(wire.agents[0].state == .completed)
+    #expect(wire.agents[1].state == .completed)
+    // A learnt its own mapping from the response (local prflx) …
+    let localPrflx = try #require(wire.agents[0].localCandidates.first { $0.type == .prflx })
+    #expect(localPrflx.address == F.address("203.0.113.1:5000"))
+    #expect(localPrflx.base == F.address("10.0.0.1:1000"))
+    #expect(localPrflx.priority >> 24 == 110)
+    // … and B learnt it from the check's source, with the PRIORITY A sent.
+    let remotePrflx = try #require(wire.agents[1].remoteCandidates.first { $0.type == .prflx })
+    #expect(remotePrflx.address == F.address("203.0.113.1:5000"))
+    #expect(remotePrflx.priority == localPrflx.priority)
+    #expect(Self.selected(wire, 0)?.local.type == .prflx)
+    #expect(Self.selected(wire, 1)?.remote.type == .prflx)
+    #expect(Self.selected(wire, 1)?.remote.address == F.address("203.0.113.1:5000"))
+  }
+
+  @Test(arguments: [ICERole.controlling, .controlled])
+  func roleConflictIsResolvedByTieBreaker(role: ICERole) throws {
+    let wire = F.pair(aRole: role, bRole: role)
+    wire.with(0) { $0.start(at: $1) }
+    wire.with(1) { $0.start(at: $1) }
+    wire.run(for: .seconds(3))
+    let roles = Set(wire.agents.map(\.role))
+    #expect(roles == [.controlling, .controlled])
+    let winner = wire.agents[0].tieBreaker > wire.agents[1].tieBreaker ? 0 : 1
+    #expect(wire.agents[winner].role == .controlling)
+    let changed = wire.agents.indices.filter { k in
+      wire.eventList(k).contains { if case .roleChanged = $0 { true } else { false } }
+    }
+    #expect(changed.count == 1)
+    #expect(wire.agents.allSatisfy { $0.state == .completed })
+    #expect(
+      Self.selected(wire, 0)?.local.address == Self.selected(wire, 1)?.remote.address)
+  }
+
+  @Test func everyPairFailsFast() throws {
+    let wire = F.pair(aHosts: ["10.0.0.1:1000", "10.0.1.1:1000"], bHosts: ["10.0.0.2:2000"])
+    wire.drop = { _, _, _ in true }
+    wire.with(0) { $0.start(at: $1) }
+    wire.with(1) { $0.start(at: $1) }
+    wire.run(for: .seconds(10))
+    for k in 0..<2 {
+      #expect(wire.agents[k].state == .failed)
+      let failed = try #require(wire.time(k, reached: .failed))
+      #expect(failed <= .zero + .milliseconds(2500))
+      #expect(wire.agents[k].checkList.allSatisfy { $0.failureReason == .timeout(attempts: 7) })
+    }
+    let reason = wire.eventList(0).compactMap { e -> String? in
+      if case .agentStateChanged(_, .failed, let r) = e { return r }
+      return nil
+    }.first
+    #expect(reason?.contains("no response after 7 requests") == true)
+  }
+
+  @Test func withoutEndOfCandidatesTheAgentKeepsWaiting() {
+    let wire = F.pair(exchange: false)
+    for c in wire.agents[1].localCandidates { wire.with(0) { $0.addRemoteCandidate(c, at: $1) } }
+    wire.drop = { _, _, _ in true }
+    wire.with(0) { $0.start(at: $1) }
+    wire.run(for: .seconds(5))
+    #expect(wire.agents[0].state == .checking)
+    wire.with(0) { $0.endOfRemoteCandidates(at: $1) + $0.endOfLocalCandidates(at: $1) }
+    #expect(wire.agents[0].state == .failed)
+  }
+
+  @Test func consentLossGoesDisconnectedThenFailed() throws {
+    let wire = F.pair()
+    wire.with(0) { $0.start(at: $1) }
+    wire.with(1) { $0.start(at: $1) }
+    wire.run(for: .seconds(3))
+    #expect(wire.agents[0].state == .completed)
+    let pair = try #require(Self.selected(wire, 0))
+    #expect(pair.stats.consentResponsesReceived >= 3)
+    let cut = wire.now
+    wire.drop = { _, _, _ in true }
+    wire.run(for: .seconds(10))
+    let disconnected = try #require(wire.time(0, reached: .disconnected))
+    let failed = try #require(wire.time(0, reached: .failed))
+    // Consent every ~0.5 s, disconnected after 2 s and failed after 4 s of silence.
+    #expect(disconnected > cut + .milliseconds(1400) && disconnected <= cut + .seconds(2))
+    #expect(failed > cut + .milliseconds(3400) && failed <= cut + .seconds(4))
+    #expect(
+      wire.eventList(0).contains { if case .consentLost = $0 { true } else { false } })
+  }
+
+  @Test func consentRecoversFromAShortOutage() throws {
+    let wire = F.pair()
+    wire.with(0) { $0.start(at: $1) }
+    wire.with(1) { $0.start(at: $1) }
+    wire.run(for: .seconds(3))
+    wire.drop = { _, _, _ in true }
+    wire.run(for: .milliseconds(2500))
+    #expect(wire.agents[0].state == .disconnected)
+    wire.drop = { _, _, _ in false }
+    wire.run(for: .seconds(2))
+    #expect(wire.agents[0].state == .completed)
+    #expect(wire.eventList(0).contains { if case .consentRestored = $0 { true } else { false } })
+  }
+
+  @Test func keepalivesWhenConsentIsOff() throws {
+    var cfg = F.fast
+    cfg.consentInterval = nil
+    let wire = F.pair(configuration: cfg)
+    wire.with(0) { $0.start(at: $1) }
+    wire.with(1) { $0.start(at: $1) }
+    wire.run(for: .milliseconds(5500))
+    let pair = try #require(Self.selected(wire, 0))
+    #expect(pair.stats.keepalivesSent >= 4)
+    #expect(wire.agents[0].state == .completed)
+  }
+
+  @Test func wrongPasswordsNeverSucceed() throws {
+    let wire = F.pair(exchange: false)
+    let bad = ICECredentials(ufrag: "zzzz", password: "wrongwrongwrongwrongwrong")
+    let ca = wire.agents[0].localCredentials
+    let cb = wire.agents[1].localCredentials
+    wire.with(0) {
+      $0.setRemoteCredentials(ICECredentials(ufrag: cb.ufrag, password: bad.password), at: $1)
+    }
+    wire.with(1) {
+      $0.setRemoteCredentials(ICECredentials(ufrag: ca.ufrag, password: bad.password), at: $1)
+    }
+    for c in wire.agents[1].localCandidates { wire.with(0) { $0.addRemoteCandidate(c, at: $1) } }
+    for c in wire.agents[0].localCandidates { wire.with(1) { $0.addRemoteCandidate(c, at: $1) } }
+    for k in 0..<2 {
+      wire.with(k) { $0.endOfLocalCandidates(at: $1) + $0.endOfRemoteCandidates(at: $1) }
+    }
+    wire.with(0) { $0.start(at: $1) }
+    wire.with(1) { $0.start(at: $1) }
+    wire.run(for: .seconds(5))
+    for k in 0..<2 {
+      #expect(wire.agents[k].validPairs.isEmpty)
+      #expect(wire.agents[k].state == .failed)
+      #expect(wire.agents[k].rejectedMessages > 0)
+      #expect(
+        wire.agents[k].checkList.allSatisfy {
+          if case .errorCode(401, _) = $0.failureReason { true } else { false }
+        })
+    }
+  }
+
+  @Test func oneWrongPasswordFailsOneDirectionOnly() {
+    let wire = F.pair(exchange: false)
+    let cb = wire.agents[1].localCredentials
+    let ca = wire.agents[0].localCredentials
+    wire.with(0) {
+      $0.setRemoteCredentials(ICECredentials(ufrag: cb.ufrag, password: "x" + cb.password), at: $1)
+    }
+    wire.with(1) { $0.setRemoteCredentials(ca, at: $1) }
+    for c in wire.agents[1].localCandidates { wire.with(0) { $0.addRemoteCandidate(c, at: $1) } }
+    for c in wire.agents[0].localCandidates { wire.with(1) { $0.addRemoteCandidate(c, at: $1) } }
+    wire.with(0) { $0.start(at: $1) }
+    wire.with(1) { $0.start(at: $1) }
+    wire.run(for: .seconds(3))
+    // A's checks carry the wrong key, so B answers 401 and A never gets a valid pair; B's
+    // checks are fine, so B's side succeeds and waits for a nomination that cannot come.
+    #expect(!wire.agents[1].validPairs.isEmpty)
+    #expect(wire.agents[0].validPairs.isEmpty)
+    #expect(wire.agents[0].state == .checking)
+  }
+
+  @Test func garbageIsDroppedAndCounted() {
+    var a = ICEAgent(role: .controlled, generator: SeededGenerator(seed: 9))
+    let base = F.address("10.0.0.1:1000")
+    _ = a.addHostCandidate(base, at: .zero)
+    _ = a.handle([1, 2, 3], from: F.address("10.0.0.2:9"), to: base, at: .zero)
+    _ = a.handle(Array(repeating: 0, count: 40), from: F.address("10.0.0.2:9"), to: base, at: .zero)
+    #expect(a.malformedDropped == 2)
+    // A Binding request without FINGERPRINT is refused silently.
+    var b = MessageBuilder(type: .bindingRequest, transactionID: TransactionID(high: 1, low: 2))
+    b.add(Username("\(a.localCredentials.ufrag):x"))
+    let out = a.handle(b.bytes, from: F.address("10.0.0.2:9"), to: base, at: .zero)
+    #expect(!out.contains { if case .send = $0 { true } else { false } })
+    #expect(a.rejectedMessages == 1)
+    // One without MESSAGE-INTEGRITY gets 400.
+    var c = MessageBuilder(type: .bindingRequest, transactionID: TransactionID(high: 1, low: 3))
+    c.add(Username("\(a.localCredentials.ufrag):x"))
+    c.addFingerprint()
+    let out2 = a.handle(c.bytes, from: F.address("10.0.0.2:9"), to: base, at: .zero)
+    let reply = out2.compactMap { o -> Message? in
+      if case .send(let bytes, _, _) = o { return try? Message(bytes: bytes) }
+      return nil
+    }.first
+    #expect((try? reply?.get(ErrorCodeAttribute.self))??.code == .badRequest)
+  }
+
+  @Test func noPasswordInEventsDescriptionsOrJSON() throws {
+    let wire = F.pair()
+    wire.with(0) { $0.start(at: $1) }
+    wire.with(1) { $0.start(at: $1) }
+    wire.run(for: .seconds(3))
+    let passwords = wire.agents.map(\.localCredentials.password)
+    let encoder = JSONEncoder()
+    for k in 0..<2 {
+      let events = wire.eventList(k)
+      #expect(events.count > 10)
+      let json = String(decoding: try encoder.encode(events), as: UTF8.self)
+      let pairsJSON = String(decoding: try encoder.encode(wire.agents[k].pairs), as: UTF8.self)
+      var dumped = ""
+      dump(wire.agents[k], to: &dumped)
+      let texts = [
+        json, pairsJSON, "\(wire.agents[k])", String(reflecting: wire.agents[k]), dumped,
+        events.map { "\($0)" }.joined(),
+      ]
+      for t in texts {
+        for p in passwords { #expect(!t.contains(p)) }
+      }
+      // Events round-trip through JSON.
+      #expect(try JSONDecoder().decode([ICEEvent].self, from: try encoder.encode(events)) == events)
+    }
+  }
+
+  @Test func perPairStatisticsAndHistory() throws {
+    let wire = F.pair()
+    wire.drop = { from, _, _ in
+      from == F.address("10.0.0.1:1000") && wire.now < .zero + .milliseconds(300)
+    }
+    wire.with(0) { $0.start(at: $1) }
+    wire.with(1) { $0.start(at: $1) }
+    wire.run(for: .seconds(2))
+    let p = try #require(Self.selected(wire, 0))
+    #expect(p.stats.history.map(\.state).first == .frozen)
+    #expect(p.stats.history.map(\.state).contains(.succeeded))
+    #expect(p.stats.requestsSent >= 1)
+    #expect(p.stats.responsesReceived >= 1)
+    #expect(p.stats.requestsReceived >= 1)
+    #expect(p.stats.responsesSent >= 1)
+    #expect(p.stats.retransmissions >= 1)
+    #expect(p.stats.meanRTTMs != nil && p.stats.lastRTTMs != nil)
+  }
+}
+
+@Suite struct ICEAgentEdgeTests {
+  typealias F = ICEFixture
+
+  @Test func unreachableFailsThePairAtOnce() throws {
+    let wire = F.pair()
+    wire.drop = { _, _, _ in true }
+    wire.with(0) { $0.start(at: $1) }
+    wire.run(for: .milliseconds(100))
+    wire.with(0) {
+      $0.handleUnreachable(F.address("10.0.0.2:2000"), from: F.address("10.0.0.1:1000"), at: $1)
+    }
+    #expect(wire.agents[0].checkList[0].failureReason == .unreachable)
+    #expect(wire.agents[0].state == .failed)
+    #expect(wire.time(0, reached: .failed) == .zero + .milliseconds(100))
+  }
+
+  @Test func aResponseFromTheWrongAddressFailsThePair() throws {
+    let wire = F.pair()
+    // B's answers leave through a NAT that rewrites their source: not symmetric.
+    wire.nat[F.address("10.0.0.2:2000")] = F.address("10.0.0.99:2000")
+    wire.drop = { from, _, bytes in
+      // Only B's responses (class bits 0x0100) are rewritten; drop B's own requests.
+      from == F.address("10.0.0.99:2000") && bytes[0] & 0x01 == 0 && bytes[1] & 0x10 == 0
+    }
+    wire.with(0) { $0.start(at: $1) }
+    wire.run(for: .seconds(1))
+    #expect(wire.agents[0].checkList.contains { $0.failureReason == .nonSymmetric })
+  }
+
+  @Test func unknownComprehensionRequiredAttributesGet420() throws {
+    var a = ICEAgent(role: .controlled, generator: SeededGenerator(seed: 9))
+    let base = F.address("10.0.0.1:1000")
+    _ = a.addHostCandidate(base, at: .zero)
+    let key = try IntegrityKey.shortTerm(password: a.localCredentials.password)
+    var b = MessageBuilder(type: .bindingRequest, transactionID: TransactionID(high: 5, low: 6))
+    b.add(Username("\(a.localCredentials.ufrag):peer"))
+    b.add(Priority(1_845_501_695))
+    b.add(type: AttributeType(rawValue: 0x0030), value: [0, 0, 0, 0])
+    b.addMessageIntegrity(key: key)
+    b.addFingerprint()
+    let out = a.handle(b.bytes, from: F.address("10.0.0.2:9"), to: base, at: .zero)
+    let reply = try #require(
+      out.compactMap { o -> Message? in
+        if case .send(let bytes, _, _) = o { return try? Message(bytes: bytes) }
+        return nil
+      }.first)
+    #expect(try reply.get(ErrorCodeAttribute.self)?.code == .unknownAttribute)
+    #expect(try reply.get(UnknownAttributes.self)?.types == [AttributeType(rawValue: 0x0030)])
+    #expect(reply.verifyMessageIntegrity(key: key))
+    #expect(a.remoteCandidates.isEmpty)
+  }
+
+  @Test func closeStopsEverything() {
+    let wire = F.pair()
+    wire.with(0) { $0.start(at: $1) }
+    wire.with(0) { $0.close(at: $1) }
+    #expect(wire.agents[0].state == .closed)
+    wire.with(0) { $0.handleTimeout(at: $1 + .seconds(1)) }
+    #expect(wire.agents[0].state == .closed)
+  }
+}
+
+@Suite struct ICEFoundationPacingTests {
+  typealias F = ICEFixture
+
+  /// Two remote candidates with one foundation: the second pair stays Frozen while the first
+  /// is In-Progress (and the agent does not spin on it), then is unfrozen when it fails.
+  @Test func sharedFoundationWaitsItsTurnWithoutSpinning() throws {
+    let wire = F.pair(exchange: false)
+    for (k, port) in [2000, 2001].enumerated() {
+      wire.with(0) {
+        $0.addRemoteCandidate(
+          Candidate(
+            foundation: "same", priority: UInt32(2000 - k), address: F.address("10.0.0.2:\(port)"),
+            type: .host), at: $1)
+      }
+    }
+    wire.with(0) { $0.endOfLocalCandidates(at: $1) + $0.endOfRemoteCandidates(at: $1) }
+    wire.drop = { _, _, _ in true }
+    wire.with(0) { $0.start(at: $1) }
+    wire.run(for: .seconds(10))
+    #expect(wire.iterations < 100)
+    let list = wire.agents[0].checkList
+    #expect(list.count == 2)
+    let second = try #require(list.first { $0.remote.address == F.address("10.0.0.2:2001") })
+    // Unfrozen only when the first pair failed at 2 s, so it fails at 4 s.
+    #expect(second.stats.history.first { $0.state == .waiting }?.at == .zero + .seconds(2))
+    #expect(wire.time(0, reached: .failed) == .zero + .seconds(4))
+  }
+}
+
+@Suite struct ICENominationRecoveryTests {
+  typealias F = ICEFixture
+
+  /// The nominating check on the best pair goes unanswered: that pair fails and the
+  /// controlling agent nominates the next valid pair.
+  @Test func aFailedNominationMovesToTheNextValidPair() throws {
+    let wire = F.pair(bHosts: ["10.0.0.2:2000", "10.0.0.3:2000"])
+    let best = F.address("10.0.0.2:2000")
+    // Every check to the best pair that carries USE-CANDIDATE is lost.
+    wire.drop = { _, to, bytes in
+      to == best && (try? Message(bytes: bytes))?.contains(.useCandidate) == true
+    }
+    wire.with(0) { $0.start(at: $1) }
+    wire.with(1) { $0.start(at: $1) }
+    wire.run(for: .seconds(5))
+    #expect(wire.agents[0].state == .completed)
+    let selected = try #require(wire.agents[0].selectedPair)
+    #expect(selected.remote.address == F.address("10.0.0.3:2000"))
+    let failedBest = try #require(wire.agents[0].checkList.first { $0.remote.address == best })
+    #expect(failedBest.failureReason == .timeout(attempts: 7))
+    #expect(wire.agents[1].selectedPair?.local.address == F.address("10.0.0.3:2000"))
+    // The nominating check gives up after 2 s; the next nomination takes one round trip.
+    let completed = try #require(wire.time(0, reached: .completed))
+    #expect(completed > .zero + .seconds(2) && completed < .zero + .milliseconds(2200))
+  }
+}

@@ -1,0 +1,94 @@
+import STUN
+import Testing
+import Traversal
+
+@Suite struct ICECandidateTests {
+  @Test func parsesTheSeedLogLine() throws {
+    let c = try Candidate(
+      sdpAttribute: "a=candidate:7 1 udp 2013266431 10.200.20.84 40006 typ host generation 0")
+    #expect(c.foundation == "7")
+    #expect(c.component == 1)
+    #expect(c.transport == "udp")
+    #expect(c.priority == 2_013_266_431)
+    #expect(c.address == TransportAddress("10.200.20.84:40006"))
+    #expect(c.type == .host)
+    #expect(c.relatedAddress == nil)
+    #expect(c.extensions == [CandidateExtension(name: "generation", value: "0")])
+    #expect(
+      c.sdpAttribute == "candidate:7 1 udp 2013266431 10.200.20.84 40006 typ host generation 0")
+  }
+
+  @Test func serverReflexiveAndIPv6RoundTrip() throws {
+    let lines = [
+      "candidate:2 1 udp 1694498815 198.51.100.1 40006 typ srflx raddr 192.168.1.10 rport 40006",
+      "candidate:3 1 udp 16777215 203.0.113.10 50000 typ relay raddr 198.51.100.1 rport 40006",
+      "candidate:4 1 udp 2130706431 2001:db8::1 5000 typ host",
+      "candidate:p1 1 udp 1845501695 198.51.100.9 7000 typ prflx raddr 0.0.0.0 rport 0 network-id 2",
+    ]
+    for line in lines {
+      let c = try Candidate(sdpAttribute: line)
+      #expect(c.sdpAttribute == line)
+      #expect(try Candidate(sdpAttribute: c.sdpAttribute) == c)
+    }
+    let srflx = try Candidate(sdpAttribute: lines[0])
+    #expect(srflx.type == .srflx)
+    #expect(srflx.relatedAddress == TransportAddress("192.168.1.10:40006"))
+  }
+
+  @Test func mDNSHostnamesAreReportedAsUnresolvable() {
+    #expect(throws: CandidateParseError.unresolvableHostname("1f4712db-ea17-4bcf.local")) {
+      try Candidate(
+        sdpAttribute: "candidate:1 1 udp 2122260223 1f4712db-ea17-4bcf.local 54400 typ host")
+    }
+    let e = CandidateParseError.unresolvableHostname("x.local")
+    #expect(e.description.contains("mDNS"))
+  }
+
+  @Test(arguments: [
+    "candidate:1 1 udp 2122260223 10.0.0.1 typ host",
+    "candidate:1 1 udp abc 10.0.0.1 5000 typ host",
+    "candidate:1 1 udp 1 10.0.0.1 5000 type host",
+    "candidate:1 1 udp 1 10.0.0.1 5000 typ bogus",
+    "candidate:1 1 udp 1 example.com 5000 typ host",
+    "candidate:1 1 udp 1 10.0.0.1 5000 typ srflx raddr 10.0.0.2",
+    "candidate:1 1 udp 1 10.0.0.1 99999 typ host",
+    "candidate:f!o 1 udp 1 10.0.0.1 5000 typ host",
+  ])
+  func malformedLinesThrow(line: String) {
+    #expect(throws: CandidateParseError.self) { try Candidate(sdpAttribute: line) }
+  }
+
+  @Test func tcpIsUnsupported() {
+    #expect(throws: CandidateParseError.unsupportedTransport("tcp")) {
+      try Candidate(sdpAttribute: "candidate:1 1 tcp 1 10.0.0.1 9 typ host tcptype active")
+    }
+  }
+
+  @Test func credentialsHaveTheRFCLengthsAndCharset() {
+    var g = SeededGenerator(seed: 7)
+    var seen: Set<String> = []
+    for _ in 0..<50 {
+      let c = ICECredentials.random(using: &g)
+      #expect(c.ufrag.count * 6 >= 24)
+      #expect(c.password.count * 6 >= 128)
+      #expect(c.isValid)
+      seen.insert(c.password)
+    }
+    #expect(seen.count == 50)
+    let system = ICECredentials.random()
+    #expect(system.isValid)
+    #expect(!ICECredentials(ufrag: "ab", password: String(repeating: "x", count: 22)).isValid)
+    #expect(!ICECredentials(ufrag: "abcd", password: String(repeating: "x", count: 21)).isValid)
+    #expect(!ICECredentials(ufrag: "ab:d", password: String(repeating: "x", count: 22)).isValid)
+  }
+
+  @Test func credentialsNeverPrintThePassword() {
+    let c = ICECredentials(ufrag: "KDyD", password: "smTIKg0CrCALj6qGKfGvXZS9")
+    #expect(!"\(c)".contains(c.password))
+    #expect(!String(reflecting: c).contains(c.password))
+    var dumped = ""
+    dump(c, to: &dumped)
+    #expect(!dumped.contains(c.password))
+    #expect("\(c)".contains("KDyD"))
+  }
+}
