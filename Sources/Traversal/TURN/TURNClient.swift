@@ -225,7 +225,8 @@ public struct TURNClient: Sendable {
       }
       return handle(message, from: source, at: now)
     case .channelData:
-      return finish(channelData(bytes))
+      let result = channelData(bytes)
+      return finish(result)
     default:
       stats.malformedDropped += 1
       return []
@@ -242,9 +243,11 @@ public struct TURNClient: Sendable {
     }
     switch message.messageClass {
     case .successResponse, .errorResponse:
-      return finish(response(message, from: source, at: now))
+      let result = response(message, from: source, at: now)
+      return finish(result)
     case .indication where message.method == .data:
-      return finish(dataIndication(message))
+      let result = dataIndication(message)
+      return finish(result)
     default:
       stats.malformedDropped += 1
       return []
@@ -289,7 +292,8 @@ public struct TURNClient: Sendable {
     guard state == .allocated else { return [] }
     let fresh = peers.filter { !permissionInFlight.contains($0) }
     guard !fresh.isEmpty else { return [] }
-    return finish(startPermission(fresh, at: now))
+    let result = startPermission(fresh, at: now)
+    return finish(result)
   }
 
   /// Binds a channel to `peer` (which also installs a permission for its IP).
@@ -297,7 +301,8 @@ public struct TURNClient: Sendable {
     -> [TURNClientOutput]
   {
     guard state == .allocated else { return [] }
-    return finish(startChannel(to: peer, at: now))
+    let result = startChannel(to: peer, at: now)
+    return finish(result)
   }
 
   /// Sends `bytes` to `peer` through the relay: as ChannelData when a channel is bound, as a
@@ -347,7 +352,8 @@ public struct TURNClient: Sendable {
     case .allocated:
       cancelAll()
       state = .releasing
-      return finish(request(.release, staleRetries: 0, at: now))
+      let result = request(.release, staleRetries: 0, at: now)
+      return finish(result)
     case .idle, .allocating:
       cancelAll()
       state = .released
@@ -732,8 +738,30 @@ public struct TURNClient: Sendable {
     return [.data(Array(frame.payload), from: peer)]
   }
 
+  // Callers pass a local, never `finish(mutatingCall())`: the base `self` of a non-mutating
+  // call is read before its arguments run, so it would see the state before the mutation.
   private func finish(_ out: [TURNClientOutput]) -> [TURNClientOutput] {
     guard let next = nextWake else { return out }
     return out + [.wake(at: next)]
+  }
+}
+
+extension TURNClient: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+  /// A one-line summary without secrets, e.g. `TURN client to 203.0.113.10:3478 (udp): allocated`.
+  public var description: String {
+    var text = "TURN client to \(server) (\(transport.rawValue)): \(state)"
+    if let relayedAddress { text += ", relayed \(relayedAddress)" }
+    return text
+  }
+  public var debugDescription: String { description }
+  /// Only public, non-secret state: `dump` and debuggers never see the key or password.
+  public var customMirror: Mirror {
+    Mirror(
+      self,
+      children: [
+        "server": server, "transport": transport, "state": state,
+        "relayedAddress": relayedAddress as Any, "mappedAddress": mappedAddress as Any,
+        "lifetime": lifetime, "stats": stats,
+      ])
   }
 }

@@ -1,8 +1,8 @@
 import STUN
 
 /// How a ``TURNServer`` is set up. The user table holds derived long-term keys, never the
-/// passwords themselves, and `description` is not provided, so nothing secret prints.
-public struct TURNServerConfiguration: Sendable {
+/// passwords themselves, and neither `description` nor `dump` shows them.
+public struct TURNServerConfiguration: Sendable, CustomStringConvertible, CustomReflectable {
   /// Where clients reach the server (UDP).
   public var listen: TransportAddress
   /// The IP relayed addresses use.
@@ -24,6 +24,22 @@ public struct TURNServerConfiguration: Sendable {
   /// SOFTWARE in responses; nil for none.
   public var software: String?
   private(set) var keys: [String: IntegrityKey] = [:]
+  private let userCount: Int
+
+  /// A summary without keys: addresses, realm and how many users.
+  public var description: String {
+    "TURN server on \(listen), relaying on \(relayIP) ports \(relayPorts), realm \(realm),"
+      + " \(userCount) user(s)"
+  }
+  /// Children without the user keys.
+  public var customMirror: Mirror {
+    Mirror(
+      self,
+      children: [
+        "listen": listen, "relayIP": relayIP, "relayPorts": relayPorts, "realm": realm,
+        "users": keys.keys.sorted(),
+      ])
+  }
 
   /// A configuration; `users` maps usernames to passwords, which are turned into MD5
   /// long-term keys at once (users whose password cannot be prepared are left out).
@@ -44,6 +60,7 @@ public struct TURNServerConfiguration: Sendable {
     self.maximumAllocationsPerUser = max(1, maximumAllocationsPerUser)
     self.maximumAllocations = max(1, maximumAllocations)
     self.software = software
+    userCount = users.count
     for (user, password) in users {
       if let key = try? IntegrityKey.longTerm(username: user, realm: realm, password: password) {
         keys[user] = key
@@ -162,7 +179,8 @@ public struct TURNServer: Sendable {
         stats.malformed += 1
         return []
       }
-      return finish(message(m, from: client, at: now))
+      let result = message(m, from: client, at: now)
+      return finish(result)
     default:
       stats.malformed += 1
       return []
@@ -432,6 +450,7 @@ public struct TURNServer: Sendable {
     return [.send(b.bytes, from: configuration.listen, to: client)]
   }
 
+  // Callers pass a local, never `finish(mutatingCall())` (see TURNClient.finish).
   private func finish(_ out: [TURNServerOutput]) -> [TURNServerOutput] {
     guard let next = nextWake else { return out }
     return out + [.wake(at: next)]
