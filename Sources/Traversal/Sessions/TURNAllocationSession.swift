@@ -106,6 +106,12 @@ public final class TURNAllocationSession: RelayChannel {
     apply(client.send(bytes, to: peer, at: runtime.now))
   }
 
+  /// Refreshes the allocation now (it is refreshed on schedule anyway).
+  public func refresh() {
+    guard !finished else { return }
+    apply(client.refresh(at: runtime.now))
+  }
+
   /// Installs permissions for `peers` explicitly.
   public func createPermission(for peers: [IPAddress]) {
     guard !finished else { return }

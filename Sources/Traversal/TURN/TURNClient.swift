@@ -285,6 +285,15 @@ public struct TURNClient: Sendable {
     return finish(out)
   }
 
+  /// Refreshes the allocation now (it is also refreshed on schedule by itself).
+  public mutating func refresh(at now: Instant) -> [TURNClientOutput] {
+    guard state == .allocated else { return [] }
+    refreshAt = nil
+    let result = request(
+      .refresh(lifetime: configuration.requestedLifetime), staleRetries: 0, at: now)
+    return finish(result)
+  }
+
   /// Installs permissions for `peers` (one CreatePermission request).
   public mutating func createPermission(for peers: [IPAddress], at now: Instant)
     -> [TURNClientOutput]
