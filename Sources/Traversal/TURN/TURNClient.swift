@@ -75,13 +75,17 @@ public struct TURNClient: Sendable {
     public var maximumStaleRetries: Int
     /// SOFTWARE sent in Allocate; nil for none.
     public var software: String?
+    /// While allocated over UDP, a STUN Binding indication goes to the server this often, so
+    /// NAT mappings on the way stay open between refreshes (nil: none). Servers ignore it.
+    public var keepaliveInterval: Duration?
 
     public init(
       requestedLifetime: UInt32? = nil, refreshFraction: Double = 0.8,
       permissionRefresh: Duration = .seconds(240), channelRefresh: Duration = .seconds(540),
       useChannels: Bool = true, queueLimit: Int = 64, maximumStaleRetries: Int = 3,
-      software: String? = "natscope"
+      software: String? = "natscope", keepaliveInterval: Duration? = .seconds(15)
     ) {
+      self.keepaliveInterval = keepaliveInterval.map { max($0, .seconds(1)) }
       self.requestedLifetime = requestedLifetime
       self.refreshFraction = min(max(refreshFraction, 0.1), 0.95)
       self.permissionRefresh = permissionRefresh
@@ -140,6 +144,7 @@ public struct TURNClient: Sendable {
   private var table: TransactionTable<Message>
   private var pending: [TransactionID: Pending] = [:]
   private var refreshAt: Instant?
+  private var keepaliveAt: Instant?
   private var permissions: [IPAddress: Instant] = [:]  // refresh deadline
   private var permissionInFlight: Set<IPAddress> = []
   private var channels: [TransportAddress: UInt16] = [:]
@@ -190,6 +195,7 @@ public struct TURNClient: Sendable {
     if state == .allocated {
       if let r = refreshAt { all.append(r) }
       if let e = expiresAt { all.append(e) }
+      if let k = keepaliveAt { all.append(k) }
       all += permissions.values
       all += channelRefreshAt.values
     }
@@ -264,6 +270,12 @@ public struct TURNClient: Sendable {
           code: nil,
           explanation: "the TURN allocation expired: it could not be refreshed in time"))
       return finish(out)
+    }
+    if let k = keepaliveAt, k <= now, let interval = configuration.keepaliveInterval {
+      keepaliveAt = now + interval
+      var b = MessageBuilder(type: .bindingIndication, transactionID: .random(), capacity: 28)
+      b.addFingerprint()
+      out.append(.send(b.bytes, to: server))
     }
     if let r = refreshAt, r <= now {
       refreshAt = nil
@@ -379,6 +391,7 @@ public struct TURNClient: Sendable {
     pending.removeAll()
     _ = table.removeFinished()
     refreshAt = nil
+    keepaliveAt = nil
     permissions.removeAll()
     channelRefreshAt.removeAll()
     queued.removeAll()
@@ -543,6 +556,9 @@ public struct TURNClient: Sendable {
       let granted = (try? m.get(Lifetime.self))?.seconds ?? 600
       setLifetime(granted, at: now)
       state = .allocated
+      if transport == .udp, let interval = configuration.keepaliveInterval {
+        keepaliveAt = now + interval
+      }
       return [
         .event(.allocated(relayed: relayed, mapped: mappedAddress, lifetime: Int(granted)))
       ]
