@@ -22,7 +22,7 @@ final class Coturn {
   let directory: URL
   var address: TransportAddress { TransportAddress(ip: .loopbackV4, port: port) }
 
-  init(staleNonce: Int) throws {
+  init(staleNonce: Int, allowLoopbackPeers: Bool = true) throws {
     guard let path = turnserverPath else { throw RuntimeError.failed("turnserver missing") }
     port = try Coturn.freePort()
     directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -32,11 +32,12 @@ final class Coturn {
     process.arguments = [
       "-n", "--no-cli", "--no-tls", "--no-dtls", "--listening-ip=127.0.0.1",
       "--relay-ip=127.0.0.1", "--listening-port=\(port)", "--lt-cred-mech",
-      "--user=natscope:secret", "--realm=natscope.test", "--allow-loopback-peers",
+      "--user=natscope:secret", "--realm=natscope.test",
       "--stale-nonce=\(staleNonce)", "--min-port=\(port &+ 1)", "--max-port=\(port &+ 200)",
       "--no-stdout-log", "--simple-log", "--log-file=\(directory.path)/turn.log",
       "--pidfile=\(directory.path)/turn.pid", "--userdb=\(directory.path)/turndb",
     ]
+    if allowLoopbackPeers { process.arguments?.append("--allow-loopback-peers") }
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
     try process.run()
@@ -277,5 +278,36 @@ struct TURNCoturnTests {
     }
     #expect(failure.code == 401 || failure.code == 441)
     #expect(failure.explanation.contains("username or password"))
+  }
+
+  @Test func forbiddenPeerIsExplained() throws {
+    let coturn = try Coturn(staleNonce: 600, allowLoopbackPeers: false)
+    defer { coturn.stop() }
+    #expect(coturn.waitUntilListening())
+    let server = coturn.address
+    let runtime = NIORuntime(includeLoopback: true)
+    defer { runtime.shutdown() }
+    let failure: TURNFailure = try runtime.run(timeout: .seconds(10)) { rt, done in
+      let session = try TURNAllocationSession(
+        runtime: rt, server: server,
+        credentials: TURNCredentials(username: "natscope", password: "secret"),
+        configuration: TURNClient.Configuration(useChannels: false),
+        socketOptions: UDPSocketOptions(address: .loopbackV4))
+      session.onEvent = { event in
+        switch event {
+        case .allocated:
+          session.send([1, 2, 3], to: TransportAddress(ip: .loopbackV4, port: 9))
+        case .requestFailed(let method, let f) where method == "CreatePermission":
+          done.succeed(f)
+          session.close()
+        case .failed(let f):
+          done.fail(RuntimeError.failed("allocation failed: \(f)"))
+        default: break
+        }
+      }
+      session.start()
+    }
+    #expect(failure.code == 403)
+    #expect(failure.explanation.contains("forbids relaying to that peer"))
   }
 }

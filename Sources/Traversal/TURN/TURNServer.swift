@@ -23,7 +23,11 @@ public struct TURNServerConfiguration: Sendable, CustomStringConvertible, Custom
   public var maximumAllocations: Int
   /// SOFTWARE in responses; nil for none.
   public var software: String?
+  /// Offer PASSWORD-ALGORITHMS (SHA-256, then MD5) in challenges (RFC 8489 §9.2.4); clients
+  /// that pick SHA-256 use the SHA-256 long-term key.
+  public var offersSHA256: Bool
   private(set) var keys: [String: IntegrityKey] = [:]
+  private(set) var sha256Keys: [String: IntegrityKey] = [:]
   private let userCount: Int
 
   /// A summary without keys: addresses, realm and how many users.
@@ -48,8 +52,9 @@ public struct TURNServerConfiguration: Sendable, CustomStringConvertible, Custom
     relayPorts: ClosedRange<UInt16> = 49152...65535, nonceLifetime: Duration = .seconds(600),
     defaultLifetime: UInt32 = 600, maximumLifetime: UInt32 = 3600,
     maximumAllocationsPerUser: Int = 10, maximumAllocations: Int = 1000,
-    software: String? = "natscope"
+    software: String? = "natscope", offersSHA256: Bool = false
   ) {
+    self.offersSHA256 = offersSHA256
     self.listen = listen
     self.relayIP = relayIP
     self.realm = realm
@@ -64,6 +69,12 @@ public struct TURNServerConfiguration: Sendable, CustomStringConvertible, Custom
     for (user, password) in users {
       if let key = try? IntegrityKey.longTerm(username: user, realm: realm, password: password) {
         keys[user] = key
+      }
+      if offersSHA256,
+        let key = try? IntegrityKey.longTerm(
+          username: user, realm: realm, password: password, algorithm: .sha256)
+      {
+        sha256Keys[user] = key
       }
     }
   }
@@ -129,6 +140,11 @@ public struct TURNServer: Sendable {
   private var nonceOrder: [String] = []
   private var nextPort: UInt16
   private var random = SystemRandomNumberGenerator()
+
+  /// PASSWORD-ALGORITHMS as offered when `offersSHA256` is set.
+  static let offered = PasswordAlgorithms([
+    PasswordAlgorithmEntry(.sha256), PasswordAlgorithmEntry(.md5),
+  ])
 
   /// Permissions last this long (RFC 8656 §9).
   public static let permissionLifetime: Duration = .seconds(300)
@@ -259,7 +275,23 @@ public struct TURNServer: Sendable {
     else {
       return error(.badRequest, m, to: client, key: nil)
     }
-    guard realm == configuration.realm, let key = configuration.keys[user] else {
+    let chosen = try? m.get(PasswordAlgorithmAttribute.self)
+    if configuration.offersSHA256 {
+      // Bid-down protection: PASSWORD-ALGORITHMS must come back exactly as offered.
+      let echoed = try? m.get(PasswordAlgorithms.self)
+      if chosen != nil || echoed != nil {
+        guard echoed == Self.offered, let c = chosen,
+          Self.offered.algorithms.contains(where: { $0.algorithm == c.entry.algorithm })
+        else {
+          return error(.badRequest, m, to: client, key: nil)
+        }
+      }
+    } else if chosen != nil {
+      return error(.badRequest, m, to: client, key: nil)
+    }
+    let keyTable =
+      chosen?.entry.algorithm == .sha256 ? configuration.sha256Keys : configuration.keys
+    guard realm == configuration.realm, let key = keyTable[user] else {
       stats.authFailures += 1
       return error(.unauthenticated, m, to: client, key: nil, nonce: issueNonce(at: now))
     }
@@ -443,6 +475,7 @@ public struct TURNServer: Sendable {
     if let nonce {
       b.add(Realm(configuration.realm))
       b.add(Nonce(nonce))
+      if configuration.offersSHA256 && code == .unauthenticated { b.add(Self.offered) }
     }
     if let s = configuration.software { b.add(Software(s)) }
     if let key { b.addMessageIntegrity(key: key) }
