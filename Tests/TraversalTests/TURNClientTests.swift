@@ -283,7 +283,8 @@ import Traversal
     let keyHex = key.bytes.map { String(format: "%02x", $0) }.joined()
     var dumped = ""
     dump(p.client, to: &dumped)
-    dump(p.server.configuration, to: &dumped)
+    dump(p.server, to: &dumped)
+    dump(TURNCredentials(username: "alice", password: turnPassword), to: &dumped)
     let texts = [
       json, "\(all)", "\(p.client)", String(reflecting: p.client), "\(p.client.stats)",
       "\(p.server.configuration)", dumped,

@@ -7,7 +7,7 @@ public final class TURNServerSession {
   public let runtime: any NetworkRuntime
   /// The server machine (read it for stats).
   public private(set) var server: TURNServer
-  /// Relay sockets that could not be opened (their allocations cannot relay).
+  /// Relay sockets that could not be opened (their allocations were dropped).
   public private(set) var relayOpenFailures = 0
   private var listener: (any DatagramSocket)?
   private var relays: [TransportAddress: any DatagramSocket] = [:]
@@ -60,7 +60,9 @@ public final class TURNServerSession {
               self.server.handleRelay(d.bytes, from: d.source, on: relay, at: d.receivedAt))
           }
         } catch {
+          // The client got its relayed address already; it will see 437 on its next request.
           relayOpenFailures += 1
+          apply(server.dropAllocation(relay: relay))
         }
       case .closeRelay(let relay):
         relays.removeValue(forKey: relay)?.close()

@@ -18,7 +18,13 @@ public struct TURNCredentials: Sendable, Hashable, CustomStringConvertible,
 
   /// `username (password hidden)`.
   public var description: String { "\(username) (password hidden)" }
+  /// The same as `description`: the password stays hidden.
   public var debugDescription: String { description }
+}
+
+extension TURNCredentials: CustomReflectable {
+  /// Only the username: `dump` never shows the password.
+  public var customMirror: Mirror { Mirror(self, children: ["username": username]) }
 }
 
 /// A change in a TURN allocation's state, for live views and `--json`. Contains no secrets.

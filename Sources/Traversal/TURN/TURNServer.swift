@@ -82,17 +82,25 @@ public struct TURNServerConfiguration: Sendable, CustomStringConvertible, Custom
 
 /// Counters a ``TURNServer`` keeps.
 public struct TURNServerStats: Sendable, Hashable, Codable {
+  /// Datagrams that arrived on the listening address.
   public var received = 0
   /// Not STUN/ChannelData, bad FINGERPRINT, or undecodable.
   public var malformed = 0
+  /// 401 challenges sent to requests without MESSAGE-INTEGRITY.
   public var challenges = 0
+  /// 438 answers to unknown or expired nonces.
   public var staleNonces = 0
+  /// Unknown users, wrong realms and bad MESSAGE-INTEGRITY.
   public var authFailures = 0
+  /// Allocations made.
   public var allocations = 0
+  /// Allocations that expired without a refresh.
   public var expired = 0
+  /// Error responses sent.
   public var errorsSent = 0
-  /// Data relayed client → peer and peer → client.
+  /// Data relayed client → peer.
   public var relayedToPeer = 0
+  /// Data relayed peer → client.
   public var relayedToClient = 0
   /// Peer data dropped for want of a permission; client data dropped for want of a
   /// permission, channel or allocation.
@@ -151,6 +159,7 @@ public struct TURNServer: Sendable {
   /// Channel bindings last this long (RFC 8656 §12).
   public static let channelLifetime: Duration = .seconds(600)
 
+  /// A server with no allocations.
   public init(configuration: TURNServerConfiguration) {
     self.configuration = configuration
     self.nextPort = configuration.relayPorts.lowerBound
@@ -225,6 +234,13 @@ public struct TURNServer: Sendable {
     b.add(DataAttribute(bytes))
     b.addFingerprint()
     return [.send(b.bytes, from: configuration.listen, to: client)]
+  }
+
+  /// Removes the allocation on `relay` (for a driver that could not open its relay socket).
+  public mutating func dropAllocation(relay: TransportAddress) -> [TURNServerOutput] {
+    guard let client = byRelay[relay] else { return [] }
+    let result = remove(client)
+    return finish(result)
   }
 
   /// Expires allocations, permissions and channels.
@@ -487,5 +503,16 @@ public struct TURNServer: Sendable {
   private func finish(_ out: [TURNServerOutput]) -> [TURNServerOutput] {
     guard let next = nextWake else { return out }
     return out + [.wake(at: next)]
+  }
+}
+
+extension TURNServer: CustomReflectable {
+  /// Configuration, counters and the number of allocations: never the users' keys.
+  public var customMirror: Mirror {
+    Mirror(
+      self,
+      children: [
+        "configuration": configuration, "stats": stats, "allocationCount": allocationCount,
+      ])
   }
 }
