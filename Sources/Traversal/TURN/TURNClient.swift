@@ -576,8 +576,9 @@ public struct TURNClient: Sendable {
       for ip in ips {
         permissionInFlight.remove(ip)
         permissions[ip] = now + configuration.permissionRefresh
-        out.append(.event(.permissionCreated(peer: ip)))
+        // Queued data first: an event handler that sends must not overtake it.
         out += flush(ip, at: now)
+        out.append(.event(.permissionCreated(peer: ip)))
       }
       return out
     case .channelBind(let channel, let peer):
@@ -590,9 +591,7 @@ public struct TURNClient: Sendable {
       if permissions[peer.ip] == nil || permissions[peer.ip] == .distantFuture {
         permissions[peer.ip] = now + configuration.permissionRefresh
       }
-      var out: [TURNClientOutput] = [.event(.channelBound(peer: peer, channel: channel))]
-      out += flush(peer.ip, at: now)
-      return out
+      return flush(peer.ip, at: now) + [.event(.channelBound(peer: peer, channel: channel))]
     }
   }
 
