@@ -145,14 +145,13 @@ public final class TURNAllocationSession: RelayChannel {
   }
 
   private func apply(_ outputs: [TURNClientOutput]) {
-    var wake: Instant?
     for o in outputs {
       guard !finished else { return }
       switch o {
       case .send(let bytes, let to):
         if let stream { stream.send(bytes) } else { socket?.send(bytes, to: to) }
-      case .wake(let at):
-        wake = at
+      case .wake:
+        break  // the client's nextWake, read below, is authoritative (handlers may reenter)
       case .event(let e):
         emit(e)
         switch e {
@@ -164,7 +163,7 @@ public final class TURNAllocationSession: RelayChannel {
       }
     }
     guard !finished else { return }
-    if let wake = wake ?? client.nextWake { arm(wake) } else { disarm() }
+    if let wake = client.nextWake { arm(wake) } else { disarm() }
   }
 
   private func emit(_ e: TURNClientEvent) {
