@@ -1,0 +1,207 @@
+import STUN
+
+/// Runs a ``TURNClient`` over a `NetworkRuntime`: a UDP socket to the server (or a
+/// ``TURNStreamTransport`` for TCP), timers for retransmission and refreshes, and the
+/// ``RelayChannel`` seam the ICE sessions use.
+///
+/// ```swift
+/// let relay = try TURNAllocationSession(
+///   runtime: runtime, server: server,
+///   credentials: TURNCredentials(username: "natscope", password: "secret"))
+/// relay.onEvent = { event in print(event) }          // .allocating, .challenged, .allocated…
+/// relay.onReceive = { bytes, peer in … }
+/// relay.start()
+/// // after .allocated:
+/// relay.send(Array("hello".utf8), to: peer)          // permission (and channel) first
+/// relay.close()                                      // Refresh LIFETIME 0, then .released
+/// ```
+///
+/// A started session keeps itself alive until it is released or fails. All calls and
+/// callbacks happen on the runtime's serial context.
+public final class TURNAllocationSession: RelayChannel {
+  /// The runtime the session runs on.
+  public let runtime: any NetworkRuntime
+  /// The client machine (read it for stats and state).
+  public private(set) var client: TURNClient
+  /// Called for every allocation state change; on the runtime's context. Contains no secrets.
+  public var onEvent: ((TURNClientEvent) -> Void)?
+  /// Data that arrived from a peer through the relay.
+  public var onReceive: ((_ bytes: [UInt8], _ from: TransportAddress) -> Void)?
+  /// Every event so far, oldest first (the last 1,000).
+  public private(set) var events: [TURNClientEvent] = []
+  /// How long ``close()`` waits for the release to be answered before closing the socket.
+  public var releaseTimeout: Duration = .seconds(5)
+
+  private var socket: (any DatagramSocket)?
+  private var stream: (any TURNStreamTransport)?
+  private var timer: (any TimerHandle)?
+  private var timerDeadline: Instant?
+  private var closeTimer: (any TimerHandle)?
+  private var keepAlive: TURNAllocationSession?
+  private var finished = false
+
+  /// A session over UDP: opens its socket now (throws if it cannot).
+  public init(
+    runtime: any NetworkRuntime, server: TransportAddress, credentials: TURNCredentials,
+    configuration: TURNClient.Configuration = TURNClient.Configuration(),
+    policy: RetransmissionPolicy = .rfc8489, socketOptions: UDPSocketOptions = UDPSocketOptions()
+  ) throws {
+    self.runtime = runtime
+    self.client = TURNClient(
+      server: server, credentials: credentials, transport: .udp, configuration: configuration,
+      policy: policy)
+    self.socket = try runtime.openUDP(socketOptions) { [weak self] datagram in
+      self?.receive(datagram.bytes, from: datagram.source, at: datagram.receivedAt)
+    }
+  }
+
+  /// A session over a stream connection to `server` (TCP): requests are not retransmitted.
+  public init(
+    runtime: any NetworkRuntime, server: TransportAddress, credentials: TURNCredentials,
+    stream: any TURNStreamTransport,
+    configuration: TURNClient.Configuration = TURNClient.Configuration()
+  ) {
+    self.runtime = runtime
+    self.client = TURNClient(
+      server: server, credentials: credentials, transport: .stream, configuration: configuration)
+    self.stream = stream
+    stream.onFrame = { [weak self] bytes in
+      guard let self else { return }
+      self.receive(bytes, from: self.client.server, at: self.runtime.now)
+    }
+    stream.onClose = { [weak self] reason in
+      guard let self, !self.finished else { return }
+      self.emit(
+        .failed(
+          TURNFailure(code: nil, explanation: "the connection to the TURN server closed: \(reason)")
+        ))
+      self.finish()
+    }
+  }
+
+  /// The local address of the UDP socket (nil over a stream).
+  public var localAddress: TransportAddress? { socket?.localAddress }
+
+  // MARK: RelayChannel
+
+  /// XOR-RELAYED-ADDRESS (0.0.0.0:0 until allocated).
+  public var relayedAddress: TransportAddress {
+    client.relayedAddress ?? TransportAddress(ip: .v4(0), port: 0)
+  }
+  /// XOR-MAPPED-ADDRESS from the Allocate response.
+  public var mappedAddress: TransportAddress? { client.mappedAddress }
+  /// The TURN server in use.
+  public var serverAddress: TransportAddress { client.server }
+
+  /// Starts allocating.
+  public func start() {
+    guard !finished else { return }
+    keepAlive = self
+    apply(client.start(at: runtime.now))
+  }
+
+  /// Sends `bytes` to `peer` through the relay (permission and channel installed as needed).
+  public func send(_ bytes: [UInt8], to peer: TransportAddress) {
+    guard !finished else { return }
+    apply(client.send(bytes, to: peer, at: runtime.now))
+  }
+
+  /// Refreshes the allocation now (it is refreshed on schedule anyway).
+  public func refresh() {
+    guard !finished else { return }
+    apply(client.refresh(at: runtime.now))
+  }
+
+  /// Installs permissions for `peers` explicitly.
+  public func createPermission(for peers: [IPAddress]) {
+    guard !finished else { return }
+    apply(client.createPermission(for: peers, at: runtime.now))
+  }
+
+  /// Binds a channel to `peer` explicitly.
+  public func bindChannel(to peer: TransportAddress) {
+    guard !finished else { return }
+    apply(client.bindChannel(to: peer, at: runtime.now))
+  }
+
+  /// Releases the allocation (Refresh with LIFETIME 0) and closes the socket once the server
+  /// answers, or after ``releaseTimeout``.
+  public func close() {
+    guard !finished else { return }
+    apply(client.close(at: runtime.now))
+    guard !finished else { return }
+    closeTimer = runtime.schedule(at: runtime.now + releaseTimeout) { [weak self] in
+      guard let self, !self.finished else { return }
+      self.emit(.released)
+      self.finish()
+    }
+  }
+
+  // MARK: Internals
+
+  private func receive(_ bytes: [UInt8], from source: TransportAddress, at now: Instant) {
+    guard !finished else { return }
+    apply(client.handle(bytes, from: source, at: now))
+  }
+
+  private func apply(_ outputs: [TURNClientOutput]) {
+    for o in outputs {
+      guard !finished else { return }
+      switch o {
+      case .send(let bytes, let to):
+        if let stream { stream.send(bytes) } else { socket?.send(bytes, to: to) }
+      case .wake:
+        break  // the client's nextWake, read below, is authoritative (handlers may reenter)
+      case .event(let e):
+        emit(e)
+        switch e {
+        case .released, .failed: finish()
+        default: break
+        }
+      case .data(let bytes, let peer):
+        onReceive?(bytes, peer)
+      }
+    }
+    guard !finished else { return }
+    if let wake = client.nextWake { arm(wake) } else { disarm() }
+  }
+
+  private func emit(_ e: TURNClientEvent) {
+    events.append(e)
+    if events.count > 1000 { events.removeFirst(events.count - 1000) }
+    onEvent?(e)
+  }
+
+  private func arm(_ deadline: Instant) {
+    if timerDeadline == deadline, timer != nil { return }
+    timer?.cancel()
+    timerDeadline = deadline
+    timer = runtime.schedule(at: deadline) { [weak self] in
+      guard let self, !self.finished else { return }
+      self.timer = nil
+      self.timerDeadline = nil
+      self.apply(self.client.handleTimeout(at: self.runtime.now))
+    }
+  }
+
+  private func disarm() {
+    timer?.cancel()
+    timer = nil
+    timerDeadline = nil
+  }
+
+  private func finish() {
+    guard !finished else { return }
+    finished = true
+    disarm()
+    closeTimer?.cancel()
+    closeTimer = nil
+    socket?.close()
+    socket = nil
+    stream?.onFrame = nil
+    stream?.onClose = nil
+    stream?.close()
+    stream = nil
+    keepAlive = nil
+  }
+}

@@ -1,0 +1,77 @@
+import STUN
+
+/// Long-term credentials for a TURN server. The password is never printed, logged or encoded:
+/// `description` shows only the username.
+public struct TURNCredentials: Sendable, Hashable, CustomStringConvertible,
+  CustomDebugStringConvertible
+{
+  /// The username sent in USERNAME.
+  public var username: String
+  /// The password, used only to derive the long-term key.
+  public var password: String
+
+  /// Credentials for a server that uses the long-term mechanism.
+  public init(username: String, password: String) {
+    self.username = username
+    self.password = password
+  }
+
+  /// `username (password hidden)`.
+  public var description: String { "\(username) (password hidden)" }
+  /// The same as `description`: the password stays hidden.
+  public var debugDescription: String { description }
+}
+
+extension TURNCredentials: CustomReflectable {
+  /// Only the username: `dump` never shows the password.
+  public var customMirror: Mirror { Mirror(self, children: ["username": username]) }
+}
+
+/// A change in a TURN allocation's state, for live views and `--json`. Contains no secrets.
+public enum TURNClientEvent: Sendable, Hashable, Codable {
+  /// An Allocate request went to `server`.
+  case allocating(server: TransportAddress)
+  /// The server asked for credentials (401 with REALM and NONCE); `algorithm` is the password
+  /// algorithm chosen (`MD5` or `SHA-256`).
+  case challenged(realm: String, algorithm: String)
+  /// The server said our nonce was stale (438); the request is repeated with the new nonce.
+  case staleNonce(method: String)
+  /// The server redirected us (300 Try Alternate) to `alternate`.
+  case redirected(alternate: TransportAddress)
+  /// The allocation exists: peers reach us at `relayed`; `mapped` is our server-reflexive
+  /// address as the server saw it; it lasts `lifetime` seconds unless refreshed.
+  case allocated(relayed: TransportAddress, mapped: TransportAddress?, lifetime: Int)
+  /// A Refresh succeeded; the allocation now lasts `lifetime` more seconds.
+  case refreshed(lifetime: Int)
+  /// A permission for `peer` was installed or refreshed (it lasts 300 s).
+  case permissionCreated(peer: IPAddress)
+  /// `channel` is bound to `peer` (installed or refreshed; lasts 600 s).
+  case channelBound(peer: TransportAddress, channel: UInt16)
+  /// A CreatePermission, ChannelBind or Refresh failed; the allocation may still be usable.
+  case requestFailed(method: String, failure: TURNFailure)
+  /// The allocation failed or was lost.
+  case failed(TURNFailure)
+  /// The allocation was released (Refresh with LIFETIME 0), or given up on close.
+  case released
+}
+
+/// What a ``TURNClient`` asks its driver to do.
+public enum TURNClientOutput: Sendable, Hashable {
+  /// Send these bytes to the TURN server at this address.
+  case send([UInt8], to: TransportAddress)
+  /// Call ``TURNClient/handleTimeout(at:)`` at this instant (replaces any earlier wake).
+  case wake(at: Instant)
+  /// Something happened to the allocation.
+  case event(TURNClientEvent)
+  /// Data arrived from `peer` through the relay.
+  case data([UInt8], from: TransportAddress)
+}
+
+/// How a ``TURNClient`` reaches its server.
+public enum TURNTransport: String, Sendable, Hashable, Codable {
+  /// UDP: requests are retransmitted (RFC 8489 §6.2.1).
+  case udp
+  /// TCP (or TLS): no retransmission; one 39.5 s timeout per request (RFC 8489 §6.2.2), and
+  /// ChannelData is padded to 4 bytes (RFC 8656 §12.5).
+  case stream
+}
