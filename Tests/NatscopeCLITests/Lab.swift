@@ -92,7 +92,8 @@ final class Lab {
   private func waitForServer() throws {
     for _ in 0..<25 {
       let r = try exec(
-        "c", [Binary.url.path, "binding", self["SERVER_PRIMARY"], "--rto", "50", "--max-requests", "2"])
+        "c",
+        [Binary.url.path, "binding", self["SERVER_PRIMARY"], "--rto", "50", "--max-requests", "2"])
       if r.status == 0 { return }
     }
     throw LabError("the STUN server in the lab never answered")
@@ -108,32 +109,45 @@ final class Lab {
     init(_ d: String) { description = d }
   }
 
-  /// Runs a process with stdout and stderr captured together into a temporary file (not a
-  /// pipe: background processes it starts must not hold our read end open), killed after
-  /// `timeout`.
+  /// Runs a process with stdout and stderr captured together into a temporary file, killed
+  /// after `timeout`. It uses posix_spawn and waitpid directly: lab commands start background
+  /// processes, and Foundation's `Process` was seen not to notice such a child's exit.
   static func run(_ args: [String], timeout: TimeInterval = 30) throws -> Result {
     let path = FileManager.default.temporaryDirectory
       .appendingPathComponent("natscope-lab-\(getpid())-\(UInt64.random(in: 0...UInt64.max)).out")
-    FileManager.default.createFile(atPath: path.path, contents: nil)
-    defer { try? FileManager.default.removeItem(at: path) }
-    let out = try FileHandle(forWritingTo: path)
-    defer { try? out.close() }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = args
-    p.standardOutput = out
-    p.standardError = out
-    p.standardInput = FileHandle.nullDevice
-    try p.run()
+      .path
+    defer { unlink(path) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    let argv = (["/usr/bin/env"] + args).map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    let env = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { env.forEach { free($0) } }
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, "/usr/bin/env", &actions, nil, argv, env)
+    guard rc == 0 else { throw LabError("cannot start \(args.first ?? "?"): error \(rc)") }
+    var status: Int32 = 0
     let deadline = Date().addingTimeInterval(timeout)
-    while p.isRunning && Date() < deadline { usleep(10_000) }
-    if p.isRunning {
-      kill(p.processIdentifier, SIGTERM)
-      for _ in 0..<50 where p.isRunning { usleep(20_000) }
-      if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+    var reaped = false
+    while Date() < deadline {
+      if waitpid(pid, &status, WNOHANG) == pid {
+        reaped = true
+        break
+      }
+      usleep(10_000)
     }
-    p.waitUntilExit()
-    let data = (try? Data(contentsOf: path)) ?? Data()
-    return Result(status: p.terminationStatus, output: String(decoding: data, as: UTF8.self))
+    if !reaped {
+      kill(pid, SIGTERM)
+      usleep(200_000)
+      kill(pid, SIGKILL)
+      waitpid(pid, &status, 0)
+    }
+    let output = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    let exited = (status & 0x7F) == 0
+    return Result(status: reaped && exited ? (status >> 8) & 0xFF : -1, output: output)
   }
 }
