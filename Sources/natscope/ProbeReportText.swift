@@ -29,8 +29,10 @@ struct ProbeReportText {
     }
     if r.udpBlocked {
       row("UDP", "blocked", r.mapping.reason)
+      if let tcp = r.tcp { row("STUN/TCP", tcp.reachable ? "reachable" : "blocked", tcp.reason) }
     } else {
-      let local = r.localAddress.map { $0.ip.isUnspecified ? "*:\($0.port)" : $0.description } ?? "?"
+      let local =
+        r.localAddress.map { $0.ip.isUnspecified ? "*:\($0.port)" : $0.description } ?? "?"
       let mapped = r.mappedAddress.map(\.description) ?? "?"
       row("NAT", r.natDetected ? "yes: \(local) → \(mapped)" : "no: the server saw \(mapped)")
       row("mapping", r.mapping.behavior?.rawValue ?? "unknown", r.mapping.reason)

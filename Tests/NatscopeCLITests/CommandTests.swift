@@ -60,6 +60,7 @@ import Testing
     let p = try Binary.run(["probe", "127.0.0.1:9"])
     #expect(p.status == 2)
     #expect(p.stdout.contains("blocked"))
+    #expect(p.stdout.contains("STUN/TCP      blocked"))
   }
 
   @Test func noServerReachable() throws {
