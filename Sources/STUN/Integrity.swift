@@ -197,3 +197,11 @@ public struct Fingerprint: STUNAttribute, Hashable {
     bytes.appendBE32(value)
   }
 }
+
+/// A key is a secret: printing, dumping or interpolating one never shows its bytes, so it
+/// cannot leak into logs or reports by accident.
+extension IntegrityKey: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+  public var description: String { "IntegrityKey(\(bytes.count) bytes, redacted)" }
+  public var debugDescription: String { description }
+  public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
+}

@@ -56,3 +56,16 @@ import Testing
     }
   }
 }
+
+@Suite struct IntegrityKeyRedactionTests {
+  @Test func keyBytesNeverPrint() throws {
+    let key = try IntegrityKey.shortTerm(password: "VOkJxbRl1RmTxUk/WvJxBt")
+    var dumped = ""
+    dump(key, to: &dumped)
+    for text in ["\(key)", String(describing: key), String(reflecting: key), dumped] {
+      #expect(!text.contains("VOkJ"))
+      #expect(!text.contains(key.bytes.map(String.init).joined(separator: ", ")))
+      #expect(!text.contains("86"))  // 'V' = 86, the first key byte
+    }
+  }
+}
