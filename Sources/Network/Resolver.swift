@@ -28,6 +28,11 @@ public enum Resolver {
     if let ip = IPAddress(host) {
       return [TransportAddress(ip: ip, port: port)]
     }
+    // RFC 6761 §6.4: ".invalid" names never exist; answer at once, without asking DNS.
+    let name = host.lowercased()
+    if name == "invalid" || name.hasSuffix(".invalid") || name.hasSuffix(".invalid.") {
+      throw ResolveError(host: host, reason: "names under .invalid never exist (RFC 6761)")
+    }
     var hints = addrinfo()
     hints.ai_family = AF_UNSPEC
     #if canImport(Darwin)

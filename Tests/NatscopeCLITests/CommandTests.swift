@@ -75,11 +75,16 @@ import Testing
     #expect(p.stdout.contains("STUN/TCP      blocked"))
   }
 
+  /// `.invalid` names fail inside natscope (RFC 6761), so this never queries DNS.
   @Test func noServerReachable() throws {
     let r = try Binary.run(
       ["probe"], environment: ["NATSCOPE_DEFAULT_SERVERS": "no-such-host.invalid"])
     #expect(r.status == 2)
     #expect(r.stderr.contains("no STUN server reachable"))
+    #expect(r.stderr.contains("RFC 6761"))
+    let b = try Binary.run(["binding", "stun.example.invalid"])
+    #expect(b.status == 2)
+    #expect(b.stderr.contains("cannot resolve stun.example.invalid"))
   }
 
   @Test(arguments: [

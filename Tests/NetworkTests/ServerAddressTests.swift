@@ -129,3 +129,12 @@ struct InterfaceTests {
     #expect(list == Interfaces.list(includeLoopback: true, includeLinkLocal: true))
   }
 }
+
+@Suite struct InvalidDomainTests {
+  /// RFC 6761: `.invalid` fails at once and never reaches DNS (tests must not query outside).
+  @Test func invalidNamesFailWithoutALookup() {
+    for name in ["no-such-host.invalid", "STUN.Example.INVALID", "invalid", "x.invalid."] {
+      #expect(throws: ResolveError.self) { try Resolver.resolve(host: name, port: 3478) }
+    }
+  }
+}
