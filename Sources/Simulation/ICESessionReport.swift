@@ -22,7 +22,11 @@ enum ICESessionReport {
     if let p = local.selectedPair {
       builder.selectedPair = ConnectReport.SelectedPair(
         local: endpoint(p.local), remote: endpoint(p.remote),
-        rttMs: p.stats.minRTTMs ?? p.stats.lastRTTMs)
+        rttMs: p.stats.minRTTMs
+          // A valid pair built from a peer-reflexive mapping has no checks of its own: take
+          // the round trip of the pair whose check produced it.
+          ?? local.agent.pairs.filter { $0.validPairID == p.id }.compactMap(\.stats.minRTTMs)
+          .min())
     }
     func ms(_ at: Instant?) -> Double? { at.map { ($0 - startedAt).milliseconds } }
     let log = local.log

@@ -16,6 +16,11 @@ struct DemoCommand: ParsableCommand {
       from the measured behaviours, which pairs of hosts could connect through their NATs.
 
       The run is deterministic for a given --seed.
+
+      With --a and --b, two hosts behind the NATs you name probe their NATs, then connect to
+      each other with ICE (host, server-reflexive and relayed candidates, through natscope's own
+      TURN relay at 203.0.113.20 unless --no-turn), and the report shows which path worked and
+      why the others did not. \(DemoCommand.twoHostHelp)
       """)
 
   static let presetNames = NATBehavior.presets.map(\.name)
@@ -36,6 +41,21 @@ struct DemoCommand: ParsableCommand {
       "One-way latency of each hop onto the internet, in milliseconds.", valueName: "ms"))
   var latency: Int = 10
 
+  @Option(
+    name: .customLong("a"),
+    help: ArgumentHelp(
+      "Host A's NAT: a preset or mapping/filtering (two-host run).", valueName: "nat"))
+  var hostA: String?
+
+  @Option(
+    name: .customLong("b"),
+    help: ArgumentHelp(
+      "Host B's NAT: a preset or mapping/filtering (two-host run).", valueName: "nat"))
+  var hostB: String?
+
+  @Flag(name: .customLong("no-turn"), help: "Two-host run without the TURN relay.")
+  var noTURN = false
+
   @OptionGroup var global: GlobalOptions
 
   func validate() throws {
@@ -47,6 +67,10 @@ struct DemoCommand: ParsableCommand {
 
   func run() throws {
     global.bootstrapLogging()
+    if hostA != nil || hostB != nil || noTURN {
+      try runTwoHost()
+      return
+    }
     let lab = try SimulatedLab(seed: seed, latency: .milliseconds(Int64(latency)))
     var sessions: [(name: String, host: SimulatedHost, session: ProbeSession)] = []
     var results: [String: ProbeReport] = [:]
@@ -86,6 +110,7 @@ struct DemoCommand: ParsableCommand {
       try JSONOutput.print(demo)
     } else {
       print(demo.text)
+      print(DemoCommand.twoHostHint)
     }
   }
 }
