@@ -44,6 +44,12 @@ public final class SimulatedTURNRelay {
         realm: Self.realm, users: [Self.username: password], software: "natscope (simulated)"))
   }
 
+  /// The relay as a `ConnectSession` TURN server (UDP, the demo user; the password stays
+  /// hidden in descriptions and reports).
+  public var connectServer: ConnectTURNServer {
+    ConnectTURNServer(address: serverAddress, credentials: credentials)
+  }
+
   /// A factory for an `ICESession` on `host`: it allocates on this relay with the demo user
   /// and completes with the allocation once the server grants it, or with the failure (the
   /// server's explanation, or the socket error). `onEvent` sees every allocation event.

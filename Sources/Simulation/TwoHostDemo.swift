@@ -70,10 +70,8 @@ public enum TwoHostDemoEvent: Sendable, Hashable {
   case probed(TwoHostDemoSide, ProbeReport)
   /// A host's probe could not run (a socket could not be opened).
   case probeFailed(TwoHostDemoSide, String)
-  /// A host's ICE session did or saw something.
-  case ice(TwoHostDemoSide, ICELogEntry)
-  /// A host's TURN allocation changed state.
-  case turn(TwoHostDemoSide, TURNClientEvent)
+  /// A host's connect session did or saw something (ICE, TURN, descriptions, verdict).
+  case connect(TwoHostDemoSide, ConnectLogEntry)
   /// The run is over.
   case finished(TwoHostDemoResult)
 }
@@ -105,15 +103,14 @@ public final class TwoHostDemo {
   public private(set) var phase = TwoHostDemoPhase.idle
   /// The probe reports, as they arrive.
   public private(set) var probes: [TwoHostDemoSide: ProbeReport] = [:]
-  /// The ICE sessions, once connecting.
-  public private(set) var sessionA: ICESession?
-  public private(set) var sessionB: ICESession?
+  /// The connect sessions (A offers, B answers), once connecting.
+  public private(set) var sessionA: ConnectSession?
+  public private(set) var sessionB: ConnectSession?
   /// The result, once finished.
   public private(set) var result: TwoHostDemoResult?
 
   private var probesPending = 0
   private var probeFailures: [TwoHostDemoSide: String] = [:]
-  private var connectStartedAt: Instant?
   private var deadline: Instant?
   private var watchdog: (any TimerHandle)?
 
@@ -171,6 +168,8 @@ public final class TwoHostDemo {
       lab.network.run(for: .milliseconds(100))
     }
     if !isFinished { finish() }
+    // Let the sessions release their TURN allocations and close (bounded virtual time).
+    lab.network.run(for: .seconds(8))
     return result ?? makeResult()
   }
 
@@ -179,32 +178,29 @@ public final class TwoHostDemo {
 
   // MARK: - Connecting
 
+  /// Both hosts run a `ConnectSession` (what `natscope connect` runs): A offers, B answers,
+  /// and each description travels as token text after the signalling delay, as if pasted.
   private func connect() {
     guard phase == .probing else { return }
     set(.connecting)
     let now = lab.network.now
-    connectStartedAt = now
-    let config = ICESessionConfiguration(
-      stunServers: [lab.stunServerAddress], gatheringTimeout: .seconds(4))
-    func relays(_ side: TwoHostDemoSide) -> [RelayChannelFactory] {
-      guard let relay = lab.turnRelay else { return [] }
-      return [
-        relay.relayFactory(for: host(side)) { [weak self] e in self?.emit(.turn(side, e)) }
-      ]
+    let turn = lab.turnRelay.map { [$0.connectServer] } ?? []
+    func session(_ side: TwoHostDemoSide) -> ConnectSession {
+      ConnectSession(
+        runtime: host(side),
+        configuration: ConnectSessionConfiguration(
+          role: side == .a ? .offer : .answer, stunServers: [lab.stunServerAddress],
+          turnServers: turn, gatheringTimeout: .seconds(3),
+          // Both hosts ran the full probe already; its profiles go into the report.
+          probeTimeout: nil),
+        generator: SeededGenerator(seed: configuration.seed &* 2 &+ (side == .a ? 1 : 2)))
     }
-    let seed = configuration.seed
-    let a = ICESession(
-      runtime: hostA, role: .controlling, configuration: config, relays: relays(.a),
-      generator: SeededGenerator(seed: seed &* 2 &+ 1))
-    let b = ICESession(
-      runtime: hostB, role: .controlled, configuration: config, relays: relays(.b),
-      generator: SeededGenerator(seed: seed &* 2 &+ 2))
+    let a = session(.a)
+    let b = session(.b)
     sessionA = a
     sessionB = b
-    a.setRemoteCredentials(b.localCredentials)
-    b.setRemoteCredentials(a.localCredentials)
-    wire(a, side: .a, to: b)
-    wire(b, side: .b, to: a)
+    wire(a, side: .a, to: b, expecting: .offer)
+    wire(b, side: .b, to: a, expecting: .answer)
     a.start()
     b.start()
     let limit = deadline ?? now + configuration.timeLimit
@@ -213,20 +209,25 @@ public final class TwoHostDemo {
     }
   }
 
-  /// Forwards `from`'s candidates and end of candidates to `to` after the signalling delay,
-  /// reports its events, and finishes the run once both agents have settled.
-  private func wire(_ from: ICESession, side: TwoHostDemoSide, to: ICESession) {
-    let host = self.host(side)
+  /// Hands `from`'s description to `to` as token text after the signalling delay, reports
+  /// `from`'s events, and finishes the run once both sessions have a verdict.
+  private func wire(
+    _ from: ConnectSession, side: TwoHostDemoSide, to: ConnectSession, expecting: SignalingRole
+  ) {
+    let peerHost = host(side == .a ? .b : .a)
     let delay = configuration.signalingDelay
     from.onEvent = { [weak self, weak to] entry in
       guard let self else { return }
-      self.emit(.ice(side, entry))
+      self.emit(.connect(side, entry))
       switch entry.event {
-      case .candidateGathered(let c) where c.type != .prflx:
-        _ = host.schedule(at: host.now + delay) { to?.addRemoteCandidate(c) }
-      case .gatheringDone:
-        _ = host.schedule(at: host.now + delay) { to?.endOfRemoteCandidates() }
-      case .agentStateChanged:
+      case .localDescriptionReady(let d):
+        let token = d.token
+        _ = peerHost.schedule(at: peerHost.now + delay) {
+          guard let to, let remote = try? SessionDescription(token: token, expecting: expecting)
+          else { return }
+          to.setRemoteDescription(remote)
+        }
+      case .finished:
         self.finishIfSettled()
       default:
         break
@@ -234,14 +235,9 @@ public final class TwoHostDemo {
     }
   }
 
-  private static func settled(_ s: ICESession?) -> Bool {
-    guard let s else { return false }
-    return s.state == .completed || s.state == .failed || s.state == .closed
-  }
-
   private func finishIfSettled() {
-    guard phase == .connecting, Self.settled(sessionA), Self.settled(sessionB) else { return }
-    // Let the event handler that called us return before closing the sessions.
+    guard phase == .connecting, sessionA?.report != nil, sessionB?.report != nil else { return }
+    // Let the event handler that called us return first.
     _ = hostA.schedule(at: hostA.now) { [weak self] in self?.finish() }
   }
 
@@ -251,28 +247,31 @@ public final class TwoHostDemo {
     watchdog = nil
     let r = makeResult()
     result = r
+    // Release the TURN allocations and close the sockets (the sessions finish closing as the
+    // network runs on).
     sessionA?.close()
     sessionB?.close()
-    lab.turnRelay?.closeAllocations()
     set(.finished)
     emit(.finished(r))
   }
 
   private func makeResult() -> TwoHostDemoResult {
-    let start = connectStartedAt ?? lab.network.now
     let pa = probes[.a]?.profile
     let pb = probes[.b]?.profile
-    var connect: ConnectReport
-    if let a = sessionA, let b = sessionB {
-      connect = ICESessionReport.build(
-        local: a, remote: b, localProfile: pa, remoteProfile: pb,
-        turn: configuration.turn ? [.udp] : [], startedAt: start)
-    } else {
-      connect = ConnectReportBuilder(
-        local: .init(profile: pa, candidates: []), remote: .init(profile: pb, candidates: [])
-      ).build()
+    let turn: [SignaledCandidate.Transport] = configuration.turn ? [.udp] : []
+    var connect = TwoHostDemoExplanations.report(
+      sessionA?.report, local: sessionA?.localDescription, remote: sessionA?.remoteDescription,
+      localProfile: pa, remoteProfile: pb, turn: turn)
+    if connect.selectedPair != nil, connect.selectedPair?.rttMs == nil,
+      let agent = sessionA?.ice.agent, let selected = agent.selectedPair
+    {
+      // A valid pair built from a peer-reflexive mapping has no checks of its own: its round
+      // trip is that of the pair whose check produced it.
+      connect.selectedPair?.rttMs =
+        agent.pairs.filter { $0.validPairID == selected.id }.compactMap(\.stats.minRTTMs).min()
+        .map { ($0 * 100).rounded() / 100 }
     }
-    Self.explainBlockedUDP(&connect, a: pa, b: pb, turn: configuration.turn)
+    TwoHostDemoExplanations.explainBlockedUDP(&connect, a: pa, b: pb, turn: configuration.turn)
     let prediction: PathPrediction =
       if let pa, let pb { .reflexive(pa, pb) } else {
         PathPrediction(.unknown, "A probe did not finish, so there is no prediction.")
@@ -291,28 +290,6 @@ public final class TwoHostDemo {
         probeError: probeFailures[.b]),
       turnServer: lab.turnRelay?.serverAddress.description, prediction: prediction,
       connect: connect, finishedAtMs: lab.network.now.milliseconds)
-  }
-
-  /// The simulated TURN relay is reached over UDP only: when a host's UDP is blocked, say so
-  /// (and that TURN over TCP is what it would take) instead of the generic reasons ("no pair
-  /// could be formed", "the relay gave no address").
-  static func explainBlockedUDP(
-    _ r: inout ConnectReport, a: NATProfile?, b: NATProfile?, turn: Bool
-  ) {
-    guard a?.udpBlocked == true || b?.udpBlocked == true else { return }
-    let who =
-      a?.udpBlocked == true && b?.udpBlocked == true
-      ? "both hosts' networks"
-      : (a?.udpBlocked == true ? "this host's network" : "the peer's network")
-    let noUDP =
-      "UDP is blocked on \(who), so no UDP path can work; only a TURN relay over TCP or TLS could connect these hosts."
-    if !r.paths.direct.succeeded { r.paths.direct.reason = noUDP }
-    if !r.paths.reflexive.succeeded { r.paths.reflexive.reason = noUDP }
-    guard turn, !r.paths.relay.succeeded else { return }
-    let reason =
-      "UDP is blocked on \(who), so the TURN relay cannot be reached over UDP either; only TURN over TCP or TLS could relay, which the simulation does not model."
-    r.paths.relay.reason = reason
-    r.prediction.relay = PathPrediction(.fails, reason)
   }
 
   // MARK: - Events

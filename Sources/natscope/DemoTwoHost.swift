@@ -83,22 +83,25 @@ final class DemoTwoHostLiveLog {
       return t + "host \(side.label): \(r.legacyType) (public address \(address))"
     case .probeFailed(let side, let why):
       return t + "host \(side.label): the probe could not run: \(why)"
-    case .ice(let side, let entry):
+    case .connect(let side, let entry):
       switch entry.event {
-      case .candidateGathered(let c) where c.type != .prflx:
+      case .ice(.candidateGathered(let c)) where c.type != .prflx:
         return t + "host \(side.label): candidate \(c.type.rawValue) \(c.address)"
-      case .relayFailed(let why):
+      case .relay(_, .allocated(let relayed, _, _)):
+        return t + "host \(side.label): TURN relay allocated \(relayed)"
+      case .ice(.relayFailed(let why)):
         return t + "host \(side.label): no relay candidate: \(why)"
-      case .selectedPairChanged(let p):
+      case .localDescriptionReady(let d):
+        return t
+          + "host \(side.label): description sent to the peer (\(d.candidates.count) candidates)"
+      case .ice(.selectedPairChanged(let p)):
         return t
           + "host \(side.label): selected \(p.local.type.rawValue) \(p.local.address) ↔ \(p.remote.type.rawValue) \(p.remote.address)"
-      case .agentStateChanged(_, let to, _) where to == .completed || to == .failed:
-        return t + "host \(side.label): ICE \(to.rawValue)"
+      case .finished(let r):
+        return t + "host \(side.label): \(r.state == .connected ? "connected" : "no path worked")"
       default:
         return nil
       }
-    case .turn(let side, .allocated(let relayed, _, _)):
-      return t + "host \(side.label): TURN relay allocated \(relayed)"
     default:
       return nil
     }

@@ -41,7 +41,13 @@ enum TwoHostCases {
   }
 
   /// Checks a run against the prediction from the presets' true behaviour.
-  static func check(_ r: TwoHostDemoResult, _ a: String, _ b: String, turn: Bool) throws {
+  ///
+  /// With loss and a relay, a pair through the NATs that should work may still be pending
+  /// when the relayed pair has been valid for the nomination delay (500 ms); the relayed pair
+  /// then wins, as it would in any ICE agent with that policy. Such runs only need to connect.
+  static func check(
+    _ r: TwoHostDemoResult, _ a: String, _ b: String, turn: Bool, lossy: Bool = false
+  ) throws {
     let prediction = PathPrediction.reflexive(
       try #require(truth[a]), try #require(truth[b]))
     let c = r.connect
@@ -56,7 +62,7 @@ enum TwoHostCases {
     switch prediction.outcome {
     case .works:
       #expect(c.state == .connected, note)
-      #expect(!usesRelay(c), note)
+      if !(lossy && turn) { #expect(!usesRelay(c), note) }
     case .fails:
       #expect(!c.paths.reflexive.succeeded && !c.paths.direct.succeeded, note)
       #expect(!c.paths.reflexive.reason.isEmpty, note)
@@ -99,8 +105,11 @@ enum TwoHostCases {
   ])
   func tenPercentLossStillEndsAsPredicted(a: String, b: String) throws {
     for seed: UInt64 in [1, 2] {
-      try TwoHostCases.check(
-        try TwoHostCases.run(a, b, seed: seed, loss: 0.1), a, b, turn: true)
+      for turn in [false, true] {
+        try TwoHostCases.check(
+          try TwoHostCases.run(a, b, turn: turn, seed: seed, loss: 0.1), a, b, turn: turn,
+          lossy: true)
+      }
     }
   }
 
@@ -176,8 +185,10 @@ enum TwoHostCases {
     let json = String(decoding: try JSONEncoder().encode(r), as: UTF8.self)
     let relay = try #require(demo.lab.turnRelay)
     #expect(json.contains("203.0.113.20"))
-    #expect(relay.allocations.count == 2 && relay.server.stats.relayedToPeer > 0)
-    #expect(events.contains { $0.contains("allocated") })
+    #expect(relay.server.stats.allocations == 2 && relay.server.stats.relayedToPeer > 0)
+    // Released when the sessions closed.
+    #expect(relay.server.server.allocationCount == 0)
+    #expect(events.contains { $0.contains("allocated(relayed:") })
     #expect(r.connect.state == .connected)
   }
 }
