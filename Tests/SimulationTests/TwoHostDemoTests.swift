@@ -208,3 +208,44 @@ enum TwoHostCases {
     }
   }
 }
+
+@Suite struct SimulatedTURNRelayTests {
+  /// `relayFactory(for:)` gives a plain `ICESession` a relayed candidate on the lab's relay:
+  /// two symmetric NATs connect through it.
+  @Test func relayFactoryConnectsTwoSymmetricNATs() throws {
+    let lab = try SimulatedLab(seed: 3)
+    let relay = try lab.addTURNRelay()
+    #expect(try lab.addTURNRelay() === relay)
+    let hostA = try lab.addSite("a", behavior: .symmetric)
+    let hostB = try lab.addSite("b", behavior: .symmetric)
+    var events: [TURNClientEvent] = []
+    let config = ICESessionConfiguration(
+      stunServers: [lab.stunServerAddress], gatheringTimeout: .seconds(3))
+    let a = ICESession(
+      runtime: hostA, role: .controlling, configuration: config,
+      relays: [relay.relayFactory(for: hostA) { events.append($0) }],
+      generator: SeededGenerator(seed: 1))
+    let b = ICESession(
+      runtime: hostB, role: .controlled, configuration: config,
+      generator: SeededGenerator(seed: 2))
+    a.setRemoteCredentials(b.localCredentials)
+    b.setRemoteCredentials(a.localCredentials)
+    ICELab.signal(from: a, on: hostA, to: b)
+    ICELab.signal(from: b, on: hostB, to: a)
+    a.start()
+    b.start()
+    lab.network.run(for: .seconds(10))
+    #expect(a.state == .completed && b.state == .completed)
+    #expect(a.selectedPair?.local.type == .relay)
+    #expect(a.selectedPair?.local.address.ip == SimulatedTURNRelay.address)
+    #expect(events.contains { if case .allocated = $0 { true } else { false } })
+    #expect(relay.allocations.count == 1)
+    a.close()
+    b.close()
+    relay.closeAllocations()
+    lab.network.run(for: .seconds(2))
+    #expect(relay.server.server.allocationCount == 0)
+    // The demo user's password is not in the relay's description.
+    #expect("\(relay.connectServer)".contains("password hidden"))
+  }
+}
