@@ -289,7 +289,7 @@ public final class TwoHostDemo {
         host: hostB.localAddresses().first?.description ?? "?", probe: probes[.b],
         probeError: probeFailures[.b]),
       turnServer: lab.turnRelay?.serverAddress.description, prediction: prediction,
-      connect: connect, finishedAtMs: lab.network.now.milliseconds)
+      connect: connect, finishedAtMs: (lab.network.now.milliseconds * 10).rounded() / 10)
   }
 
   // MARK: - Events

@@ -10,7 +10,7 @@ extension DemoCommand {
     (restricted-cone and port-restricted-cone work too), or a custom NAT written \
     mapping/filtering: mapping eim (endpoint-independent), adm (address-dependent) or apdm \
     (address-and-port-dependent), filtering eif, adf or apdf, e.g. eim/apdf, apdm/eif, adm/adf. \
-    In a two-host run each hop takes --latency to three times --latency (10-30 ms by default). \
+    In a two-host run each hop takes --latency to three times --latency (10-30 ms by default; --latency at most 100). \
     In a terminal the run plays in real time; with --json or without a terminal it runs at once \
     on virtual time.
     """
@@ -24,6 +24,11 @@ extension DemoCommand {
     guard let a = hostA, let b = hostB else {
       throw fail(
         "a two-host demo needs both --a and --b, e.g. natscope demo --a symmetric --b port-restricted."
+      )
+    }
+    guard latency <= 100 else {
+      throw fail(
+        "--latency must be at most 100 ms in a two-host run (each hop then takes up to 300 ms, about the most natscope's timeouts allow)."
       )
     }
     let presetA = try Self.preset(a, option: "--a")
@@ -168,18 +173,21 @@ enum DemoTwoHostText {
       r.turnServer == nil ? "host and server-reflexive" : "host, server-reflexive and relayed"
     out.append("3. Host A connects to host B with ICE (\(kinds) candidates)")
     for (label, list) in [("A", r.connect.candidates.local), ("B", r.connect.candidates.remote)] {
-      let text = list.map { "\($0.type.rawValue) \(endpoint($0.address, $0.port))" }
-      out += ConnectReportTextWrap.wrap(
-        "host \(label) offers " + (text.isEmpty ? "no candidates" : text.joined(separator: ", ")),
-        indent: "   ")
+      let items = list.map { "\($0.type.rawValue) \(endpoint($0.address, $0.port))" }
+      out += ConnectReportTextWrap.wrapItems(
+        items.isEmpty ? ["no candidates"] : items, first: "   host \(label) offers ",
+        indent: "                  ")
     }
     out.append("")
     out.append("Connect report, as host A sees it (\"this host\" is A, \"the peer\" is B):")
     out.append(r.connect.text.trimmingCharacters(in: .newlines))
     out.append("")
-    out.append(
-      "The same run as JSON: natscope demo --a \(r.a.preset) --b \(r.b.preset)\(r.turn ? "" : " --no-turn") --seed \(r.seed) --json"
-    )
+    var command = "natscope demo --a \(r.a.preset) --b \(r.b.preset)"
+    if !r.turn { command += " --no-turn" }
+    command += " --seed \(r.seed)"
+    if r.lossPercent > 0 { command += " --loss \(r.lossPercent.formatted())" }
+    if r.latencyMs != 10 { command += " --latency \(Int(r.latencyMs))" }
+    out.append("The same run as JSON: \(command) --json")
     return out.joined(separator: "\n")
   }
 
@@ -190,6 +198,27 @@ enum DemoTwoHostText {
 
 /// Word wrap for the demo's own paragraphs (80 columns).
 enum ConnectReportTextWrap {
+  /// Comma-separated items, never split inside an item.
+  static func wrapItems(_ items: [String], width: Int = 80, first: String, indent: String)
+    -> [String]
+  {
+    var lines: [String] = []
+    var line = first
+    var empty = true
+    for (i, item) in items.enumerated() {
+      let piece = item + (i == items.count - 1 ? "" : ",")
+      if !empty && line.count + 1 + piece.count > width {
+        lines.append(line)
+        line = indent
+        empty = true
+      }
+      line += (empty ? "" : " ") + piece
+      empty = false
+    }
+    lines.append(line)
+    return lines
+  }
+
   static func wrap(_ text: String, width: Int = 80, indent: String) -> [String] {
     var lines: [String] = []
     var line = indent

@@ -66,6 +66,7 @@ import Testing
   @Test(arguments: [
     ["demo", "--a", "bogus", "--b", "symmetric"], ["demo", "--a", "eim/xyz", "--b", "open"],
     ["demo", "--a", "symmetric"], ["demo", "--b", "symmetric", "--json"],
+    ["demo", "--a", "open", "--b", "open", "--latency", "500"],
   ])
   func badPresetsGetOneSentenceAndExitOne(_ args: [String]) throws {
     let r = try Binary.run(args)
@@ -74,6 +75,7 @@ import Testing
     let lines = r.stderr.split(separator: "\n")
     #expect(lines.count == 1, "\(r.stderr)")
     #expect(r.stderr.hasPrefix("natscope: ") && r.stderr.contains("--"))
+    #expect(r.stderr.trimmingCharacters(in: .newlines).hasSuffix("."))
   }
 
   @Test func theAllPresetsRunPointsToTheTwoHostRun() throws {
