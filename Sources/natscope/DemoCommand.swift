@@ -30,6 +30,8 @@ struct DemoCommand: ParsableCommand {
   @Flag(help: "Print the reports as JSON.")
   var json = false
 
+  @OptionGroup var twoHost: DemoTwoHostOptions
+
   @Option(help: "Seed of the simulated network; the same seed gives the same run.")
   var seed: UInt64 = 1
 
@@ -43,21 +45,6 @@ struct DemoCommand: ParsableCommand {
       "One-way latency of each hop onto the internet, in milliseconds.", valueName: "ms"))
   var latency: Int = 10
 
-  @Option(
-    name: .customLong("a"),
-    help: ArgumentHelp(
-      "Host A's NAT: a preset or mapping/filtering (two-host run).", valueName: "nat"))
-  var hostA: String?
-
-  @Option(
-    name: .customLong("b"),
-    help: ArgumentHelp(
-      "Host B's NAT: a preset or mapping/filtering (two-host run).", valueName: "nat"))
-  var hostB: String?
-
-  @Flag(name: .customLong("no-turn"), help: "Two-host run without the TURN relay.")
-  var noTURN = false
-
   @OptionGroup var global: GlobalOptions
 
   func validate() throws {
@@ -68,11 +55,8 @@ struct DemoCommand: ParsableCommand {
   }
 
   func run() throws {
+    if twoHost.isRequested { return try runTwoHost() }
     global.bootstrapLogging()
-    if hostA != nil || hostB != nil || noTURN {
-      try runTwoHost()
-      return
-    }
     let lab = try SimulatedLab(seed: seed, latency: .milliseconds(Int64(latency)))
     var sessions: [(name: String, host: SimulatedHost, session: ProbeSession)] = []
     var results: [String: ProbeReport] = [:]

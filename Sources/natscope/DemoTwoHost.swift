@@ -1,7 +1,29 @@
+import ArgumentParser
 import Foundation
 import STUN
 import Simulation
 import Traversal
+
+/// The options of the two-host run of `natscope demo`.
+struct DemoTwoHostOptions: ParsableArguments {
+  @Option(
+    name: .customLong("a"),
+    help: ArgumentHelp(
+      "Host A's NAT: a preset or mapping/filtering (two-host run).", valueName: "nat"))
+  var hostA: String?
+
+  @Option(
+    name: .customLong("b"),
+    help: ArgumentHelp(
+      "Host B's NAT: a preset or mapping/filtering (two-host run).", valueName: "nat"))
+  var hostB: String?
+
+  @Flag(name: .customLong("no-turn"), help: "Two-host run without the TURN relay.")
+  var noTURN = false
+
+  /// Whether any two-host option was given.
+  var isRequested: Bool { hostA != nil || hostB != nil || noTURN }
+}
 
 extension DemoCommand {
   /// The two-host paragraph of `natscope demo --help`.
@@ -21,7 +43,8 @@ extension DemoCommand {
 
   /// `natscope demo --a … --b …`.
   func runTwoHost() throws {
-    guard let a = hostA, let b = hostB else {
+    global.bootstrapLogging()
+    guard let a = twoHost.hostA, let b = twoHost.hostB else {
       throw fail(
         "a two-host demo needs both --a and --b, e.g. natscope demo --a symmetric --b port-restricted."
       )
@@ -34,7 +57,7 @@ extension DemoCommand {
     let presetA = try Self.preset(a, option: "--a")
     let presetB = try Self.preset(b, option: "--b")
     let configuration = TwoHostDemoConfiguration(
-      a: presetA, b: presetB, turn: !noTURN, seed: seed, loss: loss / 100,
+      a: presetA, b: presetB, turn: !twoHost.noTURN, seed: seed, loss: loss / 100,
       latency: .milliseconds(Int64(latency)), jitter: .milliseconds(Int64(latency) * 2))
     let demo: TwoHostDemo
     do {
