@@ -41,9 +41,13 @@ public struct TransactionTable<Response: Sendable>: Sendable {
     self.policy = policy
   }
 
-  /// The RTT history of `server` (empty if never answered unambiguously).
+  /// The RTT history of `server`. A destination never answered yet borrows the history of
+  /// the destination with the most samples (the same path, in practice, up to the first hop
+  /// that differs): a measured RTT is a better first guess than a fixed initial RTO. Empty
+  /// when nothing has been measured.
   public func estimator(for server: TransportAddress) -> RTTEstimator {
-    estimators[server] ?? RTTEstimator()
+    if let own = estimators[server] { return own }
+    return estimators.values.max { $0.sampleCount < $1.sampleCount } ?? RTTEstimator()
   }
 
   /// The window a new transaction to `server` would have before concluding "no answer".

@@ -108,10 +108,17 @@ struct ProbeCommand: ParsableCommand {
     } catch let error as RunError {
       throw fail("the probe did not finish: \(error)")
     }
-    let report: ProbeReport
+    var report: ProbeReport
     switch outcome {
     case .success(let r): report = r
     case .failure(let error): throw fail("cannot open a UDP socket: \(error)")
+    }
+    if report.udpBlocked {
+      report.tcp = TCPBindingCheck.run(runtime: runtime, server: first)
+      if report.tcp?.reachable == true {
+        report.summary +=
+          " STUN over TCP does reach \(first), so a TURN relay over TCP (or TLS) can carry traffic."
+      }
     }
     if json {
       try JSONOutput.print(report)

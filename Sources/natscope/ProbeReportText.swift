@@ -29,8 +29,10 @@ struct ProbeReportText {
     }
     if r.udpBlocked {
       row("UDP", "blocked", r.mapping.reason)
+      if let tcp = r.tcp { row("STUN/TCP", tcp.reachable ? "reachable" : "blocked", tcp.reason) }
     } else {
-      let local = r.localAddress.map(\.description) ?? "?"
+      let local =
+        r.localAddress.map { $0.ip.isUnspecified ? "*:\($0.port)" : $0.description } ?? "?"
       let mapped = r.mappedAddress.map(\.description) ?? "?"
       row("NAT", r.natDetected ? "yes: \(local) → \(mapped)" : "no: the server saw \(mapped)")
       row("mapping", r.mapping.behavior?.rawValue ?? "unknown", r.mapping.reason)
@@ -46,7 +48,7 @@ struct ProbeReportText {
         }
         row(
           "port alloc.", what,
-          "\(p.preservedCount) of \(p.samples.count) fresh sockets kept their port, \(p.parityPreservedCount) kept its parity."
+          "\(p.preservedCount) of \(p.samples.count) fresh sockets kept their port, \(p.parityPreservedCount) kept their parity."
         )
       }
       row(

@@ -21,6 +21,18 @@ import Testing
     #expect(text.stdout.contains("RFC 5780    yes"))
   }
 
+  @Test func bindingOverIPv6() throws {
+    let server = try ServerProcess(alternate: false, primary: "::1")
+    defer { server.stop() }
+    let r = try Binary.run(["binding", "[::1]:\(server.port)", "--json"])
+    #expect(r.status == 0, Comment(rawValue: r.stderr))
+    let o = try json(r.stdout)
+    #expect((o["reflexive"] as? String)?.hasPrefix("[::1]:") == true)
+    let p = try Binary.run(["probe", "[::1]:\(server.port)", "--json"])
+    #expect(p.status == 0, Comment(rawValue: p.stderr))
+    #expect(try json(p.stdout)["natDetected"] as? Bool == false)
+  }
+
   @Test func probeAgainstOwnServerOnLoopback() throws {
     let server = try ServerProcess(extra: ["--mapped-address"])
     defer { server.stop() }
@@ -60,6 +72,7 @@ import Testing
     let p = try Binary.run(["probe", "127.0.0.1:9"])
     #expect(p.status == 2)
     #expect(p.stdout.contains("blocked"))
+    #expect(p.stdout.contains("STUN/TCP      blocked"))
   }
 
   @Test func noServerReachable() throws {

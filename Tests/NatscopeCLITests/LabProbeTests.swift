@@ -71,12 +71,23 @@ struct LabProbeTests {
     try lab.startNatscopeServer()
     let ours = try probe(lab)
     check(ours, k, server: "natscope serve")
+    if k.udpBlocked {
+      // natscope serve speaks UDP only: the TCP fallback must say so.
+      #expect((ours["tcp"] as? [String: Any])?["reachable"] as? Bool == false)
+    } else {
+      #expect(ours["tcp"] is NSNull)
+    }
     #expect((ours["alg"] as? [String: Any])?["detected"] as? Bool != true)
     lab.stop("natscope-serve")
 
     try lab.startCoturn()
     let theirs = try probe(lab)
     check(theirs, k, server: "coturn")
+    if k.udpBlocked {
+      // coturn listens on TCP too, and the NAT lets TCP through: the way out is TURN over TCP.
+      #expect((theirs["tcp"] as? [String: Any])?["reachable"] as? Bool == true)
+      #expect((theirs["summary"] as? String)?.contains("TURN relay over TCP") == true)
+    }
 
     // coturn's own client on the same lab must agree where it gives a verdict.
     guard !k.udpBlocked else { return }

@@ -9,11 +9,14 @@ final class ServerProcess {
 
   /// Starts `natscope serve` on 127.0.0.1 (and 127.0.0.2 when `alternate`) at a port derived
   /// from the test's PID, waiting at most 5 s for it to listen.
-  init(alternate: Bool = true, extra: [String] = [], portOffset: UInt16 = 0) throws {
+  init(
+    alternate: Bool = true, primary: String = "127.0.0.1", extra: [String] = [],
+    portOffset: UInt16 = 0
+  ) throws {
     port = 20000 + UInt16(getpid() % 5000) * 2 + portOffset * 10_000 % 10_000
     process.executableURL = Binary.url
     var args = [
-      "serve", "--primary", "127.0.0.1", "--port", "\(port)", "--alt-port", "\(port + 1)",
+      "serve", "--primary", primary, "--port", "\(port)", "--alt-port", "\(port + 1)",
     ]
     if alternate { args += ["--alternate", "127.0.0.2"] }
     process.arguments = args + extra

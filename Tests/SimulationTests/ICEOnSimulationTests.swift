@@ -228,7 +228,10 @@ enum ICELab {
 
 @Suite struct ICESimulationReport {
   /// Prints the virtual times of each preset pair (run with ICE_REPORT=1).
-  @Test(.enabled(if: ProcessInfo.processInfo.environment["ICE_REPORT"] != nil))
+  @Test(
+    .enabled(
+      if: ProcessInfo.processInfo.environment["ICE_REPORT"] != nil,
+      "prints the virtual times of every preset pair; run with ICE_REPORT=1"))
   func report() throws {
     for (a, b) in ICELab.presetPairs {
       let run = try ICELab.run(a, b)

@@ -163,3 +163,34 @@ enum ProbeLab {
     #expect(right >= 99, Comment(rawValue: wrong.joined(separator: "\n")))
   }
 }
+
+@Suite struct ProbeLifetimeTests {
+  @Test(arguments: [30, 75])
+  func bindingLifetimeIsBracketed(lifetimeSeconds: Int64) throws {
+    let lab = try SimulatedLab(seed: 5)
+    var behavior = NATBehavior.portRestrictedCone
+    behavior.mappingLifetime = .seconds(lifetimeSeconds)
+    behavior.inboundRefresh = false
+    let host = try lab.addSite("client", behavior: behavior)
+    let session = ProbeSession(
+      runtime: host,
+      configuration: ProbeConfiguration(
+        servers: [lab.stunServerAddress], localAddresses: host.localAddresses(),
+        lifetime: .upTo(.seconds(120))))
+    var result: Result<ProbeReport, RuntimeError>?
+    session.start { result = $0 }
+    lab.network.run(for: .seconds(200))
+    let report = try #require(try result?.get())
+    let lifetime = try #require(report.bindingLifetime)
+    let alive = try #require(lifetime.aliveAfterSeconds)
+    let expired = try #require(lifetime.expiredAfterSeconds)
+    #expect(alive < Double(lifetimeSeconds), Comment(rawValue: lifetime.reason))
+    #expect(expired >= Double(lifetimeSeconds), Comment(rawValue: lifetime.reason))
+    // The ladder brackets the lifetime between neighbouring rungs.
+    let ladder = LifetimeSearch.upTo(.seconds(120)).rungs.map { $0.milliseconds / 1000 }
+    let i = try #require(ladder.firstIndex(of: alive))
+    #expect(ladder[i + 1] == expired)
+    // The other verdicts are unaffected by the long run.
+    #expect(report.filtering.behavior == .addressAndPortDependent)
+  }
+}

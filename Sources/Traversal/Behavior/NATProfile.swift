@@ -43,7 +43,7 @@ public struct NATProfile: Codable, Sendable, Hashable {
 
   /// The reference peers a verdict is explained against, with the names users know them by.
   public static let referencePeers: [(name: String, profile: NATProfile)] = [
-    ("open internet (no NAT)", .openInternet),
+    ("the open internet (no NAT)", .openInternet),
     ("full-cone NAT", .fullCone),
     ("restricted-cone NAT", .restrictedCone),
     ("port-restricted-cone NAT", .portRestrictedCone),

@@ -101,6 +101,28 @@ public struct LifetimeVerdict: Codable, Sendable, Hashable {
   public var reason: String
 }
 
+/// Whether STUN over TCP (RFC 8489 §6.2.2) reaches the server: tried when UDP is blocked,
+/// because a TURN relay over TCP is then the only way out.
+public struct TCPReachability: Codable, Sendable, Hashable {
+  public var reachable: Bool
+  public var server: TransportAddress
+  /// What the server saw of the TCP connection.
+  public var mappedAddress: TransportAddress?
+  public var rttMs: Double?
+  public var reason: String
+
+  public init(
+    reachable: Bool, server: TransportAddress, mappedAddress: TransportAddress? = nil,
+    rttMs: Double? = nil, reason: String
+  ) {
+    self.reachable = reachable
+    self.server = server
+    self.mappedAddress = mappedAddress
+    self.rttMs = rttMs
+    self.reason = reason
+  }
+}
+
 /// Whether the server can run RFC 5780's tests.
 public struct ServerSupport: Codable, Sendable, Hashable {
   public var rfc5780: Bool
@@ -129,6 +151,8 @@ public struct ProbeReport: Codable, Sendable, Hashable {
   public var portAllocation: PortAllocation?
   public var alg: ALGVerdict
   public var bindingLifetime: LifetimeVerdict?
+  /// STUN over TCP, tried by the driver when UDP is blocked; nil when not tried.
+  public var tcp: TCPReachability? = nil
   /// The RFC 3489 name, or "no legacy equivalent".
   public var legacyType: String
   /// What this NAT means for direct connections to peers of each kind.
@@ -146,7 +170,7 @@ public struct ProbeReport: Codable, Sendable, Hashable {
   private enum CodingKeys: String, CodingKey {
     case schemaVersion, server, serverSupport, udpBlocked, natDetected, localAddress
     case mappedAddress, mapping, filtering, hairpinning, hairpinningReason, portAllocation, alg
-    case bindingLifetime, legacyType, summary, durationMs, steps
+    case bindingLifetime, tcp, legacyType, summary, durationMs, steps
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -166,6 +190,7 @@ public struct ProbeReport: Codable, Sendable, Hashable {
     try c.encode(portAllocation, forKey: .portAllocation)
     try c.encode(alg, forKey: .alg)
     try c.encode(bindingLifetime, forKey: .bindingLifetime)
+    try c.encode(tcp, forKey: .tcp)
     try c.encode(legacyType, forKey: .legacyType)
     try c.encode(summary, forKey: .summary)
     try c.encode(durationMs, forKey: .durationMs)
