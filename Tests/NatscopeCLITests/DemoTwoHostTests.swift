@@ -34,6 +34,19 @@ import Testing
     #expect(again.stdout == r.stdout)
   }
 
+  /// Each process hashes with its own random seed: a run that depended on dictionary order
+  /// would differ between processes (it did, through the RTT estimator a new destination
+  /// borrows, until ties were broken by address).
+  @Test func lossyRunsAreIdenticalAcrossProcesses() throws {
+    for args in [
+      ["demo", "--a", "symmetric", "--b", "port-restricted", "--loss", "10", "--seed", "3"],
+      ["demo", "--loss", "10", "--seed", "3"],
+    ] {
+      let runs = try (0..<3).map { _ in try Binary.run(args + ["--json"]).stdout }
+      #expect(Set(runs).count == 1, "\(args)")
+    }
+  }
+
   @Test func textTellsTheWholeStory() throws {
     let r = try Binary.run(["demo", "--a", "symmetric", "--b", "port-restricted-cone"])
     #expect(r.status == 0)
