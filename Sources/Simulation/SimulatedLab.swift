@@ -15,7 +15,10 @@ public final class SimulatedLab {
   public let internet: Realm
   public let serverHost: SimulatedHost
   public let stunServer: STUNServerSession
+  /// The TURN relay, once `addTURNRelay()` added it.
+  public private(set) var turnRelay: SimulatedTURNRelay?
   private var sites = 0
+  private let seed: UInt64
 
   /// The STUN server's primary transport address.
   public var stunServerAddress: TransportAddress {
@@ -29,6 +32,7 @@ public final class SimulatedLab {
   )
     throws
   {
+    self.seed = seed
     internetLatency = latency
     internetJitter = jitter
     network = VirtualNetwork(seed: seed)
@@ -75,6 +79,16 @@ public final class SimulatedLab {
     chain.carrier.setLinks(
       outside: Link(latency: internetLatency, jitter: internetJitter, loss: loss))
     return try network.addHost(name, in: chain.lan, address: .v4(0xC0A8_000A | k << 8))
+  }
+
+  /// Adds natscope's own TURN server on 203.0.113.20:3478 (see `SimulatedTURNRelay`), or
+  /// returns the one already added.
+  @discardableResult
+  public func addTURNRelay() throws -> SimulatedTURNRelay {
+    if let turnRelay { return turnRelay }
+    let relay = try SimulatedTURNRelay(network: network, internet: internet, seed: seed)
+    turnRelay = relay
+    return relay
   }
 
   private let internetLatency: Duration

@@ -47,7 +47,13 @@ public struct TransactionTable<Response: Sendable>: Sendable {
   /// when nothing has been measured.
   public func estimator(for server: TransportAddress) -> RTTEstimator {
     if let own = estimators[server] { return own }
-    return estimators.values.max { $0.sampleCount < $1.sampleCount } ?? RTTEstimator()
+    // Ties go to the lowest address, so the choice does not depend on the dictionary's
+    // (per-process) hash order and seeded simulations replay exactly.
+    let best = estimators.max { a, b in
+      a.value.sampleCount != b.value.sampleCount
+        ? a.value.sampleCount < b.value.sampleCount : a.key.description > b.key.description
+    }
+    return best?.value ?? RTTEstimator()
   }
 
   /// The window a new transaction to `server` would have before concluding "no answer".

@@ -7,21 +7,30 @@ import Traversal
 struct DemoCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "demo",
-    abstract: "Probe every kind of NAT on a simulated network (offline, no privileges).",
+    abstract:
+      "Probe every kind of NAT, or connect two hosts, on a simulated network (offline, no privileges).",
     discussion: """
-      Builds a simulated internet with natscope's own RFC 5780 STUN server on two public
-      addresses (203.0.113.10 and .11) and one host behind each NAT preset: \(DemoCommand.presetNames.joined(separator: ", ")).
-      Each host runs the same probe as `natscope probe`, with real STUN packets through the
-      simulated NATs, and the table shows what each probe found. A second table predicts,
-      from the measured behaviours, which pairs of hosts could connect through their NATs.
+      Builds a simulated internet with natscope's own RFC 5780 STUN server on two public \
+      addresses (203.0.113.10 and .11) and one host behind each NAT preset: \
+      \(DemoCommand.presetNames.joined(separator: ", ")). Each host runs the same probe as \
+      `natscope probe`, with real STUN packets through the simulated NATs, and the table shows \
+      what each probe found. A second table predicts, from the measured behaviours, which pairs \
+      of hosts could connect through their NATs.
 
       The run is deterministic for a given --seed.
+
+      With --a and --b, two hosts behind the NATs you name probe their NATs, then connect to \
+      each other with ICE (host, server-reflexive and relayed candidates, through natscope's own \
+      TURN relay at 203.0.113.20 unless --no-turn), and the report shows which path worked and \
+      why the others did not. \(DemoCommand.twoHostHelp)
       """)
 
   static let presetNames = NATBehavior.presets.map(\.name)
 
   @Flag(help: "Print the reports as JSON.")
   var json = false
+
+  @OptionGroup var twoHost: DemoTwoHostOptions
 
   @Option(help: "Seed of the simulated network; the same seed gives the same run.")
   var seed: UInt64 = 1
@@ -46,6 +55,7 @@ struct DemoCommand: ParsableCommand {
   }
 
   func run() throws {
+    if twoHost.isRequested { return try runTwoHost() }
     global.bootstrapLogging()
     let lab = try SimulatedLab(seed: seed, latency: .milliseconds(Int64(latency)))
     var sessions: [(name: String, host: SimulatedHost, session: ProbeSession)] = []
@@ -86,6 +96,7 @@ struct DemoCommand: ParsableCommand {
       try JSONOutput.print(demo)
     } else {
       print(demo.text)
+      print(DemoCommand.twoHostHint)
     }
   }
 }

@@ -15,7 +15,8 @@ struct Natscope: ParsableCommand {
       """,
     version: NatscopeVersion.current,
     subcommands: [
-      DemoCommand.self, ProbeCommand.self, BindingCommand.self, ServeCommand.self,
+      DemoCommand.self, ProbeCommand.self, ConnectCommand.self, BindingCommand.self,
+      ServeCommand.self,
     ]
   )
 

@@ -132,27 +132,6 @@ final class Coturn {
   }
 }
 
-/// Backs ``TURNStreamTransport`` with `NIORuntime.openTCP` (what the CLI does too).
-final class NIOTURNStream: TURNStreamTransport {
-  var connection: TCPConnection?
-  var onFrame: (([UInt8]) -> Void)?
-  var onClose: ((String) -> Void)?
-
-  /// Connects to `server`; call on the loop.
-  init(runtime: NIORuntime, server: TransportAddress) throws {
-    connection = try runtime.openTCP(
-      to: server,
-      onReceive: { [weak self] _, frame in self?.onFrame?(frame.bytes) },
-      onClose: { [weak self] _, reason in self?.onClose?(reason.description) })
-  }
-
-  func send(_ bytes: [UInt8]) { connection?.send(bytes) }
-  func close() {
-    connection?.close()
-    connection = nil
-  }
-}
-
 /// What one run against coturn saw.
 struct CoturnRun: Sendable {
   var events: [TURNClientEvent] = []

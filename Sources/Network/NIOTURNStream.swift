@@ -1,0 +1,32 @@
+import STUN
+import Traversal
+
+/// Backs `TURNStreamTransport` with ``NIORuntime/openTCP(to:connectTimeout:maximumFrameLength:onConnect:onReceive:onClose:)``:
+/// TURN over TCP (RFC 8656 §3.1), framed into whole STUN messages and ChannelData frames.
+///
+/// ```swift
+/// let turn = TURNAllocationSession(runtime: rt, server: server, credentials: creds,
+///   stream: try NIOTURNStream(runtime: rt, server: server))
+/// ```
+public final class NIOTURNStream: TURNStreamTransport {
+  private var connection: TCPConnection?
+  public var onFrame: (([UInt8]) -> Void)?
+  public var onClose: ((String) -> Void)?
+
+  /// Connects to `server` (returns at once; frames queue until connected). Call on the loop.
+  public init(runtime: NIORuntime, server: TransportAddress, connectTimeout: Duration = .seconds(5))
+    throws
+  {
+    connection = try runtime.openTCP(
+      to: server, connectTimeout: connectTimeout,
+      onReceive: { [weak self] _, frame in self?.onFrame?(frame.bytes) },
+      onClose: { [weak self] _, reason in self?.onClose?(reason.description) })
+  }
+
+  public func send(_ bytes: [UInt8]) { connection?.send(bytes) }
+
+  public func close() {
+    connection?.close()
+    connection = nil
+  }
+}

@@ -1,0 +1,303 @@
+import STUN
+import Traversal
+
+/// How `natscope demo --a … --b …` sets up its simulated run.
+public struct TwoHostDemoConfiguration: Sendable, Hashable {
+  /// Host A's network.
+  public var a: SitePreset
+  /// Host B's network.
+  public var b: SitePreset
+  /// Whether both hosts may use the lab's TURN relay.
+  public var turn: Bool
+  /// The seed of every random choice (ports, loss, jitter, ICE credentials, tie-breakers).
+  public var seed: UInt64
+  /// Loss on each site's uplink, each way (0...1).
+  public var loss: Double
+  /// The fixed part of each hop's one-way latency onto the internet.
+  public var latency: Duration
+  /// The random extra delay of each hop, drawn per datagram in `0...jitter`.
+  public var jitter: Duration
+  /// How long signalling (candidates from one host to the other) takes.
+  public var signalingDelay: Duration
+  /// The virtual time after which the run stops whatever state ICE is in.
+  public var timeLimit: Duration
+
+  /// A configuration; latency 10 ms plus up to 20 ms of jitter per hop (10–30 ms).
+  public init(
+    a: SitePreset, b: SitePreset, turn: Bool = true, seed: UInt64 = 1, loss: Double = 0,
+    latency: Duration = .milliseconds(10), jitter: Duration = .milliseconds(20),
+    signalingDelay: Duration = .milliseconds(50), timeLimit: Duration = .seconds(40)
+  ) {
+    self.a = a
+    self.b = b
+    self.turn = turn
+    self.seed = seed
+    self.loss = loss
+    self.latency = latency
+    self.jitter = jitter
+    self.signalingDelay = signalingDelay
+    self.timeLimit = timeLimit
+  }
+}
+
+/// One of the demo's two hosts.
+public enum TwoHostDemoSide: String, Codable, Sendable, Hashable, CaseIterable {
+  case a, b
+
+  /// "A" or "B".
+  public var label: String { rawValue.uppercased() }
+}
+
+/// Where a two-host demo is.
+public enum TwoHostDemoPhase: String, Codable, Sendable, Hashable {
+  /// Not started.
+  case idle
+  /// Both hosts run the RFC 5780 probe against the simulated STUN server.
+  case probing
+  /// Both hosts gather candidates, exchange them and run ICE checks.
+  case connecting
+  /// The result is ready.
+  case finished
+}
+
+/// Something that happened in a two-host demo, for live views (the TUI) and logs.
+public enum TwoHostDemoEvent: Sendable, Hashable {
+  /// The phase changed.
+  case phase(TwoHostDemoPhase)
+  /// A probe step started or finished on a host.
+  case probeStep(TwoHostDemoSide, ProbeAction)
+  /// A host's probe finished.
+  case probed(TwoHostDemoSide, ProbeReport)
+  /// A host's probe could not run (a socket could not be opened).
+  case probeFailed(TwoHostDemoSide, String)
+  /// A host's connect session did or saw something (ICE, TURN, descriptions, verdict).
+  case connect(TwoHostDemoSide, ConnectLogEntry)
+  /// The run is over.
+  case finished(TwoHostDemoResult)
+}
+
+/// The two-host story on a `SimulatedLab`: host A and host B, each behind a chosen NAT, first
+/// probe their NATs (RFC 5780, against the lab's STUN server), then connect to each other with
+/// ICE — host, server-reflexive and (unless turned off) relayed candidates from the lab's TURN
+/// relay — exchanging candidates in-process after `signalingDelay`. The result holds both
+/// probe reports, the prediction from them, and the connect report as host A sees it.
+///
+/// Drive it on virtual time with ``runToEnd()``, or start it and run the lab's network
+/// yourself (e.g. `lab.network.runRealTime(for:onTick:)` until ``isFinished``).
+///
+/// ```swift
+/// let demo = try TwoHostDemo(TwoHostDemoConfiguration(
+///   a: try SitePreset.parse("symmetric").get(), b: try SitePreset.parse("port-restricted").get()))
+/// let result = demo.runToEnd()
+/// print(result.connect.state)
+/// ```
+///
+/// Deterministic: the same configuration gives the same result.
+public final class TwoHostDemo {
+  public let configuration: TwoHostDemoConfiguration
+  public let lab: SimulatedLab
+  public let hostA: SimulatedHost
+  public let hostB: SimulatedHost
+  /// Called for every event, in order, on the simulation's thread.
+  public var onEvent: ((TwoHostDemoEvent) -> Void)?
+  public private(set) var phase = TwoHostDemoPhase.idle
+  /// The probe reports, as they arrive.
+  public private(set) var probes: [TwoHostDemoSide: ProbeReport] = [:]
+  /// The connect sessions (A offers, B answers), once connecting.
+  public private(set) var sessionA: ConnectSession?
+  public private(set) var sessionB: ConnectSession?
+  /// The result, once finished.
+  public private(set) var result: TwoHostDemoResult?
+
+  private var probesPending = 0
+  private var probeFailures: [TwoHostDemoSide: String] = [:]
+  private var deadline: Instant?
+  private var watchdog: (any TimerHandle)?
+
+  /// Builds the lab (STUN server, TURN relay when enabled, both sites); nothing runs yet.
+  public init(_ configuration: TwoHostDemoConfiguration) throws {
+    self.configuration = configuration
+    lab = try SimulatedLab(
+      seed: configuration.seed, latency: configuration.latency, jitter: configuration.jitter)
+    if configuration.turn { try lab.addTURNRelay() }
+    hostA = try configuration.a.addSite(to: lab, name: "a", loss: configuration.loss)
+    hostB = try configuration.b.addSite(to: lab, name: "b", loss: configuration.loss)
+  }
+
+  /// Whether the result is ready.
+  public var isFinished: Bool { phase == .finished }
+
+  /// Starts the probes (the connection follows on its own).
+  public func start() {
+    guard phase == .idle else { return }
+    set(.probing)
+    deadline = lab.network.now + configuration.timeLimit
+    probesPending = 2
+    for side in TwoHostDemoSide.allCases {
+      let host = self.host(side)
+      let session = ProbeSession(
+        runtime: host,
+        configuration: ProbeConfiguration(
+          servers: [lab.stunServerAddress], localAddresses: host.localAddresses()))
+      session.onStep = { [weak self] action in self?.emit(.probeStep(side, action)) }
+      session.start { [weak self] result in
+        guard let self else { return }
+        switch result {
+        case .success(let report):
+          self.probes[side] = report
+          self.emit(.probed(side, report))
+        case .failure(let error):
+          self.probeFailures[side] = "\(error)"
+          self.emit(.probeFailed(side, "\(error)"))
+        }
+        self.probesPending -= 1
+        if self.probesPending == 0 { self.connect() }
+      }
+    }
+  }
+
+  /// Starts, runs on virtual time until the result is ready (bounded by the time limit plus
+  /// the probes), and returns the result.
+  @discardableResult
+  public func runToEnd() -> TwoHostDemoResult {
+    start()
+    // Bounded: each step advances virtual time by 100 ms; the watchdog finishes the run at
+    // the time limit.
+    let steps = Int(configuration.timeLimit.milliseconds / 100) + 600
+    for _ in 0..<steps where !isFinished {
+      lab.network.run(for: .milliseconds(100))
+    }
+    if !isFinished { finish() }
+    // Let the sessions release their TURN allocations and close (bounded virtual time).
+    lab.network.run(for: .seconds(8))
+    return result ?? makeResult()
+  }
+
+  /// The host on `side`.
+  public func host(_ side: TwoHostDemoSide) -> SimulatedHost { side == .a ? hostA : hostB }
+
+  // MARK: - Connecting
+
+  /// Both hosts run a `ConnectSession` (what `natscope connect` runs): A offers, B answers,
+  /// and each description travels as token text after the signalling delay, as if pasted.
+  private func connect() {
+    guard phase == .probing else { return }
+    set(.connecting)
+    let now = lab.network.now
+    let turn = lab.turnRelay.map { [$0.connectServer] } ?? []
+    func session(_ side: TwoHostDemoSide) -> ConnectSession {
+      ConnectSession(
+        runtime: host(side),
+        configuration: ConnectSessionConfiguration(
+          role: side == .a ? .offer : .answer, stunServers: [lab.stunServerAddress],
+          turnServers: turn, gatheringTimeout: .seconds(3),
+          // Both hosts ran the full probe already; its profiles go into the report.
+          probeTimeout: nil),
+        generator: SeededGenerator(seed: configuration.seed &* 2 &+ (side == .a ? 1 : 2)))
+    }
+    let a = session(.a)
+    let b = session(.b)
+    sessionA = a
+    sessionB = b
+    wire(a, side: .a, to: b, expecting: .offer)
+    wire(b, side: .b, to: a, expecting: .answer)
+    a.start()
+    b.start()
+    let limit = deadline ?? now + configuration.timeLimit
+    watchdog = hostA.schedule(at: max(limit, now + .seconds(10))) { [weak self] in
+      self?.finish()
+    }
+  }
+
+  /// Hands `from`'s description to `to` as token text after the signalling delay, reports
+  /// `from`'s events, and finishes the run once both sessions have a verdict.
+  private func wire(
+    _ from: ConnectSession, side: TwoHostDemoSide, to: ConnectSession, expecting: SignalingRole
+  ) {
+    let peerHost = host(side == .a ? .b : .a)
+    let delay = configuration.signalingDelay
+    from.onEvent = { [weak self, weak to] entry in
+      guard let self else { return }
+      self.emit(.connect(side, entry))
+      switch entry.event {
+      case .localDescriptionReady(let d):
+        let token = d.token
+        _ = peerHost.schedule(at: peerHost.now + delay) {
+          guard let to, let remote = try? SessionDescription(token: token, expecting: expecting)
+          else { return }
+          to.setRemoteDescription(remote)
+        }
+      case .finished:
+        self.finishIfSettled()
+      default:
+        break
+      }
+    }
+  }
+
+  private func finishIfSettled() {
+    guard phase == .connecting, sessionA?.report != nil, sessionB?.report != nil else { return }
+    // Let the event handler that called us return first.
+    _ = hostA.schedule(at: hostA.now) { [weak self] in self?.finish() }
+  }
+
+  private func finish() {
+    guard phase != .finished else { return }
+    watchdog?.cancel()
+    watchdog = nil
+    let r = makeResult()
+    result = r
+    // Release the TURN allocations and close the sockets (the sessions finish closing as the
+    // network runs on).
+    sessionA?.close()
+    sessionB?.close()
+    set(.finished)
+    emit(.finished(r))
+  }
+
+  private func makeResult() -> TwoHostDemoResult {
+    let pa = probes[.a]?.profile
+    let pb = probes[.b]?.profile
+    let turn: [SignaledCandidate.Transport] = configuration.turn ? [.udp] : []
+    var connect = TwoHostDemoExplanations.report(
+      sessionA?.report, local: sessionA?.localDescription, remote: sessionA?.remoteDescription,
+      localProfile: pa, remoteProfile: pb, turn: turn)
+    if connect.selectedPair != nil, connect.selectedPair?.rttMs == nil,
+      let agent = sessionA?.ice.agent, let selected = agent.selectedPair
+    {
+      // A valid pair built from a peer-reflexive mapping has no checks of its own: its round
+      // trip is that of the pair whose check produced it.
+      connect.selectedPair?.rttMs =
+        agent.pairs.filter { $0.validPairID == selected.id }.compactMap(\.stats.minRTTMs).min()
+        .map { ($0 * 100).rounded() / 100 }
+    }
+    TwoHostDemoExplanations.explainBlockedUDP(&connect, a: pa, b: pb, turn: configuration.turn)
+    let prediction: PathPrediction =
+      if let pa, let pb { .reflexive(pa, pb) } else {
+        PathPrediction(.unknown, "A probe did not finish, so there is no prediction.")
+      }
+    return TwoHostDemoResult(
+      seed: configuration.seed, lossPercent: configuration.loss * 100,
+      latencyMs: configuration.latency.milliseconds, jitterMs: configuration.jitter.milliseconds,
+      turn: configuration.turn,
+      a: .init(
+        preset: configuration.a.name, nat: configuration.a.summary,
+        host: hostA.localAddresses().first?.description ?? "?", probe: probes[.a],
+        probeError: probeFailures[.a]),
+      b: .init(
+        preset: configuration.b.name, nat: configuration.b.summary,
+        host: hostB.localAddresses().first?.description ?? "?", probe: probes[.b],
+        probeError: probeFailures[.b]),
+      turnServer: lab.turnRelay?.serverAddress.description, prediction: prediction,
+      connect: connect, finishedAtMs: (lab.network.now.milliseconds * 10).rounded() / 10)
+  }
+
+  // MARK: - Events
+
+  private func set(_ p: TwoHostDemoPhase) {
+    phase = p
+    emit(.phase(p))
+  }
+
+  private func emit(_ e: TwoHostDemoEvent) { onEvent?(e) }
+}

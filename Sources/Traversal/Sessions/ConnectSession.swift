@@ -1,0 +1,718 @@
+import STUN
+
+/// A TURN server a ``ConnectSession`` allocates a relayed candidate on.
+public struct ConnectTURNServer: Sendable, Hashable, CustomStringConvertible {
+  /// The server's address.
+  public var address: TransportAddress
+  /// Long-term credentials (the password never appears in events, logs or reports).
+  public var credentials: TURNCredentials
+  /// How the client reaches the server: `udp`, or `tcp` (needs a ``TURNStreamConnector``).
+  public var transport: SignaledCandidate.Transport
+
+  public init(
+    address: TransportAddress, credentials: TURNCredentials,
+    transport: SignaledCandidate.Transport = .udp
+  ) {
+    self.address = address
+    self.credentials = credentials
+    self.transport = transport
+  }
+
+  /// `turn 203.0.113.10:3478 over tcp as user (password hidden)`.
+  public var description: String {
+    "turn \(address) over \(transport.rawValue) as \(credentials)"
+  }
+}
+
+/// Opens a stream connection (TCP) to a TURN server, for ``ConnectTURNServer``s with transport
+/// `tcp`. The CLI backs it with `NIOTURNStream`; called on the runtime's serial context.
+public typealias TURNStreamConnector = (_ server: TransportAddress) throws ->
+  any TURNStreamTransport
+
+/// How a ``ConnectSession`` runs: role, servers, sockets, timing.
+public struct ConnectSessionConfiguration: Sendable {
+  /// Offer (ICE controlling) or answer (controlled).
+  public var role: SignalingRole
+  /// STUN servers for server-reflexive candidates (and the quick NAT probe).
+  public var stunServers: [TransportAddress]
+  /// TURN servers, one relayed candidate each.
+  public var turnServers: [ConnectTURNServer]
+  /// Host sockets bind in this range when set.
+  public var portRange: ClosedRange<UInt16>?
+  /// Whether loopback addresses give host candidates.
+  public var includeLoopback: Bool
+  /// The addresses to gather on; nil means the runtime's.
+  public var localAddresses: [IPAddress]?
+  /// Gathering (STUN answers and TURN allocations) ends after this long.
+  public var gatheringTimeout: Duration
+  /// The quick RFC 5780 probe against the STUN servers, bounded by this long (its profile goes
+  /// into the description); nil skips it.
+  public var probeTimeout: Duration?
+  /// After the remote description is set, a verdict is forced after this long (failed unless
+  /// a pair was selected by then).
+  public var checkTimeout: Duration
+  /// How long the selected pair is kept alive (answering checks and consent) after the
+  /// verdict, so the peer can finish its own nomination, before everything is closed.
+  public var holdTime: Duration
+  /// The ICE agent's settings.
+  public var agent: ICEConfiguration
+
+  public init(
+    role: SignalingRole, stunServers: [TransportAddress] = [],
+    turnServers: [ConnectTURNServer] = [], portRange: ClosedRange<UInt16>? = nil,
+    includeLoopback: Bool = false, localAddresses: [IPAddress]? = nil,
+    gatheringTimeout: Duration = .seconds(3), probeTimeout: Duration? = .milliseconds(1200),
+    checkTimeout: Duration = .seconds(15), holdTime: Duration = .seconds(1),
+    agent: ICEConfiguration = ICEConfiguration()
+  ) {
+    self.role = role
+    self.stunServers = stunServers
+    self.turnServers = turnServers
+    self.portRange = portRange
+    self.includeLoopback = includeLoopback
+    self.localAddresses = localAddresses
+    self.gatheringTimeout = gatheringTimeout
+    self.probeTimeout = probeTimeout
+    self.checkTimeout = checkTimeout
+    self.holdTime = holdTime
+    self.agent = agent
+  }
+}
+
+/// Where a ``ConnectSession`` is.
+public enum ConnectPhase: String, Codable, Sendable, Hashable {
+  /// Not started.
+  case new
+  /// Gathering candidates (and probing the NAT).
+  case gathering
+  /// The local description is ready; waiting for the peer's.
+  case waitingForRemote
+  /// Connectivity checks are running.
+  case checking
+  /// The verdict is in; the selected pair is kept alive for ``ConnectSessionConfiguration/holdTime``.
+  case finished
+  /// Everything is closed (sockets, timers, TURN allocations released).
+  case closed
+}
+
+/// Something a ``ConnectSession`` did or saw. Codable for `--json` and logs; no event carries
+/// the ICE or TURN password (`localDescriptionReady` encodes the description without it).
+public enum ConnectEvent: Sendable, Hashable {
+  /// The phase changed.
+  case phaseChanged(ConnectPhase)
+  /// The quick NAT probe started against these servers.
+  case probeStarted(servers: [TransportAddress])
+  /// The quick NAT probe ended: the profile, or nil with the reason it is unknown.
+  case probeFinished(profile: NATProfile?, reason: String?)
+  /// An ICE event (candidates gathered, pairs, checks, states).
+  case ice(ICEEvent)
+  /// A TURN allocation event of one server.
+  case relay(server: TransportAddress, event: TURNClientEvent)
+  /// A TURN server could not be used at all (socket, connection).
+  case relayUnavailable(server: TransportAddress, reason: String)
+  /// Our description, to give to the peer (token or SDP).
+  case localDescriptionReady(SessionDescription)
+  /// The peer's description was set and checks started; `usable` candidates were added.
+  case remoteDescriptionSet(candidates: Int, usable: Int)
+  /// The verdict.
+  case finished(ConnectReport)
+}
+
+extension ConnectEvent: Codable {
+  private enum Key: String, CodingKey {
+    case kind, phase, servers, profile, reason, event, server, description, candidates, usable
+    case report
+  }
+
+  /// A description without its password, for events.
+  private struct PublicDescription: Codable {
+    var role: SignalingRole
+    var ufrag: String
+    var tieBreaker: UInt64
+    var candidates: [String]
+    var endOfCandidates: Bool
+    var natProfile: NATProfile?
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: Key.self)
+    switch self {
+    case .phaseChanged(let p):
+      try c.encode("phaseChanged", forKey: .kind)
+      try c.encode(p, forKey: .phase)
+    case .probeStarted(let s):
+      try c.encode("probeStarted", forKey: .kind)
+      try c.encode(s, forKey: .servers)
+    case .probeFinished(let p, let r):
+      try c.encode("probeFinished", forKey: .kind)
+      try c.encode(p, forKey: .profile)
+      try c.encode(r, forKey: .reason)
+    case .ice(let e):
+      try c.encode("ice", forKey: .kind)
+      try c.encode(e, forKey: .event)
+    case .relay(let s, let e):
+      try c.encode("relay", forKey: .kind)
+      try c.encode(s, forKey: .server)
+      try c.encode(e, forKey: .event)
+    case .relayUnavailable(let s, let r):
+      try c.encode("relayUnavailable", forKey: .kind)
+      try c.encode(s, forKey: .server)
+      try c.encode(r, forKey: .reason)
+    case .localDescriptionReady(let d):
+      try c.encode("localDescriptionReady", forKey: .kind)
+      try c.encode(
+        PublicDescription(
+          role: d.role, ufrag: d.ufrag, tieBreaker: d.tieBreaker,
+          candidates: d.candidates.map(\.sdpAttribute), endOfCandidates: d.endOfCandidates,
+          natProfile: d.natProfile), forKey: .description)
+    case .remoteDescriptionSet(let n, let u):
+      try c.encode("remoteDescriptionSet", forKey: .kind)
+      try c.encode(n, forKey: .candidates)
+      try c.encode(u, forKey: .usable)
+    case .finished(let r):
+      try c.encode("finished", forKey: .kind)
+      try c.encode(r, forKey: .report)
+    }
+  }
+
+  /// Decodes an event; a decoded `localDescriptionReady` has an empty password (it was never
+  /// encoded).
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: Key.self)
+    switch try c.decode(String.self, forKey: .kind) {
+    case "phaseChanged": self = .phaseChanged(try c.decode(ConnectPhase.self, forKey: .phase))
+    case "probeStarted":
+      self = .probeStarted(servers: try c.decode([TransportAddress].self, forKey: .servers))
+    case "probeFinished":
+      self = .probeFinished(
+        profile: try c.decodeIfPresent(NATProfile.self, forKey: .profile),
+        reason: try c.decodeIfPresent(String.self, forKey: .reason))
+    case "ice": self = .ice(try c.decode(ICEEvent.self, forKey: .event))
+    case "relay":
+      self = .relay(
+        server: try c.decode(TransportAddress.self, forKey: .server),
+        event: try c.decode(TURNClientEvent.self, forKey: .event))
+    case "relayUnavailable":
+      self = .relayUnavailable(
+        server: try c.decode(TransportAddress.self, forKey: .server),
+        reason: try c.decode(String.self, forKey: .reason))
+    case "localDescriptionReady":
+      let p = try c.decode(PublicDescription.self, forKey: .description)
+      var candidates: [SignaledCandidate] = []
+      for line in p.candidates {
+        do {
+          candidates.append(try SignaledCandidate(sdpAttribute: line))
+        } catch {
+          throw DecodingError.dataCorruptedError(
+            forKey: .description, in: c, debugDescription: error.message)
+        }
+      }
+      self = .localDescriptionReady(
+        SessionDescription(
+          ufrag: p.ufrag, password: "", role: p.role, tieBreaker: p.tieBreaker,
+          candidates: candidates, endOfCandidates: p.endOfCandidates, natProfile: p.natProfile))
+    case "remoteDescriptionSet":
+      self = .remoteDescriptionSet(
+        candidates: try c.decode(Int.self, forKey: .candidates),
+        usable: try c.decode(Int.self, forKey: .usable))
+    case "finished": self = .finished(try c.decode(ConnectReport.self, forKey: .report))
+    case let other:
+      throw DecodingError.dataCorruptedError(
+        forKey: .kind, in: c, debugDescription: "unknown connect event \(other)")
+    }
+  }
+}
+
+/// One event with the runtime time it happened at.
+public struct ConnectLogEntry: Codable, Sendable, Hashable {
+  public var at: Instant
+  public var event: ConnectEvent
+
+  public init(at: Instant, event: ConnectEvent) {
+    self.at = at
+    self.event = event
+  }
+}
+
+/// One side of `natscope connect`, over any `NetworkRuntime` (real sockets or a simulated
+/// host): gathers candidates (host, server-reflexive, relayed through TURN over UDP or TCP)
+/// while a quick NAT probe runs, hands out the local ``SessionDescription``, runs ICE checks
+/// once the peer's description is set, and ends with a ``ConnectReport`` that says which path
+/// worked and why the others did not. Then it keeps the selected pair alive for a moment and
+/// closes everything, TURN allocations included.
+///
+/// ```swift
+/// let session = ConnectSession(runtime: host,
+///   configuration: ConnectSessionConfiguration(role: .offer, stunServers: [stun]))
+/// session.onEvent = { entry in
+///   switch entry.event {
+///   case .localDescriptionReady(let mine): send(mine.token)      // to the peer, somehow
+///   case .finished(let report): print(report.text)
+///   default: break
+///   }
+/// }
+/// session.start()
+/// // later, with the peer's answer:
+/// session.setRemoteDescription(try SessionDescription(token: pasted, expecting: .answer))
+/// ```
+///
+/// Phases: `gathering` → `waitingForRemote` (``localDescription`` set) → `checking` →
+/// `finished` (``report`` set) → `closed`. ``setRemoteDescription(_:)`` may also be called
+/// before the local description is ready (an answerer that already holds the offer); checks
+/// then start as candidates arrive.
+///
+/// All calls and callbacks happen on the runtime's serial context. A started session keeps
+/// itself alive until it is closed.
+public final class ConnectSession {
+  public let runtime: any NetworkRuntime
+  public let configuration: ConnectSessionConfiguration
+  /// Called for every event, in order.
+  public var onEvent: ((ConnectLogEntry) -> Void)?
+  /// Every event so far.
+  public private(set) var log: [ConnectLogEntry] = []
+  /// The current phase.
+  public private(set) var phase: ConnectPhase = .new
+  /// Our description, once gathering (and the probe) finished.
+  public private(set) var localDescription: SessionDescription?
+  /// The peer's description, once set.
+  public private(set) var remoteDescription: SessionDescription?
+  /// The NAT profile from the quick probe, when it finished in time.
+  public private(set) var natProfile: NATProfile?
+  /// The verdict, once finished.
+  public private(set) var report: ConnectReport?
+  /// The ICE session (its agent holds pairs and statistics).
+  public let ice: ICESession
+
+  private let startedAt: Instant
+  private var started = false
+  private var probeDone = true
+  private var probe: ProbeSession?
+  private var probeTimer: (any TimerHandle)?
+  private var checkTimer: (any TimerHandle)?
+  private var holdTimer: (any TimerHandle)?
+  private var relaysOpen: [TURNAllocationSession] = []
+  private var relaysHanded: Set<ObjectIdentifier> = []
+  private var releasesPending = 0
+  private var closeTimer: (any TimerHandle)?
+  private var gatheringEndedAt: Instant?
+  private var firstCheckAt: Instant?
+  private var connectedAt: Instant?
+  private var remoteSetAt: Instant?
+  private var keepAlive: ConnectSession?
+
+  /// A session, not yet started.
+  /// - Parameters:
+  ///   - relays: extra relayed candidates (e.g. simulated TURN), besides `turnServers`.
+  ///   - streamConnector: opens TCP connections for TURN servers with transport `tcp`.
+  ///   - generator: randomness for credentials and transaction IDs (seed it in tests).
+  public init(
+    runtime: any NetworkRuntime, configuration: ConnectSessionConfiguration,
+    relays: [RelayChannelFactory] = [], streamConnector: TURNStreamConnector? = nil,
+    generator: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
+  ) {
+    self.runtime = runtime
+    self.configuration = configuration
+    self.startedAt = runtime.now
+    let iceConfiguration = ICESessionConfiguration(
+      stunServers: configuration.stunServers, portRange: configuration.portRange,
+      includeLoopback: configuration.includeLoopback,
+      localAddresses: configuration.localAddresses,
+      gatheringTimeout: configuration.gatheringTimeout, agent: configuration.agent)
+    var factories = relays
+    let owner = ConnectSessionRelays()
+    for server in configuration.turnServers {
+      factories.append(
+        Self.relayFactory(
+          server, runtime: runtime, portRange: configuration.portRange,
+          connector: streamConnector, owner: owner))
+    }
+    self.ice = ICESession(
+      runtime: runtime, role: configuration.role == .offer ? .controlling : .controlled,
+      configuration: iceConfiguration, relays: factories, generator: generator)
+    owner.session = self
+  }
+
+  /// The ICE role this session starts with.
+  public var role: ICERole { configuration.role == .offer ? .controlling : .controlled }
+
+  /// Starts the probe (if configured) and gathering.
+  public func start() {
+    guard !started, phase == .new else { return }
+    started = true
+    keepAlive = self
+    setPhase(.gathering)
+    ice.onEvent = { [weak self] entry in self?.iceEvent(entry) }
+    if let limit = configuration.probeTimeout, !configuration.stunServers.isEmpty {
+      startProbe(limit)
+    }
+    ice.start()
+    maybeDescriptionReady()
+  }
+
+  /// Sets the peer's description and starts checks on its usable candidates.
+  public func setRemoteDescription(_ description: SessionDescription) {
+    guard remoteDescription == nil, phase != .finished, phase != .closed else { return }
+    remoteDescription = description
+    if !started { start() }
+    remoteSetAt = runtime.now
+    ice.setRemoteCredentials(
+      ICECredentials(ufrag: description.ufrag, password: description.password))
+    var usable = 0
+    for c in description.candidates where c.unusableReason == nil {
+      guard let candidate = Self.candidate(c) else { continue }
+      usable += 1
+      ice.addRemoteCandidate(candidate)
+    }
+    record(.remoteDescriptionSet(candidates: description.candidates.count, usable: usable))
+    if description.endOfCandidates { ice.endOfRemoteCandidates() }
+    if localDescription != nil { setPhase(.checking) }
+    checkTimer = runtime.schedule(at: runtime.now + configuration.checkTimeout) {
+      [weak self] in
+      guard let self, self.report == nil, self.phase != .closed else { return }
+      self.finish()
+    }
+    evaluate()
+  }
+
+  /// Stops at once: releases TURN allocations and closes every socket and timer. If no verdict
+  /// was reached, none is reported.
+  public func close() {
+    guard phase != .closed else { return }
+    for t in [probeTimer, checkTimer, holdTimer] { t?.cancel() }
+    probeTimer = nil
+    checkTimer = nil
+    holdTimer = nil
+    probe?.cancel()
+    probe = nil
+    probeDone = true
+    releasesPending = relaysOpen.count
+    ice.onEvent = nil
+    ice.close()  // closes the relay channels it holds: Refresh LIFETIME 0
+    for turn in relaysOpen where !relaysHanded.contains(ObjectIdentifier(turn)) {
+      turn.close()  // still allocating
+    }
+    if releasesPending == 0 {
+      closed()
+    } else {
+      // The TURN sessions report .released (or give up after their own timeout).
+      closeTimer = runtime.schedule(at: runtime.now + .seconds(6)) { [weak self] in
+        self?.closed()
+      }
+    }
+  }
+
+  // MARK: - Relays
+
+  private static func relayFactory(
+    _ server: ConnectTURNServer, runtime: any NetworkRuntime, portRange: ClosedRange<UInt16>?,
+    connector: TURNStreamConnector?, owner: ConnectSessionRelays
+  ) -> RelayChannelFactory {
+    { completion in
+      guard let session = owner.session else {
+        completion(.failure(.failed("the session is gone")))
+        return
+      }
+      let turn: TURNAllocationSession
+      do {
+        switch server.transport {
+        case .udp:
+          turn = try TURNAllocationSession(
+            runtime: runtime, server: server.address, credentials: server.credentials,
+            policy: .diagnostics(),
+            socketOptions: UDPSocketOptions(
+              address: server.address.ip.family == .ipv6 ? .anyV6 : .anyV4, portRange: portRange))
+        case .tcp:
+          guard let connector else {
+            throw RuntimeError.failed("TURN over TCP is not available on this runtime")
+          }
+          turn = TURNAllocationSession(
+            runtime: runtime, server: server.address, credentials: server.credentials,
+            stream: try connector(server.address))
+        }
+      } catch let e as RuntimeError {
+        session.record(.relayUnavailable(server: server.address, reason: e.description))
+        completion(.failure(e))
+        return
+      } catch {
+        session.record(.relayUnavailable(server: server.address, reason: "\(error)"))
+        completion(.failure(.failed("\(error)")))
+        return
+      }
+      session.relaysOpen.append(turn)
+      var answered = false
+      turn.onEvent = { [weak session, weak turn] event in
+        guard let session else { return }
+        session.record(.relay(server: server.address, event: event))
+        switch event {
+        case .allocated:
+          if !answered, let turn {
+            answered = true
+            session.relaysHanded.insert(ObjectIdentifier(turn))
+            completion(.success(turn))
+          }
+        case .failed(let failure):
+          if !answered {
+            answered = true
+            completion(.failure(.failed("TURN server \(server.address): \(failure)")))
+          }
+          session.relayFinished(turn)
+        case .released:
+          session.relayFinished(turn)
+        default:
+          break
+        }
+      }
+      turn.start()
+    }
+  }
+
+  private func relayFinished(_ turn: TURNAllocationSession?) {
+    guard let turn, let i = relaysOpen.firstIndex(where: { $0 === turn }) else { return }
+    relaysOpen.remove(at: i)
+    if phase != .closed, releasesPending > 0 {
+      releasesPending -= 1
+      if releasesPending == 0 { closed() }
+    }
+  }
+
+  // MARK: - Probe
+
+  private func startProbe(_ limit: Duration) {
+    probeDone = false
+    let servers = configuration.stunServers
+    let locals =
+      (configuration.localAddresses ?? runtime.localAddresses()) + [
+        .loopbackV4, .loopbackV6,
+      ]
+    let p = ProbeSession(
+      runtime: runtime,
+      configuration: ProbeConfiguration(
+        servers: servers, localAddresses: locals, testHairpinning: false,
+        portAllocationSamples: 0),
+      policy: RetransmissionPolicy(
+        initialRTO: .milliseconds(100), maxRequests: 4, lastWaitMultiplier: 2,
+        adaptive: .init(floor: .milliseconds(50), ceiling: .milliseconds(400)), backoff: 1),
+      socketOptions: UDPSocketOptions(
+        address: servers[0].ip.family == .ipv6 ? .anyV6 : .anyV4,
+        portRange: configuration.portRange))
+    probe = p
+    record(.probeStarted(servers: servers))
+    probeTimer = runtime.schedule(at: runtime.now + limit) { [weak self] in
+      guard let self, !self.probeDone else { return }
+      self.probe?.cancel()
+      self.probe = nil
+      self.probeEnded(
+        nil, "the quick NAT probe did not finish within \(Int(limit.milliseconds)) ms")
+    }
+    p.start { [weak self] result in
+      guard let self, !self.probeDone else { return }
+      switch result {
+      case .success(let report):
+        self.probeEnded(report.profile, nil)
+      case .failure(let e):
+        self.probeEnded(nil, "the probe could not open a socket: \(e)")
+      }
+    }
+  }
+
+  private func probeEnded(_ profile: NATProfile?, _ reason: String?) {
+    probeDone = true
+    probeTimer?.cancel()
+    probeTimer = nil
+    probe = nil
+    natProfile = profile
+    record(.probeFinished(profile: profile, reason: reason))
+    maybeDescriptionReady()
+  }
+
+  // MARK: - ICE
+
+  private func iceEvent(_ entry: ICELogEntry) {
+    record(.ice(entry.event))
+    switch entry.event {
+    case .gatheringDone:
+      gatheringEndedAt = entry.at
+      maybeDescriptionReady()
+    case .checkSent:
+      if firstCheckAt == nil { firstCheckAt = entry.at }
+    case .selectedPairChanged:
+      if connectedAt == nil { connectedAt = entry.at }
+    case .agentStateChanged:
+      evaluate()
+    default:
+      break
+    }
+  }
+
+  private func maybeDescriptionReady() {
+    guard localDescription == nil, probeDone, ice.gatheringDone, phase == .gathering else {
+      return
+    }
+    let d = SessionDescription(
+      ufrag: ice.localCredentials.ufrag, password: ice.localCredentials.password,
+      role: configuration.role, tieBreaker: ice.agent.tieBreaker,
+      candidates: ice.localCandidates.map(Self.signaled), endOfCandidates: true,
+      natProfile: natProfile)
+    localDescription = d
+    setPhase(remoteDescription == nil ? .waitingForRemote : .checking)
+    record(.localDescriptionReady(d))
+    evaluate()
+  }
+
+  /// Finishes when the agent selected a pair or failed (only once the peer's description is
+  /// set and ours is out).
+  private func evaluate() {
+    guard report == nil, remoteDescription != nil, localDescription != nil,
+      phase == .checking
+    else { return }
+    switch ice.state {
+    case .completed, .failed: finish()
+    default: break
+    }
+  }
+
+  private func finish() {
+    guard report == nil else { return }
+    checkTimer?.cancel()
+    checkTimer = nil
+    let r = buildReport()
+    report = r
+    setPhase(.finished)
+    record(.finished(r))
+    if r.state == .connected {
+      holdTimer = runtime.schedule(at: runtime.now + configuration.holdTime) { [weak self] in
+        self?.close()
+      }
+    } else {
+      close()
+    }
+  }
+
+  private func closed() {
+    guard phase != .closed else { return }
+    closeTimer?.cancel()
+    closeTimer = nil
+    setPhase(.closed)
+    onEvent = nil
+    keepAlive = nil
+  }
+
+  // MARK: - Report
+
+  private func ms(_ at: Instant?) -> Double? {
+    at.map { ($0 - startedAt).milliseconds.rounded(toPlaces: 1) }
+  }
+
+  private func buildReport() -> ConnectReport {
+    let local = localDescription
+    let remote = remoteDescription
+    var b = ConnectReportBuilder(
+      local: .init(
+        profile: natProfile, candidates: local?.candidates ?? [],
+        turn: configuration.turnServers.map(\.transport)),
+      remote: remote.map { ConnectReportBuilder.Side($0) }
+        ?? .init(profile: nil, candidates: []))
+    let agent = ice.agent
+    let selected = agent.selectedPair
+    b.pairs = agent.pairs.map { Self.outcome($0, connected: selected != nil) }
+    if let s = selected {
+      b.selectedPair = ConnectReport.SelectedPair(
+        local: Self.endpoint(s.local), remote: Self.endpoint(s.remote),
+        rttMs: (s.stats.minRTTMs ?? s.stats.lastRTTMs).map { $0.rounded(toPlaces: 2) })
+    }
+    b.timings = ConnectReport.Timings(
+      gatheringMs: ms(gatheringEndedAt), firstCheckMs: ms(firstCheckAt),
+      connectedMs: selected == nil ? nil : ms(connectedAt ?? runtime.now))
+    return b.build()
+  }
+
+  /// The time from setting the remote description to the selected pair, when both happened.
+  public var checksToConnectedMs: Double? {
+    guard let a = remoteSetAt, let c = connectedAt else { return nil }
+    return max(0, (c - a).milliseconds)
+  }
+
+  static func endpoint(_ c: Candidate) -> ConnectReport.Endpoint {
+    ConnectReport.Endpoint(
+      type: SignaledCandidate.Kind(rawValue: c.type.rawValue) ?? .host,
+      address: c.address.ip.description, port: c.address.port,
+      protocol: c.transport.lowercased() == "tcp" ? .tcp : .udp)
+  }
+
+  static func outcome(_ p: CandidatePair, connected: Bool) -> ConnectReport.PairOutcome {
+    let succeeded = p.isValid || p.state == .succeeded
+    var failure: ConnectReport.PairOutcome.Failure?
+    var detail: String?
+    switch p.failureReason {
+    case .timeout?: failure = .timeout
+    case .errorCode(let code, let reason)?:
+      failure = .errorResponse
+      detail = "\(code) \(reason)"
+    case .unreachable?: failure = .unreachable
+    case .some(let other):
+      failure = .cancelled
+      detail = other.description
+    case nil:
+      if p.state == .inProgress {
+        failure = connected ? .cancelled : .timeout
+        detail = connected ? "still being checked when another pair was selected" : nil
+      }
+    }
+    let requests = p.stats.requestsSent + p.stats.retransmissions
+    return ConnectReport.PairOutcome(
+      local: endpoint(p.local), remote: endpoint(p.remote), succeeded: succeeded,
+      failure: failure, detail: detail, requests: requests,
+      rttMs: p.stats.minRTTMs.map { $0.rounded(toPlaces: 2) },
+      checked: requests > 0 || succeeded)
+  }
+
+  /// An agent candidate as it is signalled.
+  public static func signaled(_ c: Candidate) -> SignaledCandidate {
+    SignaledCandidate(
+      foundation: c.foundation, component: c.component,
+      transport: c.transport.lowercased() == "tcp" ? .tcp : .udp, priority: c.priority,
+      address: .ip(c.address.ip), port: c.address.port,
+      kind: SignaledCandidate.Kind(rawValue: c.type.rawValue) ?? .host,
+      relatedAddress: c.relatedAddress.map { .ip($0.ip) }, relatedPort: c.relatedAddress?.port)
+  }
+
+  /// A signalled candidate for the agent (nil when its address is not an IP address).
+  public static func candidate(_ s: SignaledCandidate) -> Candidate? {
+    guard let address = s.transportAddress else { return nil }
+    var related: TransportAddress?
+    if let ra = s.relatedAddress?.ip, let rp = s.relatedPort {
+      related = TransportAddress(ip: ra, port: rp)
+    }
+    return Candidate(
+      foundation: s.foundation, component: s.component, transport: s.transport.rawValue,
+      priority: s.priority, address: address,
+      type: CandidateType(rawValue: s.kind.rawValue) ?? .host, relatedAddress: related)
+  }
+
+  // MARK: - Events
+
+  private func setPhase(_ p: ConnectPhase) {
+    guard phase != p else { return }
+    phase = p
+    record(.phaseChanged(p))
+  }
+
+  private func record(_ e: ConnectEvent) {
+    let entry = ConnectLogEntry(at: runtime.now, event: e)
+    log.append(entry)
+    onEvent?(entry)
+  }
+}
+
+/// Lets relay factories made before the session exists find it.
+private final class ConnectSessionRelays {
+  weak var session: ConnectSession?
+}
+
+extension Double {
+  fileprivate func rounded(toPlaces n: Int) -> Double {
+    var f = 1.0
+    for _ in 0..<n { f *= 10 }
+    return (self * f).rounded() / f
+  }
+}

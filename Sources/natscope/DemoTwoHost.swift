@@ -1,0 +1,258 @@
+import ArgumentParser
+import Foundation
+import STUN
+import Simulation
+import Traversal
+
+/// The options of the two-host run of `natscope demo`.
+struct DemoTwoHostOptions: ParsableArguments {
+  @Option(
+    name: .customLong("a"),
+    help: ArgumentHelp(
+      "Host A's NAT: a preset or mapping/filtering (two-host run).", valueName: "nat"))
+  var hostA: String?
+
+  @Option(
+    name: .customLong("b"),
+    help: ArgumentHelp(
+      "Host B's NAT: a preset or mapping/filtering (two-host run).", valueName: "nat"))
+  var hostB: String?
+
+  @Flag(name: .customLong("no-turn"), help: "Two-host run without the TURN relay.")
+  var noTURN = false
+
+  /// Whether any two-host option was given.
+  var isRequested: Bool { hostA != nil || hostB != nil || noTURN }
+}
+
+extension DemoCommand {
+  /// The two-host paragraph of `natscope demo --help`.
+  static let twoHostHelp = """
+    NAT names: \(SitePreset.presets.map(\.name).joined(separator: ", ")) \
+    (restricted-cone and port-restricted-cone work too), or a custom NAT written \
+    mapping/filtering: mapping eim (endpoint-independent), adm (address-dependent) or apdm \
+    (address-and-port-dependent), filtering eif, adf or apdf, e.g. eim/apdf, apdm/eif, adm/adf. \
+    In a two-host run each hop takes --latency to three times --latency (10-30 ms by default; --latency at most 100). \
+    In a terminal the run plays in real time; with --json or without a terminal it runs at once \
+    on virtual time.
+    """
+
+  /// The line the all-presets run ends with.
+  static let twoHostHint =
+    "Watch two of them connect: natscope demo --a symmetric --b port-restricted"
+
+  /// `natscope demo --a … --b …`.
+  func runTwoHost() throws {
+    global.bootstrapLogging()
+    guard let a = twoHost.hostA, let b = twoHost.hostB else {
+      throw fail(
+        "a two-host demo needs both --a and --b, e.g. natscope demo --a symmetric --b port-restricted."
+      )
+    }
+    guard latency <= 100 else {
+      throw fail(
+        "--latency must be at most 100 ms in a two-host run (each hop then takes up to 300 ms, about the most natscope's timeouts allow)."
+      )
+    }
+    let presetA = try Self.preset(a, option: "--a")
+    let presetB = try Self.preset(b, option: "--b")
+    let configuration = TwoHostDemoConfiguration(
+      a: presetA, b: presetB, turn: !twoHost.noTURN, seed: seed, loss: loss / 100,
+      latency: .milliseconds(Int64(latency)), jitter: .milliseconds(Int64(latency) * 2))
+    let demo: TwoHostDemo
+    do {
+      demo = try TwoHostDemo(configuration)
+    } catch {
+      throw fail("the simulated network could not be built (\(error)); this is a bug.")
+    }
+    let live = !json && isatty(STDOUT_FILENO) == 1
+    if live {
+      print(
+        DemoTwoHostText.intro(
+          configuration, turnServer: demo.lab.turnRelay.map { "\($0.serverAddress)" }))
+      print("")
+      let log = DemoTwoHostLiveLog()
+      demo.onEvent = { event in
+        // Standard output is a terminal here, so it is line-buffered.
+        if let line = log.line(for: event, at: demo.lab.network.now) { print(line) }
+      }
+      demo.start()
+      let budget = configuration.timeLimit + .seconds(30)
+      demo.lab.network.runRealTime(for: budget) { !demo.isFinished }
+    }
+    let result = demo.runToEnd()
+    if json {
+      try JSONOutput.print(result)
+    } else {
+      if live { print("") }
+      print(DemoTwoHostText.render(result, configuration: configuration, intro: !live))
+    }
+  }
+
+  static func preset(_ text: String, option: String) throws -> SitePreset {
+    switch SitePreset.parse(text) {
+    case .success(let p): return p
+    case .failure(let e): throw fail("\(option) \(e.description)")
+    }
+  }
+}
+
+/// One line per notable event for the live (real-time) run; the TUI replaces it.
+final class DemoTwoHostLiveLog {
+  func line(for event: TwoHostDemoEvent, at now: Instant) -> String? {
+    let t = String(format: "%6.3f s  ", now.milliseconds / 1000)
+    switch event {
+    case .phase(.probing):
+      return t + "Both hosts probe their NATs (RFC 5780) …"
+    case .phase(.connecting):
+      return t + "Both hosts gather candidates and run ICE checks …"
+    case .probed(let side, let r):
+      let address = r.udpBlocked ? "no answer: UDP blocked" : r.mappedAddress?.description ?? "?"
+      return t + "host \(side.label): \(r.legacyType) (public address \(address))"
+    case .probeFailed(let side, let why):
+      return t + "host \(side.label): the probe could not run: \(why)"
+    case .connect(let side, let entry):
+      switch entry.event {
+      case .ice(.candidateGathered(let c)) where c.type != .prflx:
+        return t + "host \(side.label): candidate \(c.type.rawValue) \(c.address)"
+      case .relay(_, .allocated(let relayed, _, _)):
+        return t + "host \(side.label): TURN relay allocated \(relayed)"
+      case .ice(.relayFailed(let why)):
+        return t + "host \(side.label): no relay candidate: \(why)"
+      case .localDescriptionReady(let d):
+        return t
+          + "host \(side.label): description sent to the peer (\(d.candidates.count) candidates)"
+      case .ice(.selectedPairChanged(let p)):
+        return t
+          + "host \(side.label): selected \(p.local.type.rawValue) \(p.local.address) ↔ \(p.remote.type.rawValue) \(p.remote.address)"
+      case .finished(let r):
+        return t + "host \(side.label): \(r.state == .connected ? "connected" : "no path worked")"
+      default:
+        return nil
+      }
+    default:
+      return nil
+    }
+  }
+}
+
+/// The plain-text report of a two-host demo.
+enum DemoTwoHostText {
+  static func intro(_ c: TwoHostDemoConfiguration, turnServer: String?) -> String {
+    let lat = Int(c.latency.milliseconds)
+    let hop = "\(lat)-\(lat + Int(c.jitter.milliseconds)) ms per hop"
+    let turn = turnServer.map { " and TURN relay at \($0)" } ?? " (no TURN relay)"
+    let text = """
+      natscope demo: host A behind \(c.a.name) (\(c.a.summary)) and host B behind \(c.b.name) \
+      (\(c.b.summary)) on a simulated internet (seed \(c.seed), \(hop), \
+      \((c.loss * 100).formatted())% loss), with natscope's STUN server at \
+      \(SimulatedLab.serverPrimary):3478\(turn).
+      """
+    return ConnectReportTextWrap.wrap(text, indent: "").joined(separator: "\n")
+  }
+
+  static func pad(_ s: String, _ n: Int) -> String {
+    s.count >= n ? s + " " : s.padding(toLength: n, withPad: " ", startingAt: 0)
+  }
+
+  static func render(
+    _ r: TwoHostDemoResult, configuration: TwoHostDemoConfiguration, intro: Bool
+  ) -> String {
+    var out: [String] = []
+    if intro {
+      out.append(DemoTwoHostText.intro(configuration, turnServer: r.turnServer))
+      out.append("")
+    }
+    out.append("1. Each host probes its NAT (RFC 5780)")
+    out.append(
+      "   " + pad("host", 6) + pad("NAT", 17) + pad("address", 15) + pad("public address", 21)
+        + pad("map", 5) + pad("filter", 7) + "legacy name")
+    for (label, h) in [("A", r.a), ("B", r.b)] {
+      guard let p = h.probe else {
+        out.append(
+          "   " + pad(label, 6) + pad(h.preset, 17) + "probe failed: \(h.probeError ?? "?")")
+        continue
+      }
+      let publicAddress = p.udpBlocked ? "(no answer)" : p.mappedAddress?.description ?? "?"
+      let mapping =
+        p.udpBlocked ? "-" : (p.natDetected ? DemoReport.short(p.mapping.behavior) : "none")
+      let filtering = p.udpBlocked ? "-" : DemoReport.short(p.filtering.behavior)
+      out.append(
+        "   " + pad(label, 6) + pad(h.preset, 17) + pad(h.host, 15) + pad(publicAddress, 21)
+          + pad(mapping, 5) + pad(filtering, 7) + p.legacyType)
+    }
+    out.append("   EI endpoint-independent, AD address-dependent, APD address-and-port-dependent")
+    out.append("")
+    let verdict: String
+    switch r.prediction.outcome {
+    case .works: verdict = "should work"
+    case .fails: verdict = "should fail"
+    case .unknown: verdict = "unknown"
+    }
+    out.append("2. Prediction for the path through the NATs: \(verdict)")
+    out += ConnectReportTextWrap.wrap(r.prediction.reason, indent: "   ")
+    out.append("")
+    let kinds =
+      r.turnServer == nil ? "host and server-reflexive" : "host, server-reflexive and relayed"
+    out.append("3. Host A connects to host B with ICE (\(kinds) candidates)")
+    for (label, list) in [("A", r.connect.candidates.local), ("B", r.connect.candidates.remote)] {
+      let items = list.map { "\($0.type.rawValue) \(endpoint($0.address, $0.port))" }
+      out += ConnectReportTextWrap.wrapItems(
+        items.isEmpty ? ["no candidates"] : items, first: "   host \(label) offers ",
+        indent: "                  ")
+    }
+    out.append("")
+    out.append("Connect report, as host A sees it (\"this host\" is A, \"the peer\" is B):")
+    out.append(r.connect.text.trimmingCharacters(in: .newlines))
+    out.append("")
+    var command = "natscope demo --a \(r.a.preset) --b \(r.b.preset)"
+    if !r.turn { command += " --no-turn" }
+    command += " --seed \(r.seed)"
+    if r.lossPercent > 0 { command += " --loss \(r.lossPercent.formatted())" }
+    if r.latencyMs != 10 { command += " --latency \(Int(r.latencyMs))" }
+    out.append("The same run as JSON: \(command) --json")
+    return out.joined(separator: "\n")
+  }
+
+  static func endpoint(_ address: String, _ port: UInt16) -> String {
+    address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
+  }
+}
+
+/// Word wrap for the demo's own paragraphs (80 columns).
+enum ConnectReportTextWrap {
+  /// Comma-separated items, never split inside an item.
+  static func wrapItems(_ items: [String], width: Int = 80, first: String, indent: String)
+    -> [String]
+  {
+    var lines: [String] = []
+    var line = first
+    var empty = true
+    for (i, item) in items.enumerated() {
+      let piece = item + (i == items.count - 1 ? "" : ",")
+      if !empty && line.count + 1 + piece.count > width {
+        lines.append(line)
+        line = indent
+        empty = true
+      }
+      line += (empty ? "" : " ") + piece
+      empty = false
+    }
+    lines.append(line)
+    return lines
+  }
+
+  static func wrap(_ text: String, width: Int = 80, indent: String) -> [String] {
+    var lines: [String] = []
+    var line = indent
+    for word in text.split(separator: " ") {
+      if line.count > indent.count && line.count + 1 + word.count > width {
+        lines.append(line)
+        line = indent
+      }
+      line += (line.count > indent.count ? " " : "") + word
+    }
+    lines.append(line)
+    return lines
+  }
+}
