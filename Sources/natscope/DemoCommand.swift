@@ -36,6 +36,7 @@ struct DemoCommand: ParsableCommand {
       "One-way latency of each hop onto the internet, in milliseconds.", valueName: "ms"))
   var latency: Int = 10
 
+  @OptionGroup var console: ConsoleArguments
   @OptionGroup var global: GlobalOptions
 
   func validate() throws {
@@ -47,6 +48,11 @@ struct DemoCommand: ParsableCommand {
 
   func run() throws {
     global.bootstrapLogging()
+    if console.wantsConsole(json: json) {
+      try ConsoleRunner.runDemo(
+        seed: seed, loss: loss, latency: latency, options: console.renderOptions)
+      return
+    }
     let lab = try SimulatedLab(seed: seed, latency: .milliseconds(Int64(latency)))
     var sessions: [(name: String, host: SimulatedHost, session: ProbeSession)] = []
     var results: [String: ProbeReport] = [:]
