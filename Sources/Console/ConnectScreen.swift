@@ -261,6 +261,13 @@ public struct ConnectScreen: ConsoleScreen {
       }
     }
 
+    if m.pairs.count > visible {
+      let label = " \(offset + 1)-\(min(m.pairs.count, offset + visible))/\(m.pairs.count) "
+      grid.put(
+        label, row: top + checkHeight - 1, column: width - label.count - 2,
+        style: CellStyle(dim: true))
+    }
+
     // Log.
     let logTop = top + checkHeight
     grid.box(

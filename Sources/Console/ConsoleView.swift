@@ -57,7 +57,8 @@ public enum ConsoleView {
   public static func drawTitle(into grid: inout Grid, left: String, right: String) {
     let style = CellStyle(color: .cyan, bold: true, reverse: true)
     grid.fill(row: 0, column: 0, height: 1, width: grid.columns, style: style)
-    grid.put(" " + left, row: 0, column: 0, width: grid.columns, style: style)
+    let room = right.isEmpty ? grid.columns : max(0, grid.columns - right.count - 3)
+    grid.put(" " + left, row: 0, column: 0, width: room, style: style)
     if !right.isEmpty, right.count + 2 < grid.columns {
       grid.put(right + " ", row: 0, column: grid.columns - right.count - 1, style: style)
     }

@@ -47,7 +47,8 @@ public struct InputDecoder: Sendable {
         return [finishPaste()]
       }
       if paste.count > Self.pasteLimit + Self.pasteEnd.count {
-        paste.removeLast()  // keep the tail free for the end marker
+        // Past the limit: drop the newest text but keep the tail, where the end marker shows.
+        paste.remove(at: Self.pasteLimit)
       }
       return []
     }

@@ -95,12 +95,11 @@ public struct ProbeScreen: ConsoleScreen {
   public func render(into grid: inout Grid, options: RenderOptions) {
     let g = options.glyphs
     let first = firstAnswer
-    var left = "natscope probe  server \(server)"
-    if let s = report?.serverSupport {
-      left += s.rfc5780 ? "  RFC 5780 yes" : "  RFC 5780 no"
-      if let other = s.otherAddress { left += " (alt \(other))" }
-    } else if let a = first {
-      left += a.otherAddress.map { "  RFC 5780 yes (alt \($0))" } ?? "  RFC 5780 ?"
+    var left = "natscope probe  \(server)"
+    let wideTitle = grid.columns >= 110
+    if let rfc = rfc5780 {
+      left += "  RFC 5780 " + (rfc ? "yes" : "no")
+      if wideTitle, let other = otherAddress { left += " (alt \(other))" }
     }
     if let a = first { left += String(format: "  RTT %.1f ms", a.rtt.milliseconds) }
     let state = report != nil ? "done" : (failure != nil ? "failed" : "running")
@@ -109,7 +108,7 @@ public struct ProbeScreen: ConsoleScreen {
 
     let available = grid.rows - 2
     let rowList = rows
-    let stepsHeight = min(max(6, rowList.count + 3), available - 8)
+    let stepsHeight = min(max(6, rowList.count + 3), max(6, available * 11 / 20))
     let verdictTop = 1 + stepsHeight
     let verdictHeight = available - stepsHeight
     let width = grid.columns
@@ -134,7 +133,7 @@ public struct ProbeScreen: ConsoleScreen {
     for (i, row) in rowList.dropFirst(offset).prefix(visible).enumerated() {
       let r = 3 + i
       var col = 1
-      let (mark, markStyle, result, resultStyle) = describe(row, glyphs: g)
+      let (mark, markStyle, result, resultStyle) = describe(row, glyphs: g, wide: wide)
       grid.put(String(mark) + " ", row: r, column: col, style: markStyle)
       col += 2
       let test: ProbeTest
@@ -178,7 +177,7 @@ public struct ProbeScreen: ConsoleScreen {
       row: verdictTop, column: 0, height: verdictHeight, width: width, title: "verdict",
       focused: chrome.focus == 1, options: options)
     let keyW = 14
-    let lines = verdictLines(width: width - 4 - keyW)
+    let lines = verdictLines(width: width - 4 - keyW, arrow: g.arrowText)
     let vVisible = verdictHeight - 2
     let vSel = chrome.selection.count > 1 ? chrome.selection[1] : 0
     let vOffset =
@@ -202,11 +201,35 @@ public struct ProbeScreen: ConsoleScreen {
       status: chrome.status, options: options)
   }
 
+  /// Whether the server supports RFC 5780, once known.
+  private var rfc5780: Bool? {
+    if let s = report?.serverSupport { return s.rfc5780 }
+    guard let a = firstAnswer else { return nil }
+    return a.otherAddress != nil
+  }
+
+  private var otherAddress: TransportAddress? {
+    report?.serverSupport?.otherAddress ?? firstAnswer?.otherAddress
+  }
+
+  /// The server line of the verdict panel.
+  private var serverLine: String? {
+    guard let a = firstAnswer else { return nil }
+    var line = "\(server)"
+    if let rfc = rfc5780 { line += rfc ? ", RFC 5780" : ", no RFC 5780" }
+    if let other = otherAddress { line += ", alternate \(other)" }
+    line += String(format: ", RTT %.1f ms", a.rtt.milliseconds)
+    if let sw = report?.serverSupport?.software ?? a.software { line += ", \(sw)" }
+    return line
+  }
+
   private var firstAnswer: BindingAnswer? {
     steps.first { $0.test == .reachability && $0.outcome?.answer != nil }?.outcome?.answer
   }
 
-  private func describe(_ row: Row, glyphs g: Glyphs) -> (Character, CellStyle, String, CellStyle) {
+  private func describe(_ row: Row, glyphs g: Glyphs, wide: Bool) -> (
+    Character, CellStyle, String, CellStyle
+  ) {
     switch row {
     case .pending:
       return (g.dot, CellStyle(dim: true), "pending", CellStyle(dim: true))
@@ -217,12 +240,15 @@ public struct ProbeScreen: ConsoleScreen {
           g.running, CellStyle(color: .yellow, bold: true), "running", CellStyle(color: .yellow)
         )
       case .answered(let a)?:
-        var text = String(format: "answered %.1f ms", a.rtt.milliseconds)
+        var text = String(format: "%@%.1f ms", wide ? "answered " : "", a.rtt.milliseconds)
         if a.attempts > 1 { text += ", \(a.attempts) tries" }
         return (g.check, CellStyle(color: .green, bold: true), text, CellStyle(color: .green))
       case .noAnswer(let n, let window)?:
         let bad = s.test == .reachability
-        let text = String(format: "no answer, %d tries/%.1f s", n, window.milliseconds / 1000)
+        let text =
+          wide
+          ? String(format: "no answer, %d tries in %.1f s", n, window.milliseconds / 1000)
+          : "no answer, \(n) tries"
         return (
           g.cross, CellStyle(color: bad ? .red : .yellow, bold: true), text,
           CellStyle(color: bad ? .red : .yellow)
@@ -239,7 +265,7 @@ public struct ProbeScreen: ConsoleScreen {
   }
 
   /// The verdict panel's lines, reasons wrapped to `width`.
-  public func verdictLines(width: Int) -> [VerdictLine] {
+  public func verdictLines(width: Int, arrow: String = "->") -> [VerdictLine] {
     var out: [VerdictLine] = []
     func add(_ key: String, _ value: String, _ style: CellStyle = .plain, reason: String? = nil) {
       out.append(VerdictLine(key: key, value: value, style: style))
@@ -256,6 +282,7 @@ public struct ProbeScreen: ConsoleScreen {
     guard let r = report else {
       let done = steps.filter { $0.outcome != nil }.count
       add("status", "probing: \(done) of \(max(rows.count, steps.count)) tests done")
+      if let line = serverLine { add("server", line) }
       if let a = firstAnswer, let mapped = a.reflexive {
         add("public addr", mapped.description, CellStyle(bold: true))
       }
@@ -269,7 +296,8 @@ public struct ProbeScreen: ConsoleScreen {
     } else {
       let local = r.localAddress.map(\.description) ?? "?"
       let mapped = r.mappedAddress.map(\.description) ?? "?"
-      add("NAT", r.natDetected ? "yes: \(local) → \(mapped)" : "no: the server saw \(mapped)")
+      add(
+        "NAT", r.natDetected ? "yes: \(local) \(arrow) \(mapped)" : "no: the server saw \(mapped)")
       add(
         "mapping", r.mapping.behavior?.rawValue ?? "unknown",
         r.mapping.behavior == .endpointIndependent ? good : warn, reason: r.mapping.reason)
@@ -290,6 +318,7 @@ public struct ProbeScreen: ConsoleScreen {
       }
     }
     add("legacy name", r.legacyType, CellStyle(bold: true))
+    if let line = serverLine { add("server", line) }
     add("for peers", "", reason: r.summary)
     return out
   }
