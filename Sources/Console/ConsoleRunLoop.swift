@@ -18,9 +18,11 @@ public enum ConsoleRunLoop {
   ///     the model.
   ///   - rerun: called on `r`.
   ///   - directory: where `j` writes its JSON file.
+  ///   - deadline: a `now()` at which the loop ends by itself (benchmarks).
   public static func run<S: ConsoleScreen>(
     terminal: Terminal, model: inout S, directory: String,
     engine: (inout S) -> Void, rerun: (inout S) -> Void,
+    stopAt deadline: Double? = nil,
     now: () -> Double = { ProcessInfo.processInfo.systemUptime }
   ) -> Exit {
     let frame = 1.0 / Double(ConsoleLayout.maximumFramesPerSecond)
@@ -34,6 +36,7 @@ public enum ConsoleRunLoop {
       }
       engine(&model)
       let t = now()
+      if let deadline, t >= deadline { return .quit }
       if drawn != model && t - lastDraw >= frame {
         terminal.draw(ConsoleView.view(model, options: terminal.options))
         drawn = model

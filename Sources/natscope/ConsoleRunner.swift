@@ -36,7 +36,8 @@ enum ConsoleRunner {
   /// Opens the terminal, runs the loop, and always restores the terminal. A SIGTERM or
   /// SIGHUP is re-raised (default action) after the terminal is back.
   static func withTerminal<S: ConsoleScreen>(
-    options: RenderOptions, model: inout S, engine: (inout S) -> Void, rerun: (inout S) -> Void
+    options: RenderOptions, model: inout S, engine: (inout S) -> Void, rerun: (inout S) -> Void,
+    stopAt deadline: Double? = nil
   ) throws -> ConsoleRunLoop.Exit {
     let terminal: Terminal
     do {
@@ -46,7 +47,8 @@ enum ConsoleRunner {
     }
     let exit = ConsoleRunLoop.run(
       terminal: terminal, model: &model,
-      directory: FileManager.default.currentDirectoryPath, engine: engine, rerun: rerun)
+      directory: FileManager.default.currentDirectoryPath, engine: engine, rerun: rerun,
+      stopAt: deadline)
     terminal.restore()
     if case .signal(let sig) = exit {
       signal(sig, SIG_DFL)
@@ -167,6 +169,27 @@ enum ConsoleRunner {
       throw fail("the demo was stopped before every probe finished")
     }
     print(report.text)
+  }
+
+  // MARK: Benchmark
+
+  /// The connect screen with a `pairs`-pair check list that changes every frame, for
+  /// `seconds` (scripts/bench-console measures its CPU and memory).
+  static func runConnectBenchmark(seconds: Int, pairs: Int, options: RenderOptions) throws {
+    var tick = 0
+    var model = ConnectScreen(model: .sample(pairs: pairs))
+    let start = ProcessInfo.processInfo.systemUptime
+    var frames = 0
+    _ = try withTerminal(
+      options: options, model: &model,
+      engine: { model in
+        let t = Int((ProcessInfo.processInfo.systemUptime - start) * 15)
+        guard t != tick else { return }
+        tick = t
+        frames += 1
+        ConsoleUpdate.update(&model, engine: .snapshot(.sample(pairs: pairs, tick: tick)))
+      }, rerun: { _ in }, stopAt: start + Double(seconds))
+    print("console benchmark: \(frames) updates of a \(pairs)-pair check list in \(seconds) s")
   }
 
   // MARK: Probe
