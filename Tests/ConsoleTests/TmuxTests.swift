@@ -155,6 +155,22 @@ struct TmuxTests {
     #expect(pane.waitFor { $0.contains("EXITED") }.contains("EXITED"))
   }
 
+  @Test func followsResizes() throws {
+    let pane = try TmuxPane(command: demo)
+    defer { pane.close() }
+    _ = pane.waitFor { $0.contains("7/7 probes") }
+    try pane.tmux(["resize-window", "-t", "s", "-x", "70", "-y", "20"])
+    let small = pane.waitFor { $0.contains("terminal too small") }
+    #expect(small.contains("70x20"), "\(small)")
+    try pane.tmux(["resize-window", "-t", "s", "-x", "120", "-y", "40"])
+    let big = pane.waitFor { $0.contains("7/7 probes") && $0.contains("direct path?") }
+    #expect(!big.contains("terminal too small"), "\(big)")
+    // At 120 columns the matrix spells its answers out.
+    #expect(big.contains("yes"), "\(big)")
+    pane.send("q")
+    #expect(pane.waitFor { $0.contains("EXITED") }.contains("EXITED 0"))
+  }
+
   @Test func sigtermRestoresTheTerminal() throws {
     let pane = try TmuxPane(command: demo)
     defer { pane.close() }
