@@ -42,8 +42,12 @@ public enum ConsoleRunLoop {
         drawn = model
         lastDraw = t
       }
-      let wait = max(5, Int(((lastDraw + frame) - now()) * 1000))
-      for key in terminal.readKeys(timeoutMs: min(wait, Int(frame * 1000))) {
+      // Wait for keys until the next frame is due when a change is waiting to be drawn,
+      // else a whole frame: the engine is polled at the frame rate, never in a busy loop.
+      let frameMs = Int(frame * 1000)
+      let wait =
+        drawn != model ? max(1, Int(((lastDraw + frame) - now()) * 1000)) : frameMs
+      for key in terminal.readKeys(timeoutMs: min(wait, frameMs)) {
         for command in ConsoleUpdate.update(&model, key: key) {
           switch command {
           case .quit: return .quit

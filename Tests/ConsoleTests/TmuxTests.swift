@@ -189,6 +189,24 @@ struct TmuxTests {
     #expect(alt.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
   }
 
+  @Test func crashSignalRestoresTheTerminalAndKeepsTheSignal() throws {
+    let pane = try TmuxPane(command: demo)
+    defer { pane.close() }
+    _ = pane.waitFor { $0.contains("natscope demo") }
+    let shellPID = try pane.tmux(["display-message", "-p", "-t", "s", "#{pane_pid}"]).output
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    let children =
+      (try? String(contentsOfFile: "/proc/\(shellPID)/task/\(shellPID)/children", encoding: .utf8))
+      ?? ""
+    let pid = try #require(children.split(separator: " ").first.flatMap { Int32($0) })
+    kill(pid, SIGSEGV)
+    let after = pane.waitFor { $0.contains("EXITED") }
+    // 128 + SIGSEGV: the handler restored the terminal and re-raised with the default action.
+    #expect(after.contains("EXITED 139"), "\(after)")
+    let alt = try pane.tmux(["display-message", "-p", "-t", "s", "#{alternate_on}"]).output
+    #expect(alt.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+  }
+
   @Test func ctrlCQuits() throws {
     let pane = try TmuxPane(command: demo)
     defer { pane.close() }
