@@ -222,10 +222,13 @@ public struct ConnectScreen: ConsoleScreen {
     let top = 1 + topHeight
     grid.box(
       row: top, column: 0, height: checkHeight, width: width,
-      title: "check list (\(m.pairs.count) pairs)",
+      title: "check list (\(m.pairs.count) pairs)"
+        + (width >= 110 ? "" : "  h host s srflx p prflx r relay"),
       focused: chrome.focus == 0, options: options)
     let wide = width >= 110
     let addrW = wide ? 28 : 21
+    /// One letter per candidate type where the columns are narrow.
+    func kind(_ k: String) -> String { wide ? k : String(k.prefix(1)) }
     let header =
       "   " + pad("local", addrW) + pad("remote", addrW) + pad("state", 12) + pad("RTT", 9)
       + pad("checks", 8) + (wide ? "reason" : "")
@@ -240,10 +243,12 @@ public struct ConnectScreen: ConsoleScreen {
         p.selected ? String(g.selectedMark) : (p.nominated ? String(g.nominatedMark) : " ")
       c = grid.put(mark + "  ", row: row, column: c, style: CellStyle(color: .green, bold: true))
       c = grid.putClipped(
-        "\(p.localKind) \(p.local)", row: row, column: c, width: addrW - 1, options: options)
+        "\(kind(p.localKind)) \(p.local)", row: row, column: c, width: addrW - 1,
+        options: options)
       c = 4 + addrW
       grid.putClipped(
-        "\(p.remoteKind) \(p.remote)", row: row, column: c, width: addrW - 1, options: options)
+        "\(kind(p.remoteKind)) \(p.remote)", row: row, column: c, width: addrW - 1,
+        options: options)
       c += addrW
       grid.put(p.state.rawValue, row: row, column: c, style: Self.stateStyle(p.state))
       c += 12
@@ -261,6 +266,9 @@ public struct ConnectScreen: ConsoleScreen {
       }
     }
 
+    grid.put(
+      " \(g.selectedMark) selected  \(g.nominatedMark) nominated ", row: top + checkHeight - 1,
+      column: 2, style: CellStyle(dim: true))
     if m.pairs.count > visible {
       let label = " \(offset + 1)-\(min(m.pairs.count, offset + visible))/\(m.pairs.count) "
       grid.put(
