@@ -153,8 +153,10 @@ public struct DemoScreen: ConsoleScreen {
       row: top, column: 0, height: height, width: width, title: "hosts, one behind each NAT",
       focused: chrome.focus == 0, options: options)
     let wide = width >= 110
+    // Below 95 columns the host address is left to the topology, so the legacy name fits.
+    let hostW = width >= 95 ? 15 : 0
     let cols: [(String, Int)] = [
-      ("NAT", wide ? 22 : 14), ("host", 15), ("public address", wide ? 22 : 20),
+      ("NAT", wide ? 22 : 14), ("host", hostW), ("public address", wide ? 22 : 21),
       ("probe", wide ? 12 : 10), ("map", 5), ("filt", 5), ("hp", 4),
     ]
     let used = cols.reduce(0) { $0 + $1.1 }
