@@ -135,6 +135,29 @@ struct TmuxTests {
     #expect(alt.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
   }
 
+  @Test func probeAgainstOwnServerOnLoopback() throws {
+    // natscope serve on 127.0.0.1 and 127.0.0.2 in the same pane, stopped when the shell ends.
+    let port = Int.random(in: 40000...59000)
+    let bin = TmuxPane.binary.path
+    let serve =
+      "\(bin) serve --primary 127.0.0.1 --alternate 127.0.0.2 --port \(port) --alt-port \(port + 1)"
+      + " >/dev/null 2>&1 & S=$!; trap \"kill $S 2>/dev/null\" EXIT HUP TERM; sleep 0.3; "
+    let pane = try TmuxPane(
+      command: serve + "TERM=tmux-256color LANG=C.UTF-8 \(bin) probe 127.0.0.1:\(port)")
+    defer { pane.close() }
+    let done = pane.waitFor { $0.contains("legacy name") && $0.contains("done") }
+    #expect(done.contains("UDP reachability (test I)"), "\(done)")
+    #expect(done.contains("RFC 5780 yes"), "\(done)")
+    #expect(done.contains("Open Internet"), "\(done)")
+    pane.send("Enter")
+    let details = pane.waitFor { $0.contains("CHANGE-REQ") }
+    #expect(details.contains("XOR-MAPPED"), "\(details)")
+    pane.send("q")
+    let after = pane.waitFor { $0.contains("EXITED") }
+    #expect(after.contains("EXITED 0"), "\(after)")
+    #expect(after.contains("natscope probe: 127.0.0.1:\(port) (RFC 5780"), "\(after)")
+  }
+
   @Test func asciiWithoutUTF8Locale() throws {
     let pane = try TmuxPane(
       command: "TERM=tmux-256color LANG=C LC_ALL=C \(TmuxPane.binary.path) demo")
