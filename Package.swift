@@ -39,7 +39,7 @@ let package = Package(
       name: "CNcursesw", path: "Sources/CNcursesw",
       providers: [.apt(["libncurses-dev"])]),
     // Terminal front: cell grid, model/update/view, ncurses blit. Only module importing CNcursesw.
-    .target(name: "Console", dependencies: ["CNcursesw"], swiftSettings: strict),
+    .target(name: "Console", dependencies: ["CNcursesw", "Traversal", "STUN"], swiftSettings: strict),
     .executableTarget(
       name: "natscope",
       dependencies: [
@@ -65,6 +65,10 @@ let package = Package(
     .testTarget(
       name: "SimulationTests", dependencies: ["Simulation", "Traversal", "STUN"],
       swiftSettings: strict),
+    // Golden frames, update() tests and an end-to-end run under tmux.
+    .testTarget(
+      name: "ConsoleTests", dependencies: ["Console", "Traversal", "STUN", "Simulation"],
+      exclude: ["Snapshots"], swiftSettings: strict),
     .testTarget(name: "NatscopeCLITests", dependencies: ["natscope"], swiftSettings: strict),
   ]
 )

@@ -45,6 +45,11 @@ struct DemoCommand: ParsableCommand {
       "One-way latency of each hop onto the internet, in milliseconds.", valueName: "ms"))
   var latency: Int = 10
 
+  /// Hidden: runs the connect screen on made-up data for this many seconds (for
+  /// scripts/bench-console).
+  @Option(help: .hidden) var consoleBench: Int?
+
+  @OptionGroup var console: ConsoleArguments
   @OptionGroup var global: GlobalOptions
 
   func validate() throws {
@@ -57,6 +62,16 @@ struct DemoCommand: ParsableCommand {
   func run() throws {
     if twoHost.isRequested { return try runTwoHost() }
     global.bootstrapLogging()
+    if let seconds = consoleBench {
+      try ConsoleRunner.runConnectBenchmark(
+        seconds: max(1, min(seconds, 600)), pairs: 100, options: console.renderOptions)
+      return
+    }
+    if console.wantsConsole(json: json) {
+      try ConsoleRunner.runDemo(
+        seed: seed, loss: loss, latency: latency, options: console.renderOptions)
+      return
+    }
     let lab = try SimulatedLab(seed: seed, latency: .milliseconds(Int64(latency)))
     var sessions: [(name: String, host: SimulatedHost, session: ProbeSession)] = []
     var results: [String: ProbeReport] = [:]

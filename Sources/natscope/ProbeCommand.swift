@@ -54,6 +54,7 @@ struct ProbeCommand: ParsableCommand {
   var portSamples: Int = 4
 
   @OptionGroup var sockets: SocketArguments
+  @OptionGroup var console: ConsoleArguments
   @OptionGroup var global: GlobalOptions
 
   func validate() throws {
@@ -98,6 +99,14 @@ struct ProbeCommand: ParsableCommand {
       testHairpinning: !noHairpin, portAllocationSamples: portSamples,
       lifetime: lifetime ? .upTo(.seconds(Int64(lifetimeMax))) : nil)
     let limit: Duration = .seconds(30) + (lifetime ? .seconds(Int64(lifetimeMax) + 30) : .zero)
+    if console.wantsConsole(json: json) {
+      let report = try ConsoleRunner.runProbe(
+        runtime: runtime, configuration: configuration, socketOptions: options, limit: limit,
+        options: console.renderOptions)
+      print(ProbeReportText(report: report, verbose: verbose).render())
+      if report.udpBlocked { throw ExitCode(NatscopeExit.unreachable.rawValue) }
+      return
+    }
     let outcome: Result<ProbeReport, RuntimeError>
     do {
       outcome = try runtime.run(timeout: limit) { rt, done in

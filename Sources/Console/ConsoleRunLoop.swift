@@ -1,0 +1,82 @@
+import Foundation
+
+/// The interactive loop: polls keys with a timeout, lets the engine feed events in between,
+/// and redraws only when the model changed, at most 15 frames per second. No busy loop: each
+/// pass waits in `wget_wch` until a key arrives or the next frame is due.
+public enum ConsoleRunLoop {
+  /// How the loop ended.
+  public enum Exit: Equatable, Sendable {
+    /// `q` or Ctrl-C.
+    case quit
+    /// SIGTERM or SIGHUP (after the terminal was restored).
+    case signal(Int32)
+  }
+
+  /// Runs until the user quits or a signal arrives.
+  /// - Parameters:
+  ///   - engine: called every pass (at least every frame); applies pending engine events to
+  ///     the model.
+  ///   - rerun: called on `r`.
+  ///   - directory: where `j` writes its JSON file.
+  ///   - deadline: a `now()` at which the loop ends by itself (benchmarks).
+  public static func run<S: ConsoleScreen>(
+    terminal: Terminal, model: inout S, directory: String,
+    engine: (inout S) -> Void, rerun: (inout S) -> Void,
+    stopAt deadline: Double? = nil,
+    now: () -> Double = { ProcessInfo.processInfo.systemUptime }
+  ) -> Exit {
+    let frame = 1.0 / Double(ConsoleLayout.maximumFramesPerSecond)
+    let size = terminal.size
+    ConsoleUpdate.update(&model, key: .resize(rows: size.rows, cols: size.cols))
+    var drawn: S?
+    var lastDraw = -Double.infinity
+    while true {
+      if let sig = terminal.pendingSignal {
+        return sig == SIGINT ? .quit : .signal(sig)
+      }
+      engine(&model)
+      let t = now()
+      if let deadline, t >= deadline { return .quit }
+      if drawn != model && t - lastDraw >= frame {
+        terminal.draw(ConsoleView.view(model, options: terminal.options))
+        drawn = model
+        lastDraw = t
+      }
+      // Wait for keys until the next frame is due when a change is waiting to be drawn,
+      // else a whole frame: the engine is polled at the frame rate, never in a busy loop.
+      let frameMs = Int(frame * 1000)
+      let wait =
+        drawn != model ? max(1, Int(((lastDraw + frame) - now()) * 1000)) : frameMs
+      for key in terminal.readKeys(timeoutMs: min(wait, frameMs)) {
+        for command in ConsoleUpdate.update(&model, key: key) {
+          switch command {
+          case .quit: return .quit
+          case .rerun:
+            rerun(&model)
+            model.chrome.status = "running again"
+          case .writeJSON:
+            model.chrome.status = writeJSON(model, directory: directory)
+          case .copy(let text):
+            terminal.copyToClipboard(text)
+            model.chrome.status = "token copied (\(text.count) chars, OSC 52)"
+          }
+        }
+      }
+    }
+  }
+
+  /// Writes `natscope-<screen>-<time>.json` and returns the status line to show.
+  public static func writeJSON<S: ConsoleScreen>(_ model: S, directory: String) -> String {
+    let formatter = DateFormatter()
+    formatter.locale = Locale(identifier: "en_US_POSIX")
+    formatter.dateFormat = "yyyyMMdd-HHmmss"
+    let name = "natscope-\(model.name)-\(formatter.string(from: Date())).json"
+    let url = URL(fileURLWithPath: directory).appendingPathComponent(name)
+    do {
+      try model.jsonData().write(to: url)
+      return "wrote \(url.path)"
+    } catch {
+      return "could not write \(name): \(error.localizedDescription)"
+    }
+  }
+}

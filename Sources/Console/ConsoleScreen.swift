@@ -1,0 +1,43 @@
+import Foundation
+
+/// What `update` asks the run loop to do (side effects stay out of the models).
+public enum ConsoleCommand: Equatable, Sendable {
+  case quit
+  /// Run the probe or demo again.
+  case rerun
+  /// Write the screen's state as JSON (`natscope-<screen>-<time>.json` in the cwd).
+  case writeJSON
+  /// Put this text on the clipboard (OSC 52) and say so in the status line.
+  case copy(String)
+}
+
+/// A screen: a value holding its state, updated by keys and engine events and drawn by `view`.
+public protocol ConsoleScreen: Equatable, Sendable {
+  /// What the engine feeds this screen.
+  associatedtype EngineEvent: Sendable
+
+  var chrome: Chrome { get set }
+  /// Short name for file names and the title ("probe", "demo", "connect").
+  var name: String { get }
+  /// The focusable panels, in Tab order.
+  var panelTitles: [String] { get }
+  /// How many selectable rows `panel` has.
+  func itemCount(panel: Int) -> Int
+  /// Applies an engine event.
+  mutating func apply(_ event: EngineEvent)
+  /// Keys this screen handles itself (before the common ones); nil when not handled.
+  mutating func handleScreenKey(_ key: KeyEvent) -> [ConsoleCommand]?
+  /// Draws the screen into `grid` (already sized, at least 80×24).
+  func render(into grid: inout Grid, options: RenderOptions)
+  /// The lines of the details overlay for the focused panel's selected row.
+  func detailLines(width: Int, options: RenderOptions) -> [String]
+  /// Extra help lines for this screen's own keys.
+  var helpLines: [String] { get }
+  /// The screen's state for `j`.
+  func jsonData() throws -> Data
+}
+
+extension ConsoleScreen {
+  public mutating func handleScreenKey(_ key: KeyEvent) -> [ConsoleCommand]? { nil }
+  public var helpLines: [String] { [] }
+}

@@ -1,0 +1,171 @@
+/// Turns what ncurses reads (characters and function keys) into `KeyEvent`s, including
+/// bracketed pastes (`ESC [200~ … ESC [201~`), which may arrive split across many reads.
+///
+/// ncurses' keypad mode translates the sequences it knows (arrows, PgUp, …); the paste
+/// brackets are not among them, so they arrive as ESC followed by plain characters.
+public struct InputDecoder: Sendable {
+  /// One thing ncurses read.
+  public enum Raw: Equatable, Sendable {
+    case scalar(Unicode.Scalar)
+    case key(KeyEvent)
+  }
+
+  /// A paste longer than this is cut (its end marker still ends it).
+  public static let pasteLimit = 1 << 20
+  /// Idle reads after which an unfinished escape sequence or paste is given up.
+  public static let idleLimit = 3
+  public static let pasteIdleLimit = 60
+
+  private static let escape: Unicode.Scalar = "\u{1B}"
+  private static let pasteStart = Array("\u{1B}[200~".unicodeScalars)
+  private static let pasteEnd = Array("\u{1B}[201~".unicodeScalars)
+
+  private var pending: [Unicode.Scalar] = []
+  private var pasting = false
+  private var paste: [Unicode.Scalar] = []
+  private var idleCount = 0
+
+  public init() {}
+
+  /// Whether a paste has started and not yet ended.
+  public var inPaste: Bool { pasting }
+
+  /// Feeds one read; returns the events it completes.
+  public mutating func feed(_ raw: Raw) -> [KeyEvent] {
+    idleCount = 0
+    if pasting {
+      switch raw {
+      case .scalar(let s): paste.append(s)
+      case .key(.enter): paste.append("\n")
+      case .key(.tab): paste.append("\t")
+      case .key: break
+      }
+      if paste.count >= Self.pasteEnd.count
+        && paste.suffix(Self.pasteEnd.count).elementsEqual(Self.pasteEnd)
+      {
+        paste.removeLast(Self.pasteEnd.count)
+        return [finishPaste()]
+      }
+      if paste.count > Self.pasteLimit + Self.pasteEnd.count {
+        // Past the limit: drop the newest text but keep the tail, where the end marker shows.
+        paste.remove(at: Self.pasteLimit)
+      }
+      return []
+    }
+    switch raw {
+    case .key(let k):
+      return flushPending() + [k]
+    case .scalar(let s):
+      if !pending.isEmpty {
+        pending.append(s)
+        if pending == Self.pasteStart {
+          pending = []
+          pasting = true
+          paste = []
+          return []
+        }
+        if Self.pasteStart.starts(with: pending) { return [] }
+        if let key = Self.csiKey(pending) {
+          pending = []
+          return [key]
+        }
+        if pending.count >= 2, pending[1] == "[", pending.count < 8,
+          !(s.value >= 0x40 && s.value <= 0x7E)
+        {
+          return []  // an unfinished CSI sequence
+        }
+        return flushPending()
+      }
+      if s == Self.escape {
+        pending = [s]
+        return []
+      }
+      return Self.plain(s).map { [$0] } ?? []
+    }
+  }
+
+  /// Call when a read found nothing: a lone ESC is the Escape key, an unfinished sequence
+  /// is given up after a few idle reads, and so is a paste whose end never came.
+  public mutating func idle() -> [KeyEvent] {
+    idleCount += 1
+    if pasting {
+      guard idleCount >= Self.pasteIdleLimit else { return [] }
+      return [finishPaste()]
+    }
+    if pending == [Self.escape] || (!pending.isEmpty && idleCount >= Self.idleLimit) {
+      return flushPending()
+    }
+    return []
+  }
+
+  private mutating func finishPaste() -> KeyEvent {
+    pasting = false
+    var text = String(String.UnicodeScalarView(paste.prefix(Self.pasteLimit)))
+    text = text.replacingCRLF()
+    paste = []
+    return .paste(text)
+  }
+
+  private mutating func flushPending() -> [KeyEvent] {
+    guard !pending.isEmpty else { return [] }
+    let seq = pending
+    pending = []
+    var out: [KeyEvent] = [.escape]
+    for s in seq.dropFirst() {
+      if let k = Self.plain(s) { out.append(k) }
+    }
+    return out
+  }
+
+  /// Keys from CSI sequences ncurses did not translate (e.g. `ESC [ Z` for Shift-Tab).
+  static func csiKey(_ seq: [Unicode.Scalar]) -> KeyEvent? {
+    let s = String(String.UnicodeScalarView(seq))
+    switch s {
+    case "\u{1B}[A", "\u{1B}OA": return .up
+    case "\u{1B}[B", "\u{1B}OB": return .down
+    case "\u{1B}[H", "\u{1B}OH", "\u{1B}[1~": return .home
+    case "\u{1B}[F", "\u{1B}OF", "\u{1B}[4~": return .end
+    case "\u{1B}[5~": return .pageUp
+    case "\u{1B}[6~": return .pageDown
+    case "\u{1B}[Z": return .backTab
+    default: return nil
+    }
+  }
+
+  static func plain(_ s: Unicode.Scalar) -> KeyEvent? {
+    switch s.value {
+    case 0x09: return .tab
+    case 0x0A, 0x0D: return .enter
+    case 0x03: return .interrupt
+    case 0x1B: return .escape
+    case 0..<0x20, 0x7F: return nil
+    default: return .char(Character(s))
+    }
+  }
+}
+
+extension String {
+  fileprivate func replacingCRLF() -> String {
+    var out = ""
+    var lastCR = false
+    for ch in self {
+      if ch == "\r\n" {
+        out.append("\n")
+        lastCR = false
+        continue
+      }
+      if ch == "\r" {
+        out.append("\n")
+        lastCR = true
+        continue
+      }
+      if ch == "\n" && lastCR {
+        lastCR = false
+        continue
+      }
+      lastCR = false
+      out.append(ch)
+    }
+    return out
+  }
+}

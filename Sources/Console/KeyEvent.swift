@@ -1,0 +1,13 @@
+/// A key (or paste) as the models see it, decoded from the terminal by `InputDecoder`.
+public enum KeyEvent: Equatable, Sendable {
+  case char(Character)
+  case tab, backTab
+  case up, down, pageUp, pageDown, home, end
+  case enter, escape
+  /// The terminal changed size.
+  case resize(rows: Int, cols: Int)
+  /// A bracketed paste (`ESC [200~ … ESC [201~`), delivered whole.
+  case paste(String)
+  /// Ctrl-C read as a key (when it does not arrive as SIGINT).
+  case interrupt
+}

@@ -1,0 +1,151 @@
+import Console
+import STUN
+import Simulation
+import Traversal
+
+/// Real engine output for the frames: probes run on `SimulatedLab` with a fixed seed.
+enum Fixtures {
+  /// Every action a probe behind a port-restricted cone NAT reported, and its report.
+  static func probeRun() throws -> (actions: [ProbeAction], report: ProbeReport) {
+    let lab = try SimulatedLab(seed: 7)
+    let host = try lab.addSite("client", behavior: .portRestrictedCone)
+    let session = ProbeSession(
+      runtime: host,
+      configuration: ProbeConfiguration(
+        servers: [lab.stunServerAddress], localAddresses: host.localAddresses()))
+    var actions: [ProbeAction] = []
+    var report: ProbeReport?
+    session.onStep = { actions.append($0) }
+    session.start { result in
+      if case .success(let r) = result {
+        report = r
+        actions.append(.finished(r))
+      }
+    }
+    lab.network.run(for: .seconds(30))
+    guard let report else { throw FixtureError.probeDidNotFinish }
+    return (actions, report)
+  }
+
+  enum FixtureError: Error { case probeDidNotFinish }
+
+  /// The probe screen after the first `count` actions (all when nil).
+  static func probeScreen(after count: Int? = nil, rows: Int, cols: Int) throws -> ProbeScreen {
+    let run = try probeRun()
+    var screen = ProbeScreen(server: "203.0.113.10:3478", rows: rows, cols: cols)
+    let actions = count.map { Array(run.actions.prefix($0)) } ?? run.actions
+    for action in actions { ConsoleUpdate.update(&screen, engine: .action(action)) }
+    if count != nil { ConsoleUpdate.update(&screen, engine: .clock(412)) }
+    return screen
+  }
+
+  /// The demo: one host behind each preset, probes started 300 ms apart, events recorded with
+  /// their simulated time.
+  static func demoEvents() throws -> (
+    sites: [DemoScreen.Site], events: [(Double, DemoScreen.Event)]
+  ) {
+    let lab = try SimulatedLab(seed: 1, latency: .milliseconds(10))
+    var sites: [DemoScreen.Site] = []
+    var events: [(Double, DemoScreen.Event)] = []
+    for (i, (name, behavior)) in NATBehavior.presets.enumerated() {
+      let host =
+        name == "cgnat"
+        ? try lab.addCarrierSite(name)
+        : try lab.addSite(name, behavior: name == "open" ? nil : behavior)
+      sites.append(
+        DemoScreen.Site(preset: name, host: host.localAddresses().first?.description ?? "?"))
+      let configuration = ProbeConfiguration(
+        servers: [lab.stunServerAddress], localAddresses: host.localAddresses())
+      _ = lab.network.schedule(at: .zero + .milliseconds(300) * i) {
+        let session = ProbeSession(runtime: host, configuration: configuration)
+        session.onStep = { events.append((lab.network.now.milliseconds, .step(site: i, $0))) }
+        session.start { result in
+          if case .success(let r) = result {
+            events.append((lab.network.now.milliseconds, .step(site: i, .finished(r))))
+          }
+        }
+      }
+    }
+    lab.network.run(for: .seconds(30))
+    return (sites, events)
+  }
+
+  /// The demo screen at simulated time `ms` (everything when nil).
+  static func demoScreen(at ms: Double? = nil, rows: Int, cols: Int) throws -> DemoScreen {
+    let run = try demoEvents()
+    var screen = DemoScreen(
+      sites: run.sites, server: "203.0.113.10:3478",
+      setting: "seed 1, 10 ms per hop, 0% loss", rows: rows, cols: cols)
+    var last = 0.0
+    for (t, event) in run.events where ms.map({ t <= $0 }) ?? true {
+      ConsoleUpdate.update(&screen, engine: event)
+      last = t
+    }
+    ConsoleUpdate.update(&screen, engine: .clock(ms ?? last))
+    return screen
+  }
+
+  /// A connect screen mid-way through checks (until the ICE engine feeds real events).
+  static func connectModel(pairs: Int = 9) -> ConnectViewModel {
+    var m = ConnectViewModel()
+    m.agentState = .checking
+    m.role = "controlling"
+    m.elapsedMs = 1834
+    m.candidates = [
+      .init(
+        side: .local, kind: "host", address: "192.168.1.10:50000", priority: 2_130_706_431,
+        foundation: "1"),
+      .init(
+        side: .local, kind: "srflx", address: "198.51.100.1:61000", related: "192.168.1.10:50000",
+        priority: 1_694_498_815, foundation: "2"),
+      .init(
+        side: .local, kind: "relay", address: "203.0.113.20:49152", related: "198.51.100.1:61000",
+        priority: 16_777_215, foundation: "3"),
+      .init(
+        side: .remote, kind: "host", address: "10.0.0.5:40000", priority: 2_130_706_431,
+        foundation: "1"),
+      .init(
+        side: .remote, kind: "srflx", address: "198.51.100.2:42000", related: "10.0.0.5:40000",
+        priority: 1_694_498_815, foundation: "2"),
+    ]
+    let locals = [
+      ("host", "192.168.1.10:50000"), ("srflx", "198.51.100.1:61000"),
+      ("relay", "203.0.113.20:49152"),
+    ]
+    let remotes = [
+      ("host", "10.0.0.5:40000"), ("srflx", "198.51.100.2:42000"), ("relay", "203.0.113.21:49153"),
+    ]
+    let states: [ConnectViewModel.Pair.State] = [
+      .failed, .succeeded, .inProgress, .waiting, .frozen,
+    ]
+    for k in 0..<pairs {
+      let l = locals[k % 3]
+      let r = remotes[(k / 3) % 3]
+      let state = k == 4 ? ConnectViewModel.Pair.State.succeeded : states[k % states.count]
+      m.pairs.append(
+        .init(
+          id: "\(k % 3 + 1):\((k / 3) % 3 + 1)#\(k)", local: l.1, remote: r.1, localKind: l.0,
+          remoteKind: r.0, state: state, nominated: k == 4, selected: k == 4,
+          rttMs: state == .succeeded ? 21.5 + Double(k) : nil, checksSent: k % 4 + 1,
+          checksAnswered: state == .succeeded ? 1 : 0,
+          failureReason: state == .failed
+            ? "no answer after 7 checks (private address not routable)" : nil,
+          priority: UInt64(9_000_000_000 - k * 1000)))
+    }
+    m.log = [
+      "0.000 gathering started (STUN 203.0.113.10:3478, TURN 203.0.113.20:3478)",
+      "0.002 candidate host 192.168.1.10:50000",
+      "0.041 candidate srflx 198.51.100.1:61000 raddr 192.168.1.10 rport 50000",
+      "0.093 candidate relay 203.0.113.20:49152",
+      "0.094 gathering done (3 candidates)",
+      "1.210 remote candidates: 2 (a=candidate lines parsed)",
+      "1.211 state checking",
+      "1.420 check 192.168.1.10:50000 -> 10.0.0.5:40000 timed out",
+      "1.533 pair srflx 198.51.100.1:61000 -> srflx 198.51.100.2:42000 succeeded (25.5 ms)",
+      "1.534 nominated srflx/srflx",
+    ]
+    m.localToken =
+      "natscope1:eyJ1ZnJhZyI6ImFiY2QiLCJwd2QiOiIwMTIzNDU2Nzg5YWJjZGVmIiwiY2FuZGlkYXRlcyI6WyIxIDEgdWRwIl19"
+    return m
+  }
+}

@@ -1,0 +1,124 @@
+import Console
+import Testing
+import Traversal
+
+/// Golden frames of every screen at 80×24 and 120×40, in UTF-8 and ASCII.
+@Suite struct FrameTests {
+  struct Variant: CustomTestStringConvertible, Sendable {
+    var rows: Int
+    var cols: Int
+    var ascii: Bool
+    var suffix: String { "\(cols)x\(rows)-\(ascii ? "ascii" : "utf8")" }
+    var options: RenderOptions { RenderOptions(ascii: ascii, color: true) }
+    var testDescription: String { suffix }
+  }
+
+  static let variants = [
+    Variant(rows: 24, cols: 80, ascii: false), Variant(rows: 24, cols: 80, ascii: true),
+    Variant(rows: 40, cols: 120, ascii: false), Variant(rows: 40, cols: 120, ascii: true),
+  ]
+
+  @Test(arguments: variants)
+  func probeRunning(_ v: Variant) throws {
+    let screen = try Fixtures.probeScreen(after: 7, rows: v.rows, cols: v.cols)
+    Snapshot.assert(
+      ConsoleView.view(screen, options: v.options), named: "probe-running-\(v.suffix)")
+  }
+
+  @Test(arguments: variants)
+  func probeFinished(_ v: Variant) throws {
+    let screen = try Fixtures.probeScreen(rows: v.rows, cols: v.cols)
+    #expect(screen.report != nil)
+    Snapshot.assert(ConsoleView.view(screen, options: v.options), named: "probe-final-\(v.suffix)")
+  }
+
+  @Test(arguments: variants)
+  func probeStepEvidence(_ v: Variant) throws {
+    var screen = try Fixtures.probeScreen(rows: v.rows, cols: v.cols)
+    ConsoleUpdate.update(&screen, key: .down)
+    ConsoleUpdate.update(&screen, key: .enter)
+    let grid = ConsoleView.view(screen, options: v.options)
+    #expect(grid.text.contains("CHANGE-REQ"))
+    Snapshot.assert(grid, named: "probe-detail-\(v.suffix)")
+  }
+
+  @Test(arguments: variants)
+  func demoRunning(_ v: Variant) throws {
+    let screen = try Fixtures.demoScreen(at: 1000, rows: v.rows, cols: v.cols)
+    #expect(screen.sites.contains { $0.running })
+    Snapshot.assert(ConsoleView.view(screen, options: v.options), named: "demo-running-\(v.suffix)")
+  }
+
+  @Test(arguments: variants)
+  func demoFinished(_ v: Variant) throws {
+    let screen = try Fixtures.demoScreen(rows: v.rows, cols: v.cols)
+    #expect(screen.finished)
+    Snapshot.assert(ConsoleView.view(screen, options: v.options), named: "demo-final-\(v.suffix)")
+  }
+
+  @Test(arguments: variants)
+  func connect(_ v: Variant) {
+    var screen = ConnectScreen(model: Fixtures.connectModel(), rows: v.rows, cols: v.cols)
+    ConsoleUpdate.update(&screen, key: .down)
+    Snapshot.assert(ConsoleView.view(screen, options: v.options), named: "connect-\(v.suffix)")
+  }
+
+  @Test func helpOverlay() throws {
+    var screen = try Fixtures.probeScreen(rows: 24, cols: 80)
+    ConsoleUpdate.update(&screen, key: .char("?"))
+    Snapshot.assert(
+      ConsoleView.view(screen, options: RenderOptions()), named: "probe-help-80x24-utf8")
+  }
+
+  @Test func connectPasting() {
+    var screen = ConnectScreen(model: Fixtures.connectModel(), rows: 24, cols: 80)
+    ConsoleUpdate.update(&screen, key: .char("p"))
+    ConsoleUpdate.update(&screen, key: .paste("natscope1:" + String(repeating: "QUJD", count: 30)))
+    Snapshot.assert(
+      ConsoleView.view(screen, options: RenderOptions()), named: "connect-paste-80x24-utf8")
+  }
+
+  @Test func tooSmall() throws {
+    let screen = try Fixtures.probeScreen(rows: 20, cols: 60)
+    let grid = ConsoleView.view(screen, options: RenderOptions())
+    #expect(grid.text.contains("terminal too small"))
+    #expect(grid.text.contains("60x20"))
+    Snapshot.assert(grid, named: "too-small-60x20")
+  }
+
+  @Test func asciiFramesAreASCII() throws {
+    let screens: [Grid] = [
+      ConsoleView.view(
+        try Fixtures.probeScreen(rows: 40, cols: 120), options: RenderOptions(ascii: true)),
+      ConsoleView.view(
+        try Fixtures.demoScreen(rows: 40, cols: 120), options: RenderOptions(ascii: true)),
+      ConsoleView.view(
+        ConnectScreen(model: Fixtures.connectModel(), rows: 40, cols: 120),
+        options: RenderOptions(ascii: true)),
+    ]
+    for grid in screens {
+      let bad = grid.text.unicodeScalars.filter { !$0.isASCII }
+      #expect(bad.isEmpty, "non-ASCII: \(String(String.UnicodeScalarView(bad)))")
+    }
+  }
+
+  @Test func viewIsPure() throws {
+    let screen = try Fixtures.demoScreen(rows: 40, cols: 120)
+    #expect(
+      ConsoleView.view(screen, options: RenderOptions())
+        == ConsoleView.view(screen, options: RenderOptions()))
+  }
+
+  @Test func biggerScreensShowMoreRows() {
+    let small = ConsoleView.view(
+      ConnectScreen(model: Fixtures.connectModel(pairs: 40), rows: 24, cols: 80),
+      options: RenderOptions())
+    let big = ConsoleView.view(
+      ConnectScreen(model: Fixtures.connectModel(pairs: 40), rows: 40, cols: 120),
+      options: RenderOptions())
+    func pairRows(_ g: Grid) -> Int {
+      g.text.split(separator: "\n").filter { $0.contains(" ms ") || $0.contains(" - ") }.count
+    }
+    #expect(pairRows(big) > pairRows(small))
+  }
+}

@@ -1,0 +1,242 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A tmux server on its own socket running one command in a detached pane; `close()` kills
+/// the server (call it in a `defer`).
+final class TmuxPane {
+  let socket: String
+  let directory: URL
+
+  static var tmuxPath: String? {
+    ["/usr/bin/tmux", "/usr/local/bin/tmux", "/opt/homebrew/bin/tmux"].first {
+      FileManager.default.isExecutableFile(atPath: $0)
+    }
+  }
+
+  /// The `natscope` built next to the test bundle.
+  static var binary: URL {
+    URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+      .appendingPathComponent("natscope")
+  }
+
+  static var available: Bool {
+    tmuxPath != nil && FileManager.default.isExecutableFile(atPath: binary.path)
+  }
+
+  init(command: String, cols: Int = 100, rows: Int = 30) throws {
+    socket = "natscope-test-\(getpid())-\(UUID().uuidString.prefix(8))"
+    directory = FileManager.default.temporaryDirectory.appendingPathComponent(socket)
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    // The shell ignores SIGINT so a Ctrl-C reaches natscope alone (sh -c would die of it).
+    let shell = "sh -c 'trap \"\" INT; \(command); echo EXITED $?; sleep 5'"
+    let r = try tmux([
+      "new-session", "-d", "-s", "s", "-x", "\(cols)", "-y", "\(rows)", "-c", directory.path, shell,
+    ])
+    guard r.status == 0 else { throw TmuxError.failed("new-session: \(r.output)") }
+  }
+
+  enum TmuxError: Error { case failed(String) }
+
+  /// Runs tmux with posix_spawn and waitpid. (Foundation's Process did not see the tmux
+  /// client exit once it had forked the server; output goes to a file for the same reason.)
+  @discardableResult
+  func tmux(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    let outPath = directory.appendingPathComponent("tmux-out-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: outPath) }
+    let argv = [Self.tmuxPath ?? "/usr/bin/tmux", "-L", socket, "-f", "/dev/null"] + arguments
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    var cArgs = argv.map { strdup($0) }
+    defer { for p in cArgs { free(p) } }
+    cArgs.append(nil)
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, argv[0], &actions, nil, cArgs, environ)
+    guard rc == 0 else { throw TmuxError.failed("posix_spawn: \(rc)") }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+    let output = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+    return ((status >> 8) & 0xFF, output)
+  }
+
+  func capture() -> String { (try? tmux(["capture-pane", "-p", "-t", "s"]).output) ?? "" }
+
+  func send(_ keys: String...) { _ = try? tmux(["send-keys", "-t", "s"] + keys) }
+
+  /// Polls the pane (at most `tries` × 50 ms) until `predicate` holds; returns the last capture.
+  func waitFor(tries: Int = 200, _ predicate: (String) -> Bool) -> String {
+    var text = capture()
+    for _ in 0..<tries {
+      if predicate(text) { return text }
+      usleep(50_000)
+      text = capture()
+    }
+    return text
+  }
+
+  func close() {
+    _ = try? tmux(["kill-server"])
+    let base = ProcessInfo.processInfo.environment["TMUX_TMPDIR"] ?? "/tmp"
+    try? FileManager.default.removeItem(atPath: "\(base)/tmux-\(getuid())/\(socket)")
+    try? FileManager.default.removeItem(at: directory)
+  }
+}
+
+/// End to end: the real binary in a real terminal (tmux), driven by keys, read back with
+/// `capture-pane` as a person would see it.
+@Suite(
+  .serialized, .enabled(if: TmuxPane.available, "needs tmux and a built natscope (swift build)"))
+struct TmuxTests {
+  var demo: String { "TERM=tmux-256color LANG=C.UTF-8 \(TmuxPane.binary.path) demo" }
+
+  @Test func demoRunsAndReactsToKeys() throws {
+    let pane = try TmuxPane(command: demo)
+    defer { pane.close() }
+    let done = pane.waitFor { $0.contains("7/7 probes") && $0.contains("udp-blocked  ✗") }
+    #expect(done.contains("7/7 probes"), "the demo did not finish:\n\(done)")
+    #expect(done.contains("Port Restricted Cone"))
+    #expect(done.contains("┌─ [hosts, one behind each NAT]"))
+
+    pane.send("Tab")
+    let focused = pane.waitFor { $0.contains("[direct path? (no relay)]") }
+    #expect(focused.contains("[direct path? (no relay)]"), "Tab did not move focus:\n\(focused)")
+
+    pane.send("Enter")
+    let details = pane.waitFor { $0.contains("details (Esc closes)") }
+    #expect(details.contains("open with each other host:"), "no details:\n\(details)")
+
+    pane.send("Escape")
+    _ = pane.waitFor { !$0.contains("details (Esc closes)") }
+    pane.send("?")
+    let help = pane.waitFor { $0.contains("keys (any key closes)") }
+    #expect(help.contains("Tab, Shift-Tab  move focus"), "no help:\n\(help)")
+
+    pane.send("j")  // closes the help
+    pane.send("j")
+    let wrote = pane.waitFor { $0.contains("wrote ") }
+    #expect(wrote.contains("natscope-demo-"), "j did not write:\n\(wrote)")
+    let files = (try? FileManager.default.contentsOfDirectory(atPath: pane.directory.path)) ?? []
+    #expect(files.contains { $0.hasPrefix("natscope-demo-") && $0.hasSuffix(".json") })
+
+    pane.send("q")
+    let after = pane.waitFor { $0.contains("EXITED") }
+    #expect(after.contains("EXITED 0"), "no clean exit:\n\(after)")
+    #expect(after.contains("natscope demo: one host behind each kind of NAT"))
+    #expect(after.contains("Could two of these hosts connect"))
+    #expect(!after.contains("[hosts, one behind each NAT]"), "console left on screen:\n\(after)")
+    let alt = try pane.tmux(["display-message", "-p", "-t", "s", "#{alternate_on}"]).output
+    #expect(alt.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+  }
+
+  @Test func probeAgainstOwnServerOnLoopback() throws {
+    // natscope serve on 127.0.0.1 and 127.0.0.2 in the same pane, stopped when the shell ends.
+    let port = Int.random(in: 40000...59000)
+    let bin = TmuxPane.binary.path
+    let serve =
+      "\(bin) serve --primary 127.0.0.1 --alternate 127.0.0.2 --port \(port) --alt-port \(port + 1)"
+      + " >/dev/null 2>&1 & S=$!; trap \"kill $S 2>/dev/null\" EXIT HUP TERM; sleep 0.3; "
+    let pane = try TmuxPane(
+      command: serve + "TERM=tmux-256color LANG=C.UTF-8 \(bin) probe 127.0.0.1:\(port)")
+    defer { pane.close() }
+    let done = pane.waitFor { $0.contains("legacy name") && $0.contains("done") }
+    #expect(done.contains("UDP reachability (test I)"), "\(done)")
+    #expect(done.contains("RFC 5780 yes"), "\(done)")
+    #expect(done.contains("Open Internet"), "\(done)")
+    pane.send("Enter")
+    let details = pane.waitFor { $0.contains("CHANGE-REQ") }
+    #expect(details.contains("XOR-MAPPED"), "\(details)")
+    pane.send("q")
+    let after = pane.waitFor { $0.contains("EXITED") }
+    #expect(after.contains("EXITED 0"), "\(after)")
+    #expect(after.contains("natscope probe: 127.0.0.1:\(port) (RFC 5780"), "\(after)")
+  }
+
+  @Test func asciiWithoutUTF8Locale() throws {
+    let pane = try TmuxPane(
+      command: "TERM=tmux-256color LANG=C LC_ALL=C \(TmuxPane.binary.path) demo")
+    defer { pane.close() }
+    let done = pane.waitFor { $0.contains("7/7 probes") }
+    #expect(done.contains("+- [hosts, one behind each NAT]"), "not ASCII:\n\(done)")
+    #expect(!done.contains("┌"))
+    pane.send("q")
+    #expect(pane.waitFor { $0.contains("EXITED") }.contains("EXITED 0"))
+  }
+
+  @Test func tooSmallTerminalSaysSo() throws {
+    let pane = try TmuxPane(command: demo, cols: 70, rows: 20)
+    defer { pane.close() }
+    let text = pane.waitFor { $0.contains("terminal too small") }
+    #expect(text.contains("terminal too small"), "\(text)")
+    pane.send("q")
+    #expect(pane.waitFor { $0.contains("EXITED") }.contains("EXITED"))
+  }
+
+  @Test func followsResizes() throws {
+    let pane = try TmuxPane(command: demo)
+    defer { pane.close() }
+    _ = pane.waitFor { $0.contains("7/7 probes") }
+    try pane.tmux(["resize-window", "-t", "s", "-x", "70", "-y", "20"])
+    let small = pane.waitFor { $0.contains("terminal too small") }
+    #expect(small.contains("70x20"), "\(small)")
+    try pane.tmux(["resize-window", "-t", "s", "-x", "120", "-y", "40"])
+    let big = pane.waitFor { $0.contains("7/7 probes") && $0.contains("direct path?") }
+    #expect(!big.contains("terminal too small"), "\(big)")
+    // At 120 columns the matrix spells its answers out.
+    #expect(big.contains("yes"), "\(big)")
+    pane.send("q")
+    #expect(pane.waitFor { $0.contains("EXITED") }.contains("EXITED 0"))
+  }
+
+  @Test func sigtermRestoresTheTerminal() throws {
+    let pane = try TmuxPane(command: demo)
+    defer { pane.close() }
+    _ = pane.waitFor { $0.contains("natscope demo") }
+    // The pane runs sh, whose child is natscope.
+    let shellPID = try pane.tmux(["display-message", "-p", "-t", "s", "#{pane_pid}"]).output
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    let children =
+      (try? String(contentsOfFile: "/proc/\(shellPID)/task/\(shellPID)/children", encoding: .utf8))
+      ?? ""
+    let pid = try #require(children.split(separator: " ").first.flatMap { Int32($0) })
+    kill(pid, SIGTERM)
+    let after = pane.waitFor { $0.contains("EXITED") }
+    #expect(after.contains("EXITED 143"), "\(after)")
+    let alt = try pane.tmux(["display-message", "-p", "-t", "s", "#{alternate_on}"]).output
+    #expect(alt.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+  }
+
+  @Test func crashSignalRestoresTheTerminalAndKeepsTheSignal() throws {
+    let pane = try TmuxPane(command: demo)
+    defer { pane.close() }
+    _ = pane.waitFor { $0.contains("natscope demo") }
+    let shellPID = try pane.tmux(["display-message", "-p", "-t", "s", "#{pane_pid}"]).output
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    let children =
+      (try? String(contentsOfFile: "/proc/\(shellPID)/task/\(shellPID)/children", encoding: .utf8))
+      ?? ""
+    let pid = try #require(children.split(separator: " ").first.flatMap { Int32($0) })
+    kill(pid, SIGSEGV)
+    let after = pane.waitFor { $0.contains("EXITED") }
+    // 128 + SIGSEGV: the handler restored the terminal and re-raised with the default action.
+    #expect(after.contains("EXITED 139"), "\(after)")
+    let alt = try pane.tmux(["display-message", "-p", "-t", "s", "#{alternate_on}"]).output
+    #expect(alt.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+  }
+
+  @Test func ctrlCQuits() throws {
+    let pane = try TmuxPane(command: demo)
+    defer { pane.close() }
+    _ = pane.waitFor { $0.contains("7/7 probes") }
+    pane.send("C-c")
+    let after = pane.waitFor { $0.contains("EXITED") }
+    #expect(after.contains("EXITED 0"), "\(after)")
+    #expect(after.contains("Could two of these hosts connect"))
+  }
+}

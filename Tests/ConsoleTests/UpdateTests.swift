@@ -1,0 +1,168 @@
+import Console
+import Foundation
+import Testing
+import Traversal
+
+@Suite struct UpdateTests {
+  @Test func tabCyclesFocusBothWays() {
+    var s = ConnectScreen(model: Fixtures.connectModel())
+    #expect(s.chrome.focus == 0)
+    ConsoleUpdate.update(&s, key: .tab)
+    ConsoleUpdate.update(&s, key: .tab)
+    #expect(s.chrome.focus == 2)
+    ConsoleUpdate.update(&s, key: .backTab)
+    ConsoleUpdate.update(&s, key: .backTab)
+    ConsoleUpdate.update(&s, key: .backTab)
+    #expect(s.chrome.focus == 3)
+  }
+
+  @Test func scrollingIsClamped() {
+    var s = ConnectScreen(model: Fixtures.connectModel(pairs: 30))
+    ConsoleUpdate.update(&s, key: .up)
+    #expect(s.chrome.selection[0] == 0)
+    ConsoleUpdate.update(&s, key: .pageDown)
+    #expect(s.chrome.selection[0] == 8)  // a third of 24 rows
+    ConsoleUpdate.update(&s, key: .end)
+    #expect(s.chrome.selection[0] == 29)
+    ConsoleUpdate.update(&s, key: .down)
+    ConsoleUpdate.update(&s, key: .pageDown)
+    #expect(s.chrome.selection[0] == 29)
+    ConsoleUpdate.update(&s, key: .home)
+    #expect(s.chrome.selection[0] == 0)
+    ConsoleUpdate.update(&s, key: .pageUp)
+    #expect(s.chrome.selection[0] == 0)
+  }
+
+  @Test func selectedRowStaysVisible() {
+    var s = ConnectScreen(model: Fixtures.connectModel(pairs: 30))
+    ConsoleUpdate.update(&s, key: .end)
+    let text = ConsoleView.view(s, options: RenderOptions()).text
+    #expect(text.contains("/30 "))
+    #expect(text.contains("-30/30"))
+  }
+
+  @Test func commandKeys() {
+    var s = ProbeScreen(server: "203.0.113.10:3478")
+    #expect(ConsoleUpdate.update(&s, key: .char("q")) == [.quit])
+    #expect(ConsoleUpdate.update(&s, key: .interrupt) == [.quit])
+    #expect(ConsoleUpdate.update(&s, key: .char("r")) == [.rerun])
+    #expect(ConsoleUpdate.update(&s, key: .char("j")) == [.writeJSON])
+  }
+
+  @Test func enterOpensDetailsAndEscapeCloses() {
+    var s = ProbeScreen(server: "203.0.113.10:3478")
+    ConsoleUpdate.update(&s, key: .enter)
+    #expect(s.chrome.detailOpen)
+    ConsoleUpdate.update(&s, key: .escape)
+    #expect(!s.chrome.detailOpen)
+  }
+
+  @Test func helpClosesOnAnyKeyButQStillQuits() {
+    var s = ProbeScreen(server: "203.0.113.10:3478")
+    ConsoleUpdate.update(&s, key: .char("?"))
+    #expect(s.chrome.helpOpen)
+    #expect(ConsoleUpdate.update(&s, key: .down) == [])
+    #expect(!s.chrome.helpOpen)
+    ConsoleUpdate.update(&s, key: .char("?"))
+    #expect(ConsoleUpdate.update(&s, key: .char("q")) == [.quit])
+  }
+
+  @Test func resizeBelowMinimumDrawsTheNotice() {
+    var s = ProbeScreen(server: "203.0.113.10:3478")
+    ConsoleUpdate.update(&s, key: .resize(rows: 23, cols: 100))
+    #expect(s.chrome.tooSmall)
+    #expect(ConsoleView.view(s, options: RenderOptions()).text.contains("terminal too small"))
+    ConsoleUpdate.update(&s, key: .resize(rows: 30, cols: 100))
+    #expect(!s.chrome.tooSmall)
+    let grid = ConsoleView.view(s, options: RenderOptions())
+    #expect(grid.rows == 30 && grid.columns == 100)
+  }
+
+  @Test func copyAndPasteTokens() {
+    var s = ConnectScreen(model: Fixtures.connectModel())
+    #expect(ConsoleUpdate.update(&s, key: .char("c")) == [.copy(s.model.localToken)])
+    ConsoleUpdate.update(&s, key: .char("p"))
+    #expect(s.editingRemote)
+    #expect(s.chrome.focus == 3)
+    // Keys typed in the field are text, not commands.
+    #expect(ConsoleUpdate.update(&s, key: .char("q")) == [])
+    let long = String(repeating: "abcdefgh", count: 1000)
+    ConsoleUpdate.update(&s, key: .paste("\n" + long + "\r\n"))
+    ConsoleUpdate.update(&s, key: .enter)
+    #expect(!s.editingRemote)
+    #expect(s.model.remoteToken == "q" + long)
+    #expect(s.submittedRemoteToken == "q" + long)
+  }
+
+  @Test func pasteOutsideTheFieldGoesToTheField() {
+    var s = ConnectScreen(model: Fixtures.connectModel())
+    ConsoleUpdate.update(&s, key: .paste("tok"))
+    #expect(s.editingRemote && s.remoteDraft == "tok")
+    ConsoleUpdate.update(&s, key: .escape)
+    #expect(!s.editingRemote && s.model.remoteToken.isEmpty)
+  }
+
+  @Test func probeEventsBuildRows() throws {
+    let run = try Fixtures.probeRun()
+    var s = ProbeScreen(server: "x")
+    #expect(s.rows.count == ProbeScreen.defaultPlan.count)
+    for a in run.actions { ConsoleUpdate.update(&s, engine: .action(a)) }
+    #expect(s.report == run.report)
+    #expect(s.rows.count == run.report.steps.count)
+    ConsoleUpdate.update(&s, key: .end)
+    #expect(s.chrome.selection[0] == run.report.steps.count - 1)
+    ConsoleUpdate.update(&s, engine: .restarted)
+    #expect(s.report == nil && s.steps.isEmpty)
+    #expect(s.chrome.selection[0] == ProbeScreen.defaultPlan.count - 1)
+  }
+
+  @Test func connectEventsUpsertPairsAndBoundTheLog() {
+    var s = ConnectScreen()
+    var pair = ConnectViewModel.Pair(
+      id: "1:1", local: "a", remote: "b", localKind: "host", remoteKind: "host", state: .waiting)
+    ConsoleUpdate.update(&s, engine: .pair(pair))
+    pair.state = .succeeded
+    ConsoleUpdate.update(&s, engine: .pair(pair))
+    #expect(s.model.pairs == [pair])
+    for i in 0..<(ConnectScreen.logLimit + 10) {
+      ConsoleUpdate.update(&s, engine: .log("line \(i)"))
+    }
+    #expect(s.model.log.count == ConnectScreen.logLimit)
+    #expect(s.model.log.last == "line \(ConnectScreen.logLimit + 9)")
+    ConsoleUpdate.update(&s, engine: .failed("every pair failed"))
+    #expect(s.model.agentState == .failed)
+  }
+
+  @Test func writeJSONWritesAFileNamedAfterTheScreen() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "natscope-json-\(UUID())")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let s = try Fixtures.probeScreen(rows: 24, cols: 80)
+    let status = ConsoleRunLoop.writeJSON(s, directory: dir.path)
+    #expect(status.hasPrefix("wrote \(dir.path)/natscope-probe-"))
+    let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+    #expect(files.count == 1)
+    let data = try #require(
+      FileManager.default.contents(atPath: dir.appendingPathComponent(files[0]).path))
+    let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+    #expect(object?["finished"] as? Bool == true)
+  }
+
+  @Test func renderOptionsFollowLocaleAndNoColor() {
+    #expect(
+      RenderOptions.detect(environment: ["LANG": "C.UTF-8"], forceASCII: false)
+        == RenderOptions(ascii: false, color: true))
+    #expect(RenderOptions.detect(environment: ["LANG": "C"], forceASCII: false).ascii)
+    #expect(
+      RenderOptions.detect(environment: ["LANG": "en_US.UTF-8", "LC_ALL": "C"], forceASCII: false)
+        .ascii)
+    #expect(RenderOptions.detect(environment: ["LANG": "C.UTF-8"], forceASCII: true).ascii)
+    #expect(
+      !RenderOptions.detect(environment: ["LANG": "C.UTF-8", "NO_COLOR": "1"], forceASCII: false)
+        .color)
+    #expect(
+      RenderOptions.detect(environment: ["LANG": "C.UTF-8", "NO_COLOR": ""], forceASCII: false)
+        .color)
+  }
+}
