@@ -616,9 +616,14 @@ public final class ConnectSession {
     let selected = agent.selectedPair
     b.pairs = agent.pairs.map { Self.outcome($0, connected: selected != nil) }
     if let s = selected {
+      // A valid pair learnt from a check (peer-reflexive local) has no checks of its own: the
+      // round trip is that of the checks that produced it.
+      let rtts = agent.pairs.filter { $0.id == s.id || $0.validPairID == s.id }.compactMap {
+        $0.stats.minRTTMs
+      }
       b.selectedPair = ConnectReport.SelectedPair(
         local: Self.endpoint(s.local), remote: Self.endpoint(s.remote),
-        rttMs: (s.stats.minRTTMs ?? s.stats.lastRTTMs).map { $0.rounded(toPlaces: 2) })
+        rttMs: rtts.min().map { $0.rounded(toPlaces: 2) })
     }
     b.timings = ConnectReport.Timings(
       gatheringMs: ms(gatheringEndedAt), firstCheckMs: ms(firstCheckAt),
@@ -654,8 +659,9 @@ public final class ConnectSession {
       detail = other.description
     case nil:
       if p.state == .inProgress {
-        failure = connected ? .cancelled : .timeout
-        detail = connected ? "still being checked when another pair was selected" : nil
+        // Unanswered so far; the verdict came before the last retransmission.
+        failure = .timeout
+        detail = connected ? "no answer yet when another pair was selected" : nil
       }
     }
     let requests = p.stats.requestsSent + p.stats.retransmissions
