@@ -161,8 +161,10 @@ struct ConnectCommand: ParsableCommand {
       throw fail("the checks did not finish: \(error)")
     }
     guard let report else { throw fail("the session closed without a verdict") }
-    if verbose, let ms = box.checksToConnectedMs {
-      stderr("connected \(ConnectReportText.ms(ms)) after the peer's description was set")
+    if verbose, let ms = box.checksToVerdictMs {
+      let what = report.state == .connected ? "connected" : "failed"
+      stderr(
+        "verdict: \(what) \(String(format: "%.1f", ms)) ms after the peer's description was set")
     }
     if json {
       try JSONOutput.print(report)
@@ -282,7 +284,7 @@ final class SessionBox: @unchecked Sendable {
   let verbose: Bool
   private var localWaiter: ((SessionDescription) -> Void)?
   private var closedWaiter: ((ConnectReport?) -> Void)?
-  private(set) var checksToConnectedMs: Double?
+  private(set) var checksToVerdictMs: Double?
 
   init(verbose: Bool) { self.verbose = verbose }
 
@@ -298,7 +300,7 @@ final class SessionBox: @unchecked Sendable {
       }
       localWaiter = nil
     case .finished:
-      checksToConnectedMs = origin.checksToConnectedMs
+      checksToVerdictMs = origin.checksToVerdictMs
     case .phaseChanged(.closed):
       closedWaiter?(origin.report)
       closedWaiter = nil

@@ -298,6 +298,7 @@ public final class ConnectSession {
   private var firstCheckAt: Instant?
   private var connectedAt: Instant?
   private var remoteSetAt: Instant?
+  private var verdictAt: Instant?
   private var keepAlive: ConnectSession?
 
   /// A session, not yet started.
@@ -575,6 +576,7 @@ public final class ConnectSession {
     guard report == nil else { return }
     checkTimer?.cancel()
     checkTimer = nil
+    verdictAt = runtime.now
     let r = buildReport()
     report = r
     setPhase(.finished)
@@ -635,6 +637,12 @@ public final class ConnectSession {
   public var checksToConnectedMs: Double? {
     guard let a = remoteSetAt, let c = connectedAt else { return nil }
     return max(0, (c - a).milliseconds)
+  }
+
+  /// The time from setting the remote description to the verdict (connected or failed).
+  public var checksToVerdictMs: Double? {
+    guard let a = remoteSetAt, let v = verdictAt else { return nil }
+    return max(0, (v - a).milliseconds)
   }
 
   static func endpoint(_ c: Candidate) -> ConnectReport.Endpoint {
