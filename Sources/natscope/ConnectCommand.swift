@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import Foundation
 import Network
 import STUN
@@ -115,6 +116,21 @@ struct ConnectCommand: ParsableCommand {
       probeTimeout: noProbe ? nil : .milliseconds(1200),
       checkTimeout: .seconds(Int64(timeout)), agent: agent)
     let box = SessionBox(verbose: verbose)
+    // Ctrl-C (or SIGTERM) while waiting for a paste or during the checks: release the TURN
+    // allocations before exiting.
+    let signalQueue = DispatchQueue(label: "natscope.connect.signals")
+    var sources: [any DispatchSourceSignal] = []
+    defer { sources.forEach { $0.cancel() } }
+    for sig in [SIGINT, SIGTERM] {
+      signal(sig, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: sig, queue: signalQueue)
+      source.setEventHandler {
+        Self.close(box, runtime)
+        Foundation.exit(128 + sig)
+      }
+      source.resume()
+      sources.append(source)
+    }
 
     // 1. Start gathering (and probing) at once: the answerer gathers while the offer is pasted.
     try runtime.onLoop { rt in
@@ -269,7 +285,11 @@ struct ConnectCommand: ParsableCommand {
   }
 
   /// Closes the session (releasing TURN allocations), bounded.
-  func close(_ box: SessionBox, _ runtime: NIORuntime) {
+  func close(_ box: SessionBox, _ runtime: NIORuntime) { Self.close(box, runtime) }
+
+  /// Closes the session (releasing TURN allocations), bounded; callable from any thread but
+  /// the loop.
+  static func close(_ box: SessionBox, _ runtime: NIORuntime) {
     _ = try? runtime.run(timeout: .seconds(8)) { _, done in
       box.whenClosed { _ in done.succeed() }
       box.session?.close()
