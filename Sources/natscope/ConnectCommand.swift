@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import Foundation
 import Network
 import STUN
@@ -115,6 +116,21 @@ struct ConnectCommand: ParsableCommand {
       probeTimeout: noProbe ? nil : .milliseconds(1200),
       checkTimeout: .seconds(Int64(timeout)), agent: agent)
     let box = SessionBox(verbose: verbose)
+    // Ctrl-C (or SIGTERM) while waiting for a paste or during the checks: release the TURN
+    // allocations before exiting.
+    let signalQueue = DispatchQueue(label: "natscope.connect.signals")
+    var sources: [any DispatchSourceSignal] = []
+    defer { sources.forEach { $0.cancel() } }
+    for sig in [SIGINT, SIGTERM] {
+      signal(sig, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: sig, queue: signalQueue)
+      source.setEventHandler {
+        Self.close(box, runtime)
+        Foundation.exit(128 + sig)
+      }
+      source.resume()
+      sources.append(source)
+    }
 
     // 1. Start gathering (and probing) at once: the answerer gathers while the offer is pasted.
     try runtime.onLoop { rt in
@@ -161,8 +177,10 @@ struct ConnectCommand: ParsableCommand {
       throw fail("the checks did not finish: \(error)")
     }
     guard let report else { throw fail("the session closed without a verdict") }
-    if verbose, let ms = box.checksToConnectedMs {
-      stderr("connected \(ConnectReportText.ms(ms)) after the peer's description was set")
+    if verbose, let ms = box.checksToVerdictMs {
+      let what = report.state == .connected ? "connected" : "failed"
+      stderr(
+        "verdict: \(what) \(String(format: "%.1f", ms)) ms after the peer's description was set")
     }
     if json {
       try JSONOutput.print(report)
@@ -267,7 +285,11 @@ struct ConnectCommand: ParsableCommand {
   }
 
   /// Closes the session (releasing TURN allocations), bounded.
-  func close(_ box: SessionBox, _ runtime: NIORuntime) {
+  func close(_ box: SessionBox, _ runtime: NIORuntime) { Self.close(box, runtime) }
+
+  /// Closes the session (releasing TURN allocations), bounded; callable from any thread but
+  /// the loop.
+  static func close(_ box: SessionBox, _ runtime: NIORuntime) {
     _ = try? runtime.run(timeout: .seconds(8)) { _, done in
       box.whenClosed { _ in done.succeed() }
       box.session?.close()
@@ -282,7 +304,7 @@ final class SessionBox: @unchecked Sendable {
   let verbose: Bool
   private var localWaiter: ((SessionDescription) -> Void)?
   private var closedWaiter: ((ConnectReport?) -> Void)?
-  private(set) var checksToConnectedMs: Double?
+  private(set) var checksToVerdictMs: Double?
 
   init(verbose: Bool) { self.verbose = verbose }
 
@@ -298,7 +320,7 @@ final class SessionBox: @unchecked Sendable {
       }
       localWaiter = nil
     case .finished:
-      checksToConnectedMs = origin.checksToConnectedMs
+      checksToVerdictMs = origin.checksToVerdictMs
     case .phaseChanged(.closed):
       closedWaiter?(origin.report)
       closedWaiter = nil

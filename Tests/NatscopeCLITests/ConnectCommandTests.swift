@@ -114,3 +114,17 @@ struct ConnectCommandTests {
     #expect(p.stderr.contains("TLS"))
   }
 }
+
+extension ConnectCommandTests {
+  @Test func helpListsTheOptions() throws {
+    let r = try Binary.run(["connect", "--help"])
+    #expect(r.status == 0)
+    for option in [
+      "--answer", "--stun <uri>", "--turn <uri>", "--turn-user", "--turn-password", "--port-range",
+      "--include-loopback", "--timeout", "--aggressive", "--sdp", "--token-in", "--token-out",
+      "--json", "NATSCOPE_TURN_PASSWORD",
+    ] {
+      #expect(r.stdout.contains(option), Comment(rawValue: option))
+    }
+  }
+}

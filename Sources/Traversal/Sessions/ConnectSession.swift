@@ -298,6 +298,7 @@ public final class ConnectSession {
   private var firstCheckAt: Instant?
   private var connectedAt: Instant?
   private var remoteSetAt: Instant?
+  private var verdictAt: Instant?
   private var keepAlive: ConnectSession?
 
   /// A session, not yet started.
@@ -575,6 +576,7 @@ public final class ConnectSession {
     guard report == nil else { return }
     checkTimer?.cancel()
     checkTimer = nil
+    verdictAt = runtime.now
     let r = buildReport()
     report = r
     setPhase(.finished)
@@ -616,9 +618,14 @@ public final class ConnectSession {
     let selected = agent.selectedPair
     b.pairs = agent.pairs.map { Self.outcome($0, connected: selected != nil) }
     if let s = selected {
+      // A valid pair learnt from a check (peer-reflexive local) has no checks of its own: the
+      // round trip is that of the checks that produced it.
+      let rtts = agent.pairs.filter { $0.id == s.id || $0.validPairID == s.id }.compactMap {
+        $0.stats.minRTTMs
+      }
       b.selectedPair = ConnectReport.SelectedPair(
         local: Self.endpoint(s.local), remote: Self.endpoint(s.remote),
-        rttMs: (s.stats.minRTTMs ?? s.stats.lastRTTMs).map { $0.rounded(toPlaces: 2) })
+        rttMs: rtts.min().map { $0.rounded(toPlaces: 2) })
     }
     b.timings = ConnectReport.Timings(
       gatheringMs: ms(gatheringEndedAt), firstCheckMs: ms(firstCheckAt),
@@ -630,6 +637,12 @@ public final class ConnectSession {
   public var checksToConnectedMs: Double? {
     guard let a = remoteSetAt, let c = connectedAt else { return nil }
     return max(0, (c - a).milliseconds)
+  }
+
+  /// The time from setting the remote description to the verdict (connected or failed).
+  public var checksToVerdictMs: Double? {
+    guard let a = remoteSetAt, let v = verdictAt else { return nil }
+    return max(0, (v - a).milliseconds)
   }
 
   static func endpoint(_ c: Candidate) -> ConnectReport.Endpoint {
@@ -654,8 +667,9 @@ public final class ConnectSession {
       detail = other.description
     case nil:
       if p.state == .inProgress {
-        failure = connected ? .cancelled : .timeout
-        detail = connected ? "still being checked when another pair was selected" : nil
+        // Unanswered so far; the verdict came before the last retransmission.
+        failure = .timeout
+        detail = connected ? "no answer yet when another pair was selected" : nil
       }
     }
     let requests = p.stats.requestsSent + p.stats.retransmissions
