@@ -130,7 +130,12 @@ enum TwoHostCases {
     #expect(c.state == .connected)
     #expect(c.selectedPair?.local.type == .relay || c.selectedPair?.remote.type == .relay)
     #expect(c.paths.reflexive.attempted && !c.paths.reflexive.succeeded)
-    #expect(c.paths.reflexive.reason.contains("new public port for each destination"))
+    // The reason names the cause: A's NAT changes ports per destination, B's filters by port.
+    let reason = c.paths.reflexive.reason
+    #expect(
+      reason.contains("new public port for each destination") || reason.contains("changes ports"),
+      Comment(rawValue: reason))
+    #expect(reason.contains("exact address") || reason.contains("filters by address and port"))
     #expect(c.prediction.reflexive.outcome == .fails)
     #expect(c.prediction.relay.outcome == .works)
     #expect(r.turnServer == "203.0.113.20:3478")
