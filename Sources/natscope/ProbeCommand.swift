@@ -99,28 +99,26 @@ struct ProbeCommand: ParsableCommand {
       testHairpinning: !noHairpin, portAllocationSamples: portSamples,
       lifetime: lifetime ? .upTo(.seconds(Int64(lifetimeMax))) : nil)
     let limit: Duration = .seconds(30) + (lifetime ? .seconds(Int64(lifetimeMax) + 30) : .zero)
+    var report: ProbeReport
     if console.wantsConsole(json: json) {
-      let report = try ConsoleRunner.runProbe(
+      report = try ConsoleRunner.runProbe(
         runtime: runtime, configuration: configuration, socketOptions: options, limit: limit,
         options: console.renderOptions)
-      print(ProbeReportText(report: report, verbose: verbose).render())
-      if report.udpBlocked { throw ExitCode(NatscopeExit.unreachable.rawValue) }
-      return
-    }
-    let outcome: Result<ProbeReport, RuntimeError>
-    do {
-      outcome = try runtime.run(timeout: limit) { rt, done in
-        let session = ProbeSession(
-          runtime: rt, configuration: configuration, socketOptions: options)
-        session.start { done.succeed($0) }
+    } else {
+      let outcome: Result<ProbeReport, RuntimeError>
+      do {
+        outcome = try runtime.run(timeout: limit) { rt, done in
+          let session = ProbeSession(
+            runtime: rt, configuration: configuration, socketOptions: options)
+          session.start { done.succeed($0) }
+        }
+      } catch let error as RunError {
+        throw fail("the probe did not finish: \(error)")
       }
-    } catch let error as RunError {
-      throw fail("the probe did not finish: \(error)")
-    }
-    var report: ProbeReport
-    switch outcome {
-    case .success(let r): report = r
-    case .failure(let error): throw fail("cannot open a UDP socket: \(error)")
+      switch outcome {
+      case .success(let r): report = r
+      case .failure(let error): throw fail("cannot open a UDP socket: \(error)")
+      }
     }
     if report.udpBlocked {
       report.tcp = TCPBindingCheck.run(runtime: runtime, server: first)
