@@ -1,8 +1,9 @@
 import Foundation
+import Traversal
 
-/// The connect screen (fed from fixtures until the ICE engine lands): candidates, the check
-/// list with state colours and nominated/selected marks, agent state, event log and the
-/// token area (`c` copies your token, `p` pastes the peer's).
+/// The connect screen, fed from a ``ConnectSession`` through ``ConnectFeed``: candidates, the
+/// check list with state colours and nominated/selected marks, agent state, event log, the
+/// token area (`c` copies your token, `p` pastes the peer's) and, at the end, the report.
 public struct ConnectScreen: ConsoleScreen {
   /// What the ICE driver feeds the screen.
   public enum Event: Sendable, Equatable {
@@ -15,6 +16,14 @@ public struct ConnectScreen: ConsoleScreen {
     case log(String)
     case elapsed(Double)
     case failed(String)
+    /// Replace the whole pair list (live states, RTTs, check counts).
+    case pairs([ConnectViewModel.Pair])
+    /// This side's token, once gathered.
+    case localToken(String)
+    /// The ICE role ("controlling", "controlled").
+    case role(String)
+    /// The verdict and the plain-text report.
+    case report(lines: [String], connected: Bool)
   }
 
   public var chrome: Chrome
@@ -25,6 +34,13 @@ public struct ConnectScreen: ConsoleScreen {
   public var remoteDraft = ""
   /// Set when the user confirmed a remote token (the driver reads and clears it).
   public var submittedRemoteToken: String?
+  /// The peer's description, decoded from an accepted token; the driver hands it to the
+  /// session and clears it.
+  public var pendingRemote: SessionDescription?
+  /// The role the peer's token must have; nil accepts any token without checking it (fixtures).
+  public var peerRole: SignalingRole?
+  /// Whether the bottom panel shows the event log instead of the report (`l`).
+  public var showLog = false
   /// The log keeps at most this many lines.
   public static let logLimit = 500
   /// A pasted token longer than this is cut (a token is a few hundred bytes).
@@ -33,8 +49,12 @@ public struct ConnectScreen: ConsoleScreen {
   public var name: String { "connect" }
   public var panelTitles: [String] { ["check list", "candidates", "log", "token"] }
 
-  public init(model: ConnectViewModel = ConnectViewModel(), rows: Int = 24, cols: Int = 80) {
+  public init(
+    model: ConnectViewModel = ConnectViewModel(), peerRole: SignalingRole? = nil, rows: Int = 24,
+    cols: Int = 80
+  ) {
     self.model = model
+    self.peerRole = peerRole
     self.chrome = Chrome(rows: rows, cols: cols, panels: 4)
   }
 
@@ -56,6 +76,14 @@ public struct ConnectScreen: ConsoleScreen {
     case .failed(let reason):
       model.agentState = .failed
       model.failureReason = reason
+    case .pairs(let pairs): model.pairs = pairs
+    case .localToken(let token): model.localToken = token
+    case .role(let role): model.role = role
+    case .report(let lines, let connected):
+      model.reportLines = lines
+      model.connected = connected
+      chrome.status =
+        connected ? "connected: q quits and prints the report" : "no path worked: q quits"
     }
   }
 
@@ -75,11 +103,26 @@ public struct ConnectScreen: ConsoleScreen {
         editingRemote = false
         chrome.status = "paste cancelled"
       case .enter:
-        editingRemote = false
         let token = remoteDraft.trimmingCharacters(in: .whitespacesAndNewlines)
+        if let peerRole {
+          do {
+            let d = try SessionDescription(token: token, expecting: peerRole)
+            pendingRemote = d
+          } catch {
+            // Stay in the field: the next paste replaces the bad token.
+            remoteDraft = ""
+            chrome.status = error.message
+            model.log.append("token refused: \(error.message)")
+            return []
+          }
+        }
+        editingRemote = false
         model.remoteToken = token
         submittedRemoteToken = token
-        chrome.status = "remote token set (\(token.count) characters)"
+        chrome.status =
+          peerRole == nil
+          ? "remote token set (\(token.count) characters)"
+          : "peer's token accepted (\(token.count) characters); checking"
       case .paste(let text): appendDraft(text)
       case .char(let c): appendDraft(String(c))
       case .interrupt: return [.quit]
@@ -94,26 +137,44 @@ public struct ConnectScreen: ConsoleScreen {
         return []
       }
       return [.copy(model.localToken)]
-    case .char("p"), .char("P"):
+    case .char("p"), .char("P"), .paste:
+      guard !remoteAccepted else {
+        chrome.status = "the peer's token is already set"
+        return []
+      }
+      if case .paste(let text) = key {
+        editingRemote = true
+        remoteDraft = ""
+        chrome.focus = 3
+        appendDraft(text)
+        chrome.status = "pasted \(remoteDraft.count) characters; Enter accepts"
+        return []
+      }
       editingRemote = true
       remoteDraft = ""
       chrome.focus = 3
       chrome.status = "paste the peer's token, then Enter (Esc cancels)"
       return []
-    case .paste(let text):
-      editingRemote = true
-      remoteDraft = ""
-      chrome.focus = 3
-      appendDraft(text)
-      chrome.status = "pasted \(remoteDraft.count) characters; Enter accepts"
+    case .char("l"), .char("L"):
+      showLog.toggle()
+      return []
+    case .char("r"), .char("R"):
+      chrome.status = "connect cannot run again here: quit and start natscope connect anew"
       return []
     default: return nil
     }
   }
 
+  /// Whether a checked peer token was accepted (it cannot be replaced then).
+  public var remoteAccepted: Bool { peerRole != nil && !model.remoteToken.isEmpty }
+
   private mutating func appendDraft(_ text: String) {
-    // Line breaks inside a pasted token are wrapping, not content.
-    let clean = text.filter { !$0.isNewline && $0 != "\t" }
+    // Line breaks inside a pasted token are wrapping, not content; control characters
+    // (escape sequences) would corrupt the screen.
+    let scalars = text.unicodeScalars.filter {
+      $0.value >= 0x20 && $0.value != 0x7F && !$0.properties.isWhitespace
+    }
+    let clean = String(String.UnicodeScalarView(scalars))
     remoteDraft = String((remoteDraft + clean).prefix(Self.tokenLimit))
   }
 
@@ -121,6 +182,7 @@ public struct ConnectScreen: ConsoleScreen {
     [
       "c               copy your token (OSC 52 clipboard)",
       "p               paste the peer's token, Enter accepts",
+      "l               event log / report (once the verdict is in)",
     ]
   }
 
@@ -276,8 +338,26 @@ public struct ConnectScreen: ConsoleScreen {
         style: CellStyle(dim: true))
     }
 
-    // Log.
+    // Log, or the report once the verdict is in.
     let logTop = top + checkHeight
+    if !m.reportLines.isEmpty && !showLog {
+      grid.box(
+        row: logTop, column: 0, height: logHeight, width: width,
+        title: "report (l shows events, Tab+Enter the rest)", focused: chrome.focus == 2,
+        options: options)
+      let lines = m.reportLines.filter { !$0.isEmpty }
+      for (i, line) in lines.prefix(logHeight - 2).enumerated() {
+        grid.putClipped(
+          line, row: logTop + 1 + i, column: 2, width: width - 4,
+          style: i == 0
+            ? CellStyle(color: m.connected == true ? .green : .red, bold: true) : CellStyle(),
+          options: options)
+      }
+      ConsoleView.drawStatus(
+        into: &grid, hints: "q quit  Tab focus  Enter details  c copy  l log  j json  ? help",
+        status: chrome.status, options: options)
+      return
+    }
     grid.box(
       row: logTop, column: 0, height: logHeight, width: width, title: "events",
       focused: chrome.focus == 2, options: options)
@@ -346,6 +426,8 @@ public struct ConnectScreen: ConsoleScreen {
         "related     \(c.related ?? "-")", "priority    \(c.priority)",
         "foundation  \(c.foundation)",
       ]
+    case 2 where !model.reportLines.isEmpty && !showLog:
+      return model.reportLines.flatMap { wrapText($0, width: width) }
     case 2:
       let sel = chrome.selection[safe: 2] ?? 0
       guard model.log.indices.contains(sel) else { return ["No events yet."] }

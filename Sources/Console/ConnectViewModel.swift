@@ -3,7 +3,7 @@
 public struct ConnectViewModel: Equatable, Sendable, Codable {
   /// ICE agent state (RFC 8445 checking/connected/completed/failed, plus gathering).
   public enum AgentState: String, Equatable, Sendable, Codable {
-    case new, gathering, checking, connected, completed, failed, closed
+    case new, gathering, waiting, checking, connected, completed, disconnected, failed, closed
   }
 
   /// One candidate row.
@@ -87,6 +87,10 @@ public struct ConnectViewModel: Equatable, Sendable, Codable {
   public var remoteToken: String = ""
   /// Why the agent failed, when it did.
   public var failureReason: String?
+  /// The connect report's plain-text lines, once the verdict is in.
+  public var reportLines: [String] = []
+  /// The verdict: true connected, false no path worked, nil not yet.
+  public var connected: Bool?
 
   public init() {}
 

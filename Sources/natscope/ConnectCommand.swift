@@ -24,6 +24,11 @@ struct ConnectCommand: ParsableCommand {
       The TURN password comes from --turn-password or NATSCOPE_TURN_PASSWORD and is never \
       printed.
 
+      On a terminal (and without --json, --no-tui, --token-in, --token-out or --sdp) the \
+      exchange runs in a console: `c` copies your token (OSC 52), `p` or a paste takes the \
+      peer's, Enter accepts it; candidates, checks and events show live; `q` quits and the \
+      report is printed.
+
       Exit status: 0 connected, 1 usage error or unreadable token, 2 no path worked.
       """)
 
@@ -90,6 +95,7 @@ struct ConnectCommand: ParsableCommand {
   var verbose = false
 
   @OptionGroup var sockets: SocketArguments
+  @OptionGroup var console: ConsoleArguments
   @OptionGroup var global: GlobalOptions
 
   func validate() throws {
@@ -115,7 +121,18 @@ struct ConnectCommand: ParsableCommand {
       localAddresses: sockets.bind.map { [$0.ip] },
       probeTimeout: noProbe ? nil : .milliseconds(1200),
       checkTimeout: .seconds(Int64(timeout)), agent: agent)
-    let box = SessionBox(verbose: verbose)
+    // The console needs the terminal for itself: tokens go through it, not through files.
+    let useConsole =
+      console.wantsConsole(json: json) && tokenIn == nil && tokenOut == nil && !sdp
+    let box = SessionBox(verbose: verbose && !useConsole)
+    if useConsole {
+      let report = try ConsoleRunner.runConnect(
+        runtime: runtime, configuration: configuration, box: box, peerRole: peerRole,
+        options: console.renderOptions)
+      print(report.text)
+      if report.state != .connected { throw ExitCode(NatscopeExit.unreachable.rawValue) }
+      return
+    }
     // Ctrl-C (or SIGTERM) while waiting for a paste or during the checks: release the TURN
     // allocations before exiting.
     let signalQueue = DispatchQueue(label: "natscope.connect.signals")
@@ -305,11 +322,14 @@ final class SessionBox: @unchecked Sendable {
   private var localWaiter: ((SessionDescription) -> Void)?
   private var closedWaiter: ((ConnectReport?) -> Void)?
   private(set) var checksToVerdictMs: Double?
+  /// Sees every event too (the console's feed); set before the session starts.
+  var observer: ((ConnectLogEntry, ConnectSession) -> Void)?
 
   init(verbose: Bool) { self.verbose = verbose }
 
   func handle(_ entry: ConnectLogEntry, origin: ConnectSession) {
     if verbose { EventLine.print(entry, start: origin) }
+    observer?(entry, origin)
     switch entry.event {
     case .localDescriptionReady(let d):
       // The event's description is the session's; it carries the password for the peer.

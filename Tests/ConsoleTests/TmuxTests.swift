@@ -81,6 +81,27 @@ final class TmuxPane {
     return text
   }
 
+  /// Writes `text` to `$NATSCOPE_CAPTURE_DIR/name.txt` when that variable is set (screen
+  /// captures for the README).
+  static func saveCapture(_ text: String, name: String) {
+    guard let dir = ProcessInfo.processInfo.environment["NATSCOPE_CAPTURE_DIR"], !dir.isEmpty
+    else { return }
+    try? text.write(toFile: "\(dir)/\(name).txt", atomically: true, encoding: .utf8)
+  }
+
+  /// Presses `c` (OSC 52 copy, which tmux turns into a paste buffer with `set-clipboard on`)
+  /// until the buffer holds a token; at most `tries` presses.
+  func copyToken(tries: Int = 40) -> String {
+    for _ in 0..<tries {
+      send("c")
+      usleep(100_000)
+      let text = (try? tmux(["show-buffer"]).output) ?? ""
+      let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+      if token.hasPrefix("natscope1.") && !token.contains(" ") { return token }
+    }
+    return ""
+  }
+
   func close() {
     _ = try? tmux(["kill-server"])
     let base = ProcessInfo.processInfo.environment["TMUX_TMPDIR"] ?? "/tmp"
@@ -238,5 +259,61 @@ struct TmuxTests {
     let after = pane.waitFor { $0.contains("EXITED") }
     #expect(after.contains("EXITED 0"), "\(after)")
     #expect(after.contains("Could two of these hosts connect"))
+  }
+
+  /// Two `natscope connect` consoles on loopback: the offer token is copied with `c` (OSC 52
+  /// into tmux's buffer) and typed into the answerer after a bad token; the answer token is
+  /// copied back and pasted (bracketed) into the offerer; both connect, `q` prints the report.
+  @Test func connectTwoConsolesOnLoopback() throws {
+    let connect =
+      "TERM=tmux-256color LANG=C.UTF-8 \(TmuxPane.binary.path) connect --include-loopback --no-probe"
+    let offer = try TmuxPane(command: connect)
+    defer { offer.close() }
+    let answer = try TmuxPane(command: connect + " --answer")
+    defer { answer.close() }
+    for pane in [offer, answer] { try pane.tmux(["set-option", "-g", "set-clipboard", "on"]) }
+
+    let offerScreen = offer.waitFor { $0.contains("agent waiting") }
+    #expect(offerScreen.contains("natscope connect  agent waiting (controlling)"), "\(offerScreen)")
+    #expect(offerScreen.contains("local  host  127.0.0.1:"), "\(offerScreen)")
+    let offerToken = offer.copyToken()
+    #expect(offerToken.hasPrefix("natscope1."), "no offer token copied")
+    #expect(offer.waitFor { $0.contains("token copied") }.contains("token copied"))
+
+    // A bad token first: the sentence shows and the field stays open for the real one.
+    _ = answer.waitFor { $0.contains("agent waiting") }
+    answer.send("p")
+    _ = try answer.tmux(["send-keys", "-t", "s", "-l", "hello"])
+    answer.send("Enter")
+    let refused = answer.waitFor { $0.contains("This is not a natscope token") }
+    #expect(refused.contains("This is not a natscope token"), "\(refused)")
+    #expect(refused.contains("natscope connect  agent waiting (controlled)"), "\(refused)")
+    _ = try answer.tmux(["send-keys", "-t", "s", "-l", offerToken])
+    answer.send("Enter")
+    let accepted = answer.waitFor { $0.contains("remote host  127.0.0.1:") }
+    #expect(accepted.contains("remote host  127.0.0.1:"), "\(accepted)")
+
+    let answerToken = answer.copyToken()
+    #expect(answerToken.hasPrefix("natscope1."), "no answer token copied")
+    _ = try offer.tmux(["set-buffer", "-b", "peer", answerToken])
+    _ = try offer.tmux(["paste-buffer", "-p", "-b", "peer", "-t", "s"])
+    offer.send("Enter")
+
+    let offerDone = offer.waitFor(tries: 400) { $0.contains("Connected in") }
+    let answerDone = answer.waitFor(tries: 400) { $0.contains("Connected in") }
+    #expect(offerDone.contains("Connected in"), "\(offerDone)")
+    #expect(answerDone.contains("Connected in"), "\(answerDone)")
+    #expect(offerDone.contains("★"), "no selected pair:\n\(offerDone)")
+    #expect(offerDone.contains(" ms  "), "no RTT:\n\(offerDone)")
+    TmuxPane.saveCapture(offerDone, name: "connect-offer")
+    TmuxPane.saveCapture(answerDone, name: "connect-answer")
+
+    for pane in [offer, answer] { pane.send("q") }
+    for pane in [offer, answer] {
+      let after = pane.waitFor(tries: 300) { $0.contains("EXITED") }
+      #expect(after.contains("EXITED 0"), "\(after)")
+      #expect(after.contains("Selected pair"), "\(after)")
+      #expect(!after.contains("check list ("), "console left on screen:\n\(after)")
+    }
   }
 }
