@@ -7,11 +7,16 @@ struct Natscope: ParsableCommand {
     commandName: "natscope",
     abstract: "See why two machines can or cannot connect directly: NAT behaviour, STUN, ICE.",
     discussion: """
-      natscope speaks STUN (RFC 8489) with its own engine, classifies your NAT (RFC 5780), and
-      runs the same protocol code on real sockets or on a simulated network of NATs.
+      natscope speaks STUN (RFC 8489), TURN (RFC 8656) and ICE (RFC 8445) with its own engine, \
+      classifies your NAT (RFC 5780), and runs the same protocol code on real sockets or on a \
+      simulated network of NATs.
 
-      Start with `natscope demo` (offline, no privileges), then `natscope probe SERVER`.
-      Exit status: 0 success, 1 usage or internal error, 2 no server reachable or no answer.
+      Start with `natscope demo` (offline, no privileges), then `natscope probe SERVER`; to \
+      test the real path between two hosts, run `natscope connect` on one and \
+      `natscope connect --answer` on the other.
+
+      Exit status: 0 success, 1 usage or internal error, 2 no server reachable, no answer, or \
+      no path.
       """,
     version: NatscopeVersion.current,
     subcommands: [
