@@ -1,3 +1,5 @@
+import Traversal
+
 extension Grid {
   /// Fills a rectangle with `character` in `style`.
   public mutating func fill(
@@ -69,26 +71,7 @@ extension Grid {
 /// are cut).
 public func wrapText(_ text: String, width: Int) -> [String] {
   guard width > 0 else { return [] }
-  var lines: [String] = []
-  var current = ""
-  for word in text.split(separator: " ", omittingEmptySubsequences: true) {
-    var w = String(word)
-    while w.count > width {
-      if !current.isEmpty {
-        lines.append(current)
-        current = ""
-      }
-      lines.append(String(w.prefix(width)))
-      w = String(w.dropFirst(width))
-    }
-    if !current.isEmpty && current.count + 1 + w.count > width {
-      lines.append(current)
-      current = ""
-    }
-    current += current.isEmpty ? w : " " + w
-  }
-  if !current.isEmpty { lines.append(current) }
-  return lines
+  return TextWrap.lines(text, width: width, cutLongWords: true)
 }
 
 /// `text` padded with spaces (or cut) to exactly `width` characters.

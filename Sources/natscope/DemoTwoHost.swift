@@ -243,16 +243,7 @@ enum ConnectReportTextWrap {
   }
 
   static func wrap(_ text: String, width: Int = 80, indent: String) -> [String] {
-    var lines: [String] = []
-    var line = indent
-    for word in text.split(separator: " ") {
-      if line.count > indent.count && line.count + 1 + word.count > width {
-        lines.append(line)
-        line = indent
-      }
-      line += (line.count > indent.count ? " " : "") + word
-    }
-    lines.append(line)
-    return lines
+    let lines = TextWrap.lines(text, width: width, indent: indent)
+    return lines.isEmpty ? [indent] : lines
   }
 }

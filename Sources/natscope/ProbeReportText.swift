@@ -105,15 +105,5 @@ struct ProbeReportText {
 
 /// Splits text into lines of at most `width` characters at spaces.
 func wrap(_ text: String, width: Int) -> [String] {
-  var lines: [String] = []
-  var current = ""
-  for word in text.split(separator: " ") {
-    if !current.isEmpty && current.count + 1 + word.count > width {
-      lines.append(current)
-      current = ""
-    }
-    current += current.isEmpty ? String(word) : " " + word
-  }
-  if !current.isEmpty { lines.append(current) }
-  return lines
+  TextWrap.lines(text, width: width)
 }

@@ -89,29 +89,8 @@ public enum ConnectReportText {
 
   /// Greedy word wrap; continuation lines start with `indent`, the first with `first`.
   static func wrap(_ text: String, width: Int, indent: String, first: String? = nil) -> [String] {
-    var lines: [String] = []
-    var line = first ?? indent
-    var empty = true
-    // Keep a number and its unit together ("48 ms").
-    var words: [String] = []
-    for w in text.split(separator: " ") {
-      if let last = words.last, w.hasPrefix("ms"), w.count <= 3, last.last?.isNumber == true {
-        words[words.count - 1] = last + " " + w
-      } else {
-        words.append(String(w))
-      }
-    }
-    for word in words {
-      if !empty && line.count + 1 + word.count > width {
-        lines.append(line)
-        line = indent
-        empty = true
-      }
-      line += (empty ? "" : " ") + word
-      empty = false
-    }
-    lines.append(line)
-    return lines
+    let lines = TextWrap.lines(text, width: width, indent: indent, first: first, keepUnits: true)
+    return lines.isEmpty ? [first ?? indent] : lines
   }
 }
 
