@@ -215,7 +215,10 @@ struct TmuxTests {
     #expect(pane.waitFor { $0.contains("EXITED") }.contains("EXITED 0"))
   }
 
-  @Test func sigtermRestoresTheTerminal() throws {
+  /// SIGTERM (exit 143) and a crash signal, SIGSEGV (exit 139): the handler restores the
+  /// terminal, then re-raises with the default action so the exit status keeps the signal.
+  @Test(arguments: [(SIGTERM, Int32(143)), (SIGSEGV, Int32(139))])
+  func signalRestoresTheTerminalAndKeepsTheSignal(signal: Int32, exitStatus: Int32) throws {
     let pane = try TmuxPane(command: demo)
     defer { pane.close() }
     _ = pane.waitFor { $0.contains("natscope demo") }
@@ -226,27 +229,9 @@ struct TmuxTests {
       (try? String(contentsOfFile: "/proc/\(shellPID)/task/\(shellPID)/children", encoding: .utf8))
       ?? ""
     let pid = try #require(children.split(separator: " ").first.flatMap { Int32($0) })
-    kill(pid, SIGTERM)
+    kill(pid, signal)
     let after = pane.waitFor { $0.contains("EXITED") }
-    #expect(after.contains("EXITED 143"), "\(after)")
-    let alt = try pane.tmux(["display-message", "-p", "-t", "s", "#{alternate_on}"]).output
-    #expect(alt.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
-  }
-
-  @Test func crashSignalRestoresTheTerminalAndKeepsTheSignal() throws {
-    let pane = try TmuxPane(command: demo)
-    defer { pane.close() }
-    _ = pane.waitFor { $0.contains("natscope demo") }
-    let shellPID = try pane.tmux(["display-message", "-p", "-t", "s", "#{pane_pid}"]).output
-      .trimmingCharacters(in: .whitespacesAndNewlines)
-    let children =
-      (try? String(contentsOfFile: "/proc/\(shellPID)/task/\(shellPID)/children", encoding: .utf8))
-      ?? ""
-    let pid = try #require(children.split(separator: " ").first.flatMap { Int32($0) })
-    kill(pid, SIGSEGV)
-    let after = pane.waitFor { $0.contains("EXITED") }
-    // 128 + SIGSEGV: the handler restored the terminal and re-raised with the default action.
-    #expect(after.contains("EXITED 139"), "\(after)")
+    #expect(after.contains("EXITED \(exitStatus)"), "\(after)")
     let alt = try pane.tmux(["display-message", "-p", "-t", "s", "#{alternate_on}"]).output
     #expect(alt.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
   }

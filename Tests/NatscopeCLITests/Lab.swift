@@ -109,45 +109,12 @@ final class Lab {
     init(_ d: String) { description = d }
   }
 
-  /// Runs a process with stdout and stderr captured together into a temporary file, killed
-  /// after `timeout`. It uses posix_spawn and waitpid directly: lab commands start background
-  /// processes, and Foundation's `Process` was seen not to notice such a child's exit.
+  /// Runs a lab command (bounded by `timeout`), with its standard output followed by its
+  /// standard error, through `Spawned` (posix_spawn and waitpid: lab commands start background
+  /// processes, and Foundation's `Process` was seen not to notice such a child's exit).
   static func run(_ args: [String], timeout: TimeInterval = 30) throws -> Result {
-    let path = FileManager.default.temporaryDirectory
-      .appendingPathComponent("natscope-lab-\(getpid())-\(UInt64.random(in: 0...UInt64.max)).out")
-      .path
-    defer { unlink(path) }
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-    posix_spawn_file_actions_adddup2(&actions, 1, 2)
-    let argv = (["/usr/bin/env"] + args).map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
-    let env = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer { env.forEach { free($0) } }
-    var pid: pid_t = 0
-    let rc = posix_spawn(&pid, "/usr/bin/env", &actions, nil, argv, env)
-    guard rc == 0 else { throw LabError("cannot start \(args.first ?? "?"): error \(rc)") }
-    var status: Int32 = 0
-    let deadline = Date().addingTimeInterval(timeout)
-    var reaped = false
-    while Date() < deadline {
-      if waitpid(pid, &status, WNOHANG) == pid {
-        reaped = true
-        break
-      }
-      usleep(10_000)
-    }
-    if !reaped {
-      kill(pid, SIGTERM)
-      usleep(200_000)
-      kill(pid, SIGKILL)
-      waitpid(pid, &status, 0)
-    }
-    let output = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-    let exited = (status & 0x7F) == 0
-    return Result(status: reaped && exited ? (status >> 8) & 0xFF : -1, output: output)
+    let process = try Spawned(args, name: args.first ?? "lab")
+    let status = process.wait(timeout: timeout)
+    return Result(status: status, output: process.stdout + process.stderr)
   }
 }
