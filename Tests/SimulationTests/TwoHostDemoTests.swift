@@ -200,7 +200,10 @@ enum TwoHostCases {
 
 @Suite struct TwoHostDemoReport {
   /// Prints each pair's outcome and timings (run with TWO_HOST_REPORT=1).
-  @Test(.enabled(if: ProcessInfo.processInfo.environment["TWO_HOST_REPORT"] != nil))
+  @Test(
+    .enabled(
+      if: ProcessInfo.processInfo.environment["TWO_HOST_REPORT"] != nil,
+      "prints every preset pair's outcome and timings; run with TWO_HOST_REPORT=1"))
   func report() throws {
     for turn in [true, false] {
       for (a, b) in TwoHostCases.pairs {
