@@ -81,6 +81,21 @@ final class TmuxPane {
     return text
   }
 
+  /// Waits until the pane shows every one of `needles` and expects each, naming the ones that
+  /// are missing. A capture can catch a frame half drawn, so whatever a test asserts about a
+  /// screen must be part of what it waited for. Returns the last capture.
+  @discardableResult
+  func expectShows(
+    _ needles: [String], tries: Int = 200, sourceLocation: SourceLocation = #_sourceLocation
+  ) -> String {
+    let text = waitFor(tries: tries) { text in needles.allSatisfy { text.contains($0) } }
+    for needle in needles where !text.contains(needle) {
+      Issue.record(
+        "the screen never showed \"\(needle)\":\n\(text)", sourceLocation: sourceLocation)
+    }
+    return text
+  }
+
   /// Writes `text` to `$NATSCOPE_CAPTURE_DIR/name.txt` when that variable is set (screen
   /// captures for the README).
   static func saveCapture(_ text: String, name: String) {
@@ -120,29 +135,25 @@ struct TmuxTests {
   @Test func demoRunsAndReactsToKeys() throws {
     let pane = try TmuxPane(command: demo)
     defer { pane.close() }
-    let done = pane.waitFor { $0.contains("7/7 probes") && $0.contains("udp-blocked  ✗") }
-    #expect(done.contains("7/7 probes"), "the demo did not finish:\n\(done)")
-    #expect(done.contains("Port Restricted Cone"))
-    #expect(done.contains("┌─ [hosts, one behind each NAT]"))
+    pane.expectShows([
+      "7/7 probes", "udp-blocked  ✗", "Port Restricted Cone", "┌─ [hosts, one behind each NAT]",
+    ])
 
     pane.send("Tab")
     let focused = pane.waitFor { $0.contains("[direct path? (no relay)]") }
     #expect(focused.contains("[direct path? (no relay)]"), "Tab did not move focus:\n\(focused)")
 
     pane.send("Enter")
-    let details = pane.waitFor { $0.contains("details (Esc closes)") }
-    #expect(details.contains("open with each other host:"), "no details:\n\(details)")
+    pane.expectShows(["details (Esc closes)", "open with each other host:"])
 
     pane.send("Escape")
     _ = pane.waitFor { !$0.contains("details (Esc closes)") }
     pane.send("?")
-    let help = pane.waitFor { $0.contains("keys (any key closes)") }
-    #expect(help.contains("Tab, Shift-Tab  move focus"), "no help:\n\(help)")
+    pane.expectShows(["keys (any key closes)", "Tab, Shift-Tab  move focus"])
 
     pane.send("j")  // closes the help
     pane.send("j")
-    let wrote = pane.waitFor { $0.contains("wrote ") }
-    #expect(wrote.contains("natscope-demo-"), "j did not write:\n\(wrote)")
+    pane.expectShows(["wrote ", "natscope-demo-"])
     let files = (try? FileManager.default.contentsOfDirectory(atPath: pane.directory.path)) ?? []
     #expect(files.contains { $0.hasPrefix("natscope-demo-") && $0.hasSuffix(".json") })
 
@@ -166,13 +177,11 @@ struct TmuxTests {
     let pane = try TmuxPane(
       command: serve + "TERM=tmux-256color LANG=C.UTF-8 \(bin) probe 127.0.0.1:\(port)")
     defer { pane.close() }
-    let done = pane.waitFor { $0.contains("legacy name") && $0.contains("done") }
-    #expect(done.contains("UDP reachability (test I)"), "\(done)")
-    #expect(done.contains("RFC 5780 yes"), "\(done)")
-    #expect(done.contains("Open Internet"), "\(done)")
+    pane.expectShows([
+      "legacy name", "done", "UDP reachability (test I)", "RFC 5780 yes", "Open Internet",
+    ])
     pane.send("Enter")
-    let details = pane.waitFor { $0.contains("CHANGE-REQ") }
-    #expect(details.contains("XOR-MAPPED"), "\(details)")
+    pane.expectShows(["CHANGE-REQ", "XOR-MAPPED"])
     pane.send("q")
     let after = pane.waitFor { $0.contains("EXITED") }
     #expect(after.contains("EXITED 0"), "\(after)")
@@ -183,8 +192,7 @@ struct TmuxTests {
     let pane = try TmuxPane(
       command: "TERM=tmux-256color LANG=C LC_ALL=C \(TmuxPane.binary.path) demo")
     defer { pane.close() }
-    let done = pane.waitFor { $0.contains("7/7 probes") }
-    #expect(done.contains("+- [hosts, one behind each NAT]"), "not ASCII:\n\(done)")
+    let done = pane.expectShows(["7/7 probes", "+- [hosts, one behind each NAT]"])
     #expect(!done.contains("┌"))
     pane.send("q")
     #expect(pane.waitFor { $0.contains("EXITED") }.contains("EXITED 0"))
@@ -204,13 +212,11 @@ struct TmuxTests {
     defer { pane.close() }
     _ = pane.waitFor { $0.contains("7/7 probes") }
     try pane.tmux(["resize-window", "-t", "s", "-x", "70", "-y", "20"])
-    let small = pane.waitFor { $0.contains("terminal too small") }
-    #expect(small.contains("70x20"), "\(small)")
+    pane.expectShows(["terminal too small", "70x20"])
     try pane.tmux(["resize-window", "-t", "s", "-x", "120", "-y", "40"])
-    let big = pane.waitFor { $0.contains("7/7 probes") && $0.contains("direct path?") }
-    #expect(!big.contains("terminal too small"), "\(big)")
     // At 120 columns the matrix spells its answers out.
-    #expect(big.contains("yes"), "\(big)")
+    let big = pane.expectShows(["7/7 probes", "direct path?", "yes"])
+    #expect(!big.contains("terminal too small"), "\(big)")
     pane.send("q")
     #expect(pane.waitFor { $0.contains("EXITED") }.contains("EXITED 0"))
   }
@@ -258,9 +264,7 @@ struct TmuxTests {
     defer { answer.close() }
     for pane in [offer, answer] { try pane.tmux(["set-option", "-g", "set-clipboard", "on"]) }
 
-    let offerScreen = offer.waitFor { $0.contains("agent waiting") }
-    #expect(offerScreen.contains("natscope connect  agent waiting (controlling)"), "\(offerScreen)")
-    #expect(offerScreen.contains("local  host  127.0.0.1:"), "\(offerScreen)")
+    offer.expectShows(["natscope connect  agent waiting (controlling)", "local  host  127.0.0.1:"])
     let offerToken = offer.copyToken()
     #expect(offerToken.hasPrefix("natscope1."), "no offer token copied")
     #expect(offer.waitFor { $0.contains("token copied") }.contains("token copied"))
@@ -270,13 +274,12 @@ struct TmuxTests {
     answer.send("p")
     _ = try answer.tmux(["send-keys", "-t", "s", "-l", "hello"])
     answer.send("Enter")
-    let refused = answer.waitFor { $0.contains("This is not a natscope token") }
-    #expect(refused.contains("This is not a natscope token"), "\(refused)")
-    #expect(refused.contains("natscope connect  agent waiting (controlled)"), "\(refused)")
+    answer.expectShows([
+      "This is not a natscope token", "natscope connect  agent waiting (controlled)",
+    ])
     _ = try answer.tmux(["send-keys", "-t", "s", "-l", offerToken])
     answer.send("Enter")
-    let accepted = answer.waitFor { $0.contains("remote host  127.0.0.1:") }
-    #expect(accepted.contains("remote host  127.0.0.1:"), "\(accepted)")
+    answer.expectShows(["remote host  127.0.0.1:"])
 
     let answerToken = answer.copyToken()
     #expect(answerToken.hasPrefix("natscope1."), "no answer token copied")
@@ -284,12 +287,9 @@ struct TmuxTests {
     _ = try offer.tmux(["paste-buffer", "-p", "-b", "peer", "-t", "s"])
     offer.send("Enter")
 
-    let offerDone = offer.waitFor(tries: 400) { $0.contains("Connected in") }
-    let answerDone = answer.waitFor(tries: 400) { $0.contains("Connected in") }
-    #expect(offerDone.contains("Connected in"), "\(offerDone)")
-    #expect(answerDone.contains("Connected in"), "\(answerDone)")
-    #expect(offerDone.contains("★"), "no selected pair:\n\(offerDone)")
-    #expect(offerDone.contains(" ms  "), "no RTT:\n\(offerDone)")
+    // The selected pair (★) with its RTT.
+    let offerDone = offer.expectShows(["Connected in", "★", " ms  "], tries: 400)
+    let answerDone = answer.expectShows(["Connected in"], tries: 400)
     TmuxPane.saveCapture(offerDone, name: "connect-offer")
     TmuxPane.saveCapture(answerDone, name: "connect-answer")
 
