@@ -125,6 +125,8 @@ public struct ConnectScreen: ConsoleScreen {
           : "peer's token accepted (\(token.count) characters); checking"
       case .paste(let text): appendDraft(text)
       case .char(let c): appendDraft(String(c))
+      case .backspace: if !remoteDraft.isEmpty { remoteDraft.removeLast() }
+      case .clearField: remoteDraft = ""
       case .interrupt: return [.quit]
       default: break
       }
@@ -182,6 +184,7 @@ public struct ConnectScreen: ConsoleScreen {
     [
       "c               copy your token (OSC 52 clipboard)",
       "p               paste the peer's token, Enter accepts",
+      "Backspace, ^U   in the token field: delete a character, clear it",
       "l               event log / report (once the verdict is in)",
     ]
   }

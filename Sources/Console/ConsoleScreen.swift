@@ -31,7 +31,7 @@ public protocol ConsoleScreen: Equatable, Sendable {
   func render(into grid: inout Grid, options: RenderOptions)
   /// The lines of the details overlay for the focused panel's selected row.
   func detailLines(width: Int, options: RenderOptions) -> [String]
-  /// Extra help lines for this screen's own keys.
+  /// Help lines for this screen's own keys (the default: `r` runs again).
   var helpLines: [String] { get }
   /// The screen's state for `j`.
   func jsonData() throws -> Data
@@ -39,5 +39,5 @@ public protocol ConsoleScreen: Equatable, Sendable {
 
 extension ConsoleScreen {
   public mutating func handleScreenKey(_ key: KeyEvent) -> [ConsoleCommand]? { nil }
-  public var helpLines: [String] { [] }
+  public var helpLines: [String] { ["r               run again"] }
 }

@@ -16,20 +16,20 @@ public enum ConsoleView {
         into: &grid, title: "details (Esc closes)", lines: lines, width: width, options: options)
     }
     if model.chrome.helpOpen {
+      let lines = helpLines + model.helpLines
       overlay(
-        into: &grid, title: "keys (any key closes)", lines: helpLines + model.helpLines,
-        width: 60, options: options)
+        into: &grid, title: "keys (any key closes)", lines: lines,
+        width: max(60, (lines.map(\.count).max() ?? 0) + 4), options: options)
     }
     return grid
   }
 
-  /// The common keys, as the help overlay lists them.
+  /// The keys every screen has, as the help overlay lists them (a screen adds its own).
   public static let helpLines = [
     "q, Ctrl-C       quit (the report is printed after exit)",
     "Tab, Shift-Tab  move focus between panels",
     "Up/Down         select a row;  PgUp/PgDn, Home/End scroll",
     "Enter           details of the selected row;  Esc closes",
-    "r               run again",
     "j               write the current state as JSON to the cwd",
     "?               this help",
   ]

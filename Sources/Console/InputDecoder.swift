@@ -138,7 +138,9 @@ public struct InputDecoder: Sendable {
     case 0x0A, 0x0D: return .enter
     case 0x03: return .interrupt
     case 0x1B: return .escape
-    case 0..<0x20, 0x7F: return nil
+    case 0x08, 0x7F: return .backspace
+    case 0x15: return .clearField
+    case 0..<0x20: return nil
     default: return .char(Character(s))
     }
   }

@@ -4,6 +4,10 @@ public enum KeyEvent: Equatable, Sendable {
   case tab, backTab
   case up, down, pageUp, pageDown, home, end
   case enter, escape
+  /// Backspace (DEL, Ctrl-H or the terminal's backspace key): deletes a character in a field.
+  case backspace
+  /// Ctrl-U: clears a field, as in a shell.
+  case clearField
   /// The terminal changed size.
   case resize(rows: Int, cols: Int)
   /// A bracketed paste (`ESC [200~ … ESC [201~`), delivered whole.

@@ -123,6 +123,7 @@ public final class Terminal {
     case KEY_END: return .end
     case KEY_BTAB: return .backTab
     case KEY_ENTER: return .enter
+    case KEY_BACKSPACE: return .backspace
     case natscope_key_resize():
       previous = nil
       let s = size

@@ -70,6 +70,17 @@ import Traversal
       ConsoleView.view(screen, options: RenderOptions()), named: "probe-help-80x24-utf8")
   }
 
+  /// The longest help overlay (the connect screen's keys come on top of the common ones) still
+  /// fits the smallest terminal.
+  @Test func connectHelpFits80x24() {
+    var screen = ConnectScreen(model: Fixtures.connectModel(), rows: 24, cols: 80)
+    ConsoleUpdate.update(&screen, key: .char("?"))
+    let grid = ConsoleView.view(screen, options: RenderOptions())
+    #expect(grid.text.contains("Backspace, ^U"))
+    #expect(grid.text.contains("any key closes"))
+    Snapshot.assert(grid, named: "connect-help-80x24-utf8")
+  }
+
   @Test func connectPasting() {
     var screen = ConnectScreen(model: Fixtures.connectModel(), rows: 24, cols: 80)
     ConsoleUpdate.update(&screen, key: .char("p"))

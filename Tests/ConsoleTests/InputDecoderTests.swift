@@ -13,6 +13,13 @@ import Testing
     #expect(feed(&d, "\u{3}") == [.interrupt])
   }
 
+  @Test func editingKeys() {
+    var d = InputDecoder()
+    #expect(feed(&d, "\u{7F}\u{8}\u{15}") == [.backspace, .backspace, .clearField])
+    // Other control characters are not keys.
+    #expect(feed(&d, "\u{1}\u{2}") == [])
+  }
+
   @Test func loneEscapeIsTheEscapeKeyWhenNothingFollows() {
     var d = InputDecoder()
     #expect(feed(&d, "\u{1B}") == [])

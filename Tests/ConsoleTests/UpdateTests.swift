@@ -94,6 +94,21 @@ import Traversal
     #expect(s.submittedRemoteToken == "q" + long)
   }
 
+  @Test func backspaceAndCtrlUEditTheTokenField() {
+    var s = ConnectScreen(model: Fixtures.connectModel())
+    ConsoleUpdate.update(&s, key: .char("p"))
+    for c in "abcx" { ConsoleUpdate.update(&s, key: .char(c)) }
+    ConsoleUpdate.update(&s, key: .backspace)
+    #expect(s.remoteDraft == "abc")
+    ConsoleUpdate.update(&s, key: .clearField)
+    #expect(s.remoteDraft.isEmpty && s.editingRemote)
+    // Backspace on an empty field is harmless.
+    ConsoleUpdate.update(&s, key: .backspace)
+    ConsoleUpdate.update(&s, key: .paste("tok"))
+    ConsoleUpdate.update(&s, key: .enter)
+    #expect(s.model.remoteToken == "tok")
+  }
+
   @Test func pasteOutsideTheFieldGoesToTheField() {
     var s = ConnectScreen(model: Fixtures.connectModel())
     ConsoleUpdate.update(&s, key: .paste("tok"))
