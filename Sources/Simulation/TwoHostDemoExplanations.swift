@@ -37,7 +37,7 @@ enum TwoHostDemoExplanations {
     }
     if informative.count != pairs.count {
       r.paths = ConnectReportBuilder.paths(
-        informative, local: builder.local, remote: builder.remote, connected: true)
+        informative, local: builder.local, remote: builder.remote, selected: r.selectedPair)
     }
     let winner =
       r.selectedPair.map {

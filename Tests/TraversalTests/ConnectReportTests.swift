@@ -68,8 +68,30 @@ import Traversal
     #expect(r.paths.relay.succeeded)
     #expect(r.paths.relay.rttMs == 48.4)
     #expect(
-      r.paths.relay.reason == "Worked: 198.51.100.20:49170 ↔ 198.51.100.2:50000 answered in 48 ms."
+      r.paths.relay.reason
+        == "Worked: 198.51.100.20:49170 ↔ 198.51.100.2:50000 answered in 48 ms; selected.")
+  }
+
+  /// When several pairs of one path work, the path names the selected one (not merely the
+  /// fastest), with its own RTT.
+  @Test func aPathNamesItsSelectedPair() {
+    var faster = Self.relayPair
+    faster.local.port = 49171
+    faster.rttMs = 20
+    var b = ConnectReportBuilder(local: .init(F.typical, turn: [.udp]), remote: .init(Self.peer))
+    b.pairs = [Self.relayPair, faster]
+    b.selectedPair = .init(local: Self.relayPair.local, remote: Self.relayPair.remote, rttMs: 48.4)
+    let r = b.build()
+    #expect(
+      r.paths.relay.reason
+        == "Worked: 198.51.100.20:49170 ↔ 198.51.100.2:50000 answered in 48 ms; selected."
     )
+    #expect(r.paths.relay.rttMs == 48.4)
+    // Without a selection the fastest is named.
+    b.selectedPair = nil
+    #expect(
+      b.build().paths.relay.reason
+        == "Worked: 198.51.100.20:49171 ↔ 198.51.100.2:50000 answered in 20 ms.")
   }
 
   @Test func natReasonsUseBothProfiles() {
@@ -77,19 +99,19 @@ import Traversal
     let symmetricHere = B.Side(profile: .symmetric, candidates: [])
     let prcPeer = B.Side(profile: .portRestrictedCone, candidates: [])
     let pairs = [Self.srflxPair]
-    let p = B.paths(pairs, local: symmetricHere, remote: prcPeer, connected: false)
+    let p = B.paths(pairs, local: symmetricHere, remote: prcPeer, selected: nil)
     #expect(
       p.reflexive.reason
         == "Checks to 198.51.100.2:50000 got no answer: the peer's NAT filters by address and port and yours changes ports (symmetric)."
     )
-    let q = B.paths(pairs, local: prcPeer, remote: symmetricHere, connected: false)
+    let q = B.paths(pairs, local: prcPeer, remote: symmetricHere, selected: nil)
     #expect(
       q.reflexive.reason.hasSuffix(
         "your NAT filters by address and port and the peer's changes ports (symmetric)."))
-    let both = B.paths(pairs, local: symmetricHere, remote: symmetricHere, connected: false)
+    let both = B.paths(pairs, local: symmetricHere, remote: symmetricHere, selected: nil)
     #expect(both.reflexive.reason.contains("both NATs change ports"))
     let unknown = B.paths(
-      pairs, local: .init(profile: nil, candidates: []), remote: prcPeer, connected: false)
+      pairs, local: .init(profile: nil, candidates: []), remote: prcPeer, selected: nil)
     #expect(unknown.reflexive.reason.contains("does not know"))
   }
 
@@ -118,7 +140,7 @@ import Traversal
     refused.failure = .unreachable
     let p = ConnectReportBuilder.paths(
       [refused], local: .init(profile: nil, candidates: []),
-      remote: .init(profile: nil, candidates: []), connected: false)
+      remote: .init(profile: nil, candidates: []), selected: nil)
     #expect(
       p.reflexive.reason
         == "Checks to 198.51.100.2:50000 were refused (ICMP unreachable): nothing listens at that address."
@@ -131,7 +153,7 @@ import Traversal
       candidates: [
         .init(foundation: "1", priority: 1, address: F.v4("192.168.1.40"), port: 1, kind: .host)
       ])
-    let q = ConnectReportBuilder.paths([sameLAN], local: here, remote: there, connected: false)
+    let q = ConnectReportBuilder.paths([sameLAN], local: here, remote: there, selected: nil)
     #expect(q.direct.reason.contains("although both hosts are on 192.168.1.0/24"))
     #expect(ConnectReportBuilder.predict(local: here, remote: there).direct.outcome == .works)
   }
@@ -247,7 +269,7 @@ import Traversal
     // "48 ms" is never split over two lines.
     #expect(
       lines.contains("  ✓ relay      Worked: 198.51.100.20:49170 ↔ 198.51.100.2:50000 answered in"))
-    #expect(lines.contains("               48 ms."))
+    #expect(lines.contains("               48 ms; selected."))
     #expect(lines.contains("  local   relay  198.51.100.20:49170 udp"))
     #expect(lines.contains("  remote  srflx  198.51.100.2:50000 udp"))
     #expect(lines.contains("  rtt     48 ms"))

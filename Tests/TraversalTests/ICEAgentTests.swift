@@ -22,8 +22,9 @@ import Traversal
     // nomination's round trip.
     let connected = try #require(wire.time(0, reached: .connected))
     let completed = try #require(wire.time(0, reached: .completed))
+    // The nominating check leaves as soon as the pair succeeds, without waiting for Ta.
     #expect(connected == .zero + .milliseconds(20))
-    #expect(completed <= .zero + .milliseconds(100))
+    #expect(completed == .zero + .milliseconds(40))
     // Exactly one check carried USE-CANDIDATE, after the pair had succeeded.
     let nominating = wire.eventList(0).filter {
       if case .checkSent(_, _, _, _, true, _) = $0 { true } else { false }
@@ -428,5 +429,68 @@ import Traversal
     // The nominating check gives up after 2 s; the next nomination takes one round trip.
     let completed = try #require(wire.time(0, reached: .completed))
     #expect(completed > .zero + .seconds(2) && completed < .zero + .milliseconds(2200))
+  }
+}
+
+/// When the controlling agent nominates under regular nomination (RFC 8445 §8.1.1: it may pick
+/// any valid pair, once it judges that checks have run long enough).
+@Suite struct ICERegularNominationTimingTests {
+  typealias F = ICEFixture
+
+  /// A better host pair that stays silent (a host address the peer cannot reach) holds
+  /// nomination back only for four round trips of the working path, not the whole delay.
+  @Test func aSilentHostPairStopsHoldingNominationBackAfterFourRoundTrips() throws {
+    let wire = F.pair(bHosts: ["10.0.0.2:2000", "10.0.0.3:2000"])
+    let silent = F.address("10.0.0.2:2000")
+    wire.drop = { from, to, _ in from == silent || to == silent }
+    wire.with(0) { $0.start(at: $1) }
+    wire.with(1) { $0.start(at: $1) }
+    wire.run(for: .seconds(1))
+    let selected = try #require(wire.agents[0].selectedPair)
+    #expect(selected.remote.address == F.address("10.0.0.3:2000"))
+    // The silent pair's check left at 0 and the working pair's at 50 ms (Ta), valid at 70 ms
+    // with a 20 ms RTT: nomination leaves at 0 + 4 × 20 ms and is answered 20 ms later.
+    #expect(wire.time(0, reached: .connected) == .zero + .milliseconds(70))
+    #expect(wire.time(0, reached: .completed) == .zero + .milliseconds(100))
+    let silentPair = try #require(wire.agents[0].checkList.first { $0.remote.address == silent })
+    #expect(silentPair.state == .inProgress)
+  }
+
+  /// A better pair that needs hole punching (a server-reflexive remote) may still succeed once
+  /// the peer's checks open its NAT, so it holds nomination back for the whole delay.
+  @Test func aPendingReflexivePairHoldsNominationForTheDelay() throws {
+    let wire = F.pair(bHosts: [], exchange: false)
+    let bBase = F.address("10.0.0.2:2000")
+    let bMapped = F.address("203.0.113.2:2000")
+    let bRelay = F.address("198.51.100.9:3000")
+    wire.owner[bBase] = 1
+    wire.owner[bRelay] = 1
+    wire.with(1) { b, now in
+      b.addHostCandidate(bBase, at: now)
+        + b.addServerReflexiveCandidate(
+          bMapped, base: bBase, server: F.address("192.0.2.1:3478"), at: now)
+        + b.addRelayedCandidate(
+          bRelay, mappedAddress: bMapped, server: F.address("192.0.2.1:3478"), at: now)
+    }
+    // B's NAT never lets anything through to its mapping, and its host address is private.
+    wire.drop = { from, to, _ in from == bBase || to == bBase || to == bMapped }
+    for c in wire.agents[1].localCandidates where c.type != .host {
+      wire.with(0) { $0.addRemoteCandidate(c, at: $1) }
+    }
+    for c in wire.agents[0].localCandidates { wire.with(1) { $0.addRemoteCandidate(c, at: $1) } }
+    for k in 0..<2 {
+      wire.with(k) { $0.endOfLocalCandidates(at: $1) + $0.endOfRemoteCandidates(at: $1) }
+    }
+    wire.with(0) { $0.start(at: $1) }
+    wire.with(1) { $0.start(at: $1) }
+    wire.run(for: .seconds(1))
+    let selected = try #require(wire.agents[0].selectedPair)
+    #expect(selected.remote.type == .relay)
+    let connected = try #require(wire.time(0, reached: .connected))
+    let completed = try #require(wire.time(0, reached: .completed))
+    #expect(completed >= connected + .milliseconds(500))
+    #expect(completed <= connected + .milliseconds(520))
+    let reflexive = try #require(wire.agents[0].checkList.first { $0.remote.address == bMapped })
+    #expect(reflexive.state == .inProgress)
   }
 }

@@ -531,7 +531,11 @@ public struct ICEAgent: Sendable {
     guard state == .checking || state == .connected || nominationInFlight != nil,
       remoteKey != nil
     else { return }
-    if let last = lastCheckAt, now < last + configuration.pacing { return }
+    // The nomination check does not wait for Ta: it repeats a check on a path already proven,
+    // opens no new NAT binding and is sent once per session (RFC 8445 §14 paces Ta to bound
+    // the rate of new bindings and transactions; one early transaction does not change it).
+    let nominationNext = triggered.first.map { $0 == nominationInFlight } ?? false
+    if let last = lastCheckAt, now < last + configuration.pacing, !nominationNext { return }
     while let id = triggered.first {
       triggered.removeFirst()
       guard let i = index(id), pairs[i].state != .failed || useCandidateOn.contains(id) else {
@@ -887,21 +891,46 @@ public struct ICEAgent: Sendable {
     guard role == .controlling, configuration.nomination == .regular, state == .connected,
       nominationInFlight == nil, !pairs.contains(where: \.nominated)
     else { return }
-    guard let best = pairs.first(where: \.isValid) else { return }
-    let pendingBetter = pairs.contains {
-      $0.inCheckList && $0.priority > best.priority
-        && ($0.state == .frozen || $0.state == .waiting || $0.state == .inProgress)
-    }
-    let deadline = (firstValidAt ?? now) + configuration.nominationDelay
-    guard !pendingBetter || now >= deadline else { return }
-    guard
-      let generator = pairs.first(where: {
-        $0.inCheckList && $0.validPairID == best.id && $0.state == .succeeded
-      })
+    guard let best = pairs.first(where: \.isValid), let generator = generator(of: best),
+      now >= nominationTime(best: best, generator: generator, now: now)
     else { return }
     nominationInFlight = generator.id
     useCandidateOn.insert(generator.id)
     if !triggered.contains(generator.id) { triggered.insert(generator.id, at: 0) }
+  }
+
+  /// The check-list pair whose success produced the valid pair `valid`.
+  private func generator(of valid: CandidatePair) -> CandidatePair? {
+    pairs.first { $0.inCheckList && $0.validPairID == valid.id && $0.state == .succeeded }
+  }
+
+  /// When regular nomination may pick `best`: at once when no pair of higher priority is still
+  /// pending. A pending pair that waits for the peer's checks (one with a reflexive or relayed
+  /// candidate: hole punching) holds nomination back for the whole `nominationDelay`. A pending
+  /// pair of two host candidates needs no help from the peer's NAT, so it holds nomination back
+  /// only until its first check has gone unanswered for `hostPairPatience`, or four round trips
+  /// of the path that works, whichever is longer.
+  private func nominationTime(best: CandidatePair, generator: CandidatePair, now: Instant)
+    -> Instant
+  {
+    let latest = (firstValidAt ?? now) + configuration.nominationDelay
+    let rtt = (generator.stats.minRTTMs ?? best.stats.minRTTMs).map {
+      Duration.nanoseconds(Int64($0 * 4e6))
+    }
+    let patience = Swift.max(configuration.hostPairPatience, rtt ?? .zero)
+    var due = now
+    for p in pairs where p.inCheckList && p.priority > best.priority {
+      switch p.state {
+      case .succeeded, .failed: continue
+      case .frozen, .waiting: return latest
+      case .inProgress:
+        guard p.local.type == .host, p.remote.type == .host,
+          let sent = p.stats.history.first(where: { $0.state == .inProgress })?.at
+        else { return latest }
+        due = Swift.max(due, sent + patience)
+      }
+    }
+    return Swift.min(due, latest)
   }
 
   private mutating func nominate(_ validID: Int, _ now: Instant) {
@@ -1046,9 +1075,10 @@ public struct ICEAgent: Sendable {
         wakes.append(Swift.max(now, (lastCheckAt ?? now) + configuration.pacing))
       }
       if role == .controlling, configuration.nomination == .regular, state == .connected,
-        nominationInFlight == nil, let first = firstValidAt
+        nominationInFlight == nil, !pairs.contains(where: \.nominated),
+        let best = pairs.first(where: \.isValid), let generator = generator(of: best)
       {
-        wakes.append(Swift.max(now, first + configuration.nominationDelay))
+        wakes.append(nominationTime(best: best, generator: generator, now: now))
       }
       if let c = consent, state == .completed || state == .disconnected {
         wakes.append(c.lastSentAt + configuration.keepaliveInterval)

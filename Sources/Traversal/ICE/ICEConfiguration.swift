@@ -23,6 +23,10 @@ public struct ICEConfiguration: Sendable, Hashable {
   /// than the best valid pair is still pending, or this long after the first valid pair,
   /// whichever comes first.
   public var nominationDelay: Duration
+  /// With regular nomination, a pending pair of two host candidates (which needs no hole
+  /// punching) stops holding nomination back once its first check has gone unanswered this
+  /// long, or four round trips of the best valid pair if that is longer; default 20 ms.
+  public var hostPairPatience: Duration
   /// Local preferences by interface and family.
   public var localPreferences: LocalPreferencePolicy
   /// RFC 7675 consent: requests on the selected pair about this often (randomised 0.8–1.2×);
@@ -44,7 +48,7 @@ public struct ICEConfiguration: Sendable, Hashable {
     checkPolicy: RetransmissionPolicy = RetransmissionPolicy(
       initialRTO: .milliseconds(250), maxRequests: 7, lastWaitMultiplier: 2, backoff: 1),
     maxPairs: Int = 100, nomination: Nomination = .regular,
-    nominationDelay: Duration = .milliseconds(500),
+    nominationDelay: Duration = .milliseconds(500), hostPairPatience: Duration = .milliseconds(20),
     localPreferences: LocalPreferencePolicy = LocalPreferencePolicy(),
     consentInterval: Duration? = .seconds(5), disconnectedTimeout: Duration = .seconds(10),
     consentTimeout: Duration = .seconds(30),
@@ -57,6 +61,7 @@ public struct ICEConfiguration: Sendable, Hashable {
     self.maxPairs = max(1, maxPairs)
     self.nomination = nomination
     self.nominationDelay = nominationDelay
+    self.hostPairPatience = hostPairPatience
     self.localPreferences = localPreferences
     self.consentInterval = consentInterval
     self.disconnectedTimeout = disconnectedTimeout

@@ -62,7 +62,7 @@ public struct ConnectReportBuilder: Sendable {
     return ConnectReport(
       state: connected ? .connected : .failed, selectedPair: selectedPair,
       timeToConnectedMs: connected ? timings.connectedMs : nil, timings: timings,
-      paths: Self.paths(pairs, local: local, remote: remote, connected: connected),
+      paths: Self.paths(pairs, local: local, remote: remote, selected: selectedPair),
       prediction: Self.predict(local: local, remote: remote),
       local: .init(
         profile: local.profile, legacyType: local.legacyType.rawValue, turn: local.turn),
@@ -78,22 +78,30 @@ public struct ConnectReportBuilder: Sendable {
 
   /// Derives each path's result from the pair outcomes.
   ///
-  /// - Parameter connected: whether some pair was selected (unchecked paths then say a better
-  ///   path won).
+  /// - Parameter selected: the pair ICE selected, if any: a path it belongs to names it, and
+  ///   unchecked paths then say a better path won.
   public static func paths(
-    _ pairs: [ConnectReport.PairOutcome], local: Side, remote: Side, connected: Bool
+    _ pairs: [ConnectReport.PairOutcome], local: Side, remote: Side,
+    selected: ConnectReport.SelectedPair?
   ) -> ConnectReport.Paths {
+    let connected = selected != nil
     func result(_ kind: ConnectReport.PathKind) -> ConnectReport.PathResult {
       let all = pairs.filter { $0.kind == kind }
       let checked = all.filter(\.checked)
       let won = checked.filter(\.succeeded)
       if !won.isEmpty {
-        let best = won.min { ($0.rttMs ?? .infinity) < ($1.rttMs ?? .infinity) } ?? won[0]
-        let rtt = won.compactMap(\.rttMs).min()
+        // The selected pair when it is on this path, else the fastest pair that worked.
+        let chosen = selected.flatMap { s in
+          won.first { $0.local == s.local && $0.remote == s.remote }
+        }
+        let best =
+          chosen ?? won.min { ($0.rttMs ?? .infinity) < ($1.rttMs ?? .infinity) } ?? won[0]
+        let rtt = best.rttMs ?? won.compactMap(\.rttMs).min()
         let answered = rtt.map { "answered in \(ConnectReportText.ms($0))" } ?? "answered"
+        let mark = chosen != nil ? "; selected" : ""
         return .init(
           attempted: true, succeeded: true,
-          reason: "Worked: \(best.local) ↔ \(best.remote) \(answered).", rttMs: rtt)
+          reason: "Worked: \(best.local) ↔ \(best.remote) \(answered)\(mark).", rttMs: rtt)
       }
       if checked.isEmpty {
         return .init(
