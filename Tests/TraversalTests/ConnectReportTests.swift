@@ -200,11 +200,12 @@ import Traversal
     #expect(
       Set(o.keys)
         == [
-          "schemaVersion", "state", "selectedPair", "timeToConnectedMs", "timings", "paths",
-          "prediction", "local", "remote", "candidates", "pairs",
+          "schemaVersion", "state", "reason", "selectedPair", "timeToConnectedMs", "timings",
+          "paths", "prediction", "local", "remote", "candidates", "pairs",
         ])
     #expect(o["schemaVersion"] as? Int == 1)
     #expect(o["state"] as? String == "connected")
+    #expect(o["reason"] is NSNull)
     let sel = try #require(o["selectedPair"] as? [String: Any])
     #expect(Set(sel.keys) == ["local", "remote", "rttMs"])
     let local = try #require(sel["local"] as? [String: Any])
@@ -242,6 +243,30 @@ import Traversal
     #expect(failed["selectedPair"] is NSNull)
     #expect(failed["timeToConnectedMs"] is NSNull)
     #expect(failed["state"] as? String == "failed")
+    #expect(
+      failed["reason"] as? String
+        == "No pair could be formed from the candidates.")
+  }
+
+  /// Pairs that worked without a selection mean nomination never happened: the report says
+  /// who should have nominated instead of "no path worked".
+  @Test func workingPairsWithoutNominationAreExplained() {
+    var won = Self.relayPair
+    won.succeeded = true
+    var b = ConnectReportBuilder(local: .init(F.typical, turn: [.udp]), remote: .init(Self.peer))
+    b.pairs = [Self.srflxPair, won]
+    b.role = .controlled
+    let r = b.build()
+    #expect(r.state == .failed)
+    #expect(r.paths.relay.succeeded)
+    #expect(
+      r.reason?.hasPrefix(
+        "Checks worked, but the peer (the controlling side) never nominated a pair") == true)
+    #expect(r.text.hasPrefix("Not connected. Checks worked, but the peer"))
+    b.role = .controlling
+    #expect(b.build().reason?.contains("no nominating check was answered") == true)
+    b.pairs = [Self.srflxPair]
+    #expect(b.build().reason == "No path worked (1 pair checked).")
   }
 
   @Test func jsonRoundTripsAndNeverContainsThePassword() throws {
@@ -282,7 +307,7 @@ import Traversal
     var b = ConnectReportBuilder(local: .init(Self.peer), remote: .init(Self.peer))
     b.pairs = Array(Self.hostPairs.prefix(1))
     let failed = b.build().text
-    #expect(failed.hasPrefix("Not connected: no path worked (1 pair checked).\n"))
+    #expect(failed.hasPrefix("Not connected. No path worked (1 pair checked).\n"))
     #expect(failed.contains("  – relay      No relay was configured (use --turn)."))
     #expect(!failed.contains("Selected pair"))
   }
@@ -296,7 +321,7 @@ import Traversal
     let text = r.text
     #expect(text.contains("Candidates not checked\n  remote  Candidate f3b0c7a2"))
     #expect(text.contains("  remote  TCP candidate 192.168.1.23 port 9 is not supported"))
-    #expect(text.hasPrefix("Not connected: no path worked (1 pair checked).\n"))
+    #expect(text.hasPrefix("Not connected. No path worked (1 pair checked).\n"))
   }
 
   @Test func milliseconds() {

@@ -292,6 +292,8 @@ public struct ConnectReport: Codable, Sendable, Hashable {
 
   public var schemaVersion: Int
   public var state: State
+  /// When `state` is failed, one sentence saying why no pair was selected; nil when connected.
+  public var reason: String?
   /// nil when no pair was selected.
   public var selectedPair: SelectedPair?
   /// Milliseconds until a pair was selected; nil when none was.
@@ -311,10 +313,11 @@ public struct ConnectReport: Codable, Sendable, Hashable {
     schemaVersion: Int = ConnectReport.currentSchemaVersion, state: State,
     selectedPair: SelectedPair?, timeToConnectedMs: Double?, timings: Timings, paths: Paths,
     prediction: Predictions, local: Host, remote: Host, candidates: Candidates,
-    pairs: [PairOutcome]
+    pairs: [PairOutcome], reason: String? = nil
   ) {
     self.schemaVersion = schemaVersion
     self.state = state
+    self.reason = reason
     self.selectedPair = selectedPair
     self.timeToConnectedMs = timeToConnectedMs
     self.timings = timings
@@ -327,14 +330,15 @@ public struct ConnectReport: Codable, Sendable, Hashable {
   }
 
   private enum CodingKeys: String, CodingKey {
-    case schemaVersion, state, selectedPair, timeToConnectedMs, timings, paths, prediction
-    case local, remote, candidates, pairs
+    case schemaVersion, state, reason, selectedPair, timeToConnectedMs, timings, paths
+    case prediction, local, remote, candidates, pairs
   }
 
   public func encode(to encoder: any Encoder) throws {
     var c = encoder.container(keyedBy: CodingKeys.self)
     try c.encode(schemaVersion, forKey: .schemaVersion)
     try c.encode(state, forKey: .state)
+    try c.encode(reason, forKey: .reason)
     // Always present: null means "none".
     try c.encode(selectedPair, forKey: .selectedPair)
     try c.encode(timeToConnectedMs, forKey: .timeToConnectedMs)

@@ -50,6 +50,8 @@ public struct ConnectReportBuilder: Sendable {
   /// nil when ICE selected nothing.
   public var selectedPair: ConnectReport.SelectedPair?
   public var timings = ConnectReport.Timings()
+  /// This host's ICE role, when known: it decides who should have nominated a working pair.
+  public var role: ICERole?
 
   public init(local: Side, remote: Side) {
     self.local = local
@@ -71,7 +73,29 @@ public struct ConnectReportBuilder: Sendable {
       candidates: .init(
         local: local.candidates.map(ConnectReport.CandidateEntry.init),
         remote: remote.candidates.map(ConnectReport.CandidateEntry.init)),
-      pairs: pairs)
+      pairs: pairs, reason: connected ? nil : failureReason())
+  }
+
+  /// Why nothing was selected, in one sentence.
+  func failureReason() -> String {
+    let checked = pairs.filter(\.checked).count
+    if pairs.contains(where: \.succeeded) {
+      switch role {
+      case .controlled?:
+        return
+          "Checks worked, but the peer (the controlling side) never nominated a pair before the time ran out: it may have quit or given up first."
+      case .controlling?:
+        return "Checks worked, but no nominating check was answered before the time ran out."
+      case nil:
+        return "Checks worked, but no pair was nominated before the time ran out."
+      }
+    }
+    if pairs.isEmpty {
+      return remote.candidates.isEmpty
+        ? "No pair could be formed: the peer signalled no candidates."
+        : "No pair could be formed from the candidates."
+    }
+    return "No path worked (\(checked) pair\(checked == 1 ? "" : "s") checked)."
   }
 
   // MARK: - What happened

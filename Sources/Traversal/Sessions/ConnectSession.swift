@@ -615,6 +615,7 @@ public final class ConnectSession {
       remote: remote.map { ConnectReportBuilder.Side($0) }
         ?? .init(profile: nil, candidates: []))
     let agent = ice.agent
+    b.role = agent.role
     let selected = agent.selectedPair
     b.pairs = agent.pairs.map { Self.outcome($0, connected: selected != nil) }
     if let s = selected {
