@@ -2,7 +2,8 @@ import STUN
 import Traversal
 
 /// A TURN relay on a `SimulatedLab`'s internet: a public host (203.0.113.20) running
-/// natscope's own `TURNServerSession` (UDP on port 3478, relayed addresses on the same IP),
+/// natscope's own `TURNServerSession` (UDP on port 3478, or simulated TCP through
+/// `streamConnector(for:)`; relayed addresses on the same IP),
 /// with one demo user whose password never leaves this object.
 ///
 /// ```swift
@@ -23,6 +24,8 @@ public final class SimulatedTURNRelay {
   /// The TURN server.
   public let server: TURNServerSession
   private let credentials: TURNCredentials
+  /// The client port of the last simulated TCP connection.
+  private var nextStreamPort: UInt16 = 39999
   /// Every allocation session created by `relayFactory(for:)`, oldest first.
   public private(set) var allocations: [TURNAllocationSession] = []
 
@@ -88,6 +91,31 @@ public final class SimulatedTURNRelay {
       }
       session.start()
     }
+  }
+
+  /// A TCP connector for a `ConnectSession` on `host` (TURN over TCP to this relay): each
+  /// connection is a ``SimulatedStreamEnd`` pair that the server sees coming from the host's
+  /// outermost public address and a fresh port, with the path's latency each way.
+  /// Connections to any other address are refused.
+  public func streamConnector(for host: SimulatedHost) -> TURNStreamConnector {
+    return { [weak self] server in
+      guard let self, server == self.serverAddress else {
+        throw RuntimeError.failed("connection refused: no TCP server listens at \(server)")
+      }
+      let route = host.routeToInternet()
+      self.nextStreamPort = self.nextStreamPort == UInt16.max ? 40000 : self.nextStreamPort + 1
+      let client = TransportAddress(ip: route.publicIP, port: self.nextStreamPort)
+      let ends = SimulatedStreamEnd.connect(
+        client: host, server: self.host, oneWay: route.latency + self.host.downLatency)
+      self.server.acceptStream(ends.server, client: client)
+      return ends.client
+    }
+  }
+
+  /// The relay as a `ConnectSession` TURN server reached over TCP (pass
+  /// ``streamConnector(for:)`` to the session too).
+  public var connectServerOverTCP: ConnectTURNServer {
+    ConnectTURNServer(address: serverAddress, credentials: credentials, transport: .tcp)
   }
 
   /// Releases every allocation made through `relayFactory(for:)` that is still open.

@@ -34,6 +34,12 @@ public struct SitePreset: Hashable, Sendable {
     self.kind = kind
   }
 
+  /// Whether the site's firewall drops outgoing UDP (then TURN has to go over TCP).
+  public var blocksOutgoingUDP: Bool {
+    guard case .nat(let b) = kind else { return false }
+    return b.firewall.blocks(inbound: false)
+  }
+
   /// The presets, most to least permissive.
   public static let presets: [SitePreset] = [
     SitePreset(name: "open", kind: .open),

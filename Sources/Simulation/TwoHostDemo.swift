@@ -184,15 +184,20 @@ public final class TwoHostDemo {
     guard phase == .probing else { return }
     set(.connecting)
     let now = lab.network.now
-    let turn = lab.turnRelay.map { [$0.connectServer] } ?? []
     func session(_ side: TwoHostDemoSide) -> ConnectSession {
-      ConnectSession(
+      // A host whose UDP is blocked reaches the relay over TCP, as its user would configure
+      // (`--turn turn:…?transport=tcp`).
+      let overTCP = (side == .a ? configuration.a : configuration.b).blocksOutgoingUDP
+      let relay = lab.turnRelay
+      let turn = relay.map { [overTCP ? $0.connectServerOverTCP : $0.connectServer] } ?? []
+      return ConnectSession(
         runtime: host(side),
         configuration: ConnectSessionConfiguration(
           role: side == .a ? .offer : .answer, stunServers: [lab.stunServerAddress],
           turnServers: turn, gatheringTimeout: .seconds(3),
           // Both hosts ran the full probe already; its profiles go into the report.
           probeTimeout: nil),
+        streamConnector: overTCP ? relay?.streamConnector(for: host(side)) : nil,
         generator: SeededGenerator(seed: configuration.seed &* 2 &+ (side == .a ? 1 : 2)))
     }
     let a = session(.a)
@@ -258,10 +263,13 @@ public final class TwoHostDemo {
   private func makeResult() -> TwoHostDemoResult {
     let pa = probes[.a]?.profile
     let pb = probes[.b]?.profile
-    let turn: [SignaledCandidate.Transport] = configuration.turn ? [.udp] : []
+    func turn(_ site: SitePreset) -> [SignaledCandidate.Transport] {
+      configuration.turn ? [site.blocksOutgoingUDP ? .tcp : .udp] : []
+    }
     var connect = TwoHostDemoExplanations.report(
       sessionA?.report, local: sessionA?.localDescription, remote: sessionA?.remoteDescription,
-      localProfile: pa, remoteProfile: pb, turn: turn)
+      localProfile: pa, remoteProfile: pb, localTURN: turn(configuration.a),
+      remoteTURN: turn(configuration.b))
     if connect.selectedPair != nil, connect.selectedPair?.rttMs == nil,
       let agent = sessionA?.ice.agent, let selected = agent.selectedPair
     {

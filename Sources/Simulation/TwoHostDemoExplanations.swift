@@ -10,11 +10,15 @@ enum TwoHostDemoExplanations {
   /// never reached a verdict.
   static func report(
     _ report: ConnectReport?, local: SessionDescription?, remote: SessionDescription?,
-    localProfile: NATProfile?, remoteProfile: NATProfile?, turn: [SignaledCandidate.Transport]
+    localProfile: NATProfile?, remoteProfile: NATProfile?,
+    localTURN: [SignaledCandidate.Transport], remoteTURN: [SignaledCandidate.Transport]
   ) -> ConnectReport {
     var b = ConnectReportBuilder(
-      local: .init(profile: localProfile, candidates: local?.candidates ?? [], turn: turn),
-      remote: .init(profile: remoteProfile, candidates: remote?.candidates ?? [], turn: turn))
+      local: .init(profile: localProfile, candidates: local?.candidates ?? [], turn: localTURN),
+      remote: .init(
+        profile: remoteProfile, candidates: remote?.candidates ?? [], turn: remoteTURN))
+    // Host A offers: it is the controlling side.
+    b.role = .controlling
     guard let report else { return b.build() }
     b.pairs = report.pairs
     b.selectedPair = report.selectedPair
@@ -57,9 +61,9 @@ enum TwoHostDemoExplanations {
     }
   }
 
-  /// The simulated TURN relay is reached over UDP only: when a host's UDP is blocked, say so
-  /// (and that TURN over TCP is what it would take) instead of the generic reasons ("no pair
-  /// could be formed", "the relay gave no address").
+  /// When a host's UDP is blocked, say so for the UDP paths instead of the generic reasons
+  /// ("no pair could be formed"). The relay keeps its own reason: the blocked host reaches the
+  /// relay over TCP.
   static func explainBlockedUDP(
     _ r: inout ConnectReport, a: NATProfile?, b: NATProfile?, turn: Bool
   ) {
@@ -69,14 +73,11 @@ enum TwoHostDemoExplanations {
       ? "both hosts' networks"
       : (a?.udpBlocked == true ? "this host's network" : "the peer's network")
     let noUDP =
-      "UDP is blocked on \(who), so no UDP path can work; only a TURN relay over TCP or TLS could connect these hosts."
+      turn
+      ? "UDP is blocked on \(who), so no UDP path can work; only the TURN relay, reached over TCP, can connect these hosts."
+      : "UDP is blocked on \(who), so no UDP path can work; only a TURN relay over TCP or TLS could connect these hosts."
     if !r.paths.direct.succeeded { r.paths.direct.reason = noUDP }
     if !r.paths.reflexive.succeeded { r.paths.reflexive.reason = noUDP }
-    guard turn, !r.paths.relay.succeeded else { return }
-    let reason =
-      "UDP is blocked on \(who), so the TURN relay cannot be reached over UDP either; only TURN over TCP or TLS could relay, which the simulation does not model."
-    r.paths.relay.reason = reason
-    r.prediction.relay = PathPrediction(.fails, reason)
   }
 
   private static func set(

@@ -21,7 +21,8 @@ struct DemoCommand: ParsableCommand {
 
       With --a and --b, two hosts behind the NATs you name probe their NATs, then connect to \
       each other with ICE (host, server-reflexive and relayed candidates, through natscope's own \
-      TURN relay at 203.0.113.20 unless --no-turn), and the report shows which path worked and \
+      TURN relay at 203.0.113.20 unless --no-turn; a host behind udp-blocked reaches it over \
+      simulated TCP), and the report shows which path worked and \
       why the others did not. \(DemoCommand.twoHostHelp)
       """)
 

@@ -67,13 +67,26 @@ import Testing
     #expect(connect["selectedPair"] is NSNull)
   }
 
-  @Test func udpBlockedExplainsThatTCPTURNIsNeeded() throws {
+  /// The host whose UDP is blocked reaches the relay over (simulated) TCP; the UDP paths say
+  /// why they could not work.
+  @Test func udpBlockedConnectsThroughTURNOverTCP() throws {
     let r = try Binary.run(["demo", "--a", "udp-blocked", "--b", "full-cone", "--json"])
     let connect = try #require(try object(r.stdout)["connect"] as? [String: Any])
-    #expect(connect["state"] as? String == "failed")
-    let relay = (connect["paths"] as? [String: Any])?["relay"] as? [String: Any]
-    let reason = relay?["reason"] as? String ?? ""
-    #expect(reason.contains("UDP is blocked") && reason.contains("TCP"))
+    #expect(connect["state"] as? String == "connected")
+    let selected = connect["selectedPair"] as? [String: Any]
+    #expect((selected?["local"] as? [String: Any])?["type"] as? String == "relay")
+    let turn = (connect["local"] as? [String: Any])?["turn"] as? [String]
+    #expect(turn == ["tcp"])
+    let paths = connect["paths"] as? [String: Any]
+    let reflexive = (paths?["reflexive"] as? [String: Any])?["reason"] as? String ?? ""
+    #expect(reflexive.contains("UDP is blocked") && reflexive.contains("TCP"))
+    #expect((paths?["relay"] as? [String: Any])?["succeeded"] as? Bool == true)
+    // And without a relay, nothing can connect.
+    let none = try Binary.run([
+      "demo", "--a", "udp-blocked", "--b", "full-cone", "--no-turn", "--json",
+    ])
+    let failed = try #require(try object(none.stdout)["connect"] as? [String: Any])
+    #expect(failed["state"] as? String == "failed")
   }
 
   @Test(arguments: [

@@ -1,7 +1,7 @@
 import STUN
 
 /// Runs a ``TURNServer`` over a `NetworkRuntime`: a listening UDP socket plus one relay
-/// socket per allocation, and a timer for expiries.
+/// socket per allocation, a timer for expiries, and clients connected over streams (TCP).
 public final class TURNServerSession {
   /// The runtime.
   public let runtime: any NetworkRuntime
@@ -11,6 +11,8 @@ public final class TURNServerSession {
   public private(set) var relayOpenFailures = 0
   private var listener: (any DatagramSocket)?
   private var relays: [TransportAddress: any DatagramSocket] = [:]
+  /// Clients connected over a stream (TURN over TCP), by the address the server sees.
+  private var streams: [TransportAddress: any TURNStreamTransport] = [:]
   private var timer: (any TimerHandle)?
   private var timerDeadline: Instant?
 
@@ -31,10 +33,29 @@ public final class TURNServerSession {
   /// Counters.
   public var stats: TURNServerStats { server.stats }
 
+  /// Serves a client connected over a stream (TURN over TCP, RFC 8656 §3.1): its frames reach
+  /// the server as if from `client`, and whatever the server sends to `client` goes back over
+  /// the stream. When the stream ends, so does the client's allocation (RFC 8656 §7.2).
+  public func acceptStream(_ stream: any TURNStreamTransport, client: TransportAddress) {
+    streams[client]?.close()
+    streams[client] = stream
+    stream.onFrame = { [weak self] frame in
+      guard let self else { return }
+      self.apply(self.server.handle(frame, from: client, at: self.runtime.now))
+    }
+    stream.onClose = { [weak self] _ in
+      guard let self else { return }
+      self.streams[client] = nil
+      self.apply(self.server.dropAllocation(client: client))
+    }
+  }
+
   /// Closes every socket.
   public func close() {
     timer?.cancel()
     timer = nil
+    for s in streams.values { s.close() }
+    streams.removeAll()
     listener?.close()
     listener = nil
     for s in relays.values { s.close() }
@@ -46,7 +67,11 @@ public final class TURNServerSession {
       switch o {
       case .send(let bytes, let from, let to):
         if from == server.configuration.listen {
-          listener?.send(bytes, to: to)
+          if let stream = streams[to] {
+            stream.send(bytes)
+          } else {
+            listener?.send(bytes, to: to)
+          }
         } else {
           relays[from]?.send(bytes, to: to)
         }

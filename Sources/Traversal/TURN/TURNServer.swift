@@ -121,7 +121,8 @@ public enum TURNServerOutput: Sendable, Hashable {
   case wake(at: Instant)
 }
 
-/// A compact sans-IO TURN server (RFC 8656) over UDP with long-term credentials: for natscope's
+/// A compact sans-IO TURN server (RFC 8656) with long-term credentials, its clients on UDP or
+/// (through ``TURNServerSession/acceptStream(_:client:)``) TCP: for natscope's
 /// simulated relay, the demo and tests. One relayed port per allocation on `relayIP`; nonces
 /// expire; permissions (300 s), channels (600 s) and allocations expire; peer data without a
 /// permission is dropped. Bounded by allocations per user and per server.
@@ -241,6 +242,12 @@ public struct TURNServer: Sendable {
     guard let client = byRelay[relay] else { return [] }
     let result = remove(client)
     return finish(result)
+  }
+
+  /// Removes the allocation of `client`, if it has one (its TCP connection ended).
+  public mutating func dropAllocation(client: TransportAddress) -> [TURNServerOutput] {
+    guard allocations[client] != nil else { return [] }
+    return finish(remove(client))
   }
 
   /// Expires allocations, permissions and channels.
