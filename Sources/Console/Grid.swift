@@ -32,7 +32,12 @@ public struct Grid: Equatable, Sendable {
     let limit = min(columns, width.map { column + $0 } ?? columns)
     for ch in text {
       if col >= limit { break }
-      self[row, col] = Cell(ch, style: style)
+      // A control character would make ncurses draw ^X notation (two cells) or worse; no
+      // model text should hold one, but the grid never passes one on.
+      let unsafe = ch.unicodeScalars.contains {
+        $0.value < 0x20 || (0x7F...0x9F).contains($0.value)
+      }
+      self[row, col] = Cell(unsafe ? "\u{FFFD}" : ch, style: style)
       col += 1
     }
     return col

@@ -181,3 +181,12 @@ import Traversal
         .color)
   }
 }
+
+@Suite struct GridSafetyTests {
+  /// Whatever text reaches the grid, no control character reaches ncurses.
+  @Test func controlCharactersNeverReachTheGrid() {
+    var g = Grid(rows: 1, columns: 10)
+    g.put("a\u{1B}[Hb\u{9B}", row: 0, column: 0)
+    #expect(g.text == "a\u{FFFD}[Hb\u{FFFD}    ")
+  }
+}

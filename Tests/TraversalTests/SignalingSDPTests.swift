@@ -99,6 +99,28 @@ import Traversal
     #expect(reason("a=candidate:1 1 udp 1 1.2.3.4 7 xyz host")?.contains("typ") == true)
   }
 
+  /// Addresses must be IP addresses or host names: escape sequences in a pasted description
+  /// never reach a report or the terminal, and neither do they through the error sentence.
+  @Test func addressesAreIPsOrHostNames() {
+    func reason(_ line: String) -> String? {
+      do {
+        _ = try SignaledCandidate(sdpAttribute: line, line: 1)
+        return nil
+      } catch { return error.message }
+    }
+    #expect(reason("a=candidate:1 1 udp 1 4a1b-c2.local 7 typ host") == nil)
+    #expect(
+      reason("a=candidate:1 1 udp 1 evil\u{1B}[2J.local 7 typ host")?.contains(
+        "neither an IP address nor a host name") == true)
+    #expect(
+      reason("a=candidate:1 1 udp 1 1.2.3.4 7 typ srflx raddr x\u{7}y rport 9")?.contains(
+        "raddr is neither") == true)
+    // Whatever an error quotes from the pasted text is shown without control characters.
+    let quoted = reason("a=candidate:1 1 \u{1B}]0;x 1 1.2.3.4 7 typ host") ?? ""
+    #expect(quoted.contains("neither UDP nor TCP"))
+    #expect(!quoted.unicodeScalars.contains { $0.value == 0x1B })
+  }
+
   @Test func missingCredentials() {
     #expect(throws: SignalingError.missingAttribute("ice-ufrag")) {
       try SessionDescription(sdpLines: ["a=ice-pwd:abcdefabcdefabcdefabcdef"], assumedRole: .offer)

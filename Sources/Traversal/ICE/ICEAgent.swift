@@ -674,7 +674,7 @@ public struct ICEAgent: Sendable {
         enqueueTriggered(i, .roleConflict, now)
         return
       }
-      failPair(i, .errorCode(code: code, reason: ec?.reason ?? ""), now)
+      failPair(i, .errorCode(code: code, reason: WireText.display(ec?.reason ?? "")), now)
       return
     }
     guard let mapped = (try? m.get(XORMappedAddress.self))?.address else {

@@ -187,9 +187,10 @@ public final class STUNClient {
       mappedAddress: (try? m.get(MappedAddress.self))?.address,
       responseOrigin: (try? m.get(ResponseOrigin.self))?.address,
       otherAddress: (try? m.get(OtherAddress.self))?.address,
-      software: (try? m.get(Software.self))?.text,
+      software: (try? m.get(Software.self)).map { WireText.display($0.text) },
       errorCode: m.messageClass == .errorResponse ? Int(error?.code.rawValue ?? 0) : nil,
-      errorReason: m.messageClass == .errorResponse ? error?.reason : nil,
+      errorReason: m.messageClass == .errorResponse
+        ? error.map { WireText.display($0.reason) } : nil,
       rtt: rtt, attempts: attempts)
   }
 }

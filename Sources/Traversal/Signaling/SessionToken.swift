@@ -170,7 +170,9 @@ public enum SessionToken {
     case 1: return .ip(IPAddress(bytes: try r.take(16, what)) ?? .anyV6)
     case 2:
       let name = try r.string(what, max: 253)
-      guard !name.isEmpty, !name.contains(" ") else { throw .malformed("\(what) is not a name") }
+      guard SignaledCandidate.Address.isHostName(name) else {
+        throw .malformed("\(what) is not a name")
+      }
       return .hostname(name)
     default: throw .malformed("\(what) has an unknown kind")
     }

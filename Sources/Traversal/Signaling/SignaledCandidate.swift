@@ -32,6 +32,26 @@ public struct SignaledCandidate: Hashable, Sendable {
       if let ip = IPAddress(text) { self = .ip(ip) } else { self = .hostname(String(text)) }
     }
 
+    /// Parses an IP address or a host name (letters, digits, `-`, `_` and `.`, as DNS and
+    /// mDNS names are written); nil for anything else.
+    public init?(validating text: some StringProtocol) {
+      if let ip = IPAddress(text) {
+        self = .ip(ip)
+        return
+      }
+      guard Self.isHostName(text) else { return nil }
+      self = .hostname(String(text))
+    }
+
+    /// Whether `text` is 1 to 253 characters of letters, digits, `-`, `_` and `.`.
+    public static func isHostName(_ text: some StringProtocol) -> Bool {
+      (1...253).contains(text.count)
+        && text.unicodeScalars.allSatisfy {
+          ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
+            || $0 == "-" || $0 == "_" || $0 == "."
+        }
+    }
+
     /// The IP address, if this is one.
     public var ip: IPAddress? { if case .ip(let ip) = self { ip } else { nil } }
 
@@ -180,7 +200,9 @@ extension SignaledCandidate {
       throw fail("the priority \"\(f[3].prefix(12))\" is not a 32-bit number")
     }
     guard f[4].count <= 253 else { throw fail("the address is longer than any host name") }
-    let address = Address(f[4])
+    guard let address = Address(validating: f[4]) else {
+      throw fail("the address is neither an IP address nor a host name")
+    }
     guard let port = UInt16(f[5]) else {
       throw fail("the port \"\(f[5].prefix(12))\" is not a number from 0 to 65535")
     }
@@ -198,8 +220,10 @@ extension SignaledCandidate {
       let value = f[i + 1]
       switch name {
       case "raddr":
-        guard value.count <= 253 else { throw fail("raddr is longer than any host name") }
-        c.relatedAddress = Address(value)
+        guard let related = Address(validating: value) else {
+          throw fail("raddr is neither an IP address nor a host name")
+        }
+        c.relatedAddress = related
       case "rport":
         guard let p = UInt16(value) else {
           throw fail("rport \"\(value.prefix(12))\" is not a port")

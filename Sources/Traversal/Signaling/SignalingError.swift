@@ -31,7 +31,11 @@ public enum SignalingError: Error, Hashable, Sendable, CustomStringConvertible {
   case unrecognizedInput
 
   /// One sentence for the user.
-  public var message: String {
+  /// One sentence; anything quoted from the pasted text is shown with control characters
+  /// neutralised (see `WireText`).
+  public var message: String { WireText.display(rawMessage, limit: 400) }
+
+  private var rawMessage: String {
     switch self {
     case .empty:
       return "Nothing was pasted: paste the whole token line that starts with \"natscope1.\"."

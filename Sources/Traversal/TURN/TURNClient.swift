@@ -654,7 +654,9 @@ public struct TURNClient: Sendable {
         }
         auth = Auth(realm: realm, nonce: nonce, key: key, algorithm: algorithm, offered: offered)
         var out: [TURNClientOutput] = [
-          .event(.challenged(realm: realm, algorithm: algorithm == .sha256 ? "SHA-256" : "MD5"))
+          .event(
+            .challenged(
+              realm: WireText.display(realm), algorithm: algorithm == .sha256 ? "SHA-256" : "MD5"))
         ]
         out += request(p.kind, staleRetries: p.staleRetries, at: now)
         return out

@@ -61,7 +61,8 @@ public struct TURNFailure: Error, Sendable, Hashable, Codable, CustomStringConve
     default:
       text = "the TURN server answered with error \(code.rawValue)"
     }
-    return TURNFailure(code: Int(code.rawValue), explanation: text, serverReason: reason)
+    return TURNFailure(
+      code: Int(code.rawValue), explanation: text, serverReason: reason.map { WireText.display($0) })
   }
 
   /// No answer from the server within `window`.
