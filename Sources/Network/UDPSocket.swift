@@ -13,8 +13,10 @@ import Traversal
 /// All methods must be called on the runtime's loop; callbacks run there.
 ///
 /// - Note: Linux reports ICMP errors (port unreachable) to an unconnected UDP socket only when
-///   `IP_RECVERR` is on, which SwiftNIO cannot drain; so a send to a closed port is usually
-///   silent here. Errors the kernel returns from `sendto` itself are reported.
+///   `IP_RECVERR` is on. natscope leaves it off: SwiftNIO does not read the error queue, and on
+///   the `EPOLLERR` such an error raises it closes the channel for any pending error other than
+///   ECONNREFUSED (an ICMP host unreachable would take the socket down). So a send to a closed
+///   port is found by timeout here. Errors the kernel returns from `sendto` itself are reported.
 public final class UDPSocket: DatagramSocket, RuntimeResource {
   /// The largest datagram received whole (the largest UDP payload); longer ones cannot exist.
   public static let maximumDatagramSize = 65_536
