@@ -23,7 +23,8 @@ public struct Grid: Equatable, Sendable {
   }
 
   /// Writes `text` starting at (`row`, `column`), clipped to the grid and to `width` columns
-  /// when given. Returns the column after the last character written.
+  /// when given; a wide character takes two cells (and is left out when only one is left).
+  /// Returns the column after the last character written.
   @discardableResult
   public mutating func put(
     _ text: String, row: Int, column: Int, width: Int? = nil, style: CellStyle = .plain
@@ -37,15 +38,30 @@ public struct Grid: Equatable, Sendable {
       let unsafe = ch.unicodeScalars.contains {
         $0.value < 0x20 || (0x7F...0x9F).contains($0.value)
       }
-      self[row, col] = Cell(unsafe ? "\u{FFFD}" : ch, style: style)
+      if unsafe {
+        self[row, col] = Cell("\u{FFFD}", style: style)
+        col += 1
+        continue
+      }
+      if Cell.width(of: ch) == 2 {
+        if col + 1 >= limit { break }
+        self[row, col] = Cell(ch, style: style)
+        self[row, col + 1] = .wideTail(style: style)
+        col += 2
+        continue
+      }
+      self[row, col] = Cell(ch, style: style)
       col += 1
     }
     return col
   }
 
-  /// The grid as plain text, one line per row, trailing spaces kept (for golden frames).
+  /// The grid as plain text, one line per row, trailing spaces kept (for golden frames); a
+  /// wide character stands once for its two cells.
   public var text: String {
-    (0..<rows).map { r in String((0..<columns).map { self[r, $0].character }) }
-      .joined(separator: "\n")
+    (0..<rows).map { r in
+      String((0..<columns).compactMap { self[r, $0].isWideTail ? nil : self[r, $0].character })
+    }
+    .joined(separator: "\n")
   }
 }

@@ -144,6 +144,8 @@ public final class Terminal {
     for r in 0..<grid.rows {
       for c in 0..<grid.columns {
         let cell = grid[r, c]
+        // The terminal draws a wide character over both its cells.
+        if cell.isWideTail { continue }
         if !full, let prev = previous, prev[r, c] == cell { continue }
         let (attrs, pair) = attributes(cell.style)
         let scalar = cell.character.unicodeScalars.first?.value ?? 0x20

@@ -190,3 +190,28 @@ import Traversal
     #expect(g.text == "a\u{FFFD}[Hb\u{FFFD}    ")
   }
 }
+
+@Suite struct GridWidthTests {
+  /// Wide characters take two cells, so everything after them stays in its column.
+  @Test func wideCharactersTakeTwoCells() {
+    var g = Grid(rows: 2, columns: 8)
+    let end = g.put("a中b", row: 0, column: 0)
+    #expect(end == 4)
+    #expect(g[0, 1].character == "中" && g[0, 2].isWideTail && g[0, 3].character == "b")
+    #expect(g.text.split(separator: "\n")[0] == "a中b    ")
+    // A wide character that does not fit whole is left out.
+    let cut = g.put("abc日", row: 1, column: 4)
+    #expect(cut == 7)
+    #expect(!g[1, 7].isWideTail && g[1, 7].character == " ")
+  }
+
+  @Test func widths() {
+    #expect(Cell.width(of: "a") == 1)
+    #expect(Cell.width(of: "★") == 1)
+    #expect(Cell.width(of: "─") == 1)
+    #expect(Cell.width(of: "한") == 2)
+    #expect(Cell.width(of: "Ｆ") == 2)
+    #expect(Cell.width(of: "🙂") == 2)
+    #expect(Cell.width(of: "é") == 1)
+  }
+}
