@@ -1,3 +1,5 @@
+import Traversal
+
 /// An in-memory screen: `rows × columns` cells. Views draw into a grid; tests compare its text;
 /// only the ncurses blit copies it to a terminal, and only the cells that changed.
 public struct Grid: Equatable, Sendable {
@@ -35,10 +37,7 @@ public struct Grid: Equatable, Sendable {
       if col >= limit { break }
       // A control character would make ncurses draw ^X notation (two cells) or worse; no
       // model text should hold one, but the grid never passes one on.
-      let unsafe = ch.unicodeScalars.contains {
-        $0.value < 0x20 || (0x7F...0x9F).contains($0.value)
-      }
-      if unsafe {
+      if ch.unicodeScalars.contains(where: WireText.isControl) {
         self[row, col] = Cell("\u{FFFD}", style: style)
         col += 1
         continue

@@ -53,8 +53,6 @@ public final class NATBox {
   private var outsideInterfaces: [IPAddress: Interface] = [:]
   /// The interface of the first public address (where connections leave the box).
   var firstOutsideInterface: Interface? { publicIPs.first.flatMap { outsideInterfaces[$0] } }
-  /// The interface on the inside realm.
-  var insideInterfaceForRouting: Interface? { insideInterface }
   private var insideInterface: Interface?
   private var byKey: [Key: Mapping] = [:]
   private var byExternal: [TransportAddress: Mapping] = [:]

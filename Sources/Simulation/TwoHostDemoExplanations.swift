@@ -57,7 +57,7 @@ enum TwoHostDemoExplanations {
         "No answer to \(requests) request\(requests == 1 ? "" : "s") before \(winner) connected and the checks stopped."
       let predicted = r.prediction[kind]
       if predicted.outcome == .fails { reason += " " + predicted.reason }
-      set(&r, kind, reason)
+      r.paths[kind].reason = reason
     }
   }
 
@@ -78,15 +78,5 @@ enum TwoHostDemoExplanations {
       : "UDP is blocked on \(who), so no UDP path can work; only a TURN relay over TCP or TLS could connect these hosts."
     if !r.paths.direct.succeeded { r.paths.direct.reason = noUDP }
     if !r.paths.reflexive.succeeded { r.paths.reflexive.reason = noUDP }
-  }
-
-  private static func set(
-    _ r: inout ConnectReport, _ kind: ConnectReport.PathKind, _ reason: String
-  ) {
-    switch kind {
-    case .direct: r.paths.direct.reason = reason
-    case .reflexive: r.paths.reflexive.reason = reason
-    case .relay: r.paths.relay.reason = reason
-    }
   }
 }

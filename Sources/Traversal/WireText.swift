@@ -24,10 +24,15 @@ public enum WireText {
 
   /// Control characters and the bidirectional marks, embeddings, overrides and isolates.
   static func isUnsafe(_ s: Unicode.Scalar) -> Bool {
+    if isControl(s) { return true }
     switch s.value {
-    case 0x00...0x1F, 0x7F...0x9F: return true
     case 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069, 0x061C: return true
     default: return false
     }
+  }
+
+  /// C0 controls, DEL and C1 controls: what a terminal would act on rather than draw.
+  public static func isControl(_ s: Unicode.Scalar) -> Bool {
+    s.value < 0x20 || (0x7F...0x9F).contains(s.value)
   }
 }

@@ -119,48 +119,42 @@ public struct ConnectReport: Codable, Sendable, Hashable {
     }
   }
 
-  /// `{direct, reflexive, relay}`.
-  public struct Paths: Codable, Sendable, Hashable {
-    public var direct: PathResult
-    public var reflexive: PathResult
-    public var relay: PathResult
+  /// One value per kind of path, encoded as `{direct, reflexive, relay}`.
+  public struct PerPath<Value: Codable & Sendable & Hashable>: Codable, Sendable, Hashable {
+    public var direct: Value
+    public var reflexive: Value
+    public var relay: Value
 
-    public init(direct: PathResult, reflexive: PathResult, relay: PathResult) {
+    public init(direct: Value, reflexive: Value, relay: Value) {
       self.direct = direct
       self.reflexive = reflexive
       self.relay = relay
     }
 
-    public subscript(kind: PathKind) -> PathResult {
-      switch kind {
-      case .direct: direct
-      case .reflexive: reflexive
-      case .relay: relay
+    public subscript(kind: PathKind) -> Value {
+      get {
+        switch kind {
+        case .direct: direct
+        case .reflexive: reflexive
+        case .relay: relay
+        }
+      }
+      set {
+        switch kind {
+        case .direct: direct = newValue
+        case .reflexive: reflexive = newValue
+        case .relay: relay = newValue
+        }
       }
     }
   }
+
+  /// What happened on each kind of path.
+  public typealias Paths = PerPath<PathResult>
 
   /// The prediction per kind of path, made before the checks from both NAT profiles and the
-  /// candidates: `{direct, reflexive, relay}`, each `{outcome, reason}`.
-  public struct Predictions: Codable, Sendable, Hashable {
-    public var direct: PathPrediction
-    public var reflexive: PathPrediction
-    public var relay: PathPrediction
-
-    public init(direct: PathPrediction, reflexive: PathPrediction, relay: PathPrediction) {
-      self.direct = direct
-      self.reflexive = reflexive
-      self.relay = relay
-    }
-
-    public subscript(kind: PathKind) -> PathPrediction {
-      switch kind {
-      case .direct: direct
-      case .reflexive: reflexive
-      case .relay: relay
-      }
-    }
-  }
+  /// candidates, each `{outcome, reason}`.
+  public typealias Predictions = PerPath<PathPrediction>
 
   /// What one host knows about its NAT: `{profile, legacyType, turn}`.
   public struct Host: Codable, Sendable, Hashable {

@@ -95,7 +95,12 @@ public struct ConnectReportBuilder: Sendable {
         ? "No pair could be formed: the peer signalled no candidates."
         : "No pair could be formed from the candidates."
     }
-    return "No path worked (\(checked) pair\(checked == 1 ? "" : "s") checked)."
+    return Self.noPathWorked(checked: checked)
+  }
+
+  /// "No path worked (N pairs checked)."
+  static func noPathWorked(checked: Int) -> String {
+    "No path worked (\(checked) pair\(checked == 1 ? "" : "s") checked)."
   }
 
   // MARK: - What happened

@@ -60,8 +60,8 @@ public enum ConnectReportText {
 
   static func headline(_ r: ConnectReport) -> String {
     guard r.state == .connected, let s = r.selectedPair else {
-      let tried = r.pairs.filter(\.checked).count
-      let why = r.reason ?? "No path worked (\(tried) pair\(tried == 1 ? "" : "s") checked)."
+      let why =
+        r.reason ?? ConnectReportBuilder.noPathWorked(checked: r.pairs.filter(\.checked).count)
       return "Not connected. \(why)"
     }
     let how: String

@@ -62,7 +62,8 @@ public struct TURNFailure: Error, Sendable, Hashable, Codable, CustomStringConve
       text = "the TURN server answered with error \(code.rawValue)"
     }
     return TURNFailure(
-      code: Int(code.rawValue), explanation: text, serverReason: reason.map { WireText.display($0) })
+      code: Int(code.rawValue), explanation: text, serverReason: reason.map { WireText.display($0) }
+    )
   }
 
   /// No answer from the server within `window`.
