@@ -17,33 +17,59 @@ let package = Package(
     .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
   ],
   targets: [
+    // The layers, bottom to top (each arrow is a dependency the compiler enforces):
+    //   STUN (wire codec) <- Traversal (sans-IO machines) <- Runtime (the runtime interface)
+    //   <- Sessions (sessions, report builder) <- Console / Scenarios <- natscope (CLI).
+    //   Network and Simulation implement Runtime; Traversal never sees a runtime, and the
+    //   fronts (Console, CLI) see sessions only through their events and commands.
     // Wire format: addresses, STUN messages and attributes, integrity, ChannelData, demux.
     .target(
       name: "STUN",
       dependencies: [.product(name: "Crypto", package: "swift-crypto")],
       swiftSettings: strict),
-    // Sans-IO protocol machines and the runtime interface drivers implement.
+    // Sans-IO protocol machines: transactions, RFC 5780 probe, STUN server, ICE agent, TURN
+    // client and server, NAT behaviour, signalling codec. No sockets, clocks or threads.
     .target(name: "Traversal", dependencies: ["STUN"], swiftSettings: strict),
-    // The one module that opens sockets (SwiftNIO).
+    // What a session needs from the world (clock, timers, UDP sockets, streams); implemented
+    // by Network (real sockets) and Simulation (the simulated network).
+    .target(name: "Runtime", dependencies: ["STUN", "Traversal"], swiftSettings: strict),
+    // Sessions that drive machines over a runtime, and the report builder: one home for every
+    // sentence a report says.
+    .target(
+      name: "Sessions",
+      dependencies: [
+        "STUN", "Traversal", "Runtime", .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strict),
+    // The real runtime and the one module that opens sockets (SwiftNIO).
     .target(
       name: "Network",
       dependencies: [
-        "STUN", "Traversal",
+        "STUN", "Traversal", "Runtime",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
       ],
       swiftSettings: strict),
-    // Discrete-event simulated network with configurable NAT boxes.
-    .target(name: "Simulation", dependencies: ["STUN", "Traversal"], swiftSettings: strict),
+    // The simulated runtime: a discrete-event network of hosts, links and NAT boxes.
+    .target(
+      name: "Simulation", dependencies: ["STUN", "Traversal", "Runtime"], swiftSettings: strict),
+    // Simulated labs and demo scenarios built on the simulated network and the sessions.
+    .target(
+      name: "Scenarios",
+      dependencies: ["STUN", "Traversal", "Runtime", "Simulation", "Sessions"],
+      swiftSettings: strict),
     .systemLibrary(
       name: "CNcursesw", path: "Sources/CNcursesw",
       providers: [.apt(["libncurses-dev"])]),
     // Terminal front: cell grid, model/update/view, ncurses blit. Only module importing CNcursesw.
-    .target(name: "Console", dependencies: ["CNcursesw", "Traversal", "STUN"], swiftSettings: strict),
+    .target(
+      name: "Console", dependencies: ["CNcursesw", "Sessions", "Traversal", "STUN"],
+      swiftSettings: strict),
     .executableTarget(
       name: "natscope",
       dependencies: [
-        "STUN", "Traversal", "Network", "Simulation", "Console",
+        "STUN", "Traversal", "Runtime", "Sessions", "Network", "Simulation", "Scenarios",
+        "Console",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -58,16 +84,32 @@ let package = Package(
       name: "STUNTests",
       dependencies: ["STUN", .product(name: "PropertyBased", package: "swift-property-based")],
       swiftSettings: strict),
+    // Fixtures shared by the test targets (signalling descriptions, browser SDP).
+    .target(
+      name: "TestSupport", dependencies: ["Traversal", "STUN"], path: "Tests/TestSupport",
+      swiftSettings: strict),
     .testTarget(
-      name: "TraversalTests", dependencies: ["Traversal", "STUN"], swiftSettings: strict),
+      name: "TraversalTests", dependencies: ["Traversal", "STUN", "TestSupport"],
+      swiftSettings: strict),
+    // The report builder and text (pure values), without a runtime.
     .testTarget(
-      name: "NetworkTests", dependencies: ["Network", "Traversal", "STUN"], swiftSettings: strict),
+      name: "SessionsTests", dependencies: ["Sessions", "Traversal", "STUN", "TestSupport"],
+      swiftSettings: strict),
     .testTarget(
-      name: "SimulationTests", dependencies: ["Simulation", "Traversal", "STUN"],
+      name: "NetworkTests",
+      dependencies: ["Network", "Runtime", "Sessions", "Traversal", "STUN"],
+      swiftSettings: strict),
+    // The simulated network, and every session and scenario on it.
+    .testTarget(
+      name: "SimulationTests",
+      dependencies: ["Simulation", "Scenarios", "Sessions", "Runtime", "Traversal", "STUN"],
       swiftSettings: strict),
     // Golden frames, update() tests and an end-to-end run under tmux.
     .testTarget(
-      name: "ConsoleTests", dependencies: ["Console", "Traversal", "STUN", "Simulation"],
+      name: "ConsoleTests",
+      dependencies: [
+        "Console", "Sessions", "Runtime", "Traversal", "STUN", "Simulation", "Scenarios",
+      ],
       exclude: ["Snapshots"], swiftSettings: strict),
     .testTarget(name: "NatscopeCLITests", dependencies: ["natscope"], swiftSettings: strict),
   ]

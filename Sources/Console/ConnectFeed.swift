@@ -1,5 +1,6 @@
 import Foundation
 import STUN
+import Sessions
 import Traversal
 
 /// Turns a ``ConnectSession``'s events into ``ConnectScreen/Event``s. Call `events(for:session:)`

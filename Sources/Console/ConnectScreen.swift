@@ -1,4 +1,5 @@
 import Foundation
+import Sessions
 import Traversal
 
 /// The connect screen, fed from a ``ConnectSession`` through ``ConnectFeed``: candidates, the

@@ -1,3 +1,5 @@
+import Runtime
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)

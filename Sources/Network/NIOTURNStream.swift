@@ -1,14 +1,15 @@
+import Runtime
 import STUN
 import Traversal
 
-/// Backs `TURNStreamTransport` with ``NIORuntime/openTCP(to:connectTimeout:maximumFrameLength:onConnect:onReceive:onClose:)``:
+/// Backs `StreamTransport` with ``NIORuntime/openTCP(to:connectTimeout:maximumFrameLength:onConnect:onReceive:onClose:)``:
 /// TURN over TCP (RFC 8656 §3.1), framed into whole STUN messages and ChannelData frames.
 ///
 /// ```swift
 /// let turn = TURNAllocationSession(runtime: rt, server: server, credentials: creds,
 ///   stream: try NIOTURNStream(runtime: rt, server: server))
 /// ```
-public final class NIOTURNStream: TURNStreamTransport {
+public final class NIOTURNStream: StreamTransport {
   private var connection: TCPConnection?
   public var onFrame: (([UInt8]) -> Void)?
   public var onClose: ((String) -> Void)?
@@ -28,5 +29,15 @@ public final class NIOTURNStream: TURNStreamTransport {
   public func close() {
     connection?.close()
     connection = nil
+  }
+}
+
+extension NIORuntime {
+  /// A ``StreamConnector`` that opens real TCP connections on this runtime (for TURN over TCP
+  /// and the STUN-over-TCP check).
+  public func streamConnector(connectTimeout: Duration = .seconds(5)) -> StreamConnector {
+    { [unowned self] server in
+      try NIOTURNStream(runtime: self, server: server, connectTimeout: connectTimeout)
+    }
   }
 }

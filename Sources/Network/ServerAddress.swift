@@ -1,3 +1,4 @@
+import Runtime
 import STUN
 
 /// A STUN server as the user names it on the command line: a host name or literal address and

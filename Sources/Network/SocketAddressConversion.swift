@@ -1,4 +1,5 @@
 import NIOCore
+import Runtime
 import STUN
 
 #if canImport(Glibc)

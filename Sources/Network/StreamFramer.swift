@@ -1,3 +1,5 @@
+import Runtime
+
 /// One message cut from a STUN-over-TCP byte stream (RFC 8489 §6.2.2, RFC 8656 §12.5).
 public enum StreamFrame: Equatable, Sendable {
   /// A whole STUN message: the 20-byte header and its attributes.

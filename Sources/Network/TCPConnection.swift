@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import Runtime
 import STUN
 
 /// Why a TCP connection ended.

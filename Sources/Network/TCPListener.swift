@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import Runtime
 import STUN
 
 /// A listening TCP socket on a `NIORuntime`'s loop; every accepted connection is a

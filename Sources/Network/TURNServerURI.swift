@@ -1,3 +1,4 @@
+import Runtime
 import STUN
 
 /// A TURN server as the user names it (RFC 7065): `turn:host[:port][?transport=udp|tcp]`, or

@@ -1,3 +1,4 @@
+import Runtime
 import Traversal
 
 /// A timer created by `SimulatedHost.schedule(at:_:)` or `VirtualNetwork.schedule(at:_:)`.

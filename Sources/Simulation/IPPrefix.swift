@@ -1,3 +1,4 @@
+import Runtime
 import STUN
 
 /// An address prefix such as `192.168.1.0/24` or `2001:db8::/32`: the address space a realm owns.

@@ -1,3 +1,5 @@
+import Runtime
+
 /// The conditions of one direction of a link: fixed latency, bounded jitter, random loss.
 ///
 /// A datagram crossing this direction is delayed by `latency` plus a uniformly drawn extra delay

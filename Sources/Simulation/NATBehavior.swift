@@ -1,3 +1,4 @@
+import Runtime
 import Traversal
 
 // `MappingBehavior` and `FilteringBehavior` are Traversal's: the probe's verdicts and the

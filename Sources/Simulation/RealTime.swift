@@ -1,3 +1,4 @@
+import Runtime
 import Traversal
 
 #if canImport(Glibc)

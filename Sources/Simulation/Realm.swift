@@ -1,3 +1,4 @@
+import Runtime
 import STUN
 
 /// An address space: the public internet, a home LAN, a carrier's CGNAT network.

@@ -1,3 +1,4 @@
+import Runtime
 import STUN
 import Traversal
 
@@ -9,7 +10,7 @@ import Traversal
 ///
 /// Make the two ends with ``SimulatedStreamEnd/connect(client:server:oneWay:)``; each end is
 /// owned by whoever uses it, and they refer to each other weakly.
-public final class SimulatedStreamEnd: TURNStreamTransport {
+public final class SimulatedStreamEnd: StreamTransport {
   public var onFrame: (([UInt8]) -> Void)?
   public var onClose: ((String) -> Void)?
   /// Frames this end sent.
@@ -79,7 +80,7 @@ extension SimulatedHost {
   /// get there: follows the gateways of the first interface's realm through every NAT box,
   /// adding each hop's latency. Returns the outermost public address and the one-way latency
   /// up to (not including) the internet's far side.
-  func routeToInternet() -> (publicIP: IPAddress, latency: Duration) {
+  public func routeToInternet() -> (publicIP: IPAddress, latency: Duration) {
     guard var iface = interfaces.first else { return (.anyV4, .zero) }
     var ip = iface.address
     var latency = iface.link.up.latency
@@ -96,5 +97,5 @@ extension SimulatedHost {
   }
 
   /// The one-way latency of this host's first interface from the realm.
-  var downLatency: Duration { interfaces.first?.link.down.latency ?? .zero }
+  public var downLatency: Duration { interfaces.first?.link.down.latency ?? .zero }
 }

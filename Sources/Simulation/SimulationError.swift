@@ -1,3 +1,4 @@
+import Runtime
 import STUN
 
 /// A topology the simulator cannot build. Each case says what to change.

@@ -1,3 +1,4 @@
+import Runtime
 import STUN
 
 /// Overloads that take addresses as text ("203.0.113.10"), for topologies written by hand or

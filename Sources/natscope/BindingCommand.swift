@@ -1,7 +1,10 @@
 import ArgumentParser
 import Foundation
 import Network
+import Runtime
 import STUN
+import Scenarios
+import Sessions
 import Traversal
 
 struct BindingCommand: ParsableCommand {

@@ -2,7 +2,10 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Network
+import Runtime
 import STUN
+import Scenarios
+import Sessions
 import Traversal
 
 struct ConnectCommand: ParsableCommand {
@@ -153,7 +156,7 @@ struct ConnectCommand: ParsableCommand {
     try runtime.onLoop { rt in
       let session = ConnectSession(
         runtime: rt, configuration: configuration,
-        streamConnector: { server in try NIOTURNStream(runtime: rt, server: server) })
+        streamConnector: rt.streamConnector())
       box.session = session
       session.onEvent = { entry in box.handle(entry, origin: session) }
       session.start()

@@ -1,7 +1,10 @@
 import Console
 import Foundation
 import Network
+import Runtime
 import STUN
+import Scenarios
+import Sessions
 import Traversal
 
 #if canImport(Glibc)
@@ -33,7 +36,7 @@ extension ConsoleRunner {
       try runtime.onLoop { rt in
         let session = ConnectSession(
           runtime: rt, configuration: configuration,
-          streamConnector: { server in try NIOTURNStream(runtime: rt, server: server) })
+          streamConnector: rt.streamConnector())
         let feed = ConnectFeed(start: rt.now)
         box.session = session
         box.observer = { entry, origin in

@@ -2,7 +2,10 @@ import ArgumentParser
 import Console
 import Foundation
 import Network
+import Runtime
 import STUN
+import Scenarios
+import Sessions
 import Simulation
 import Traversal
 
@@ -230,7 +233,8 @@ enum ConsoleRunner {
       do {
         try runtime.onLoop { rt in
           let session = ProbeSession(
-            runtime: rt, configuration: configuration, socketOptions: socketOptions)
+            runtime: rt, configuration: configuration, socketOptions: socketOptions,
+            tcpConnector: rt.streamConnector())
           session.onStep = { box.push(gen, .action($0)) }
           session.start { result in
             switch result {

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
+import Runtime
 import STUN
+import Scenarios
+import Sessions
 import Simulation
 import Traversal
 

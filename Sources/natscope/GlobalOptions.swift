@@ -1,5 +1,8 @@
 import ArgumentParser
 import Logging
+import Runtime
+import Scenarios
+import Sessions
 
 /// Options every command shares.
 struct GlobalOptions: ParsableArguments {

@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+import Runtime
+import Scenarios
+import Sessions
 
 @main
 struct Natscope: ParsableCommand {

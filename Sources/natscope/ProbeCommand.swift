@@ -1,7 +1,10 @@
 import ArgumentParser
 import Foundation
 import Network
+import Runtime
 import STUN
+import Scenarios
+import Sessions
 import Traversal
 
 struct ProbeCommand: ParsableCommand {
@@ -109,7 +112,8 @@ struct ProbeCommand: ParsableCommand {
       do {
         outcome = try runtime.run(timeout: limit) { rt, done in
           let session = ProbeSession(
-            runtime: rt, configuration: configuration, socketOptions: options)
+            runtime: rt, configuration: configuration, socketOptions: options,
+            tcpConnector: rt.streamConnector())
           session.start { done.succeed($0) }
         }
       } catch let error as RunError {
@@ -118,13 +122,6 @@ struct ProbeCommand: ParsableCommand {
       switch outcome {
       case .success(let r): report = r
       case .failure(let error): throw fail("cannot open a UDP socket: \(error)")
-      }
-    }
-    if report.udpBlocked {
-      report.tcp = TCPBindingCheck.run(runtime: runtime, server: first)
-      if report.tcp?.reachable == true {
-        report.summary +=
-          " STUN over TCP does reach \(first), so a TURN relay over TCP (or TLS) can carry traffic."
       }
     }
     if json {

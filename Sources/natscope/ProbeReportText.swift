@@ -1,5 +1,8 @@
 import Foundation
+import Runtime
 import STUN
+import Scenarios
+import Sessions
 import Traversal
 
 /// The concise text form of a `ProbeReport`.

@@ -2,7 +2,10 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Network
+import Runtime
 import STUN
+import Scenarios
+import Sessions
 import Traversal
 
 struct ServeCommand: ParsableCommand {

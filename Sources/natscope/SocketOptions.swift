@@ -1,6 +1,9 @@
 import ArgumentParser
 import Network
+import Runtime
 import STUN
+import Scenarios
+import Sessions
 import Traversal
 
 /// `LOW-HIGH` as a command-line value.

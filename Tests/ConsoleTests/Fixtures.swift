@@ -1,5 +1,8 @@
 import Console
+import Runtime
 import STUN
+import Scenarios
+import Sessions
 import Simulation
 import Traversal
 

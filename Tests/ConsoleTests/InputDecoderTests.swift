@@ -1,4 +1,7 @@
 import Console
+import Runtime
+import Scenarios
+import Sessions
 import Testing
 
 @Suite struct InputDecoderTests {

@@ -1,5 +1,8 @@
 import Console
 import Foundation
+import Runtime
+import Scenarios
+import Sessions
 import Testing
 
 /// Golden frames: a grid's text compared with `Snapshots/<name>.txt`. Re-record with

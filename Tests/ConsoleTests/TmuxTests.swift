@@ -1,4 +1,7 @@
 import Foundation
+import Runtime
+import Scenarios
+import Sessions
 import Testing
 
 #if canImport(Glibc)

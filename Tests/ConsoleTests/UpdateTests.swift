@@ -1,5 +1,8 @@
 import Console
 import Foundation
+import Runtime
+import Scenarios
+import Sessions
 import Testing
 import Traversal
 

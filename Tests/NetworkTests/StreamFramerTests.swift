@@ -1,4 +1,6 @@
 import Network
+import Runtime
+import Sessions
 import Testing
 
 /// A syntactically valid STUN message with `bodyLength` bytes of attributes (a multiple of 4).

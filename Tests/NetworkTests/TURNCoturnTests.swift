@@ -1,6 +1,8 @@
 import Foundation
 import Network
+import Runtime
 import STUN
+import Sessions
 import Testing
 import Traversal
 

@@ -1,5 +1,7 @@
 import Network
+import Runtime
 import STUN
+import Sessions
 import Testing
 import Traversal
 

@@ -1,4 +1,6 @@
 import Network
+import Runtime
+import Sessions
 import Testing
 import Traversal
 

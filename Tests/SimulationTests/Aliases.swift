@@ -1,3 +1,6 @@
+import Runtime
+import Scenarios
+import Sessions
 import Simulation
 import Traversal
 

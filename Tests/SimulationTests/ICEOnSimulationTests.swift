@@ -1,5 +1,8 @@
 import Foundation
+import Runtime
 import STUN
+import Scenarios
+import Sessions
 import Simulation
 import Testing
 import Traversal

@@ -1,4 +1,7 @@
+import Runtime
 import STUN
+import Scenarios
+import Sessions
 import Simulation
 import Testing
 import Traversal

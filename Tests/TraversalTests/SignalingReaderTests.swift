@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 import Traversal
 
@@ -38,7 +39,7 @@ import Traversal
   }
 
   @Test func browserSDPTakesTheExpectedRole() {
-    let r = DescriptionReader.read(lines: SignalingSDPTests.browser, expecting: .answer)
+    let r = DescriptionReader.read(lines: SignalingFixtures.browser, expecting: .answer)
     #expect((try? r.get())?.role == .answer)
   }
 

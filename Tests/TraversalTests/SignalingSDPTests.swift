@@ -1,4 +1,5 @@
 import STUN
+import TestSupport
 import Testing
 import Traversal
 
@@ -25,27 +26,8 @@ import Traversal
     #expect(lines.suffix(2) == ["a=end-of-candidates", ""])
   }
 
-  /// What a Chrome tab and a Firefox tab print, CRLF line ends, with browser-only lines.
-  static let browser = [
-    "v=0",
-    "o=- 4611731400430051336 2 IN IP4 127.0.0.1",
-    "m=application 9 UDP/DTLS/SCTP webrtc-datachannel",
-    "c=IN IP4 0.0.0.0",
-    "a=ice-ufrag:EsAw",
-    "a=ice-pwd:bP+XJMM09aR8AiX1jdukzR6Y",
-    "a=ice-options:trickle",
-    "a=fingerprint:sha-256 0F:74:31:25:CB:A2:13:EC:28:6F:6D:2C:61:FF:5D:C2:BC:B9:DB:3D:98:14:8D:1A:BB:EA:33:0C:A4:60:A8:8E",
-    "a=setup:actpass",
-    "a=candidate:842163049 1 udp 1677729535 203.0.113.7 61665 typ srflx raddr 0.0.0.0 rport 0 generation 0 ufrag EsAw network-id 1 network-cost 10",
-    "a=candidate:3513431784 1 udp 2122260223 f3b0c7a2-1d4e-4b8f-9a6c-2e5d7f8a9b0c.local 54400 typ host generation 0 ufrag EsAw network-id 1 network-cost 10",
-    "a=candidate:1467250027 1 tcp 1518280447 192.168.1.23 9 typ host tcptype active generation 0 ufrag EsAw network-id 1",
-    "candidate:0 1 UDP 2122252543 2001:db8::5 54321 typ host",
-    "candidate:1 1 UDP 8265471 198.51.100.20 49170 typ relay raddr 203.0.113.7 rport 61665",
-    "a=end-of-candidates",
-  ].map { $0 + "\r" }
-
   @Test func parsesBrowserLines() throws {
-    let d = try SessionDescription(sdpLines: Self.browser, assumedRole: .answer)
+    let d = try SessionDescription(sdpLines: SignalingFixtures.browser, assumedRole: .answer)
     #expect(d.ufrag == "EsAw")
     #expect(d.password == "bP+XJMM09aR8AiX1jdukzR6Y")
     #expect(d.role == .answer)
@@ -74,7 +56,7 @@ import Traversal
   }
 
   @Test func browserTextWithCRLF() throws {
-    let text = Self.browser.map { $0.dropLast() }.joined(separator: "\r\n") + "\r\n"
+    let text = SignalingFixtures.browser.map { $0.dropLast() }.joined(separator: "\r\n") + "\r\n"
     let d = try SessionDescription(sdp: text, assumedRole: .offer)
     #expect(d.candidates.count == 5)
   }
@@ -150,7 +132,7 @@ import Traversal
     let pieces = [" ", "", ":", "typ", "raddr", "-1", "99999999999", "a=", "\r", "é", "::", "tcp"]
     var parsed = 0
     for _ in 0..<5_000 {
-      var lines = Self.browser
+      var lines = SignalingFixtures.browser
       let i = Int.random(in: 0..<lines.count, using: &rng)
       var words = lines[i].split(separator: " ", omittingEmptySubsequences: false).map(String.init)
       let w = Int.random(in: 0..<words.count, using: &rng)

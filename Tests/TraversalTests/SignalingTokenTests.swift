@@ -1,4 +1,5 @@
 import STUN
+import TestSupport
 import Testing
 import Traversal
 

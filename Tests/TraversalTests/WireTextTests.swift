@@ -33,8 +33,8 @@ import Testing
     b.add(ErrorCodeAttribute(.badRequest, reason: "bad\u{1B}]0;pwned\u{7}"))
     b.add(Software("srv\u{1B}[31mred"))
     let m = try Message(bytes: b.bytes)
-    let answer = STUNClient.answer(
-      from: m, source: TransportAddress(ip: .v4(0x7F00_0001), port: 3478),
+    let answer = BindingAnswer(
+      response: m, source: TransportAddress(ip: .v4(0x7F00_0001), port: 3478),
       arrivedOn: ProbeSocketID(0), rtt: .milliseconds(1), attempts: 1)
     #expect(answer.software == "srv\u{FFFD}[31mred")
     #expect(answer.errorReason == "bad\u{FFFD}]0;pwned\u{FFFD}")

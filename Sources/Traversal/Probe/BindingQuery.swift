@@ -172,3 +172,25 @@ extension BindingAnswer {
     try c.encode(attempts, forKey: .attempts)
   }
 }
+
+extension BindingAnswer {
+  /// The answer a decoded Binding response (success or error) gives: the addresses it
+  /// carries, and SOFTWARE and the reason phrase with control and bidi characters neutralised.
+  public init(
+    response m: Message, source: TransportAddress, arrivedOn: ProbeSocketID, rtt: Duration,
+    attempts: Int
+  ) {
+    let error = try? m.get(ErrorCodeAttribute.self)
+    self.init(
+      source: source, arrivedOn: arrivedOn,
+      xorMappedAddress: (try? m.get(XORMappedAddress.self))?.address,
+      mappedAddress: (try? m.get(MappedAddress.self))?.address,
+      responseOrigin: (try? m.get(ResponseOrigin.self))?.address,
+      otherAddress: (try? m.get(OtherAddress.self))?.address,
+      software: (try? m.get(Software.self)).map { WireText.display($0.text) },
+      errorCode: m.messageClass == .errorResponse ? Int(error?.code.rawValue ?? 0) : nil,
+      errorReason: m.messageClass == .errorResponse
+        ? error.map { WireText.display($0.reason) } : nil,
+      rtt: rtt, attempts: attempts)
+  }
+}

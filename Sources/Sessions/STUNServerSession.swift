@@ -1,4 +1,6 @@
+import Runtime
 import STUN
+import Traversal
 
 /// Runs a `STUNServer` over a `NetworkRuntime`: one socket per server endpoint, each datagram
 /// handed to the server machine, each reply sent from the endpoint the machine chose.

@@ -1,4 +1,6 @@
+import Runtime
 import STUN
+import Traversal
 
 /// A relayed transport address from a TURN allocation, as an ICE session uses it: the seam
 /// between the ICE agent's sessions and the TURN client.

@@ -1,7 +1,9 @@
+import Runtime
 import STUN
+import Traversal
 
 /// Runs a ``TURNClient`` over a `NetworkRuntime`: a UDP socket to the server (or a
-/// ``TURNStreamTransport`` for TCP), timers for retransmission and refreshes, and the
+/// ``StreamTransport`` for TCP), timers for retransmission and refreshes, and the
 /// ``RelayChannel`` seam the ICE sessions use.
 ///
 /// ```swift
@@ -33,7 +35,7 @@ public final class TURNAllocationSession: RelayChannel {
   public var releaseTimeout: Duration = .seconds(5)
 
   private var socket: (any DatagramSocket)?
-  private var stream: (any TURNStreamTransport)?
+  private var stream: (any StreamTransport)?
   private var timer: (any TimerHandle)?
   private var timerDeadline: Instant?
   private var closeTimer: (any TimerHandle)?
@@ -58,7 +60,7 @@ public final class TURNAllocationSession: RelayChannel {
   /// A session over a stream connection to `server` (TCP): requests are not retransmitted.
   public init(
     runtime: any NetworkRuntime, server: TransportAddress, credentials: TURNCredentials,
-    stream: any TURNStreamTransport,
+    stream: any StreamTransport,
     configuration: TURNClient.Configuration = TURNClient.Configuration()
   ) {
     self.runtime = runtime

@@ -1,4 +1,6 @@
+import Runtime
 import STUN
+import Traversal
 
 /// A TURN server a ``ConnectSession`` allocates a relayed candidate on.
 public struct ConnectTURNServer: Sendable, Hashable, CustomStringConvertible {
@@ -6,7 +8,7 @@ public struct ConnectTURNServer: Sendable, Hashable, CustomStringConvertible {
   public var address: TransportAddress
   /// Long-term credentials (the password never appears in events, logs or reports).
   public var credentials: TURNCredentials
-  /// How the client reaches the server: `udp`, or `tcp` (needs a ``TURNStreamConnector``).
+  /// How the client reaches the server: `udp`, or `tcp` (needs a ``StreamConnector``).
   public var transport: SignaledCandidate.Transport
 
   public init(
@@ -23,11 +25,6 @@ public struct ConnectTURNServer: Sendable, Hashable, CustomStringConvertible {
     "turn \(address) over \(transport.rawValue) as \(credentials)"
   }
 }
-
-/// Opens a stream connection (TCP) to a TURN server, for ``ConnectTURNServer``s with transport
-/// `tcp`. The CLI backs it with `NIOTURNStream`; called on the runtime's serial context.
-public typealias TURNStreamConnector = (_ server: TransportAddress) throws ->
-  any TURNStreamTransport
 
 /// How a ``ConnectSession`` runs: role, servers, sockets, timing.
 public struct ConnectSessionConfiguration: Sendable {
@@ -308,7 +305,7 @@ public final class ConnectSession {
   ///   - generator: randomness for credentials and transaction IDs (seed it in tests).
   public init(
     runtime: any NetworkRuntime, configuration: ConnectSessionConfiguration,
-    relays: [RelayChannelFactory] = [], streamConnector: TURNStreamConnector? = nil,
+    relays: [RelayChannelFactory] = [], streamConnector: StreamConnector? = nil,
     generator: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
   ) {
     self.runtime = runtime
@@ -406,7 +403,7 @@ public final class ConnectSession {
 
   private static func relayFactory(
     _ server: ConnectTURNServer, runtime: any NetworkRuntime, portRange: ClosedRange<UInt16>?,
-    connector: TURNStreamConnector?, owner: ConnectSessionRelays
+    connector: StreamConnector?, owner: ConnectSessionRelays
   ) -> RelayChannelFactory {
     { completion in
       guard let session = owner.session else {

@@ -1,4 +1,6 @@
+import Runtime
 import STUN
+import Traversal
 
 /// Sends Binding requests from numbered sockets over any `NetworkRuntime`, retransmits them,
 /// matches answers by transaction ID on whichever of its sockets they arrive, and answers
@@ -133,8 +135,8 @@ public final class STUNClient {
         arm(at)
       case .completed(let id, let response, let rtt, let attempts):
         guard let p = pending.removeValue(forKey: id) else { continue }
-        let answer = Self.answer(
-          from: response.message, source: evidenceSource(id) ?? p.query.destination,
+        let answer = BindingAnswer(
+          response: response.message, source: evidenceSource(id) ?? p.query.destination,
           arrivedOn: response.arrivedOn, rtt: rtt.duration, attempts: attempts)
         p.completion(.answered(answer), sockets[p.query.socket]?.localAddress)
       case .failed(let id, let failure):
@@ -173,24 +175,5 @@ public final class STUNClient {
     timer?.cancel()
     timer = nil
     timerDeadline = nil
-  }
-
-  /// Reads the attributes a probe reasons about out of a response.
-  static func answer(
-    from m: Message, source: TransportAddress, arrivedOn: ProbeSocketID, rtt: Duration,
-    attempts: Int
-  ) -> BindingAnswer {
-    let error = try? m.get(ErrorCodeAttribute.self)
-    return BindingAnswer(
-      source: source, arrivedOn: arrivedOn,
-      xorMappedAddress: (try? m.get(XORMappedAddress.self))?.address,
-      mappedAddress: (try? m.get(MappedAddress.self))?.address,
-      responseOrigin: (try? m.get(ResponseOrigin.self))?.address,
-      otherAddress: (try? m.get(OtherAddress.self))?.address,
-      software: (try? m.get(Software.self)).map { WireText.display($0.text) },
-      errorCode: m.messageClass == .errorResponse ? Int(error?.code.rawValue ?? 0) : nil,
-      errorReason: m.messageClass == .errorResponse
-        ? error.map { WireText.display($0.reason) } : nil,
-      rtt: rtt, attempts: attempts)
   }
 }

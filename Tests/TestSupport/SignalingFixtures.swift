@@ -2,15 +2,15 @@ import STUN
 import Traversal
 
 /// Descriptions and candidate lines shared by the signalling and report tests.
-enum SignalingFixtures {
-  static let password = "Zq3vN8xKp2LmW7rT5yHs9d"
+public enum SignalingFixtures {
+  public static let password = "Zq3vN8xKp2LmW7rT5yHs9d"
 
-  static func v4(_ s: String) -> SignaledCandidate.Address {
+  public static func v4(_ s: String) -> SignaledCandidate.Address {
     .ip(IPAddress(s) ?? .anyV4)
   }
 
   /// 4 IPv4 host candidates, 1 srflx, 1 relay, NAT profile: the typical size case.
-  static let typical = SessionDescription(
+  public static let typical = SessionDescription(
     ufrag: "aB3d", password: password, role: .offer, tieBreaker: 0x0123_4567_89AB_CDEF,
     candidates: [
       .init(
@@ -35,7 +35,7 @@ enum SignalingFixtures {
     natProfile: .portRestrictedCone)
 
   /// Every candidate type, IPv6, TCP, mDNS, extensions; an answer without a NAT profile.
-  static let everything = SessionDescription(
+  public static let everything = SessionDescription(
     ufrag: "x/Y+9", password: password + "Q", role: .answer, tieBreaker: .max,
     candidates: [
       .init(
@@ -63,4 +63,23 @@ enum SignalingFixtures {
         kind: .relay, relatedAddress: .hostname("x.local"), relatedPort: 1),
     ],
     endOfCandidates: false)
+
+  /// What a Chrome tab and a Firefox tab print, CRLF line ends, with browser-only lines.
+  public static let browser = [
+    "v=0",
+    "o=- 4611731400430051336 2 IN IP4 127.0.0.1",
+    "m=application 9 UDP/DTLS/SCTP webrtc-datachannel",
+    "c=IN IP4 0.0.0.0",
+    "a=ice-ufrag:EsAw",
+    "a=ice-pwd:bP+XJMM09aR8AiX1jdukzR6Y",
+    "a=ice-options:trickle",
+    "a=fingerprint:sha-256 0F:74:31:25:CB:A2:13:EC:28:6F:6D:2C:61:FF:5D:C2:BC:B9:DB:3D:98:14:8D:1A:BB:EA:33:0C:A4:60:A8:8E",
+    "a=setup:actpass",
+    "a=candidate:842163049 1 udp 1677729535 203.0.113.7 61665 typ srflx raddr 0.0.0.0 rport 0 generation 0 ufrag EsAw network-id 1 network-cost 10",
+    "a=candidate:3513431784 1 udp 2122260223 f3b0c7a2-1d4e-4b8f-9a6c-2e5d7f8a9b0c.local 54400 typ host generation 0 ufrag EsAw network-id 1 network-cost 10",
+    "a=candidate:1467250027 1 tcp 1518280447 192.168.1.23 9 typ host tcptype active generation 0 ufrag EsAw network-id 1",
+    "candidate:0 1 UDP 2122252543 2001:db8::5 54321 typ host",
+    "candidate:1 1 UDP 8265471 198.51.100.20 49170 typ relay raddr 203.0.113.7 rport 61665",
+    "a=end-of-candidates",
+  ].map { $0 + "\r" }
 }

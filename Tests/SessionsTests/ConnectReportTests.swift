@@ -1,5 +1,7 @@
 import Foundation
 import STUN
+import Sessions
+import TestSupport
 import Testing
 import Traversal
 
@@ -171,7 +173,7 @@ import Traversal
     #expect(r.prediction.relay.reason.contains("this host (UDP)"))
     // mDNS-only peers: direct is unknown.
     let browser = try? SessionDescription(
-      sdpLines: SignalingSDPTests.browser, assumedRole: .answer)
+      sdpLines: SignalingFixtures.browser, assumedRole: .answer)
     let mdns = ConnectReportBuilder.Side(
       profile: nil,
       candidates: (browser?.candidates ?? []).filter {
@@ -313,7 +315,7 @@ import Traversal
   }
 
   @Test func textListsCandidatesThatCouldNotBeChecked() throws {
-    let browser = try SessionDescription(sdpLines: SignalingSDPTests.browser, assumedRole: .answer)
+    let browser = try SessionDescription(sdpLines: SignalingFixtures.browser, assumedRole: .answer)
     var b = ConnectReportBuilder(local: .init(F.typical), remote: .init(browser))
     b.pairs = [Self.srflxPair]
     let r = b.build()

@@ -1,3 +1,6 @@
+import Runtime
+import Traversal
+
 /// Greedy word wrapping, shared by the text reports and the console.
 public enum TextWrap {
   /// Splits `text` at spaces into lines of at most `width` characters.

@@ -1,4 +1,7 @@
+import Runtime
 import STUN
+import Sessions
+import Simulation
 import Traversal
 
 /// How the two-host demo turns host A's `ConnectSession` report into the demo's connect

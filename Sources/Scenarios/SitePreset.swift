@@ -1,3 +1,7 @@
+import Runtime
+import STUN
+import Sessions
+import Simulation
 import Traversal
 
 /// What kind of network a simulated site is, named the way `natscope demo --a/--b` accepts it:

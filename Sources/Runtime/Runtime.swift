@@ -1,4 +1,5 @@
 import STUN
+import Traversal
 
 /// A datagram as a driver hands it to protocol code.
 public struct ReceivedDatagram: Sendable {

@@ -1,4 +1,7 @@
+import Runtime
 import STUN
+import Sessions
+import Simulation
 import Traversal
 
 /// A TURN relay on a `SimulatedLab`'s internet: a public host (203.0.113.20) running
@@ -34,7 +37,7 @@ public final class SimulatedTURNRelay {
 
   /// Adds the relay host to `network`'s `internet` realm and starts the server. The password
   /// is derived from `seed`, so the simulation stays deterministic; it is never printed.
-  init(network: VirtualNetwork, internet: Realm, seed: UInt64) throws {
+  init(network: VirtualNetwork, internet: Simulation.Realm, seed: UInt64) throws {
     host = try network.addHost("turn-relay", in: internet, address: Self.address)
     var g = SeededGenerator(seed: seed ^ 0x7475_726E)
     let hex = Array("0123456789abcdef")
@@ -97,7 +100,7 @@ public final class SimulatedTURNRelay {
   /// connection is a ``SimulatedStreamEnd`` pair that the server sees coming from the host's
   /// outermost public address and a fresh port, with the path's latency each way.
   /// Connections to any other address are refused.
-  public func streamConnector(for host: SimulatedHost) -> TURNStreamConnector {
+  public func streamConnector(for host: SimulatedHost) -> StreamConnector {
     return { [weak self] server in
       guard let self, server == self.serverAddress else {
         throw RuntimeError.failed("connection refused: no TCP server listens at \(server)")

@@ -1,7 +1,11 @@
+import Runtime
 import STUN
+import Traversal
 
 /// Runs a `BehaviorProbe` over a `NetworkRuntime` with a `STUNClient`: the same code probes a
-/// real NAT on real sockets and a simulated one in tests and the demo.
+/// real NAT on real sockets and a simulated one in tests and the demo. When UDP turns out to be
+/// blocked and a stream connector was given, it also tries one STUN Binding over TCP to the
+/// first server (``TCPBindingCheck``) and adds that to the report.
 public final class ProbeSession {
   public let runtime: any NetworkRuntime
   public private(set) var probe: BehaviorProbe
@@ -16,14 +20,21 @@ public final class ProbeSession {
   /// A running session keeps itself alive until it finishes, so a caller may start it and
   /// drop its reference (runtime callbacks only hold it weakly).
   private var keepAlive: ProbeSession?
+  private let tcpConnector: StreamConnector?
+  private var tcpCheck: TCPBindingCheck?
 
+  /// A probe, not yet started.
+  /// - Parameter tcpConnector: opens TCP streams for the STUN-over-TCP check when UDP is
+  ///   blocked; nil skips that check.
   public init(
     runtime: any NetworkRuntime, configuration: ProbeConfiguration,
-    policy: RetransmissionPolicy = .probe, socketOptions: UDPSocketOptions = UDPSocketOptions()
+    policy: RetransmissionPolicy = .probe, socketOptions: UDPSocketOptions = UDPSocketOptions(),
+    tcpConnector: StreamConnector? = nil
   ) {
     self.runtime = runtime
     self.probe = BehaviorProbe(configuration: configuration)
     self.client = STUNClient(runtime: runtime, policy: policy, socketOptions: socketOptions)
+    self.tcpConnector = tcpConnector
   }
 
   /// Starts the probe; `completion` is called once, with the report or with the reason a
@@ -71,12 +82,35 @@ public final class ProbeSession {
       case .stepStarted, .stepFinished:
         onStep?(action)
       case .finished(let report):
-        let done = completion
-        finish()
-        done?(.success(report))
+        if report.udpBlocked, let connector = tcpConnector,
+          let server = probe.configuration.servers.first
+        {
+          client.close()
+          for t in timers { t.cancel() }
+          timers.removeAll()
+          let check = TCPBindingCheck(runtime: runtime, server: server, connector: connector)
+          tcpCheck = check
+          check.start { [weak self] tcp in self?.complete(report, tcp: tcp) }
+        } else {
+          complete(report, tcp: nil)
+        }
         return
       }
     }
+  }
+
+  private func complete(_ report: ProbeReport, tcp: TCPReachability?) {
+    var report = report
+    if let tcp {
+      report.tcp = tcp
+      if tcp.reachable {
+        report.summary +=
+          " STUN over TCP does reach \(tcp.server), so a TURN relay over TCP (or TLS) can carry traffic."
+      }
+    }
+    let done = completion
+    finish()
+    done?(.success(report))
   }
 
   private func fail(_ error: RuntimeError) {
@@ -91,6 +125,8 @@ public final class ProbeSession {
     for t in timers { t.cancel() }
     timers.removeAll()
     client.close()
+    tcpCheck?.cancel()
+    tcpCheck = nil
     keepAlive = nil
   }
 }

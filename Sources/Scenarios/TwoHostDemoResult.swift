@@ -1,3 +1,7 @@
+import Runtime
+import STUN
+import Sessions
+import Simulation
 import Traversal
 
 /// What a two-host demo found: the `--json` schema of `natscope demo --a … --b …`

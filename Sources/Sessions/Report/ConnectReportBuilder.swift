@@ -1,4 +1,6 @@
+import Runtime
 import STUN
+import Traversal
 
 /// Assembles a `ConnectReport` from what both hosts signalled and the per-pair outcomes the ICE
 /// agent reports, deriving `paths.*` (what happened, and why, in one sentence each) and

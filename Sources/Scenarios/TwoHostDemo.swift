@@ -1,4 +1,7 @@
+import Runtime
 import STUN
+import Sessions
+import Simulation
 import Traversal
 
 /// How `natscope demo --a … --b …` sets up its simulated run.

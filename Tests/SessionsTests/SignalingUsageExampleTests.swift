@@ -1,3 +1,6 @@
+import STUN
+import Sessions
+import TestSupport
 import Testing
 import Traversal
 

@@ -1,4 +1,6 @@
+import Runtime
 import STUN
+import Traversal
 
 /// Makes one relayed candidate: allocates on a TURN server and hands back the channel (or why
 /// it could not). Called once per gathering, on the runtime's serial context.

@@ -1,4 +1,7 @@
+import Runtime
 import STUN
+import Sessions
+import Simulation
 import Traversal
 
 /// A ready-made simulated internet for probes, demos and tests: a public realm, an RFC 5780
@@ -12,7 +15,7 @@ public final class SimulatedLab {
   public static let serverAlternate = IPAddress.v4(0xCB00_710B)  // 203.0.113.11
 
   public let network: VirtualNetwork
-  public let internet: Realm
+  public let internet: Simulation.Realm
   public let serverHost: SimulatedHost
   public let stunServer: STUNServerSession
   /// The TURN relay, once `addTURNRelay()` added it.

@@ -1,3 +1,6 @@
+import Runtime
+import Traversal
+
 /// Plain-text rendering of a `ConnectReport`, about 80 columns, read like a doctor's summary:
 /// the outcome first, then each path with ✓ (worked), ✗ (failed) or – (not tried) and its
 /// reason, then the selected pair, then timings.

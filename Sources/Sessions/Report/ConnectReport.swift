@@ -1,3 +1,6 @@
+import Runtime
+import Traversal
+
 /// What `natscope connect` found: the outcome, the selected pair, each path (direct, through
 /// the NATs, relayed) with what happened and why, the prediction from both NAT profiles, and
 /// every candidate and pair. This is the `--json` schema of `natscope connect` (version

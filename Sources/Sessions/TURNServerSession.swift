@@ -1,4 +1,6 @@
+import Runtime
 import STUN
+import Traversal
 
 /// Runs a ``TURNServer`` over a `NetworkRuntime`: a listening UDP socket plus one relay
 /// socket per allocation, a timer for expiries, and clients connected over streams (TCP).
@@ -12,7 +14,7 @@ public final class TURNServerSession {
   private var listener: (any DatagramSocket)?
   private var relays: [TransportAddress: any DatagramSocket] = [:]
   /// Clients connected over a stream (TURN over TCP), by the address the server sees.
-  private var streams: [TransportAddress: any TURNStreamTransport] = [:]
+  private var streams: [TransportAddress: any StreamTransport] = [:]
   private var timer: (any TimerHandle)?
   private var timerDeadline: Instant?
 
@@ -36,7 +38,7 @@ public final class TURNServerSession {
   /// Serves a client connected over a stream (TURN over TCP, RFC 8656 §3.1): its frames reach
   /// the server as if from `client`, and whatever the server sends to `client` goes back over
   /// the stream. When the stream ends, so does the client's allocation (RFC 8656 §7.2).
-  public func acceptStream(_ stream: any TURNStreamTransport, client: TransportAddress) {
+  public func acceptStream(_ stream: any StreamTransport, client: TransportAddress) {
     streams[client]?.close()
     streams[client] = stream
     stream.onFrame = { [weak self] frame in

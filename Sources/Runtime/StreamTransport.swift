@@ -1,0 +1,25 @@
+import STUN
+import Traversal
+
+/// A reliable byte-stream connection to a STUN or TURN server (TCP), as a TURN allocation or a
+/// STUN-over-TCP check uses it. The real runtime backs it with `NIORuntime.openTCP`, the
+/// simulator with a simulated stream; it must cut the stream into whole STUN messages and
+/// ChannelData frames (RFC 8656 §12.5) itself.
+///
+/// All calls and callbacks happen on the owning runtime's serial context.
+public protocol StreamTransport: AnyObject {
+  /// Writes one whole frame (queued until the connection is up).
+  func send(_ bytes: [UInt8])
+  /// Closes the connection; no callbacks after this returns.
+  func close()
+  /// Set by the session: called with each whole frame that arrives.
+  var onFrame: (([UInt8]) -> Void)? { get set }
+  /// Set by the session: called once when the connection ends other than by ``close()``, with
+  /// the reason in words.
+  var onClose: ((String) -> Void)? { get set }
+}
+
+/// Opens a stream connection (TCP) to a server: returns at once, frames queue until the
+/// connection is up, and a failure to connect arrives through ``StreamTransport/onClose``.
+/// Called on the runtime's serial context.
+public typealias StreamConnector = (_ server: TransportAddress) throws -> any StreamTransport

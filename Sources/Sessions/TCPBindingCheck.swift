@@ -1,0 +1,103 @@
+import Runtime
+import STUN
+import Traversal
+
+/// One STUN Binding request over TCP (RFC 8489 §6.2.2): does a TCP path to the server exist
+/// when UDP is blocked? Runs on any runtime that can open a stream to the server (real TCP, or
+/// a simulated stream).
+///
+/// ```swift
+/// let check = TCPBindingCheck(runtime: rt, server: server, connector: connector)
+/// check.start { reachability in print(reachability.reason) }
+/// ```
+///
+/// All calls and callbacks happen on the runtime's serial context.
+public final class TCPBindingCheck {
+  public let server: TransportAddress
+  public let timeout: Duration
+  private let runtime: any NetworkRuntime
+  private let connector: StreamConnector
+  private var stream: (any StreamTransport)?
+  private var timer: (any TimerHandle)?
+  private var completion: ((TCPReachability) -> Void)?
+
+  /// A check, not yet started.
+  public init(
+    runtime: any NetworkRuntime, server: TransportAddress, connector: @escaping StreamConnector,
+    timeout: Duration = .seconds(3)
+  ) {
+    self.runtime = runtime
+    self.server = server
+    self.connector = connector
+    self.timeout = timeout
+  }
+
+  /// Connects, sends one Binding request and calls `completion` once: answered, refused or
+  /// closed, or no answer within the timeout.
+  public func start(_ completion: @escaping (TCPReachability) -> Void) {
+    guard self.completion == nil else { return }
+    self.completion = completion
+    let id = TransactionID.random()
+    let started = runtime.now
+    let server = self.server
+    timer = runtime.schedule(at: started + timeout) { [weak self] in
+      guard let self else { return }
+      self.finish(
+        TCPReachability(
+          reachable: false, server: server,
+          reason:
+            "STUN over TCP to \(server) got no answer within \(Int(self.timeout.milliseconds)) ms."
+        ))
+    }
+    let s: any StreamTransport
+    do {
+      s = try connector(server)
+    } catch {
+      finish(
+        TCPReachability(
+          reachable: false, server: server, reason: "STUN over TCP to \(server) failed: \(error)."))
+      return
+    }
+    stream = s
+    s.onFrame = { [weak self] bytes in
+      guard let self, let m = try? Message(bytes: bytes), m.transactionID == id else { return }
+      let mapped = (try? m.get(XORMappedAddress.self))?.address
+      self.finish(
+        TCPReachability(
+          reachable: true, server: server, mappedAddress: mapped,
+          rttMs: (self.runtime.now - started).milliseconds,
+          reason: "A Binding request over TCP to \(server) was answered."))
+    }
+    s.onClose = { [weak self] reason in
+      self?.finish(
+        TCPReachability(
+          reachable: false, server: server,
+          reason: "STUN over TCP to \(server) failed too: \(reason)."))
+    }
+    var b = MessageBuilder(type: .bindingRequest, transactionID: id)
+    b.addFingerprint()
+    s.send(b.bytes)
+  }
+
+  /// Stops without reporting.
+  public func cancel() {
+    completion = nil
+    tearDown()
+  }
+
+  private func finish(_ result: TCPReachability) {
+    guard let completion else { return }
+    self.completion = nil
+    tearDown()
+    completion(result)
+  }
+
+  private func tearDown() {
+    timer?.cancel()
+    timer = nil
+    stream?.onFrame = nil
+    stream?.onClose = nil
+    stream?.close()
+    stream = nil
+  }
+}
