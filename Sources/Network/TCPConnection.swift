@@ -37,8 +37,6 @@ public final class TCPConnection: RuntimeResource {
   public private(set) var localAddress: TransportAddress?
   /// Frames received.
   public private(set) var receivedCount = 0
-  /// Whether the connection is established and not closed.
-  public var isConnected: Bool { if case .connected = state { true } else { false } }
   /// Whether the connection is closed (by either side, or failed).
   public var isClosed: Bool { if case .closed = state { true } else { false } }
 

@@ -357,7 +357,7 @@ public final class ConnectSession {
       ICECredentials(ufrag: description.ufrag, password: description.password))
     var usable = 0
     for c in description.candidates where c.unusableReason == nil {
-      guard let candidate = Self.candidate(c) else { continue }
+      guard let candidate = Candidate(c) else { continue }
       usable += 1
       ice.addRemoteCandidate(candidate)
     }
@@ -549,7 +549,7 @@ public final class ConnectSession {
     let d = SessionDescription(
       ufrag: ice.localCredentials.ufrag, password: ice.localCredentials.password,
       role: configuration.role, tieBreaker: ice.agent.tieBreaker,
-      candidates: ice.localCandidates.map(Self.signaled), endOfCandidates: true,
+      candidates: ice.localCandidates.map(SignaledCandidate.init), endOfCandidates: true,
       natProfile: natProfile)
     localDescription = d
     setPhase(remoteDescription == nil ? .waitingForRemote : .checking)
@@ -676,29 +676,6 @@ public final class ConnectSession {
       failure: failure, detail: detail, requests: requests,
       rttMs: p.stats.minRTTMs.map { $0.rounded(toPlaces: 2) },
       checked: requests > 0 || succeeded)
-  }
-
-  /// An agent candidate as it is signalled.
-  public static func signaled(_ c: Candidate) -> SignaledCandidate {
-    SignaledCandidate(
-      foundation: c.foundation, component: c.component,
-      transport: c.transport.lowercased() == "tcp" ? .tcp : .udp, priority: c.priority,
-      address: .ip(c.address.ip), port: c.address.port,
-      kind: SignaledCandidate.Kind(rawValue: c.type.rawValue) ?? .host,
-      relatedAddress: c.relatedAddress.map { .ip($0.ip) }, relatedPort: c.relatedAddress?.port)
-  }
-
-  /// A signalled candidate for the agent (nil when its address is not an IP address).
-  public static func candidate(_ s: SignaledCandidate) -> Candidate? {
-    guard let address = s.transportAddress else { return nil }
-    var related: TransportAddress?
-    if let ra = s.relatedAddress?.ip, let rp = s.relatedPort {
-      related = TransportAddress(ip: ra, port: rp)
-    }
-    return Candidate(
-      foundation: s.foundation, component: s.component, transport: s.transport.rawValue,
-      priority: s.priority, address: address,
-      type: CandidateType(rawValue: s.kind.rawValue) ?? .host, relatedAddress: related)
   }
 
   // MARK: - Events

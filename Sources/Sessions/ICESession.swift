@@ -70,7 +70,7 @@ public struct ICELogEntry: Codable, Sendable, Hashable {
 /// session.onEvent = { entry in print(entry.event) }
 /// session.setRemoteCredentials(peerCredentials)
 /// session.start()
-/// session.addRemoteCandidate(try Candidate(sdpAttribute: line))
+/// if let c = Candidate(try SignaledCandidate(sdpAttribute: line)) { session.addRemoteCandidate(c) }
 /// ```
 ///
 /// All calls and callbacks happen on the runtime's serial context. A started session keeps
@@ -203,12 +203,6 @@ public final class ICESession {
   public func addRemoteCandidate(_ candidate: Candidate) {
     guard !closed else { return }
     apply(agent.addRemoteCandidate(candidate, at: runtime.now))
-  }
-
-  /// Parses and adds a peer's `a=candidate` line; throws what the parser throws (an mDNS name
-  /// is ``CandidateParseError/unresolvableHostname(_:)``).
-  public func addRemoteCandidate(sdpAttribute line: String) throws(CandidateParseError) {
-    addRemoteCandidate(try Candidate(sdpAttribute: line))
   }
 
   /// The peer has no more candidates.

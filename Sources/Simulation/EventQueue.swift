@@ -13,9 +13,6 @@ public final class SimulatedTimer: TimerHandle {
     self.action = action
   }
 
-  /// True until the timer fires or is cancelled.
-  public var isPending: Bool { action != nil }
-
   /// Prevents the action from running; harmless after it ran.
   public func cancel() { action = nil }
 

@@ -113,12 +113,6 @@ public final class NATBox {
     if let inside { insideInterface?.link = inside }
   }
 
-  /// Forgets every mapping (as a NAT reboot would).
-  public func flushMappings() {
-    byKey = [:]
-    byExternal = [:]
-  }
-
   // MARK: Forwarding
 
   /// A datagram arrived on the inside interface (from the LAN).

@@ -200,9 +200,6 @@ public final class VirtualNetwork {
     return timer
   }
 
-  /// The number of events waiting (including cancelled timers not yet reached).
-  public var pendingEvents: Int { queue.count }
-
   /// When the next event is due, or nil when there is none.
   public var nextEventTime: Instant? { queue.nextTime }
 

@@ -22,10 +22,10 @@ import Traversal
     queue(0, alice.setRemoteCredentials(bob.localCredentials, at: now))
     queue(1, bob.setRemoteCredentials(alice.localCredentials, at: now))
     for c in bob.localCandidates {
-      queue(0, alice.addRemoteCandidate(try Candidate(sdpAttribute: c.sdpAttribute), at: now))
+      queue(0, alice.addRemoteCandidate(try #require(Candidate(SignaledCandidate(c))), at: now))
     }
     for c in alice.localCandidates {
-      queue(1, bob.addRemoteCandidate(try Candidate(sdpAttribute: c.sdpAttribute), at: now))
+      queue(1, bob.addRemoteCandidate(try #require(Candidate(SignaledCandidate(c))), at: now))
     }
     queue(0, alice.endOfRemoteCandidates(at: now) + alice.start(at: now))
     queue(1, bob.endOfRemoteCandidates(at: now) + bob.start(at: now))

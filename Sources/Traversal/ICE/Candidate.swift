@@ -23,17 +23,6 @@ public enum CandidateType: String, Codable, Sendable, Hashable, CaseIterable {
   }
 }
 
-/// An `a=candidate` extension attribute (`generation 0`, `network-id 1`, …), kept verbatim.
-public struct CandidateExtension: Codable, Sendable, Hashable {
-  public var name: String
-  public var value: String
-
-  public init(name: String, value: String) {
-    self.name = name
-    self.value = value
-  }
-}
-
 /// One ICE candidate (RFC 8445 §5.1): a transport address at which an agent can receive.
 ///
 /// Local candidates also carry their base (the address checks are sent from); remote ones
@@ -57,13 +46,11 @@ public struct Candidate: Codable, Sendable, Hashable {
   /// The local address checks go out from: the candidate itself for host and relayed
   /// candidates, the host candidate for server- and peer-reflexive ones. nil for remote ones.
   public var base: TransportAddress?
-  /// Extension attributes from SDP, in order.
-  public var extensions: [CandidateExtension]
 
   public init(
     foundation: String, component: Int = 1, transport: String = "udp", priority: UInt32,
     address: TransportAddress, type: CandidateType, relatedAddress: TransportAddress? = nil,
-    base: TransportAddress? = nil, extensions: [CandidateExtension] = []
+    base: TransportAddress? = nil
   ) {
     self.foundation = foundation
     self.component = component
@@ -73,7 +60,6 @@ public struct Candidate: Codable, Sendable, Hashable {
     self.type = type
     self.relatedAddress = relatedAddress
     self.base = base
-    self.extensions = extensions
   }
 
   /// The candidate's local preference (bits 8–23 of its priority).

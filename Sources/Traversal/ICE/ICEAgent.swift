@@ -14,7 +14,7 @@ import STUN
 /// var a = ICEAgent(role: .controlling)
 /// var out = a.addHostCandidate(TransportAddress("192.168.1.10:40000")!, at: now)
 /// out += a.setRemoteCredentials(peerCredentials, at: now)
-/// out += a.addRemoteCandidate(try Candidate(sdpAttribute: line), at: now)
+/// out += a.addRemoteCandidate(peerCandidate, at: now)
 /// out += a.endOfLocalCandidates(at: now) + a.endOfRemoteCandidates(at: now)
 /// out += a.start(at: now)   // [.event(.agentStateChanged(…)), .send(check, from:, to:), .wake(at:)]
 /// ```

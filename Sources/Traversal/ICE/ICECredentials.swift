@@ -36,7 +36,7 @@ public struct ICECredentials: Sendable, Hashable {
   /// Whether both parts have RFC 8839's lengths and use only ICE characters.
   public var isValid: Bool {
     (4...256).contains(ufrag.count) && (22...256).contains(password.count)
-      && ufrag.allSatisfy(Candidate.isICEChar) && password.allSatisfy(Candidate.isICEChar)
+      && ufrag.allSatisfy(\.isSignalingICEChar) && password.allSatisfy(\.isSignalingICEChar)
   }
 }
 
