@@ -32,7 +32,10 @@ let package = Package(
     .target(name: "Traversal", dependencies: ["STUN"], swiftSettings: strict),
     // What a session needs from the world (clock, timers, UDP sockets, streams); implemented
     // by Network (real sockets) and Simulation (the simulated network).
-    .target(name: "Runtime", dependencies: ["STUN", "Traversal"], swiftSettings: strict),
+    .target(
+      name: "Runtime",
+      dependencies: ["STUN", "Traversal", .product(name: "Logging", package: "swift-log")],
+      swiftSettings: strict),
     // Sessions that drive machines over a runtime, and the report builder: one home for every
     // sentence a report says.
     .target(

@@ -57,7 +57,8 @@ struct BindingCommand: ParsableCommand {
     let result: BindingReport
     do {
       result = try runtime.run(timeout: window + .seconds(5)) { rt, done in
-        let client = STUNClient(runtime: rt, policy: policy, socketOptions: options)
+        let client = STUNClient(
+          runtime: global.logged(rt, "natscope.binding"), policy: policy, socketOptions: options)
         client.answersBindingRequests = false
         try client.send(BindingQuery(socket: ProbeSocketID(0), destination: destination)) {
           outcome, local in

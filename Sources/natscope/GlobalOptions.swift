@@ -9,7 +9,7 @@ struct GlobalOptions: ParsableArguments {
   @Option(
     name: .long,
     help: ArgumentHelp(
-      "Log verbosity on standard error: trace, debug, info, notice, warning, error or critical.",
+      "Log verbosity on standard error: trace, debug, info, notice, warning, error or critical. debug shows every socket, every STUN message sent and received (type, transaction ID, attribute names; never a password) and each session's state changes; trace adds timers and non-STUN datagrams. Not shown while the live console runs (add --no-tui).",
       valueName: "level"))
   var logLevel: LogLevelArgument = .init(.warning)
 
@@ -22,6 +22,14 @@ struct GlobalOptions: ParsableArguments {
       handler.logLevel = level
       return handler
     }
+  }
+}
+
+extension GlobalOptions {
+  /// `runtime`, logging what it does under `label` when `--log-level` is debug or trace.
+  func logged(_ runtime: any NetworkRuntime, _ label: String) -> any NetworkRuntime {
+    guard logLevel.level <= .debug else { return runtime }
+    return LoggingRuntime(runtime, logger: Logger(label: label))
   }
 }
 

@@ -112,7 +112,8 @@ struct ProbeCommand: ParsableCommand {
       do {
         outcome = try runtime.run(timeout: limit) { rt, done in
           let session = ProbeSession(
-            runtime: rt, configuration: configuration, socketOptions: options,
+            runtime: global.logged(rt, "natscope.probe"), configuration: configuration,
+            socketOptions: options,
             tcpConnector: rt.streamConnector())
           session.start { done.succeed($0) }
         }

@@ -98,7 +98,8 @@ struct ServeCommand: ParsableCommand {
     let stats: STUNServerStats
     do {
       stats = try runtime.run(timeout: .seconds(10 * 365 * 86_400)) { rt, done in
-        let session = try STUNServerSession(runtime: rt, configuration: configuration)
+        let session = try STUNServerSession(
+          runtime: global.logged(rt, "natscope.serve"), configuration: configuration)
         holder.session = session
         holder.done = done
         let mode =

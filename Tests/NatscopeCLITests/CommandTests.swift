@@ -21,6 +21,27 @@ import Testing
     #expect(text.stdout.contains("RFC 5780    yes"))
   }
 
+  /// `--log-level debug` shows each socket and STUN message on standard error; standard
+  /// output stays the clean JSON; the default level logs nothing.
+  @Test func debugLogShowsWhatWasSentAndAnswered() throws {
+    let server = try ServerProcess()
+    defer { server.stop() }
+    let r = try Binary.run([
+      "binding", "127.0.0.1:\(server.port)", "--json", "--log-level", "debug",
+    ])
+    #expect(r.status == 0, Comment(rawValue: r.stderr))
+    #expect(try json(r.stdout)["answered"] as? Bool == true)
+    #expect(r.stderr.contains("UDP socket open on"))
+    #expect(r.stderr.contains("→ 127.0.0.1:\(server.port) from"))
+    #expect(r.stderr.contains("Binding request"))
+    #expect(r.stderr.contains("← 127.0.0.1:\(server.port)"))
+    #expect(r.stderr.contains("Binding success response"))
+    #expect(r.stderr.contains("XOR-MAPPED-ADDRESS"))
+    let quiet = try Binary.run(["binding", "127.0.0.1:\(server.port)", "--json"])
+    #expect(quiet.status == 0)
+    #expect(!quiet.stderr.contains("Binding request"))
+  }
+
   @Test func bindingOverIPv6() throws {
     let server = try ServerProcess(alternate: false, primary: "::1")
     defer { server.stop() }
