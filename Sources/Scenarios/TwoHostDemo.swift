@@ -269,20 +269,22 @@ public final class TwoHostDemo {
     func turn(_ site: SitePreset) -> [SignaledCandidate.Transport] {
       configuration.turn ? [site.blocksOutgoingUDP ? .tcp : .udp] : []
     }
-    var connect = TwoHostDemoExplanations.report(
-      sessionA?.report, local: sessionA?.localDescription, remote: sessionA?.remoteDescription,
-      localProfile: pa, remoteProfile: pb, localTURN: turn(configuration.a),
-      remoteTURN: turn(configuration.b))
-    if connect.selectedPair != nil, connect.selectedPair?.rttMs == nil,
-      let agent = sessionA?.ice.agent, let selected = agent.selectedPair
-    {
-      // A valid pair built from a peer-reflexive mapping has no checks of its own: its round
-      // trip is that of the pair whose check produced it.
-      connect.selectedPair?.rttMs =
-        agent.pairs.filter { $0.validPairID == selected.id }.compactMap(\.stats.minRTTMs).min()
-        .map { ($0 * 100).rounded() / 100 }
+    // Host A's report, rebuilt with both hosts' full probe profiles (the sessions skip their
+    // quick probe); host A offers, so it is the controlling side.
+    var b = ConnectReportBuilder(
+      local: .init(
+        profile: pa, candidates: sessionA?.localDescription?.candidates ?? [],
+        turn: turn(configuration.a)),
+      remote: .init(
+        profile: pb, candidates: sessionA?.remoteDescription?.candidates ?? [],
+        turn: turn(configuration.b)))
+    b.role = .controlling
+    if let report = sessionA?.report {
+      b.pairs = report.pairs
+      b.selectedPair = report.selectedPair
+      b.timings = report.timings
     }
-    TwoHostDemoExplanations.explainBlockedUDP(&connect, a: pa, b: pb, turn: configuration.turn)
+    let connect = b.build()
     let prediction: PathPrediction =
       if let pa, let pb { .reflexive(pa, pb) } else {
         PathPrediction(.unknown, "A probe did not finish, so there is no prediction.")

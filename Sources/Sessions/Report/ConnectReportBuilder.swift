@@ -63,7 +63,7 @@ public struct ConnectReportBuilder: Sendable {
   /// The report.
   public func build() -> ConnectReport {
     let connected = selectedPair != nil
-    return ConnectReport(
+    var r = ConnectReport(
       state: connected ? .connected : .failed, selectedPair: selectedPair,
       timeToConnectedMs: connected ? timings.connectedMs : nil, timings: timings,
       paths: Self.paths(pairs, local: local, remote: remote, selected: selectedPair),
@@ -76,6 +76,60 @@ public struct ConnectReportBuilder: Sendable {
         local: local.candidates.map(ConnectReport.CandidateEntry.init),
         remote: remote.candidates.map(ConnectReport.CandidateEntry.init)),
       pairs: pairs, reason: connected ? nil : failureReason())
+    explainStoppedPaths(&r)
+    explainBlockedUDP(&r)
+    return r
+  }
+
+  /// Pairs still being checked when another path won (`cancelled`) say nothing about their
+  /// own path. A path explains itself by its other checked pairs when it has some; when every
+  /// checked pair of a path was stopped, it says so, with the prediction's reason when that
+  /// was "fails".
+  func explainStoppedPaths(_ r: inout ConnectReport) {
+    guard r.state == .connected else { return }
+    func stopped(_ p: ConnectReport.PairOutcome) -> Bool { p.failure == .cancelled }
+    let informative = pairs.filter { p in
+      !stopped(p) || !pairs.contains { $0.kind == p.kind && $0.checked && !stopped($0) }
+    }
+    if informative.count != pairs.count {
+      r.paths = Self.paths(informative, local: local, remote: remote, selected: r.selectedPair)
+    }
+    let winner =
+      r.selectedPair.map {
+        "the \(ConnectReport.PathKind.of($0.local.type, $0.remote.type).rawValue) path"
+      } ?? "another path"
+    for kind in ConnectReport.PathKind.allCases {
+      let checked = pairs.filter { $0.kind == kind && $0.checked }
+      guard !checked.isEmpty, !checked.contains(where: \.succeeded),
+        checked.allSatisfy(stopped)
+      else { continue }
+      let requests = checked.map(\.requests).max() ?? 0
+      var reason =
+        "No answer to \(requests) request\(requests == 1 ? "" : "s") before \(winner) connected and the checks stopped."
+      let predicted = r.prediction[kind]
+      if predicted.outcome == .fails { reason += " " + predicted.reason }
+      r.paths[kind].reason = reason
+    }
+  }
+
+  /// When a host's probe found UDP blocked, that is the reason the UDP paths failed, not the
+  /// generic ones ("no pair could be formed"). The relay keeps its own reason: a blocked host
+  /// may reach the relay over TCP.
+  func explainBlockedUDP(_ r: inout ConnectReport) {
+    let mine = local.profile?.udpBlocked == true
+    let peers = remote.profile?.udpBlocked == true
+    guard mine || peers else { return }
+    let who =
+      mine && peers
+      ? "both hosts' networks" : (mine ? "this host's network" : "the peer's network")
+    let blockedReachRelayOverTCP =
+      (!mine || local.turn.contains(.tcp)) && (!peers || remote.turn.contains(.tcp))
+    let noUDP =
+      blockedReachRelayOverTCP
+      ? "UDP is blocked on \(who), so no UDP path can work; only the TURN relay, reached over TCP, can connect these hosts."
+      : "UDP is blocked on \(who), so no UDP path can work; only a TURN relay over TCP or TLS could connect these hosts."
+    if !r.paths.direct.succeeded { r.paths.direct.reason = noUDP }
+    if !r.paths.reflexive.succeeded { r.paths.reflexive.reason = noUDP }
   }
 
   /// Why nothing was selected, in one sentence.
