@@ -35,6 +35,10 @@ public struct TURNServerURI: Hashable, Sendable, CustomStringConvertible {
     if lower.hasPrefix("stun:") {
       throw .init("\(text) is a STUN server URI; give a TURN server here (turn:host[:port])")
     }
+    if let scheme = lower.range(of: "://").map({ lower[..<$0.lowerBound] }), scheme != "turn" {
+      throw .init(
+        "\(text) is not a TURN server URI; write turn:host[:port][?transport=udp|tcp]")
+    }
     if lower.hasPrefix("turn:") {
       rest = rest.dropFirst(5)
       if rest.hasPrefix("//") { rest = rest.dropFirst(2) }

@@ -8,26 +8,46 @@ public final class STUNServerSession {
   public let runtime: any NetworkRuntime
   public private(set) var server: STUNServer
   private var sockets: [TransportAddress: any DatagramSocket] = [:]
+  private var boxes: [EndpointBox] = []
 
-  /// Opens the server's sockets. Throws if any endpoint cannot be bound (and closes those
-  /// already opened).
+  /// Opens the server's sockets. A port of 0 is bound to a free port first (on the primary
+  /// address), and the alternate address then uses the same port, so the server's
+  /// OTHER-ADDRESS and RESPONSE-ORIGIN name the ports really in use. Throws if any endpoint
+  /// cannot be bound (and closes those already opened).
   public init(runtime: any NetworkRuntime, configuration: STUNServerConfiguration) throws {
     self.runtime = runtime
-    self.server = STUNServer(configuration: configuration)
+    var resolved = configuration
+    var opened: [TransportAddress: any DatagramSocket] = [:]
+    func open(_ ip: IPAddress, _ port: UInt16) throws -> UInt16 {
+      let box = EndpointBox()
+      let socket = try runtime.openUDP(
+        UDPSocketOptions(address: ip, port: port == 0 ? nil : port)
+      ) { [weak box] datagram in
+        guard let box, let session = box.session, let endpoint = box.endpoint else { return }
+        session.receive(datagram, on: endpoint)
+      }
+      let endpoint = TransportAddress(ip: ip, port: socket.localAddress.port)
+      box.endpoint = endpoint
+      opened[endpoint] = socket
+      boxes.append(box)
+      return endpoint.port
+    }
+    var boxes: [EndpointBox] = []
     do {
-      for endpoint in configuration.endpoints {
-        let socket = try runtime.openUDP(
-          UDPSocketOptions(address: endpoint.ip, port: endpoint.port)
-        ) {
-          [weak self] datagram in
-          self?.receive(datagram, on: endpoint)
-        }
-        sockets[endpoint] = socket
+      resolved.port = try open(configuration.primary, configuration.port)
+      if let alternate = configuration.alternate, configuration.supportsBehaviorDiscovery {
+        resolved.alternatePort = try open(configuration.primary, configuration.alternatePort)
+        _ = try open(alternate, resolved.port)
+        _ = try open(alternate, resolved.alternatePort)
       }
     } catch {
-      close()
+      for s in opened.values { s.close() }
       throw error
     }
+    self.server = STUNServer(configuration: resolved)
+    self.sockets = opened
+    for box in boxes { box.session = self }
+    self.boxes = boxes
   }
 
   /// The addresses the server listens on.
@@ -47,4 +67,10 @@ public final class STUNServerSession {
     else { return }
     sockets[reply.from]?.send(reply.bytes, to: reply.to)
   }
+}
+
+/// Which endpoint a socket serves, known once it is bound; routes its datagrams to the session.
+private final class EndpointBox {
+  var endpoint: TransportAddress?
+  weak var session: STUNServerSession?
 }

@@ -54,6 +54,16 @@ struct BindingCommand: ParsableCommand {
     let runtime = NIORuntime()
     defer { runtime.shutdown() }
     let window = policy.timeoutWindow()
+    if isatty(STDERR_FILENO) == 1 && !json {
+      // Without an answer the wait is long (RFC 8489's schedule): say what is going on.
+      let seconds = String(
+        format: "%.1f",
+        Double(window.components.seconds) + Double(window.components.attoseconds) / 1e18)
+      FileHandle.standardError.write(
+        Data(
+          "natscope: asking \(destination) what address it sees (up to \(maxRequests) requests over \(seconds) s if it does not answer)…\n"
+            .utf8))
+    }
     let result: BindingReport
     do {
       result = try runtime.run(timeout: window + .seconds(5)) { rt, done in

@@ -105,6 +105,35 @@ struct ConnectCommand: ParsableCommand {
     guard (1...600).contains(timeout) else {
       throw ValidationError("--timeout must be between 1 and 600 seconds.")
     }
+    if answer && aggressive {
+      throw ValidationError(
+        "--aggressive applies to the offerer, which nominates; the answering side follows the offerer's choice, so drop --aggressive here."
+      )
+    }
+    if turn.isEmpty && (turnUser != nil || turnPassword != nil) {
+      throw ValidationError(
+        "--turn-user and --turn-password go with --turn URI; add the TURN server or drop them.")
+    }
+    for text in turn {
+      do {
+        _ = try TURNServerURI.parse(text)
+      } catch {
+        throw ValidationError(error.message)
+      }
+    }
+    if let ip = sockets.bind?.ip {
+      if ip.isLoopback && !includeLoopback {
+        throw ValidationError(
+          "--bind \(ip) is a loopback address, which gives candidates only with --include-loopback; add it (for tests on one machine) or bind to a LAN address."
+        )
+      }
+      let own = Interfaces.list(includeLoopback: true, includeLinkLocal: true).map(\.address)
+      if !ip.isUnspecified && !own.contains(ip) {
+        let list = own.map(\.description).joined(separator: ", ")
+        throw ValidationError(
+          "--bind \(ip) is not an address of this host; its addresses are \(list).")
+      }
+    }
   }
 
   var role: SignalingRole { answer ? .answer : .offer }

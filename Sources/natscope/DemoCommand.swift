@@ -40,11 +40,13 @@ struct DemoCommand: ParsableCommand {
   var seed: UInt64 = 1
 
   @Option(
+    parsing: .unconditional,
     help: ArgumentHelp("Packet loss on each site's uplink, each way, in percent.", valueName: "pct")
   )
   var loss: Double = 0
 
   @Option(
+    parsing: .unconditional,
     help: ArgumentHelp(
       "One-way latency of each hop onto the internet, in milliseconds.", valueName: "ms"))
   var latency: Int = 10

@@ -31,6 +31,19 @@ struct Natscope: ParsableCommand {
   /// Parses, runs, and exits with natscope's documented codes: usage errors exit 1 (not
   /// ArgumentParser's 64), with one clear message on standard error.
   static func main() {
+    // `natscope help NAME` with a NAME that is no command: ArgumentParser would print the root
+    // help and exit 0, which reads as success in a script.
+    let args = Array(CommandLine.arguments.dropFirst())
+    if args.first == "help", args.count >= 2, !args[1].hasPrefix("-") {
+      let known = configuration.subcommands.compactMap { $0.configuration.commandName }
+      if !known.contains(args[1]) {
+        FileHandle.standardError.write(
+          Data(
+            "natscope: there is no command \(args[1]); the commands are \(known.joined(separator: ", ")).\n"
+              .utf8))
+        Foundation.exit(1)
+      }
+    }
     do {
       var command = try parseAsRoot()
       try command.run()

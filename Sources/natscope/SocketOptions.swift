@@ -6,19 +6,25 @@ import Scenarios
 import Sessions
 import Traversal
 
-/// `LOW-HIGH` as a command-line value.
-struct PortRange: ExpressibleByArgument, Sendable {
+/// `LOW-HIGH` as a command-line value; a bad range says what is wrong with it.
+struct PortRange: Sendable {
   var range: ClosedRange<UInt16>
 
-  init?(argument: String) {
+  /// Parses `LOW-HIGH`.
+  static func parse(_ argument: String) throws -> PortRange {
     let parts = argument.split(separator: "-", omittingEmptySubsequences: false)
-    guard parts.count == 2, let low = UInt16(parts[0]), let high = UInt16(parts[1]), low >= 1,
-      low <= high
-    else { return nil }
-    range = low...high
+    guard parts.count == 2 else {
+      throw ValidationError("write the range as LOW-HIGH, e.g. 40000-50000")
+    }
+    guard let low = UInt16(parts[0]), let high = UInt16(parts[1]), low >= 1 else {
+      throw ValidationError("ports are numbers from 1 to 65535, e.g. 40000-50000")
+    }
+    guard low <= high else {
+      throw ValidationError(
+        "the first port (\(low)) is above the last (\(high)); write \(high)-\(low)")
+    }
+    return PortRange(range: low...high)
   }
-
-  var defaultValueDescription: String { "\(range.lowerBound)-\(range.upperBound)" }
 }
 
 /// An IP address as a command-line value.
@@ -41,7 +47,8 @@ struct SocketArguments: ParsableArguments {
     name: .long,
     help: ArgumentHelp(
       "Bind local UDP sockets to free ports in this range, e.g. 40000-50000.", valueName: "low-high"
-    ))
+    ),
+    transform: PortRange.parse)
   var portRange: PortRange?
 
   /// Socket options for talking to servers of `family`.

@@ -122,6 +122,59 @@ import Testing
     #expect(r.stdout.isEmpty)
   }
 
+  /// Input that used to be accepted silently or misread: each gets one sentence that says
+  /// what is wrong (and what to do), exit 1, nothing on standard output.
+  @Test(arguments: [
+    (["help", "nosuch"], "there is no command nosuch"),
+    (["demo", "--loss", "-1"], "--loss must be between 0 and 50"),
+    (["demo", "--latency", "-5"], "--latency must be between 0 and 2000"),
+    (["connect", "--port-range", "5000-4000"], "the first port (5000) is above the last (4000)"),
+    (["connect", "--port-range", "5000"], "write the range as LOW-HIGH"),
+    (["connect", "--turn", "http://203.0.113.1", "--turn-user", "u"], "is not a TURN server URI"),
+    (["connect", "--answer", "--aggressive"], "--aggressive applies to the offerer"),
+    (["connect", "--turn-user", "u"], "go with --turn"),
+    (["connect", "--bind", "127.0.0.1"], "only with --include-loopback"),
+    (["connect", "--bind", "203.0.113.254"], "is not an address of this host"),
+  ])
+  func badInputIsExplained(_ args: [String], _ words: String) throws {
+    let r = try Binary.run(args)
+    #expect(r.status == 1)
+    #expect(r.stderr.contains(words), Comment(rawValue: r.stderr))
+    #expect(r.stdout.isEmpty)
+  }
+
+  /// `serve --port 0` binds a free port and says which (not "port 0").
+  @Test func servePortZeroNamesTheBoundPort() throws {
+    let process = Process()
+    process.executableURL = Binary.url
+    process.arguments = ["serve", "--primary", "127.0.0.1", "--port", "0"]
+    let err = Pipe()
+    process.standardError = err
+    process.standardOutput = Pipe()
+    try process.run()
+    defer {
+      if process.isRunning { process.terminate() }
+      process.waitUntilExit()
+    }
+    var text = ""
+    let deadline = Date().addingTimeInterval(10)
+    let handle = err.fileHandleForReading
+    while !text.contains("\n") && Date() < deadline {
+      let chunk = handle.availableData
+      if chunk.isEmpty { break }
+      text += String(decoding: chunk, as: UTF8.self)
+    }
+    #expect(text.contains("listening on 127.0.0.1:"), Comment(rawValue: text))
+    #expect(!text.contains("127.0.0.1:0 "))
+    let port = text.split(separator: "127.0.0.1:").dropFirst().first.flatMap {
+      UInt16($0.prefix { $0.isNumber })
+    }
+    let bound = try #require(port)
+    #expect(bound != 0)
+    let b = try Binary.run(["binding", "127.0.0.1:\(bound)", "--json"])
+    #expect(b.status == 0, Comment(rawValue: b.stderr))
+  }
+
   @Test func demoIsARealDeterministicRun() throws {
     let a = try Binary.run(["demo", "--json", "--seed", "3"])
     #expect(a.status == 0)

@@ -20,6 +20,7 @@ import Testing
     ("turns:203.0.113.10", "TLS"), ("stun:203.0.113.10", "STUN server URI"),
     ("turn:203.0.113.10?transport=sctp", "use udp or tcp"),
     ("turn:203.0.113.10?foo=bar", "unknown query"), ("turn:", "names no host"),
+    ("http://203.0.113.10", "is not a TURN server URI; write turn:host"),
   ])
   func refusesWithOneSentence(_ text: String, _ words: String) {
     #expect {
