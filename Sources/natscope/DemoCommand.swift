@@ -48,7 +48,7 @@ struct DemoCommand: ParsableCommand {
   @Option(
     parsing: .unconditional,
     help: ArgumentHelp(
-      "One-way latency of each hop onto the internet, in milliseconds.", valueName: "ms"))
+      "One-way latency of each hop onto the internet, in milliseconds (0-300).", valueName: "ms"))
   var latency: Int = 10
 
   /// Hidden: runs the connect screen on made-up data for this many seconds (for
@@ -60,8 +60,10 @@ struct DemoCommand: ParsableCommand {
 
   func validate() throws {
     guard (0...50).contains(loss) else { throw ValidationError("--loss must be between 0 and 50.") }
-    guard (0...2000).contains(latency) else {
-      throw ValidationError("--latency must be between 0 and 2000 milliseconds.")
+    guard (0...300).contains(latency) else {
+      throw ValidationError(
+        "--latency must be between 0 and 300 milliseconds: a probe's round trip crosses four hops, and natscope probe waits 1.4 s for a first answer before it concludes that UDP is blocked."
+      )
     }
   }
 

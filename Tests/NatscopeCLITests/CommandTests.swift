@@ -127,7 +127,8 @@ import Testing
   @Test(arguments: [
     (["help", "nosuch"], "there is no command nosuch"),
     (["demo", "--loss", "-1"], "--loss must be between 0 and 50"),
-    (["demo", "--latency", "-5"], "--latency must be between 0 and 2000"),
+    (["demo", "--latency", "-5"], "--latency must be between 0 and 300"),
+    (["demo", "--latency", "350"], "waits 1.4 s for a first answer"),
     (["connect", "--port-range", "5000-4000"], "the first port (5000) is above the last (4000)"),
     (["connect", "--port-range", "5000"], "write the range as LOW-HIGH"),
     (["connect", "--turn", "http://203.0.113.1", "--turn-user", "u"], "is not a TURN server URI"),
@@ -141,6 +142,17 @@ import Testing
     #expect(r.status == 1)
     #expect(r.stderr.contains(words), Comment(rawValue: r.stderr))
     #expect(r.stdout.isEmpty)
+  }
+
+  /// At the highest latency the demo allows, every host still gets answers: the open host is
+  /// "Open Internet", not "UDP Blocked" (which used to happen from 350 ms up).
+  @Test func demoAtItsHighestLatencyStillClassifies() throws {
+    let r = try Binary.run(["demo", "--json", "--latency", "300"])
+    #expect(r.status == 0, Comment(rawValue: r.stderr))
+    let sites = try #require(try json(r.stdout)["sites"] as? [[String: Any]])
+    let legacy = sites.compactMap { ($0["report"] as? [String: Any])?["legacyType"] as? String }
+    #expect(legacy.first == "Open Internet")
+    #expect(legacy.filter { $0 == "UDP Blocked" }.count == 1)
   }
 
   /// `serve --port 0` binds a free port and says which (not "port 0").
