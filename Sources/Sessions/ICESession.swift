@@ -251,7 +251,7 @@ public final class ICESession {
       gathers[m.transactionID] != nil
     {
       processGather(
-        gatherTable.handleResponse(
+        gatherTable.handleInput(
           id: m.transactionID, from: datagram.source, at: runtime.now, response: m))
       return
     }
@@ -296,14 +296,12 @@ public final class ICESession {
   private func processGather(_ outputs: [TransactionTable<Message>.Output]) {
     for o in outputs {
       switch o {
-      case .send(let bytes, let to):
-        guard bytes.count >= 20, let id = TransactionID(bytes: bytes[8..<20]),
-          let g = gathers[id]
-        else { continue }
-        sockets[g.base]?.send(bytes, to: to)
-      case .wake:
+      case .transmit(let t):
+        guard let id = t.transactionID, let g = gathers[id] else { continue }
+        sockets[g.base]?.send(t.bytes, to: t.to)
+      case .timeout:
         break
-      case .completed(let id, let response, _, _):
+      case .event(.completed(let id, let response, _, _)):
         guard let g = gathers.removeValue(forKey: id) else { continue }
         if response.messageClass == .successResponse,
           let mapped = (try? response.get(XORMappedAddress.self))?.address
@@ -315,7 +313,7 @@ public final class ICESession {
         } else {
           record(.serverUnreachable(server: g.server, base: g.base, attempts: 1))
         }
-      case .failed(let id, let failure):
+      case .event(.failed(let id, let failure)):
         guard let g = gathers.removeValue(forKey: id) else { continue }
         if case .timedOut(let n) = failure {
           record(.serverUnreachable(server: g.server, base: g.base, attempts: n))

@@ -109,7 +109,7 @@ public final class STUNClient {
     switch message.messageClass {
     case .successResponse, .errorResponse:
       process(
-        table.handleResponse(
+        table.handleInput(
           id: message.transactionID, from: datagram.source, at: datagram.receivedAt,
           response: Response(message: message, arrivedOn: socketID)))
     case .request where message.method == .binding && answersBindingRequests:
@@ -126,20 +126,18 @@ public final class STUNClient {
   private func process(_ outputs: [TransactionTable<Response>.Output]) {
     for output in outputs {
       switch output {
-      case .send(let bytes, let destination):
-        guard bytes.count >= 20, let id = TransactionID(bytes: bytes[8..<20]),
-          let query = pending[id]?.query
-        else { continue }
-        sockets[query.socket]?.send(bytes, to: destination)
-      case .wake(let at):
+      case .transmit(let t):
+        guard let id = t.transactionID, let query = pending[id]?.query else { continue }
+        sockets[query.socket]?.send(t.bytes, to: t.to)
+      case .timeout(let at):
         arm(at)
-      case .completed(let id, let response, let rtt, let attempts):
+      case .event(.completed(let id, let response, let rtt, let attempts)):
         guard let p = pending.removeValue(forKey: id) else { continue }
         let answer = BindingAnswer(
           response: response.message, source: evidenceSource(id) ?? p.query.destination,
           arrivedOn: response.arrivedOn, rtt: rtt.duration, attempts: attempts)
         p.completion(.answered(answer), sockets[p.query.socket]?.localAddress)
-      case .failed(let id, let failure):
+      case .event(.failed(let id, let failure)):
         guard let p = pending.removeValue(forKey: id) else { continue }
         let attempts: Int
         if case .timedOut(let n) = failure { attempts = n } else { attempts = 0 }

@@ -581,11 +581,10 @@ public struct ICEAgent: Sendable {
   private mutating func processTable(_ outs: [TransactionTable<Message>.Output], now: Instant) {
     for o in outs {
       switch o {
-      case .send(let bytes, let to):
-        guard bytes.count >= 20, let id = TransactionID(bytes: bytes[8..<20]),
-          let ctx = checks[id]
-        else { continue }
-        outputs.append(.send(bytes, from: ctx.localBase, to: to))
+      case .transmit(let t):
+        guard let id = t.transactionID, let ctx = checks[id] else { continue }
+        let to = t.to
+        outputs.append(.send(t.bytes, from: ctx.localBase, to: to))
         let attempt = table[id]?.attempts ?? 1
         if let i = index(ctx.pairID) {
           if ctx.consent {
@@ -599,13 +598,13 @@ public struct ICEAgent: Sendable {
           }
         }
         if ctx.pairID == consent?.pairID { consent?.lastSentAt = now }
-      case .wake:
+      case .timeout:
         break
-      case .completed(let id, let response, let rtt, _):
+      case .event(.completed(let id, let response, let rtt, _)):
         guard let ctx = checks.removeValue(forKey: id) else { continue }
         if activeCheck[ctx.pairID] == id { activeCheck[ctx.pairID] = nil }
         checkCompleted(ctx, response, rtt: rtt, now)
-      case .failed(let id, let failure):
+      case .event(.failed(let id, let failure)):
         guard let ctx = checks.removeValue(forKey: id) else { continue }
         guard activeCheck[ctx.pairID] == id else { continue }
         activeCheck[ctx.pairID] = nil
@@ -646,7 +645,7 @@ public struct ICEAgent: Sendable {
       return
     }
     processTable(
-      table.handleResponse(id: m.transactionID, from: source, at: now, response: m), now: now)
+      table.handleInput(id: m.transactionID, from: source, at: now, response: m), now: now)
   }
 
   private mutating func checkCompleted(

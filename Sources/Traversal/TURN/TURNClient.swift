@@ -481,7 +481,7 @@ public struct TURNClient: Sendable {
     guard let p = pending[message.transactionID] else {
       // Not ours (or already finished): let the table count it.
       return process(
-        table.handleResponse(
+        table.handleInput(
           id: message.transactionID, from: source, at: now, response: message), at: now)
     }
     if p.authenticated, let auth {
@@ -510,7 +510,7 @@ public struct TURNClient: Sendable {
       }
     }
     return process(
-      table.handleResponse(id: message.transactionID, from: source, at: now, response: message),
+      table.handleInput(id: message.transactionID, from: source, at: now, response: message),
       at: now)
   }
 
@@ -520,12 +520,12 @@ public struct TURNClient: Sendable {
     var out: [TURNClientOutput] = []
     for o in outputs {
       switch o {
-      case .send(let bytes, let to): out.append(.send(bytes, to: to))
-      case .wake: break
-      case .completed(let id, let message, _, _):
+      case .transmit(let t): out.append(.send(t.bytes, to: t.to))
+      case .timeout: break
+      case .event(.completed(let id, let message, _, _)):
         guard let p = pending.removeValue(forKey: id) else { continue }
         out += completed(p, message, at: now)
-      case .failed(let id, let failure):
+      case .event(.failed(let id, let failure)):
         guard let p = pending.removeValue(forKey: id) else { continue }
         guard case .timedOut = failure else { continue }
         let window = table[id]?.evidence.timeoutWindow ?? table.timeoutWindow(for: server)
