@@ -41,10 +41,10 @@ public final class STUNServerSession {
   }
 
   private func receive(_ datagram: ReceivedDatagram, on endpoint: TransportAddress) {
-    guard
-      let reply = server.handle(
-        datagram.bytes, from: datagram.source, on: endpoint, at: runtime.now)
-    else { return }
-    sockets[reply.from]?.send(reply.bytes, to: reply.to)
+    let outputs = server.handleInput(
+      datagram.bytes, from: datagram.source, on: endpoint, at: runtime.now)
+    for reply in outputs.transmits() {
+      sockets[reply.from ?? endpoint]?.send(reply.bytes, to: reply.to)
+    }
   }
 }
