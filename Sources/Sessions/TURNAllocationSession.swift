@@ -143,25 +143,25 @@ public final class TURNAllocationSession: RelayChannel {
 
   private func receive(_ bytes: [UInt8], from source: TransportAddress, at now: Instant) {
     guard !finished else { return }
-    apply(client.handle(bytes, from: source, at: now))
+    apply(client.handleInput(bytes, from: source, at: now))
   }
 
-  private func apply(_ outputs: [TURNClientOutput]) {
+  private func apply(_ outputs: [TURNClient.Output]) {
     for o in outputs {
       guard !finished else { return }
       switch o {
-      case .send(let bytes, let to):
-        if let stream { stream.send(bytes) } else { socket?.send(bytes, to: to) }
-      case .wake:
+      case .transmit(let t):
+        if let stream { stream.send(t.bytes) } else { socket?.send(t.bytes, to: t.to) }
+      case .timeout:
         break  // the client's nextWake, read below, is authoritative (handlers may reenter)
+      case .event(.data(let bytes, let peer)):
+        onReceive?(bytes, peer)
       case .event(let e):
         emit(e)
         switch e {
         case .released, .failed: finish()
         default: break
         }
-      case .data(let bytes, let peer):
-        onReceive?(bytes, peer)
       }
     }
     guard !finished else { return }

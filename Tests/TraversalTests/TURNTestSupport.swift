@@ -1,4 +1,5 @@
 import STUN
+import Testing
 import Traversal
 
 /// Addresses used by the TURN machine tests.
@@ -45,16 +46,25 @@ struct TURNPair {
           users: ["alice": turnPassword]))
   }
 
-  mutating func fromClient(_ outs: [TURNClientOutput]) {
+  mutating func fromClient(_ outs: [TURNClient.Output]) {
+    // The contract: the call that produced `outs` ended with the client's deadline, and every
+    // request it sent names its transaction.
+    #expect(outs.timeout() == client.nextWake)
+    if let last = outs.last, client.nextWake != nil { #expect(last == .timeout(client.nextWake!)) }
+    for t in outs.transmits() {
+      if let m = try? Message(bytes: t.bytes), m.messageClass == .request {
+        #expect(t.transactionID == m.transactionID)
+      }
+    }
     for o in outs {
       switch o {
-      case .send(let bytes, let to):
-        clientSent.append(bytes)
-        guard to == TURNAddr.listen, !dropClientPackets else { continue }
-        fromServer(server.handle(bytes, from: TURNAddr.client, at: now))
-      case .wake(let at): clientWake = at
+      case .transmit(let t):
+        clientSent.append(t.bytes)
+        guard t.to == TURNAddr.listen, !dropClientPackets else { continue }
+        fromServer(server.handle(t.bytes, from: TURNAddr.client, at: now))
+      case .timeout(let at): clientWake = at
+      case .event(.data(let bytes, let from)): received.append((bytes, from))
       case .event(let e): events.append(e)
-      case .data(let bytes, let from): received.append((bytes, from))
       }
     }
   }
@@ -64,7 +74,7 @@ struct TURNPair {
       switch o {
       case .send(let bytes, let from, let to):
         if to == TURNAddr.client {
-          fromClient(client.handle(bytes, from: from, at: now))
+          fromClient(client.handleInput(bytes, from: from, at: now))
         } else {
           atPeers.append((bytes, from, to))
         }
