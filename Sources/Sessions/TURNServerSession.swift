@@ -26,7 +26,7 @@ public final class TURNServerSession {
       UDPSocketOptions(address: configuration.listen.ip, port: configuration.listen.port)
     ) { [weak self] d in
       guard let self else { return }
-      self.apply(self.server.handle(d.bytes, from: d.source, at: d.receivedAt))
+      self.apply(self.server.handleInput(d.bytes, from: d.source, at: d.receivedAt))
     }
   }
 
@@ -43,7 +43,7 @@ public final class TURNServerSession {
     streams[client] = stream
     stream.onFrame = { [weak self] frame in
       guard let self else { return }
-      self.apply(self.server.handle(frame, from: client, at: self.runtime.now))
+      self.apply(self.server.handleInput(frame, from: client, at: self.runtime.now))
     }
     stream.onClose = { [weak self] _ in
       guard let self else { return }
@@ -64,36 +64,37 @@ public final class TURNServerSession {
     relays.removeAll()
   }
 
-  private func apply(_ outputs: [TURNServerOutput]) {
+  private func apply(_ outputs: [TURNServer.Output]) {
     for o in outputs {
       switch o {
-      case .send(let bytes, let from, let to):
+      case .transmit(let t):
+        let from = t.from ?? server.configuration.listen
         if from == server.configuration.listen {
-          if let stream = streams[to] {
-            stream.send(bytes)
+          if let stream = streams[t.to] {
+            stream.send(t.bytes)
           } else {
-            listener?.send(bytes, to: to)
+            listener?.send(t.bytes, to: t.to)
           }
         } else {
-          relays[from]?.send(bytes, to: to)
+          relays[from]?.send(t.bytes, to: t.to)
         }
-      case .openRelay(let relay):
+      case .event(.openRelay(let relay)):
         do {
           relays[relay] = try runtime.openUDP(
             UDPSocketOptions(address: relay.ip, port: relay.port)
           ) { [weak self] d in
             guard let self else { return }
             self.apply(
-              self.server.handleRelay(d.bytes, from: d.source, on: relay, at: d.receivedAt))
+              self.server.handleInput(d.bytes, from: d.source, on: relay, at: d.receivedAt))
           }
         } catch {
           // The client got its relayed address already; it will see 437 on its next request.
           relayOpenFailures += 1
           apply(server.dropAllocation(relay: relay))
         }
-      case .closeRelay(let relay):
+      case .event(.closeRelay(let relay)):
         relays.removeValue(forKey: relay)?.close()
-      case .wake(let at):
+      case .timeout(let at):
         arm(at)
       }
     }

@@ -168,9 +168,9 @@ import Traversal
         switch o {
         case .event(let e): events.append(e)
         case .transmit(let t):
-          for case .send(let r, let from, let to) in server.handle(t.bytes, from: client, at: .zero)
-          where to == client {
-            queue += c.handleInput(r, from: from, at: .zero)
+          for case .transmit(let r) in server.handleInput(t.bytes, from: client, at: .zero)
+          where r.to == client {
+            queue += c.handleInput(r.bytes, from: r.from ?? TURNAddr.listen, at: .zero)
           }
         default: break
         }
