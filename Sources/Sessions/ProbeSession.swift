@@ -14,7 +14,7 @@ public final class ProbeSession {
   public var onStep: ((ProbeAction) -> Void)?
 
   private var completion: ((Result<ProbeReport, RuntimeError>) -> Void)?
-  private var queue: [ProbeAction] = []
+  private var queue: [BehaviorProbe.Output] = []
   private var draining = false
   private var timers: [any TimerHandle] = []
   /// A running session keeps itself alive until it finishes, so a caller may start it and
@@ -51,7 +51,7 @@ public final class ProbeSession {
     finish()
   }
 
-  private func enqueue(_ actions: [ProbeAction]) {
+  private func enqueue(_ actions: [BehaviorProbe.Output]) {
     queue += actions
     guard !draining else { return }
     draining = true
@@ -59,12 +59,12 @@ public final class ProbeSession {
     while !queue.isEmpty {
       let action = queue.removeFirst()
       switch action {
-      case .query(let id, let query):
+      case .event(.query(let id, let query)):
         do {
           try client.send(query) { [weak self] outcome, local in
             guard let self else { return }
             self.enqueue(
-              self.probe.handle(outcome, localAddress: local, for: id, at: self.runtime.now))
+              self.probe.handleInput(outcome, localAddress: local, for: id, at: self.runtime.now))
           }
         } catch let error as RuntimeError {
           fail(error)
@@ -73,15 +73,17 @@ public final class ProbeSession {
           fail(.failed("\(error)"))
           return
         }
-      case .wake(let at):
-        timers.append(
+      case .timeout(let at):
+        for t in timers { t.cancel() }
+        timers = [
           runtime.schedule(at: at) { [weak self] in
             guard let self else { return }
-            self.enqueue(self.probe.handleWake(at: self.runtime.now))
-          })
-      case .stepStarted, .stepFinished:
-        onStep?(action)
-      case .finished(let report):
+            self.enqueue(self.probe.handleTimeout(at: self.runtime.now))
+          }
+        ]
+      case .event(.stepStarted), .event(.stepFinished):
+        if case .event(let step) = action { onStep?(step) }
+      case .event(.finished(let report)):
         if report.udpBlocked, let connector = tcpConnector,
           let server = probe.configuration.servers.first
         {
