@@ -255,7 +255,7 @@ public final class ICESession {
           id: m.transactionID, from: datagram.source, at: runtime.now, response: m))
       return
     }
-    apply(agent.handle(datagram.bytes, from: datagram.source, to: base, at: runtime.now))
+    apply(agent.handleInput(datagram.bytes, from: datagram.source, to: base, at: runtime.now))
   }
 
   private func relayReady(_ result: Result<any RelayChannel, RuntimeError>) {
@@ -285,7 +285,7 @@ public final class ICESession {
         self.nonSTUNDropped += 1
         return
       }
-      self.apply(self.agent.handle(bytes, from: from, to: relayed, at: self.runtime.now))
+      self.apply(self.agent.handleInput(bytes, from: from, to: relayed, at: self.runtime.now))
     }
     apply(
       agent.addRelayedCandidate(
@@ -356,13 +356,14 @@ public final class ICESession {
     var events: [ICEEvent] = []
     for o in outputs {
       switch o {
-      case .send(let bytes, let from, let to):
+      case .transmit(let t):
+        guard let from = t.from else { continue }
         if let s = sockets[from] {
-          s.send(bytes, to: to)
+          s.send(t.bytes, to: t.to)
         } else if let r = relays[from] {
-          r.send(bytes, to: to)
+          r.send(t.bytes, to: t.to)
         }
-      case .wake(let at):
+      case .timeout(let at):
         wake = at
       case .event(let e):
         events.append(e)
