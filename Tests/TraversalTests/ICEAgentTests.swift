@@ -248,7 +248,8 @@ import Traversal
     let base = F.address("10.0.0.1:1000")
     _ = a.addHostCandidate(base, at: .zero)
     _ = a.handleInput([1, 2, 3], from: F.address("10.0.0.2:9"), to: base, at: .zero)
-    _ = a.handleInput(Array(repeating: 0, count: 40), from: F.address("10.0.0.2:9"), to: base, at: .zero)
+    _ = a.handleInput(
+      Array(repeating: 0, count: 40), from: F.address("10.0.0.2:9"), to: base, at: .zero)
     #expect(a.malformedDropped == 2)
     // A Binding request without FINGERPRINT is refused silently.
     var b = MessageBuilder(type: .bindingRequest, transactionID: TransactionID(high: 1, low: 2))

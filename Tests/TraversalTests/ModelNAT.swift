@@ -151,7 +151,8 @@ struct ModelNAT {
       case .event(.query(let id, let q)):
         now = now + .milliseconds(1)
         let outcome = answer(q)
-        let outs = probe.handleInput(outcome, localAddress: localAddress(q.socket), for: id, at: now)
+        let outs = probe.handleInput(
+          outcome, localAddress: localAddress(q.socket), for: id, at: now)
         // The contract: the call ends with the probe's deadline, if it has one.
         #expect(outs.timeout() == probe.nextDeadline)
         if let next = probe.nextDeadline { #expect(outs.last == .timeout(next)) }
@@ -159,6 +160,7 @@ struct ModelNAT {
       case .timeout(let at): wakes.append(at)
       case .event(.finished(let report)): return report
       case .event(.stepStarted), .event(.stepFinished): break
+      case .transmit: Issue.record("the probe never transmits; its driver's STUN client does")
       }
     }
     return nil

@@ -41,7 +41,8 @@ struct ScriptError: Error {}
       transport: transport)
     guard let first = lastRequest(c.start(at: .zero)) else { throw ScriptError() }
     let second = lastRequest(
-      c.handleInput(error(.unauthenticated, to: first, nonce: "n1"), from: TURNAddr.listen, at: .zero))
+      c.handleInput(
+        error(.unauthenticated, to: first, nonce: "n1"), from: TURNAddr.listen, at: .zero))
     let key = try IntegrityKey.longTerm(username: "u", realm: "r", password: "p")
     guard let second else { throw ScriptError() }
     var b = MessageBuilder(
@@ -116,7 +117,8 @@ struct ScriptError: Error {}
     }
     #expect(frame.bytes == [0x40, 0x00, 0x00, 0x05, 1, 2, 3, 4, 5, 0, 0, 0])
     // ChannelData from the server, padded, is understood.
-    let inbound = c.handleInput([0x40, 0x00, 0x00, 0x02, 7, 8, 0, 0], from: TURNAddr.listen, at: .zero)
+    let inbound = c.handleInput(
+      [0x40, 0x00, 0x00, 0x02, 7, 8, 0, 0], from: TURNAddr.listen, at: .zero)
     #expect(
       inbound == [.event(.data([7, 8], from: TURNAddr.peer)), .timeout(c.nextWake ?? .zero)])
   }

@@ -259,7 +259,8 @@ import Traversal
     #expect(outs.filter { if case .transmit = $0 { true } else { false } }.count == 1)
     #expect(outs.last == .timeout(Instant(nanoseconds: 39_500_000_000)))
     #expect(
-      c.handleTimeout(at: seconds(20)).allSatisfy { if case .transmit = $0 { false } else { true } })
+      c.handleTimeout(at: seconds(20)).allSatisfy { if case .transmit = $0 { false } else { true } }
+    )
     let end = c.handleTimeout(at: Instant(nanoseconds: 39_500_000_000))
     guard case .event(.failed(let f))? = end.first else {
       Issue.record("expected timeout, got \(end)")

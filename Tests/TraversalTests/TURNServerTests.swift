@@ -46,7 +46,8 @@ import Traversal
     -> String
   {
     let challenge = try replies(
-      s.handleInput(try request(.allocate) { $0.add(RequestedTransport.udp) }, from: client, at: .zero))
+      s.handleInput(
+        try request(.allocate) { $0.add(RequestedTransport.udp) }, from: client, at: .zero))
     #expect(errorCode(challenge.first) == 401)
     #expect(try challenge.first?.get(Realm.self)?.text == "natscope.test")
     return try challenge.first?.get(Nonce.self)?.text ?? ""
@@ -160,7 +161,8 @@ import Traversal
       outs.filter { if case .transmit = $0 { true } else { false } }.count
     }
     #expect(sends(s.handleInput(b.bytes, from: TURNAddr.client, at: .zero)) == 0)
-    #expect(sends(s.handleInput([0x4F, 0xFF, 0, 1, 7, 0, 0, 0], from: TURNAddr.client, at: .zero)) == 0)
+    #expect(
+      sends(s.handleInput([0x4F, 0xFF, 0, 1, 7, 0, 0, 0], from: TURNAddr.client, at: .zero)) == 0)
     #expect(s.stats.droppedNoPermission == 3)
     _ = s.handleInput([0xFF, 0xEE], from: TURNAddr.client, at: .zero)
     #expect(s.stats.malformed == 1)

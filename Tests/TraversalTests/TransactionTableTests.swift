@@ -34,7 +34,9 @@ import Traversal
     let done = table.handleInput(id: tid(3), from: c, at: at(250), response: [33])
     let rtt = RTTSample(duration: .milliseconds(50), isAmbiguous: false)
     #expect(
-      done == [.event(.completed(id: tid(3), response: [33], rtt: rtt, attempts: 1)), .timeout(at(1500))])
+      done == [
+        .event(.completed(id: tid(3), response: [33], rtt: rtt, attempts: 1)), .timeout(at(1500)),
+      ])
     #expect(table.estimator(for: c).smoothedRTT == .milliseconds(50))
 
     // Both 1 (1500) and 2 (1600) due when woken late at 1600: deadline order, one wake.
@@ -92,8 +94,10 @@ import Traversal
       initialRTO: .milliseconds(100), maxRequests: 2, lastWaitMultiplier: 1)
     var table = Table(policy: p)
     _ = table.start(id: tid(1), request: [1], to: server, at: .zero)
-    #expect(table.handleTimeout(at: at(100)) == [.send([1], to: server, id: tid(1)), .timeout(at(200))])
-    #expect(table.handleTimeout(at: at(200)) == [.event(.failed(id: tid(1), .timedOut(attempts: 2)))])
+    #expect(
+      table.handleTimeout(at: at(100)) == [.send([1], to: server, id: tid(1)), .timeout(at(200))])
+    #expect(
+      table.handleTimeout(at: at(200)) == [.event(.failed(id: tid(1), .timedOut(attempts: 2)))])
     #expect(table.nextWake == nil)
     #expect(table.handleInput(id: tid(1), from: server, at: at(250), response: [1]) == [])
     #expect(table[tid(1)]?.evidence.lateResponses == 1)
@@ -113,7 +117,8 @@ import Traversal
     #expect(first)
     #expect(!again)
     #expect(table.nextWake == at(800))
-    #expect(table.handleTimeout(at: at(800)) == [.send([2], to: server, id: tid(2)), .timeout(at(1800))])
+    #expect(
+      table.handleTimeout(at: at(800)) == [.send([2], to: server, id: tid(2)), .timeout(at(1800))])
     let second = table.cancel(id: tid(2))
     #expect(second)
     #expect(table.nextWake == nil)

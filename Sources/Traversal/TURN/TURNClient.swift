@@ -244,7 +244,9 @@ public struct TURNClient: Sendable {
   }
 
   /// Handles one decoded STUN message from `source`.
-  public mutating func handleInput(_ message: Message, from source: TransportAddress, at now: Instant)
+  public mutating func handleInput(
+    _ message: Message, from source: TransportAddress, at now: Instant
+  )
     -> [Output]
   {
     guard source == server else {
