@@ -8,6 +8,14 @@ public final class STUNServerSession {
   public let runtime: any NetworkRuntime
   public private(set) var server: STUNServer
   private var sockets: [TransportAddress: any DatagramSocket] = [:]
+  /// Sends each reply from the endpoint the machine chose (it has no timers or events).
+  private lazy var driver = MachineDriver<Never>(
+    runtime: runtime,
+    transmit: { [weak self] t in
+      guard let self, let from = t.from else { return }
+      self.sockets[from]?.send(t.bytes, to: t.to)
+    },
+    timeout: { _ in })
 
   /// Opens the server's sockets. Throws if any endpoint cannot be bound (and closes those
   /// already opened).
@@ -36,15 +44,13 @@ public final class STUNServerSession {
   public var stats: STUNServerStats { server.stats }
 
   public func close() {
+    driver.stop()
     for s in sockets.values { s.close() }
     sockets.removeAll()
   }
 
   private func receive(_ datagram: ReceivedDatagram, on endpoint: TransportAddress) {
-    let outputs = server.handleInput(
-      datagram.bytes, from: datagram.source, on: endpoint, at: runtime.now)
-    for reply in outputs.transmits() {
-      sockets[reply.from ?? endpoint]?.send(reply.bytes, to: reply.to)
-    }
+    driver.carryOut(
+      server.handleInput(datagram.bytes, from: datagram.source, on: endpoint, at: runtime.now))
   }
 }
