@@ -1,5 +1,6 @@
 import Runtime
 import STUN
+import Scenarios
 import Sessions
 import Simulation
 import Testing
@@ -102,6 +103,37 @@ import Traversal
       log == ["start 1", "posted 2", "end 1", "start 3", "end 3", "start 2", "end 2"])
     #expect(holder.drain?.pendingCount == 0)
     #expect(holder.drain?.isDraining == false)
+  }
+
+  /// An ICE session's handler that calls back into the session (here: closes it on the first
+  /// candidate) returns before the events its call caused are delivered.
+  @Test func anICESessionDeliversEventsAfterTheHandlerThatCalledBackReturns() throws {
+    let lab = try SimulatedLab(seed: 1)
+    let host = try lab.addSite("a", behavior: .fullCone)
+    let session = ICESession(
+      runtime: host, role: .controlling,
+      configuration: ICESessionConfiguration(stunServers: [lab.stunServerAddress]))
+    var trace: [String] = []
+    session.onEvent = { entry in
+      switch entry.event {
+      case .candidateGathered:
+        trace.append("gathered")
+        if trace.count == 1 {
+          session.close()
+          trace.append("close returned")
+        }
+      case .agentStateChanged(_, let to, _):
+        trace.append("state \(to.rawValue)")
+      default:
+        break
+      }
+    }
+    session.start()
+    lab.network.run(for: .seconds(2))
+    #expect(session.state == .closed)
+    #expect(Array(trace.prefix(2)) == ["gathered", "close returned"])
+    #expect(trace.last == "state closed")
+    #expect(trace.filter { $0 == "close returned" }.count == 1)
   }
 
   @Test func removeAllDuringADeliveryDropsWhatIsQueued() {
