@@ -73,8 +73,10 @@ public struct ICELogEntry: Codable, Sendable, Hashable {
 /// if let c = Candidate(try SignaledCandidate(sdpAttribute: line)) { session.addRemoteCandidate(c) }
 /// ```
 ///
-/// All calls and callbacks happen on the runtime's serial context. A started session keeps
-/// itself alive until ``close()``.
+/// All calls and callbacks happen on the runtime's serial context. Events are delivered after
+/// the machine call that produced them has returned, one at a time and in order, so an
+/// `onEvent` handler may call back into the session. A started session keeps itself alive
+/// until ``close()``.
 public final class ICESession {
   public let runtime: any NetworkRuntime
   public let configuration: ICESessionConfiguration
@@ -99,14 +101,30 @@ public final class ICESession {
   private var gatherTable: TransactionTable<Message>
   private var gathers: [TransactionID: Gather] = [:]
   private var pendingRelays = 0
-  private var agentTimer: (any TimerHandle)?
-  private var agentDeadline: Instant?
-  private var gatherTimer: (any TimerHandle)?
-  private var gatherDeadline: Instant?
+  private lazy var agentDriver = MachineDriver<ICEEvent>(
+    runtime: runtime,
+    transmit: { [weak self] t in self?.route(t) },
+    timeout: { [weak self] now in
+      guard let self, !self.closed else { return }
+      self.apply(self.agent.handleTimeout(at: now))
+    })
+  private lazy var gatherDriver = MachineDriver<TransactionEvent<Message>>(
+    runtime: runtime,
+    transmit: { [weak self] t in
+      guard let self, let id = t.transactionID, let g = self.gathers[id] else { return }
+      self.sockets[g.base]?.send(t.bytes, to: t.to)
+    },
+    timeout: { [weak self] now in
+      guard let self, !self.closed else { return }
+      self.processGather(self.gatherTable.handleTimeout(at: now))
+    })
+  /// The agent's and the session's own events, delivered in order after each call returns.
+  private lazy var events = EventDrain<ICEEvent> { [weak self] e in self?.deliver(e) }
   private var gatheringTimeoutTimer: (any TimerHandle)?
   private var relayFactories: [RelayChannelFactory]
   private var started = false
   private var closed = false
+  /// Holds a started session until ``close()``: runtime callbacks hold it only weakly.
   private var keepAlive: ICESession?
 
   /// A session, not yet started.
@@ -216,9 +234,9 @@ public final class ICESession {
     guard !closed else { return }
     apply(agent.close(at: runtime.now))
     closed = true
-    for t in [agentTimer, gatherTimer, gatheringTimeoutTimer] { t?.cancel() }
-    agentTimer = nil
-    gatherTimer = nil
+    agentDriver.stop()
+    gatherDriver.stop()
+    gatheringTimeoutTimer?.cancel()
     gatheringTimeoutTimer = nil
     for s in sockets.values { s.close() }
     sockets.removeAll()
@@ -245,11 +263,11 @@ public final class ICESession {
       gathers[m.transactionID] != nil
     {
       processGather(
-        gatherTable.handleResponse(
+        gatherTable.handleInput(
           id: m.transactionID, from: datagram.source, at: runtime.now, response: m))
       return
     }
-    apply(agent.handle(datagram.bytes, from: datagram.source, to: base, at: runtime.now))
+    apply(agent.handleInput(datagram.bytes, from: datagram.source, to: base, at: runtime.now))
   }
 
   private func relayReady(_ result: Result<any RelayChannel, RuntimeError>) {
@@ -279,7 +297,7 @@ public final class ICESession {
         self.nonSTUNDropped += 1
         return
       }
-      self.apply(self.agent.handle(bytes, from: from, to: relayed, at: self.runtime.now))
+      self.apply(self.agent.handleInput(bytes, from: from, to: relayed, at: self.runtime.now))
     }
     apply(
       agent.addRelayedCandidate(
@@ -288,15 +306,8 @@ public final class ICESession {
   }
 
   private func processGather(_ outputs: [TransactionTable<Message>.Output]) {
-    for o in outputs {
-      switch o {
-      case .send(let bytes, let to):
-        guard bytes.count >= 20, let id = TransactionID(bytes: bytes[8..<20]),
-          let g = gathers[id]
-        else { continue }
-        sockets[g.base]?.send(bytes, to: to)
-      case .wake:
-        break
+    for event in gatherDriver.carryOut(outputs) {
+      switch event {
       case .completed(let id, let response, _, _):
         guard let g = gathers.removeValue(forKey: id) else { continue }
         if response.messageClass == .successResponse,
@@ -317,7 +328,6 @@ public final class ICESession {
       }
     }
     _ = gatherTable.removeFinished()
-    armGather(gatherTable.nextWake)
     finishGatheringIfDone()
   }
 
@@ -329,66 +339,26 @@ public final class ICESession {
     apply(agent.endOfLocalCandidates(at: runtime.now))
   }
 
-  private func armGather(_ deadline: Instant?) {
-    guard let deadline, !closed else {
-      gatherTimer?.cancel()
-      gatherTimer = nil
-      gatherDeadline = nil
-      return
-    }
-    if gatherDeadline == deadline, gatherTimer != nil { return }
-    gatherTimer?.cancel()
-    gatherDeadline = deadline
-    gatherTimer = runtime.schedule(at: deadline) { [weak self] in
-      guard let self, !self.closed else { return }
-      self.gatherTimer = nil
-      self.gatherDeadline = nil
-      self.processGather(self.gatherTable.handleTimeout(at: self.runtime.now))
-    }
-  }
-
   private func apply(_ outputs: [ICEAgentOutput]) {
-    var wake: Instant?
-    var events: [ICEEvent] = []
-    for o in outputs {
-      switch o {
-      case .send(let bytes, let from, let to):
-        if let s = sockets[from] {
-          s.send(bytes, to: to)
-        } else if let r = relays[from] {
-          r.send(bytes, to: to)
-        }
-      case .wake(let at):
-        wake = at
-      case .event(let e):
-        events.append(e)
-      }
-    }
-    // Arm before reporting: an event handler may call back into the session, and the wake
-    // it leaves behind is then the newer one.
-    if !closed { armAgent(wake) }
-    for e in events { record(e) }
+    events.post(contentsOf: agentDriver.carryOut(outputs))
   }
 
-  private func armAgent(_ deadline: Instant?) {
-    guard let deadline else {
-      agentTimer?.cancel()
-      agentTimer = nil
-      agentDeadline = nil
-      return
-    }
-    if agentDeadline == deadline, agentTimer != nil { return }
-    agentTimer?.cancel()
-    agentDeadline = deadline
-    agentTimer = runtime.schedule(at: deadline) { [weak self] in
-      guard let self, !self.closed else { return }
-      self.agentTimer = nil
-      self.agentDeadline = nil
-      self.apply(self.agent.handleTimeout(at: self.runtime.now))
+  /// Sends from the host socket or the relay whose base the agent named.
+  private func route(_ t: Transmit) {
+    guard let from = t.from else { return }
+    if let s = sockets[from] {
+      s.send(t.bytes, to: t.to)
+    } else if let r = relays[from] {
+      r.send(t.bytes, to: t.to)
     }
   }
 
+  /// Queues an event of the session's own; it is delivered after any being delivered now.
   private func record(_ e: ICEEvent) {
+    events.post(e)
+  }
+
+  private func deliver(_ e: ICEEvent) {
     let entry = ICELogEntry(at: runtime.now, event: e)
     log.append(entry)
     onEvent?(entry)

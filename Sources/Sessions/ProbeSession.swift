@@ -14,9 +14,15 @@ public final class ProbeSession {
   public var onStep: ((ProbeAction) -> Void)?
 
   private var completion: ((Result<ProbeReport, RuntimeError>) -> Void)?
-  private var queue: [ProbeAction] = []
-  private var draining = false
-  private var timers: [any TimerHandle] = []
+  /// The probe's timer (it never transmits: its queries go through the STUN client).
+  private lazy var driver = MachineDriver<ProbeEvent>(
+    runtime: runtime, transmit: { _ in },
+    timeout: { [weak self] now in
+      guard let self else { return }
+      self.apply(self.probe.handleTimeout(at: now))
+    })
+  /// The probe's events, carried out one at a time after the probe's call has returned.
+  private lazy var events = EventDrain<ProbeEvent> { [weak self] e in self?.carryOut(e) }
   /// A running session keeps itself alive until it finishes, so a caller may start it and
   /// drop its reference (runtime callbacks only hold it weakly).
   private var keepAlive: ProbeSession?
@@ -42,7 +48,7 @@ public final class ProbeSession {
   public func start(completion: @escaping (Result<ProbeReport, RuntimeError>) -> Void) {
     self.completion = completion
     keepAlive = self
-    enqueue(probe.start(at: runtime.now))
+    apply(probe.start(at: runtime.now))
   }
 
   /// Stops the probe early; no completion is called.
@@ -51,50 +57,38 @@ public final class ProbeSession {
     finish()
   }
 
-  private func enqueue(_ actions: [ProbeAction]) {
-    queue += actions
-    guard !draining else { return }
-    draining = true
-    defer { draining = false }
-    while !queue.isEmpty {
-      let action = queue.removeFirst()
-      switch action {
-      case .query(let id, let query):
-        do {
-          try client.send(query) { [weak self] outcome, local in
-            guard let self else { return }
-            self.enqueue(
-              self.probe.handle(outcome, localAddress: local, for: id, at: self.runtime.now))
-          }
-        } catch let error as RuntimeError {
-          fail(error)
-          return
-        } catch {
-          fail(.failed("\(error)"))
-          return
+  private func apply(_ outputs: [BehaviorProbe.Output]) {
+    events.post(contentsOf: driver.carryOut(outputs))
+  }
+
+  private func carryOut(_ event: ProbeEvent) {
+    switch event {
+    case .query(let id, let query):
+      do {
+        try client.send(query) { [weak self] outcome, local in
+          guard let self else { return }
+          self.apply(
+            self.probe.handleInput(outcome, localAddress: local, for: id, at: self.runtime.now))
         }
-      case .wake(let at):
-        timers.append(
-          runtime.schedule(at: at) { [weak self] in
-            guard let self else { return }
-            self.enqueue(self.probe.handleWake(at: self.runtime.now))
-          })
-      case .stepStarted, .stepFinished:
-        onStep?(action)
-      case .finished(let report):
-        if report.udpBlocked, let connector = tcpConnector,
-          let server = probe.configuration.servers.first
-        {
-          client.close()
-          for t in timers { t.cancel() }
-          timers.removeAll()
-          let check = TCPBindingCheck(runtime: runtime, server: server, connector: connector)
-          tcpCheck = check
-          check.start { [weak self] tcp in self?.complete(report, tcp: tcp) }
-        } else {
-          complete(report, tcp: nil)
-        }
-        return
+      } catch let error as RuntimeError {
+        fail(error)
+      } catch {
+        fail(.failed("\(error)"))
+      }
+    case .stepStarted, .stepFinished:
+      onStep?(event)
+    case .finished(let report):
+      events.removeAll()
+      if report.udpBlocked, let connector = tcpConnector,
+        let server = probe.configuration.servers.first
+      {
+        client.close()
+        driver.stop()
+        let check = TCPBindingCheck(runtime: runtime, server: server, connector: connector)
+        tcpCheck = check
+        check.start { [weak self] tcp in self?.complete(report, tcp: tcp) }
+      } else {
+        complete(report, tcp: nil)
       }
     }
   }
@@ -121,9 +115,8 @@ public final class ProbeSession {
 
   private func finish() {
     completion = nil
-    queue.removeAll()
-    for t in timers { t.cancel() }
-    timers.removeAll()
+    events.removeAll()
+    driver.stop()
     client.close()
     tcpCheck?.cancel()
     tcpCheck = nil

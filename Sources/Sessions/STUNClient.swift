@@ -7,7 +7,9 @@ import Traversal
 /// Binding requests that reach its sockets (so a hairpinned request from one of its own
 /// sockets gets a reply).
 ///
-/// All calls and callbacks happen on the runtime's serial context.
+/// All calls and callbacks happen on the runtime's serial context. Completions run after the
+/// transaction table's call has returned, one at a time (a completion that sends again does
+/// not re-enter the table's bookkeeping).
 public final class STUNClient {
   public let runtime: any NetworkRuntime
   /// How sockets are opened (local address, port range).
@@ -32,9 +34,15 @@ public final class STUNClient {
   private var sockets: [ProbeSocketID: any DatagramSocket] = [:]
   private var table: TransactionTable<Response>
   private var pending: [TransactionID: Pending] = [:]
-  private var timer: (any TimerHandle)?
-  private var timerDeadline: Instant?
   private var closed = false
+  private lazy var driver = MachineDriver<TransactionEvent<Response>>(
+    runtime: runtime,
+    transmit: { [weak self] t in self?.route(t) },
+    timeout: { [weak self] now in
+      guard let self, !self.closed else { return }
+      self.process(self.table.handleTimeout(at: now))
+    })
+  private let completions = EventDrain<() -> Void> { $0() }
 
   public init(
     runtime: any NetworkRuntime, policy: RetransmissionPolicy = .rfc8489,
@@ -79,8 +87,8 @@ public final class STUNClient {
   /// Closes every socket and abandons pending queries (their completions are not called).
   public func close() {
     closed = true
-    timer?.cancel()
-    timer = nil
+    driver.stop()
+    completions.removeAll()
     for s in sockets.values { s.close() }
     sockets.removeAll()
     pending.removeAll()
@@ -109,7 +117,7 @@ public final class STUNClient {
     switch message.messageClass {
     case .successResponse, .errorResponse:
       process(
-        table.handleResponse(
+        table.handleInput(
           id: message.transactionID, from: datagram.source, at: datagram.receivedAt,
           response: Response(message: message, arrivedOn: socketID)))
     case .request where message.method == .binding && answersBindingRequests:
@@ -123,22 +131,25 @@ public final class STUNClient {
     }
   }
 
+  /// Sends a request from the socket of the query it belongs to (found by its transaction ID).
+  private func route(_ t: Transmit) {
+    guard let id = t.transactionID, let query = pending[id]?.query else { return }
+    sockets[query.socket]?.send(t.bytes, to: t.to)
+  }
+
   private func process(_ outputs: [TransactionTable<Response>.Output]) {
-    for output in outputs {
-      switch output {
-      case .send(let bytes, let destination):
-        guard bytes.count >= 20, let id = TransactionID(bytes: bytes[8..<20]),
-          let query = pending[id]?.query
-        else { continue }
-        sockets[query.socket]?.send(bytes, to: destination)
-      case .wake(let at):
-        arm(at)
+    // Outcomes are worked out now (while the evidence is in the table) and handed to the
+    // completions after the bookkeeping is done.
+    var done: [() -> Void] = []
+    for event in driver.carryOut(outputs) {
+      switch event {
       case .completed(let id, let response, let rtt, let attempts):
         guard let p = pending.removeValue(forKey: id) else { continue }
         let answer = BindingAnswer(
           response: response.message, source: evidenceSource(id) ?? p.query.destination,
           arrivedOn: response.arrivedOn, rtt: rtt.duration, attempts: attempts)
-        p.completion(.answered(answer), sockets[p.query.socket]?.localAddress)
+        let local = sockets[p.query.socket]?.localAddress
+        done.append { p.completion(.answered(answer), local) }
       case .failed(let id, let failure):
         guard let p = pending.removeValue(forKey: id) else { continue }
         let attempts: Int
@@ -146,34 +157,16 @@ public final class STUNClient {
         let window =
           table.evidence.first { $0.transactionID == id }?.timeoutWindow
           ?? table.timeoutWindow(for: p.query.destination)
-        p.completion(
-          .noAnswer(attempts: attempts, window: window), sockets[p.query.socket]?.localAddress)
+        let local = sockets[p.query.socket]?.localAddress
+        done.append { p.completion(.noAnswer(attempts: attempts, window: window), local) }
       }
     }
     history += table.removeFinished()
     if history.count > 1000 { history.removeFirst(history.count - 1000) }
-    if let next = table.nextWake { arm(next) } else { disarm() }
+    completions.post(contentsOf: done)
   }
 
   private func evidenceSource(_ id: TransactionID) -> TransportAddress? {
     table.evidence.first { $0.transactionID == id }?.responseSource
-  }
-
-  private func arm(_ deadline: Instant) {
-    if timerDeadline == deadline, timer != nil { return }
-    timer?.cancel()
-    timerDeadline = deadline
-    timer = runtime.schedule(at: deadline) { [weak self] in
-      guard let self, !self.closed else { return }
-      self.timer = nil
-      self.timerDeadline = nil
-      self.process(self.table.handleTimeout(at: self.runtime.now))
-    }
-  }
-
-  private func disarm() {
-    timer?.cancel()
-    timer = nil
-    timerDeadline = nil
   }
 }

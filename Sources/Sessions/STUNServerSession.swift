@@ -9,6 +9,14 @@ public final class STUNServerSession {
   public private(set) var server: STUNServer
   private var sockets: [TransportAddress: any DatagramSocket] = [:]
   private var boxes: [EndpointBox] = []
+  /// Sends each reply from the endpoint the machine chose (it has no timers or events).
+  private lazy var driver = MachineDriver<Never>(
+    runtime: runtime,
+    transmit: { [weak self] t in
+      guard let self, let from = t.from else { return }
+      self.sockets[from]?.send(t.bytes, to: t.to)
+    },
+    timeout: { _ in })
 
   /// Opens the server's sockets. A port of 0 is bound to a free port first (on the primary
   /// address), and the alternate address then uses the same port, so the server's
@@ -56,16 +64,14 @@ public final class STUNServerSession {
   public var stats: STUNServerStats { server.stats }
 
   public func close() {
+    driver.stop()
     for s in sockets.values { s.close() }
     sockets.removeAll()
   }
 
   private func receive(_ datagram: ReceivedDatagram, on endpoint: TransportAddress) {
-    guard
-      let reply = server.handle(
-        datagram.bytes, from: datagram.source, on: endpoint, at: runtime.now)
-    else { return }
-    sockets[reply.from]?.send(reply.bytes, to: reply.to)
+    driver.carryOut(
+      server.handleInput(datagram.bytes, from: datagram.source, on: endpoint, at: runtime.now))
   }
 }
 

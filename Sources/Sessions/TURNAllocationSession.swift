@@ -19,7 +19,8 @@ import Traversal
 /// ```
 ///
 /// A started session keeps itself alive until it is released or fails. All calls and
-/// callbacks happen on the runtime's serial context.
+/// callbacks happen on the runtime's serial context; events and received data are delivered
+/// after the client machine's call has returned, one at a time, so a handler may call back in.
 public final class TURNAllocationSession: RelayChannel {
   /// The runtime the session runs on.
   public let runtime: any NetworkRuntime
@@ -36,11 +37,26 @@ public final class TURNAllocationSession: RelayChannel {
 
   private var socket: (any DatagramSocket)?
   private var stream: (any StreamTransport)?
-  private var timer: (any TimerHandle)?
-  private var timerDeadline: Instant?
   private var closeTimer: (any TimerHandle)?
+  /// Holds a started session until it is released or fails: runtime callbacks hold it only
+  /// weakly, and a caller may start it and let go.
   private var keepAlive: TURNAllocationSession?
   private var finished = false
+  private lazy var driver = MachineDriver<TURNClientEvent>(
+    runtime: runtime,
+    transmit: { [weak self] t in
+      guard let self else { return }
+      if let stream = self.stream {
+        stream.send(t.bytes)
+      } else {
+        self.socket?.send(t.bytes, to: t.to)
+      }
+    },
+    timeout: { [weak self] now in
+      guard let self, !self.finished else { return }
+      self.apply(self.client.handleTimeout(at: now))
+    })
+  private lazy var drain = EventDrain<TURNClientEvent> { [weak self] e in self?.deliver(e) }
 
   /// A session over UDP: opens its socket now (throws if it cannot).
   public init(
@@ -73,11 +89,10 @@ public final class TURNAllocationSession: RelayChannel {
     }
     stream.onClose = { [weak self] reason in
       guard let self, !self.finished else { return }
-      self.emit(
+      self.drain.post(
         .failed(
           TURNFailure(code: nil, explanation: "the connection to the TURN server closed: \(reason)")
         ))
-      self.finish()
     }
   }
 
@@ -134,8 +149,7 @@ public final class TURNAllocationSession: RelayChannel {
     guard !finished else { return }
     closeTimer = runtime.schedule(at: runtime.now + releaseTimeout) { [weak self] in
       guard let self, !self.finished else { return }
-      self.emit(.released)
-      self.finish()
+      self.drain.post(.released)
     }
   }
 
@@ -143,59 +157,36 @@ public final class TURNAllocationSession: RelayChannel {
 
   private func receive(_ bytes: [UInt8], from source: TransportAddress, at now: Instant) {
     guard !finished else { return }
-    apply(client.handle(bytes, from: source, at: now))
+    apply(client.handleInput(bytes, from: source, at: now))
   }
 
-  private func apply(_ outputs: [TURNClientOutput]) {
-    for o in outputs {
-      guard !finished else { return }
-      switch o {
-      case .send(let bytes, let to):
-        if let stream { stream.send(bytes) } else { socket?.send(bytes, to: to) }
-      case .wake:
-        break  // the client's nextWake, read below, is authoritative (handlers may reenter)
-      case .event(let e):
-        emit(e)
-        switch e {
-        case .released, .failed: finish()
-        default: break
-        }
-      case .data(let bytes, let peer):
-        onReceive?(bytes, peer)
-      }
-    }
+  private func apply(_ outputs: [TURNClient.Output]) {
     guard !finished else { return }
-    if let wake = client.nextWake { arm(wake) } else { disarm() }
+    drain.post(contentsOf: driver.carryOut(outputs))
   }
 
-  private func emit(_ e: TURNClientEvent) {
+  /// One event, after the machine call that produced it has returned: data to the receiver,
+  /// the rest to the log and `onEvent`; the allocation's end finishes the session.
+  private func deliver(_ e: TURNClientEvent) {
+    guard !finished else { return }
+    if case .data(let bytes, let peer) = e {
+      onReceive?(bytes, peer)
+      return
+    }
     events.append(e)
     if events.count > 1000 { events.removeFirst(events.count - 1000) }
     onEvent?(e)
-  }
-
-  private func arm(_ deadline: Instant) {
-    if timerDeadline == deadline, timer != nil { return }
-    timer?.cancel()
-    timerDeadline = deadline
-    timer = runtime.schedule(at: deadline) { [weak self] in
-      guard let self, !self.finished else { return }
-      self.timer = nil
-      self.timerDeadline = nil
-      self.apply(self.client.handleTimeout(at: self.runtime.now))
+    switch e {
+    case .released, .failed: finish()
+    default: break
     }
-  }
-
-  private func disarm() {
-    timer?.cancel()
-    timer = nil
-    timerDeadline = nil
   }
 
   private func finish() {
     guard !finished else { return }
     finished = true
-    disarm()
+    driver.stop()
+    drain.removeAll()
     closeTimer?.cancel()
     closeTimer = nil
     socket?.close()

@@ -15,8 +15,15 @@ public final class TURNServerSession {
   private var relays: [TransportAddress: any DatagramSocket] = [:]
   /// Clients connected over a stream (TURN over TCP), by the address the server sees.
   private var streams: [TransportAddress: any StreamTransport] = [:]
-  private var timer: (any TimerHandle)?
-  private var timerDeadline: Instant?
+  private lazy var driver = MachineDriver<TURNServerEvent>(
+    runtime: runtime,
+    transmit: { [weak self] t in self?.route(t) },
+    timeout: { [weak self] now in
+      guard let self else { return }
+      self.apply(self.server.handleTimeout(at: now))
+    })
+  /// Relays to open and close, after the server's call has returned.
+  private lazy var relayChanges = EventDrain<TURNServerEvent> { [weak self] e in self?.change(e) }
 
   /// Opens the listening socket; throws if it cannot be bound.
   public init(runtime: any NetworkRuntime, configuration: TURNServerConfiguration) throws {
@@ -26,7 +33,7 @@ public final class TURNServerSession {
       UDPSocketOptions(address: configuration.listen.ip, port: configuration.listen.port)
     ) { [weak self] d in
       guard let self else { return }
-      self.apply(self.server.handle(d.bytes, from: d.source, at: d.receivedAt))
+      self.apply(self.server.handleInput(d.bytes, from: d.source, at: d.receivedAt))
     }
   }
 
@@ -43,7 +50,7 @@ public final class TURNServerSession {
     streams[client] = stream
     stream.onFrame = { [weak self] frame in
       guard let self else { return }
-      self.apply(self.server.handle(frame, from: client, at: self.runtime.now))
+      self.apply(self.server.handleInput(frame, from: client, at: self.runtime.now))
     }
     stream.onClose = { [weak self] _ in
       guard let self else { return }
@@ -54,8 +61,8 @@ public final class TURNServerSession {
 
   /// Closes every socket.
   public func close() {
-    timer?.cancel()
-    timer = nil
+    driver.stop()
+    relayChanges.removeAll()
     for s in streams.values { s.close() }
     streams.removeAll()
     listener?.close()
@@ -64,50 +71,42 @@ public final class TURNServerSession {
     relays.removeAll()
   }
 
-  private func apply(_ outputs: [TURNServerOutput]) {
-    for o in outputs {
-      switch o {
-      case .send(let bytes, let from, let to):
-        if from == server.configuration.listen {
-          if let stream = streams[to] {
-            stream.send(bytes)
-          } else {
-            listener?.send(bytes, to: to)
-          }
-        } else {
-          relays[from]?.send(bytes, to: to)
-        }
-      case .openRelay(let relay):
-        do {
-          relays[relay] = try runtime.openUDP(
-            UDPSocketOptions(address: relay.ip, port: relay.port)
-          ) { [weak self] d in
-            guard let self else { return }
-            self.apply(
-              self.server.handleRelay(d.bytes, from: d.source, on: relay, at: d.receivedAt))
-          }
-        } catch {
-          // The client got its relayed address already; it will see 437 on its next request.
-          relayOpenFailures += 1
-          apply(server.dropAllocation(relay: relay))
-        }
-      case .closeRelay(let relay):
-        relays.removeValue(forKey: relay)?.close()
-      case .wake(let at):
-        arm(at)
+  private func apply(_ outputs: [TURNServer.Output]) {
+    relayChanges.post(contentsOf: driver.carryOut(outputs))
+  }
+
+  /// Sends from the listening socket (or the client's stream) or from a relay socket.
+  private func route(_ t: Transmit) {
+    let from = t.from ?? server.configuration.listen
+    if from == server.configuration.listen {
+      if let stream = streams[t.to] {
+        stream.send(t.bytes)
+      } else {
+        listener?.send(t.bytes, to: t.to)
       }
+    } else {
+      relays[from]?.send(t.bytes, to: t.to)
     }
   }
 
-  private func arm(_ deadline: Instant) {
-    if timerDeadline == deadline, timer != nil { return }
-    timer?.cancel()
-    timerDeadline = deadline
-    timer = runtime.schedule(at: deadline) { [weak self] in
-      guard let self else { return }
-      self.timer = nil
-      self.timerDeadline = nil
-      self.apply(self.server.handleTimeout(at: self.runtime.now))
+  private func change(_ event: TURNServerEvent) {
+    switch event {
+    case .openRelay(let relay):
+      do {
+        relays[relay] = try runtime.openUDP(
+          UDPSocketOptions(address: relay.ip, port: relay.port)
+        ) { [weak self] d in
+          guard let self else { return }
+          self.apply(
+            self.server.handleInput(d.bytes, from: d.source, on: relay, at: d.receivedAt))
+        }
+      } catch {
+        // The client got its relayed address already; it will see 437 on its next request.
+        relayOpenFailures += 1
+        apply(server.dropAllocation(relay: relay))
+      }
+    case .closeRelay(let relay):
+      relays.removeValue(forKey: relay)?.close()
     }
   }
 }

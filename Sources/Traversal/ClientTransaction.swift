@@ -4,21 +4,25 @@ import STUN
 /// it on the ``RetransmissionPolicy`` schedule, and accepts the first matching response.
 ///
 /// It never reads a clock or touches a socket. The driver calls ``start(at:)``, then
-/// ``handleTimeout(at:)`` when the last `.wake(at:)` instant is reached and
-/// ``handleResponse(id:from:at:response:)`` for each decoded response, and carries out the
-/// returned outputs in order.
+/// ``handleTimeout(at:)`` when the last `.timeout` instant is reached and
+/// ``handleInput(id:from:at:response:)`` for each decoded response, and carries out the
+/// returned ``MachineOutput``s in order (every call ends with `.timeout(deadline)` while the
+/// transaction waits).
 ///
 /// `Response` is whatever the driver hands in for an accepted response (the decoded message,
 /// or just its bytes); the transaction never looks inside it.
 ///
 /// ```swift
 /// var t = ClientTransaction<[UInt8]>(id: id, request: bytes, destination: server)
-/// t.start(at: now)              // [.send(bytes, to: server), .wake(at: now + 500 ms)]
-/// t.handleTimeout(at: now + .milliseconds(500))   // [.send(...), .wake(at: ... 1500 ms)]
-/// t.handleResponse(id: id, from: server, at: now + .milliseconds(620), response: reply)
-///                               // [.completed(response: reply, rtt: 620 ms ambiguous, attempts: 2)]
+/// t.start(at: now)              // [.transmit(bytes to server, id), .timeout(now + 500 ms)]
+/// t.handleTimeout(at: now + .milliseconds(500))   // [.transmit(...), .timeout(... 1500 ms)]
+/// t.handleInput(id: id, from: server, at: now + .milliseconds(620), response: reply)
+///          // [.event(.completed(id: id, response: reply, rtt: 620 ms ambiguous, attempts: 2))]
 /// ```
 public struct ClientTransaction<Response: Sendable>: Sendable {
+  /// What the transaction hands back.
+  public typealias Output = MachineOutput<TransactionEvent<Response>>
+
   /// Where the transaction stands.
   public enum State: Sendable, Hashable {
     /// Created; ``start(at:)`` not yet called.
@@ -92,9 +96,10 @@ public struct ClientTransaction<Response: Sendable>: Sendable {
   /// The number of requests sent so far.
   public var attempts: Int { evidence.sendTimes.count }
 
-  /// Sends the first request. Does nothing (returns no outputs) if already started.
-  public mutating func start(at now: Instant) -> [TransactionOutput<Response>] {
-    guard case .idle = state else { return [] }
+  /// Sends the first request. Does nothing (returns only the pending timeout) if already
+  /// started.
+  public mutating func start(at now: Instant) -> [Output] {
+    guard case .idle = state else { return finishCall([]) }
     state = .waiting
     evidence.outcome = .pending
     return send(at: now)
@@ -102,36 +107,36 @@ public struct ClientTransaction<Response: Sendable>: Sendable {
 
   /// Advances time: retransmits, or fails with `.timedOut(attempts:)` after the last wait.
   ///
-  /// Called early, it only repeats the pending `.wake(at:)`; called when not waiting, it returns
+  /// Called early, it only repeats the pending `.timeout`; called when not waiting, it returns
   /// nothing.
-  public mutating func handleTimeout(at now: Instant) -> [TransactionOutput<Response>] {
+  public mutating func handleTimeout(at now: Instant) -> [Output] {
     guard case .waiting = state, let deadline else { return [] }
-    guard now >= deadline else { return [.wake(at: deadline)] }
+    guard now >= deadline else { return finishCall([]) }
     if attempts < intervals.count {
       return send(at: now)
     }
     let failure = TransactionFailure.timedOut(attempts: attempts)
     finish(.failed(failure))
-    return [.failed(failure)]
+    return [.event(.failed(id: id, failure))]
   }
 
   /// Offers a decoded response.
   ///
-  /// It is accepted (→ `.completed`) only if `id` matches, `source` is acceptable and the
+  /// It is accepted (→ `.event(.completed)`) only if `id` matches, `source` is acceptable and the
   /// transaction is waiting. Otherwise it is ignored and counted in ``evidence``: a wrong ID or
   /// source as a rejection, a match after completion as a duplicate, a match after failure or
   /// cancellation as late.
-  public mutating func handleResponse(
+  public mutating func handleInput(
     id responseID: TransactionID, from source: TransportAddress, at now: Instant,
     response: Response
-  ) -> [TransactionOutput<Response>] {
+  ) -> [Output] {
     guard responseID == id else {
       evidence.reject(source: source, at: now, reason: .wrongTransactionID)
-      return []
+      return finishCall([])
     }
     guard acceptedSources.accepts(source, destination: destination) else {
       evidence.reject(source: source, at: now, reason: .wrongSource)
-      return []
+      return finishCall([])
     }
     switch state {
     case .idle:
@@ -153,7 +158,7 @@ public struct ClientTransaction<Response: Sendable>: Sendable {
     evidence.responseAt = now
     evidence.rtt = rtt
     finish(.completed)
-    return [.completed(response: response, rtt: rtt, attempts: attempts)]
+    return [.event(.completed(id: id, response: response, rtt: rtt, attempts: attempts))]
   }
 
   /// Stops the transaction: no further outputs; later responses count as late. Does nothing
@@ -163,12 +168,20 @@ public struct ClientTransaction<Response: Sendable>: Sendable {
     finish(.failed(.cancelled))
   }
 
-  private mutating func send(at now: Instant) -> [TransactionOutput<Response>] {
+  private mutating func send(at now: Instant) -> [Output] {
     let wait = intervals[Swift.min(attempts, intervals.count - 1)]
     evidence.sendTimes.append(now)
     let next = now + wait
     deadline = next
-    return [.send(request, to: destination), .wake(at: next)]
+    return [
+      .transmit(Transmit(bytes: request, to: destination, transactionID: id)), .timeout(next),
+    ]
+  }
+
+  /// Ends every call the same way: `.timeout(deadline)` last while waiting.
+  private func finishCall(_ outs: [Output]) -> [Output] {
+    guard let deadline else { return outs }
+    return outs + [.timeout(deadline)]
   }
 
   private mutating func finish(_ newState: State) {

@@ -1,18 +1,16 @@
 import STUN
 
-/// What a ``ClientTransaction`` asks its driver to do, or tells it has happened.
-public enum TransactionOutput<Response: Sendable>: Sendable {
-  /// Send these bytes (the encoded request, unchanged on every retransmission) to this address.
-  case send([UInt8], to: TransportAddress)
-  /// Call ``ClientTransaction/handleTimeout(at:)`` at this instant (replaces any earlier wake).
-  case wake(at: Instant)
-  /// A response was accepted. `attempts` is the number of requests sent before it came.
-  case completed(response: Response, rtt: RTTSample, attempts: Int)
-  /// The transaction ended without a response.
-  case failed(TransactionFailure)
+/// What happened to a ``ClientTransaction`` (alone or in a ``TransactionTable``): the event
+/// type of their ``MachineOutput``s.
+public enum TransactionEvent<Response: Sendable>: Sendable {
+  /// Transaction `id` accepted a response. `attempts` is the number of requests sent before
+  /// it came.
+  case completed(id: TransactionID, response: Response, rtt: RTTSample, attempts: Int)
+  /// Transaction `id` ended without a response.
+  case failed(id: TransactionID, TransactionFailure)
 }
 
-extension TransactionOutput: Equatable where Response: Equatable {}
+extension TransactionEvent: Equatable where Response: Equatable {}
 
 /// Why a transaction ended without a response.
 public enum TransactionFailure: Sendable, Hashable, Codable, CustomStringConvertible {

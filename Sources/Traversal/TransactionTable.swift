@@ -10,21 +10,13 @@ import STUN
 /// // when the driver's timer fires:
 /// out += table.handleTimeout(at: table.nextWake ?? now)
 /// // when a decoded response arrives:
-/// out += table.handleResponse(id: rid, from: source, at: now, response: message)
+/// out += table.handleInput(id: rid, from: source, at: now, response: message)
 /// ```
 public struct TransactionTable<Response: Sendable>: Sendable {
-  /// What the table asks its driver to do, or tells it has happened.
-  public enum Output: Sendable {
-    /// Send these bytes to this address.
-    case send([UInt8], to: TransportAddress)
-    /// Call ``TransactionTable/handleTimeout(at:)`` at this instant (replaces any earlier
-    /// wake); emitted at the end of every call that leaves transactions waiting.
-    case wake(at: Instant)
-    /// Transaction `id` accepted a response.
-    case completed(id: TransactionID, response: Response, rtt: RTTSample, attempts: Int)
-    /// Transaction `id` ended without a response.
-    case failed(id: TransactionID, TransactionFailure)
-  }
+  /// What the table hands back: transmits (each with its transaction ID), `.completed` and
+  /// `.failed` events, and `.timeout(nextWake)` at the end of every call that leaves
+  /// transactions waiting.
+  public typealias Output = MachineOutput<TransactionEvent<Response>>
 
   /// The policy new transactions use.
   public var policy: RetransmissionPolicy
@@ -64,7 +56,7 @@ public struct TransactionTable<Response: Sendable>: Sendable {
   /// Adds a transaction and sends its first request.
   ///
   /// If a transaction with this ID is already in the table, nothing is sent and the output is
-  /// `.failed(id:, .duplicateTransactionID)`.
+  /// `.event(.failed(id:, .duplicateTransactionID))`.
   public mutating func start(
     id: TransactionID, request: [UInt8], to destination: TransportAddress,
     acceptedSources: AcceptedSources = .destinationOnly, at now: Instant
@@ -80,42 +72,42 @@ public struct TransactionTable<Response: Sendable>: Sendable {
   /// first request. The caller should build it with ``estimator(for:)`` of its destination.
   ///
   /// If a transaction with its ID is already in the table, nothing is sent and the output is
-  /// `.failed(id:, .duplicateTransactionID)` (plus the pending wake, if any).
+  /// `.event(.failed(id:, .duplicateTransactionID))` (plus the pending timeout, if any).
   public mutating func start(_ transaction: ClientTransaction<Response>, at now: Instant)
     -> [Output]
   {
     let id = transaction.id
     guard transactions[id] == nil else {
-      return finishCall([.failed(id: id, .duplicateTransactionID)])
+      return finishCall([.event(.failed(id: id, .duplicateTransactionID))])
     }
     var t = transaction
     let outs = t.start(at: now)
     transactions[id] = t
     order.append(id)
-    return finishCall(map(outs, id: id))
+    return finishCall(strip(outs))
   }
 
   /// Routes a decoded response to its transaction by ID; an unknown ID is counted in
   /// ``unmatchedResponses``. Accepted responses feed the server's RTT estimator (unambiguous
   /// samples only).
-  public mutating func handleResponse(
+  public mutating func handleInput(
     id: TransactionID, from source: TransportAddress, at now: Instant, response: Response
   ) -> [Output] {
     guard var t = transactions[id] else {
       unmatchedResponses += 1
       return finishCall([])
     }
-    let outs = t.handleResponse(id: id, from: source, at: now, response: response)
+    let outs = t.handleInput(id: id, from: source, at: now, response: response)
     transactions[id] = t
-    for case .completed(_, let rtt, _) in outs {
+    for case .event(.completed(_, _, let rtt, _)) in outs {
       estimators[t.destination, default: RTTEstimator()].observe(rtt)
     }
-    return finishCall(map(outs, id: id))
+    return finishCall(strip(outs))
   }
 
   /// Processes every transaction whose deadline is at or before `now`, in deadline order (ties
   /// in start order). Each is advanced one step, so a driver that wakes very late may get a
-  /// `.wake(at:)` that has already passed; it should then call again at once.
+  /// `.timeout` that has already passed; it should then call again at once.
   public mutating func handleTimeout(at now: Instant) -> [Output] {
     var due: [(deadline: Instant, index: Int, id: TransactionID)] = []
     for (index, id) in order.enumerated() {
@@ -127,7 +119,7 @@ public struct TransactionTable<Response: Sendable>: Sendable {
       guard var t = transactions[id] else { continue }
       let o = t.handleTimeout(at: now)
       transactions[id] = t
-      outs += map(o, id: id)
+      outs += strip(o)
     }
     return finishCall(outs)
   }
@@ -181,22 +173,14 @@ public struct TransactionTable<Response: Sendable>: Sendable {
     return removed
   }
 
-  private func map(_ outs: [TransactionOutput<Response>], id: TransactionID) -> [Output] {
-    outs.compactMap { o in
-      switch o {
-      case .send(let bytes, let to): return .send(bytes, to: to)
-      case .wake: return nil
-      case .completed(let r, let rtt, let n):
-        return .completed(id: id, response: r, rtt: rtt, attempts: n)
-      case .failed(let f): return .failed(id: id, f)
-      }
-    }
+  /// A single transaction's outputs without its own timeouts: the table ends each call with
+  /// its own earliest deadline instead.
+  private func strip(_ outs: [Output]) -> [Output] {
+    outs.filter { if case .timeout = $0 { false } else { true } }
   }
 
   private func finishCall(_ outs: [Output]) -> [Output] {
     guard let next = nextWake else { return outs }
-    return outs + [.wake(at: next)]
+    return outs + [.timeout(next)]
   }
 }
-
-extension TransactionTable.Output: Equatable where Response: Equatable {}

@@ -60,7 +60,8 @@ struct DemoCommand: ParsableCommand {
 
   func validate() throws {
     guard (0...50).contains(loss) else { throw ValidationError("--loss must be between 0 and 50.") }
-    guard (0...300).contains(latency) else {
+    // A two-host run has a tighter bound of its own (runTwoHost).
+    guard (0...300).contains(latency) || (twoHost.isRequested && latency > 300) else {
       throw ValidationError(
         "--latency must be between 0 and 300 milliseconds: a probe's round trip crosses four hops, and natscope probe waits 1.4 s for a first answer before it concludes that UDP is blocked."
       )

@@ -3,7 +3,7 @@ import Testing
 import Traversal
 
 @Suite struct ClientTransactionTests {
-  typealias Output = TransactionOutput<[UInt8]>
+  typealias Output = ClientTransaction<[UInt8]>.Output
 
   @Test func rfcDefaultsSendAtTheRFCInstantsAndFailAt39500() {
     var t = ClientTransaction<[UInt8]>(id: tid(1), request: requestBytes, destination: server)
@@ -19,8 +19,30 @@ import Traversal
 
   @Test func startEmitsSendThenWake() {
     var t = ClientTransaction<[UInt8]>(id: tid(1), request: requestBytes, destination: server)
-    #expect(t.start(at: at(1000)) == [.send(requestBytes, to: server), .wake(at: at(1500))])
-    #expect(t.start(at: at(1001)).isEmpty)
+    #expect(
+      t.start(at: at(1000)) == [.send(requestBytes, to: server, id: tid(1)), .timeout(at(1500))])
+    #expect(t.start(at: at(1001)) == [.timeout(at(1500))])
+  }
+
+  @Test func everyTransmitCarriesTheTransactionIDAndEveryCallEndsWithTheDeadline() {
+    var t = ClientTransaction<[UInt8]>(id: tid(4), request: requestBytes, destination: server)
+    var transmitted: [Int] = []
+    func check(_ outs: [Output]) {
+      #expect(outs.transmits().allSatisfy { $0.transactionID == tid(4) && $0.from == nil })
+      #expect(outs.last == t.deadline.map { Output.timeout($0) })
+      #expect(outs.timeout() == t.deadline)
+      transmitted.append(outs.transmits().count)
+    }
+    check(t.start(at: .zero))
+    check(t.handleInput(id: tid(5), from: server, at: at(10), response: [0]))
+    check(t.handleTimeout(at: at(499)))
+    check(t.handleTimeout(at: at(500)))
+    check(t.handleTimeout(at: at(1500)))
+    #expect(transmitted == [1, 0, 0, 1, 1])
+    #expect(t.deadline == at(3500))
+    let done = t.handleInput(id: tid(4), from: server, at: at(1600), response: [1])
+    #expect(done.timeout() == nil)
+    #expect(t.deadline == nil)
   }
 
   @Test func customRcRm() {
@@ -37,16 +59,17 @@ import Traversal
   @Test func earlyTimeoutOnlyRepeatsTheWake() {
     var t = ClientTransaction<[UInt8]>(id: tid(1), request: requestBytes, destination: server)
     _ = t.start(at: .zero)
-    #expect(t.handleTimeout(at: at(499)) == [.wake(at: at(500))])
+    #expect(t.handleTimeout(at: at(499)) == [.timeout(at(500))])
     #expect(t.attempts == 1)
   }
 
   @Test func responseOnFirstTryCompletesWithExactRTT() {
     var t = ClientTransaction<[UInt8]>(id: tid(1), request: requestBytes, destination: server)
     _ = t.start(at: at(100))
-    let outs = t.handleResponse(id: tid(1), from: server, at: at(142), response: responseBytes)
+    let outs = t.handleInput(id: tid(1), from: server, at: at(142), response: responseBytes)
     let rtt = RTTSample(duration: .milliseconds(42), isAmbiguous: false)
-    #expect(outs == [.completed(response: responseBytes, rtt: rtt, attempts: 1)])
+    #expect(
+      outs == [.event(.completed(id: tid(1), response: responseBytes, rtt: rtt, attempts: 1))])
     #expect(t.state == .completed)
     #expect(t.response == responseBytes)
     #expect(t.evidence.rtt == rtt)
@@ -60,9 +83,10 @@ import Traversal
     _ = t.start(at: .zero)
     #expect(sends(t.handleTimeout(at: at(500))) == 1)
     #expect(sends(t.handleTimeout(at: at(1500))) == 1)
-    let outs = t.handleResponse(id: tid(1), from: server, at: at(1530), response: responseBytes)
+    let outs = t.handleInput(id: tid(1), from: server, at: at(1530), response: responseBytes)
     let rtt = RTTSample(duration: .milliseconds(1530), isAmbiguous: true)
-    #expect(outs == [.completed(response: responseBytes, rtt: rtt, attempts: 3)])
+    #expect(
+      outs == [.event(.completed(id: tid(1), response: responseBytes, rtt: rtt, attempts: 3))])
     #expect(t.evidence.sendTimes == [at(0), at(500), at(1500)])
     var e = RTTEstimator()
     let used = e.observe(rtt)
@@ -72,7 +96,7 @@ import Traversal
   @Test func lateResponseAfterTimeoutIsIgnoredAndCounted() {
     var t = ClientTransaction<[UInt8]>(id: tid(1), request: requestBytes, destination: server)
     _ = runToFailure(&t)
-    let outs = t.handleResponse(id: tid(1), from: server, at: at(40000), response: responseBytes)
+    let outs = t.handleInput(id: tid(1), from: server, at: at(40000), response: responseBytes)
     #expect(outs.isEmpty)
     #expect(t.evidence.lateResponses == 1)
     #expect(t.state == .failed(.timedOut(attempts: 7)))
@@ -83,9 +107,9 @@ import Traversal
     var t = ClientTransaction<[UInt8]>(id: tid(1), request: requestBytes, destination: server)
     _ = t.start(at: .zero)
     _ = t.handleTimeout(at: at(500))
-    #expect(t.handleResponse(id: tid(1), from: server, at: at(520), response: [1]).count == 1)
-    #expect(t.handleResponse(id: tid(1), from: server, at: at(521), response: [2]).isEmpty)
-    #expect(t.handleResponse(id: tid(1), from: server, at: at(600), response: [3]).isEmpty)
+    #expect(t.handleInput(id: tid(1), from: server, at: at(520), response: [1]).count == 1)
+    #expect(t.handleInput(id: tid(1), from: server, at: at(521), response: [2]).isEmpty)
+    #expect(t.handleInput(id: tid(1), from: server, at: at(600), response: [3]).isEmpty)
     #expect(t.evidence.duplicateResponses == 2)
     #expect(t.response == [1])
   }
@@ -93,21 +117,26 @@ import Traversal
   @Test func wrongTransactionIDIsRejected() {
     var t = ClientTransaction<[UInt8]>(id: tid(1), request: requestBytes, destination: server)
     _ = t.start(at: .zero)
-    #expect(t.handleResponse(id: tid(2), from: server, at: at(20), response: responseBytes).isEmpty)
+    #expect(
+      t.handleInput(id: tid(2), from: server, at: at(20), response: responseBytes) == [
+        .timeout(at(500))
+      ])
     #expect(t.state == .waiting)
     #expect(t.evidence.rejectedCount == 1)
     #expect(
       t.evidence.rejections == [.init(source: server, at: at(20), reason: .wrongTransactionID)])
     // The real one still completes.
     #expect(
-      t.handleResponse(id: tid(1), from: server, at: at(30), response: responseBytes).count == 1)
+      t.handleInput(id: tid(1), from: server, at: at(30), response: responseBytes).count == 1)
   }
 
   @Test func wrongSourceRejectedWithDestinationOnly() {
     var t = ClientTransaction<[UInt8]>(id: tid(1), request: requestBytes, destination: server)
     _ = t.start(at: .zero)
     #expect(
-      t.handleResponse(id: tid(1), from: alternate, at: at(20), response: responseBytes).isEmpty)
+      t.handleInput(id: tid(1), from: alternate, at: at(20), response: responseBytes) == [
+        .timeout(at(500))
+      ])
     #expect(t.evidence.rejections == [.init(source: alternate, at: at(20), reason: .wrongSource)])
     #expect(t.state == .waiting)
   }
@@ -116,28 +145,29 @@ import Traversal
     var t = ClientTransaction<[UInt8]>(
       id: tid(1), request: requestBytes, destination: server, acceptedSources: .set([alternate]))
     _ = t.start(at: .zero)
-    #expect(t.handleResponse(id: tid(1), from: stranger, at: at(10), response: [9]).isEmpty)
+    #expect(
+      t.handleInput(id: tid(1), from: stranger, at: at(10), response: [9]) == [.timeout(at(500))])
     #expect(t.evidence.rejections.map(\.reason) == [.wrongSource])
-    #expect(t.handleResponse(id: tid(1), from: alternate, at: at(20), response: [7]).count == 1)
+    #expect(t.handleInput(id: tid(1), from: alternate, at: at(20), response: [7]).count == 1)
     #expect(t.evidence.responseSource == alternate)
 
     var u = ClientTransaction<[UInt8]>(
       id: tid(2), request: requestBytes, destination: server, acceptedSources: .set([alternate]))
     _ = u.start(at: .zero)
-    #expect(u.handleResponse(id: tid(2), from: server, at: at(20), response: [7]).count == 1)
+    #expect(u.handleInput(id: tid(2), from: server, at: at(20), response: [7]).count == 1)
   }
 
   @Test func anySourceAccepted() {
     var t = ClientTransaction<[UInt8]>(
       id: tid(1), request: requestBytes, destination: server, acceptedSources: .any)
     _ = t.start(at: .zero)
-    #expect(t.handleResponse(id: tid(1), from: stranger, at: at(20), response: [7]).count == 1)
+    #expect(t.handleInput(id: tid(1), from: stranger, at: at(20), response: [7]).count == 1)
     #expect(t.evidence.responseSource == stranger)
   }
 
   @Test func responseBeforeStartIsRejected() {
     var t = ClientTransaction<[UInt8]>(id: tid(1), request: requestBytes, destination: server)
-    #expect(t.handleResponse(id: tid(1), from: server, at: at(1), response: [1]).isEmpty)
+    #expect(t.handleInput(id: tid(1), from: server, at: at(1), response: [1]).isEmpty)
     #expect(t.evidence.rejections.map(\.reason) == [.notStarted])
     #expect(t.state == .idle)
   }
@@ -150,7 +180,7 @@ import Traversal
     #expect(t.deadline == nil)
     #expect(t.handleTimeout(at: at(500)).isEmpty)
     #expect(t.handleTimeout(at: at(100_000)).isEmpty)
-    #expect(t.handleResponse(id: tid(1), from: server, at: at(600), response: [1]).isEmpty)
+    #expect(t.handleInput(id: tid(1), from: server, at: at(600), response: [1]).isEmpty)
     #expect(t.evidence.lateResponses == 1)
     #expect(t.evidence.outcome == .failed(.cancelled))
   }
@@ -203,12 +233,12 @@ import Traversal
       for _ in 0..<100 {
         for o in outs {
           switch o {
-          case .send:
+          case .transmit:
             if !requestLost[sendIndex] && !responseLost[sendIndex] { arrivals.append(now + rtt) }
             sendIndex += 1
-          case .wake(let w): wakeAt = w
-          case .completed: completed = true
-          case .failed: failed = true
+          case .timeout(let w): wakeAt = w
+          case .event(.completed): completed = true
+          case .event(.failed): failed = true
           }
         }
         if completed || failed { break }
@@ -216,7 +246,7 @@ import Traversal
         if let a = arrivals.first, a <= (wakeAt ?? .distantFuture) {
           arrivals.removeFirst()
           now = a
-          outs = t.handleResponse(id: tid(UInt32(trial)), from: server, at: now, response: [1])
+          outs = t.handleInput(id: tid(UInt32(trial)), from: server, at: now, response: [1])
         } else if let w = wakeAt {
           now = w
           outs = t.handleTimeout(at: now)

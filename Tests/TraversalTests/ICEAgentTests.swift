@@ -247,22 +247,23 @@ import Traversal
     var a = ICEAgent(role: .controlled, generator: SeededGenerator(seed: 9))
     let base = F.address("10.0.0.1:1000")
     _ = a.addHostCandidate(base, at: .zero)
-    _ = a.handle([1, 2, 3], from: F.address("10.0.0.2:9"), to: base, at: .zero)
-    _ = a.handle(Array(repeating: 0, count: 40), from: F.address("10.0.0.2:9"), to: base, at: .zero)
+    _ = a.handleInput([1, 2, 3], from: F.address("10.0.0.2:9"), to: base, at: .zero)
+    _ = a.handleInput(
+      Array(repeating: 0, count: 40), from: F.address("10.0.0.2:9"), to: base, at: .zero)
     #expect(a.malformedDropped == 2)
     // A Binding request without FINGERPRINT is refused silently.
     var b = MessageBuilder(type: .bindingRequest, transactionID: TransactionID(high: 1, low: 2))
     b.add(Username("\(a.localCredentials.ufrag):x"))
-    let out = a.handle(b.bytes, from: F.address("10.0.0.2:9"), to: base, at: .zero)
-    #expect(!out.contains { if case .send = $0 { true } else { false } })
+    let out = a.handleInput(b.bytes, from: F.address("10.0.0.2:9"), to: base, at: .zero)
+    #expect(!out.contains { if case .transmit = $0 { true } else { false } })
     #expect(a.rejectedMessages == 1)
     // One without MESSAGE-INTEGRITY gets 400.
     var c = MessageBuilder(type: .bindingRequest, transactionID: TransactionID(high: 1, low: 3))
     c.add(Username("\(a.localCredentials.ufrag):x"))
     c.addFingerprint()
-    let out2 = a.handle(c.bytes, from: F.address("10.0.0.2:9"), to: base, at: .zero)
+    let out2 = a.handleInput(c.bytes, from: F.address("10.0.0.2:9"), to: base, at: .zero)
     let reply = out2.compactMap { o -> Message? in
-      if case .send(let bytes, _, _) = o { return try? Message(bytes: bytes) }
+      if case .transmit(let t) = o { return try? Message(bytes: t.bytes) }
       return nil
     }.first
     #expect((try? reply?.get(ErrorCodeAttribute.self))??.code == .badRequest)
@@ -354,10 +355,10 @@ import Traversal
     b.add(type: AttributeType(rawValue: 0x0030), value: [0, 0, 0, 0])
     b.addMessageIntegrity(key: key)
     b.addFingerprint()
-    let out = a.handle(b.bytes, from: F.address("10.0.0.2:9"), to: base, at: .zero)
+    let out = a.handleInput(b.bytes, from: F.address("10.0.0.2:9"), to: base, at: .zero)
     let reply = try #require(
       out.compactMap { o -> Message? in
-        if case .send(let bytes, _, _) = o { return try? Message(bytes: bytes) }
+        if case .transmit(let t) = o { return try? Message(bytes: t.bytes) }
         return nil
       }.first)
     #expect(try reply.get(ErrorCodeAttribute.self)?.code == .unknownAttribute)

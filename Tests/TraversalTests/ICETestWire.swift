@@ -45,15 +45,27 @@ final class ICEWire {
   }
 
   func apply(_ k: Int, _ outs: [ICEAgentOutput]) {
+    // The contract: the call that produced `outs` ended with the agent's deadline; every
+    // transmit names its base, and every check or answer its transaction.
+    #expect(outs.timeout() == agents[k].nextDeadline)
+    if let next = agents[k].nextDeadline { #expect(outs.last == .timeout(next)) }
+    for t in outs.transmits() {
+      #expect(t.from != nil)
+      if let m = try? Message(bytes: t.bytes), m.messageClass != .indication {
+        #expect(t.transactionID == m.transactionID)
+      }
+    }
     for o in outs {
       switch o {
-      case .send(let bytes, let from, let to):
+      case .transmit(let t):
+        let (bytes, to) = (t.bytes, t.to)
+        guard let from = t.from else { continue }
         sends[k].append((now, from, to))
         let source = nat[from] ?? from
         if drop(source, to, bytes) { continue }
         seq += 1
         inFlight.append(Datagram(at: now + delay, seq: seq, bytes: bytes, from: source, to: to))
-      case .wake(let at):
+      case .timeout(let at):
         wakes[k] = at
       case .event(let e):
         events[k].append((now, e))
@@ -85,7 +97,7 @@ final class ICEWire {
       for d in due {
         let destination = nat.first { $0.value == d.to }?.key ?? d.to
         guard let k = owner[destination] else { continue }
-        apply(k, agents[k].handle(d.bytes, from: d.from, to: destination, at: now))
+        apply(k, agents[k].handleInput(d.bytes, from: d.from, to: destination, at: now))
       }
       for k in agents.indices {
         if let w = wakes[k], w <= now {

@@ -37,10 +37,11 @@ import Traversal
       while !toDo.isEmpty {
         let (k, o) = toDo.removeFirst()
         switch o {
-        case .send(let bytes, let from, let to):
-          if to == bobBase { queue(1, bob.handle(bytes, from: from, to: to, at: now)) }
-          if to == aliceBase { queue(0, alice.handle(bytes, from: from, to: to, at: now)) }
-        case .wake(let at): wakes[k] = at
+        case .transmit(let t):
+          let (bytes, from, to) = (t.bytes, t.from ?? t.to, t.to)
+          if to == bobBase { queue(1, bob.handleInput(bytes, from: from, to: to, at: now)) }
+          if to == aliceBase { queue(0, alice.handleInput(bytes, from: from, to: to, at: now)) }
+        case .timeout(let at): wakes[k] = at
         case .event(let e): log.append("\(k == 0 ? "alice" : "bob"): \(e)")
         }
       }
@@ -90,9 +91,9 @@ import Traversal
           bytes[at] ^= UInt8(truncatingIfNeeded: g.next() | 1)
         }
       }
-      let out = agent.handle(bytes, from: peer, to: base, at: .zero + .milliseconds(Int64(k)))
-      for case .send(let reply, _, _) in out {
-        let m = try Message(bytes: reply)
+      let out = agent.handleInput(bytes, from: peer, to: base, at: .zero + .milliseconds(Int64(k)))
+      for case .transmit(let reply) in out {
+        let m = try Message(bytes: reply.bytes)
         if m.messageClass == .successResponse { answered += 1 }
       }
     }

@@ -1,4 +1,5 @@
 import STUN
+import Testing
 import Traversal
 
 /// A small model of one host behind one NAT talking to an RFC 5780 server, at the level of
@@ -141,18 +142,25 @@ struct ModelNAT {
         guard let next = wakes.min() else { return nil }
         wakes.removeAll { $0 == next }
         now = max(now, next)
-        queue = probe.handleWake(at: now)
+        queue = probe.handleTimeout(at: now)
+        #expect(queue.timeout() == probe.nextDeadline)
         continue
       }
       let action = queue.removeFirst()
       switch action {
-      case .query(let id, let q):
+      case .event(.query(let id, let q)):
         now = now + .milliseconds(1)
         let outcome = answer(q)
-        queue += probe.handle(outcome, localAddress: localAddress(q.socket), for: id, at: now)
-      case .wake(let at): wakes.append(at)
-      case .finished(let report): return report
-      case .stepStarted, .stepFinished: break
+        let outs = probe.handleInput(
+          outcome, localAddress: localAddress(q.socket), for: id, at: now)
+        // The contract: the call ends with the probe's deadline, if it has one.
+        #expect(outs.timeout() == probe.nextDeadline)
+        if let next = probe.nextDeadline { #expect(outs.last == .timeout(next)) }
+        queue += outs
+      case .timeout(let at): wakes.append(at)
+      case .event(.finished(let report)): return report
+      case .event(.stepStarted), .event(.stepFinished): break
+      case .transmit: Issue.record("the probe never transmits; its driver's STUN client does")
       }
     }
     return nil

@@ -8,9 +8,10 @@ struct ScriptError: Error {}
 /// The client against hand-written server answers.
 @Suite struct TURNClientScriptedTests {
   /// The last request the client sent, decoded.
-  func lastRequest(_ outs: [TURNClientOutput]) -> Message? {
+  func lastRequest(_ outs: [TURNClient.Output]) -> Message? {
     for o in outs.reversed() {
-      if case .send(let b, _) = o, let m = try? Message(bytes: b), m.messageClass == .request {
+      if case .transmit(let t) = o, let m = try? Message(bytes: t.bytes), m.messageClass == .request
+      {
         return m
       }
     }
@@ -40,7 +41,8 @@ struct ScriptError: Error {}
       transport: transport)
     guard let first = lastRequest(c.start(at: .zero)) else { throw ScriptError() }
     let second = lastRequest(
-      c.handle(error(.unauthenticated, to: first, nonce: "n1"), from: TURNAddr.listen, at: .zero))
+      c.handleInput(
+        error(.unauthenticated, to: first, nonce: "n1"), from: TURNAddr.listen, at: .zero))
     let key = try IntegrityKey.longTerm(username: "u", realm: "r", password: "p")
     guard let second else { throw ScriptError() }
     var b = MessageBuilder(
@@ -50,7 +52,7 @@ struct ScriptError: Error {}
     b.add(Lifetime(seconds: 300))
     b.addMessageIntegrity(key: key)
     b.addFingerprint()
-    let outs = c.handle(b.bytes, from: TURNAddr.listen, at: .zero)
+    let outs = c.handleInput(b.bytes, from: TURNAddr.listen, at: .zero)
     #expect(
       outs.contains(
         .event(
@@ -64,11 +66,11 @@ struct ScriptError: Error {}
     var (c, _) = try allocated()
     var request = lastRequest(c.refresh(at: seconds(1)))
     var stale = 0
-    var last: [TURNClientOutput] = []
+    var last: [TURNClient.Output] = []
     while let r = request, stale < 10 {
       stale += 1
       #expect(r.contains(.nonce) && r.hasMessageIntegrity)
-      last = c.handle(
+      last = c.handleInput(
         error(.staleNonce, to: r, nonce: "n\(stale + 1)"), from: TURNAddr.listen, at: seconds(1))
       request = lastRequest(last)
     }
@@ -86,7 +88,7 @@ struct ScriptError: Error {}
       Issue.record("no refresh")
       return
     }
-    let outs = c.handle(
+    let outs = c.handleInput(
       error(.allocationMismatch, to: r, key: key), from: TURNAddr.listen, at: seconds(1))
     guard case .event(.failed(let f))? = outs.first else {
       Issue.record("expected failure: \(outs)")
@@ -107,16 +109,18 @@ struct ScriptError: Error {}
       transactionID: bind.transactionID)
     b.addMessageIntegrity(key: key)
     b.addFingerprint()
-    _ = c.handle(b.bytes, from: TURNAddr.listen, at: .zero)
+    _ = c.handleInput(b.bytes, from: TURNAddr.listen, at: .zero)
     let outs = c.send([1, 2, 3, 4, 5], to: TURNAddr.peer, at: .zero)
-    guard case .send(let frame, _)? = outs.first else {
+    guard case .transmit(let frame)? = outs.first else {
       Issue.record("nothing sent")
       return
     }
-    #expect(frame == [0x40, 0x00, 0x00, 0x05, 1, 2, 3, 4, 5, 0, 0, 0])
+    #expect(frame.bytes == [0x40, 0x00, 0x00, 0x05, 1, 2, 3, 4, 5, 0, 0, 0])
     // ChannelData from the server, padded, is understood.
-    let inbound = c.handle([0x40, 0x00, 0x00, 0x02, 7, 8, 0, 0], from: TURNAddr.listen, at: .zero)
-    #expect(inbound == [.data([7, 8], from: TURNAddr.peer), .wake(at: c.nextWake ?? .zero)])
+    let inbound = c.handleInput(
+      [0x40, 0x00, 0x00, 0x02, 7, 8, 0, 0], from: TURNAddr.listen, at: .zero)
+    #expect(
+      inbound == [.event(.data([7, 8], from: TURNAddr.peer)), .timeout(c.nextWake ?? .zero)])
   }
 
   @Test func eventsRoundTripThroughJSON() throws {

@@ -167,10 +167,10 @@ import Traversal
         let o = queue.removeFirst()
         switch o {
         case .event(let e): events.append(e)
-        case .send(let b, _):
-          for case .send(let r, let from, let to) in server.handle(b, from: client, at: .zero)
-          where to == client {
-            queue += c.handle(r, from: from, at: .zero)
+        case .transmit(let t):
+          for case .transmit(let r) in server.handleInput(t.bytes, from: client, at: .zero)
+          where r.to == client {
+            queue += c.handleInput(r.bytes, from: r.from ?? TURNAddr.listen, at: .zero)
           }
         default: break
         }
@@ -205,21 +205,21 @@ import Traversal
       server: TURNAddr.listen, credentials: TURNCredentials(username: "u", password: "p"))
     let outs = c.start(at: .zero)
     guard
-      case .send(let bytes, _)? = outs.first(where: { if case .send = $0 { true } else { false } })
+      case .transmit(let t)? = outs.first(where: { if case .transmit = $0 { true } else { false } })
     else {
       Issue.record("no request")
       return
     }
-    let request = try Message(bytes: bytes)
+    let request = try Message(bytes: t.bytes)
     var b = MessageBuilder(
       type: MessageType(method: .allocate, class: .errorResponse),
       transactionID: request.transactionID)
     b.add(ErrorCodeAttribute(.tryAlternate))
     b.add(AlternateServer(other))
     b.addFingerprint()
-    let next = c.handle(b.bytes, from: TURNAddr.listen, at: .zero)
+    let next = c.handleInput(b.bytes, from: TURNAddr.listen, at: .zero)
     #expect(next.contains(.event(.redirected(alternate: other))))
-    #expect(next.contains { if case .send(_, let to) = $0 { to == other } else { false } })
+    #expect(next.contains { if case .transmit(let t) = $0 { t.to == other } else { false } })
     #expect(c.server == other)
   }
 
@@ -228,10 +228,11 @@ import Traversal
     p.start()
     // A forged success response to a pending CreatePermission, with a wrong key.
     let outs = p.client.createPermission(for: [TURNAddr.peer.ip], at: p.now)
-    guard case .send(let bytes, _)? = outs.first else {
+    guard case .transmit(let t)? = outs.first else {
       Issue.record("no request")
       return
     }
+    let bytes = t.bytes
     let request = try Message(bytes: bytes)
     var b = MessageBuilder(
       type: MessageType(method: .createPermission, class: .successResponse),
@@ -239,13 +240,13 @@ import Traversal
     b.addMessageIntegrity(key: IntegrityKey(bytes: Array(repeating: 7, count: 16)))
     b.addFingerprint()
     #expect(
-      p.client.handle(b.bytes, from: TURNAddr.listen, at: p.now).allSatisfy {
+      p.client.handleInput(b.bytes, from: TURNAddr.listen, at: p.now).allSatisfy {
         if case .event = $0 { false } else { true }
       })
     #expect(p.client.stats.integrityFailures == 1)
-    _ = p.client.handle([0x00, 0x01, 0x02], from: TURNAddr.listen, at: p.now)
-    _ = p.client.handle(Array(repeating: 0x41, count: 8), from: TURNAddr.listen, at: p.now)
-    _ = p.client.handle(bytes, from: TURNAddr.peer, at: p.now)  // not the server
+    _ = p.client.handleInput([0x00, 0x01, 0x02], from: TURNAddr.listen, at: p.now)
+    _ = p.client.handleInput(Array(repeating: 0x41, count: 8), from: TURNAddr.listen, at: p.now)
+    _ = p.client.handleInput(bytes, from: TURNAddr.peer, at: p.now)  // not the server
     #expect(p.client.stats.malformedDropped == 3)
     #expect(!p.client.permittedPeers.contains(TURNAddr.peer.ip))
   }
@@ -255,10 +256,11 @@ import Traversal
       server: TURNAddr.listen, credentials: TURNCredentials(username: "u", password: "p"),
       transport: .stream)
     let outs = c.start(at: .zero)
-    #expect(outs.filter { if case .send = $0 { true } else { false } }.count == 1)
-    #expect(outs.last == .wake(at: Instant(nanoseconds: 39_500_000_000)))
+    #expect(outs.filter { if case .transmit = $0 { true } else { false } }.count == 1)
+    #expect(outs.last == .timeout(Instant(nanoseconds: 39_500_000_000)))
     #expect(
-      c.handleTimeout(at: seconds(20)).allSatisfy { if case .send = $0 { false } else { true } })
+      c.handleTimeout(at: seconds(20)).allSatisfy { if case .transmit = $0 { false } else { true } }
+    )
     let end = c.handleTimeout(at: Instant(nanoseconds: 39_500_000_000))
     guard case .event(.failed(let f))? = end.first else {
       Issue.record("expected timeout, got \(end)")

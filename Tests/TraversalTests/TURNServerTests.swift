@@ -26,10 +26,12 @@ import Traversal
     return b.bytes
   }
 
-  func replies(_ outs: [TURNServerOutput]) throws -> [Message] {
+  func replies(_ outs: [TURNServer.Output]) throws -> [Message] {
     try outs.compactMap {
-      if case .send(let b, _, let to) = $0, to.ip != TURNAddr.peer.ip {
-        return try Message(bytes: b)
+      if case .transmit(let t) = $0, t.to.ip != TURNAddr.peer.ip {
+        let m = try Message(bytes: t.bytes)
+        #expect(t.from == TURNAddr.listen && t.transactionID == m.transactionID)
+        return m
       }
       return nil
     }
@@ -44,7 +46,8 @@ import Traversal
     -> String
   {
     let challenge = try replies(
-      s.handle(try request(.allocate) { $0.add(RequestedTransport.udp) }, from: client, at: .zero))
+      s.handleInput(
+        try request(.allocate) { $0.add(RequestedTransport.udp) }, from: client, at: .zero))
     #expect(errorCode(challenge.first) == 401)
     #expect(try challenge.first?.get(Realm.self)?.text == "natscope.test")
     return try challenge.first?.get(Nonce.self)?.text ?? ""
@@ -55,15 +58,15 @@ import Traversal
     let n = try nonce(&s)
     let id = TransactionID.random()
     let bytes = try request(.allocate, nonce: n, id: id) { $0.add(RequestedTransport.udp) }
-    let first = try replies(s.handle(bytes, from: TURNAddr.client, at: .zero))
-    let again = try replies(s.handle(bytes, from: TURNAddr.client, at: seconds(1)))
+    let first = try replies(s.handleInput(bytes, from: TURNAddr.client, at: .zero))
+    let again = try replies(s.handleInput(bytes, from: TURNAddr.client, at: seconds(1)))
     #expect(first.first?.messageClass == .successResponse)
     #expect(
       try first.first?.get(XORRelayedAddress.self) == again.first?.get(XORRelayedAddress.self))
     #expect(s.allocationCount == 1)
     // A different Allocate on the same 5-tuple: 437, integrity-protected.
     let other = try replies(
-      s.handle(
+      s.handleInput(
         try request(.allocate, nonce: n) { $0.add(RequestedTransport.udp) },
         from: TURNAddr.client, at: .zero))
     #expect(errorCode(other.first) == 437)
@@ -77,27 +80,27 @@ import Traversal
     let n = try nonce(&s)
     // TCP relaying is not offered.
     let tcp = try replies(
-      s.handle(
+      s.handleInput(
         try request(.allocate, nonce: n) { $0.add(RequestedTransport.tcp) },
         from: TURNAddr.client, at: .zero))
     #expect(errorCode(tcp.first) == 442)
     // No REQUESTED-TRANSPORT.
     let none = try replies(
-      s.handle(try request(.allocate, nonce: n), from: TURNAddr.client, at: .zero))
+      s.handleInput(try request(.allocate, nonce: n), from: TURNAddr.client, at: .zero))
     #expect(errorCode(none.first) == 400)
     // Refresh with no allocation.
     let refresh = try replies(
-      s.handle(try request(.refresh, nonce: n), from: TURNAddr.client, at: .zero))
+      s.handleInput(try request(.refresh, nonce: n), from: TURNAddr.client, at: .zero))
     #expect(errorCode(refresh.first) == 437)
     // Wrong password: 401 with a new challenge.
     let wrong = try replies(
-      s.handle(
+      s.handleInput(
         try request(.allocate, nonce: n, password: "nope") { $0.add(RequestedTransport.udp) },
         from: TURNAddr.client, at: .zero))
     #expect(errorCode(wrong.first) == 401 && wrong.first?.contains(.nonce) == true)
     // An unknown nonce: 438 with a fresh one.
     let stale = try replies(
-      s.handle(
+      s.handleInput(
         try request(.allocate, nonce: "made-up") { $0.add(RequestedTransport.udp) },
         from: TURNAddr.client, at: .zero))
     #expect(errorCode(stale.first) == 438 && stale.first?.contains(.nonce) == true)
@@ -105,7 +108,7 @@ import Traversal
     for port in UInt16(1)...3 {
       let c = TransportAddress(ip: TURNAddr.client.ip, port: 41000 + port)
       let r = try replies(
-        s.handle(
+        s.handleInput(
           try request(.allocate, nonce: n) { $0.add(RequestedTransport.udp) }, from: c,
           at: .zero))
       #expect(port < 3 ? r.first?.messageClass == .successResponse : errorCode(r.first) == 508)
@@ -117,7 +120,7 @@ import Traversal
     var s = TURNServer(configuration: Self.config)
     let n = try nonce(&s)
     let allocated = try replies(
-      s.handle(
+      s.handleInput(
         try request(.allocate, nonce: n) { $0.add(RequestedTransport.udp) },
         from: TURNAddr.client, at: .zero))
     guard let relay = try allocated.first?.get(XORRelayedAddress.self)?.address else {
@@ -126,7 +129,7 @@ import Traversal
     }
     func bind(_ channel: UInt16, _ peer: TransportAddress) throws -> UInt16? {
       let r = try replies(
-        s.handle(
+        s.handleInput(
           try request(.channelBind, nonce: n) {
             $0.add(ChannelNumber(channel))
             $0.add(XORPeerAddress(peer))
@@ -138,13 +141,15 @@ import Traversal
     #expect(try bind(0x4002, TURNAddr.peer) == 400)  // peer already on another channel
     #expect(try bind(0x3FFF, TURNAddr.peer2) == 400)  // out of range
     // Peer data: from the bound peer as ChannelData; from a stranger, dropped.
-    let fromPeer = s.handleRelay([1, 2, 3], from: TURNAddr.peer, on: relay, at: .zero)
-    guard case .send(let frame, _, let to)? = fromPeer.first else {
+    let fromPeer = s.handleInput([1, 2, 3], from: TURNAddr.peer, on: relay, at: .zero)
+    guard case .transmit(let frame)? = fromPeer.first else {
       Issue.record("peer data not relayed")
       return
     }
-    #expect(to == TURNAddr.client && frame.first == 0x40)
-    #expect(s.handleRelay([1], from: TURNAddr.peer2, on: relay, at: .zero).isEmpty)
+    #expect(frame.to == TURNAddr.client && frame.bytes.first == 0x40)
+    #expect(
+      s.handleInput([1], from: TURNAddr.peer2, on: relay, at: .zero)
+        == s.nextWake.map { [.timeout($0)] })
     // A Send indication to a peer without permission is dropped; ChannelData on an unbound
     // channel too; garbage is counted as malformed.
     var b = MessageBuilder(
@@ -152,17 +157,20 @@ import Traversal
     b.add(XORPeerAddress(TURNAddr.peer2))
     b.add(DataAttribute([9]))
     b.addFingerprint()
-    func sends(_ outs: [TURNServerOutput]) -> Int {
-      outs.filter { if case .send = $0 { true } else { false } }.count
+    func sends(_ outs: [TURNServer.Output]) -> Int {
+      outs.filter { if case .transmit = $0 { true } else { false } }.count
     }
-    #expect(sends(s.handle(b.bytes, from: TURNAddr.client, at: .zero)) == 0)
-    #expect(sends(s.handle([0x4F, 0xFF, 0, 1, 7, 0, 0, 0], from: TURNAddr.client, at: .zero)) == 0)
+    #expect(sends(s.handleInput(b.bytes, from: TURNAddr.client, at: .zero)) == 0)
+    #expect(
+      sends(s.handleInput([0x4F, 0xFF, 0, 1, 7, 0, 0, 0], from: TURNAddr.client, at: .zero)) == 0)
     #expect(s.stats.droppedNoPermission == 3)
-    _ = s.handle([0xFF, 0xEE], from: TURNAddr.client, at: .zero)
+    _ = s.handleInput([0xFF, 0xEE], from: TURNAddr.client, at: .zero)
     #expect(s.stats.malformed == 1)
     // Permissions expire after 300 s.
     _ = s.handleTimeout(at: seconds(301))
-    #expect(s.handleRelay([1], from: TURNAddr.peer, on: relay, at: seconds(301)).isEmpty)
+    #expect(
+      s.handleInput([1], from: TURNAddr.peer, on: relay, at: seconds(301))
+        == s.nextWake.map { [.timeout($0)] })
   }
 
   @Test func sha256WhenOffered() throws {

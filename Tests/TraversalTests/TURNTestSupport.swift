@@ -1,4 +1,5 @@
 import STUN
+import Testing
 import Traversal
 
 /// Addresses used by the TURN machine tests.
@@ -45,32 +46,43 @@ struct TURNPair {
           users: ["alice": turnPassword]))
   }
 
-  mutating func fromClient(_ outs: [TURNClientOutput]) {
+  mutating func fromClient(_ outs: [TURNClient.Output]) {
+    // The contract: the call that produced `outs` ended with the client's deadline, and every
+    // request it sent names its transaction.
+    #expect(outs.timeout() == client.nextWake)
+    if let last = outs.last, let next = client.nextWake { #expect(last == .timeout(next)) }
+    for t in outs.transmits() {
+      if let m = try? Message(bytes: t.bytes), m.messageClass == .request {
+        #expect(t.transactionID == m.transactionID)
+      }
+    }
     for o in outs {
       switch o {
-      case .send(let bytes, let to):
-        clientSent.append(bytes)
-        guard to == TURNAddr.listen, !dropClientPackets else { continue }
-        fromServer(server.handle(bytes, from: TURNAddr.client, at: now))
-      case .wake(let at): clientWake = at
+      case .transmit(let t):
+        clientSent.append(t.bytes)
+        guard t.to == TURNAddr.listen, !dropClientPackets else { continue }
+        fromServer(server.handleInput(t.bytes, from: TURNAddr.client, at: now))
+      case .timeout(let at): clientWake = at
+      case .event(.data(let bytes, let from)): received.append((bytes, from))
       case .event(let e): events.append(e)
-      case .data(let bytes, let from): received.append((bytes, from))
       }
     }
   }
 
-  mutating func fromServer(_ outs: [TURNServerOutput]) {
+  mutating func fromServer(_ outs: [TURNServer.Output]) {
+    #expect(outs.timeout() == server.nextWake)
     for o in outs {
       switch o {
-      case .send(let bytes, let from, let to):
-        if to == TURNAddr.client {
-          fromClient(client.handle(bytes, from: from, at: now))
+      case .transmit(let t):
+        let from = t.from ?? TURNAddr.listen
+        if t.to == TURNAddr.client {
+          fromClient(client.handleInput(t.bytes, from: from, at: now))
         } else {
-          atPeers.append((bytes, from, to))
+          atPeers.append((t.bytes, from, t.to))
         }
-      case .openRelay(let r): openRelays.insert(r)
-      case .closeRelay(let r): openRelays.remove(r)
-      case .wake(let at):
+      case .event(.openRelay(let r)): openRelays.insert(r)
+      case .event(.closeRelay(let r)): openRelays.remove(r)
+      case .timeout(let at):
         serverWake = at
       }
     }
@@ -84,7 +96,7 @@ struct TURNPair {
 
   mutating func peerSends(_ text: String, from peer: TransportAddress) {
     guard let relay = client.relayedAddress else { return }
-    fromServer(server.handleRelay(Array(text.utf8), from: peer, on: relay, at: now))
+    fromServer(server.handleInput(Array(text.utf8), from: peer, on: relay, at: now))
   }
 
   /// Advances the clock to `end`, firing every wake of either side on the way.

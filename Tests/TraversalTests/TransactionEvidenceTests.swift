@@ -10,9 +10,9 @@ import Traversal
       destination: server, acceptedSources: .set([alternate]))
     _ = t.start(at: .zero)
     _ = t.handleTimeout(at: at(500))
-    _ = t.handleResponse(id: tid(7), from: server, at: at(510), response: [])
-    _ = t.handleResponse(id: t.id, from: alternate, at: at(530), response: [])
-    _ = t.handleResponse(id: t.id, from: alternate, at: at(531), response: [])
+    _ = t.handleInput(id: tid(7), from: server, at: at(510), response: [])
+    _ = t.handleInput(id: t.id, from: alternate, at: at(530), response: [])
+    _ = t.handleInput(id: t.id, from: alternate, at: at(531), response: [])
     let evidence = t.evidence
     let data = try JSONEncoder().encode(evidence)
     let decoded = try JSONDecoder().decode(TransactionEvidence.self, from: data)

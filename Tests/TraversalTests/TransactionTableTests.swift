@@ -13,44 +13,47 @@ import Traversal
 
     #expect(
       table.start(id: tid(1), request: [1], to: a, at: at(0))
-        == [.send([1], to: a), .wake(at: at(500))])
+        == [.send([1], to: a, id: tid(1)), .timeout(at(500))])
     #expect(
       table.start(id: tid(2), request: [2], to: b, at: at(100))
-        == [.send([2], to: b), .wake(at: at(500))])
+        == [.send([2], to: b, id: tid(2)), .timeout(at(500))])
     #expect(
       table.start(id: tid(3), request: [3], to: c, at: at(200))
-        == [.send([3], to: c), .wake(at: at(500))])
+        == [.send([3], to: c, id: tid(3)), .timeout(at(500))])
     #expect(table.nextWake == at(500))
     #expect(table.pendingCount == 3)
 
     // Too early: nothing due, the wake is repeated.
-    #expect(table.handleTimeout(at: at(499)) == [.wake(at: at(500))])
+    #expect(table.handleTimeout(at: at(499)) == [.timeout(at(500))])
 
     // 1 retransmits at 500 (next 1500); 2 is due at 600, 3 at 700.
-    #expect(table.handleTimeout(at: at(500)) == [.send([1], to: a), .wake(at: at(600))])
-    #expect(table.handleTimeout(at: at(600)) == [.send([2], to: b), .wake(at: at(700))])
+    #expect(table.handleTimeout(at: at(500)) == [.send([1], to: a, id: tid(1)), .timeout(at(600))])
+    #expect(table.handleTimeout(at: at(600)) == [.send([2], to: b, id: tid(2)), .timeout(at(700))])
 
     // 3 is answered before its deadline; the next wake is now 1's.
-    let done = table.handleResponse(id: tid(3), from: c, at: at(250), response: [33])
+    let done = table.handleInput(id: tid(3), from: c, at: at(250), response: [33])
     let rtt = RTTSample(duration: .milliseconds(50), isAmbiguous: false)
     #expect(
-      done == [.completed(id: tid(3), response: [33], rtt: rtt, attempts: 1), .wake(at: at(1500))])
+      done == [
+        .event(.completed(id: tid(3), response: [33], rtt: rtt, attempts: 1)), .timeout(at(1500)),
+      ])
     #expect(table.estimator(for: c).smoothedRTT == .milliseconds(50))
 
     // Both 1 (1500) and 2 (1600) due when woken late at 1600: deadline order, one wake.
     #expect(
       table.handleTimeout(at: at(1600))
-        == [.send([1], to: a), .send([2], to: b), .wake(at: at(3600))])
+        == [.send([1], to: a, id: tid(1)), .send([2], to: b, id: tid(2)), .timeout(at(3600))])
 
     // 2 is answered after a retransmission: ambiguous, not fed to b's estimator.
-    let ambiguous = table.handleResponse(id: tid(2), from: b, at: at(1700), response: [22])
+    let ambiguous = table.handleInput(id: tid(2), from: b, at: at(1700), response: [22])
     #expect(
       ambiguous == [
-        .completed(
-          id: tid(2), response: [22],
-          rtt: RTTSample(duration: .milliseconds(1600), isAmbiguous: true),
-          attempts: 3),
-        .wake(at: at(3600)),
+        .event(
+          .completed(
+            id: tid(2), response: [22],
+            rtt: RTTSample(duration: .milliseconds(1600), isAmbiguous: true),
+            attempts: 3)),
+        .timeout(at(3600)),
       ])
     #expect(table.estimator(for: b).sampleCount == 0)
     #expect(table.estimator(for: b).ambiguousSamplesIgnored == 1)
@@ -67,12 +70,12 @@ import Traversal
     var table = Table()
     _ = table.start(id: tid(1), request: [1], to: server, at: .zero)
     #expect(
-      table.handleResponse(id: tid(9), from: server, at: at(5), response: [])
-        == [.wake(at: at(500))])
+      table.handleInput(id: tid(9), from: server, at: at(5), response: [])
+        == [.timeout(at(500))])
     #expect(table.unmatchedResponses == 1)
     #expect(
-      table.handleResponse(id: tid(1), from: stranger, at: at(6), response: []) == [
-        .wake(at: at(500))
+      table.handleInput(id: tid(1), from: stranger, at: at(6), response: []) == [
+        .timeout(at(500))
       ])
     #expect(table[tid(1)]?.evidence.rejections.map(\.reason) == [.wrongSource])
   }
@@ -82,7 +85,7 @@ import Traversal
     _ = table.start(id: tid(1), request: [1], to: server, at: .zero)
     #expect(
       table.start(id: tid(1), request: [2], to: alternate, at: at(1))
-        == [.failed(id: tid(1), .duplicateTransactionID), .wake(at: at(500))])
+        == [.event(.failed(id: tid(1), .duplicateTransactionID)), .timeout(at(500))])
     #expect(table.count == 1)
   }
 
@@ -91,15 +94,17 @@ import Traversal
       initialRTO: .milliseconds(100), maxRequests: 2, lastWaitMultiplier: 1)
     var table = Table(policy: p)
     _ = table.start(id: tid(1), request: [1], to: server, at: .zero)
-    #expect(table.handleTimeout(at: at(100)) == [.send([1], to: server), .wake(at: at(200))])
-    #expect(table.handleTimeout(at: at(200)) == [.failed(id: tid(1), .timedOut(attempts: 2))])
+    #expect(
+      table.handleTimeout(at: at(100)) == [.send([1], to: server, id: tid(1)), .timeout(at(200))])
+    #expect(
+      table.handleTimeout(at: at(200)) == [.event(.failed(id: tid(1), .timedOut(attempts: 2)))])
     #expect(table.nextWake == nil)
-    #expect(table.handleResponse(id: tid(1), from: server, at: at(250), response: [1]) == [])
+    #expect(table.handleInput(id: tid(1), from: server, at: at(250), response: [1]) == [])
     #expect(table[tid(1)]?.evidence.lateResponses == 1)
     let removed = table.removeFinished()
     #expect(removed.map(\.transactionID) == [tid(1)])
     #expect(table.count == 0)
-    #expect(table.handleResponse(id: tid(1), from: server, at: at(300), response: [1]) == [])
+    #expect(table.handleInput(id: tid(1), from: server, at: at(300), response: [1]) == [])
     #expect(table.unmatchedResponses == 1)
   }
 
@@ -112,7 +117,8 @@ import Traversal
     #expect(first)
     #expect(!again)
     #expect(table.nextWake == at(800))
-    #expect(table.handleTimeout(at: at(800)) == [.send([2], to: server), .wake(at: at(1800))])
+    #expect(
+      table.handleTimeout(at: at(800)) == [.send([2], to: server, id: tid(2)), .timeout(at(1800))])
     let second = table.cancel(id: tid(2))
     #expect(second)
     #expect(table.nextWake == nil)
@@ -124,12 +130,12 @@ import Traversal
     var table = Table(policy: .diagnostics(floor: .milliseconds(100), ceiling: .seconds(3)))
     #expect(table.timeoutWindow(for: server) == .milliseconds(9500))  // 500 ms before samples
     _ = table.start(id: tid(1), request: [1], to: server, at: .zero)
-    _ = table.handleResponse(id: tid(1), from: server, at: at(10), response: [1])
+    _ = table.handleInput(id: tid(1), from: server, at: at(10), response: [1])
     #expect(table.estimator(for: server).smoothedRTT == .milliseconds(10))
     #expect(table.timeoutWindow(for: server) == .milliseconds(1900))
     #expect(
       table.start(id: tid(2), request: [2], to: server, at: at(20))
-        == [.send([2], to: server), .wake(at: at(120))])
+        == [.send([2], to: server, id: tid(2)), .timeout(at(120))])
     // A destination never answered borrows the best-measured history instead of the fixed
     // initial RTO.
     #expect(table.timeoutWindow(for: alternate) == .milliseconds(1900))
@@ -167,13 +173,14 @@ import Traversal
       func absorb(_ outs: [Table.Output]) {
         for o in outs {
           switch o {
-          case .send(let bytes, _):
-            let i = Int(bytes[0])
+          case .transmit(let t):
+            let i = Int(t.bytes[0])
+            #expect(t.transactionID == tid(UInt32(i)))
             if survives[i][sendCount[i]] { arrivals.append((now + rtts[i], i)) }
             sendCount[i] += 1
-          case .wake(let w): #expect(w == table.nextWake)
-          case .completed(let id, _, _, _): completed.insert(index(id))
-          case .failed(let id, _): failed.insert(index(id))
+          case .timeout(let w): #expect(w == table.nextWake)
+          case .event(.completed(let id, _, _, _)): completed.insert(index(id))
+          case .event(.failed(let id, _)): failed.insert(index(id))
           }
         }
       }
@@ -194,7 +201,7 @@ import Traversal
         } else if t == arrivalAt {
           let (_, i) = arrivals.removeFirst()
           absorb(
-            table.handleResponse(
+            table.handleInput(
               id: tid(UInt32(i)), from: servers[i % servers.count], at: now, response: []))
         } else {
           absorb(table.handleTimeout(at: now))

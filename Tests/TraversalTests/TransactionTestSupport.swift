@@ -12,14 +12,22 @@ let responseBytes: [UInt8] = [0x01, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42]
 
 func tid(_ n: UInt32) -> TransactionID { TransactionID(high: 0x0102_0304_0506_0708, low: n) }
 
-/// The instants of the `.send` outputs' companion `.wake`s, and whether a send happened.
-func sends<R>(_ outs: [TransactionOutput<R>]) -> Int {
-  outs.filter { if case .send = $0 { true } else { false } }.count
+/// The number of transmits in `outs`.
+func sends<R>(_ outs: [MachineOutput<TransactionEvent<R>>]) -> Int {
+  outs.filter { if case .transmit = $0 { true } else { false } }.count
 }
 
-func wake<R>(_ outs: [TransactionOutput<R>]) -> Instant? {
-  for o in outs { if case .wake(let t) = o { return t } }
+/// The instant of the `.timeout` in `outs`, if any.
+func wake<R>(_ outs: [MachineOutput<TransactionEvent<R>>]) -> Instant? {
+  for o in outs { if case .timeout(let t) = o { return t } }
   return nil
+}
+
+extension MachineOutput {
+  /// A transmit of `bytes` to `to` carrying transaction `id` (no local socket named).
+  static func send(_ bytes: [UInt8], to: TransportAddress, id: TransactionID) -> MachineOutput {
+    .transmit(Transmit(bytes: bytes, to: to, transactionID: id))
+  }
 }
 
 /// Drives a transaction with no responses until it fails; returns the send instants and the
@@ -32,7 +40,7 @@ func runToFailure(
   var now = start
   for _ in 0..<1000 {
     if sends(outs) > 0 { sendTimes.append(now) }
-    for o in outs { if case .failed(let f) = o { return (sendTimes, now, f) } }
+    for o in outs { if case .event(.failed(_, let f)) = o { return (sendTimes, now, f) } }
     guard let next = wake(outs) else { break }
     now = next
     outs = t.handleTimeout(at: now)

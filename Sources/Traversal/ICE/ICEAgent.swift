@@ -6,9 +6,10 @@ import STUN
 /// It never reads a clock or touches a socket. The driver adds local candidates (host sockets,
 /// server-reflexive addresses from STUN, relayed addresses from TURN) and remote ones (from
 /// signalling), sets the remote credentials, calls ``start(at:)``, then hands in every STUN
-/// datagram that arrives on a candidate's base with ``handle(_:from:to:at:)`` and calls
-/// ``handleTimeout(at:)`` at the last `.wake(at:)` instant. Every call returns outputs to carry
-/// out in order: `.send(bytes, from: base, to:)`, `.wake(at:)` and `.event(…)`.
+/// datagram that arrives on a candidate's base with ``handleInput(_:from:to:at:)`` and calls
+/// ``handleTimeout(at:)`` at the last `.timeout` instant. Every call returns outputs to carry
+/// out in order: `.transmit` (from a base, with its transaction ID), `.event(…)`, and last
+/// `.timeout(nextDeadline)` while the agent has one.
 ///
 /// ```swift
 /// var a = ICEAgent(role: .controlling)
@@ -16,7 +17,7 @@ import STUN
 /// out += a.setRemoteCredentials(peerCredentials, at: now)
 /// out += a.addRemoteCandidate(peerCandidate, at: now)
 /// out += a.endOfLocalCandidates(at: now) + a.endOfRemoteCandidates(at: now)
-/// out += a.start(at: now)   // [.event(.agentStateChanged(…)), .send(check, from:, to:), .wake(at:)]
+/// out += a.start(at: now)   // [.event(.agentStateChanged(…)), .transmit(check), .timeout(…)]
 /// ```
 public struct ICEAgent: Sendable {
   /// The agent's current role (it changes on a role conflict).
@@ -66,6 +67,9 @@ public struct ICEAgent: Sendable {
   private var nominateOnSuccess: Set<Int> = []
   private var consent: Consent?
   private var outputs: [ICEAgentOutput] = []
+  /// When ``handleTimeout(at:)`` should next be called (the `.timeout` every call ends with);
+  /// nil once closed or failed.
+  public private(set) var nextDeadline: Instant?
 
   private struct CheckContext: Sendable {
     var pairID: Int
@@ -280,7 +284,7 @@ public struct ICEAgent: Sendable {
   /// Handles a datagram that arrived from `source` on the local base `localBase` (a host
   /// socket's address, or a relayed address). Non-STUN and malformed datagrams are dropped and
   /// counted.
-  public mutating func handle(
+  public mutating func handleInput(
     _ bytes: [UInt8], from source: TransportAddress, to localBase: TransportAddress,
     at now: Instant
   ) -> [ICEAgentOutput] {
@@ -328,6 +332,7 @@ public struct ICEAgent: Sendable {
     triggered.removeAll()
     consent = nil
     setAgentState(.closed, reason: "closed by its owner")
+    nextDeadline = nil
     let out = outputs
     outputs = []
     return out
@@ -581,11 +586,11 @@ public struct ICEAgent: Sendable {
   private mutating func processTable(_ outs: [TransactionTable<Message>.Output], now: Instant) {
     for o in outs {
       switch o {
-      case .send(let bytes, let to):
-        guard bytes.count >= 20, let id = TransactionID(bytes: bytes[8..<20]),
-          let ctx = checks[id]
-        else { continue }
-        outputs.append(.send(bytes, from: ctx.localBase, to: to))
+      case .transmit(let t):
+        guard let id = t.transactionID, let ctx = checks[id] else { continue }
+        let to = t.to
+        outputs.append(
+          .transmit(Transmit(bytes: t.bytes, from: ctx.localBase, to: to, transactionID: id)))
         let attempt = table[id]?.attempts ?? 1
         if let i = index(ctx.pairID) {
           if ctx.consent {
@@ -599,13 +604,13 @@ public struct ICEAgent: Sendable {
           }
         }
         if ctx.pairID == consent?.pairID { consent?.lastSentAt = now }
-      case .wake:
+      case .timeout:
         break
-      case .completed(let id, let response, let rtt, _):
+      case .event(.completed(let id, let response, let rtt, _)):
         guard let ctx = checks.removeValue(forKey: id) else { continue }
         if activeCheck[ctx.pairID] == id { activeCheck[ctx.pairID] = nil }
         checkCompleted(ctx, response, rtt: rtt, now)
-      case .failed(let id, let failure):
+      case .event(.failed(let id, let failure)):
         guard let ctx = checks.removeValue(forKey: id) else { continue }
         guard activeCheck[ctx.pairID] == id else { continue }
         activeCheck[ctx.pairID] = nil
@@ -646,7 +651,7 @@ public struct ICEAgent: Sendable {
       return
     }
     processTable(
-      table.handleResponse(id: m.transactionID, from: source, at: now, response: m), now: now)
+      table.handleInput(id: m.transactionID, from: source, at: now, response: m), now: now)
   }
 
   private mutating func checkCompleted(
@@ -759,7 +764,9 @@ public struct ICEAgent: Sendable {
       b.add(UnknownAttributes(unknown))
       b.addMessageIntegrity(key: key)
       b.addFingerprint()
-      outputs.append(.send(b.bytes, from: localBase, to: source))
+      outputs.append(
+        .transmit(
+          Transmit(bytes: b.bytes, from: localBase, to: source, transactionID: m.transactionID)))
       return
     }
     guard let priority = (try? m.get(Priority.self))?.value else {
@@ -788,7 +795,9 @@ public struct ICEAgent: Sendable {
     b.add(XORMappedAddress(source))
     b.addMessageIntegrity(key: key)
     b.addFingerprint()
-    outputs.append(.send(b.bytes, from: localBase, to: source))
+    outputs.append(
+      .transmit(
+        Transmit(bytes: b.bytes, from: localBase, to: source, transactionID: m.transactionID)))
     if consent?.pairID != nil, let sel = selectedPair, sel.localBase == localBase,
       sel.remote.address == source
     {
@@ -865,7 +874,10 @@ public struct ICEAgent: Sendable {
     b.add(ErrorCodeAttribute(code))
     if let key { b.addMessageIntegrity(key: key) }
     b.addFingerprint()
-    outputs.append(.send(b.bytes, from: localBase, to: source))
+    outputs.append(
+      .transmit(
+        Transmit(
+          bytes: b.bytes, from: localBase, to: source, transactionID: request.transactionID)))
   }
 
   private mutating func reject(_ source: TransportAddress, _ reason: String) {
@@ -1006,7 +1018,9 @@ public struct ICEAgent: Sendable {
     if now >= c.lastSentAt + configuration.keepaliveInterval {
       var b = MessageBuilder(type: .bindingIndication, transactionID: randomTransactionID())
       b.addFingerprint()
-      outputs.append(.send(b.bytes, from: pairs[i].localBase, to: pairs[i].remote.address))
+      outputs.append(
+        .transmit(
+          Transmit(bytes: b.bytes, from: pairs[i].localBase, to: pairs[i].remote.address)))
       pairs[i].stats.keepalivesSent += 1
       c.lastSentAt = now
     }
@@ -1093,7 +1107,8 @@ public struct ICEAgent: Sendable {
     }
     var out = outputs
     outputs = []
-    if let w = wakes.min() { out.append(.wake(at: Swift.max(w, now))) }
+    nextDeadline = wakes.min().map { Swift.max($0, now) }
+    if let nextDeadline { out.append(.timeout(nextDeadline)) }
     return out
   }
 }

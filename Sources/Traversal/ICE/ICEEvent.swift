@@ -95,13 +95,8 @@ public enum ICEEvent: Codable, Sendable, Hashable {
   case consentRestored(pairID: Int)
 }
 
-/// What an ``ICEAgent`` asks its driver to do, or tells it.
-public enum ICEAgentOutput: Sendable, Hashable {
-  /// Send `bytes` from the local base `from` (a host socket, or a relayed address: the
-  /// session routes those through the relay) to `to`.
-  case send([UInt8], from: TransportAddress, to: TransportAddress)
-  /// Call ``ICEAgent/handleTimeout(at:)`` at this instant (replaces any earlier wake).
-  case wake(at: Instant)
-  /// Something happened.
-  case event(ICEEvent)
-}
+/// What an ``ICEAgent`` asks its driver to do, or tells it: transmits `from` a local base (a
+/// host socket, or a relayed address: the session routes those through the relay), with the
+/// transaction ID of the check or answer they carry; `.timeout` last (the agent's
+/// ``ICEAgent/nextDeadline``); and events.
+public typealias ICEAgentOutput = MachineOutput<ICEEvent>

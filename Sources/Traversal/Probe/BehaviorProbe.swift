@@ -50,18 +50,21 @@ public struct ProbeConfiguration: Sendable {
   }
 }
 
-/// What a probe asks its driver to do, and what it reports.
-public enum ProbeAction: Sendable, Hashable {
+/// What a probe asks its driver to do, and what it reports: the event type of its
+/// ``MachineOutput``s. (The probe sends no bytes itself: its driver's STUN client encodes and
+/// retransmits each query.)
+public enum ProbeEvent: Sendable, Hashable {
   /// Send this Binding request (opening the socket if it is new) and hand the outcome back
-  /// with `BehaviorProbe.handle(_:localAddress:for:at:)`.
+  /// with `BehaviorProbe.handleInput(_:localAddress:for:at:)`.
   case query(ProbeQueryID, BindingQuery)
-  /// Call `BehaviorProbe.handleWake(at:)` at this time.
-  case wake(at: Instant)
   case stepStarted(ProbeStep)
   case stepFinished(ProbeStep)
   /// The probe is over; no more actions will follow.
   case finished(ProbeReport)
 }
+
+/// The name the fronts use for a probe's step events.
+public typealias ProbeAction = ProbeEvent
 
 /// The RFC 5780 NAT behaviour discovery, as a sans-IO machine.
 ///
@@ -76,6 +79,9 @@ public enum ProbeAction: Sendable, Hashable {
 /// Then port-allocation samples on fresh sockets one after another, then the optional lifetime
 /// search.
 public struct BehaviorProbe: Sendable {
+  /// What the probe hands back: events, and `.timeout` (last) while a lifetime check is due.
+  public typealias Output = MachineOutput<ProbeEvent>
+
   public let configuration: ProbeConfiguration
 
   private enum Phase: Sendable {
@@ -114,16 +120,20 @@ public struct BehaviorProbe: Sendable {
   /// Whether the probe has finished.
   public var isFinished: Bool { phase == .done }
 
+  /// When ``handleTimeout(at:)`` should next be called: the earliest binding-lifetime check
+  /// due; nil when none is.
+  public var nextDeadline: Instant? { lifetimeDue.map(\.at).min() }
+
   // MARK: - Inputs
 
   /// Starts the probe: test I to every configured server.
-  public mutating func start(at now: Instant) -> [ProbeAction] {
-    guard phase == .idle else { return [] }
+  public mutating func start(at now: Instant) -> [Output] {
+    guard phase == .idle else { return finish([]) }
     startedAt = now
-    var actions: [ProbeAction] = []
+    var actions: [Output] = []
     guard !configuration.servers.isEmpty else {
       phase = .done
-      return [.finished(report(at: now, udpBlocked: true))]
+      return [.event(.finished(report(at: now, udpBlocked: true)))]
     }
     phase = .reachability
     let socket = newSocket()
@@ -132,21 +142,23 @@ public struct BehaviorProbe: Sendable {
         .reachability, BindingQuery(socket: socket, destination: server), at: now, into: &actions)
       reachability.append((server, index))
     }
-    return actions
+    return finish(actions)
   }
 
   /// Hands back the outcome of a query. `localAddress` is the address of the socket that sent
   /// it.
-  public mutating func handle(
+  public mutating func handleInput(
     _ outcome: BindingOutcome, localAddress: TransportAddress?, for id: ProbeQueryID,
     at now: Instant
-  ) -> [ProbeAction] {
-    guard let index = stepForQuery.removeValue(forKey: id), phase != .done else { return [] }
+  ) -> [Output] {
+    guard let index = stepForQuery.removeValue(forKey: id), phase != .done else {
+      return finish([])
+    }
     steps[index].outcome = outcome
     steps[index].localAddress = localAddress
     steps[index].finishedAtMs = (now - startedAt).milliseconds
     outstanding -= 1
-    var actions: [ProbeAction] = [.stepFinished(steps[index])]
+    var actions: [Output] = [.event(.stepFinished(steps[index]))]
     switch phase {
     case .reachability:
       if outstanding == 0 { finishReachability(at: now, into: &actions) }
@@ -162,20 +174,26 @@ public struct BehaviorProbe: Sendable {
     case .idle, .done:
       break
     }
-    return actions
+    return finish(actions)
   }
 
-  /// Called at a time the probe asked for with `.wake(at:)`.
-  public mutating func handleWake(at now: Instant) -> [ProbeAction] {
-    guard phase == .lifetime else { return [] }
-    var actions: [ProbeAction] = []
+  /// Called at (or after) the time the probe asked for with `.timeout`.
+  public mutating func handleTimeout(at now: Instant) -> [Output] {
+    guard phase == .lifetime else { return finish([]) }
+    var actions: [Output] = []
     checkDueLifetimeRungs(at: now, into: &actions)
-    return actions
+    return finish(actions)
+  }
+
+  /// Ends every call the same way: `.timeout(nextDeadline)` last when a check is due.
+  private func finish(_ actions: [Output]) -> [Output] {
+    guard let next = nextDeadline else { return actions }
+    return actions + [.timeout(next)]
   }
 
   // MARK: - Phases
 
-  private mutating func finishReachability(at now: Instant, into actions: inout [ProbeAction]) {
+  private mutating func finishReachability(at now: Instant, into actions: inout [Output]) {
     let answered = reachability.compactMap { entry -> (TransportAddress, BindingAnswer, Int)? in
       guard let answer = steps[entry.step].outcome?.answer, answer.errorCode == nil,
         answer.reflexive != nil
@@ -184,7 +202,7 @@ public struct BehaviorProbe: Sendable {
     }
     guard let first = answered.first else {
       phase = .done
-      actions.append(.finished(report(at: now, udpBlocked: true)))
+      actions.append(.event(.finished(report(at: now, udpBlocked: true))))
       return
     }
     // Prefer a server with a usable alternate address.
@@ -244,7 +262,7 @@ public struct BehaviorProbe: Sendable {
   /// request also opens the sender's filter for the other's. Hairpinning works if either
   /// request comes back inside.
   private mutating func continueHairpinning(
-    after index: Int, at now: Instant, into actions: inout [ProbeAction]
+    after index: Int, at now: Instant, into actions: inout [Output]
   ) {
     guard let h = hairpinSocket, let (socket0, m1) = hairpinTarget,
       let mh = steps[index].outcome?.answer?.reflexive
@@ -261,12 +279,12 @@ public struct BehaviorProbe: Sendable {
     steps.filter { $0.test == .portAllocation }.count
   }
 
-  private mutating func startPortAllocation(at now: Instant, into actions: inout [ProbeAction]) {
+  private mutating func startPortAllocation(at now: Instant, into actions: inout [Output]) {
     phase = .portAllocation
     continuePortAllocation(at: now, into: &actions)
   }
 
-  private mutating func continuePortAllocation(at now: Instant, into actions: inout [ProbeAction]) {
+  private mutating func continuePortAllocation(at now: Instant, into actions: inout [Output]) {
     guard outstanding == 0 else { return }
     if natDetected, let server = primary, portSamplesTaken < configuration.portAllocationSamples {
       issue(
@@ -277,12 +295,12 @@ public struct BehaviorProbe: Sendable {
     startLifetime(at: now, into: &actions)
   }
 
-  private mutating func startLifetime(at now: Instant, into actions: inout [ProbeAction]) {
+  private mutating func startLifetime(at now: Instant, into actions: inout [Output]) {
     guard let search = configuration.lifetime, natDetected, support?.rfc5780 == true,
       let server = primary, !search.rungs.isEmpty
     else {
       phase = .done
-      actions.append(.finished(report(at: now, udpBlocked: false)))
+      actions.append(.event(.finished(report(at: now, udpBlocked: false))))
       return
     }
     phase = .lifetime
@@ -296,7 +314,7 @@ public struct BehaviorProbe: Sendable {
   }
 
   private mutating func handleLifetimeOutcome(
-    step index: Int, at now: Instant, into actions: inout [ProbeAction]
+    step index: Int, at now: Instant, into actions: inout [Output]
   ) {
     let step = steps[index]
     guard let search = configuration.lifetime, step.index < search.rungs.count else { return }
@@ -305,7 +323,6 @@ public struct BehaviorProbe: Sendable {
       if let mapped = step.outcome?.answer?.reflexive {
         let due = now + search.rungs[step.index]
         lifetimeDue.append((due, step.index, mapped, step.query.socket))
-        actions.append(.wake(at: due))
       } else {
         lifetimeAlive[step.index] = nil
       }
@@ -315,7 +332,7 @@ public struct BehaviorProbe: Sendable {
     finishLifetimeIfDone(at: now, into: &actions)
   }
 
-  private mutating func checkDueLifetimeRungs(at now: Instant, into actions: inout [ProbeAction]) {
+  private mutating func checkDueLifetimeRungs(at now: Instant, into actions: inout [Output]) {
     guard let server = primary, let y = lifetimeSocketY,
       let search = configuration.lifetime
     else { return }
@@ -332,10 +349,10 @@ public struct BehaviorProbe: Sendable {
     }
   }
 
-  private mutating func finishLifetimeIfDone(at now: Instant, into actions: inout [ProbeAction]) {
+  private mutating func finishLifetimeIfDone(at now: Instant, into actions: inout [Output]) {
     guard outstanding == 0, lifetimeDue.isEmpty else { return }
     phase = .done
-    actions.append(.finished(report(at: now, udpBlocked: false)))
+    actions.append(.event(.finished(report(at: now, udpBlocked: false))))
   }
 
   // MARK: - Helpers
@@ -347,7 +364,7 @@ public struct BehaviorProbe: Sendable {
 
   @discardableResult
   private mutating func issue(
-    _ test: ProbeTest, _ query: BindingQuery, at now: Instant, into actions: inout [ProbeAction]
+    _ test: ProbeTest, _ query: BindingQuery, at now: Instant, into actions: inout [Output]
   ) -> Int {
     let id = ProbeQueryID(nextQuery)
     nextQuery += 1
@@ -358,8 +375,8 @@ public struct BehaviorProbe: Sendable {
         startedAtMs: (now - startedAt).milliseconds))
     stepForQuery[id] = index
     outstanding += 1
-    actions.append(.stepStarted(steps[index]))
-    actions.append(.query(id, query))
+    actions.append(.event(.stepStarted(steps[index])))
+    actions.append(.event(.query(id, query)))
     return index
   }
 

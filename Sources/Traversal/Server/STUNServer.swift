@@ -71,17 +71,14 @@ public struct STUNServerStats: Sendable, Hashable, Codable {
   public init() {}
 }
 
-/// One datagram the server wants sent.
-public struct STUNServerReply: Sendable, Hashable {
-  public var bytes: [UInt8]
-  /// The server endpoint to send from (one of `configuration.endpoints`).
-  public var from: TransportAddress
-  public var to: TransportAddress
-}
-
 /// An RFC 8489 Binding server with the RFC 5780 behaviour-discovery extensions, sans-IO: give
-/// it a datagram, the endpoint it arrived on and the time; it returns the reply to send.
+/// it a datagram, the endpoint it arrived on and the time; it returns the reply to send as a
+/// transmit (from one of `configuration.endpoints`, with the request's transaction ID). It
+/// keeps no timers and has no events, so it never returns `.timeout` or `.event`.
 public struct STUNServer: Sendable {
+  /// What the server hands back: at most one transmit.
+  public typealias Output = MachineOutput<Never>
+
   public let configuration: STUNServerConfiguration
   public private(set) var stats = STUNServerStats()
 
@@ -97,10 +94,16 @@ public struct STUNServer: Sendable {
   }
 
   /// Handles one datagram that arrived on `local` (one of the server's endpoints) from
-  /// `source`. Returns the reply to send, or nil when the datagram is dropped.
-  public mutating func handle(
+  /// `source`. Returns the reply to send, or nothing when the datagram is dropped.
+  public mutating func handleInput(
     _ bytes: [UInt8], from source: TransportAddress, on local: TransportAddress, at now: Instant
-  ) -> STUNServerReply? {
+  ) -> [Output] {
+    reply(bytes, from: source, on: local, at: now).map { [.transmit($0)] } ?? []
+  }
+
+  private mutating func reply(
+    _ bytes: [UInt8], from source: TransportAddress, on local: TransportAddress, at now: Instant
+  ) -> Transmit? {
     stats.received += 1
     guard PacketKind.classify(bytes) == .stun, let request = try? Message(bytes: bytes) else {
       stats.malformed += 1
@@ -183,7 +186,8 @@ public struct STUNServer: Sendable {
       return nil
     }
     stats.answered += 1
-    return STUNServerReply(bytes: b.bytes, from: replyFrom, to: destination)
+    return Transmit(
+      bytes: b.bytes, from: replyFrom, to: destination, transactionID: request.transactionID)
   }
 
   /// The largest response allowed for a request of `requestSize` bytes.
@@ -194,7 +198,7 @@ public struct STUNServer: Sendable {
   private mutating func error(
     _ code: ErrorCode, reason: String? = nil, unknown: [AttributeType] = [], for request: Message,
     from local: TransportAddress, to source: TransportAddress
-  ) -> STUNServerReply? {
+  ) -> Transmit? {
     var b = MessageBuilder(
       type: MessageType(method: request.method, class: .errorResponse),
       transactionID: request.transactionID)
@@ -207,7 +211,8 @@ public struct STUNServer: Sendable {
       return nil
     }
     stats.errorsSent += 1
-    return STUNServerReply(bytes: b.bytes, from: local, to: source)
+    return Transmit(
+      bytes: b.bytes, from: local, to: source, transactionID: request.transactionID)
   }
 
   /// Token bucket per source IP; memory is bounded by forgetting every source when the table

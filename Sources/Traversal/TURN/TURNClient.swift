@@ -3,9 +3,10 @@ import STUN
 /// A sans-IO TURN client (RFC 8656) for one UDP allocation on one server.
 ///
 /// It never touches a socket or a clock: the driver calls ``start(at:)``, hands in every
-/// datagram (or stream frame) from the server with ``handle(_:from:at:)``, calls
-/// ``handleTimeout(at:)`` at the last `.wake(at:)` instant, and carries out the returned
-/// ``TURNClientOutput``s in order.
+/// datagram (or stream frame) from the server with ``handleInput(_:from:at:)``, calls
+/// ``handleTimeout(at:)`` at the last `.timeout` instant, and carries out the returned
+/// ``MachineOutput``s in order (data relayed from peers arrives as `.event(.data)`; every call
+/// ends with `.timeout(nextWake)` when the client has a deadline).
 ///
 /// It answers the 401 challenge with long-term credentials (MD5 key, or SHA-256 when the
 /// server offers it in PASSWORD-ALGORITHMS), repeats a request after 438 Stale Nonce with the
@@ -16,12 +17,15 @@ import STUN
 ///
 /// ```swift
 /// var client = TURNClient(server: server, credentials: .init(username: "u", password: "p"))
-/// outputs = client.start(at: now)             // .send(Allocate), .wake, .event(.allocating)
-/// outputs = client.handle(bytes, from: server, at: now)   // 401 → authenticated Allocate
+/// outputs = client.start(at: now)             // .event(.allocating), .transmit(Allocate), .timeout
+/// outputs = client.handleInput(bytes, from: server, at: now)   // 401 → authenticated Allocate
 /// outputs = client.send(payload, to: peer, at: now)       // CreatePermission, then Send
 /// outputs = client.close(at: now)             // Refresh(LIFETIME 0) → .event(.released)
 /// ```
 public struct TURNClient: Sendable {
+  /// What the client hands back.
+  public typealias Output = MachineOutput<TURNClientEvent>
+
   /// Where the allocation stands.
   public enum State: Sendable, Hashable {
     /// Created; not started.
@@ -205,21 +209,21 @@ public struct TURNClient: Sendable {
   // MARK: - Inputs
 
   /// Sends the first (unauthenticated) Allocate.
-  public mutating func start(at now: Instant) -> [TURNClientOutput] {
-    guard state == .idle else { return [] }
+  public mutating func start(at now: Instant) -> [Output] {
+    guard state == .idle else { return finish([]) }
     state = .allocating
-    var out: [TURNClientOutput] = [.event(.allocating(server: server))]
+    var out: [Output] = [.event(.allocating(server: server))]
     out += request(.allocate, staleRetries: 0, at: now)
     return finish(out)
   }
 
   /// Handles one datagram or stream frame from `source` (expected to be the server).
-  public mutating func handle(_ bytes: [UInt8], from source: TransportAddress, at now: Instant)
-    -> [TURNClientOutput]
+  public mutating func handleInput(_ bytes: [UInt8], from source: TransportAddress, at now: Instant)
+    -> [Output]
   {
     guard source == server else {
       stats.malformedDropped += 1
-      return []
+      return finish([])
     }
     switch PacketKind.classify(bytes) {
     case .stun:
@@ -227,25 +231,27 @@ public struct TURNClient: Sendable {
         !message.hasFingerprint || message.verifyFingerprint()
       else {
         stats.malformedDropped += 1
-        return []
+        return finish([])
       }
-      return handle(message, from: source, at: now)
+      return handleInput(message, from: source, at: now)
     case .channelData:
       let result = channelData(bytes)
       return finish(result)
     default:
       stats.malformedDropped += 1
-      return []
+      return finish([])
     }
   }
 
   /// Handles one decoded STUN message from `source`.
-  public mutating func handle(_ message: Message, from source: TransportAddress, at now: Instant)
-    -> [TURNClientOutput]
+  public mutating func handleInput(
+    _ message: Message, from source: TransportAddress, at now: Instant
+  )
+    -> [Output]
   {
     guard source == server else {
       stats.malformedDropped += 1
-      return []
+      return finish([])
     }
     switch message.messageClass {
     case .successResponse, .errorResponse:
@@ -256,12 +262,12 @@ public struct TURNClient: Sendable {
       return finish(result)
     default:
       stats.malformedDropped += 1
-      return []
+      return finish([])
     }
   }
 
   /// Advances time: retransmissions, timeouts and scheduled refreshes.
-  public mutating func handleTimeout(at now: Instant) -> [TURNClientOutput] {
+  public mutating func handleTimeout(at now: Instant) -> [Output] {
     var out = process(table.handleTimeout(at: now), at: now)
     guard state == .allocated else { return finish(out) }
     if let e = expiresAt, now >= e {
@@ -275,7 +281,7 @@ public struct TURNClient: Sendable {
       keepaliveAt = now + interval
       var b = MessageBuilder(type: .bindingIndication, transactionID: .random(), capacity: 28)
       b.addFingerprint()
-      out.append(.send(b.bytes, to: server))
+      out.append(toServer(b.bytes))
     }
     if let r = refreshAt, r <= now {
       refreshAt = nil
@@ -298,8 +304,8 @@ public struct TURNClient: Sendable {
   }
 
   /// Refreshes the allocation now (it is also refreshed on schedule by itself).
-  public mutating func refresh(at now: Instant) -> [TURNClientOutput] {
-    guard state == .allocated else { return [] }
+  public mutating func refresh(at now: Instant) -> [Output] {
+    guard state == .allocated else { return finish([]) }
     refreshAt = nil
     let result = request(
       .refresh(lifetime: configuration.requestedLifetime), staleRetries: 0, at: now)
@@ -308,20 +314,20 @@ public struct TURNClient: Sendable {
 
   /// Installs permissions for `peers` (one CreatePermission request).
   public mutating func createPermission(for peers: [IPAddress], at now: Instant)
-    -> [TURNClientOutput]
+    -> [Output]
   {
-    guard state == .allocated else { return [] }
+    guard state == .allocated else { return finish([]) }
     let fresh = peers.filter { !permissionInFlight.contains($0) }
-    guard !fresh.isEmpty else { return [] }
+    guard !fresh.isEmpty else { return finish([]) }
     let result = startPermission(fresh, at: now)
     return finish(result)
   }
 
   /// Binds a channel to `peer` (which also installs a permission for its IP).
   public mutating func bindChannel(to peer: TransportAddress, at now: Instant)
-    -> [TURNClientOutput]
+    -> [Output]
   {
-    guard state == .allocated else { return [] }
+    guard state == .allocated else { return finish([]) }
     let result = startChannel(to: peer, at: now)
     return finish(result)
   }
@@ -329,21 +335,21 @@ public struct TURNClient: Sendable {
   /// Sends `bytes` to `peer` through the relay: as ChannelData when a channel is bound, as a
   /// Send indication when a permission exists, otherwise queued behind a CreatePermission.
   public mutating func send(_ bytes: [UInt8], to peer: TransportAddress, at now: Instant)
-    -> [TURNClientOutput]
+    -> [Output]
   {
     guard state == .allocated else {
       stats.dataDropped += 1
-      return []
+      return finish([])
     }
-    var out: [TURNClientOutput] = []
+    var out: [Output] = []
     if let channel = channel(for: peer) {
       stats.dataSent += 1
       let frame = ChannelData(channel: channel, payload: bytes[...])
-      return [.send(frame.encoded(padded: transport == .stream), to: server)]
+      return finish([toServer(frame.encoded(padded: transport == .stream))])
     }
     if permissions[peer.ip] != nil {
       stats.dataSent += 1
-      out.append(.send(sendIndication(bytes, to: peer), to: server))
+      out.append(toServer(sendIndication(bytes, to: peer)))
       if configuration.useChannels && channels[peer] == nil {
         out += startChannel(to: peer, at: now)
       }
@@ -368,7 +374,7 @@ public struct TURNClient: Sendable {
 
   /// Releases the allocation (Refresh with LIFETIME 0). Before allocation completes it just
   /// stops. Ends with `.event(.released)` when the server answers or the request times out.
-  public mutating func close(at now: Instant) -> [TURNClientOutput] {
+  public mutating func close(at now: Instant) -> [Output] {
     switch state {
     case .allocated:
       cancelAll()
@@ -378,9 +384,9 @@ public struct TURNClient: Sendable {
     case .idle, .allocating:
       cancelAll()
       state = .released
-      return [.event(.released)]
+      return finish([.event(.released)])
     case .releasing, .released, .failed:
-      return []
+      return finish([])
     }
   }
 
@@ -397,13 +403,13 @@ public struct TURNClient: Sendable {
     queued.removeAll()
   }
 
-  private mutating func startPermission(_ ips: [IPAddress], at now: Instant) -> [TURNClientOutput] {
+  private mutating func startPermission(_ ips: [IPAddress], at now: Instant) -> [Output] {
     for ip in ips { permissionInFlight.insert(ip) }
     return request(.createPermission(ips), staleRetries: 0, at: now)
   }
 
   private mutating func startChannel(to peer: TransportAddress, at now: Instant)
-    -> [TURNClientOutput]
+    -> [Output]
   {
     let channel: UInt16
     if let c = channels[peer] {
@@ -422,7 +428,7 @@ public struct TURNClient: Sendable {
   }
 
   private mutating func request(_ kind: RequestKind, staleRetries: Int, at now: Instant)
-    -> [TURNClientOutput]
+    -> [Output]
   {
     let id = TransactionID.random()
     let method: Method
@@ -476,12 +482,12 @@ public struct TURNClient: Sendable {
   // MARK: - Responses
 
   private mutating func response(_ message: Message, from source: TransportAddress, at now: Instant)
-    -> [TURNClientOutput]
+    -> [Output]
   {
     guard let p = pending[message.transactionID] else {
       // Not ours (or already finished): let the table count it.
       return process(
-        table.handleResponse(
+        table.handleInput(
           id: message.transactionID, from: source, at: now, response: message), at: now)
     }
     if p.authenticated, let auth {
@@ -510,22 +516,22 @@ public struct TURNClient: Sendable {
       }
     }
     return process(
-      table.handleResponse(id: message.transactionID, from: source, at: now, response: message),
+      table.handleInput(id: message.transactionID, from: source, at: now, response: message),
       at: now)
   }
 
   private mutating func process(_ outputs: [TransactionTable<Message>.Output], at now: Instant)
-    -> [TURNClientOutput]
+    -> [Output]
   {
-    var out: [TURNClientOutput] = []
+    var out: [Output] = []
     for o in outputs {
       switch o {
-      case .send(let bytes, let to): out.append(.send(bytes, to: to))
-      case .wake: break
-      case .completed(let id, let message, _, _):
+      case .transmit(let t): out.append(.transmit(t))
+      case .timeout: break
+      case .event(.completed(let id, let message, _, _)):
         guard let p = pending.removeValue(forKey: id) else { continue }
         out += completed(p, message, at: now)
-      case .failed(let id, let failure):
+      case .event(.failed(let id, let failure)):
         guard let p = pending.removeValue(forKey: id) else { continue }
         guard case .timedOut = failure else { continue }
         let window = table[id]?.evidence.timeoutWindow ?? table.timeoutWindow(for: server)
@@ -537,7 +543,7 @@ public struct TURNClient: Sendable {
   }
 
   private mutating func completed(_ p: Pending, _ m: Message, at now: Instant)
-    -> [TURNClientOutput]
+    -> [Output]
   {
     if m.messageClass == .errorResponse {
       return errorResponse(p, m, at: now)
@@ -572,7 +578,7 @@ public struct TURNClient: Sendable {
       return [.event(.released)]
     case .createPermission(let ips):
       guard state == .allocated else { return [] }
-      var out: [TURNClientOutput] = []
+      var out: [Output] = []
       for ip in ips {
         permissionInFlight.remove(ip)
         permissions[ip] = now + configuration.permissionRefresh
@@ -602,12 +608,12 @@ public struct TURNClient: Sendable {
     refreshAt = seconds == 0 ? nil : now + .milliseconds(ms)
   }
 
-  private mutating func flush(_ ip: IPAddress, at now: Instant) -> [TURNClientOutput] {
+  private mutating func flush(_ ip: IPAddress, at now: Instant) -> [Output] {
     guard let q = queued.removeValue(forKey: ip) else { return [] }
-    var out: [TURNClientOutput] = []
+    var out: [Output] = []
     for (bytes, peer) in q {
       out += send(bytes, to: peer, at: now).filter {
-        if case .wake = $0 { return false }
+        if case .timeout = $0 { return false }
         return true
       }
     }
@@ -615,7 +621,7 @@ public struct TURNClient: Sendable {
   }
 
   private mutating func errorResponse(_ p: Pending, _ m: Message, at now: Instant)
-    -> [TURNClientOutput]
+    -> [Output]
   {
     let error = try? m.get(ErrorCodeAttribute.self)
     let code = error?.code ?? ErrorCode(0)
@@ -653,7 +659,7 @@ public struct TURNClient: Sendable {
             TURNFailure(code: nil, explanation: "the credentials cannot be used: \(error.problem)"))
         }
         auth = Auth(realm: realm, nonce: nonce, key: key, algorithm: algorithm, offered: offered)
-        var out: [TURNClientOutput] = [
+        var out: [Output] = [
           .event(
             .challenged(
               realm: WireText.display(realm), algorithm: algorithm == .sha256 ? "SHA-256" : "MD5"))
@@ -676,7 +682,7 @@ public struct TURNClient: Sendable {
       auth?.nonce = nonce
       if let realm = try? m.get(Realm.self)?.text { auth?.realm = realm }
       stats.staleNonceRetries += 1
-      var out: [TURNClientOutput] = [.event(.staleNonce(method: method.name))]
+      var out: [Output] = [.event(.staleNonce(method: method.name))]
       out += request(p.kind, staleRetries: p.staleRetries + 1, at: now)
       return out
     }
@@ -692,7 +698,7 @@ public struct TURNClient: Sendable {
       redirected = true
       server = alternate
       auth = nil
-      var out: [TURNClientOutput] = [
+      var out: [Output] = [
         .event(.redirected(alternate: alternate)), .event(.allocating(server: alternate)),
       ]
       out += request(.allocate, staleRetries: 0, at: now)
@@ -702,7 +708,7 @@ public struct TURNClient: Sendable {
   }
 
   private mutating func failed(_ p: Pending, _ failure: TURNFailure, at now: Instant)
-    -> [TURNClientOutput]
+    -> [Output]
   {
     switch p.kind {
     case .allocate:
@@ -733,7 +739,7 @@ public struct TURNClient: Sendable {
     }
   }
 
-  private mutating func fail(_ failure: TURNFailure) -> [TURNClientOutput] {
+  private mutating func fail(_ failure: TURNFailure) -> [Output] {
     cancelAll()
     state = .failed(failure)
     return [.event(.failed(failure))]
@@ -741,7 +747,7 @@ public struct TURNClient: Sendable {
 
   // MARK: - Data from the server
 
-  private mutating func dataIndication(_ m: Message) -> [TURNClientOutput] {
+  private mutating func dataIndication(_ m: Message) -> [Output] {
     guard state == .allocated || state == .releasing,
       let peer = try? m.get(XORPeerAddress.self)?.address,
       let data = m.attribute(.data)
@@ -750,10 +756,10 @@ public struct TURNClient: Sendable {
       return []
     }
     stats.dataReceived += 1
-    return [.data(Array(data), from: peer)]
+    return [.event(.data(Array(data), from: peer))]
   }
 
-  private mutating func channelData(_ bytes: [UInt8]) -> [TURNClientOutput] {
+  private mutating func channelData(_ bytes: [UInt8]) -> [Output] {
     guard let frame = try? ChannelData(bytes: bytes), let peer = channelPeers[frame.channel],
       channelBound.contains(frame.channel)
     else {
@@ -761,14 +767,19 @@ public struct TURNClient: Sendable {
       return []
     }
     stats.dataReceived += 1
-    return [.data(Array(frame.payload), from: peer)]
+    return [.event(.data(Array(frame.payload), from: peer))]
   }
 
   // Callers pass a local, never `finish(mutatingCall())`: the base `self` of a non-mutating
   // call is read before its arguments run, so it would see the state before the mutation.
-  private func finish(_ out: [TURNClientOutput]) -> [TURNClientOutput] {
+  private func finish(_ out: [Output]) -> [Output] {
     guard let next = nextWake else { return out }
-    return out + [.wake(at: next)]
+    return out + [.timeout(next)]
+  }
+
+  /// Bytes for the server outside any transaction (indications, ChannelData).
+  private func toServer(_ bytes: [UInt8]) -> Output {
+    .transmit(Transmit(bytes: bytes, to: server))
   }
 }
 

@@ -53,17 +53,8 @@ public enum TURNClientEvent: Sendable, Hashable, Codable {
   case failed(TURNFailure)
   /// The allocation was released (Refresh with LIFETIME 0), or given up on close.
   case released
-}
-
-/// What a ``TURNClient`` asks its driver to do.
-public enum TURNClientOutput: Sendable, Hashable {
-  /// Send these bytes to the TURN server at this address.
-  case send([UInt8], to: TransportAddress)
-  /// Call ``TURNClient/handleTimeout(at:)`` at this instant (replaces any earlier wake).
-  case wake(at: Instant)
-  /// Something happened to the allocation.
-  case event(TURNClientEvent)
-  /// Data arrived from `peer` through the relay.
+  /// Data arrived from `peer` through the relay. A session hands it to its receiver rather
+  /// than to its event log.
   case data([UInt8], from: TransportAddress)
 }
 

@@ -108,17 +108,14 @@ public struct TURNServerStats: Sendable, Hashable, Codable {
   public init() {}
 }
 
-/// What a ``TURNServer`` asks its driver to do.
-public enum TURNServerOutput: Sendable, Hashable {
-  /// Send `bytes` from `from` (the listening address or a relayed address) to `to`.
-  case send([UInt8], from: TransportAddress, to: TransportAddress)
-  /// Open a UDP socket bound to this relayed address and feed its datagrams to
-  /// ``TURNServer/handleRelay(_:from:on:at:)``.
+/// What happened to a ``TURNServer``'s relays; the driver owns their sockets. (Its transmits
+/// come `from` the listening address or a relayed address.)
+public enum TURNServerEvent: Sendable, Hashable {
+  /// An allocation got this relayed address: open a UDP socket bound to it and feed its
+  /// datagrams to ``TURNServer/handleInput(_:from:on:at:)``.
   case openRelay(TransportAddress)
-  /// Close the socket of this relayed address.
+  /// The allocation on this relayed address ended: close its socket.
   case closeRelay(TransportAddress)
-  /// Call ``TURNServer/handleTimeout(at:)`` at this instant (replaces any earlier wake).
-  case wake(at: Instant)
 }
 
 /// A compact sans-IO TURN server (RFC 8656) with long-term credentials, its clients on UDP or
@@ -127,6 +124,9 @@ public enum TURNServerOutput: Sendable, Hashable {
 /// expire; permissions (300 s), channels (600 s) and allocations expire; peer data without a
 /// permission is dropped. Bounded by allocations per user and per server.
 public struct TURNServer: Sendable {
+  /// What the server hands back.
+  public typealias Output = MachineOutput<TURNServerEvent>
+
   private struct Allocation: Sendable {
     var client: TransportAddress
     var username: String
@@ -186,8 +186,8 @@ public struct TURNServer: Sendable {
   // MARK: - Inputs
 
   /// Handles a datagram that arrived on the listening address from `client`.
-  public mutating func handle(_ bytes: [UInt8], from client: TransportAddress, at now: Instant)
-    -> [TURNServerOutput]
+  public mutating func handleInput(_ bytes: [UInt8], from client: TransportAddress, at now: Instant)
+    -> [Output]
   {
     stats.received += 1
     switch PacketKind.classify(bytes) {
@@ -196,37 +196,37 @@ public struct TURNServer: Sendable {
         let bound = a.channels[frame.channel], a.permissions[bound.peer.ip] != nil
       else {
         stats.droppedNoPermission += 1
-        return []
+        return finish([])
       }
       stats.relayedToPeer += 1
-      return [.send(Array(frame.payload), from: a.relay, to: bound.peer)]
+      return finish([send(Array(frame.payload), from: a.relay, to: bound.peer)])
     case .stun:
       guard let m = try? Message(bytes: bytes), !m.hasFingerprint || m.verifyFingerprint() else {
         stats.malformed += 1
-        return []
+        return finish([])
       }
       let result = message(m, from: client, at: now)
       return finish(result)
     default:
       stats.malformed += 1
-      return []
+      return finish([])
     }
   }
 
   /// Handles a datagram from `peer` that arrived on the relayed address `relay`.
-  public mutating func handleRelay(
+  public mutating func handleInput(
     _ bytes: [UInt8], from peer: TransportAddress, on relay: TransportAddress, at now: Instant
-  ) -> [TURNServerOutput] {
+  ) -> [Output] {
     guard let client = byRelay[relay], let a = allocations[client],
       let until = a.permissions[peer.ip], until > now
     else {
       stats.droppedNoPermission += 1
-      return []
+      return finish([])
     }
     stats.relayedToClient += 1
     if let channel = a.channelOf[peer], let c = a.channels[channel], c.expiresAt > now {
       let frame = ChannelData(channel: channel, payload: bytes[...]).encoded(padded: false)
-      return [.send(frame, from: configuration.listen, to: client)]
+      return finish([send(frame, from: configuration.listen, to: client)])
     }
     var b = MessageBuilder(
       type: MessageType(method: .data, class: .indication), transactionID: .random(),
@@ -234,25 +234,26 @@ public struct TURNServer: Sendable {
     b.add(XORPeerAddress(peer))
     b.add(DataAttribute(bytes))
     b.addFingerprint()
-    return [.send(b.bytes, from: configuration.listen, to: client)]
+    return finish([send(b.bytes, from: configuration.listen, to: client)])
   }
 
   /// Removes the allocation on `relay` (for a driver that could not open its relay socket).
-  public mutating func dropAllocation(relay: TransportAddress) -> [TURNServerOutput] {
-    guard let client = byRelay[relay] else { return [] }
+  public mutating func dropAllocation(relay: TransportAddress) -> [Output] {
+    guard let client = byRelay[relay] else { return finish([]) }
     let result = remove(client)
     return finish(result)
   }
 
   /// Removes the allocation of `client`, if it has one (its TCP connection ended).
-  public mutating func dropAllocation(client: TransportAddress) -> [TURNServerOutput] {
-    guard allocations[client] != nil else { return [] }
-    return finish(remove(client))
+  public mutating func dropAllocation(client: TransportAddress) -> [Output] {
+    guard allocations[client] != nil else { return finish([]) }
+    let result = remove(client)
+    return finish(result)
   }
 
   /// Expires allocations, permissions and channels.
-  public mutating func handleTimeout(at now: Instant) -> [TURNServerOutput] {
-    var out: [TURNServerOutput] = []
+  public mutating func handleTimeout(at now: Instant) -> [Output] {
+    var out: [Output] = []
     for (client, var a) in allocations {
       if a.expiresAt <= now {
         out += remove(client)
@@ -272,7 +273,7 @@ public struct TURNServer: Sendable {
   // MARK: - Requests
 
   private mutating func message(_ m: Message, from client: TransportAddress, at now: Instant)
-    -> [TURNServerOutput]
+    -> [Output]
   {
     if m.messageClass == .indication {
       guard m.method == .send else { return [] }
@@ -283,7 +284,7 @@ public struct TURNServer: Sendable {
       var b = MessageBuilder(type: .bindingSuccess, transactionID: m.transactionID)
       b.add(XORMappedAddress(client))
       b.addFingerprint()
-      return [.send(b.bytes, from: configuration.listen, to: client)]
+      return [send(b.bytes, from: configuration.listen, to: client, id: m.transactionID)]
     }
     guard [.allocate, .refresh, .createPermission, .channelBind].contains(m.method) else {
       return error(.badRequest, m, to: client, key: nil)
@@ -376,7 +377,7 @@ public struct TURNServer: Sendable {
 
   private mutating func allocate(
     _ m: Message, from client: TransportAddress, user: String, key: IntegrityKey, at now: Instant
-  ) -> [TURNServerOutput] {
+  ) -> [Output] {
     if let existing = allocations[client] {
       // A retransmission of the Allocate that made it gets the same answer.
       guard existing.allocateTransaction == m.transactionID else {
@@ -406,11 +407,11 @@ public struct TURNServer: Sendable {
     allocations[client] = a
     byRelay[relay] = client
     stats.allocations += 1
-    return [.openRelay(relay)] + allocated(m, a, granted: granted, key: key)
+    return [.event(.openRelay(relay))] + allocated(m, a, granted: granted, key: key)
   }
 
   private func allocated(_ m: Message, _ a: Allocation, granted: UInt32, key: IntegrityKey)
-    -> [TURNServerOutput]
+    -> [Output]
   {
     success(m, to: a.client, key: key) {
       $0.add(XORRelayedAddress(a.relay))
@@ -420,7 +421,7 @@ public struct TURNServer: Sendable {
   }
 
   private mutating func sendIndication(_ m: Message, from client: TransportAddress, at now: Instant)
-    -> [TURNServerOutput]
+    -> [Output]
   {
     guard let a = allocations[client], let peer = try? m.get(XORPeerAddress.self)?.address,
       let data = m.attribute(.data), let until = a.permissions[peer.ip], until > now
@@ -429,7 +430,7 @@ public struct TURNServer: Sendable {
       return []
     }
     stats.relayedToPeer += 1
-    return [.send(Array(data), from: a.relay, to: peer)]
+    return [send(Array(data), from: a.relay, to: peer)]
   }
 
   // MARK: - Helpers
@@ -449,10 +450,10 @@ public struct TURNServer: Sendable {
     return nil
   }
 
-  private mutating func remove(_ client: TransportAddress) -> [TURNServerOutput] {
+  private mutating func remove(_ client: TransportAddress) -> [Output] {
     guard let a = allocations.removeValue(forKey: client) else { return [] }
     byRelay[a.relay] = nil
-    return [.closeRelay(a.relay)]
+    return [.event(.closeRelay(a.relay))]
   }
 
   private mutating func issueNonce(at now: Instant) -> String {
@@ -475,7 +476,7 @@ public struct TURNServer: Sendable {
   private func success(
     _ m: Message, to client: TransportAddress, key: IntegrityKey,
     _ fill: (inout MessageBuilder) -> Void
-  ) -> [TURNServerOutput] {
+  ) -> [Output] {
     var b = MessageBuilder(
       type: MessageType(method: m.method, class: .successResponse), transactionID: m.transactionID
     )
@@ -483,13 +484,13 @@ public struct TURNServer: Sendable {
     if let s = configuration.software { b.add(Software(s)) }
     b.addMessageIntegrity(key: key)
     b.addFingerprint()
-    return [.send(b.bytes, from: configuration.listen, to: client)]
+    return [send(b.bytes, from: configuration.listen, to: client, id: m.transactionID)]
   }
 
   private mutating func error(
     _ code: ErrorCode, _ m: Message, to client: TransportAddress, key: IntegrityKey?,
     nonce: String? = nil, unknown: [AttributeType] = []
-  ) -> [TURNServerOutput] {
+  ) -> [Output] {
     stats.errorsSent += 1
     var b = MessageBuilder(
       type: MessageType(method: m.method, class: .errorResponse), transactionID: m.transactionID)
@@ -503,13 +504,19 @@ public struct TURNServer: Sendable {
     if let s = configuration.software { b.add(Software(s)) }
     if let key { b.addMessageIntegrity(key: key) }
     b.addFingerprint()
-    return [.send(b.bytes, from: configuration.listen, to: client)]
+    return [send(b.bytes, from: configuration.listen, to: client, id: m.transactionID)]
   }
 
   // Callers pass a local, never `finish(mutatingCall())` (see TURNClient.finish).
-  private func finish(_ out: [TURNServerOutput]) -> [TURNServerOutput] {
+  private func finish(_ out: [Output]) -> [Output] {
     guard let next = nextWake else { return out }
-    return out + [.wake(at: next)]
+    return out + [.timeout(next)]
+  }
+
+  private func send(
+    _ bytes: [UInt8], from: TransportAddress, to: TransportAddress, id: TransactionID? = nil
+  ) -> Output {
+    .transmit(Transmit(bytes: bytes, from: from, to: to, transactionID: id))
   }
 }
 
