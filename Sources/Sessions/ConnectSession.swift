@@ -608,7 +608,7 @@ public final class ConnectSession {
     var b = ConnectReportBuilder(
       local: .init(
         profile: natProfile, candidates: local?.candidates ?? [],
-        turn: configuration.turnServers.map(\.transport)),
+        turn: configuration.turnServers.map(\.transport), relays: relayOutcomes()),
       remote: remote.map { ConnectReportBuilder.Side($0) }
         ?? .init(profile: nil, candidates: []))
     let agent = ice.agent
@@ -629,6 +629,36 @@ public final class ConnectSession {
       gatheringMs: ms(gatheringEndedAt), firstCheckMs: ms(firstCheckAt),
       connectedMs: selected == nil ? nil : ms(connectedAt ?? runtime.now))
     return b.build()
+  }
+
+  /// What each configured TURN server did, from this session's events: the relayed address,
+  /// or the reason there is none (the server's error, a connection that failed, or no answer
+  /// before gathering ended).
+  func relayOutcomes() -> [ConnectReport.RelayServer] {
+    configuration.turnServers.map { server in
+      var outcome = ConnectReport.RelayServer(
+        server: server.address.description, transport: server.transport, allocated: false,
+        reason:
+          "no relayed address before gathering ended (\(Int(configuration.gatheringTimeout.milliseconds)) ms)"
+      )
+      for entry in log {
+        switch entry.event {
+        case .relay(let s, .allocated(let relayed, _, _)) where s == server.address:
+          outcome.allocated = true
+          outcome.relayedAddress = relayed.description
+          outcome.code = nil
+          outcome.reason = nil
+        case .relay(let s, .failed(let failure)) where s == server.address && !outcome.allocated:
+          outcome.code = failure.code
+          outcome.reason = failure.explanation
+        case .relayUnavailable(let s, let reason) where s == server.address:
+          outcome.reason = reason
+        default:
+          break
+        }
+      }
+      return outcome
+    }
   }
 
   /// The time from setting the remote description to the selected pair, when both happened.

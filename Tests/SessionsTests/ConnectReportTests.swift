@@ -226,7 +226,7 @@ import Traversal
     #expect(Set(prediction.keys) == ["direct", "reflexive", "relay"])
     #expect((prediction["reflexive"] as? [String: Any])?["outcome"] as? String == "fails")
     let host = try #require(o["local"] as? [String: Any])
-    #expect(Set(host.keys) == ["profile", "legacyType", "turn"])
+    #expect(Set(host.keys) == ["profile", "legacyType", "turn", "relays"])
     let candidates = try #require(o["candidates"] as? [String: Any])
     #expect(Set(candidates.keys) == ["local", "remote"])
     let entries = try #require(candidates["local"] as? [[String: Any]])

@@ -21,7 +21,7 @@ enum ConnectLab {
 
   static func run(
     _ a: String, _ b: String, seed: UInt64 = 7, turnForA: Bool = false, sameLAN: Bool = false,
-    duration: Duration = .seconds(20)
+    clientTURNPassword: String = turnPassword, duration: Duration = .seconds(20)
   ) throws -> Run {
     let lab = try SimulatedLab(seed: seed)
     var turnServers: [ConnectTURNServer] = []
@@ -35,7 +35,7 @@ enum ConnectLab {
       turnServers = [
         ConnectTURNServer(
           address: turnAddress,
-          credentials: TURNCredentials(username: "carol", password: turnPassword))
+          credentials: TURNCredentials(username: "carol", password: clientTURNPassword))
       ]
     }
     let hostA = try lab.addSite("a", behavior: NATBehavior.preset(named: a))
@@ -144,6 +144,39 @@ enum ConnectLab {
     let local = try #require(run.offer.localDescription)
     #expect(!json.contains(local.password))
     #expect(json.contains("localDescriptionReady"))
+  }
+
+  /// A wrong TURN password: the relay path's reason and the JSON say the server rejected the
+  /// credentials (401), not only that there was no relay address; the password is nowhere.
+  @Test func wrongTURNPasswordIsTheRelayReason() throws {
+    let run = try ConnectLab.run(
+      "symmetric", "port-restricted-cone", turnForA: true, clientTURNPassword: "wrong-password-1")
+    let a = try #require(run.offer.report)
+    #expect(a.state == .failed)
+    #expect(!a.paths.relay.succeeded)
+    #expect(a.paths.relay.reason.contains("rejected the username or password"))
+    #expect(a.paths.relay.reason.contains(ConnectLab.turnAddress.description))
+    let relay = try #require(a.local.relays.first)
+    #expect(!relay.allocated)
+    #expect(relay.code == 401)
+    #expect(relay.relayedAddress == nil)
+    let flat = a.text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+    #expect(
+      flat.contains(
+        "at \(ConnectLab.turnAddress) over udp, the TURN server rejected the username or password"))
+    let json = String(decoding: try JSONEncoder().encode(a), as: UTF8.self)
+    #expect(json.contains("\"relays\""))
+    #expect(!json.contains("wrong-password-1"))
+    #expect(!json.contains(ConnectLab.turnPassword))
+  }
+
+  @Test func allocatedRelayIsListedWithItsAddress() throws {
+    let run = try ConnectLab.run("symmetric", "port-restricted-cone", turnForA: true)
+    let a = try #require(run.offer.report)
+    let relay = try #require(a.local.relays.first)
+    #expect(relay.allocated)
+    #expect(relay.reason == nil && relay.code == nil)
+    #expect(relay.relayedAddress?.hasPrefix(ConnectLab.turnAddress.ip.description) == true)
   }
 
   @Test func eventsRoundTripThroughJSON() throws {

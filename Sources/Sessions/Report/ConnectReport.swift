@@ -168,11 +168,30 @@ public struct ConnectReport: Codable, Sendable, Hashable {
     /// Transports of the TURN servers configured on this host (for the peer: `udp` when it
     /// sent relay candidates), empty when none.
     public var turn: [SignaledCandidate.Transport]
+    /// What each TURN server configured on this host did: a relayed address, or why not. Empty
+    /// for the peer (its TURN servers are not signalled).
+    public var relays: [RelayServer]
 
-    public init(profile: NATProfile?, legacyType: String, turn: [SignaledCandidate.Transport]) {
+    public init(
+      profile: NATProfile?, legacyType: String, turn: [SignaledCandidate.Transport],
+      relays: [RelayServer] = []
+    ) {
       self.profile = profile
       self.legacyType = legacyType
       self.turn = turn
+      self.relays = relays
+    }
+
+    private enum CodingKeys: String, CodingKey {
+      case profile, legacyType, turn, relays
+    }
+
+    public init(from decoder: any Decoder) throws {
+      let c = try decoder.container(keyedBy: CodingKeys.self)
+      profile = try c.decodeIfPresent(NATProfile.self, forKey: .profile)
+      legacyType = try c.decode(String.self, forKey: .legacyType)
+      turn = try c.decode([SignaledCandidate.Transport].self, forKey: .turn)
+      relays = try c.decodeIfPresent([RelayServer].self, forKey: .relays) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -180,6 +199,45 @@ public struct ConnectReport: Codable, Sendable, Hashable {
       try c.encode(profile, forKey: .profile)
       try c.encode(legacyType, forKey: .legacyType)
       try c.encode(turn, forKey: .turn)
+      try c.encode(relays, forKey: .relays)
+    }
+  }
+
+  /// One TURN server of this host: `{server, transport, allocated, relayedAddress, code,
+  /// reason}`. Never carries the credentials.
+  public struct RelayServer: Codable, Sendable, Hashable {
+    /// The server's address, `203.0.113.10:3478`.
+    public var server: String
+    public var transport: SignaledCandidate.Transport
+    /// Whether the server gave a relayed address.
+    public var allocated: Bool
+    /// The relayed address, when allocated.
+    public var relayedAddress: String?
+    /// The STUN error code of the failure, when the server sent one.
+    public var code: Int?
+    /// Why there is no relayed address (one sentence); nil when allocated.
+    public var reason: String?
+
+    public init(
+      server: String, transport: SignaledCandidate.Transport, allocated: Bool,
+      relayedAddress: String? = nil, code: Int? = nil, reason: String? = nil
+    ) {
+      self.server = server
+      self.transport = transport
+      self.allocated = allocated
+      self.relayedAddress = relayedAddress
+      self.code = code
+      self.reason = reason
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(server, forKey: .server)
+      try c.encode(transport, forKey: .transport)
+      try c.encode(allocated, forKey: .allocated)
+      try c.encode(relayedAddress, forKey: .relayedAddress)
+      try c.encode(code, forKey: .code)
+      try c.encode(reason, forKey: .reason)
     }
   }
 

@@ -24,15 +24,18 @@ public struct ConnectReportBuilder: Sendable {
     /// Transports of the TURN servers configured (for the peer, inferred from its relay
     /// candidates); empty when none.
     public var turn: [SignaledCandidate.Transport]
+    /// What each TURN server of this side did (known for the local side only).
+    public var relays: [ConnectReport.RelayServer]
 
     public init(
       profile: NATProfile?, legacyType: LegacyNATType? = nil, candidates: [SignaledCandidate],
-      turn: [SignaledCandidate.Transport] = []
+      turn: [SignaledCandidate.Transport] = [], relays: [ConnectReport.RelayServer] = []
     ) {
       self.profile = profile
       self.legacyType = legacyType ?? profile?.legacyType ?? .unknown
       self.candidates = candidates
       self.turn = turn
+      self.relays = relays
     }
 
     /// A side from its session description. `turn` defaults to `[.udp]` when the description
@@ -69,7 +72,8 @@ public struct ConnectReportBuilder: Sendable {
       paths: Self.paths(pairs, local: local, remote: remote, selected: selectedPair),
       prediction: Self.predict(local: local, remote: remote),
       local: .init(
-        profile: local.profile, legacyType: local.legacyType.rawValue, turn: local.turn),
+        profile: local.profile, legacyType: local.legacyType.rawValue, turn: local.turn,
+        relays: local.relays),
       remote: .init(
         profile: remote.profile, legacyType: remote.legacyType.rawValue, turn: remote.turn),
       candidates: .init(
@@ -214,7 +218,15 @@ public struct ConnectReportBuilder: Sendable {
     case .relay:
       if !local.hasRelay && !remote.hasRelay { return "No relay was configured (use --turn)." }
       if !local.turn.isEmpty && !local.candidates.contains(where: { $0.kind == .relay }) {
-        return "The TURN server gave no relay address, so no relayed pair could be formed."
+        let failed = local.relays.filter { !$0.allocated }
+        guard !failed.isEmpty else {
+          return "The TURN server gave no relay address, so no relayed pair could be formed."
+        }
+        let why = failed.map { r in
+          "at \(r.server) over \(r.transport.rawValue), \(r.reason ?? "no answer")"
+        }
+        return "No relayed candidate, so no relayed pair could be formed: "
+          + why.joined(separator: "; ") + "."
       }
       return "No relayed pair could be formed from the candidates."
     case .reflexive:
