@@ -273,15 +273,6 @@ public final class TwoHostDemo {
       sessionA?.report, local: sessionA?.localDescription, remote: sessionA?.remoteDescription,
       localProfile: pa, remoteProfile: pb, localTURN: turn(configuration.a),
       remoteTURN: turn(configuration.b))
-    if connect.selectedPair != nil, connect.selectedPair?.rttMs == nil,
-      let agent = sessionA?.ice.agent, let selected = agent.selectedPair
-    {
-      // A valid pair built from a peer-reflexive mapping has no checks of its own: its round
-      // trip is that of the pair whose check produced it.
-      connect.selectedPair?.rttMs =
-        agent.pairs.filter { $0.validPairID == selected.id }.compactMap(\.stats.minRTTMs).min()
-        .map { ($0 * 100).rounded() / 100 }
-    }
     TwoHostDemoExplanations.explainBlockedUDP(&connect, a: pa, b: pb, turn: configuration.turn)
     let prediction: PathPrediction =
       if let pa, let pb { .reflexive(pa, pb) } else {
