@@ -216,11 +216,12 @@ enum ConsoleRunner {
 
   // MARK: Probe
 
-  static func runProbe(
-    runtime: NIORuntime, configuration: ProbeConfiguration, socketOptions: UDPSocketOptions,
-    limit: Duration, options: RenderOptions
-  ) throws -> ProbeReport {
-    let runner = SessionRunner<ProbeScreen.Event, Never>(hop: runtime.hop) { emit, finished in
+  /// The runner of a probe session on `runtime`, for the console and the plain report alike:
+  /// its steps, then `.finished(report)` or `.failed(reason)`.
+  static func probeRunner(
+    runtime: NIORuntime, configuration: ProbeConfiguration, socketOptions: UDPSocketOptions
+  ) -> SessionRunner<ProbeScreen.Event, Never> {
+    SessionRunner(hop: runtime.hop) { emit, finished in
       let session = ProbeSession(
         runtime: runtime, configuration: configuration, socketOptions: socketOptions,
         tcpConnector: runtime.streamConnector())
@@ -234,6 +235,14 @@ enum ConsoleRunner {
       }
       return { _ in }
     }
+  }
+
+  static func runProbe(
+    runtime: NIORuntime, configuration: ProbeConfiguration, socketOptions: UDPSocketOptions,
+    limit: Duration, options: RenderOptions
+  ) throws -> ProbeReport {
+    let runner = probeRunner(
+      runtime: runtime, configuration: configuration, socketOptions: socketOptions)
     var started = ProcessInfo.processInfo.systemUptime
     var report: ProbeReport?
     var plan = ProbeScreen.defaultPlan
