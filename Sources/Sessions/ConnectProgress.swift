@@ -78,7 +78,7 @@ public struct ConnectProgress: Sendable, Hashable {
       report = r
       verdictAt = entry.at
     case .ice(let e): apply(e)
-    case .probeStarted, .probeFinished, .relay, .relayUnavailable: break
+    default: break  // probe and relay events change nothing the fronts show from here
     }
   }
 
