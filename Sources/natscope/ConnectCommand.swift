@@ -315,7 +315,11 @@ struct ConnectCommand: ParsableCommand {
   /// Closes the session (releasing TURN allocations), bounded; callable from any thread but
   /// the loop.
   static func close(_ runner: ConnectRunner) {
-    try? runner.send(.close)
+    do {
+      try runner.send(.close)
+    } catch {
+      return  // the runtime is gone, and the session's sockets with it
+    }
     _ = runner.waitUntilFinished(timeout: .seconds(8))
   }
 }
