@@ -3,20 +3,26 @@ import STUN
 import Sessions
 import Traversal
 
-/// Turns a ``ConnectSession``'s events into ``ConnectScreen/Event``s. Call `events(for:session:)`
-/// from the session's `onEvent`, on the session's context (it reads the agent's pairs for live
-/// states, RTTs and check counts); hand the result to the UI thread.
+/// Turns a ``ConnectSession``'s events into ``ConnectScreen/Event``s, on the front's thread:
+/// it folds each event into a ``ConnectProgress`` (the session module's reducer) and maps what
+/// changed onto the screen. It never sees the session.
 public struct ConnectFeed: Sendable {
-  /// Elapsed times and log stamps count from here (the session's creation).
-  public let start: Instant
+  /// Elapsed times and log stamps count from here; nil: from the first event (the session's
+  /// start).
+  public private(set) var start: Instant?
+  /// Everything the events said so far.
+  public private(set) var progress = ConnectProgress()
 
-  public init(start: Instant) { self.start = start }
+  public init(start: Instant? = nil) { self.start = start }
 
-  public func events(for entry: ConnectLogEntry, session: ConnectSession) -> [ConnectScreen.Event] {
-    let ms = max(0, (entry.at - start).milliseconds)
-    var out: [ConnectScreen.Event] = [
-      .elapsed(ms), .log(String(format: "%8.1f ms  ", ms) + Self.line(entry.event)),
-    ]
+  /// The screen events for the next session event (feed every event, in order).
+  public mutating func events(for entry: ConnectLogEntry) -> [ConnectScreen.Event] {
+    let origin = start ?? entry.at
+    start = origin
+    let hadReport = progress.report != nil
+    progress.apply(entry)
+    let ms = max(0, (entry.at - origin).milliseconds)
+    var out: [ConnectScreen.Event] = [.elapsed(ms), .log(entry.logLine(since: origin))]
     switch entry.event {
     case .phaseChanged(let phase):
       switch phase {
@@ -26,10 +32,10 @@ public struct ConnectFeed: Sendable {
       case .new, .finished, .closed: break
       }
     case .localDescriptionReady(let d):
-      // The event's description has no password; the session's has.
-      out.append(.localToken(session.localDescription?.token ?? d.token))
+      // In-process events carry the password the peer needs (encoded ones never do).
+      out.append(.localToken(d.token))
     case .finished(let report):
-      out.append(.pairs(Self.pairs(session.ice.agent)))
+      out.append(.pairs(Self.pairs(progress)))
       out.append(
         .report(
           lines: report.text.split(separator: "\n", omittingEmptySubsequences: false).map(
@@ -40,11 +46,11 @@ public struct ConnectFeed: Sendable {
       case .candidateGathered(let c): out.append(.candidate(Self.candidate(c, side: .local)))
       case .remoteCandidateAdded(let c): out.append(.candidate(Self.candidate(c, side: .remote)))
       case .agentStateChanged(_, let to, _):
-        if let s = Self.state(to), session.report == nil { out.append(.agentState(s)) }
+        if let s = Self.state(to), !hadReport { out.append(.agentState(s)) }
       case .roleChanged(_, let to, _): out.append(.role(to.rawValue))
       case .pairAdded, .pairPruned, .pairStateChanged, .checkSent, .checkReceived, .pairValid,
         .pairNominated, .selectedPairChanged, .consentLost, .consentRestored:
-        out.append(.pairs(Self.pairs(session.ice.agent)))
+        out.append(.pairs(Self.pairs(progress)))
       default: break
       }
     default: break
@@ -71,9 +77,9 @@ public struct ConnectFeed: Sendable {
       related: c.relatedAddress?.description, priority: c.priority, foundation: c.foundation)
   }
 
-  /// The agent's pairs (check list and valid list), in its order.
-  public static func pairs(_ agent: ICEAgent) -> [ConnectViewModel.Pair] {
-    agent.pairs.map { p in
+  /// The pairs as the events left them (check list and valid list), in the agent's order.
+  public static func pairs(_ progress: ConnectProgress) -> [ConnectViewModel.Pair] {
+    progress.pairs.map { p in
       let state: ConnectViewModel.Pair.State =
         switch p.state {
         case .frozen: .frozen
@@ -86,27 +92,9 @@ public struct ConnectFeed: Sendable {
         id: String(p.id), local: p.local.address.description,
         remote: p.remote.address.description, localKind: p.local.type.rawValue,
         remoteKind: p.remote.type.rawValue, state: state, nominated: p.nominated,
-        selected: agent.selectedPairID == p.id, rttMs: p.stats.lastRTTMs,
-        checksSent: p.stats.requestsSent, checksAnswered: p.stats.responsesReceived,
-        failureReason: p.failureReason?.description, priority: p.priority)
-    }
-  }
-
-  /// One log line per event (as `natscope connect -v` prints them, without the time).
-  public static func line(_ event: ConnectEvent) -> String {
-    switch event {
-    case .phaseChanged(let p): "phase \(p.rawValue)"
-    case .probeStarted(let s): "probe started: \(s.map(\.description).joined(separator: ", "))"
-    case .probeFinished(let p, let r):
-      "probe finished: " + (p.map { $0.summary } ?? (r ?? "no profile"))
-    case .ice(let e): "ice \(e)"
-    case .relay(let s, let e): "turn \(s): \(e)"
-    case .relayUnavailable(let s, let r): "turn \(s) unavailable: \(r)"
-    case .localDescriptionReady(let d):
-      "local description ready: \(d.candidates.count) candidates"
-    case .remoteDescriptionSet(let n, let u):
-      "remote description set: \(n) candidates, \(u) usable"
-    case .finished(let r): "finished: \(r.state.rawValue)"
+        selected: p.selected, rttMs: p.rttMs, checksSent: p.checksSent,
+        checksAnswered: p.checksAnswered, failureReason: p.failureReason?.description,
+        priority: p.priority)
     }
   }
 }

@@ -2,7 +2,7 @@ import Foundation
 import Sessions
 import Traversal
 
-/// The connect screen, fed from a ``ConnectSession`` through ``ConnectFeed``: candidates, the
+/// The connect screen, fed from a ``ConnectSession``'s events through ``ConnectFeed``: candidates, the
 /// check list with state colours and nominated/selected marks, agent state, event log, the
 /// token area (`c` copies your token, `p` pastes the peer's) and, at the end, the report.
 public struct ConnectScreen: ConsoleScreen {
@@ -33,11 +33,9 @@ public struct ConnectScreen: ConsoleScreen {
   public var editingRemote = false
   /// The remote token being typed or pasted.
   public var remoteDraft = ""
-  /// Set when the user confirmed a remote token (the driver reads and clears it).
+  /// The remote token the user confirmed last (a record; the description decoded from it
+  /// leaves `update` as ``ConsoleCommand/setRemoteDescription(_:)``).
   public var submittedRemoteToken: String?
-  /// The peer's description, decoded from an accepted token; the driver hands it to the
-  /// session and clears it.
-  public var pendingRemote: SessionDescription?
   /// The role the peer's token must have; nil accepts any token without checking it (fixtures).
   public var peerRole: SignalingRole?
   /// Whether the bottom panel shows the event log instead of the report (`l`).
@@ -105,10 +103,12 @@ public struct ConnectScreen: ConsoleScreen {
         chrome.status = "paste cancelled"
       case .enter:
         let token = remoteDraft.trimmingCharacters(in: .whitespacesAndNewlines)
+        var commands: [ConsoleCommand] = []
         if let peerRole {
           do {
-            let d = try SessionDescription(token: token, expecting: peerRole)
-            pendingRemote = d
+            commands = [
+              .setRemoteDescription(try SessionDescription(token: token, expecting: peerRole))
+            ]
           } catch {
             // Stay in the field: the next paste replaces the bad token.
             remoteDraft = ""
@@ -124,6 +124,7 @@ public struct ConnectScreen: ConsoleScreen {
           peerRole == nil
           ? "remote token set (\(token.count) characters)"
           : "peer's token accepted (\(token.count) characters); checking"
+        return commands
       case .paste(let text): appendDraft(text)
       case .char(let c): appendDraft(String(c))
       case .backspace: if !remoteDraft.isEmpty { remoteDraft.removeLast() }

@@ -16,12 +16,14 @@ public enum ConsoleRunLoop {
   /// - Parameters:
   ///   - engine: called every pass (at least every frame); applies pending engine events to
   ///     the model.
-  ///   - rerun: called on `r`.
+  ///   - perform: the commands `update` returned that go to the engine (`rerun` on `r`,
+  ///     `setRemoteDescription` on an accepted token); the loop itself handles quit, JSON and
+  ///     the clipboard.
   ///   - directory: where `j` writes its JSON file.
   ///   - deadline: a `now()` at which the loop ends by itself (benchmarks).
   public static func run<S: ConsoleScreen>(
     terminal: Terminal, model: inout S, directory: String,
-    engine: (inout S) -> Void, rerun: (inout S) -> Void,
+    engine: (inout S) -> Void, perform: (ConsoleCommand, inout S) -> Void,
     stopAt deadline: Double? = nil,
     now: () -> Double = { ProcessInfo.processInfo.systemUptime }
   ) -> Exit {
@@ -52,8 +54,10 @@ public enum ConsoleRunLoop {
           switch command {
           case .quit: return .quit
           case .rerun:
-            rerun(&model)
+            perform(command, &model)
             model.chrome.status = "running again"
+          case .setRemoteDescription:
+            perform(command, &model)
           case .writeJSON:
             model.chrome.status = writeJSON(model, directory: directory)
           case .copy(let text):

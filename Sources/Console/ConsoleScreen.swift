@@ -1,4 +1,5 @@
 import Foundation
+import Traversal
 
 /// What `update` asks the run loop to do (side effects stay out of the models).
 public enum ConsoleCommand: Equatable, Sendable {
@@ -9,6 +10,8 @@ public enum ConsoleCommand: Equatable, Sendable {
   case writeJSON
   /// Put this text on the clipboard (OSC 52) and say so in the status line.
   case copy(String)
+  /// The person accepted the peer's description (connect): hand it to the session.
+  case setRemoteDescription(SessionDescription)
 }
 
 /// A screen: a value holding its state, updated by keys and engine events and drawn by `view`.

@@ -277,8 +277,9 @@ public final class ConnectSession {
   public private(set) var natProfile: NATProfile?
   /// The verdict, once finished.
   public private(set) var report: ConnectReport?
-  /// The ICE session (its agent holds pairs and statistics).
-  public let ice: ICESession
+  /// The ICE session (its agent holds pairs and statistics). Not public: fronts see pairs,
+  /// candidates and states through the events (``ConnectProgress``), never the agent.
+  let ice: ICESession
 
   private let startedAt: Instant
   private var started = false

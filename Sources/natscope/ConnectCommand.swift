@@ -156,15 +156,20 @@ struct ConnectCommand: ParsableCommand {
     // The console needs the terminal for itself: tokens go through it, not through files.
     let useConsole =
       console.wantsConsole(json: json) && tokenIn == nil && tokenOut == nil && !sdp
-    let box = SessionBox(verbose: verbose && !useConsole)
     if useConsole {
       let report = try ConsoleRunner.runConnect(
-        runtime: runtime, configuration: configuration, box: box, peerRole: peerRole,
+        runtime: runtime, configuration: configuration, peerRole: peerRole,
         options: console.renderOptions)
       print(report.text)
       if report.state != .connected { throw ExitCode(NatscopeExit.unreachable.rawValue) }
       return
     }
+    let runner = Self.runner(runtime, configuration)
+    // Events are handled in order on their own queue (so `-v` lines keep coming while this
+    // thread waits for a paste); this thread waits for what it needs.
+    let events = HeadlessConnectEvents(verbose: verbose)
+    let delivery = DispatchQueue(label: "natscope.connect.events")
+    runner.onAvailable = { delivery.async { events.handle(runner.drain()) } }
     // Ctrl-C (or SIGTERM) while waiting for a paste or during the checks: release the TURN
     // allocations before exiting.
     let signalQueue = DispatchQueue(label: "natscope.connect.signals")
@@ -174,7 +179,7 @@ struct ConnectCommand: ParsableCommand {
       signal(sig, SIG_IGN)
       let source = DispatchSource.makeSignalSource(signal: sig, queue: signalQueue)
       source.setEventHandler {
-        Self.close(box, runtime)
+        Self.close(runner)
         Foundation.exit(128 + sig)
       }
       source.resume()
@@ -182,51 +187,42 @@ struct ConnectCommand: ParsableCommand {
     }
 
     // 1. Start gathering (and probing) at once: the answerer gathers while the offer is pasted.
-    try runtime.onLoop { rt in
-      let session = ConnectSession(
-        runtime: rt, configuration: configuration,
-        streamConnector: rt.streamConnector())
-      box.session = session
-      session.onEvent = { entry in box.handle(entry, origin: session) }
-      session.start()
-    }
+    try runner.start()
     var peer: SessionDescription?
     if answer {
-      peer = try readPeer(box: box, runtime: runtime)
+      peer = try readPeer(runner)
     }
 
     // 2. Our description, once gathered.
-    let mine: SessionDescription
-    do {
-      mine = try runtime.run(timeout: configuration.gatheringTimeout + .seconds(10)) {
-        _, done in
-        box.whenLocalReady { done.succeed($0) }
-      }
-    } catch {
-      close(box, runtime)
-      throw fail("gathering candidates did not finish: \(error)")
+    let gatherLimit = configuration.gatheringTimeout + .seconds(10)
+    guard events.waitForLocalDescription(timeout: gatherLimit), let mine = events.localDescription
+    else {
+      Self.close(runner)
+      throw fail(
+        "gathering candidates did not finish within \(gatherLimit.components.seconds) s")
     }
-    try writeOwn(mine, box: box, runtime: runtime)
+    try writeOwn(mine, runner)
 
     // 3. The peer's description (the offerer reads the answer now).
-    if peer == nil { peer = try readPeer(box: box, runtime: runtime) }
+    if peer == nil { peer = try readPeer(runner) }
     guard let peer else { throw fail("no token was read") }
 
     // 4. Checks, verdict, hold, close.
-    let report: ConnectReport?
+    let limit = configuration.checkTimeout + configuration.holdTime + .seconds(10)
     do {
-      let limit =
-        configuration.checkTimeout + configuration.holdTime + .seconds(10)
-      report = try runtime.run(timeout: limit) { _, done in
-        box.whenClosed { done.succeed($0) }
-        box.session?.setRemoteDescription(peer)
-      }
+      try runner.send(.setRemoteDescription(peer))
     } catch {
-      close(box, runtime)
-      throw fail("the checks did not finish: \(error)")
+      Self.close(runner)
+      throw fail("the checks could not start: \(error)")
     }
-    guard let report else { throw fail("the session closed without a verdict") }
-    if verbose, let ms = box.checksToVerdictMs {
+    guard runner.waitUntilFinished(timeout: limit) else {
+      Self.close(runner)
+      throw fail("the checks did not finish within \(limit.components.seconds) s")
+    }
+    delivery.sync {}  // every event handled
+    let progress = events.progress
+    guard let report = progress.report else { throw fail("the session closed without a verdict") }
+    if verbose, let ms = progress.checksToVerdictMs {
       let what = report.state == .connected ? "connected" : "failed"
       stderr(
         "verdict: \(what) \(String(format: "%.1f", ms)) ms after the peer's description was set")
@@ -237,6 +233,18 @@ struct ConnectCommand: ParsableCommand {
       print(report.text)
     }
     if report.state != .connected { throw ExitCode(NatscopeExit.unreachable.rawValue) }
+  }
+
+  /// The runner of this command's session on `runtime`: the headless run and the console
+  /// both drive the session through it.
+  static func runner(_ runtime: NIORuntime, _ configuration: ConnectSessionConfiguration)
+    -> SessionRunner<ConnectLogEntry, ConnectSessionCommand>
+  {
+    .connect(hop: runtime.hop) {
+      ConnectSession(
+        runtime: runtime, configuration: configuration,
+        streamConnector: runtime.streamConnector())
+    }
   }
 
   // MARK: - Configuration
@@ -268,7 +276,7 @@ struct ConnectCommand: ParsableCommand {
 
   // MARK: - Tokens in and out
 
-  func writeOwn(_ d: SessionDescription, box: SessionBox, runtime: NIORuntime) throws {
+  func writeOwn(_ d: SessionDescription, _ runner: ConnectRunner) throws {
     let text = sdp ? d.sdp : d.token + "\n"
     let destination = tokenOut ?? (json ? "stderr" : "-")
     if tokenOut == nil {
@@ -286,7 +294,7 @@ struct ConnectCommand: ParsableCommand {
       FileHandle.standardError.write(Data(text.utf8))
     default:
       guard let f = fopen(destination, "w") else {
-        close(box, runtime)
+        Self.close(runner)
         throw fail("cannot write the token to \(destination): \(String(cString: strerror(errno))).")
       }
       fputs(text, f)
@@ -294,7 +302,7 @@ struct ConnectCommand: ParsableCommand {
     }
   }
 
-  func readPeer(box: SessionBox, runtime: NIORuntime) throws -> SessionDescription {
+  func readPeer(_ runner: ConnectRunner) throws -> SessionDescription {
     let source = tokenIn ?? "-"
     if tokenIn == nil {
       stderr(answer ? "Paste the offer token:" : "Paste the answer token:")
@@ -306,7 +314,7 @@ struct ConnectCommand: ParsableCommand {
       file = fopen(source, "r")
     }
     guard let file else {
-      close(box, runtime)
+      Self.close(runner)
       throw fail("cannot read the token from \(source): \(String(cString: strerror(errno))).")
     }
     defer { fclose(file) }
@@ -325,91 +333,63 @@ struct ConnectCommand: ParsableCommand {
     case .complete(let d):
       return d
     case .error(let e):
-      close(box, runtime)
+      Self.close(runner)
       throw fail(e.message)
     case .needMore:
-      close(box, runtime)
+      Self.close(runner)
       throw fail(SignalingError.empty.message)
     }
   }
 
-  /// Closes the session (releasing TURN allocations), bounded.
-  func close(_ box: SessionBox, _ runtime: NIORuntime) { Self.close(box, runtime) }
-
   /// Closes the session (releasing TURN allocations), bounded; callable from any thread but
   /// the loop.
-  static func close(_ box: SessionBox, _ runtime: NIORuntime) {
-    _ = try? runtime.run(timeout: .seconds(8)) { _, done in
-      box.whenClosed { _ in done.succeed() }
-      box.session?.close()
+  static func close(_ runner: ConnectRunner) {
+    do {
+      try runner.send(.close)
+    } catch {
+      return  // the runtime is gone, and the session's sockets with it
     }
+    _ = runner.waitUntilFinished(timeout: .seconds(8))
   }
 }
 
-/// The session and the waiters of the current step. Touched only on the runtime's loop
-/// (`@unchecked Sendable` so the `@Sendable` bodies of `run`/`onLoop` may carry it there).
-final class SessionBox: @unchecked Sendable {
-  var session: ConnectSession?
-  let verbose: Bool
-  private var localWaiter: ((SessionDescription) -> Void)?
-  private var closedWaiter: ((ConnectReport?) -> Void)?
-  private(set) var checksToVerdictMs: Double?
-  /// Sees every event too (the console's feed); set before the session starts.
-  var observer: ((ConnectLogEntry, ConnectSession) -> Void)?
+typealias ConnectRunner = SessionRunner<ConnectLogEntry, ConnectSessionCommand>
+
+/// The headless `connect`'s view of its session: the events folded into a ``ConnectProgress``
+/// (on the delivery queue), `-v` lines, and a signal when our description is ready.
+final class HeadlessConnectEvents: @unchecked Sendable {
+  private let verbose: Bool
+  private let lock = NSLock()
+  private var state = ConnectProgress()
+  private let localReady = DispatchSemaphore(value: 0)
 
   init(verbose: Bool) { self.verbose = verbose }
 
-  func handle(_ entry: ConnectLogEntry, origin: ConnectSession) {
-    if verbose { EventLine.print(entry, start: origin) }
-    observer?(entry, origin)
-    switch entry.event {
-    case .localDescriptionReady(let d):
-      // The event's description is the session's; it carries the password for the peer.
-      if let local = origin.localDescription {
-        localWaiter?(local)
-      } else {
-        localWaiter?(d)
-      }
-      localWaiter = nil
-    case .finished:
-      checksToVerdictMs = origin.checksToVerdictMs
-    case .phaseChanged(.closed):
-      closedWaiter?(origin.report)
-      closedWaiter = nil
-    default:
-      break
+  /// Handles events in order (called on one serial queue).
+  func handle(_ entries: [ConnectLogEntry]) {
+    for entry in entries {
+      lock.lock()
+      let hadLocal = state.localDescription != nil
+      state.apply(entry)
+      let hasLocal = state.localDescription != nil
+      lock.unlock()
+      // `-v`: one line per event with the milliseconds since the runtime started.
+      if verbose { stderr(entry.logLine(since: .zero, width: 9)) }
+      if !hadLocal && hasLocal { localReady.signal() }
     }
   }
 
-  func whenLocalReady(_ f: @escaping (SessionDescription) -> Void) {
-    if let d = session?.localDescription { f(d) } else { localWaiter = f }
+  var progress: ConnectProgress {
+    lock.lock()
+    defer { lock.unlock() }
+    return state
   }
 
-  func whenClosed(_ f: @escaping (ConnectReport?) -> Void) {
-    if let s = session, s.phase == .closed { f(s.report) } else { closedWaiter = f }
-  }
-}
+  /// This side's description (with the password the peer needs), once ready.
+  var localDescription: SessionDescription? { progress.localDescription }
 
-/// `-v` output: one line per event on standard error, with milliseconds since the start.
-enum EventLine {
-  static func print(_ entry: ConnectLogEntry, start session: ConnectSession) {
-    let ms = entry.at.milliseconds
-    let text: String
-    switch entry.event {
-    case .phaseChanged(let p): text = "phase \(p.rawValue)"
-    case .probeStarted(let s):
-      text = "probe started: \(s.map(\.description).joined(separator: ", "))"
-    case .probeFinished(let p, let r):
-      text = "probe finished: " + (p.map { $0.summary } ?? (r ?? "no profile"))
-    case .ice(let e): text = "ice \(e)"
-    case .relay(let s, let e): text = "turn \(s): \(e)"
-    case .relayUnavailable(let s, let r): text = "turn \(s) unavailable: \(r)"
-    case .localDescriptionReady(let d): text = "local description ready: \(d)"
-    case .remoteDescriptionSet(let n, let u):
-      text = "remote description set: \(n) candidates, \(u) usable"
-    case .finished(let r): text = "finished: \(r.state.rawValue)"
-    }
-    stderr(String(format: "%9.1f ms  ", ms) + text)
+  func waitForLocalDescription(timeout: Duration) -> Bool {
+    localReady.wait(timeout: .now() + .milliseconds(Int(timeout.milliseconds))) == .success
   }
 }
 

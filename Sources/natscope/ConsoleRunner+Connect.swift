@@ -1,86 +1,54 @@
 import Console
 import Foundation
 import Network
-import Runtime
-import STUN
-import Scenarios
 import Sessions
 import Traversal
 
-#if canImport(Glibc)
-  import Glibc
-#endif
-
 extension ConsoleRunner {
-  /// `natscope connect` in the console: starts the session, feeds the connect screen from its
-  /// events (NIO loop → locked queue → UI thread), hands an accepted peer token to the session,
-  /// and on `q` (or Ctrl-C) closes it, releasing TURN allocations. Returns the verdict.
+  /// `natscope connect` in the console: the session runs behind a ``SessionRunner``; its
+  /// events, drained on the UI thread, feed the connect screen through ``ConnectFeed``; an
+  /// accepted peer token leaves `update` as a command the runner hands to the session; on `q`
+  /// (or Ctrl-C) the session is closed, releasing TURN allocations. Returns the verdict.
   static func runConnect(
-    runtime: NIORuntime, configuration: ConnectSessionConfiguration, box: SessionBox,
-    peerRole: SignalingRole, options: RenderOptions
+    runtime: NIORuntime, configuration: ConnectSessionConfiguration, peerRole: SignalingRole,
+    options: RenderOptions
   ) throws -> ConnectReport {
-    let events = EventBox<ConnectScreen.Event>()
-    let reports = EventBox<ConnectReport>()
+    let runner = ConnectCommand.runner(runtime, configuration)
+    var feed = ConnectFeed()
     var model = ConnectScreen(peerRole: peerRole)
     model.model.role = configuration.role == .offer ? "controlling" : "controlled"
     let started = ProcessInfo.processInfo.systemUptime
-    var finished = false
-
-    let terminal: Terminal
     do {
-      terminal = try Terminal(options: options)
+      try runner.start()
     } catch {
-      throw fail("cannot open the console: \(error); try --no-tui")
+      ConsoleUpdate.update(&model, engine: .failed("the session could not start: \(error)"))
     }
-    do {
-      try runtime.onLoop { rt in
-        let session = ConnectSession(
-          runtime: rt, configuration: configuration,
-          streamConnector: rt.streamConnector())
-        let feed = ConnectFeed(start: rt.now)
-        box.session = session
-        box.observer = { entry, origin in
-          for event in feed.events(for: entry, session: origin) { events.push(0, event) }
-          if case .finished(let report) = entry.event { reports.push(0, report) }
-        }
-        session.onEvent = { entry in box.handle(entry, origin: session) }
-        session.start()
-      }
-    } catch {
-      events.push(0, .failed("the session could not start: \(error)"))
-    }
-
-    let exit = ConsoleRunLoop.run(
-      terminal: terminal, model: &model, directory: FileManager.default.currentDirectoryPath,
+    _ = try withTerminal(
+      options: options, model: &model,
       engine: { model in
-        for (_, event) in events.drain() {
-          if case .report = event { finished = true }
-          ConsoleUpdate.update(&model, engine: event)
+        for entry in runner.drain() {
+          for event in feed.events(for: entry) { ConsoleUpdate.update(&model, engine: event) }
         }
-        if let peer = model.pendingRemote {
-          model.pendingRemote = nil
-          do {
-            try runtime.onLoop { _ in box.session?.setRemoteDescription(peer) }
-          } catch {
-            ConsoleUpdate.update(&model, engine: .failed("cannot start the checks: \(error)"))
-          }
-        }
-        if !finished {
+        if feed.progress.report == nil {
           let ms = ((ProcessInfo.processInfo.systemUptime - started) * 1000).rounded()
           if ms - model.model.elapsedMs >= 100 {
             ConsoleUpdate.update(&model, engine: .elapsed(ms))
           }
         }
       },
-      rerun: { _ in })
-    terminal.restore()
-    // Release TURN allocations (bounded) before anything else, as on SIGINT without the console.
-    ConnectCommand.close(box, runtime)
-    if case .signal(let sig) = exit {
-      signal(sig, SIG_DFL)
-      raise(sig)
-    }
-    guard let report = reports.drain().last?.event else {
+      perform: { command, model in
+        guard case .setRemoteDescription(let peer) = command else { return }
+        do {
+          try runner.send(.setRemoteDescription(peer))
+        } catch {
+          ConsoleUpdate.update(&model, engine: .failed("cannot start the checks: \(error)"))
+        }
+      },
+      // Release TURN allocations (bounded) before anything else, as on SIGINT without the
+      // console.
+      cleanup: { ConnectCommand.close(runner) })
+    for entry in runner.drain() { _ = feed.events(for: entry) }
+    guard let report = feed.progress.report else {
       throw fail("stopped before a verdict (no report)")
     }
     return report

@@ -33,26 +33,31 @@ struct ConsoleArguments: ParsableArguments {
   }
 }
 
-/// Runs the live console for `demo` and `probe`, then prints the plain report to the normal
-/// terminal so it stays in the scrollback.
+/// Runs the live console for `demo`, `probe` and `connect`, then prints the plain report to the
+/// normal terminal so it stays in the scrollback. Every screen is fed by a ``SessionRunner``:
+/// events drained on this (the UI) thread, commands from `update` handed back to it.
 enum ConsoleRunner {
-  /// Opens the terminal, runs the loop, and always restores the terminal. A SIGTERM or
-  /// SIGHUP is re-raised (default action) after the terminal is back.
+  /// Opens the terminal, runs the loop, and always restores the terminal; then runs `cleanup`
+  /// (e.g. closing a session); then a SIGTERM or SIGHUP is re-raised (default action). The one
+  /// open/restore/re-raise path of every console.
   static func withTerminal<S: ConsoleScreen>(
-    options: RenderOptions, model: inout S, engine: (inout S) -> Void, rerun: (inout S) -> Void,
-    stopAt deadline: Double? = nil
+    options: RenderOptions, model: inout S, engine: (inout S) -> Void,
+    perform: (ConsoleCommand, inout S) -> Void, stopAt deadline: Double? = nil,
+    cleanup: () -> Void = {}
   ) throws -> ConsoleRunLoop.Exit {
     let terminal: Terminal
     do {
       terminal = try Terminal(options: options)
     } catch {
+      cleanup()
       throw fail("cannot open the console: \(error); try --no-tui")
     }
     let exit = ConsoleRunLoop.run(
       terminal: terminal, model: &model,
-      directory: FileManager.default.currentDirectoryPath, engine: engine, rerun: rerun,
+      directory: FileManager.default.currentDirectoryPath, engine: engine, perform: perform,
       stopAt: deadline)
     terminal.restore()
+    cleanup()
     if case .signal(let sig) = exit {
       signal(sig, SIG_DFL)
       raise(sig)
@@ -62,60 +67,60 @@ enum ConsoleRunner {
 
   // MARK: Demo
 
-  /// The simulated demo, advanced in step with the wall clock so the probes can be watched.
-  final class DemoDriver {
-    let seed: UInt64
-    let loss: Double
-    let latency: Int
+  /// One run of the simulated demo: a fresh lab with every probe scheduled, advanced in step
+  /// with the wall clock so the probes can be watched. Lives on the UI thread (the simulated
+  /// network runs there), inside the demo's ``SessionRunner``.
+  final class DemoLabRun {
     /// Each host's probe starts this much simulated time after the previous one.
     static let stagger: Duration = .milliseconds(300)
     /// Simulated seconds per wall second.
     static let speed = 1.0
-    private(set) var lab: SimulatedLab
+    let seed: UInt64
+    let loss: Double
+    let latency: Int
+    let lab: SimulatedLab
     private(set) var hosts: [(name: String, host: SimulatedHost)] = []
-    private var pending: [DemoScreen.Event] = []
     private(set) var reports: [String: ProbeReport] = [:]
-    private var wallStart = ProcessInfo.processInfo.systemUptime
+    private let wallStart = ProcessInfo.processInfo.systemUptime
+    private var emit: ((DemoScreen.Event) -> Void)?
+    private var finished: (() -> Void)?
+    private var clockMs: Double = -1
 
     init(seed: UInt64, loss: Double, latency: Int) throws {
       self.seed = seed
       self.loss = loss
       self.latency = latency
       lab = try SimulatedLab(seed: seed, latency: .milliseconds(Int64(latency)))
-      try build()
-    }
-
-    /// Builds a fresh lab and schedules every probe.
-    func build() throws {
-      lab = try SimulatedLab(seed: seed, latency: .milliseconds(Int64(latency)))
-      hosts = []
-      reports = [:]
-      pending = []
-      for (i, (name, behavior)) in NATBehavior.presets.enumerated() {
+      for (name, behavior) in NATBehavior.presets {
         let host =
           name == "cgnat"
           ? try lab.addCarrierSite(name, loss: loss / 100)
           : try lab.addSite(name, behavior: name == "open" ? nil : behavior, loss: loss / 100)
         hosts.append((name, host))
+      }
+    }
+
+    /// Schedules every probe; their steps go to `emit`.
+    func start(emit: @escaping (DemoScreen.Event) -> Void, finished: @escaping () -> Void) {
+      self.emit = emit
+      self.finished = finished
+      for (i, (name, host)) in hosts.enumerated() {
         let configuration = ProbeConfiguration(
           servers: [lab.stunServerAddress], localAddresses: host.localAddresses())
-        let at = Instant.zero + Self.stagger * i
-        _ = lab.network.schedule(at: at) { [weak self] in
+        _ = lab.network.schedule(at: Instant.zero + Self.stagger * i) { [weak self] in
           let session = ProbeSession(runtime: host, configuration: configuration)
-          session.onStep = { [weak self] action in self?.pending.append(.step(site: i, action)) }
+          session.onStep = { [weak self] action in self?.emit?(.step(site: i, action)) }
           session.start { [weak self] result in
-            guard let self else { return }
-            if case .success(let report) = result {
-              self.reports[name] = report
-              self.pending.append(.step(site: i, .finished(report)))
-            }
+            guard let self, case .success(let report) = result else { return }
+            self.reports[name] = report
+            self.emit?(.step(site: i, .finished(report)))
+            if self.isFinished { self.finished?() }
           }
         }
       }
-      wallStart = ProcessInfo.processInfo.systemUptime
     }
 
-    var finished: Bool { reports.count == hosts.count }
+    var isFinished: Bool { reports.count == hosts.count }
 
     func screen(setting: String) -> DemoScreen {
       DemoScreen(
@@ -125,23 +130,23 @@ enum ConsoleRunner {
         }, server: lab.stunServerAddress.description, setting: setting)
     }
 
-    /// Runs the simulation up to the wall clock and applies what happened.
-    func pump(_ model: inout DemoScreen) {
-      if !finished {
+    /// Runs the simulation up to the wall clock; says the simulated time when it moved.
+    func advance() {
+      if !isFinished {
         let wall = ProcessInfo.processInfo.systemUptime - wallStart
         let target = Instant(nanoseconds: Int64(min(wall * Self.speed, 120) * 1e9))
         lab.network.run(until: target)
       }
-      for event in pending { ConsoleUpdate.update(&model, engine: event) }
-      pending.removeAll()
-      if model.clockMs != lab.network.now.milliseconds {
-        ConsoleUpdate.update(&model, engine: .clock(lab.network.now.milliseconds))
+      let now = lab.network.now.milliseconds
+      if now != clockMs {
+        clockMs = now
+        emit?(.clock(now))
       }
     }
 
     /// The plain-text report of the finished run, as `natscope demo --no-tui` prints it.
     func report() -> DemoReport? {
-      guard finished else { return nil }
+      guard isFinished else { return nil }
       let sites = hosts.compactMap { entry -> DemoSite? in
         guard let report = reports[entry.name] else { return nil }
         return DemoSite(
@@ -155,20 +160,34 @@ enum ConsoleRunner {
   }
 
   static func runDemo(seed: UInt64, loss: Double, latency: Int, options: RenderOptions) throws {
-    let driver = try DemoDriver(seed: seed, loss: loss, latency: latency)
+    var current = try DemoLabRun(seed: seed, loss: loss, latency: latency)
+    // The simulated network runs on this thread: the runner's hop is a plain call and its
+    // pump advances the lab.
+    let runner = SessionRunner<DemoScreen.Event, Never>(
+      hop: inlineHop, pump: { current.advance() },
+      start: { emit, finished in
+        current.start(emit: emit, finished: finished)
+        return { _ in }
+      })
     let setting = "seed \(seed), \(latency) ms per hop, \(loss.formatted())% loss"
-    var model = driver.screen(setting: setting)
+    var model = current.screen(setting: setting)
+    try runner.start()
     _ = try withTerminal(
-      options: options, model: &model, engine: { driver.pump(&$0) },
-      rerun: { model in
+      options: options, model: &model,
+      engine: { model in
+        for event in runner.drain() { ConsoleUpdate.update(&model, engine: event) }
+      },
+      perform: { command, model in
+        guard command == .rerun else { return }
         do {
-          try driver.build()
+          current = try DemoLabRun(seed: seed, loss: loss, latency: latency)
+          try runner.start()
           ConsoleUpdate.update(&model, engine: .restarted)
         } catch {
           model.chrome.status = "cannot restart: \(error)"
         }
       })
-    guard let report = driver.report() else {
+    guard let report = current.report() else {
       throw fail("the demo was stopped before every probe finished")
     }
     print(report.text)
@@ -191,29 +210,33 @@ enum ConsoleRunner {
         tick = t
         frames += 1
         ConsoleUpdate.update(&model, engine: .snapshot(.sample(pairs: pairs, tick: tick)))
-      }, rerun: { _ in }, stopAt: start + Double(seconds))
+      }, perform: { _, _ in }, stopAt: start + Double(seconds))
     print("console benchmark: \(frames) updates of a \(pairs)-pair check list in \(seconds) s")
   }
 
   // MARK: Probe
 
-  /// Engine events from the runtime's event loop to the UI thread.
-  final class EventBox<Event: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var events: [(generation: Int, event: Event)] = []
-
-    func push(_ generation: Int, _ event: Event) {
-      lock.lock()
-      events.append((generation, event))
-      lock.unlock()
-    }
-
-    func drain() -> [(generation: Int, event: Event)] {
-      lock.lock()
-      defer { lock.unlock() }
-      let out = events
-      events.removeAll()
-      return out
+  /// The runner of a probe session on `runtime`, for the console and the plain report alike:
+  /// its steps, then `.finished(report)` or `.failed(reason)`.
+  /// - Parameter logged: wraps the runtime the session sees (logging under `--log-level`; the
+  ///   console leaves it unwrapped, since log lines would land on its screen).
+  static func probeRunner(
+    runtime: NIORuntime, configuration: ProbeConfiguration, socketOptions: UDPSocketOptions,
+    logged: @escaping @Sendable (any NetworkRuntime) -> any NetworkRuntime = { $0 }
+  ) -> SessionRunner<ProbeScreen.Event, Never> {
+    SessionRunner(hop: runtime.hop) { emit, finished in
+      let session = ProbeSession(
+        runtime: logged(runtime), configuration: configuration, socketOptions: socketOptions,
+        tcpConnector: runtime.streamConnector())
+      session.onStep = { emit(.action($0)) }
+      session.start { result in
+        switch result {
+        case .success(let r): emit(.action(.finished(r)))
+        case .failure(let e): emit(.failed("cannot open a UDP socket: \(e)"))
+        }
+        finished()
+      }
+      return { _ in }
     }
   }
 
@@ -221,44 +244,31 @@ enum ConsoleRunner {
     runtime: NIORuntime, configuration: ProbeConfiguration, socketOptions: UDPSocketOptions,
     limit: Duration, options: RenderOptions
   ) throws -> ProbeReport {
-    let box = EventBox<ProbeScreen.Event>()
-    var generation = 0
+    let runner = probeRunner(
+      runtime: runtime, configuration: configuration, socketOptions: socketOptions)
     var started = ProcessInfo.processInfo.systemUptime
     var report: ProbeReport?
-    func start() {
-      generation += 1
-      let gen = generation
-      started = ProcessInfo.processInfo.systemUptime
-      report = nil
-      do {
-        try runtime.onLoop { rt in
-          let session = ProbeSession(
-            runtime: rt, configuration: configuration, socketOptions: socketOptions,
-            tcpConnector: rt.streamConnector())
-          session.onStep = { box.push(gen, .action($0)) }
-          session.start { result in
-            switch result {
-            case .success(let r): box.push(gen, .action(.finished(r)))
-            case .failure(let e): box.push(gen, .failed("cannot open a UDP socket: \(e)"))
-            }
-          }
-        }
-      } catch {
-        box.push(gen, .failed("the probe could not start: \(error)"))
-      }
-    }
     var plan = ProbeScreen.defaultPlan
     if !configuration.testHairpinning { plan.removeAll { $0 == .hairpinning } }
     if configuration.portAllocationSamples == 0 { plan.removeAll { $0 == .portAllocation } }
     if configuration.lifetime != nil { plan.append(.bindingLifetime) }
     var model = ProbeScreen(
       server: configuration.servers.map(\.description).joined(separator: ", "), plan: plan)
-    start()
+    func start(_ model: inout ProbeScreen) {
+      started = ProcessInfo.processInfo.systemUptime
+      report = nil
+      do {
+        try runner.start()
+      } catch {
+        ConsoleUpdate.update(&model, engine: .failed("the probe could not start: \(error)"))
+      }
+    }
+    start(&model)
     let limitSeconds = Double(limit.nanoseconds) / 1e9
     _ = try withTerminal(
       options: options, model: &model,
       engine: { model in
-        for (gen, event) in box.drain() where gen == generation {
+        for event in runner.drain() {
           if case .action(.finished(let r)) = event { report = r }
           ConsoleUpdate.update(&model, engine: event)
         }
@@ -270,12 +280,28 @@ enum ConsoleRunner {
           }
         }
       },
-      rerun: { model in
+      perform: { command, model in
+        guard command == .rerun else { return }
         ConsoleUpdate.update(&model, engine: .restarted)
-        start()
+        start(&model)
       })
     if let failure = model.failure { throw fail(failure) }
     guard let report else { throw fail("the probe was stopped before it finished") }
     return report
   }
+}
+
+extension NIORuntime {
+  /// A ``SessionRunner`` hop onto this runtime's loop: runs the body there and waits for it.
+  var hop: SessionRunner<ConnectLogEntry, ConnectSessionCommand>.Hop {
+    { body in
+      let call = LoopCall(body: body)
+      try self.onLoop { _ in call.body() }
+    }
+  }
+}
+
+/// A body carried onto the loop, where it alone runs (the runner's contract).
+private struct LoopCall: @unchecked Sendable {
+  let body: () -> Void
 }

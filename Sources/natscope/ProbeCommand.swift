@@ -1,4 +1,5 @@
 import ArgumentParser
+import Console
 import Foundation
 import Network
 import Runtime
@@ -108,22 +109,23 @@ struct ProbeCommand: ParsableCommand {
         runtime: runtime, configuration: configuration, socketOptions: options, limit: limit,
         options: console.renderOptions)
     } else {
-      let outcome: Result<ProbeReport, RuntimeError>
-      do {
-        outcome = try runtime.run(timeout: limit) { rt, done in
-          let session = ProbeSession(
-            runtime: global.logged(rt, "natscope.probe"), configuration: configuration,
-            socketOptions: options,
-            tcpConnector: rt.streamConnector())
-          session.start { done.succeed($0) }
+      let runner = ConsoleRunner.probeRunner(
+        runtime: runtime, configuration: configuration, socketOptions: options,
+        logged: { global.logged($0, "natscope.probe") })
+      try runner.start()
+      guard runner.waitUntilFinished(timeout: limit) else {
+        throw fail("the probe did not finish within \(limit.components.seconds) s")
+      }
+      var outcome: ProbeReport?
+      for event in runner.drain() {
+        switch event {
+        case .action(.finished(let r)): outcome = r
+        case .failed(let reason): throw fail(reason)
+        default: break
         }
-      } catch let error as RunError {
-        throw fail("the probe did not finish: \(error)")
       }
-      switch outcome {
-      case .success(let r): report = r
-      case .failure(let error): throw fail("cannot open a UDP socket: \(error)")
-      }
+      guard let outcome else { throw fail("the probe ended without a report") }
+      report = outcome
     }
     if json {
       try JSONOutput.print(report)

@@ -10,7 +10,7 @@ import Traversal
   @Test(arguments: FrameTests.variants)
   func connectedFrames(_ v: FrameTests.Variant) throws {
     let run = try ConnectLabRun(rows: v.rows, cols: v.cols)
-    run.run { $0.offerScreen.model.connected != nil && $0.answerScreen.model.connected != nil }
+    try run.run { $0.offerScreen.model.connected != nil && $0.answerScreen.model.connected != nil }
     #expect(run.offerScreen.model.connected == true)
     #expect(run.answerScreen.model.connected == true)
     let grid = ConsoleView.view(run.offerScreen, options: v.options)
@@ -24,7 +24,7 @@ import Traversal
   @Test(arguments: FrameTests.variants)
   func checkingFrames(_ v: FrameTests.Variant) throws {
     let run = try ConnectLabRun(rows: v.rows, cols: v.cols)
-    run.run { $0.offerScreen.model.pairs.contains { $0.state == .inProgress } }
+    try run.run { $0.offerScreen.model.pairs.contains { $0.state == .inProgress } }
     #expect(run.offerScreen.model.connected == nil)
     #expect(!run.offerScreen.model.candidates.filter { $0.side == .remote }.isEmpty)
     Snapshot.assert(
@@ -35,7 +35,7 @@ import Traversal
   @Test func waitingForThePeerShowsOurToken() throws {
     let run = try ConnectLabRun()
     run.holdTokens = true
-    run.run(limitMs: 5000)
+    try run.run(limitMs: 5000)
     let s = run.offerScreen
     #expect(s.model.agentState == .waiting)
     #expect(s.model.localToken.hasPrefix("natscope1."))
@@ -60,23 +60,26 @@ import Traversal
     #expect(!expected.isEmpty)
     run.badPaste = bad
     // Stop right after the bad paste.
-    run.run { $0.badPaste == nil }
+    try run.run { $0.badPaste == nil }
     #expect(run.answerScreen.chrome.status == expected)
     #expect(run.answerScreen.editingRemote)
     #expect(run.answerScreen.remoteDraft.isEmpty)
-    #expect(run.answerScreen.pendingRemote == nil)
+    #expect(run.answerCommands.isEmpty)
     #expect(run.answerScreen.model.remoteToken.isEmpty)
     #expect(run.answerScreen.model.log.last == "token refused: \(expected)")
     let grid = ConsoleView.view(run.answerScreen, options: RenderOptions())
     #expect(grid.text.contains(String(expected.prefix(40))))
 
     // The good token (pasted into the still-open field) starts the checks.
-    run.run { $0.answerScreen.model.agentState == .checking && $0.answerPasted }
+    try run.run { $0.answerScreen.model.agentState == .checking && $0.answerPasted }
     #expect(run.answerScreen.model.remoteToken.hasPrefix("natscope1."))
     #expect(run.answerScreen.chrome.status.hasPrefix("peer's token accepted"))
-    run.run { $0.answerScreen.model.checksSent > 0 }
+    // The accepted token left `update` as one command carrying the offer's description.
+    let offer = try SessionDescription(token: run.offerScreen.model.localToken, expecting: .offer)
+    #expect(run.answerCommands == [.setRemoteDescription(offer)])
+    try run.run { $0.answerScreen.model.checksSent > 0 }
     #expect(run.answerScreen.model.checksSent > 0)
-    run.run { $0.answerScreen.model.connected != nil }
+    try run.run { $0.answerScreen.model.connected != nil }
     #expect(run.answerScreen.model.connected == true)
     // Once accepted, the peer's token cannot be replaced.
     var s = run.answerScreen
@@ -95,11 +98,11 @@ import Traversal
     // An offer pasted into the offerer names the wrong role.
     let run = try ConnectLabRun()
     run.holdTokens = true
-    run.run { !$0.offerScreen.model.localToken.isEmpty }
+    try run.run { !$0.offerScreen.model.localToken.isEmpty }
     var o = run.offerScreen
-    ConnectLabRun.paste(o.model.localToken, into: &o)
+    let commands = ConnectLabRun.paste(o.model.localToken, into: &o)
     let message = SignalingError.wrongRole(got: .offer, expected: .answer).message
     #expect(o.chrome.status == message)
-    #expect(o.pendingRemote == nil)
+    #expect(commands.isEmpty)
   }
 }

@@ -218,3 +218,46 @@ import Traversal
     #expect(Cell.width(of: "é") == 1)
   }
 }
+
+/// What `update` returns for the connect screen's token field: the decoded peer description as
+/// a command for the runner, never a field the runner polls.
+@Suite struct ConnectCommandTests {
+  static func offer() throws -> SessionDescription {
+    SessionDescription(
+      ufrag: "abcd", password: "0123456789abcdefghijkl", role: .offer, tieBreaker: 42,
+      candidates: [
+        try SignaledCandidate(sdpAttribute: "candidate:1 1 udp 2130706431 192.0.2.1 50000 typ host")
+      ], endOfCandidates: true, natProfile: nil)
+  }
+
+  @Test func acceptedTokenBecomesSetRemoteDescription() throws {
+    let d = try Self.offer()
+    var s = ConnectScreen(peerRole: .offer)
+    #expect(ConsoleUpdate.update(&s, key: .char("p")) == [])
+    #expect(ConsoleUpdate.update(&s, key: .paste(d.token)) == [])
+    let commands = ConsoleUpdate.update(&s, key: .enter)
+    #expect(commands == [.setRemoteDescription(d)])
+    guard case .setRemoteDescription(let got)? = commands.first else {
+      Issue.record("no command")
+      return
+    }
+    #expect(got.password == d.password && got.candidates == d.candidates)
+    #expect(s.remoteAccepted)
+    // A second paste is refused and asks for nothing.
+    #expect(ConsoleUpdate.update(&s, key: .paste(d.token)) == [])
+    #expect(s.chrome.status == "the peer's token is already set")
+  }
+
+  @Test func refusedTokenAsksForNothing() throws {
+    let d = try Self.offer()
+    // The offerer expects an answer: an offer is refused with the signalling sentence.
+    var s = ConnectScreen(peerRole: .answer)
+    ConsoleUpdate.update(&s, key: .paste(d.token))
+    #expect(ConsoleUpdate.update(&s, key: .enter) == [])
+    #expect(s.editingRemote)
+    #expect(s.chrome.status == SignalingError.wrongRole(got: .offer, expected: .answer).message)
+    // Escape cancels without a command either.
+    #expect(ConsoleUpdate.update(&s, key: .escape) == [])
+    #expect(!s.remoteAccepted)
+  }
+}

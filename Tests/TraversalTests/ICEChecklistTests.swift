@@ -109,7 +109,9 @@ import Traversal
     }
     let out = a.start(at: .zero)
     let changes = out.compactMap { o -> (Int, CandidatePairState, CandidatePairState)? in
-      if case .event(.pairStateChanged(let id, let from, let to, _)) = o { return (id, from, to) }
+      if case .event(.pairStateChanged(let id, let from, let to, _, _)) = o {
+        return (id, from, to)
+      }
       return nil
     }
     // Two foundations: two pairs unfrozen (then the best one is checked at once).

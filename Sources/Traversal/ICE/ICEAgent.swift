@@ -457,7 +457,10 @@ public struct ICEAgent: Sendable {
     pairs[i].state = to
     pairs[i].stats.history.append(CandidatePairTransition(state: to, at: now, reason: reason))
     if to != .failed { pairs[i].failureReason = nil }
-    emit(.pairStateChanged(pairID: pairs[i].id, from: from, to: to, reason: reason))
+    emit(
+      .pairStateChanged(
+        pairID: pairs[i].id, from: from, to: to, reason: reason,
+        rttMs: to == .succeeded && reason == .succeeded ? pairs[i].stats.lastRTTMs : nil))
   }
 
   private mutating func failPair(_ i: Int, _ reason: ICEPairReason, _ now: Instant) {

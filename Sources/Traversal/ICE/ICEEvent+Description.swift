@@ -65,7 +65,7 @@ extension ICEEvent: CustomStringConvertible {
       return
         "\(inCheckList ? "pair" : "valid pair") #\(p.id): \(p.local.type.rawValue) \(p.local.address) -> \(p.remote.type.rawValue) \(p.remote.address)"
     case .pairPruned(let id, let reason): return "pair #\(id) \(reason)"
-    case .pairStateChanged(let id, let from, let to, let reason):
+    case .pairStateChanged(let id, let from, let to, let reason, _):
       return
         "pair #\(id) \(from.rawValue) -> \(to.rawValue)\(reason.map { ": \($0)" } ?? "")"
     case .checkSent(let id, let from, let to, let attempt, let useCandidate, let triggered):

@@ -68,9 +68,11 @@ public enum ICEEvent: Codable, Sendable, Hashable {
   case pairAdded(ICEPairSummary, inCheckList: Bool)
   /// A pair was dropped from the check list.
   case pairPruned(pairID: Int, reason: ICEPairReason)
-  /// A pair changed state.
+  /// A pair changed state. `rttMs` is the round trip of the answer that made it succeed
+  /// (set only when an answer to a check did).
   case pairStateChanged(
-    pairID: Int, from: CandidatePairState, to: CandidatePairState, reason: ICEPairReason?)
+    pairID: Int, from: CandidatePairState, to: CandidatePairState, reason: ICEPairReason?,
+    rttMs: Double? = nil)
   /// A connectivity check request went out (`attempt` 1 is the first transmission).
   case checkSent(
     pairID: Int, from: TransportAddress, to: TransportAddress, attempt: Int, useCandidate: Bool,
