@@ -25,6 +25,7 @@ public struct ConnectFeed: Sendable {
       case .checking: out.append(.agentState(.checking))
       case .new, .finished, .closed: break
       }
+    case .waitingForPeer: out.append(.agentState(.waiting))
     case .localDescriptionReady(let d):
       // The event's description has no password; the session's has.
       out.append(.localToken(session.localDescription?.token ?? d.token))
@@ -107,6 +108,9 @@ public struct ConnectFeed: Sendable {
     case .remoteDescriptionSet(let n, let u):
       "remote description set: \(n) candidates, \(u) usable"
     case .finished(let r): "finished: \(r.state.rawValue)"
+    case .waitingForPeer(let w, let waited, let limit):
+      w.waitingText(waitedMs: waited, limitMs: limit)
+    case .peerWaitEnded(let w, let waited): w.endedText(waitedMs: waited)
     }
   }
 }

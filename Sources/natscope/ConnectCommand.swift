@@ -24,6 +24,17 @@ struct ConnectCommand: ParsableCommand {
       ICE agents can read and write; input may be either form. With --json and no \
       --token-out, the token goes to standard error so standard output stays JSON.
 
+      A person may take minutes to copy a token across, so each side waits for the other \
+      (--timeout, default 300 s): the offerer for the pasted answer, and the answerer, once \
+      its answer is printed, for the offerer's first check (which comes when the answer is \
+      pasted there); with -v it says how long it has waited. Meanwhile it keeps its NAT \
+      mappings (STUN keepalives every 15 s) and TURN allocations alive. The connectivity \
+      checks themselves get 15 s, counted from when this side holds both tokens (for the \
+      answerer, from the offerer's first check); "Connected in" and timeToConnectedMs count \
+      from there too, and the wait for the person is reported apart ("Waited 62 s for the \
+      peer's answer", timings.waitedForPeerMs). An answer written to a FIFO or pipe is taken \
+      as delivered at once: the answerer then does not wait.
+
       The TURN password comes from --turn-password or NATSCOPE_TURN_PASSWORD and is never \
       printed.
 
@@ -66,8 +77,9 @@ struct ConnectCommand: ParsableCommand {
 
   @Option(
     help: ArgumentHelp(
-      "Seconds the checks may take after the peer's token arrives.", valueName: "s"))
-  var timeout: Int = 15
+      "Seconds to wait for the person at the other end: the offerer for the pasted answer, the answerer for the offerer's first check.",
+      valueName: "s"))
+  var timeout: Int = 300
 
   @Flag(help: "Aggressive nomination: every check carries USE-CANDIDATE (offerer only).")
   var aggressive = false
@@ -102,8 +114,8 @@ struct ConnectCommand: ParsableCommand {
   @OptionGroup var global: GlobalOptions
 
   func validate() throws {
-    guard (1...600).contains(timeout) else {
-      throw ValidationError("--timeout must be between 1 and 600 seconds.")
+    guard (1...3600).contains(timeout) else {
+      throw ValidationError("--timeout must be between 1 and 3600 seconds.")
     }
   }
 
@@ -122,8 +134,8 @@ struct ConnectCommand: ParsableCommand {
       role: role, stunServers: stunServers, turnServers: turnServers,
       portRange: sockets.portRange?.range, includeLoopback: includeLoopback,
       localAddresses: sockets.bind.map { [$0.ip] },
-      probeTimeout: noProbe ? nil : .milliseconds(1200),
-      checkTimeout: .seconds(Int64(timeout)), agent: agent)
+      probeTimeout: noProbe ? nil : .milliseconds(1200), agent: agent,
+      peerWaitTimeout: .seconds(Int64(timeout)))
     // The console needs the terminal for itself: tokens go through it, not through files.
     let useConsole =
       console.wantsConsole(json: json) && tokenIn == nil && tokenOut == nil && !sdp
@@ -177,20 +189,31 @@ struct ConnectCommand: ParsableCommand {
       close(box, runtime)
       throw fail("gathering candidates did not finish: \(error)")
     }
-    try writeOwn(mine, box: box, runtime: runtime)
+    let delivered = try writeOwn(mine, box: box, runtime: runtime)
+    let limitText = ConnectReportText.duration(configuration.peerWaitTimeout.milliseconds)
+    if answer && !delivered {
+      stderr(
+        "Waiting up to \(limitText) for the other side's checks: paste your answer there.")
+    }
 
-    // 3. The peer's description (the offerer reads the answer now).
-    if peer == nil { peer = try readPeer(box: box, runtime: runtime) }
-    guard let peer else { throw fail("no token was read") }
+    // 3. The peer's description (the offerer reads the answer now, bounded by --timeout: the
+    // session gives its verdict when no answer came in time).
+    if peer == nil {
+      peer = try readPeerWhileOpen(box: box, runtime: runtime, limitText: limitText)
+    }
 
-    // 4. Checks, verdict, hold, close.
+    // 4. Checks, verdict, hold, close. An answerer whose answer went to a person first waits
+    // for the offerer's first check.
     let report: ConnectReport?
+    let peerDescription = peer
     do {
-      let limit =
-        configuration.checkTimeout + configuration.holdTime + .seconds(10)
+      var limit = configuration.checkTimeout + configuration.holdTime + .seconds(10)
+      if answer && !delivered { limit += configuration.peerWaitTimeout }
       report = try runtime.run(timeout: limit) { _, done in
         box.whenClosed { done.succeed($0) }
-        box.session?.setRemoteDescription(peer)
+        if let peerDescription {
+          box.session?.setRemoteDescription(peerDescription, peerHoldsOurs: delivered)
+        }
       }
     } catch {
       close(box, runtime)
@@ -200,7 +223,7 @@ struct ConnectCommand: ParsableCommand {
     if verbose, let ms = box.checksToVerdictMs {
       let what = report.state == .connected ? "connected" : "failed"
       stderr(
-        "verdict: \(what) \(String(format: "%.1f", ms)) ms after the peer's description was set")
+        "verdict: \(what) \(String(format: "%.1f", ms)) ms after the checks started")
     }
     if json {
       try JSONOutput.print(report)
@@ -239,7 +262,10 @@ struct ConnectCommand: ParsableCommand {
 
   // MARK: - Tokens in and out
 
-  func writeOwn(_ d: SessionDescription, box: SessionBox, runtime: NIORuntime) throws {
+  /// Writes our description; returns whether it went straight to a program (a FIFO, pipe or
+  /// socket, which the peer has open) rather than to a person (a terminal or a file).
+  @discardableResult
+  func writeOwn(_ d: SessionDescription, box: SessionBox, runtime: NIORuntime) throws -> Bool {
     let text = sdp ? d.sdp : d.token + "\n"
     let destination = tokenOut ?? (json ? "stderr" : "-")
     if tokenOut == nil {
@@ -253,22 +279,57 @@ struct ConnectCommand: ParsableCommand {
     switch destination {
     case "-":
       FileHandle.standardOutput.write(Data(text.utf8))
+      return Self.isPipe(STDOUT_FILENO)
     case "stderr":
       FileHandle.standardError.write(Data(text.utf8))
+      return Self.isPipe(STDERR_FILENO)
     default:
       guard let f = fopen(destination, "w") else {
         close(box, runtime)
         throw fail("cannot write the token to \(destination): \(String(cString: strerror(errno))).")
       }
+      let pipe = Self.isPipe(fileno(f))
       fputs(text, f)
       fclose(f)
+      return pipe
     }
   }
 
-  func readPeer(box: SessionBox, runtime: NIORuntime) throws -> SessionDescription {
+  /// Whether `fd` is a FIFO, pipe or socket: what is written there reaches a reader that
+  /// has it open now, not a person.
+  static func isPipe(_ fd: Int32) -> Bool {
+    var st = stat()
+    guard fstat(fd, &st) == 0 else { return false }
+    let kind = st.st_mode & S_IFMT
+    return kind == S_IFIFO || kind == S_IFSOCK
+  }
+
+  /// Reads the peer's description while the session is open: nil when the session closed
+  /// first (its wait for the answer ran out; the report says so).
+  func readPeerWhileOpen(box: SessionBox, runtime: NIORuntime, limitText: String) throws
+    -> SessionDescription?
+  {
+    let read = PeerRead()
+    nonisolated(unsafe) let command = self
+    let prompt = tokenIn == nil ? "Paste the answer token (waiting up to \(limitText)):" : nil
+    Thread.detachNewThread {
+      read.finish(Result { try command.readPeer(box: box, runtime: runtime, prompt: prompt) })
+    }
+    try runtime.onLoop { _ in box.whenClosed { _ in read.sessionClosed() } }
+    read.wait()
+    switch read.result {
+    case .success(let d)?: return d
+    case .failure(let e)?: throw e
+    case nil: return nil
+    }
+  }
+
+  func readPeer(box: SessionBox, runtime: NIORuntime, prompt: String? = nil) throws
+    -> SessionDescription
+  {
     let source = tokenIn ?? "-"
     if tokenIn == nil {
-      stderr(answer ? "Paste the offer token:" : "Paste the answer token:")
+      stderr(prompt ?? (answer ? "Paste the offer token:" : "Paste the answer token:"))
     }
     let file: UnsafeMutablePointer<FILE>?
     if source == "-" {
@@ -315,6 +376,24 @@ struct ConnectCommand: ParsableCommand {
       box.session?.close()
     }
   }
+}
+
+/// The peer's description read on a thread of its own, or the session closing first.
+final class PeerRead: @unchecked Sendable {
+  private let lock = NSLock()
+  private let signal = DispatchSemaphore(value: 0)
+  private var value: Result<SessionDescription, any Error>?
+
+  func finish(_ r: Result<SessionDescription, any Error>) {
+    lock.withLock { value = r }
+    signal.signal()
+  }
+
+  func sessionClosed() { signal.signal() }
+
+  func wait() { signal.wait() }
+
+  var result: Result<SessionDescription, any Error>? { lock.withLock { value } }
 }
 
 /// The session and the waiters of the current step. Touched only on the runtime's loop
@@ -379,6 +458,9 @@ enum EventLine {
     case .remoteDescriptionSet(let n, let u):
       text = "remote description set: \(n) candidates, \(u) usable"
     case .finished(let r): text = "finished: \(r.state.rawValue)"
+    case .waitingForPeer(let w, let waited, let limit):
+      text = w.waitingText(waitedMs: waited, limitMs: limit)
+    case .peerWaitEnded(let w, let waited): text = w.endedText(waitedMs: waited)
     }
     stderr(String(format: "%9.1f ms  ", ms) + text)
   }

@@ -60,7 +60,10 @@ extension ConsoleRunner {
         if let peer = model.pendingRemote {
           model.pendingRemote = nil
           do {
-            try runtime.onLoop { _ in box.session?.setRemoteDescription(peer) }
+            // The console's answer goes to a person: wait for the offerer's first check.
+            try runtime.onLoop { _ in
+              box.session?.setRemoteDescription(peer, peerHoldsOurs: false)
+            }
           } catch {
             ConsoleUpdate.update(&model, engine: .failed("cannot start the checks: \(error)"))
           }

@@ -41,6 +41,10 @@ struct LabConnectTests {
     var node: String
     var stun = true
     var turn: String?  // "udp" or "tcp"
+    /// natscope: `-v` (events with times on standard error).
+    var verbose = false
+    /// aioice: SDP without `a=end-of-candidates`, as regular (non-trickle) agents write it.
+    var regular = false
   }
 
   /// What one end printed: the JSON result and how it exited.
@@ -75,6 +79,7 @@ struct LabConnectTests {
         Binary.url.path, "connect", "--json", "--sdp", "--token-in", input, "--token-out", output,
       ]
       if !offer { c.append("--answer") }
+      if end.verbose { c.append("-v") }
       if end.stun { c += ["--stun", "stun:\(server)"] }
       if let t = end.turn {
         c += [
@@ -89,6 +94,7 @@ struct LabConnectTests {
         python, Self.peerScript, offer ? "--controlling" : "--controlled", "--in", input, "--out",
         output, "--timeout", "20", "--read-timeout", "30",
       ]
+      if end.regular { c.append("--no-end-of-candidates") }
       if end.stun { c += ["--stun", "\(server):3478"] }
       if let t = end.turn {
         c += [
@@ -257,6 +263,43 @@ struct LabConnectTests {
       #expect(
         remote == lab[s.answer.node == "client-b" ? "CLIENT_B_ADDR" : "CLIENT_A_ADDR"], x.note)
     }
+  }
+
+  /// The `-v` time (ms) of the first line of `stderr` containing every one of `texts`, or of
+  /// the last one.
+  static func eventTime(_ stderr: String, containing texts: String..., last: Bool = false)
+    -> Double?
+  {
+    let lines = stderr.split(separator: "\n").filter { l in texts.allSatisfy { l.contains($0) } }
+    guard let line = last ? lines.last : lines.first else { return nil }
+    let number = line.drop { $0 == " " }.prefix { $0.isNumber || $0 == "." }
+    return Double(number)
+  }
+
+  /// aioice writes regular (non-trickle) SDP: no `a=ice-options:trickle`, no
+  /// `a=end-of-candidates`. natscope takes it as complete, so when no path exists (symmetric
+  /// NAT against a port-restricted cone, no TURN) its failed verdict comes as the last pair
+  /// fails, not when the 15 s check timeout runs out; in either role.
+  @Test(
+    .enabled(if: aioicePython != nil, Comment(rawValue: aioiceSkipReason)),
+    arguments: [true, false])
+  func failedVerdictAgainstARegularPeerComesAtOnce(natscopeOffers: Bool) throws {
+    let lab = try coturnLab(a: "apdm-apdf", b: "eim-apdf")
+    defer { lab.down() }
+    let natscope = End(agent: .natscope, node: "client-a", verbose: true)
+    let aioice = End(agent: .aioice, node: "client-b", regular: true)
+    let (x, y) = try connect(
+      lab, offer: natscopeOffers ? natscope : aioice, answer: natscopeOffers ? aioice : natscope)
+    let o = natscopeOffers ? x : y
+    #expect(o.status == 2, o.note)
+    #expect(o.state == "failed", o.note)
+    let set = try #require(Self.eventTime(o.stderr, containing: "remote description set"), o.note)
+    let lastPair = try #require(
+      Self.eventTime(o.stderr, containing: "ice pair #", "-> failed", last: true), o.note)
+    let verdict = try #require(Self.eventTime(o.stderr, containing: "finished: failed"), o.note)
+    #expect(verdict - lastPair <= 2500, o.note)
+    // Well inside the 15 s check timeout: about 2 s of checks.
+    #expect(verdict - set < 5000, o.note)
   }
 
   @Test(arguments: natscopeScenarios())
