@@ -32,8 +32,8 @@ struct ConnectCommand: ParsableCommand {
       checks themselves get 15 s, counted from when this side holds both tokens (for the \
       answerer, from the offerer's first check); "Connected in" and timeToConnectedMs count \
       from there too, and the wait for the person is reported apart ("Waited 62 s for the \
-      peer's answer", timings.waitedForPeerMs). An answer written to a FIFO or pipe is taken \
-      as delivered at once: the answerer then does not wait.
+      peer's answer", timings.waitedForPeerMs). An answer written with --token-out to a FIFO \
+      or pipe is taken as delivered at once: the answerer then does not wait.
 
       The TURN password comes from --turn-password or NATSCOPE_TURN_PASSWORD and is never \
       printed.
@@ -262,8 +262,9 @@ struct ConnectCommand: ParsableCommand {
 
   // MARK: - Tokens in and out
 
-  /// Writes our description; returns whether it went straight to a program (a FIFO, pipe or
-  /// socket, which the peer has open) rather than to a person (a terminal or a file).
+  /// Writes our description; returns whether it went straight to a program (`--token-out`
+  /// naming a FIFO, pipe or socket, which the peer has open) rather than to a person (the
+  /// prompt, a terminal or a file).
   @discardableResult
   func writeOwn(_ d: SessionDescription, box: SessionBox, runtime: NIORuntime) throws -> Bool {
     let text = sdp ? d.sdp : d.token + "\n"
@@ -279,10 +280,10 @@ struct ConnectCommand: ParsableCommand {
     switch destination {
     case "-":
       FileHandle.standardOutput.write(Data(text.utf8))
-      return Self.isPipe(STDOUT_FILENO)
+      return tokenOut != nil && Self.isPipe(STDOUT_FILENO)
     case "stderr":
       FileHandle.standardError.write(Data(text.utf8))
-      return Self.isPipe(STDERR_FILENO)
+      return false
     default:
       guard let f = fopen(destination, "w") else {
         close(box, runtime)

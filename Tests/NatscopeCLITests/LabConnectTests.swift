@@ -295,7 +295,7 @@ struct LabConnectTests {
     #expect(o.state == "failed", o.note)
     let set = try #require(Self.eventTime(o.stderr, containing: "remote description set"), o.note)
     let lastPair = try #require(
-      Self.eventTime(o.stderr, containing: "ice pair #", "-> failed", last: true), o.note)
+      Self.eventTime(o.stderr, containing: "ice pair #", "-> Failed", last: true), o.note)
     let verdict = try #require(Self.eventTime(o.stderr, containing: "finished: failed"), o.note)
     #expect(verdict - lastPair <= 2500, o.note)
     // Well inside the 15 s check timeout: about 2 s of checks.
