@@ -302,6 +302,59 @@ struct LabConnectTests {
     #expect(verdict - set < 5000, o.note)
   }
 
+  /// Two port-restricted cones (Linux MASQUERADE: conntrack forgets an unanswered UDP flow
+  /// after 30 s), and the answer reaches the offerer a minute after it was written, as a
+  /// person would carry it. The answerer waits for the offerer's checks while keepalives hold
+  /// both NATs' state, and both connect through the NATs, reporting the wait apart.
+  @Test func anAnswerCarriedAcrossInAMinuteConnectsThroughTwoNATs() throws {
+    let lab = try coturnLab(a: "eim-apdf", b: "eim-apdf")
+    defer { lab.down() }
+    let fifos = try FIFOPair()
+    let answerFile = fifos.dir + "/answer.txt"
+    let server = lab["SERVER_PRIMARY"]
+    let offer = try Spawned(
+      [
+        Lab.script, "exec", lab.prefix, "client-a", "--", Binary.url.path, "connect", "--json",
+        "--token-out", fifos.offer, "--token-in", fifos.answer, "--stun", "stun:\(server)",
+      ], name: "offer")
+    let answer = try Spawned(
+      [
+        Lab.script, "exec", lab.prefix, "client-b", "--", Binary.url.path, "connect", "--answer",
+        "--json", "-v", "--token-in", fifos.offer, "--token-out", answerFile, "--stun",
+        "stun:\(server)",
+      ], name: "answer")
+    var token = ""
+    for _ in 0..<400 where !token.hasSuffix("\n") {
+      token = (try? String(contentsOfFile: answerFile, encoding: .utf8)) ?? ""
+      usleep(50_000)
+    }
+    try #require(token.hasPrefix("natscope1."), Comment(rawValue: answer.stderr))
+    Thread.sleep(forTimeInterval: 60)
+    let fd = HumanSpeedCommandTests.openWriter(fifos.answer, seconds: 5)
+    try #require(fd >= 0, Comment(rawValue: offer.stderr))
+    let bytes = Array(token.utf8)
+    let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    close(fd)
+    #expect(written == bytes.count)
+    let sa = offer.wait(timeout: 30)
+    let sb = answer.wait(timeout: 30)
+    for (p, status, what) in [(offer, sa, "answer"), (answer, sb, "checks")] {
+      let note = Comment(rawValue: "exit \(status)\n\(p.stdout)\n\(p.stderr)")
+      #expect(status == 0, note)
+      let o = try #require(p.json, note)
+      #expect(o["state"] as? String == "connected", note)
+      #expect(o.path("paths.reflexive.succeeded") as? Bool == true, note)
+      let waited = try #require(o.path("timings.waitedForPeerMs") as? Double, note)
+      #expect(waited > 59_000 && waited < 70_000, note)
+      #expect(o.path("timings.waitedFor") as? String == what, note)
+      let t = try #require(o["timeToConnectedMs"] as? Double, note)
+      #expect(t < 3000, note)
+    }
+    // Keepalives went out while the person was away.
+    #expect(answer.stderr.contains("keeps the NAT mapping of the server-reflexive candidate"))
+    #expect(answer.stderr.contains("keeps the NAT open for the peer's checks"))
+  }
+
   @Test(arguments: natscopeScenarios())
   func natscopeAgainstNatscope(_ s: Scenario) throws { try check(s) }
 
