@@ -172,18 +172,43 @@ enum HumanSpeedLab {
     return b
   }()
 
+  /// A symmetric NAT with the same 30 s mapping lifetime.
+  static let symmetricLinuxLike: NATBehavior = {
+    var b = NATBehavior.symmetric
+    b.mappingLifetime = .seconds(30)
+    return b
+  }()
+
   static func run(
     answerDelay: Duration, keepalives: Bool = true, deliverAnswer: Bool = true,
-    peerWait: Duration = .seconds(300), duration: Duration
+    peerWait: Duration = .seconds(300), offererSymmetricWithTURN: Bool = false,
+    duration: Duration
   ) throws -> Run {
     let lab = try SimulatedLab(seed: 11)
-    let hostA = try lab.addSite("a", behavior: linuxLike)
+    var turnServers: [ConnectTURNServer] = []
+    var turn: TURNServerSession?
+    if offererSymmetricWithTURN {
+      turn = try TURNServerSession(
+        runtime: lab.serverHost,
+        configuration: TURNServerConfiguration(
+          listen: ConnectLab.turnAddress, relayIP: ConnectLab.turnAddress.ip, realm: "sim.test",
+          users: ["carol": ConnectLab.turnPassword]))
+      turnServers = [
+        ConnectTURNServer(
+          address: ConnectLab.turnAddress,
+          credentials: TURNCredentials(username: "carol", password: ConnectLab.turnPassword))
+      ]
+    }
+    defer { _ = turn }
+    let hostA = try lab.addSite(
+      "a", behavior: offererSymmetricWithTURN ? symmetricLinuxLike : linuxLike)
     let hostB = try lab.addSite("b", behavior: linuxLike)
     var agent = ICEConfiguration()
     if !keepalives { agent.keepaliveInterval = .seconds(3600) }
     func configuration(_ role: SignalingRole) -> ConnectSessionConfiguration {
       ConnectSessionConfiguration(
-        role: role, stunServers: [lab.stunServerAddress], agent: agent,
+        role: role, stunServers: [lab.stunServerAddress],
+        turnServers: role == .offer ? turnServers : [], agent: agent,
         peerWaitTimeout: peerWait, serverKeepaliveInterval: keepalives ? .seconds(15) : nil)
     }
     let offer = ConnectSession(
@@ -214,6 +239,7 @@ enum HumanSpeedLab {
     }
     offer.start()
     lab.network.run(for: duration)
+    _ = turn
     return Run(lab: lab, offer: offer, answer: answer)
   }
 
@@ -274,6 +300,20 @@ enum HumanSpeedLab {
         if case .waitingForPeer(.answer, 0, _) = $0.event { return true }
         return false
       })
+  }
+
+  /// A symmetric offerer relaying through TURN: its allocation, and its NAT's mapping to the
+  /// TURN server (TURN keepalives), survive the minute, and the relay path works.
+  @Test func theRelayOutlivesTheMinute() throws {
+    let run = try HumanSpeedLab.run(
+      answerDelay: .seconds(60), offererSymmetricWithTURN: true, duration: .seconds(90))
+    let a = try #require(run.offer.report)
+    let b = try #require(run.answer.report)
+    #expect(a.state == .connected, Comment(rawValue: a.text))
+    #expect(b.state == .connected, Comment(rawValue: b.text))
+    #expect(a.selectedPair?.local.type == .relay)
+    #expect(a.paths.relay.succeeded)
+    #expect((a.timeToConnectedMs ?? .infinity) < 3000)
   }
 
   /// The control: without keepalives the same minute loses the NAT state and no path works,
