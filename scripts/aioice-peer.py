@@ -2,7 +2,8 @@
 """An aioice ICE peer that speaks natscope's SDP form (`natscope connect --sdp`).
 
 It gathers candidates, writes `a=ice-ufrag`, `a=ice-pwd`, `a=candidate:` lines,
-`a=end-of-candidates` and an empty line to --out, reads the peer's lines (up to an empty
+`a=end-of-candidates` (left out with --no-end-of-candidates, as regular ICE agents such as
+libnice and aioice itself write SDP) and an empty line to --out, reads the peer's lines (up to an empty
 line or the end) from --in, runs ICE and prints one JSON object on stdout:
 
   {"state": "connected"|"failed", "selectedPair": {"local": {...}, "remote": {...}} | null,
@@ -110,7 +111,9 @@ async def run(args):
         await asyncio.wait_for(conn.gather_candidates(), args.timeout)
         mine = [f"a=ice-ufrag:{conn.local_username}", f"a=ice-pwd:{conn.local_password}"]
         mine += [f"a=candidate:{c.to_sdp()}" for c in conn.local_candidates]
-        mine += ["a=end-of-candidates", ""]
+        if not args.no_end_of_candidates:
+            mine.append("a=end-of-candidates")
+        mine.append("")
         if args.controlling:
             await loop.run_in_executor(None, write_lines, args.output, mine)
             peer = await asyncio.wait_for(
@@ -181,6 +184,8 @@ def main():
     p.add_argument("--timeout", type=float, default=20, help="gathering/check bound, s")
     p.add_argument("--read-timeout", type=float, default=60, help="wait for the peer, s")
     p.add_argument("--hold", type=float, default=1.0, help="keep the pair alive, s")
+    p.add_argument("--no-end-of-candidates", action="store_true",
+                   help="write no a=end-of-candidates (regular, non-trickle ICE SDP)")
     args = p.parse_args()
     result, code = asyncio.run(run(args))
     print(json.dumps(result), flush=True)

@@ -31,6 +31,7 @@ public struct ConnectFeed: Sendable {
       case .checking: out.append(.agentState(.checking))
       case .new, .finished, .closed: break
       }
+    case .waitingForPeer: out.append(.agentState(.waiting))
     case .localDescriptionReady(let d):
       // In-process events carry the password the peer needs (encoded ones never do).
       out.append(.localToken(d.token))

@@ -18,6 +18,9 @@ extension ConnectEvent {
     case .remoteDescriptionSet(let n, let u):
       "remote description set: \(n) candidates, \(u) usable"
     case .finished(let r): "finished: \(r.state.rawValue)"
+    case .waitingForPeer(let w, let waited, let limit):
+      w.waitingText(waitedMs: waited, limitMs: limit)
+    case .peerWaitEnded(let w, let waited): w.endedText(waitedMs: waited)
     }
   }
 }

@@ -45,9 +45,20 @@ public struct ConnectSessionConfiguration: Sendable {
   /// The quick RFC 5780 probe against the STUN servers, bounded by this long (its profile goes
   /// into the description); nil skips it.
   public var probeTimeout: Duration?
-  /// After the remote description is set, a verdict is forced after this long (failed unless
-  /// a pair was selected by then).
+  /// Once this side holds both descriptions (and, for an answerer still waiting for the
+  /// offerer, once the offerer's first check arrived), a verdict is forced after this long
+  /// (failed unless a pair was selected by then).
   public var checkTimeout: Duration
+  /// How long a person may take: the offerer waits this long for the answer after its offer
+  /// is ready, and an answerer whose answer was handed to a person waits this long for the
+  /// offerer's first check. Then the verdict is failed, saying what did not come.
+  public var peerWaitTimeout: Duration
+  /// While waiting for the peer, a ``ConnectEvent/waitingForPeer(_:waitedMs:limitMs:)`` comes
+  /// this often (and once when the wait starts).
+  public var peerWaitReportInterval: Duration
+  /// STUN keepalives from each host socket to the server its server-reflexive candidate came
+  /// from, this often, while the session is open (nil: none).
+  public var serverKeepaliveInterval: Duration?
   /// How long the selected pair is kept alive (answering checks and consent) after the
   /// verdict, so the peer can finish its own nomination, before everything is closed.
   public var holdTime: Duration
@@ -60,8 +71,13 @@ public struct ConnectSessionConfiguration: Sendable {
     includeLoopback: Bool = false, localAddresses: [IPAddress]? = nil,
     gatheringTimeout: Duration = .seconds(3), probeTimeout: Duration? = .milliseconds(1200),
     checkTimeout: Duration = .seconds(15), holdTime: Duration = .seconds(1),
-    agent: ICEConfiguration = ICEConfiguration()
+    agent: ICEConfiguration = ICEConfiguration(), peerWaitTimeout: Duration = .seconds(300),
+    peerWaitReportInterval: Duration = .seconds(15),
+    serverKeepaliveInterval: Duration? = .seconds(15)
   ) {
+    self.serverKeepaliveInterval = serverKeepaliveInterval
+    self.peerWaitTimeout = peerWaitTimeout
+    self.peerWaitReportInterval = max(peerWaitReportInterval, .seconds(1))
     self.role = role
     self.stunServers = stunServers
     self.turnServers = turnServers
@@ -92,6 +108,43 @@ public enum ConnectPhase: String, Codable, Sendable, Hashable {
   case closed
 }
 
+/// What a ``ConnectSession`` waits for while a person copies tokens.
+public enum ConnectPeerWait: String, Codable, Sendable, Hashable {
+  /// The offerer waits for the answer to be pasted.
+  case answer
+  /// The answerer waits for the offerer's first check (its answer must be pasted there).
+  case checks
+
+  /// "the peer's answer" / "the offerer's first check".
+  public var noun: String {
+    switch self {
+    case .answer: "the peer's answer"
+    case .checks: "the offerer's first check"
+    }
+  }
+
+  /// The line shown while waiting: "waiting for the other side: paste your answer there
+  /// (waited 45 s of 5 min)".
+  public func waitingText(waitedMs: Double, limitMs: Double) -> String {
+    let what =
+      switch self {
+      case .answer: "waiting for the answer token to be pasted here"
+      case .checks: "waiting for the other side: paste your answer there"
+      }
+    return
+      "\(what) (waited \(ConnectReportText.duration(waitedMs)) of \(ConnectReportText.duration(limitMs)))"
+  }
+
+  /// The line shown when the wait ended.
+  public func endedText(waitedMs: Double) -> String {
+    switch self {
+    case .answer: "the answer came after \(ConnectReportText.duration(waitedMs))"
+    case .checks:
+      "the offerer's first check came after \(ConnectReportText.duration(waitedMs)): checks running"
+    }
+  }
+}
+
 /// Something a ``ConnectSession`` did or saw. Codable for `--json` and logs; no event carries
 /// the ICE or TURN password (`localDescriptionReady` encodes the description without it).
 public enum ConnectEvent: Sendable, Hashable {
@@ -113,12 +166,18 @@ public enum ConnectEvent: Sendable, Hashable {
   case remoteDescriptionSet(candidates: Int, usable: Int)
   /// The verdict.
   case finished(ConnectReport)
+  /// Waiting for the person at the other end (once when the wait starts, then every
+  /// ``ConnectSessionConfiguration/peerWaitReportInterval``): for the answer to be pasted, or
+  /// (answerer) for the offerer's first check, which comes once the answer is pasted there.
+  case waitingForPeer(ConnectPeerWait, waitedMs: Double, limitMs: Double)
+  /// The wait ended: the answer was set, or the offerer's first check arrived.
+  case peerWaitEnded(ConnectPeerWait, waitedMs: Double)
 }
 
 extension ConnectEvent: Codable {
   private enum Key: String, CodingKey {
     case kind, phase, servers, profile, reason, event, server, description, candidates, usable
-    case report
+    case report, waitingFor, waitedMs, limitMs
   }
 
   /// A description without its password, for events.
@@ -169,6 +228,15 @@ extension ConnectEvent: Codable {
     case .finished(let r):
       try c.encode("finished", forKey: .kind)
       try c.encode(r, forKey: .report)
+    case .waitingForPeer(let w, let waited, let limit):
+      try c.encode("waitingForPeer", forKey: .kind)
+      try c.encode(w, forKey: .waitingFor)
+      try c.encode(waited, forKey: .waitedMs)
+      try c.encode(limit, forKey: .limitMs)
+    case .peerWaitEnded(let w, let waited):
+      try c.encode("peerWaitEnded", forKey: .kind)
+      try c.encode(w, forKey: .waitingFor)
+      try c.encode(waited, forKey: .waitedMs)
     }
   }
 
@@ -213,6 +281,15 @@ extension ConnectEvent: Codable {
         candidates: try c.decode(Int.self, forKey: .candidates),
         usable: try c.decode(Int.self, forKey: .usable))
     case "finished": self = .finished(try c.decode(ConnectReport.self, forKey: .report))
+    case "waitingForPeer":
+      self = .waitingForPeer(
+        try c.decode(ConnectPeerWait.self, forKey: .waitingFor),
+        waitedMs: try c.decode(Double.self, forKey: .waitedMs),
+        limitMs: try c.decode(Double.self, forKey: .limitMs))
+    case "peerWaitEnded":
+      self = .peerWaitEnded(
+        try c.decode(ConnectPeerWait.self, forKey: .waitingFor),
+        waitedMs: try c.decode(Double.self, forKey: .waitedMs))
     case let other:
       throw DecodingError.dataCorruptedError(
         forKey: .kind, in: c, debugDescription: "unknown connect event \(other)")
@@ -297,6 +374,15 @@ public final class ConnectSession {
   private var connectedAt: Instant?
   private var remoteSetAt: Instant?
   private var verdictAt: Instant?
+  /// Both descriptions held (and, for a waiting answerer, the offerer's first check came).
+  private var iceStartedAt: Instant?
+  private var peerHoldsOurs = true
+  private var remoteEndOfCandidates = false
+  private var waiting: (kind: ConnectPeerWait, since: Instant)?
+  private var waitTimer: (any TimerHandle)?
+  private var waitTick: (any TimerHandle)?
+  private var waitedForPeer: Duration?
+  private var waitExpired: ConnectPeerWait?
   private var keepAlive: ConnectSession?
 
   /// A session, not yet started.
@@ -316,7 +402,8 @@ public final class ConnectSession {
       stunServers: configuration.stunServers, portRange: configuration.portRange,
       includeLoopback: configuration.includeLoopback,
       localAddresses: configuration.localAddresses,
-      gatheringTimeout: configuration.gatheringTimeout, agent: configuration.agent)
+      gatheringTimeout: configuration.gatheringTimeout, agent: configuration.agent,
+      serverKeepaliveInterval: configuration.serverKeepaliveInterval)
     var factories = relays
     let owner = ConnectSessionRelays()
     for server in configuration.turnServers {
@@ -349,11 +436,20 @@ public final class ConnectSession {
   }
 
   /// Sets the peer's description and starts checks on its usable candidates.
-  public func setRemoteDescription(_ description: SessionDescription) {
+  ///
+  /// - Parameter peerHoldsOurs: whether the peer already has our description. Always true for
+  ///   the offerer (the answer proves it), and for an answerer whose answer went straight to
+  ///   the offerer (a FIFO it reads). An answerer whose answer was handed to a person passes
+  ///   false: it then waits up to ``ConnectSessionConfiguration/peerWaitTimeout`` for the
+  ///   offerer's first check (keeping its NAT open meanwhile), and the check timeout starts
+  ///   when that check arrives.
+  public func setRemoteDescription(_ description: SessionDescription, peerHoldsOurs: Bool = true) {
     guard remoteDescription == nil, phase != .finished, phase != .closed else { return }
     remoteDescription = description
+    self.peerHoldsOurs = peerHoldsOurs || configuration.role == .offer
     if !started { start() }
     remoteSetAt = runtime.now
+    if waiting?.kind == .answer { endWait() }
     ice.setRemoteCredentials(
       ICECredentials(ufrag: description.ufrag, password: description.password))
     var usable = 0
@@ -363,21 +459,85 @@ public final class ConnectSession {
       ice.addRemoteCandidate(candidate)
     }
     record(.remoteDescriptionSet(candidates: description.candidates.count, usable: usable))
-    if description.endOfCandidates { ice.endOfRemoteCandidates() }
+    remoteEndOfCandidates = description.endOfCandidates
     if localDescription != nil { setPhase(.checking) }
+    maybeStartChecks()
+    evaluate()
+  }
+
+  /// Starts the check timeout once both descriptions are held, or (an answerer whose answer
+  /// went to a person) starts waiting for the offerer's first check.
+  private func maybeStartChecks() {
+    guard iceStartedAt == nil, waiting?.kind != .checks, report == nil, phase != .closed,
+      localDescription != nil, remoteDescription != nil
+    else { return }
+    if !peerHoldsOurs, !ice.agent.peerCheckReceived {
+      // Until the offerer checks, its candidate list is not taken as final: our pairs may all
+      // fail before the answer is even pasted there, and that is no verdict.
+      startWait(.checks)
+      return
+    }
+    iceStartedAt = runtime.now
+    if remoteEndOfCandidates { ice.endOfRemoteCandidates() }
     checkTimer = runtime.schedule(at: runtime.now + configuration.checkTimeout) {
       [weak self] in
       guard let self, self.report == nil, self.phase != .closed else { return }
       self.finish()
     }
-    evaluate()
+  }
+
+  // MARK: - Waiting for the person at the other end
+
+  private func startWait(_ kind: ConnectPeerWait) {
+    guard waiting == nil, report == nil else { return }
+    let since = runtime.now
+    waiting = (kind, since)
+    let limit = configuration.peerWaitTimeout
+    record(.waitingForPeer(kind, waitedMs: 0, limitMs: limit.milliseconds))
+    waitTimer = runtime.schedule(at: since + limit) { [weak self] in
+      guard let self, self.waiting?.kind == kind, self.report == nil else { return }
+      self.waitExpired = kind
+      self.endWait(record: false)
+      self.finish()
+    }
+    scheduleWaitTick()
+  }
+
+  private func scheduleWaitTick() {
+    guard let w = waiting else { return }
+    waitTick = runtime.schedule(at: runtime.now + configuration.peerWaitReportInterval) {
+      [weak self] in
+      guard let self, let now = self.waiting, now.kind == w.kind, self.report == nil else {
+        return
+      }
+      self.record(
+        .waitingForPeer(
+          w.kind, waitedMs: (self.runtime.now - w.since).milliseconds,
+          limitMs: self.configuration.peerWaitTimeout.milliseconds))
+      self.scheduleWaitTick()
+    }
+  }
+
+  private func endWait(record report: Bool = true) {
+    guard let w = waiting else { return }
+    waiting = nil
+    waitTimer?.cancel()
+    waitTick?.cancel()
+    waitTimer = nil
+    waitTick = nil
+    let waited = runtime.now - w.since
+    waitedForPeer = waited
+    if report { record(.peerWaitEnded(w.kind, waitedMs: waited.milliseconds)) }
   }
 
   /// Stops at once: releases TURN allocations and closes every socket and timer. If no verdict
   /// was reached, none is reported.
   public func close() {
     guard phase != .closed else { return }
-    for t in [probeTimer, checkTimer, holdTimer] { t?.cancel() }
+    for t in [probeTimer, checkTimer, holdTimer, waitTimer, waitTick] { t?.cancel() }
+    waiting = nil
+    waitTimer = nil
+    waitTick = nil
     probeTimer = nil
     checkTimer = nil
     holdTimer = nil
@@ -534,6 +694,11 @@ public final class ConnectSession {
       maybeDescriptionReady()
     case .checkSent:
       if firstCheckAt == nil { firstCheckAt = entry.at }
+    case .checkReceived:
+      if waiting?.kind == .checks {
+        endWait()
+        maybeStartChecks()
+      }
     case .selectedPairChanged:
       if connectedAt == nil { connectedAt = entry.at }
     case .agentStateChanged:
@@ -555,6 +720,8 @@ public final class ConnectSession {
     localDescription = d
     setPhase(remoteDescription == nil ? .waitingForRemote : .checking)
     record(.localDescriptionReady(d))
+    if remoteDescription == nil, configuration.role == .offer { startWait(.answer) }
+    maybeStartChecks()
     evaluate()
   }
 
@@ -574,6 +741,7 @@ public final class ConnectSession {
     guard report == nil else { return }
     checkTimer?.cancel()
     checkTimer = nil
+    endWait(record: false)
     verdictAt = runtime.now
     let r = buildReport()
     report = r
@@ -614,6 +782,7 @@ public final class ConnectSession {
         ?? .init(profile: nil, candidates: []))
     let agent = ice.agent
     b.role = agent.role
+    b.peerWaitExpired = waitExpired.map { ($0, configuration.peerWaitTimeout) }
     let selected = agent.selectedPair
     b.pairs = agent.pairs.map { Self.outcome($0, connected: selected != nil) }
     if let s = selected {
@@ -626,9 +795,15 @@ public final class ConnectSession {
         local: Self.endpoint(s.local), remote: Self.endpoint(s.remote),
         rttMs: rtts.min().map { $0.rounded(toPlaces: 2) })
     }
+    let connected = selected == nil ? nil : (connectedAt ?? runtime.now)
     b.timings = ConnectReport.Timings(
       gatheringMs: ms(gatheringEndedAt), firstCheckMs: ms(firstCheckAt),
-      connectedMs: selected == nil ? nil : ms(connectedAt ?? runtime.now))
+      connectedMs: ms(connected), checksStartedMs: ms(iceStartedAt),
+      waitedForPeerMs: waitedForPeer.map { $0.milliseconds.rounded(toPlaces: 1) },
+      waitedFor: waitedForPeer == nil ? nil : waitedForKind)
+    if let c = connected, let s = iceStartedAt {
+      b.timeToConnectedMs = max(0, (c - s).milliseconds).rounded(toPlaces: 1)
+    }
     return b.build()
   }
 
@@ -662,16 +837,27 @@ public final class ConnectSession {
     }
   }
 
-  /// The time from setting the remote description to the selected pair, when both happened.
+  /// The time from holding both descriptions (for an answerer that waited, from the
+  /// offerer's first check) to the selected pair, when both happened.
   public var checksToConnectedMs: Double? {
-    guard let a = remoteSetAt, let c = connectedAt else { return nil }
+    guard let a = iceStartedAt ?? remoteSetAt, let c = connectedAt else { return nil }
     return max(0, (c - a).milliseconds)
   }
 
-  /// The time from setting the remote description to the verdict (connected or failed).
+  /// The time from holding both descriptions (for an answerer that waited, from the
+  /// offerer's first check) to the verdict (connected or failed).
   public var checksToVerdictMs: Double? {
-    guard let a = remoteSetAt, let v = verdictAt else { return nil }
+    guard let a = iceStartedAt ?? remoteSetAt, let v = verdictAt else { return nil }
     return max(0, (v - a).milliseconds)
+  }
+
+  /// How long this side waited for the person at the other end (for the answer, or for the
+  /// offerer's first check), once that wait ended.
+  public var waitedForPeerMs: Double? { waitedForPeer?.milliseconds }
+
+  /// What this side waits for (or waited for last).
+  private var waitedForKind: ConnectPeerWait {
+    configuration.role == .offer ? .answer : .checks
   }
 
   static func endpoint(_ c: Candidate) -> ConnectReport.Endpoint {

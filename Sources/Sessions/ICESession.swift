@@ -25,13 +25,19 @@ public struct ICESessionConfiguration: Sendable {
   public var stunPolicy: RetransmissionPolicy
   /// The agent's settings.
   public var agent: ICEConfiguration
+  /// A Binding indication goes from each host socket to the STUN server its
+  /// server-reflexive candidate came from this often, until the session closes, so the NAT
+  /// keeps the mapping while a person copies tokens; nil sends none.
+  public var serverKeepaliveInterval: Duration?
 
   public init(
     stunServers: [TransportAddress] = [], portRange: ClosedRange<UInt16>? = nil,
     includeLoopback: Bool = false, localAddresses: [IPAddress]? = nil,
     gatheringTimeout: Duration = .seconds(5), stunPolicy: RetransmissionPolicy = .probe,
-    agent: ICEConfiguration = ICEConfiguration()
+    agent: ICEConfiguration = ICEConfiguration(),
+    serverKeepaliveInterval: Duration? = .seconds(15)
   ) {
+    self.serverKeepaliveInterval = serverKeepaliveInterval
     self.stunServers = stunServers
     self.portRange = portRange
     self.includeLoopback = includeLoopback
@@ -122,6 +128,8 @@ public final class ICESession {
   private lazy var events = EventDrain<ICEEvent> { [weak self] e in self?.deliver(e) }
   private var gatheringTimeoutTimer: (any TimerHandle)?
   private var relayFactories: [RelayChannelFactory]
+  private var serverKeepalives: STUNKeepaliveSchedule?
+  private var keepaliveTimer: (any TimerHandle)?
   private var started = false
   private var closed = false
   /// Holds a started session until ``close()``: runtime callbacks hold it only weakly.
@@ -144,6 +152,9 @@ public final class ICESession {
       generator: generator)
     self.gatherTable = TransactionTable(policy: configuration.stunPolicy)
     self.relayFactories = relays
+    self.serverKeepalives = configuration.serverKeepaliveInterval.map {
+      STUNKeepaliveSchedule(interval: $0)
+    }
   }
 
   /// Our ufrag and password, for signalling.
@@ -237,6 +248,9 @@ public final class ICESession {
     agentDriver.stop()
     gatherDriver.stop()
     gatheringTimeoutTimer?.cancel()
+    keepaliveTimer?.cancel()
+    keepaliveTimer = nil
+    serverKeepalives?.removeAll()
     gatheringTimeoutTimer = nil
     for s in sockets.values { s.close() }
     sockets.removeAll()
@@ -317,6 +331,10 @@ public final class ICESession {
           apply(
             agent.addServerReflexiveCandidate(
               mapped, base: g.base, server: g.server, at: runtime.now))
+          if !closed {
+            serverKeepalives?.add(.init(base: g.base, server: g.server), at: runtime.now)
+            armKeepalive()
+          }
         } else {
           record(.serverUnreachable(server: g.server, base: g.base, attempts: 1))
         }
@@ -337,6 +355,30 @@ public final class ICESession {
     gatheringTimeoutTimer?.cancel()
     gatheringTimeoutTimer = nil
     apply(agent.endOfLocalCandidates(at: runtime.now))
+  }
+
+  private func armKeepalive() {
+    keepaliveTimer?.cancel()
+    keepaliveTimer = nil
+    guard !closed, let at = serverKeepalives?.nextWake else { return }
+    keepaliveTimer = runtime.schedule(at: at) { [weak self] in
+      guard let self, !self.closed else { return }
+      self.keepaliveTimer = nil
+      self.sendServerKeepalives()
+    }
+  }
+
+  private func sendServerKeepalives() {
+    let due = serverKeepalives?.due(at: runtime.now) ?? []
+    for t in due {
+      guard let socket = sockets[t.base] else { continue }
+      var b = MessageBuilder(
+        type: .bindingIndication, transactionID: agent.randomTransactionID(), capacity: 28)
+      b.addFingerprint()
+      socket.send(b.bytes, to: t.server)
+      record(.keepaliveSent(from: t.base, to: t.server, purpose: .stunServer))
+    }
+    armKeepalive()
   }
 
   private func apply(_ outputs: [ICEAgentOutput]) {

@@ -136,8 +136,10 @@ public func inlineHop(_ body: @escaping () -> Void) { body() }
 
 /// What a front may ask of a ``ConnectSession`` (through a ``SessionRunner``).
 public enum ConnectSessionCommand: Sendable, Hashable {
-  /// The peer's description: checks start.
-  case setRemoteDescription(SessionDescription)
+  /// The peer's description: checks start. `peerHoldsOurs` is false when our own description
+  /// went to a person who still has to pass it on (see
+  /// ``ConnectSession/setRemoteDescription(_:peerHoldsOurs:)``).
+  case setRemoteDescription(SessionDescription, peerHoldsOurs: Bool = true)
   /// Stop: release TURN allocations, close sockets (the runner finishes once closed).
   case close
 }
@@ -157,7 +159,8 @@ extension SessionRunner where Event == ConnectLogEntry, Command == ConnectSessio
       session.start()
       return { command in
         switch command {
-        case .setRemoteDescription(let d): session.setRemoteDescription(d)
+        case .setRemoteDescription(let d, let holds):
+          session.setRemoteDescription(d, peerHoldsOurs: holds)
         case .close: session.close()
         }
       }

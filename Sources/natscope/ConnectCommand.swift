@@ -24,6 +24,17 @@ struct ConnectCommand: ParsableCommand {
       ICE agents can read and write; input may be either form. With --json and no \
       --token-out, the token goes to standard error so standard output stays JSON.
 
+      A person may take minutes to copy a token across, so each side waits for the other \
+      (--timeout, default 300 s): the offerer for the pasted answer, and the answerer, once \
+      its answer is printed, for the offerer's first check (which comes when the answer is \
+      pasted there); with -v it says how long it has waited. Meanwhile it keeps its NAT \
+      mappings (STUN keepalives every 15 s) and TURN allocations alive. The connectivity \
+      checks themselves get 15 s, counted from when this side holds both tokens (for the \
+      answerer, from the offerer's first check); "Connected in" and timeToConnectedMs count \
+      from there too, and the wait for the person is reported apart ("Waited 62 s for the \
+      peer's answer", timings.waitedForPeerMs). An answer written with --token-out to a FIFO \
+      or pipe is taken as delivered at once: the answerer then does not wait.
+
       The TURN password comes from --turn-password or NATSCOPE_TURN_PASSWORD and is never \
       printed.
 
@@ -66,8 +77,9 @@ struct ConnectCommand: ParsableCommand {
 
   @Option(
     help: ArgumentHelp(
-      "Seconds the checks may take after the peer's token arrives.", valueName: "s"))
-  var timeout: Int = 15
+      "Seconds to wait for the person at the other end: the offerer for the pasted answer, the answerer for the offerer's first check.",
+      valueName: "s"))
+  var timeout: Int = 300
 
   @Flag(help: "Aggressive nomination: every check carries USE-CANDIDATE (offerer only).")
   var aggressive = false
@@ -102,8 +114,8 @@ struct ConnectCommand: ParsableCommand {
   @OptionGroup var global: GlobalOptions
 
   func validate() throws {
-    guard (1...600).contains(timeout) else {
-      throw ValidationError("--timeout must be between 1 and 600 seconds.")
+    guard (1...3600).contains(timeout) else {
+      throw ValidationError("--timeout must be between 1 and 3600 seconds.")
     }
     if answer && aggressive {
       throw ValidationError(
@@ -151,8 +163,8 @@ struct ConnectCommand: ParsableCommand {
       role: role, stunServers: stunServers, turnServers: turnServers,
       portRange: sockets.portRange?.range, includeLoopback: includeLoopback,
       localAddresses: sockets.bind.map { [$0.ip] },
-      probeTimeout: noProbe ? nil : .milliseconds(1200),
-      checkTimeout: .seconds(Int64(timeout)), agent: agent)
+      probeTimeout: noProbe ? nil : .milliseconds(1200), agent: agent,
+      peerWaitTimeout: .seconds(Int64(timeout)))
     // The console needs the terminal for itself: tokens go through it, not through files.
     let useConsole =
       console.wantsConsole(json: json) && tokenIn == nil && tokenOut == nil && !sdp
@@ -170,6 +182,9 @@ struct ConnectCommand: ParsableCommand {
     let events = HeadlessConnectEvents(verbose: verbose)
     let delivery = DispatchQueue(label: "natscope.connect.events")
     runner.onAvailable = { delivery.async { events.handle(runner.drain()) } }
+    // However this command ends (a verdict, or an error that closed the session first), the
+    // `-v` lines of every event the session gave are printed before it returns.
+    defer { delivery.sync {} }
     // Ctrl-C (or SIGTERM) while waiting for a paste or during the checks: release the TURN
     // allocations before exiting.
     let signalQueue = DispatchQueue(label: "natscope.connect.signals")
@@ -201,16 +216,27 @@ struct ConnectCommand: ParsableCommand {
       throw fail(
         "gathering candidates did not finish within \(gatherLimit.components.seconds) s")
     }
-    try writeOwn(mine, runner)
+    let delivered = try writeOwn(mine, runner)
+    let limitText = ConnectReportText.duration(configuration.peerWaitTimeout.milliseconds)
+    if answer && !delivered {
+      stderr(
+        "Waiting up to \(limitText) for the other side's checks: paste your answer there.")
+    }
 
-    // 3. The peer's description (the offerer reads the answer now).
-    if peer == nil { peer = try readPeer(runner) }
-    guard let peer else { throw fail("no token was read") }
+    // 3. The peer's description (the offerer reads the answer now, bounded by --timeout: the
+    // session gives its verdict when no answer came in time).
+    if peer == nil {
+      peer = try readPeerWhileOpen(runner, limitText: limitText)
+    }
 
-    // 4. Checks, verdict, hold, close.
-    let limit = configuration.checkTimeout + configuration.holdTime + .seconds(10)
+    // 4. Checks, verdict, hold, close. An answerer whose answer went to a person first waits
+    // for the offerer's first check.
+    var limit = configuration.checkTimeout + configuration.holdTime + .seconds(10)
+    if answer && !delivered { limit += configuration.peerWaitTimeout }
     do {
-      try runner.send(.setRemoteDescription(peer))
+      if let peer {
+        try runner.send(.setRemoteDescription(peer, peerHoldsOurs: delivered))
+      }
     } catch {
       Self.close(runner)
       throw fail("the checks could not start: \(error)")
@@ -225,7 +251,7 @@ struct ConnectCommand: ParsableCommand {
     if verbose, let ms = progress.checksToVerdictMs {
       let what = report.state == .connected ? "connected" : "failed"
       stderr(
-        "verdict: \(what) \(String(format: "%.1f", ms)) ms after the peer's description was set")
+        "verdict: \(what) \(String(format: "%.1f", ms)) ms after the checks started")
     }
     if json {
       try JSONOutput.print(report)
@@ -276,7 +302,11 @@ struct ConnectCommand: ParsableCommand {
 
   // MARK: - Tokens in and out
 
-  func writeOwn(_ d: SessionDescription, _ runner: ConnectRunner) throws {
+  /// Writes our description; returns whether it went straight to a program (`--token-out`
+  /// naming a FIFO, pipe or socket, which the peer has open) rather than to a person (the
+  /// prompt, a terminal or a file).
+  @discardableResult
+  func writeOwn(_ d: SessionDescription, _ runner: ConnectRunner) throws -> Bool {
     let text = sdp ? d.sdp : d.token + "\n"
     let destination = tokenOut ?? (json ? "stderr" : "-")
     if tokenOut == nil {
@@ -290,22 +320,60 @@ struct ConnectCommand: ParsableCommand {
     switch destination {
     case "-":
       FileHandle.standardOutput.write(Data(text.utf8))
+      return tokenOut != nil && Self.isPipe(STDOUT_FILENO)
     case "stderr":
       FileHandle.standardError.write(Data(text.utf8))
+      return false
     default:
       guard let f = fopen(destination, "w") else {
         Self.close(runner)
         throw fail("cannot write the token to \(destination): \(String(cString: strerror(errno))).")
       }
+      let pipe = Self.isPipe(fileno(f))
       fputs(text, f)
       fclose(f)
+      return pipe
     }
   }
 
-  func readPeer(_ runner: ConnectRunner) throws -> SessionDescription {
+  /// Whether `fd` is a FIFO, pipe or socket: what is written there reaches a reader that
+  /// has it open now, not a person.
+  static func isPipe(_ fd: Int32) -> Bool {
+    var st = stat()
+    guard fstat(fd, &st) == 0 else { return false }
+    let kind = st.st_mode & S_IFMT
+    return kind == S_IFIFO || kind == S_IFSOCK
+  }
+
+  /// Reads the peer's description while the session is open: nil when the session finished
+  /// first (its wait for the answer ran out; the report says so).
+  func readPeerWhileOpen(_ runner: ConnectRunner, limitText: String) throws
+    -> SessionDescription?
+  {
+    let read = PeerRead()
+    nonisolated(unsafe) let command = self
+    let prompt = tokenIn == nil ? "Paste the answer token (waiting up to \(limitText)):" : nil
+    Thread.detachNewThread {
+      read.finish(Result { try command.readPeer(runner, prompt: prompt) })
+    }
+    // Bounded: the session's own deadline (--timeout) ends the wait when no answer comes.
+    while !read.isDone {
+      if runner.waitUntilFinished(timeout: .milliseconds(200)) { break }
+    }
+    // The reader closes the session itself when the paste is refused, and says why just
+    // after: give it that moment.
+    for _ in 0..<100 where !read.isDone { usleep(10_000) }
+    switch read.result {
+    case .success(let d)?: return d
+    case .failure(let e)?: throw e
+    case nil: return nil
+    }
+  }
+
+  func readPeer(_ runner: ConnectRunner, prompt: String? = nil) throws -> SessionDescription {
     let source = tokenIn ?? "-"
     if tokenIn == nil {
-      stderr(answer ? "Paste the offer token:" : "Paste the answer token:")
+      stderr(prompt ?? (answer ? "Paste the offer token:" : "Paste the answer token:"))
     }
     let file: UnsafeMutablePointer<FILE>?
     if source == "-" {
@@ -351,6 +419,20 @@ struct ConnectCommand: ParsableCommand {
     }
     _ = runner.waitUntilFinished(timeout: .seconds(8))
   }
+}
+
+/// The peer's description read on a thread of its own.
+final class PeerRead: @unchecked Sendable {
+  private let lock = NSLock()
+  private var value: Result<SessionDescription, any Error>?
+
+  func finish(_ r: Result<SessionDescription, any Error>) {
+    lock.withLock { value = r }
+  }
+
+  var isDone: Bool { lock.withLock { value != nil } }
+
+  var result: Result<SessionDescription, any Error>? { lock.withLock { value } }
 }
 
 typealias ConnectRunner = SessionRunner<ConnectLogEntry, ConnectSessionCommand>

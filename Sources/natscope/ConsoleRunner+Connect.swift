@@ -38,8 +38,9 @@ extension ConsoleRunner {
       },
       perform: { command, model in
         guard case .setRemoteDescription(let peer) = command else { return }
+        // The console's answer goes to a person: the answerer waits for the offerer's checks.
         do {
-          try runner.send(.setRemoteDescription(peer))
+          try runner.send(.setRemoteDescription(peer, peerHoldsOurs: false))
         } catch {
           ConsoleUpdate.update(&model, engine: .failed("cannot start the checks: \(error)"))
         }

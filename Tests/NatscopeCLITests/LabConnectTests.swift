@@ -41,6 +41,10 @@ struct LabConnectTests {
     var node: String
     var stun = true
     var turn: String?  // "udp" or "tcp"
+    /// natscope: `-v` (events with times on standard error).
+    var verbose = false
+    /// aioice: SDP without `a=end-of-candidates`, as regular (non-trickle) agents write it.
+    var regular = false
   }
 
   /// What one end printed: the JSON result and how it exited.
@@ -75,6 +79,7 @@ struct LabConnectTests {
         Binary.url.path, "connect", "--json", "--sdp", "--token-in", input, "--token-out", output,
       ]
       if !offer { c.append("--answer") }
+      if end.verbose { c.append("-v") }
       if end.stun { c += ["--stun", "stun:\(server)"] }
       if let t = end.turn {
         c += [
@@ -89,6 +94,7 @@ struct LabConnectTests {
         python, Self.peerScript, offer ? "--controlling" : "--controlled", "--in", input, "--out",
         output, "--timeout", "20", "--read-timeout", "30",
       ]
+      if end.regular { c.append("--no-end-of-candidates") }
       if end.stun { c += ["--stun", "\(server):3478"] }
       if let t = end.turn {
         c += [
@@ -257,6 +263,96 @@ struct LabConnectTests {
       #expect(
         remote == lab[s.answer.node == "client-b" ? "CLIENT_B_ADDR" : "CLIENT_A_ADDR"], x.note)
     }
+  }
+
+  /// The `-v` time (ms) of the first line of `stderr` containing every one of `texts`, or of
+  /// the last one.
+  static func eventTime(_ stderr: String, containing texts: String..., last: Bool = false)
+    -> Double?
+  {
+    let lines = stderr.split(separator: "\n").filter { l in texts.allSatisfy { l.contains($0) } }
+    guard let line = last ? lines.last : lines.first else { return nil }
+    let number = line.drop { $0 == " " }.prefix { $0.isNumber || $0 == "." }
+    return Double(number)
+  }
+
+  /// aioice writes regular (non-trickle) SDP: no `a=ice-options:trickle`, no
+  /// `a=end-of-candidates`. natscope takes it as complete, so when no path exists (symmetric
+  /// NAT against a port-restricted cone, no TURN) its failed verdict comes as the last pair
+  /// fails, not when the 15 s check timeout runs out; in either role.
+  @Test(
+    .enabled(if: aioicePython != nil, Comment(rawValue: aioiceSkipReason)),
+    arguments: [true, false])
+  func failedVerdictAgainstARegularPeerComesAtOnce(natscopeOffers: Bool) throws {
+    let lab = try coturnLab(a: "apdm-apdf", b: "eim-apdf")
+    defer { lab.down() }
+    let natscope = End(agent: .natscope, node: "client-a", verbose: true)
+    let aioice = End(agent: .aioice, node: "client-b", regular: true)
+    let (x, y) = try connect(
+      lab, offer: natscopeOffers ? natscope : aioice, answer: natscopeOffers ? aioice : natscope)
+    let o = natscopeOffers ? x : y
+    #expect(o.status == 2, o.note)
+    #expect(o.state == "failed", o.note)
+    let set = try #require(Self.eventTime(o.stderr, containing: "remote description set"), o.note)
+    let lastPair = try #require(
+      Self.eventTime(o.stderr, containing: "ice pair #", "-> Failed", last: true), o.note)
+    let verdict = try #require(Self.eventTime(o.stderr, containing: "finished: failed"), o.note)
+    #expect(verdict - lastPair <= 2500, o.note)
+    // Well inside the 15 s check timeout: about 2 s of checks.
+    #expect(verdict - set < 5000, o.note)
+  }
+
+  /// Two port-restricted cones (Linux MASQUERADE: conntrack forgets an unanswered UDP flow
+  /// after 30 s), and the answer reaches the offerer a minute after it was written, as a
+  /// person would carry it. The answerer waits for the offerer's checks while keepalives hold
+  /// both NATs' state, and both connect through the NATs, reporting the wait apart.
+  @Test func anAnswerCarriedAcrossInAMinuteConnectsThroughTwoNATs() throws {
+    let lab = try coturnLab(a: "eim-apdf", b: "eim-apdf")
+    defer { lab.down() }
+    let fifos = try FIFOPair()
+    let answerFile = fifos.dir + "/answer.txt"
+    let server = lab["SERVER_PRIMARY"]
+    let offer = try Spawned(
+      [
+        Lab.script, "exec", lab.prefix, "client-a", "--", Binary.url.path, "connect", "--json",
+        "--token-out", fifos.offer, "--token-in", fifos.answer, "--stun", "stun:\(server)",
+      ], name: "offer")
+    let answer = try Spawned(
+      [
+        Lab.script, "exec", lab.prefix, "client-b", "--", Binary.url.path, "connect", "--answer",
+        "--json", "-v", "--token-in", fifos.offer, "--token-out", answerFile, "--stun",
+        "stun:\(server)",
+      ], name: "answer")
+    var token = ""
+    for _ in 0..<400 where !token.hasSuffix("\n") {
+      token = (try? String(contentsOfFile: answerFile, encoding: .utf8)) ?? ""
+      usleep(50_000)
+    }
+    try #require(token.hasPrefix("natscope1."), Comment(rawValue: answer.stderr))
+    Thread.sleep(forTimeInterval: 60)
+    let fd = HumanSpeedCommandTests.openWriter(fifos.answer, seconds: 5)
+    try #require(fd >= 0, Comment(rawValue: offer.stderr))
+    let bytes = Array(token.utf8)
+    let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    close(fd)
+    #expect(written == bytes.count)
+    let sa = offer.wait(timeout: 30)
+    let sb = answer.wait(timeout: 30)
+    for (p, status, what) in [(offer, sa, "answer"), (answer, sb, "checks")] {
+      let note = Comment(rawValue: "exit \(status)\n\(p.stdout)\n\(p.stderr)")
+      #expect(status == 0, note)
+      let o = try #require(p.json, note)
+      #expect(o["state"] as? String == "connected", note)
+      #expect(o.path("paths.reflexive.succeeded") as? Bool == true, note)
+      let waited = try #require(o.path("timings.waitedForPeerMs") as? Double, note)
+      #expect(waited > 59_000 && waited < 70_000, note)
+      #expect(o.path("timings.waitedFor") as? String == what, note)
+      let t = try #require(o["timeToConnectedMs"] as? Double, note)
+      #expect(t < 3000, note)
+    }
+    // Keepalives went out while the person was away.
+    #expect(answer.stderr.contains("keeps the NAT mapping of the server-reflexive candidate"))
+    #expect(answer.stderr.contains("keeps the NAT open for the peer's checks"))
   }
 
   @Test(arguments: natscopeScenarios())

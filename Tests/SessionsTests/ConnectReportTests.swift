@@ -215,7 +215,11 @@ import Traversal
     #expect(local["type"] as? String == "relay")
     #expect(local["protocol"] as? String == "udp")
     let timings = try #require(o["timings"] as? [String: Any])
-    #expect(Set(timings.keys) == ["gatheringMs", "firstCheckMs", "connectedMs"])
+    #expect(
+      Set(timings.keys) == [
+        "gatheringMs", "firstCheckMs", "connectedMs", "checksStartedMs", "waitedForPeerMs",
+        "waitedFor",
+      ])
     let paths = try #require(o["paths"] as? [String: Any])
     #expect(Set(paths.keys) == ["direct", "reflexive", "relay"])
     let relay = try #require(paths["relay"] as? [String: Any])

@@ -143,7 +143,9 @@ import Traversal
     wire.with(0) { $0.start(at: $1) }
     wire.run(for: .seconds(5))
     #expect(wire.agents[0].state == .checking)
-    wire.with(0) { $0.endOfRemoteCandidates(at: $1) + $0.endOfLocalCandidates(at: $1) }
+    // One call at a time, so the wire checks each call's final timeout against the deadline.
+    wire.with(0) { $0.endOfRemoteCandidates(at: $1) }
+    wire.with(0) { $0.endOfLocalCandidates(at: $1) }
     #expect(wire.agents[0].state == .failed)
   }
 

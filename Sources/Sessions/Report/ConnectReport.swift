@@ -64,17 +64,31 @@ public struct ConnectReport: Codable, Sendable, Hashable {
     }
   }
 
-  /// Milliseconds from the start of `connect`; null when the step did not happen.
+  /// Milliseconds from the start of `connect`; null when the step did not happen. The wait
+  /// for the person at the other end is reported apart: `waitedForPeerMs` (null when this
+  /// side did not wait), and what it waited for, `waitedFor` (`answer`: the offerer waited
+  /// for the answer to be pasted; `checks`: the answerer waited for the offerer's first
+  /// check). `checksStartedMs` is when this side held both descriptions (for an answerer
+  /// that waited, when the offerer's first check came): the ICE part starts there.
   public struct Timings: Codable, Sendable, Hashable {
     public var gatheringMs: Double?
     public var firstCheckMs: Double?
     public var connectedMs: Double?
+    public var checksStartedMs: Double?
+    public var waitedForPeerMs: Double?
+    public var waitedFor: String?
 
-    public init(gatheringMs: Double? = nil, firstCheckMs: Double? = nil, connectedMs: Double? = nil)
-    {
+    public init(
+      gatheringMs: Double? = nil, firstCheckMs: Double? = nil, connectedMs: Double? = nil,
+      checksStartedMs: Double? = nil, waitedForPeerMs: Double? = nil,
+      waitedFor: ConnectPeerWait? = nil
+    ) {
       self.gatheringMs = gatheringMs
       self.firstCheckMs = firstCheckMs
       self.connectedMs = connectedMs
+      self.checksStartedMs = checksStartedMs
+      self.waitedForPeerMs = waitedForPeerMs
+      self.waitedFor = waitedFor?.rawValue
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -82,6 +96,9 @@ public struct ConnectReport: Codable, Sendable, Hashable {
       try c.encode(gatheringMs, forKey: .gatheringMs)
       try c.encode(firstCheckMs, forKey: .firstCheckMs)
       try c.encode(connectedMs, forKey: .connectedMs)
+      try c.encode(checksStartedMs, forKey: .checksStartedMs)
+      try c.encode(waitedForPeerMs, forKey: .waitedForPeerMs)
+      try c.encode(waitedFor, forKey: .waitedFor)
     }
   }
 
@@ -351,7 +368,9 @@ public struct ConnectReport: Codable, Sendable, Hashable {
   public var reason: String?
   /// nil when no pair was selected.
   public var selectedPair: SelectedPair?
-  /// Milliseconds until a pair was selected; nil when none was.
+  /// Milliseconds from `timings.checksStartedMs` (both descriptions held, and for an
+  /// answerer that waited, the offerer's first check) until a pair was selected, so the time
+  /// a person took to paste a token is not in it; nil when none was.
   public var timeToConnectedMs: Double?
   public var timings: Timings
   public var paths: Paths

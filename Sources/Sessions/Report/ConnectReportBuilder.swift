@@ -57,6 +57,12 @@ public struct ConnectReportBuilder: Sendable {
   public var timings = ConnectReport.Timings()
   /// This host's ICE role, when known: it decides who should have nominated a working pair.
   public var role: ICERole?
+  /// Milliseconds from the start of the checks to the selected pair; nil uses
+  /// `timings.connectedMs`.
+  public var timeToConnectedMs: Double?
+  /// Set when the verdict came because the person at the other end took longer than this
+  /// side waits: what did not come, and the limit.
+  public var peerWaitExpired: (ConnectPeerWait, Duration)?
 
   public init(local: Side, remote: Side) {
     self.local = local
@@ -68,7 +74,8 @@ public struct ConnectReportBuilder: Sendable {
     let connected = selectedPair != nil
     var r = ConnectReport(
       state: connected ? .connected : .failed, selectedPair: selectedPair,
-      timeToConnectedMs: connected ? timings.connectedMs : nil, timings: timings,
+      timeToConnectedMs: connected ? (timeToConnectedMs ?? timings.connectedMs) : nil,
+      timings: timings,
       paths: Self.paths(pairs, local: local, remote: remote, selected: selectedPair),
       prediction: Self.predict(local: local, remote: remote),
       local: .init(
@@ -139,6 +146,9 @@ public struct ConnectReportBuilder: Sendable {
   /// Why nothing was selected, in one sentence.
   func failureReason() -> String {
     let checked = pairs.filter(\.checked).count
+    if let (what, limit) = peerWaitExpired {
+      return Self.peerWaitExpiredReason(what, limit: limit)
+    }
     if pairs.contains(where: \.succeeded) {
       switch role {
       case .controlled?:
@@ -156,6 +166,19 @@ public struct ConnectReportBuilder: Sendable {
         : "No pair could be formed from the candidates."
     }
     return Self.noPathWorked(checked: checked)
+  }
+
+  /// Why nothing happened when the person at the other end did not act in time.
+  static func peerWaitExpiredReason(_ what: ConnectPeerWait, limit: Duration) -> String {
+    let time = ConnectReportText.duration(limit.milliseconds)
+    switch what {
+    case .answer:
+      return
+        "No answer was pasted within \(time) of the offer being ready; run again and paste the answer token sooner, or raise --timeout."
+    case .checks:
+      return
+        "No check came from the offerer within \(time) of this answer being ready: the answer was not pasted there in time, the offerer had quit, or its checks could not reach this host."
+    }
   }
 
   /// "No path worked (N pairs checked)."

@@ -41,10 +41,17 @@ public enum ConnectReportText {
     if let g = r.timings.gatheringMs { t.append("gathering \(ms(g))") }
     if let f = r.timings.firstCheckMs { t.append("first check \(ms(f))") }
     if let c = r.timings.connectedMs { t.append("connected \(ms(c))") }
-    if !t.isEmpty {
+    if !t.isEmpty || r.timings.waitedForPeerMs != nil {
       out.append("")
       out.append("Timings")
-      out += wrap(t.joined(separator: ", "), width: width, indent: "  ")
+      if !t.isEmpty { out += wrap(t.joined(separator: ", "), width: width, indent: "  ") }
+      if let w = r.timings.waitedForPeerMs {
+        let what =
+          r.timings.waitedFor.flatMap(ConnectPeerWait.init(rawValue:))?.noun ?? "the peer"
+        out += wrap(
+          "Waited \(duration(w)) for \(what).",
+          width: width, indent: "  ")
+      }
     }
     let unusable =
       r.candidates.local.map { ("local", $0) } + r.candidates.remote.map { ("remote", $0) }
@@ -80,6 +87,17 @@ public enum ConnectReportText {
 
   static func endpoint(_ e: ConnectReport.Endpoint) -> String {
     "\(e.type.rawValue.padding(to: 6)) \(e) \(e.protocol.rawValue)"
+  }
+
+  /// "62 s", "3.5 s", "412 ms": seconds from 1 s on, for waits a person makes.
+  public static func duration(_ ms: Double) -> String {
+    guard ms.isFinite, ms >= 1000, ms < 1e12 else { return Self.ms(ms) }
+    if ms >= 10_000 {
+      let s = Int((ms / 1000).rounded())
+      return s >= 120 && s % 60 == 0 ? "\(s / 60) min" : "\(s) s"
+    }
+    let tenths = Int((ms / 100).rounded())
+    return "\(tenths / 10).\(tenths % 10) s"
   }
 
   /// "412 ms", "3.5 ms".

@@ -49,6 +49,11 @@ public struct ICEAgent: Sendable {
   public private(set) var rejectedMessages = 0
   /// Pairs dropped because the check list was full.
   public private(set) var prunedPairs = 0
+  /// Whether an authenticated check from the peer has arrived (the peer holds our
+  /// description and is checking). Until then, pairs whose checks ended get a Binding
+  /// indication every ``ICEConfiguration/keepaliveInterval`` so this side's NAT stays open
+  /// for the peer's checks.
+  public private(set) var peerCheckReceived = false
 
   private var rng: AnyRandomGenerator
   private var localKey: IntegrityKey?
@@ -70,6 +75,9 @@ public struct ICEAgent: Sendable {
   /// When ``handleTimeout(at:)`` should next be called (the `.timeout` every call ends with);
   /// nil once closed or failed.
   public private(set) var nextDeadline: Instant?
+  /// When something last went out on each pair (check or keepalive), for the keepalives
+  /// while the peer has not checked yet.
+  private var lastSentOnPair: [Int: Instant] = [:]
 
   private struct CheckContext: Sendable {
     var pairID: Int
@@ -527,6 +535,7 @@ public struct ICEAgent: Sendable {
       consent: false)
     activeCheck[pair.id] = id
     lastCheckAt = now
+    lastSentOnPair[pair.id] = now
     pairs[i].stats.requestsSent += 1
     setPairState(i, .inProgress, .checkSent(triggered: isTriggered), now)
     processTable(table.start(id: id, request: bytes, to: pair.remote.address, at: now), now: now)
@@ -801,6 +810,7 @@ public struct ICEAgent: Sendable {
     outputs.append(
       .transmit(
         Transmit(bytes: b.bytes, from: localBase, to: source, transactionID: m.transactionID)))
+    peerCheckReceived = true
     if consent?.pairID != nil, let sel = selectedPair, sel.localBase == localBase,
       sel.remote.address == source
     {
@@ -1052,6 +1062,43 @@ public struct ICEAgent: Sendable {
     emit(.agentStateChanged(from: from, to: to, reason: reason))
   }
 
+  // MARK: - Keepalives while the peer has not checked yet
+
+  /// The pairs that get keepalives now: no check from the peer yet, checks running, and the
+  /// pair's own check over (failed, or answered while the peer's nomination is still to come).
+  private var pairsKeptOpen: [CandidatePair] {
+    guard !peerCheckReceived, remoteKey != nil, state == .checking || state == .connected else {
+      return []
+    }
+    return pairs.filter { $0.inCheckList && ($0.state == .failed || $0.state == .succeeded) }
+  }
+
+  /// When the next such keepalive is due.
+  private var nextPairKeepalive: Instant? {
+    pairsKeptOpen.compactMap { p in
+      lastSentOnPair[p.id].map { $0 + configuration.keepaliveInterval }
+    }.min()
+  }
+
+  /// An answer handed to a person may reach the offerer minutes later; its first checks then
+  /// arrive at a NAT that dropped the state our checks made (Linux after 30 s), and are
+  /// filtered. A Binding indication on each pair every keepalive interval keeps that state
+  /// (RFC 8445 §11 keepalives; the peer ignores them) until the peer's first check arrives.
+  private mutating func keepPairsOpen(_ now: Instant) {
+    for p in pairsKeptOpen {
+      guard let last = lastSentOnPair[p.id], now >= last + configuration.keepaliveInterval,
+        let i = index(p.id)
+      else { continue }
+      var b = MessageBuilder(type: .bindingIndication, transactionID: randomTransactionID())
+      b.addFingerprint()
+      outputs.append(
+        .transmit(Transmit(bytes: b.bytes, from: p.localBase, to: p.remote.address)))
+      pairs[i].stats.keepalivesSent += 1
+      lastSentOnPair[p.id] = now
+      emit(.keepaliveSent(from: p.localBase, to: p.remote.address, purpose: .awaitingPeerChecks))
+    }
+  }
+
   private mutating func checkForFailure() {
     guard state == .checking || state == .connected, localGatheringDone, remoteGatheringDone,
       triggered.isEmpty, nominationInFlight == nil
@@ -1083,6 +1130,7 @@ public struct ICEAgent: Sendable {
       maybeNominate(now)
       pump(now)
       serviceConsent(now)
+      keepPairsOpen(now)
       checkForFailure()
     }
     var wakes: [Instant] = []
@@ -1097,6 +1145,7 @@ public struct ICEAgent: Sendable {
       {
         wakes.append(nominationTime(best: best, generator: generator, now: now))
       }
+      if let w = nextPairKeepalive { wakes.append(w) }
       if let c = consent, state == .completed || state == .disconnected {
         wakes.append(c.lastSentAt + configuration.keepaliveInterval)
         if configuration.consentInterval != nil {

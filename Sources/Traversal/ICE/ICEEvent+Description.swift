@@ -25,6 +25,7 @@ extension ICEEvent: CustomStringConvertible {
     case .agentStateChanged: return "agentStateChanged"
     case .consentLost: return "consentLost"
     case .consentRestored: return "consentRestored"
+    case .keepaliveSent: return "keepaliveSent"
     }
   }
 
@@ -87,6 +88,15 @@ extension ICEEvent: CustomStringConvertible {
     case .consentLost(let id, let ms):
       return "consent lost on pair #\(id): no answer for \(Int(ms)) ms"
     case .consentRestored(let id): return "consent answers came back on pair #\(id)"
+    case .keepaliveSent(let from, let to, let purpose):
+      switch purpose {
+      case .stunServer:
+        return
+          "keepalive \(from) -> STUN server \(to): keeps the NAT mapping of the server-reflexive candidate"
+      case .awaitingPeerChecks:
+        return
+          "keepalive \(from) -> \(to): keeps the NAT open for the peer's checks, which have not come yet"
+      }
     }
   }
 }

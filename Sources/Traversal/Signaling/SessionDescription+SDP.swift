@@ -2,7 +2,8 @@ extension SessionDescription {
   /// The description as SDP attribute lines (RFC 8839), ending with an empty line:
   /// `a=ice-ufrag`, `a=ice-pwd`, natscope's own `a=x-natscope-*` lines (role, tie-breaker,
   /// NAT profile; other agents ignore them), one `a=candidate:` per candidate, and
-  /// `a=end-of-candidates` when gathering is complete. Lines end in LF.
+  /// `a=end-of-candidates` when gathering is complete (else `a=ice-options:trickle`, so the
+  /// reader knows more may come). Lines end in LF.
   public var sdp: String { sdpLines.joined(separator: "\n") + "\n" }
 
   /// The lines of `sdp`, the last one empty.
@@ -15,6 +16,8 @@ extension SessionDescription {
         "a=x-natscope-nat:\(p.udpBlocked ? "udp-blocked" : (p.natDetected ? "nat" : "no-nat")) "
           + "\(p.mapping?.rawValue ?? "unknown") \(p.filtering?.rawValue ?? "unknown")")
     }
+    // RFC 8838 §3: without ice-options:trickle a description is complete.
+    if !endOfCandidates { lines.append("a=ice-options:trickle") }
     lines += candidates.map { "a=" + $0.sdpAttribute }
     if endOfCandidates { lines.append("a=end-of-candidates") }
     lines.append("")
@@ -41,6 +44,7 @@ extension SessionDescription {
     var profile: NATProfile?
     var candidates: [SignaledCandidate] = []
     var end = false
+    var trickle = false
     for (index, raw) in sdpLines.enumerated() {
       let number = index + 1
       var line = Substring(raw).trimmingSignalingWhitespace()
@@ -75,6 +79,10 @@ extension SessionDescription {
         candidates.append(try SignaledCandidate(sdpAttribute: line, line: number))
       case "end-of-candidates":
         end = true
+      case "ice-options":
+        if value.split(separator: " ").contains(where: { $0.lowercased() == "trickle" }) {
+          trickle = true
+        }
       case "x-natscope-role":
         guard let r = SignalingRole(rawValue: value.lowercased()) else {
           throw .badAttribute(line: number, reason: "the role is neither offer nor answer")
@@ -102,7 +110,7 @@ extension SessionDescription {
     guard let password else { throw .missingAttribute("ice-pwd") }
     self.init(
       ufrag: ufrag, password: password, role: role, tieBreaker: tieBreaker,
-      candidates: candidates, endOfCandidates: end, natProfile: profile)
+      candidates: candidates, endOfCandidates: end || !trickle, natProfile: profile)
   }
 
   /// Splits on LF, dropping a CR before it (CRLF is one Character in Swift).

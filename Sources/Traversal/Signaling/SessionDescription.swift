@@ -20,7 +20,9 @@ public struct SessionDescription: Hashable, Sendable {
   /// The ICE tie-breaker (RFC 8445 §7.1.1); 0 when the description came from SDP without one.
   public var tieBreaker: UInt64
   public var candidates: [SignaledCandidate]
-  /// True when this host has finished gathering (`a=end-of-candidates`).
+  /// True when this host has finished gathering: `a=end-of-candidates`, or SDP without
+  /// `a=ice-options:trickle` (RFC 8838 §3: a peer that does not trickle sends complete
+  /// descriptions, as libnice and aioice do). natscope tokens are always complete.
   public var endOfCandidates: Bool
   /// This host's NAT behaviour, when it ran a probe.
   public var natProfile: NATProfile?
