@@ -614,7 +614,16 @@ public final class ConnectSession {
     let agent = ice.agent
     b.role = agent.role
     let selected = agent.selectedPair
-    b.pairs = agent.pairs.map { Self.outcome($0, connected: selected != nil) }
+    b.pairs = agent.pairs.map { p in
+      var o = Self.outcome(p, connected: selected != nil)
+      if o.failure == .unreachable,
+        let u = ice.unreachable[
+          ICESession.PairKey(base: p.local.base ?? p.local.address, remote: p.remote.address)]
+      {
+        o.detail = u.description
+      }
+      return o
+    }
     if let s = selected {
       // A valid pair learnt from a check (peer-reflexive local) has no checks of its own: the
       // round trip is that of the checks that produced it.

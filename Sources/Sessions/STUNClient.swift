@@ -90,9 +90,9 @@ public final class STUNClient {
 
   private func socket(_ id: ProbeSocketID) throws -> any DatagramSocket {
     if let s = sockets[id] { return s }
-    let s = try runtime.openUDP(socketOptions) { [weak self] datagram in
-      self?.receive(datagram, on: id)
-    }
+    let s = try runtime.openUDP(
+      socketOptions, onReceive: { [weak self] datagram in self?.receive(datagram, on: id) },
+      onError: { [weak self] error in self?.socketError(error, on: id) })
     sockets[id] = s
     return s
   }
@@ -123,6 +123,16 @@ public final class STUNClient {
     }
   }
 
+  /// An ICMP error for something socket `socketID` sent: the queries it sent to that
+  /// destination fail at once.
+  private func socketError(_ error: SocketError, on socketID: ProbeSocketID) {
+    guard !closed, let unreachable = error.unreachable else { return }
+    process(
+      table.handleUnreachable(unreachable) { [pending] id in
+        pending[id]?.query.socket == socketID
+      })
+  }
+
   private func process(_ outputs: [TransactionTable<Response>.Output]) {
     for output in outputs {
       switch output {
@@ -141,6 +151,10 @@ public final class STUNClient {
         p.completion(.answered(answer), sockets[p.query.socket]?.localAddress)
       case .failed(let id, let failure):
         guard let p = pending.removeValue(forKey: id) else { continue }
+        if case .unreachable(let u, let n) = failure {
+          p.completion(.unreachable(u, attempts: n), sockets[p.query.socket]?.localAddress)
+          continue
+        }
         let attempts: Int
         if case .timedOut(let n) = failure { attempts = n } else { attempts = 0 }
         let window =

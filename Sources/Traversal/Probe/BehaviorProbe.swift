@@ -184,7 +184,12 @@ public struct BehaviorProbe: Sendable {
     }
     guard let first = answered.first else {
       phase = .done
-      actions.append(.finished(report(at: now, udpBlocked: true)))
+      // UDP blocked only when nothing at all came back; an ICMP error says UDP got out and
+      // reached a host (or router) that answered "not here".
+      let refused = reachability.contains { entry in
+        if case .unreachable? = steps[entry.step].outcome { true } else { false }
+      }
+      actions.append(.finished(report(at: now, udpBlocked: !refused)))
       return
     }
     // Prefer a server with a usable alternate address.
@@ -410,7 +415,19 @@ public struct BehaviorProbe: Sendable {
     var alg = ALGVerdict(detected: nil, reason: "Not tested.")
     var allocation: PortAllocation?
     var lifetime: LifetimeVerdict?
-    if udpBlocked {
+    let refusals = reachability.compactMap { entry -> Unreachable? in
+      if case .unreachable(let u, _)? = steps[entry.step].outcome { u } else { nil }
+    }
+    var summaryOverride: String?
+    if primary == nil, !refusals.isEmpty {
+      // No server answered and at least one destination was reported unreachable.
+      let reason = Self.noServerReason(refusals, tried: configuration.servers.count)
+      mapping = BehaviorVerdict(nil, reason)
+      filtering = BehaviorVerdict(nil, reason)
+      hairpinReason = reason
+      summaryOverride =
+        "natscope learned nothing about the NAT: no STUN server answered. Check the server address and port."
+    } else if udpBlocked {
       let n = configuration.servers.count
       let reason =
         n == 0
@@ -444,8 +461,30 @@ public struct BehaviorProbe: Sendable {
       localAddress: primaryLocal, mappedAddress: primaryAnswer?.reflexive, mapping: mapping,
       filtering: filtering, hairpinning: hairpin, hairpinningReason: hairpinReason,
       portAllocation: allocation, alg: alg, bindingLifetime: lifetime,
-      legacyType: profile.legacyType.rawValue, summary: profile.summary,
-      durationMs: (now - startedAt).milliseconds, steps: steps)
+      legacyType: profile.legacyType.rawValue, summary: summaryOverride ?? profile.summary,
+      durationMs: (now - startedAt).milliseconds, steps: steps, unreachable: refusals)
+  }
+
+  /// "No STUN server answers at 127.0.0.1:9 (ICMP port unreachable from 127.0.0.1)." and, when
+  /// other servers were silent, how many.
+  static func noServerReason(_ refusals: [Unreachable], tried: Int) -> String {
+    let each = refusals.map { u -> String in
+      switch u.kind {
+      case .portUnreachable:
+        return
+          "No STUN server answers at \(u.destination) (\(u)): that host is up but nothing listens on that port."
+      case .hostUnreachable, .networkUnreachable:
+        return "\(u.destination) cannot be reached (\(u))."
+      case .prohibited:
+        return "A firewall refused the requests to \(u.destination) (\(u))."
+      }
+    }
+    let silent = tried - refusals.count
+    let rest =
+      silent == 1
+      ? " The other server did not answer either."
+      : (silent > 1 ? " The other \(silent) servers did not answer either." : "")
+    return each.joined(separator: " ") + rest
   }
 
   private func mappingVerdict() -> BehaviorVerdict<MappingBehavior> {
