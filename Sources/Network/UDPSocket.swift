@@ -416,7 +416,8 @@ final class SocketPoller: Sendable {
       if gate.isStopping || failed || entry.revents & Int16(POLLNVAL) != 0 { return }
       if rc <= 0 { continue }
       let done = DispatchSemaphore(value: 0)
-      wake(done)
+      // Under the gate's lock: once `stop` has returned, no wake-up reaches the loop.
+      guard gate.unlessStopping({ wake(done) }) else { return }
       // The loop may be gone (runtime shut down without closing): check now and then.
       while done.wait(timeout: .now() + .milliseconds(200)) == .timedOut {
         if gate.isStopping { return }
@@ -468,6 +469,16 @@ final class PollGate: @unchecked Sendable {
     polling = false
     pthread_cond_broadcast(condition)
     pthread_mutex_unlock(mutex)
+  }
+
+  /// Runs `body` unless stopping, holding the lock (so `stop` waits for it); returns whether
+  /// it ran.
+  func unlessStopping(_ body: () -> Void) -> Bool {
+    pthread_mutex_lock(mutex)
+    defer { pthread_mutex_unlock(mutex) }
+    if stopping { return false }
+    body()
+    return true
   }
 
   var isStopping: Bool {

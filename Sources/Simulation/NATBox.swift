@@ -220,8 +220,9 @@ public final class NATBox {
     let now = network.now
     guard
       let mapping = byExternal.values.first(where: {
+        // The quoted datagram came in through this mapping: its filter let it in.
         $0.key.internalAddress == icmp.originalDestination && !isExpired($0, now: now)
-          && $0.contactedEndpoints.contains(icmp.originalSource)
+          && admits(icmp.originalSource, to: $0)
       }), let iface = outsideInterfaces[mapping.external.ip]
     else {
       network.record(.dropped(.noMapping), packet, at: name)

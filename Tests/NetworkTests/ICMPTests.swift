@@ -90,3 +90,44 @@ struct ICMPTests {
     #expect(elapsed < .milliseconds(400))
   }
 }
+
+/// An ICE pair to a closed port fails at once on real sockets, with the ICMP evidence.
+@Suite("ICE and ICMP on loopback", .timeLimit(.minutes(1)))
+struct ICEICMPTests {
+  @Test func aPairToAClosedPortFailsAtOnce() throws {
+    let runtime = NIORuntime()
+    defer { runtime.shutdown() }
+    typealias Result = (failedAfter: Duration, evidence: Unreachable?, remote: TransportAddress)
+    let result: Result = try runtime.run(timeout: .seconds(5)) { rt, done in
+      let probe = try rt.openUDP(UDPSocketOptions(address: .loopbackV4)) { _ in }
+      let closed = probe.localAddress
+      probe.close()
+      let session = ICESession(
+        runtime: rt, role: .controlling,
+        configuration: ICESessionConfiguration(
+          includeLoopback: true, localAddresses: [.loopbackV4]))
+      var sentAt: Instant?
+      session.onEvent = { entry in
+        switch entry.event {
+        case .checkSent(_, _, let to, 1, _, _) where to == closed:
+          sentAt = sentAt ?? entry.at
+        case .pairStateChanged(_, _, .failed, .unreachable?):
+          let base = session.localCandidates.first?.address ?? closed
+          let evidence = session.unreachable[ICESession.PairKey(base: base, remote: closed)]
+          done.succeed((entry.at - (sentAt ?? entry.at), evidence, closed))
+          session.close()
+        default: break
+        }
+      }
+      session.start()
+      session.setRemoteCredentials(ICECredentials(ufrag: "peer", password: "peer-password-1234567"))
+      session.addRemoteCandidate(
+        Candidate(foundation: "1", priority: 2_130_706_431, address: closed, type: .host))
+      session.endOfRemoteCandidates()
+    }
+    #expect(result.failedAfter < .milliseconds(300))
+    #expect(result.evidence?.kind == .portUnreachable)
+    #expect(result.evidence?.destination == result.remote)
+    #expect(result.evidence?.description == "ICMP port unreachable from 127.0.0.1")
+  }
+}

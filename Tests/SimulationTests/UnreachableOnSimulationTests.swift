@@ -92,3 +92,39 @@ import Traversal
     #expect(a.paths.direct.reason.contains("no ICMP error"))
   }
 }
+
+/// The ICMP error of a peer that quit crosses both NATs back to the sender, as Linux conntrack
+/// carries RELATED ICMP.
+@Suite struct ICMPThroughTwoNATsTests {
+  @Test func aQuitPeerBehindANATIsReportedThroughBothNATs() throws {
+    let lab = try SimulatedLab(seed: 4)
+    let a = try lab.addSite("a", behavior: .portRestrictedCone)
+    let b = try lab.addSite("b", behavior: .fullCone)
+    let errors = UnreachableOnSimulationTests.Errors()
+    var seen: [ReceivedDatagram] = []
+    let sa = try a.openUDP(
+      UDPSocketOptions(), onReceive: { seen.append($0) }, onError: { errors.items.append($0) })
+    let sb = try b.openUDP(UDPSocketOptions()) { _ in }
+    // B opens a mapping on its full-cone NAT (its datagram dies at A's NAT: no mapping there);
+    // A writes to that public address and gets through to B.
+    let natB = try #require(lab.network.nats.first { $0.name == "b-nat" })
+    let natA = try #require(lab.network.nats.first { $0.name == "a-nat" })
+    sb.send([0], to: TransportAddress(ip: natA.publicIPs[0], port: 1))
+    lab.network.run(for: .milliseconds(200))
+    let bPublic = try #require(natB.mappings.first?.externalAddress)
+    sa.send([1], to: bPublic)
+    lab.network.run(for: .milliseconds(200))
+    #expect(seen.isEmpty)
+    #expect(errors.items.isEmpty)
+    // B quits; A writes again: B's host answers port unreachable, B's NAT sends it out from
+    // its public address, A's NAT carries it back to A.
+    sb.close()
+    sa.send([2], to: bPublic)
+    lab.network.run(for: .milliseconds(500))
+    let error = try #require(errors.items.first)
+    #expect(errors.items.count == 1)
+    #expect(error.kind == .unreachable(.portUnreachable))
+    #expect(error.destination == bPublic)
+    #expect(error.reporter == natB.publicIPs[0])
+  }
+}
