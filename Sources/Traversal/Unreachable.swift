@@ -45,9 +45,17 @@ public struct Unreachable: Sendable, Hashable, Codable, CustomStringConvertible 
     self.at = at
   }
 
-  /// "ICMP port unreachable from 192.0.2.1"; without a reporter, "… (reported by this host)".
+  /// "ICMP port unreachable from 192.0.2.1"; without a reporter (the local system refused the
+  /// send), "no route to 192.0.2.1 from this host".
   public var description: String {
-    guard let reporter else { return "\(kind.phrase) (reported by this host)" }
+    guard let reporter else {
+      switch kind {
+      case .portUnreachable: return "port unreachable, reported by this host"
+      case .hostUnreachable, .networkUnreachable:
+        return "no route to \(destination.ip) from this host"
+      case .prohibited: return "refused by this host's firewall"
+      }
+    }
     return "\(kind.phrase) from \(reporter)"
   }
 }

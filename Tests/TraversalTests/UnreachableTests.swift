@@ -62,6 +62,9 @@ import Traversal
     #expect(
       TransactionFailure.unreachable(refused, attempts: 1).description
         == "ICMP port unreachable from 192.0.2.1 after 1 request")
+    let local = Unreachable(
+      kind: .networkUnreachable, destination: server, reporter: nil, at: at(1))
+    #expect(local.description == "no route to 192.0.2.1 from this host")
   }
 }
 
