@@ -104,6 +104,20 @@ import Traversal
     #expect(report.profile.udpBlocked == false)
   }
 
+  @Test func aNATThatAnswersHairpinWithICMPDoesNotHairpinAndTheReportSaysWhy() throws {
+    var model = ModelNAT(mapping: .endpointIndependent, filtering: .addressAndPortDependent)
+    model.refusesHairpinWithICMP = true
+    let result = model.run(
+      ProbeConfiguration(servers: [ModelNAT.primary], localAddresses: [ModelNAT.hostIP]))
+    let report = try #require(result)
+    #expect(report.hairpinning == false)
+    #expect(
+      report.hairpinningReason.hasSuffix(
+        "instead of passing the requests back inside, the NAT answered with ICMP port unreachable from 198.51.100.1."
+      ))
+    #expect(report.unreachable == [])  // test I was answered: nothing to say about the server
+  }
+
   @Test func silenceFromEveryServerIsStillUDPBlocked() throws {
     let report = try finish(
       { _ in .noAnswer(attempts: 7, window: .seconds(39)) }, servers: [ModelNAT.primary])

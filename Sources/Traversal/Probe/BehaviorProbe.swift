@@ -501,11 +501,13 @@ public struct BehaviorProbe: Sendable {
         if let m3 = outcome(.mappingAlternateIPAndPort)?.answer?.reflexive, m3 == m1 {
           return BehaviorVerdict(
             .endpointIndependent,
-            "The public address stayed \(m1) when both the destination IP and port changed (tests I and III; test II got no answer)."
+            "The public address stayed \(m1) when both the destination IP and port changed (tests I and III; test II \(silence(.mappingAlternateIP)))."
           )
         }
         return BehaviorVerdict(
-          nil, "Test II (to the server's alternate IP) got no answer, so mapping is unknown.")
+          nil,
+          "Test II (to the server's alternate IP) \(silence(.mappingAlternateIP)), so mapping is unknown."
+        )
       }
       if m2 == m1 {
         return BehaviorVerdict(
@@ -515,7 +517,7 @@ public struct BehaviorProbe: Sendable {
       guard let m3 = outcome(.mappingAlternateIPAndPort)?.answer?.reflexive else {
         return BehaviorVerdict(
           nil,
-          "The public address changed from \(m1) to \(m2) with the destination IP, but test III got no answer."
+          "The public address changed from \(m1) to \(m2) with the destination IP, but test III \(silence(.mappingAlternateIPAndPort))."
         )
       }
       if m3 == m2 {
@@ -622,6 +624,13 @@ public struct BehaviorProbe: Sendable {
     )
   }
 
+  /// "got no answer", or "got ICMP port unreachable from X instead of an answer" when an ICMP
+  /// error ended the test.
+  private func silence(_ test: ProbeTest) -> String {
+    if case .unreachable(let u, _)? = outcome(test) { return "got \(u) instead of an answer" }
+    return "got no answer"
+  }
+
   private func hairpinVerdict() -> (Bool?, String) {
     guard natDetected else { return (nil, "No NAT, so there is nothing to hairpin.") }
     guard configuration.testHairpinning else { return (nil, "Not tested (disabled).") }
@@ -639,6 +648,15 @@ public struct BehaviorProbe: Sendable {
       return (
         true,
         "Two sockets behind the NAT reached each other through their public addresses \(m1) and \(mh) (answered from \(a.source))."
+      )
+    }
+    let refusal = runs.dropFirst().lazy.compactMap { step -> Unreachable? in
+      if case .unreachable(let u, _)? = step.outcome { u } else { nil }
+    }.first
+    if let refusal {
+      return (
+        false,
+        "Two sockets behind the NAT sent to each other's public address (\(m1), \(mh)); instead of passing the requests back inside, the NAT answered with \(refusal)."
       )
     }
     return (
