@@ -253,6 +253,9 @@ public struct ProbeScreen: ConsoleScreen {
           g.cross, CellStyle(color: bad ? .red : .yellow, bold: true), text,
           CellStyle(color: bad ? .red : .yellow)
         )
+      case .unreachable(let u, _)?:
+        let text = wide ? u.kind.phrase : "ICMP unreachable"
+        return (g.cross, CellStyle(color: .red, bold: true), text, CellStyle(color: .red))
       }
     }
   }
@@ -291,7 +294,10 @@ public struct ProbeScreen: ConsoleScreen {
     let good = CellStyle(color: .green, bold: true)
     let warn = CellStyle(color: .yellow, bold: true)
     let bad = CellStyle(color: .red, bold: true)
-    if r.udpBlocked {
+    if r.mappedAddress == nil, let refusals = r.unreachable, !refusals.isEmpty {
+      // ICMP came back: UDP got out, but no STUN server listens where it was sent.
+      add("STUN server", "none answers", bad, reason: r.mapping.reason)
+    } else if r.udpBlocked {
       add("UDP", "blocked", bad, reason: r.mapping.reason)
     } else {
       let local = r.localAddress.map(\.description) ?? "?"
@@ -366,6 +372,8 @@ public struct ProbeScreen: ConsoleScreen {
         out.append(
           String(
             format: "outcome     no answer after %d tries over %.2f s", n, w.milliseconds / 1000))
+      case .unreachable(let u, let n)?:
+        out.append("outcome     \(u) after \(n) tr\(n == 1 ? "y" : "ies")")
       case .answered(let a)?:
         out.append("answer from \(a.source) (arrived on socket \(a.arrivedOn.rawValue))")
         out.append("XOR-MAPPED  \(a.xorMappedAddress.map(\.description) ?? "-")")

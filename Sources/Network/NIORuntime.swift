@@ -107,14 +107,16 @@ public final class NIORuntime: NetworkRuntime, Sendable {
   ///   `.addressNotAvailable` (not this host's address), `.failed` (anything else, including a
   ///   call from off the loop).
   public func openUDP(
-    _ options: UDPSocketOptions, onReceive: @escaping (ReceivedDatagram) -> Void
+    _ options: UDPSocketOptions, onReceive: @escaping (ReceivedDatagram) -> Void,
+    onError: @escaping (SocketError) -> Void
   ) throws -> any DatagramSocket {
-    try openUDPSocket(options, onReceive: onReceive)
+    try openUDPSocket(options, onReceive: onReceive, onError: onError)
   }
 
-  /// `openUDP` returning the concrete socket type, which has an error callback and counters.
+  /// `openUDP` returning the concrete socket type, which has counters.
   public func openUDPSocket(
-    _ options: UDPSocketOptions, onReceive: @escaping (ReceivedDatagram) -> Void
+    _ options: UDPSocketOptions, onReceive: @escaping (ReceivedDatagram) -> Void,
+    onError: @escaping (SocketError) -> Void = { _ in }
   ) throws -> UDPSocket {
     guard eventLoop.inEventLoop else {
       throw RuntimeError.failed(
@@ -122,9 +124,14 @@ public final class NIORuntime: NetworkRuntime, Sendable {
     }
     let (fd, local) = try POSIXSocket.openBoundUDP(options)
     let socket = UDPSocket(
-      runtime: self, fd: fd, localAddress: local, onReceive: onReceive)
+      runtime: self, fd: fd, localAddress: local, onReceive: onReceive, onError: onError)
+    do {
+      try socket.attach()
+    } catch {
+      _ = systemClose(fd)
+      throw error
+    }
     register(socket)
-    socket.attach()
     return socket
   }
 

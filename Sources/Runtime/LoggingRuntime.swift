@@ -3,7 +3,7 @@ import STUN
 import Traversal
 
 /// A runtime that does what another runtime does and logs it: sockets opened and closed,
-/// every datagram sent and received (a STUN message by method, class, transaction ID and
+/// socket errors (ICMP unreachable, refused sends), every datagram sent and received (a STUN message by method, class, transaction ID and
 /// attribute names; a TURN ChannelData frame by channel and length), and timers. Nothing a
 /// datagram carries is logged beyond that, so no password or key can reach the log (the
 /// MESSAGE-INTEGRITY attribute is named, never shown).
@@ -30,21 +30,29 @@ public final class LoggingRuntime: NetworkRuntime {
   public var now: Instant { base.now }
 
   public func openUDP(
-    _ options: UDPSocketOptions, onReceive: @escaping (ReceivedDatagram) -> Void
+    _ options: UDPSocketOptions, onReceive: @escaping (ReceivedDatagram) -> Void,
+    onError: @escaping (SocketError) -> Void
   ) throws -> any DatagramSocket {
     let logger = self.logger
     let holder = LocalAddressHolder()
     let socket: any DatagramSocket
     do {
-      socket = try base.openUDP(options) { datagram in
-        if logger.logLevel <= .debug {
+      socket = try base.openUDP(
+        options,
+        onReceive: { datagram in
+          if logger.logLevel <= .debug {
+            let at = holder.address.map { " on \($0)" } ?? ""
+            Self.log(
+              logger, "← \(datagram.source)\(at): " + Self.summary(datagram.bytes),
+              bytes: datagram.bytes)
+          }
+          onReceive(datagram)
+        },
+        onError: { error in
           let at = holder.address.map { " on \($0)" } ?? ""
-          Self.log(
-            logger, "← \(datagram.source)\(at): " + Self.summary(datagram.bytes),
-            bytes: datagram.bytes)
-        }
-        onReceive(datagram)
-      }
+          logger.debug("socket error\(at) for \(error.destination): \(error.message)")
+          onError(error)
+        })
     } catch {
       logger.debug("cannot open a UDP socket (\(Self.describe(options))): \(error)")
       throw error

@@ -30,10 +30,55 @@ public protocol DatagramSocket: AnyObject {
   /// this holds the wildcard and the real port.
   var localAddress: TransportAddress { get }
   /// Sends one datagram. Failures (unreachable, no route) are reported through the socket's
-  /// error callback, never thrown: UDP sends are fire-and-forget.
+  /// error callback (`onError` of ``NetworkRuntime/openUDP(_:onReceive:onError:)``), never
+  /// thrown: UDP sends are fire-and-forget.
   func send(_ bytes: [UInt8], to destination: TransportAddress)
   /// Closes the socket; no callbacks are delivered after this returns.
   func close()
+}
+
+/// An error a UDP socket learned about something it sent: an ICMP destination unreachable that
+/// came back for it, or a send the local system refused. Delivered to the socket's owner on the
+/// runtime's serial context.
+public struct SocketError: Error, Sendable, Hashable, CustomStringConvertible {
+  /// What went wrong.
+  public enum Kind: Sendable, Hashable {
+    /// The network said the destination cannot be reached (ICMP, or no route from here).
+    case unreachable(Unreachable.Kind)
+    /// The local system refused the send for another reason (a full buffer, a closed socket,
+    /// a destination of the other address family); `code` is the errno when there is one.
+    case sendFailed(code: Int32?)
+  }
+
+  /// What went wrong.
+  public var kind: Kind
+  /// The remote address the failed datagram was sent to.
+  public var destination: TransportAddress
+  /// The address that sent the ICMP error; nil for a send the local system refused.
+  public var reporter: IPAddress?
+  /// When the error was learned, on the runtime's clock.
+  public var at: Instant
+  /// One sentence for logs.
+  public var message: String
+
+  public init(
+    kind: Kind, destination: TransportAddress, reporter: IPAddress?, at: Instant, message: String
+  ) {
+    self.kind = kind
+    self.destination = destination
+    self.reporter = reporter
+    self.at = at
+    self.message = message
+  }
+
+  /// The evidence a protocol machine takes when this is an unreachable error; nil for other
+  /// send failures (which say nothing about the destination).
+  public var unreachable: Unreachable? {
+    guard case .unreachable(let k) = kind else { return nil }
+    return Unreachable(kind: k, destination: destination, reporter: reporter, at: at)
+  }
+
+  public var description: String { message }
 }
 
 /// A cancellable scheduled callback.
@@ -87,9 +132,12 @@ public protocol NetworkRuntime: AnyObject {
   /// The current time on this runtime's clock.
   var now: Instant { get }
 
-  /// Opens and binds a UDP socket. `onReceive` is called for each arriving datagram.
+  /// Opens and binds a UDP socket. `onReceive` is called for each arriving datagram, `onError`
+  /// for each ICMP error that comes back for a datagram it sent (port, host or network
+  /// unreachable, naming the destination) and each send the system refused.
   func openUDP(
-    _ options: UDPSocketOptions, onReceive: @escaping (ReceivedDatagram) -> Void
+    _ options: UDPSocketOptions, onReceive: @escaping (ReceivedDatagram) -> Void,
+    onError: @escaping (SocketError) -> Void
   ) throws -> any DatagramSocket
 
   /// Calls `action` once at `deadline` (or as soon as possible if it has passed).
@@ -99,4 +147,13 @@ public protocol NetworkRuntime: AnyObject {
   /// The addresses of this host's usable interfaces (up, not loopback or link-local unless the
   /// runtime was configured to include them).
   func localAddresses() -> [IPAddress]
+}
+
+extension NetworkRuntime {
+  /// Opens and binds a UDP socket whose owner does not listen for socket errors.
+  public func openUDP(
+    _ options: UDPSocketOptions, onReceive: @escaping (ReceivedDatagram) -> Void
+  ) throws -> any DatagramSocket {
+    try openUDP(options, onReceive: onReceive, onError: { _ in })
+  }
 }

@@ -703,8 +703,26 @@ public final class ConnectSession {
       if connectedAt == nil { connectedAt = entry.at }
     case .agentStateChanged:
       evaluate()
+    case .pairStateChanged(_, _, .failed, .unreachable?, _):
+      // Waiting for a person is pointless when the offerer is gone: its sockets answer ICMP
+      // port unreachable, which a live offerer's never do.
+      if waiting?.kind == .checks, offererHasQuit {
+        endWait(record: false)
+        finish()
+      }
     default:
       break
+    }
+  }
+
+  /// Every pair failed, and one of the offerer's own sockets answered ICMP port unreachable:
+  /// the process that made the offer has quit (or the token is old).
+  private var offererHasQuit: Bool {
+    let pairs = ice.agent.pairs
+    guard !pairs.isEmpty, pairs.allSatisfy({ $0.state == .failed }) else { return false }
+    let remotes = Set(pairs.map(\.remote.address))
+    return ice.unreachable.values.contains {
+      $0.kind == .portUnreachable && remotes.contains($0.destination)
     }
   }
 
@@ -784,7 +802,16 @@ public final class ConnectSession {
     b.role = agent.role
     b.peerWaitExpired = waitExpired.map { ($0, configuration.peerWaitTimeout) }
     let selected = agent.selectedPair
-    b.pairs = agent.pairs.map { Self.outcome($0, connected: selected != nil) }
+    b.pairs = agent.pairs.map { p in
+      var o = Self.outcome(p, connected: selected != nil)
+      if o.failure == .unreachable,
+        let u = ice.unreachable[
+          ICESession.PairKey(base: p.local.base ?? p.local.address, remote: p.remote.address)]
+      {
+        o.detail = u.description
+      }
+      return o
+    }
     if let s = selected {
       // A valid pair learnt from a check (peer-reflexive local) has no checks of its own: the
       // round trip is that of the checks that produced it.

@@ -183,10 +183,9 @@ public final class ICESession {
       let base: TransportAddress
       do {
         let socket = try runtime.openUDP(
-          UDPSocketOptions(address: ip, portRange: configuration.portRange)
-        ) { [weak self] datagram in
-          self?.receive(datagram, onSocketFor: ip)
-        }
+          UDPSocketOptions(address: ip, portRange: configuration.portRange),
+          onReceive: { [weak self] datagram in self?.receive(datagram, onSocketFor: ip) },
+          onError: { [weak self] error in self?.socketError(error, onSocketFor: ip) })
         base = TransportAddress(ip: ip, port: socket.localAddress.port)
         sockets[base] = socket
         socketBases[ip] = base
@@ -266,6 +265,32 @@ public final class ICESession {
 
   private var socketBases: [IPAddress: TransportAddress] = [:]
 
+  /// The ICMP errors the sockets learned, by local base and destination (the latest for each):
+  /// evidence for why a pair failed at once.
+  public private(set) var unreachable: [PairKey: Unreachable] = [:]
+
+  /// A local base and a remote address.
+  public struct PairKey: Hashable, Sendable {
+    public var base: TransportAddress
+    public var remote: TransportAddress
+    public init(base: TransportAddress, remote: TransportAddress) {
+      self.base = base
+      self.remote = remote
+    }
+  }
+
+  /// An ICMP error for something a socket sent: a gathering request to that server fails at
+  /// once, and so do the agent's checks from that base to that address.
+  private func socketError(_ error: SocketError, onSocketFor ip: IPAddress) {
+    guard !closed, let base = socketBases[ip], let u = error.unreachable else { return }
+    if unreachable.count < 1000 || unreachable[PairKey(base: base, remote: u.destination)] != nil {
+      unreachable[PairKey(base: base, remote: u.destination)] = u
+    }
+    let gathers = self.gathers
+    processGather(gatherTable.handleUnreachable(u) { gathers[$0]?.base == base })
+    apply(agent.handleUnreachable(u.destination, from: base, at: runtime.now))
+  }
+
   private func receive(_ datagram: ReceivedDatagram, onSocketFor ip: IPAddress) {
     guard !closed, let base = socketBases[ip] else { return }
     guard PacketKind.classify(datagram.bytes) == .stun, let m = try? Message(bytes: datagram.bytes)
@@ -341,6 +366,8 @@ public final class ICESession {
       case .failed(let id, let failure):
         guard let g = gathers.removeValue(forKey: id) else { continue }
         if case .timedOut(let n) = failure {
+          record(.serverUnreachable(server: g.server, base: g.base, attempts: n))
+        } else if case .unreachable(_, let n) = failure {
           record(.serverUnreachable(server: g.server, base: g.base, attempts: n))
         }
       }

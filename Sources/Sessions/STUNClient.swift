@@ -98,9 +98,9 @@ public final class STUNClient {
 
   private func socket(_ id: ProbeSocketID) throws -> any DatagramSocket {
     if let s = sockets[id] { return s }
-    let s = try runtime.openUDP(socketOptions) { [weak self] datagram in
-      self?.receive(datagram, on: id)
-    }
+    let s = try runtime.openUDP(
+      socketOptions, onReceive: { [weak self] datagram in self?.receive(datagram, on: id) },
+      onError: { [weak self] error in self?.socketError(error, on: id) })
     sockets[id] = s
     return s
   }
@@ -137,6 +137,16 @@ public final class STUNClient {
     sockets[query.socket]?.send(t.bytes, to: t.to)
   }
 
+  /// An ICMP error for something socket `socketID` sent: the queries it sent to that
+  /// destination fail at once.
+  private func socketError(_ error: SocketError, on socketID: ProbeSocketID) {
+    guard !closed, let unreachable = error.unreachable else { return }
+    process(
+      table.handleUnreachable(unreachable) { [pending] id in
+        pending[id]?.query.socket == socketID
+      })
+  }
+
   private func process(_ outputs: [TransactionTable<Response>.Output]) {
     // Outcomes are worked out now (while the evidence is in the table) and handed to the
     // completions after the bookkeeping is done.
@@ -152,6 +162,11 @@ public final class STUNClient {
         done.append { p.completion(.answered(answer), local) }
       case .failed(let id, let failure):
         guard let p = pending.removeValue(forKey: id) else { continue }
+        if case .unreachable(let u, let n) = failure {
+          let local = sockets[p.query.socket]?.localAddress
+          done.append { p.completion(.unreachable(u, attempts: n), local) }
+          continue
+        }
         let attempts: Int
         if case .timedOut(let n) = failure { attempts = n } else { attempts = 0 }
         let window =

@@ -118,6 +118,10 @@ public final class NATBox {
   /// A datagram arrived on the inside interface (from the LAN).
   func fromInside(_ packet: Packet) {
     guard let network, let insideInterface else { return }
+    if let icmp = packet.icmp {
+      icmpFromInside(icmp, packet, network: network)
+      return
+    }
     if behavior.firewall.blocks(inbound: false) {
       network.record(.dropped(.firewall), packet, at: name)
       return
@@ -156,6 +160,10 @@ public final class NATBox {
   /// A datagram arrived on an outside interface.
   func fromOutside(_ packet: Packet) {
     guard let network, let insideInterface else { return }
+    if let icmp = packet.icmp {
+      icmpFromOutside(icmp, packet, network: network, inside: insideInterface)
+      return
+    }
     if behavior.firewall.blocks(inbound: true) {
       network.record(.dropped(.firewall), packet, at: name)
       return
@@ -184,6 +192,64 @@ public final class NATBox {
     inbound.destination = mapping.key.internalAddress
     network.record(.translated, inbound, at: name)
     network.transmit(inbound, from: insideInterface)
+  }
+
+  // MARK: ICMP
+
+  // ICMP errors are treated as Linux conntrack treats RELATED ICMP: one that quotes a datagram
+  // of a live mapping is translated back along it (the quoted addresses too) and passes the UDP
+  // firewall; any other is dropped. A datagram for which the box has no mapping is dropped
+  // silently, as by a router with an input firewall (the lab's routers have one): the box
+  // itself never answers with ICMP.
+
+  /// An ICMP error from an inside host about a datagram that came in through a mapping (the
+  /// inside host has no socket there any more): goes out from the mapping's external address.
+  private func icmpFromInside(_ icmp: ICMPUnreachable, _ packet: Packet, network: VirtualNetwork) {
+    guard behavior.translatesAddresses else {
+      guard let first = publicIPs.first, let out = outsideInterfaces[first] else { return }
+      network.record(.forwarded, packet, at: name)
+      network.transmit(packet, from: out)
+      return
+    }
+    let now = network.now
+    guard
+      let mapping = byExternal.values.first(where: {
+        // The quoted datagram came in through this mapping: its filter let it in.
+        $0.key.internalAddress == icmp.originalDestination && !isExpired($0, now: now)
+          && admits(icmp.originalSource, to: $0)
+      }), let iface = outsideInterfaces[mapping.external.ip]
+    else {
+      network.record(.dropped(.noMapping), packet, at: name)
+      return
+    }
+    var out = packet
+    out.source = TransportAddress(ip: mapping.external.ip, port: 0)
+    out.icmp?.originalDestination = mapping.external
+    network.record(.translated, out, at: name)
+    network.transmit(out, from: iface)
+  }
+
+  /// An ICMP error from outside about a datagram an inside host sent through a mapping: goes
+  /// to that host, quoting its own address.
+  private func icmpFromOutside(
+    _ icmp: ICMPUnreachable, _ packet: Packet, network: VirtualNetwork, inside: Interface
+  ) {
+    guard behavior.translatesAddresses else {
+      network.record(.forwarded, packet, at: name)
+      network.transmit(packet, from: inside)
+      return
+    }
+    guard let mapping = byExternal[icmp.originalSource], !isExpired(mapping, now: network.now),
+      mapping.contactedEndpoints.contains(icmp.originalDestination)
+    else {
+      network.record(.dropped(.noMapping), packet, at: name)
+      return
+    }
+    var inbound = packet
+    inbound.destination = mapping.key.internalAddress
+    inbound.icmp?.originalSource = mapping.key.internalAddress
+    network.record(.translated, inbound, at: name)
+    network.transmit(inbound, from: inside)
   }
 
   /// RFC 4787 §6: a datagram from inside to one of our own external mappings goes back inside,

@@ -11,6 +11,20 @@ struct Packet {
   var payload: [UInt8]
   /// Hops left before the packet is dropped (guards against routing loops).
   var hopsLeft: Int
+  /// Set when this is an ICMP destination unreachable rather than a UDP datagram: `source` is
+  /// the reporting host (port 0), `destination` the sender of the datagram it concerns.
+  var icmp: ICMPUnreachable? = nil
+}
+
+/// An ICMP destination unreachable in flight: which error, and the addresses of the UDP
+/// datagram it quotes, as they were where the error was raised (NATs translate them back on
+/// the way, as Linux conntrack does for RELATED ICMP).
+struct ICMPUnreachable {
+  var kind: Unreachable.Kind
+  /// The quoted datagram's source (the socket that sent it, after any NAT on its way out).
+  var originalSource: TransportAddress
+  /// The quoted datagram's destination (where it was going).
+  var originalDestination: TransportAddress
 }
 
 /// Why the simulator dropped a datagram.

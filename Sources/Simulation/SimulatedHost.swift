@@ -71,14 +71,16 @@ public final class SimulatedHost: NetworkRuntime {
   /// the host's, and `RuntimeError.addressInUse` when the port (or every port of
   /// `options.portRange`) is taken for that address.
   public func openUDP(
-    _ options: UDPSocketOptions, onReceive: @escaping (ReceivedDatagram) -> Void
+    _ options: UDPSocketOptions, onReceive: @escaping (ReceivedDatagram) -> Void,
+    onError: @escaping (SocketError) -> Void
   ) throws -> any DatagramSocket {
-    try bind(options, onReceive: onReceive)
+    try bind(options, onReceive: onReceive, onError: onError)
   }
 
   /// `openUDP` returning the concrete socket type.
   public func bind(
-    _ options: UDPSocketOptions, onReceive: @escaping (ReceivedDatagram) -> Void
+    _ options: UDPSocketOptions, onReceive: @escaping (ReceivedDatagram) -> Void,
+    onError: @escaping (SocketError) -> Void = { _ in }
   ) throws -> SimulatedSocket {
     guard network != nil else {
       throw RuntimeError.failed("host \(name): its VirtualNetwork no longer exists")
@@ -105,7 +107,8 @@ public final class SimulatedHost: NetworkRuntime {
       port = p
     }
     let local = TransportAddress(ip: ip, port: port)
-    let socket = SimulatedSocket(host: self, localAddress: local, onReceive: onReceive)
+    let socket = SimulatedSocket(
+      host: self, localAddress: local, onReceive: onReceive, onError: onError)
     sockets[local] = socket
     return socket
   }
@@ -132,6 +135,28 @@ public final class SimulatedHost: NetworkRuntime {
   }
 
   // MARK: Datagrams
+
+  /// An ICMP error for a datagram one of this host's sockets sent: delivered to that socket's
+  /// owner as a `SocketError` (ICMP related to the host's own traffic passes its UDP firewall).
+  private func receiveICMP(_ icmp: ICMPUnreachable, _ packet: Packet, on iface: Interface) {
+    guard let network else { return }
+    let port = icmp.originalSource.port
+    let wildcard: IPAddress = iface.address.family == .ipv4 ? .anyV4 : .anyV6
+    guard icmp.originalSource.ip == iface.address,
+      let socket = sockets[TransportAddress(ip: iface.address, port: port)]
+        ?? sockets[TransportAddress(ip: wildcard, port: port)]
+    else {
+      network.record(.dropped(.noListener), packet, at: name)
+      return
+    }
+    network.record(.delivered, packet, at: name)
+    socket.deliverError(
+      SocketError(
+        kind: .unreachable(icmp.kind), destination: icmp.originalDestination,
+        reporter: packet.source.ip, at: network.now,
+        message:
+          "\(icmp.kind.phrase) from \(packet.source.ip) for \(icmp.originalDestination)"))
+  }
 
   func close(_ socket: SimulatedSocket) {
     if sockets[socket.localAddress] === socket { sockets[socket.localAddress] = nil }
@@ -166,7 +191,12 @@ public final class SimulatedHost: NetworkRuntime {
 
   func receive(_ packet: Packet, on iface: Interface) {
     guard let network else { return }
+    if let icmp = packet.icmp {
+      receiveICMP(icmp, packet, on: iface)
+      return
+    }
     if firewall.blocks(inbound: true) {
+      // A firewall drops silently: no ICMP.
       network.record(.dropped(.firewall), packet, at: name)
       return
     }
@@ -177,6 +207,15 @@ public final class SimulatedHost: NetworkRuntime {
         ?? sockets[TransportAddress(ip: wildcard, port: port)]
     else {
       network.record(.dropped(.noListener), packet, at: name)
+      // As a Linux host does: nothing listens, so answer ICMP port unreachable.
+      var error = network.makePacket(
+        source: TransportAddress(ip: iface.address, port: 0), destination: packet.source,
+        payload: [])
+      error.icmp = ICMPUnreachable(
+        kind: .portUnreachable, originalSource: packet.source,
+        originalDestination: packet.destination)
+      network.record(.sent, error, at: name)
+      network.transmit(error, from: iface)
       return
     }
     network.record(.delivered, packet, at: name)

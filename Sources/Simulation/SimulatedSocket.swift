@@ -8,14 +8,17 @@ public final class SimulatedSocket: DatagramSocket {
   public let localAddress: TransportAddress
   private weak var host: SimulatedHost?
   private var onReceive: ((ReceivedDatagram) -> Void)?
+  private var onError: ((SocketError) -> Void)?
 
   init(
     host: SimulatedHost, localAddress: TransportAddress,
-    onReceive: @escaping (ReceivedDatagram) -> Void
+    onReceive: @escaping (ReceivedDatagram) -> Void,
+    onError: @escaping (SocketError) -> Void = { _ in }
   ) {
     self.host = host
     self.localAddress = localAddress
     self.onReceive = onReceive
+    self.onError = onError
   }
 
   /// True until `close()`.
@@ -32,8 +35,11 @@ public final class SimulatedSocket: DatagramSocket {
   public func close() {
     guard isOpen else { return }
     onReceive = nil
+    onError = nil
     host?.close(self)
   }
 
   func deliver(_ datagram: ReceivedDatagram) { onReceive?(datagram) }
+
+  func deliverError(_ error: SocketError) { onError?(error) }
 }

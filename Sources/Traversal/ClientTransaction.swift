@@ -161,6 +161,16 @@ public struct ClientTransaction<Response: Sendable>: Sendable {
     return [.event(.completed(id: id, response: response, rtt: rtt, attempts: attempts))]
   }
 
+  /// The network reported the destination unreachable (an ICMP error for a request of this
+  /// transaction): fails it at once with `.unreachable`. Does nothing unless waiting, or when
+  /// the error concerns another destination.
+  public mutating func handleUnreachable(_ error: Unreachable) -> [Output] {
+    guard case .waiting = state, error.destination == destination else { return finishCall([]) }
+    let failure = TransactionFailure.unreachable(error, attempts: attempts)
+    finish(.failed(failure))
+    return [.event(.failed(id: id, failure))]
+  }
+
   /// Stops the transaction: no further outputs; later responses count as late. Does nothing
   /// if it already finished.
   public mutating func cancel() {

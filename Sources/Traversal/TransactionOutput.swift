@@ -20,9 +20,14 @@ public enum TransactionFailure: Sendable, Hashable, Codable, CustomStringConvert
   case cancelled
   /// A transaction with the same ID is already in the table (the new one was not started).
   case duplicateTransactionID
+  /// The network reported the destination unreachable (ICMP port, host or network
+  /// unreachable) after `attempts` requests: failed at once, without waiting for the window.
+  case unreachable(Unreachable, attempts: Int)
 
   public var description: String {
     switch self {
+    case .unreachable(let u, let n):
+      return "\(u) after \(n) request\(n == 1 ? "" : "s")"
     case .timedOut(let n): return "no answer after \(n) request\(n == 1 ? "" : "s")"
     case .cancelled: return "cancelled"
     case .duplicateTransactionID: return "duplicate transaction ID"

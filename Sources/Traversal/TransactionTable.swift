@@ -124,6 +124,24 @@ public struct TransactionTable<Response: Sendable>: Sendable {
     return finishCall(outs)
   }
 
+  /// The network reported `error.destination` unreachable: every waiting transaction to that
+  /// destination for which `concerns` is true (the driver knows which socket sent what) fails
+  /// at once with `.unreachable`.
+  public mutating func handleUnreachable(
+    _ error: Unreachable, concerns: (TransactionID) -> Bool = { _ in true }
+  ) -> [Output] {
+    var outs: [Output] = []
+    for id in order {
+      guard var t = transactions[id], t.destination == error.destination, !t.isFinished,
+        concerns(id)
+      else { continue }
+      let o = t.handleUnreachable(error)
+      transactions[id] = t
+      outs += strip(o)
+    }
+    return finishCall(outs)
+  }
+
   /// Cancels transaction `id` (no further outputs from it); returns false if it is unknown or
   /// already finished.
   @discardableResult

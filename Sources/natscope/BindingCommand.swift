@@ -15,10 +15,12 @@ struct BindingCommand: ParsableCommand {
       Prints your reflexive (public) address as SERVER saw it, the round-trip time, the number
       of requests sent, the server's SOFTWARE, and whether the server supports RFC 5780 (an
       OTHER-ADDRESS with a different IP and port). Requests are retransmitted as RFC 8489
-      §6.2.1 describes.
+      §6.2.1 describes; an ICMP error (port unreachable: nothing listens there) ends the wait
+      at once.
 
       SERVER is host, host:port, [IPv6]:port or stun:host[:port]; the port defaults to 3478.
-      Exit status: 0 answered, 1 usage error, 2 unresolvable name or no answer.
+      Exit status: 0 answered, 1 usage error, 2 unresolvable name, no answer, or ICMP
+      unreachable.
       """)
 
   @Argument(help: ArgumentHelp("The STUN server.", valueName: "server"))
@@ -50,7 +52,7 @@ struct BindingCommand: ParsableCommand {
     let destination = try resolveServer(server)
     let policy = RetransmissionPolicy(
       initialRTO: .milliseconds(rto), maxRequests: maxRequests, lastWaitMultiplier: 16)
-    let options = sockets.options(for: destination.ip.family)
+    let options = try sockets.options(toReach: destination)
     let runtime = NIORuntime()
     defer { runtime.shutdown() }
     let window = policy.timeoutWindow()
@@ -105,6 +107,8 @@ struct BindingReport: Codable, Sendable {
   var rfc5780: ServerSupport?
   /// Set when no answer came: how long natscope waited.
   var waitedMs: Double?
+  /// Set when an ICMP error ended the wait: which, and who sent it.
+  var unreachable: Unreachable?
 
   init(server: TransportAddress, local: TransportAddress?, outcome: BindingOutcome) {
     self.server = server
@@ -125,6 +129,10 @@ struct BindingReport: Codable, Sendable {
       answered = false
       attempts = n
       waitedMs = window.milliseconds
+    case .unreachable(let u, let n):
+      answered = false
+      attempts = n
+      unreachable = u
     }
   }
 
@@ -135,6 +143,14 @@ struct BindingReport: Codable, Sendable {
     }
     row("server", server.description)
     if let local { row("local", local.description) }
+    if !answered, let u = unreachable {
+      let what =
+        u.kind == .portUnreachable
+        ? "no STUN server answers at \(server) (\(u)): that host is up but nothing listens on that port"
+        : "\(server) cannot be reached (\(u))"
+      row("result", "\(what), after \(attempts) request\(attempts == 1 ? "" : "s")")
+      return lines.joined(separator: "\n")
+    }
     guard answered else {
       row(
         "result",

@@ -16,7 +16,8 @@ struct ProbeCommand: ParsableCommand {
       Runs RFC 5780's tests against SERVER: UDP reachability, mapping (tests I-III), filtering
       (tests II-III, and a fourth test from erratum 7971), hairpinning, ALG detection, port
       allocation, and with --lifetime the binding lifetime. Every request is retransmitted;
-      "no answer" is concluded only after the whole window, which follows the measured RTT.
+      "no answer" is concluded only after the whole window, which follows the measured RTT,
+      or at once when an ICMP error comes back (port unreachable: no STUN server there).
 
       Mapping and filtering need a server with two IP addresses (natscope serve, coturn's
       turnserver with two --listening-ip, stuntman). With servers that lack RFC 5780, mapping
@@ -25,8 +26,8 @@ struct ProbeCommand: ParsableCommand {
       With no SERVER, natscope tries its default list: \(ProbeCommand.defaultServers.joined(separator: ", "))
       (override with NATSCOPE_DEFAULT_SERVERS, comma-separated).
 
-      Exit status: 0 verdict reached, 1 usage or internal error, 2 no server reachable or UDP
-      blocked.
+      Exit status: 0 verdict reached, 1 usage or internal error, 2 no server reachable, no
+      STUN server at the address (ICMP port unreachable), or UDP blocked.
       """)
 
   static let defaultServers = [
@@ -95,7 +96,7 @@ struct ProbeCommand: ParsableCommand {
     }
     let family = first.ip.family
     let sameFamily = resolved.filter { $0.ip.family == family }
-    let options = sockets.options(for: family)
+    let options = try sockets.options(toReach: first)
     let runtime = NIORuntime()
     defer { runtime.shutdown() }
     let configuration = ProbeConfiguration(
@@ -136,7 +137,11 @@ struct ProbeCommand: ParsableCommand {
           Data(("skipped: " + problems.joined(separator: "; ") + "\n").utf8))
       }
     }
-    if report.udpBlocked { throw ExitCode(NatscopeExit.unreachable.rawValue) }
+    // Exit 2 when UDP is blocked, and when no server answered because each one's address
+    // was reported unreachable (no STUN server there).
+    if report.udpBlocked || report.mappedAddress == nil {
+      throw ExitCode(NatscopeExit.unreachable.rawValue)
+    }
   }
 
   /// Loopback addresses count as "ours" when a probe runs against a local server.

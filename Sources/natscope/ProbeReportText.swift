@@ -30,7 +30,10 @@ struct ProbeReportText {
         }
       }
     }
-    if r.udpBlocked {
+    if r.mappedAddress == nil, let refusals = r.unreachable, !refusals.isEmpty {
+      // ICMP came back: UDP got out, but no STUN server listens where it was sent.
+      row("STUN server", "none answers", r.mapping.reason)
+    } else if r.udpBlocked {
       row("UDP", "blocked", r.mapping.reason)
       if let tcp = r.tcp { row("STUN/TCP", tcp.reachable ? "reachable" : "blocked", tcp.reason) }
     } else {
@@ -65,9 +68,10 @@ struct ProbeReportText {
     out.append("")
     out.append(contentsOf: wrap(r.summary, width: 90).map { "  " + $0 })
     out.append("")
+    let requests = r.steps.reduce(0) { $0 + attempts($1) }
     out.append(
       String(
-        format: "  %d requests in %.2f s", r.steps.reduce(0) { $0 + attempts($1) },
+        format: "  %d request%@ in %.2f s", requests, requests == 1 ? "" : "s",
         r.durationMs / 1000))
     if verbose {
       out.append("")
@@ -88,6 +92,8 @@ struct ProbeReportText {
             a.reflexive?.description ?? "-", a.rtt.milliseconds, a.attempts)
         case .noAnswer(let n, let w)?:
           line += String(format: ": no answer (%d tries over %.2f s)", n, w.milliseconds / 1000)
+        case .unreachable(let u, let n)?:
+          line += ": \(u) after \(n) tr\(n == 1 ? "y" : "ies")"
         case nil:
           line += ": not finished"
         }
@@ -101,6 +107,7 @@ struct ProbeReportText {
     switch step.outcome {
     case .answered(let a)?: a.attempts
     case .noAnswer(let n, _)?: n
+    case .unreachable(_, let n)?: n
     case nil: 0
     }
   }

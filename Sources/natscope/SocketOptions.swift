@@ -39,7 +39,9 @@ struct IPArgument: ExpressibleByArgument, Sendable {
 /// Where local sockets bind.
 struct SocketArguments: ParsableArguments {
   @Option(
-    name: .long, help: ArgumentHelp("Bind local sockets to this local IP address.", valueName: "ip")
+    name: .long,
+    help: ArgumentHelp(
+      "Bind local sockets to this local IP address (of the server's family).", valueName: "ip")
   )
   var bind: IPArgument?
 
@@ -51,10 +53,18 @@ struct SocketArguments: ParsableArguments {
     transform: PortRange.parse)
   var portRange: PortRange?
 
-  /// Socket options for talking to servers of `family`.
-  func options(for family: AddressFamily) -> UDPSocketOptions {
-    UDPSocketOptions(
-      address: bind?.ip ?? (family == .ipv6 ? .anyV6 : .anyV4), portRange: portRange?.range)
+  /// Socket options for talking to `server`. A `--bind` address of the other family is a usage
+  /// error (exit 1): a socket bound to it could never reach the server.
+  func options(toReach server: TransportAddress) throws -> UDPSocketOptions {
+    if let ip = bind?.ip, ip.family != server.ip.family {
+      let (mine, theirs) = ip.family == .ipv4 ? ("IPv4", "IPv6") : ("IPv6", "IPv4")
+      throw fail(
+        "--bind \(ip) is an \(mine) address but \(server) is \(theirs): bind an \(theirs) address, or leave --bind out."
+      )
+    }
+    return UDPSocketOptions(
+      address: bind?.ip ?? (server.ip.family == .ipv6 ? .anyV6 : .anyV4),
+      portRange: portRange?.range)
   }
 }
 

@@ -83,17 +83,48 @@ import Testing
     #expect((o["serverSupport"] as? [String: Any])?["rfc5780"] as? Bool == false)
   }
 
-  @Test func noAnswerExitsTwoQuickly() throws {
-    // Port 9 (discard) on loopback: nothing listens, the kernel answers with ICMP.
-    let r = try Binary.run([
-      "binding", "127.0.0.1:9", "--rto", "50", "--max-requests", "2", "--json",
-    ])
+  @Test func aClosedPortIsNoServerAndExitsTwoAtOnce() throws {
+    // Port 9 (discard) on loopback: nothing listens, the kernel answers with ICMP port
+    // unreachable, which ends the wait at once (the default window is 39.5 s).
+    let started = Date()
+    let r = try Binary.run(["binding", "127.0.0.1:9", "--json"])
+    #expect(Date().timeIntervalSince(started) < 2)
     #expect(r.status == 2)
-    #expect(try json(r.stdout)["answered"] as? Bool == false)
+    let o = try json(r.stdout)
+    #expect(o["answered"] as? Bool == false)
+    let u = try #require(o["unreachable"] as? [String: Any])
+    #expect(u["kind"] as? String == "portUnreachable")
+    #expect(u["destination"] as? String == "127.0.0.1:9")
+    let text = try Binary.run(["binding", "127.0.0.1:9"])
+    #expect(text.status == 2)
+    #expect(
+      text.stdout.contains(
+        "no STUN server answers at 127.0.0.1:9 (ICMP port unreachable from 127.0.0.1)"))
+
+    let probeStarted = Date()
     let p = try Binary.run(["probe", "127.0.0.1:9"])
+    #expect(Date().timeIntervalSince(probeStarted) < 2)
     #expect(p.status == 2)
-    #expect(p.stdout.contains("blocked"))
-    #expect(p.stdout.contains("STUN/TCP      blocked"))
+    #expect(p.stdout.contains("No STUN server answers at 127.0.0.1:9"), Comment(rawValue: p.stdout))
+    #expect(!p.stdout.contains("blocked"), Comment(rawValue: p.stdout))
+    let pj = try json(try Binary.run(["probe", "127.0.0.1:9", "--json"]).stdout)
+    #expect(pj["udpBlocked"] as? Bool == false)
+    #expect((pj["unreachable"] as? [[String: Any]])?.first?["kind"] as? String == "portUnreachable")
+  }
+
+  @Test func aBindAddressOfTheOtherFamilyIsAUsageError() throws {
+    for args in [
+      ["binding", "127.0.0.1:3478", "--bind", "::1"], ["probe", "127.0.0.1:3478", "--bind", "::1"],
+      ["binding", "[::1]:3478", "--bind", "127.0.0.1"],
+    ] {
+      let started = Date()
+      let r = try Binary.run(args)
+      #expect(Date().timeIntervalSince(started) < 2)
+      #expect(r.status == 1)
+      #expect(r.stdout.isEmpty)
+      #expect(r.stderr.contains("--bind"), Comment(rawValue: r.stderr))
+      #expect(r.stderr.split(separator: "\n").count == 1, Comment(rawValue: r.stderr))
+    }
   }
 
   /// `.invalid` names fail inside natscope (RFC 6761), so this never queries DNS.

@@ -57,6 +57,37 @@ struct ConnectCommandTests {
     #expect(p.stderr.split(separator: "\n").count == 1, Comment(rawValue: p.stderr))
   }
 
+  @Test func aTokenFromAPeerThatQuitFailsAtOnceAndSaysSo() throws {
+    let fifos = try FIFOPair()
+    // A real offer token, made by an offerer that then quits: its port is closed, so the
+    // kernel answers the checks with ICMP port unreachable.
+    let maker = try Spawned(
+      [Binary.url.path, "connect", "--token-out", fifos.dir + "/token", "--token-in", fifos.answer]
+        + Self.loopback, name: "maker")
+    var token = ""
+    for _ in 0..<200 where token.isEmpty {
+      token = (try? String(contentsOfFile: fifos.dir + "/token", encoding: .utf8)) ?? ""
+      usleep(50_000)
+    }
+    kill(maker.pid, SIGTERM)
+    maker.wait(timeout: 5)
+    let started = Date()
+    let p = try Spawned(
+      [
+        Binary.url.path, "connect", "--answer", "--json", "--token-in", fifos.dir + "/token",
+        "--token-out", "/dev/null",
+      ] + Self.loopback, name: "answer")
+    #expect(p.wait(timeout: 20) == 2, Comment(rawValue: p.stderr))
+    #expect(Date().timeIntervalSince(started) < 3)
+    let o = try #require(p.json, Comment(rawValue: p.stdout + p.stderr))
+    #expect(o["state"] as? String == "failed")
+    let reason = try #require(o.path("paths.direct.reason") as? String)
+    #expect(reason.hasPrefix("The peer is not listening on 127.0.0.1:"), Comment(rawValue: reason))
+    #expect(
+      reason.hasSuffix(
+        "(ICMP port unreachable from 127.0.0.1): it may have quit, or the token is old."))
+  }
+
   @Test func anOfferPastedIntoTheOffererSaysWhatToDo() throws {
     let fifos = try FIFOPair()
     // A real offer token, made by an offerer that is then stopped.

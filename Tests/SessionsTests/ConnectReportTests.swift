@@ -61,7 +61,8 @@ import Traversal
     #expect(r.paths.direct.attempted && !r.paths.direct.succeeded)
     #expect(
       r.paths.direct.reason
-        == "All 3 host↔host pairs timed out after 7 requests: the hosts are on different networks.")
+        == "All 3 host↔host pairs timed out after 7 requests, no ICMP error: the hosts share no subnet, so probably different networks."
+    )
     #expect(r.paths.reflexive.attempted && !r.paths.reflexive.succeeded)
     #expect(
       r.paths.reflexive.reason
@@ -131,7 +132,8 @@ import Traversal
     #expect(r.prediction.relay.outcome == .fails)
     #expect(
       r.paths.direct.reason
-        == "The host↔host pair timed out after 7 requests: the hosts are on different networks.")
+        == "The host↔host pair timed out after 7 requests, no ICMP error: the hosts share no subnet, so probably different networks."
+    )
     #expect(!r.paths.reflexive.attempted)
     #expect(
       r.paths.reflexive.reason == "No pair through the NATs could be formed from the candidates.")
@@ -157,7 +159,49 @@ import Traversal
       ])
     let q = ConnectReportBuilder.paths([sameLAN], local: here, remote: there, selected: nil)
     #expect(q.direct.reason.contains("although both hosts are on 192.168.1.0/24"))
+    #expect(!q.direct.reason.contains("different networks"))
+    #expect(q.direct.reason.contains("a firewall probably drops the checks"))
     #expect(ConnectReportBuilder.predict(local: here, remote: there).direct.outcome == .works)
+  }
+
+  @Test func aPeerThatAnsweredPortUnreachableIsNotListening() {
+    var quit = Self.hostPairs[0]
+    quit.failure = .unreachable
+    quit.detail = "ICMP port unreachable from 192.168.1.40"
+    let p = ConnectReportBuilder.paths(
+      [quit], local: .init(profile: nil, candidates: []),
+      remote: .init(profile: nil, candidates: []), selected: nil)
+    #expect(
+      p.direct.reason
+        == "The peer is not listening on \(quit.remote) (ICMP port unreachable from 192.168.1.40): it may have quit, or the token is old."
+    )
+    var unroutable = quit
+    unroutable.detail = "ICMP host unreachable from 10.0.0.1"
+    let h = ConnectReportBuilder.paths(
+      [unroutable], local: .init(profile: nil, candidates: []),
+      remote: .init(profile: nil, candidates: []), selected: nil)
+    #expect(
+      h.direct.reason
+        == "Checks to \(quit.remote) could not be delivered (ICMP host unreachable from 10.0.0.1): that address cannot be reached from here."
+    )
+  }
+
+  @Test func loopbackHostsAreNeverDifferentNetworks() {
+    var pair = Self.hostPairs[0]
+    pair.local.address = "127.0.0.1"
+    pair.remote.address = "127.0.0.1"
+    let side = ConnectReportBuilder.Side(
+      profile: nil,
+      candidates: [
+        .init(foundation: "1", priority: 1, address: F.v4("127.0.0.1"), port: 1, kind: .host)
+      ])
+    let q = ConnectReportBuilder.paths([pair], local: side, remote: side, selected: nil)
+    #expect(!q.direct.reason.contains("different networks"))
+    #expect(ConnectReportBuilder.predict(local: side, remote: side).direct.outcome == .works)
+    #expect(
+      q.direct.reason.hasSuffix(
+        ", no ICMP error, although both ends are on this machine (loopback): a firewall probably drops the checks."
+      ))
   }
 
   @Test func predictions() {
@@ -293,8 +337,9 @@ import Traversal
     #expect(lines.contains("Paths"))
     #expect(
       lines.contains(
-        "  ✗ direct     All 3 host↔host pairs timed out after 7 requests: the hosts are"))
-    #expect(lines.contains("               on different networks."))
+        "  ✗ direct     All 3 host↔host pairs timed out after 7 requests, no ICMP error:"))
+    #expect(
+      lines.contains("               the hosts share no subnet, so probably different networks."))
     #expect(
       lines.contains { $0.hasPrefix("  ✗ reflexive  Checks to 198.51.100.2:50000 got no answer:") })
     // "48 ms" is never split over two lines.

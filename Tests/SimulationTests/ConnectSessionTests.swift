@@ -21,7 +21,8 @@ enum ConnectLab {
 
   static func run(
     _ a: String, _ b: String, seed: UInt64 = 7, turnForA: Bool = false, sameLAN: Bool = false,
-    clientTURNPassword: String = turnPassword, duration: Duration = .seconds(20)
+    clientTURNPassword: String = turnPassword, answererQuits: Bool = false,
+    duration: Duration = .seconds(20), configure: (SimulatedLab) -> Void = { _ in }
   ) throws -> Run {
     let lab = try SimulatedLab(seed: seed)
     var turnServers: [ConnectTURNServer] = []
@@ -46,6 +47,7 @@ enum ConnectLab {
     } else {
       hostB = try lab.addSite("b", behavior: NATBehavior.preset(named: b))
     }
+    configure(lab)
     let offer = ConnectSession(
       runtime: hostA,
       configuration: ConnectSessionConfiguration(
@@ -65,7 +67,10 @@ enum ConnectLab {
         answer.onEvent = { entry in
           guard case .localDescriptionReady(let mine) = entry.event else { return }
           let back = mine.token
-          hostB.schedule(at: hostB.now) { answer.setRemoteDescription(peer) }
+          hostB.schedule(at: hostB.now) {
+            // A peer that quit after sending its token: its sockets are gone.
+            if answererQuits { answer.close() } else { answer.setRemoteDescription(peer) }
+          }
           hostA.schedule(at: hostA.now + .milliseconds(50)) {
             guard let d = try? SessionDescription(token: back, expecting: .answer) else { return }
             offer.setRemoteDescription(d)

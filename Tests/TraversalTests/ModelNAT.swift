@@ -13,6 +13,9 @@ struct ModelNAT {
   var blocked = false
   var rfc5780Server = true
   var serverIgnoresChangeRequest = false
+  /// A NAT that does not hairpin answers a datagram to its own public address with ICMP port
+  /// unreachable (a Linux router without hairpin rules does), instead of staying silent.
+  var refusesHairpinWithICMP = false
 
   init(
     mapping: MappingBehavior, filtering: FilteringBehavior, hairpinning: Bool = false,
@@ -100,6 +103,13 @@ struct ModelNAT {
     // Hairpinning: the destination is our own public address.
     if q.destination.ip == Self.publicIP {
       guard hairpinning, let target = inbound(from: publicSource, to: q.destination) else {
+        if refusesHairpinWithICMP {
+          return .unreachable(
+            Unreachable(
+              kind: .portUnreachable, destination: q.destination, reporter: Self.publicIP,
+              at: .zero),
+            attempts: 1)
+        }
         return .noAnswer(attempts: 7, window: .milliseconds(600))
       }
       // The target socket answers; the answer goes back through the NAT the same way.

@@ -139,7 +139,11 @@ public struct ConnectReportBuilder: Sendable {
       blockedReachRelayOverTCP
       ? "UDP is blocked on \(who), so no UDP path can work; only the TURN relay, reached over TCP, can connect these hosts."
       : "UDP is blocked on \(who), so no UDP path can work; only a TURN relay over TCP or TLS could connect these hosts."
-    if !r.paths.direct.succeeded { r.paths.direct.reason = noUDP }
+    // A probe to servers on the internet says nothing about the LAN: two hosts that share a
+    // subnet keep the direct path's own evidence.
+    if !r.paths.direct.succeeded && Self.sharedSubnet(local, remote) == nil {
+      r.paths.direct.reason = noUDP
+    }
     if !r.paths.reflexive.succeeded { r.paths.reflexive.reason = noUDP }
   }
 
@@ -288,8 +292,24 @@ public struct ConnectReportBuilder: Sendable {
       case .errorResponse:
         return "The peer answered the checks to \(other.remote) with an error\(detail)."
       case .unreachable:
-        return
-          "Checks to \(other.remote) were refused (ICMP unreachable)\(detail): nothing listens at that address."
+        // The detail is the ICMP evidence ("ICMP port unreachable from X") when the socket
+        // learned it.
+        let kind = other.detail.flatMap { d in
+          Unreachable.Kind.allCases.first { d.hasPrefix($0.phrase) }
+        }
+        switch kind {
+        case .portUnreachable?:
+          return
+            "The peer is not listening on \(other.remote)\(detail): it may have quit, or the token is old."
+        case .hostUnreachable?, .networkUnreachable?:
+          return
+            "Checks to \(other.remote) could not be delivered\(detail): that address cannot be reached from here."
+        case .prohibited?:
+          return "A firewall refused the checks to \(other.remote)\(detail)."
+        case nil:
+          return
+            "Checks to \(other.remote) were refused (ICMP unreachable)\(detail): nothing listens at that address."
+        }
       default:
         return "The checks were stopped before any answer came back\(detail)."
       }
@@ -301,11 +321,20 @@ public struct ConnectReportBuilder: Sendable {
     let after = "timed out after \(requests) request\(requests == 1 ? "" : "s")"
     switch kind {
     case .direct:
+      // Timed out: requests went out, no answer and no ICMP error came back.
+      let seen = "\(nPairs) \(after), no ICMP error"
       if let subnet = sharedSubnet(local, remote) {
         return
-          "\(nPairs) \(after) although both hosts are on \(subnet): a firewall probably drops the checks."
+          "\(seen), although both hosts are on \(subnet): a firewall probably drops the checks."
       }
-      return "\(nPairs) \(after): the hosts are on different networks."
+      if bothLoopback(local, remote) {
+        return
+          "\(seen), although both ends are on this machine (loopback): a firewall probably drops the checks."
+      }
+      if hostIPs(local).isEmpty || hostIPs(remote).isEmpty {
+        return "\(seen): a firewall probably drops the checks."
+      }
+      return "\(seen): the hosts share no subnet, so probably different networks."
     case .reflexive:
       let target =
         checked.first(where: { $0.remote.type == .srflx })?.remote ?? checked[0].remote
@@ -378,6 +407,16 @@ public struct ConnectReportBuilder: Sendable {
       .filter { !$0.isLoopback && !$0.isUnspecified }
   }
 
+  /// Whether each side offered a loopback host candidate of one family (both on this machine).
+  static func bothLoopback(_ a: Side, _ b: Side) -> Bool {
+    func loopbacks(_ s: Side) -> Set<AddressFamily> {
+      Set(
+        s.candidates.filter { $0.kind == .host }.compactMap(\.address.ip).filter(\.isLoopback)
+          .map(\.family))
+    }
+    return !loopbacks(a).isDisjoint(with: loopbacks(b))
+  }
+
   static func publicIPs(_ s: Side) -> Set<IPAddress> {
     Set(
       s.candidates.filter { $0.kind == .srflx || $0.kind == .prflx }.compactMap(\.address.ip))
@@ -405,6 +444,11 @@ public struct ConnectReportBuilder: Sendable {
 
   static func predictDirect(_ local: Side, _ remote: Side) -> PathPrediction {
     let remoteHosts = remote.candidates.filter { $0.kind == .host }
+    if bothLoopback(local, remote) {
+      return PathPrediction(
+        .works,
+        "Both ends are on this machine (loopback), so their host addresses reach each other.")
+    }
     if !remoteHosts.isEmpty && hostIPs(remote).isEmpty {
       return PathPrediction(
         .unknown,

@@ -202,7 +202,12 @@ public struct BehaviorProbe: Sendable {
     }
     guard let first = answered.first else {
       phase = .done
-      actions.append(.event(.finished(report(at: now, udpBlocked: true))))
+      // UDP blocked only when nothing at all came back; an ICMP error says UDP got out and
+      // reached a host (or router) that answered "not here".
+      let refused = reachability.contains { entry in
+        if case .unreachable? = steps[entry.step].outcome { true } else { false }
+      }
+      actions.append(.event(.finished(report(at: now, udpBlocked: !refused))))
       return
     }
     // Prefer a server with a usable alternate address.
@@ -427,7 +432,19 @@ public struct BehaviorProbe: Sendable {
     var alg = ALGVerdict(detected: nil, reason: "Not tested.")
     var allocation: PortAllocation?
     var lifetime: LifetimeVerdict?
-    if udpBlocked {
+    let refusals = reachability.compactMap { entry -> Unreachable? in
+      if case .unreachable(let u, _)? = steps[entry.step].outcome { u } else { nil }
+    }
+    var summaryOverride: String?
+    if primary == nil, !refusals.isEmpty {
+      // No server answered and at least one destination was reported unreachable.
+      let reason = Self.noServerReason(refusals, tried: configuration.servers.count)
+      mapping = BehaviorVerdict(nil, reason)
+      filtering = BehaviorVerdict(nil, reason)
+      hairpinReason = reason
+      summaryOverride =
+        "natscope learned nothing about the NAT: no STUN server answered. Check the server address and port."
+    } else if udpBlocked {
       let n = configuration.servers.count
       let reason =
         n == 0
@@ -461,8 +478,30 @@ public struct BehaviorProbe: Sendable {
       localAddress: primaryLocal, mappedAddress: primaryAnswer?.reflexive, mapping: mapping,
       filtering: filtering, hairpinning: hairpin, hairpinningReason: hairpinReason,
       portAllocation: allocation, alg: alg, bindingLifetime: lifetime,
-      legacyType: profile.legacyType.rawValue, summary: profile.summary,
-      durationMs: (now - startedAt).milliseconds, steps: steps)
+      legacyType: profile.legacyType.rawValue, summary: summaryOverride ?? profile.summary,
+      durationMs: (now - startedAt).milliseconds, steps: steps, unreachable: refusals)
+  }
+
+  /// "No STUN server answers at 127.0.0.1:9 (ICMP port unreachable from 127.0.0.1)." and, when
+  /// other servers were silent, how many.
+  static func noServerReason(_ refusals: [Unreachable], tried: Int) -> String {
+    let each = refusals.map { u -> String in
+      switch u.kind {
+      case .portUnreachable:
+        return
+          "No STUN server answers at \(u.destination) (\(u)): that host is up but nothing listens on that port."
+      case .hostUnreachable, .networkUnreachable:
+        return "\(u.destination) cannot be reached (\(u))."
+      case .prohibited:
+        return "A firewall refused the requests to \(u.destination) (\(u))."
+      }
+    }
+    let silent = tried - refusals.count
+    let rest =
+      silent == 1
+      ? " The other server did not answer either."
+      : (silent > 1 ? " The other \(silent) servers did not answer either." : "")
+    return each.joined(separator: " ") + rest
   }
 
   private func mappingVerdict() -> BehaviorVerdict<MappingBehavior> {
@@ -479,11 +518,13 @@ public struct BehaviorProbe: Sendable {
         if let m3 = outcome(.mappingAlternateIPAndPort)?.answer?.reflexive, m3 == m1 {
           return BehaviorVerdict(
             .endpointIndependent,
-            "The public address stayed \(m1) when both the destination IP and port changed (tests I and III; test II got no answer)."
+            "The public address stayed \(m1) when both the destination IP and port changed (tests I and III; test II \(silence(.mappingAlternateIP)))."
           )
         }
         return BehaviorVerdict(
-          nil, "Test II (to the server's alternate IP) got no answer, so mapping is unknown.")
+          nil,
+          "Test II (to the server's alternate IP) \(silence(.mappingAlternateIP)), so mapping is unknown."
+        )
       }
       if m2 == m1 {
         return BehaviorVerdict(
@@ -493,7 +534,7 @@ public struct BehaviorProbe: Sendable {
       guard let m3 = outcome(.mappingAlternateIPAndPort)?.answer?.reflexive else {
         return BehaviorVerdict(
           nil,
-          "The public address changed from \(m1) to \(m2) with the destination IP, but test III got no answer."
+          "The public address changed from \(m1) to \(m2) with the destination IP, but test III \(silence(.mappingAlternateIPAndPort))."
         )
       }
       if m3 == m2 {
@@ -600,6 +641,13 @@ public struct BehaviorProbe: Sendable {
     )
   }
 
+  /// "got no answer", or "got ICMP port unreachable from X instead of an answer" when an ICMP
+  /// error ended the test.
+  private func silence(_ test: ProbeTest) -> String {
+    if case .unreachable(let u, _)? = outcome(test) { return "got \(u) instead of an answer" }
+    return "got no answer"
+  }
+
   private func hairpinVerdict() -> (Bool?, String) {
     guard natDetected else { return (nil, "No NAT, so there is nothing to hairpin.") }
     guard configuration.testHairpinning else { return (nil, "Not tested (disabled).") }
@@ -617,6 +665,15 @@ public struct BehaviorProbe: Sendable {
       return (
         true,
         "Two sockets behind the NAT reached each other through their public addresses \(m1) and \(mh) (answered from \(a.source))."
+      )
+    }
+    let refusal = runs.dropFirst().lazy.compactMap { step -> Unreachable? in
+      if case .unreachable(let u, _)? = step.outcome { u } else { nil }
+    }.first
+    if let refusal {
+      return (
+        false,
+        "Two sockets behind the NAT sent to each other's public address (\(m1), \(mh)); instead of passing the requests back inside, the NAT answered with \(refusal)."
       )
     }
     return (

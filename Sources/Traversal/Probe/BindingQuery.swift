@@ -93,6 +93,9 @@ public enum BindingOutcome: Sendable, Hashable, Codable {
   case answered(BindingAnswer)
   /// Every retransmission went unanswered for the whole window.
   case noAnswer(attempts: Int, window: Duration)
+  /// The network said the destination cannot be reached (ICMP port, host or network
+  /// unreachable) after `attempts` requests; the query ended at once.
+  case unreachable(Unreachable, attempts: Int)
 
   public var answer: BindingAnswer? {
     if case .answered(let a) = self { a } else { nil }
@@ -107,13 +110,15 @@ extension Duration {
 
 extension BindingOutcome {
   private enum CodingKeys: String, CodingKey {
-    case answered, answer, attempts, windowMs
+    case answered, answer, attempts, windowMs, unreachable
   }
 
   public init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     if try c.decode(Bool.self, forKey: .answered) {
       self = .answered(try c.decode(BindingAnswer.self, forKey: .answer))
+    } else if let u = try c.decodeIfPresent(Unreachable.self, forKey: .unreachable) {
+      self = .unreachable(u, attempts: try c.decode(Int.self, forKey: .attempts))
     } else {
       self = .noAnswer(
         attempts: try c.decode(Int.self, forKey: .attempts),
@@ -131,6 +136,10 @@ extension BindingOutcome {
       try c.encode(false, forKey: .answered)
       try c.encode(attempts, forKey: .attempts)
       try c.encode(window.milliseconds, forKey: .windowMs)
+    case .unreachable(let u, let attempts):
+      try c.encode(false, forKey: .answered)
+      try c.encode(attempts, forKey: .attempts)
+      try c.encode(u, forKey: .unreachable)
     }
   }
 }

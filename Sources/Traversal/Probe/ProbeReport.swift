@@ -159,6 +159,10 @@ public struct ProbeReport: Codable, Sendable, Hashable {
   public var summary: String
   public var durationMs: Double
   public var steps: [ProbeStep]
+  /// ICMP errors that came back for the reachability test (test I): each says nothing listens
+  /// at a server's address and port, or it cannot be reached. When no server answered and this
+  /// is not empty, the probe ended for that reason, not because UDP is blocked.
+  public var unreachable: [Unreachable]? = nil
 
   /// The profile used to predict paths to peers.
   public var profile: NATProfile {
@@ -170,7 +174,7 @@ public struct ProbeReport: Codable, Sendable, Hashable {
   private enum CodingKeys: String, CodingKey {
     case schemaVersion, server, serverSupport, udpBlocked, natDetected, localAddress
     case mappedAddress, mapping, filtering, hairpinning, hairpinningReason, portAllocation, alg
-    case bindingLifetime, tcp, legacyType, summary, durationMs, steps
+    case bindingLifetime, tcp, legacyType, summary, durationMs, steps, unreachable
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -195,5 +199,6 @@ public struct ProbeReport: Codable, Sendable, Hashable {
     try c.encode(summary, forKey: .summary)
     try c.encode(durationMs, forKey: .durationMs)
     try c.encode(steps, forKey: .steps)
+    try c.encode(unreachable ?? [], forKey: .unreachable)
   }
 }
