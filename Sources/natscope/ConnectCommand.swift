@@ -25,7 +25,9 @@ struct ConnectCommand: ParsableCommand {
       --token-out, the token goes to standard error so standard output stays JSON.
 
       The TURN password comes from --turn-password or NATSCOPE_TURN_PASSWORD and is never \
-      printed.
+      printed. With --turn-secret (or NATSCOPE_TURN_SECRET), a TURN REST API shared secret, \
+      natscope makes time-limited credentials itself: user name EXPIRY[:USER] (a day from \
+      now, USER from --turn-user), password base64(HMAC-SHA1(secret, user name)).
 
       On a terminal (and without --json, --no-tui, --token-in, --token-out or --sdp) the \
       exchange runs in a console: `c` copies your token (OSC 52), `p` or a paste takes the \
@@ -60,6 +62,12 @@ struct ConnectCommand: ParsableCommand {
       "TURN password (prefer the NATSCOPE_TURN_PASSWORD environment variable).",
       valueName: "password"))
   var turnPassword: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "TURN REST API shared secret, instead of --turn-password (prefer the NATSCOPE_TURN_SECRET environment variable).",
+      valueName: "secret"))
+  var turnSecret: String?
 
   @Flag(help: "Also gather host candidates on loopback (127.0.0.1), for tests on one machine.")
   var includeLoopback = false
@@ -110,9 +118,10 @@ struct ConnectCommand: ParsableCommand {
         "--aggressive applies to the offerer, which nominates; the answering side follows the offerer's choice, so drop --aggressive here."
       )
     }
-    if turn.isEmpty && (turnUser != nil || turnPassword != nil) {
+    if turn.isEmpty && (turnUser != nil || turnPassword != nil || turnSecret != nil) {
       throw ValidationError(
-        "--turn-user and --turn-password go with --turn URI; add the TURN server or drop them.")
+        "--turn-user, --turn-password and --turn-secret go with --turn URI; add the TURN server or drop them."
+      )
     }
     for text in turn {
       do {
@@ -243,15 +252,8 @@ struct ConnectCommand: ParsableCommand {
 
   func turnConfiguration() throws -> [ConnectTURNServer] {
     guard !turn.isEmpty else { return [] }
-    guard let user = turnUser, !user.isEmpty else {
-      throw fail("--turn needs --turn-user.")
-    }
-    let password =
-      turnPassword ?? ProcessInfo.processInfo.environment["NATSCOPE_TURN_PASSWORD"] ?? ""
-    guard !password.isEmpty else {
-      throw fail("--turn needs a password: set NATSCOPE_TURN_PASSWORD or use --turn-password.")
-    }
-    let credentials = TURNCredentials(username: user, password: password)
+    let credentials = try TURNCredentialOptions.resolve(
+      user: turnUser, password: turnPassword, secret: turnSecret, option: "--turn")
     return try turn.map { text in
       let uri: TURNServerURI
       do {
