@@ -4,9 +4,9 @@ import Traversal
 
 /// One TURN server to check: where, how, and with which credentials (never printed).
 public struct TURNCheckTarget: Sendable {
-  /// `udp` or `tcp` (TCP needs a ``StreamConnector``).
+  /// `udp`, `tcp` or `tls` (TCP and TLS need a connector).
   public enum Transport: String, Sendable, Hashable {
-    case udp, tcp
+    case udp, tcp, tls
   }
 
   /// How the user named it (for the report).
@@ -14,14 +14,18 @@ public struct TURNCheckTarget: Sendable {
   public var address: TransportAddress
   public var transport: Transport
   public var credentials: TURNCredentials
+  /// The host name the user gave (for TLS: SNI and the certificate's name); nil for an IP.
+  public var serverName: String?
 
   public init(
-    uri: String, address: TransportAddress, transport: Transport, credentials: TURNCredentials
+    uri: String, address: TransportAddress, transport: Transport, credentials: TURNCredentials,
+    serverName: String? = nil
   ) {
     self.uri = uri
     self.address = address
     self.transport = transport
     self.credentials = credentials
+    self.serverName = serverName
   }
 }
 
@@ -65,6 +69,7 @@ public final class TURNCheckSession {
   public let configuration: Configuration
   private let targets: [TURNCheckTarget]
   private let connector: StreamConnector?
+  private let tlsConnector: ((TURNCheckTarget) -> StreamConnector)?
   private var checks: [ServerCheck] = []
   private var completion: ((TURNCheckReport) -> Void)?
   private var keepAlive: TURNCheckSession?
@@ -72,11 +77,13 @@ public final class TURNCheckSession {
 
   public init(
     runtime: any NetworkRuntime, targets: [TURNCheckTarget], connector: StreamConnector? = nil,
+    tlsConnector: ((TURNCheckTarget) -> StreamConnector)? = nil,
     configuration: Configuration = Configuration()
   ) {
     self.runtime = runtime
     self.targets = targets
     self.connector = connector
+    self.tlsConnector = tlsConnector
     self.configuration = configuration
   }
 
@@ -87,7 +94,9 @@ public final class TURNCheckSession {
     keepAlive = self
     checks = targets.map {
       ServerCheck(
-        target: $0, runtime: runtime, connector: connector, configuration: configuration)
+        target: $0, runtime: runtime,
+        connector: $0.transport == .tls ? tlsConnector?($0) : connector,
+        configuration: configuration)
     }
     for check in checks {
       check.onFinished = { [weak self] in self?.checkFinished() }
@@ -103,7 +112,12 @@ public final class TURNCheckSession {
   }
 
   /// The report so far (complete once `completion` has run).
-  public var report: TURNCheckReport { TURNCheckReport(servers: checks.map(\.result)) }
+  public var report: TURNCheckReport {
+    TURNCheckReport(servers: checks.map(\.result), warnings: warnings)
+  }
+
+  /// Sentences every report carries (e.g. that TLS certificates were not verified).
+  public var warnings: [String] = []
 
   private func checkFinished() {
     guard !reported, !checks.isEmpty, checks.allSatisfy(\.isFinished) else { return }
@@ -191,9 +205,11 @@ private final class ServerCheck {
           configuration: clientConfiguration, policy: configuration.policy,
           socketOptions: UDPSocketOptions(
             address: target.address.ip.family == .ipv6 ? .anyV6 : .anyV4))
-      case .tcp:
+      case .tcp, .tls:
         guard let connector else {
-          throw RuntimeError.failed("TURN over TCP is not available on this runtime")
+          throw RuntimeError.failed(
+            "TURN over \(target.transport == .tls ? "TLS" : "TCP") is not available on this runtime"
+          )
         }
         session = TURNAllocationSession(
           runtime: runtime, server: target.address, credentials: target.credentials,
@@ -314,8 +330,12 @@ private final class ServerCheck {
       releasedOne()
       return
     case .allocating where index == 0:
-      result.problems.append(
-        TURNCheckClassifier.allocationProblem(failure, reachable: result.reachable))
+      let problem = TURNCheckClassifier.allocationProblem(failure, reachable: result.reachable)
+      // A TLS failure means the server accepted the connection and spoke TLS.
+      if problem.code == .tlsCertificate || problem.code == .tlsHandshake {
+        result.reachable = true
+      }
+      result.problems.append(problem)
     case .second where index == 1:
       let p = TURNCheckClassifier.allocationProblem(failure, reachable: true)
       result.problems.append(

@@ -124,10 +124,16 @@ struct ConnectCommand: ParsableCommand {
       )
     }
     for text in turn {
+      let uri: TURNServerURI
       do {
-        _ = try TURNServerURI.parse(text)
+        uri = try TURNServerURI.parse(text)
       } catch {
         throw ValidationError(error.message)
+      }
+      if uri.secure {
+        throw ValidationError(
+          "\(text) asks for TURN over TLS (turns:), which connect does not use yet; use turn: here (natscope turn checks turns: servers)."
+        )
       }
     }
     if let ip = sockets.bind?.ip {

@@ -25,13 +25,18 @@ struct TURNCommand: ParsableCommand {
       server's public one) is reported as the external-ip misconfiguration. A 403 to \
       CreatePermission for the server's own relayed address is its policy, not a failure.
 
-      URI is turn:host[:port][?transport=udp|tcp] or host[:port]; the port defaults to 3478. \
+      URI is turn:host[:port][?transport=udp|tcp] or host[:port] (port 3478), or \
+      turns:host[:port] for TURN over TLS (port 5349; DTLS is not supported). TLS certificates \
+      are verified against the system's trust store and the host name (sent as SNI); --ca FILE \
+      trusts a private CA instead, and --insecure skips verification with a warning in the \
+      report. \
       Credentials: --turn-user with --turn-password (or NATSCOPE_TURN_PASSWORD), or a TURN \
       REST API shared secret with --turn-secret (or NATSCOPE_TURN_SECRET): natscope then \
       uses the user name EXPIRY[:USER] (a day from now) and the password \
       base64(HMAC-SHA1(secret, user name)). Passwords and secrets are never printed.
 
-      Problem codes (--json): unreachable, unauthorized, forbidden, quota, \
+      Problem codes (--json): unreachable, tls-certificate, tls-handshake, unauthorized, \
+      forbidden, quota, \
       relayed-address-unroutable, relay-does-not-relay, allocation-lost, allocate-failed, \
       interrupted.
 
@@ -57,6 +62,15 @@ struct TURNCommand: ParsableCommand {
       valueName: "secret"))
   var turnSecret: String?
 
+  @Option(
+    help: ArgumentHelp(
+      "PEM file of CA certificates to trust for turns: servers instead of the system's.",
+      valueName: "file"))
+  var ca: String?
+
+  @Flag(help: "Do not verify turns: servers' TLS certificates (every report then says so).")
+  var insecure = false
+
   @Option(help: ArgumentHelp("Probes sent through the relay per method.", valueName: "n"))
   var probes: Int = 5
 
@@ -72,12 +86,20 @@ struct TURNCommand: ParsableCommand {
     guard (1...100).contains(probes) else {
       throw ValidationError("--probes must be between 1 and 100.")
     }
+    var anyTLS = false
     for text in uris {
       do {
-        _ = try TURNServerURI.parse(text)
+        anyTLS = try TURNServerURI.parse(text).secure || anyTLS
       } catch {
         throw ValidationError(error.message)
       }
+    }
+    if (ca != nil || insecure) && !anyTLS {
+      throw ValidationError("--ca and --insecure apply to turns: servers; none is given.")
+    }
+    if ca != nil && insecure {
+      throw ValidationError(
+        "--insecure skips certificate verification, so --ca would not be used; give one of them.")
     }
   }
 
@@ -96,10 +118,13 @@ struct TURNCommand: ParsableCommand {
       let address = try resolveServer(uri.server.description)
       targets.append(
         TURNCheckTarget(
-          uri: uri.description, address: address, transport: uri.transport == .tcp ? .tcp : .udp,
-          credentials: credentials))
+          uri: uri.description, address: address,
+          transport: uri.secure ? .tls : uri.transport == .tcp ? .tcp : .udp,
+          credentials: credentials, serverName: uri.server.literal == nil ? uri.server.host : nil))
     }
     let checkTargets = targets
+    let caFile = ca
+    let skipVerification = insecure
     let configuration = TURNCheckSession.Configuration(probes: probes)
     let runtime = NIORuntime()
     defer { runtime.shutdown() }
@@ -125,7 +150,17 @@ struct TURNCommand: ParsableCommand {
       report = try runtime.run(timeout: configuration.deadline + .seconds(15)) { rt, done in
         let session = TURNCheckSession(
           runtime: global.logged(rt, "natscope.turn"), targets: checkTargets,
-          connector: rt.streamConnector(), configuration: configuration)
+          connector: rt.streamConnector(),
+          tlsConnector: { target in
+            rt.tlsStreamConnector(
+              TLSClientSettings(
+                serverName: target.serverName, caFile: caFile, insecure: skipVerification))
+          }, configuration: configuration)
+        if skipVerification {
+          session.warnings.append(
+            "--insecure: TLS certificates were not verified, so anyone on the path could have answered for the turns: servers."
+          )
+        }
         box.session = session
         session.start { done.succeed($0) }
       }

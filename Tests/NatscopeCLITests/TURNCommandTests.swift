@@ -163,6 +163,14 @@ struct TURNCommandTests {
     let noUser = try Binary.run(["turn", "turn:127.0.0.1", "--turn-password", "p"])
     #expect(noUser.status == 1)
     #expect(noUser.stderr.contains("--turn-user"))
+    let insecureAlone = try Binary.run(
+      ["turn", "turn:127.0.0.1", "--turn-user", "u", "--turn-password", "p", "--insecure"])
+    #expect(insecureAlone.status == 1)
+    #expect(insecureAlone.stderr.contains("turns:"))
+    let dtls = try Binary.run(
+      ["turn", "turns:127.0.0.1?transport=udp", "--turn-user", "u", "--turn-password", "p"])
+    #expect(dtls.status == 1)
+    #expect(dtls.stderr.contains("DTLS"))
     // connect takes the secret too, only with a TURN server.
     let connect = try Binary.run(["connect", "--turn-secret", "s", "--json"])
     #expect(connect.status == 1)

@@ -53,7 +53,7 @@ final class Coturn {
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments =
       [
-        "-n", "--no-cli", "--no-tls", "--no-dtls", "--listening-ip=127.0.0.1",
+        "-n", "--no-cli", "--no-dtls", "--listening-ip=127.0.0.1",
         "--relay-ip=127.0.0.1", "--listening-port=\(port)",
       ] + (auth ?? ["--lt-cred-mech", "--user=natscope:secret"]) + [
         "--realm=natscope.test", "--stale-nonce=\(staleNonce)", "--min-port=\(port &+ 1)",
@@ -63,6 +63,9 @@ final class Coturn {
       ]
     if allowLoopbackPeers { process.arguments?.append("--allow-loopback-peers") }
     process.arguments? += extra
+    if !extra.contains(where: { $0.hasPrefix("--tls-listening-port") }) {
+      process.arguments?.append("--no-tls")
+    }
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
     try process.run()

@@ -1,3 +1,4 @@
+import Runtime
 import STUN
 import Traversal
 
@@ -18,9 +19,12 @@ public struct TURNCheckReport: Codable, Sendable, Hashable {
   public var verdict: Verdict
   /// One entry per server, in the order they were given.
   public var servers: [TURNServerCheck]
+  /// Sentences about how the check was run that weaken what it proves (e.g. `--insecure`).
+  public var warnings: [String]
 
-  public init(servers: [TURNServerCheck]) {
+  public init(servers: [TURNServerCheck], warnings: [String] = []) {
     self.servers = servers
+    self.warnings = warnings
     self.verdict = servers.allSatisfy(\.works) && !servers.isEmpty ? .works : .broken
   }
 }
@@ -147,6 +151,12 @@ public enum TURNCheckClassifier {
     let reason = failure.serverReason.map { " (server said: \($0))" } ?? ""
     switch failure.code {
     case nil:
+      if failure.explanation.contains(TLSFailurePrefix.certificate) {
+        return TURNCheckProblem(.tlsCertificate, Self.tlsSentence(failure.explanation))
+      }
+      if failure.explanation.contains(TLSFailurePrefix.handshake) {
+        return TURNCheckProblem(.tlsHandshake, Self.tlsSentence(failure.explanation))
+      }
       if reachable {
         return TURNCheckProblem(.allocateFailed, failure.explanation)
       }
@@ -203,6 +213,14 @@ public enum TURNCheckClassifier {
       return problem("peers reach the server at its public address \(s), not at \(r)")
     }
     return nil
+  }
+
+  /// The TLS part of a closed connection's explanation.
+  static func tlsSentence(_ text: String) -> String {
+    for prefix in [TLSFailurePrefix.certificate, TLSFailurePrefix.handshake] {
+      if let r = text.range(of: prefix) { return prefix + text[r.upperBound...] }
+    }
+    return text
   }
 
   /// Neither loopback, link-local, private nor unspecified.

@@ -5,7 +5,8 @@ extension TURNCheckReport {
   /// The text report of `natscope turn`: a table per server (✓ done, ✗ failed, – not tried)
   /// with one sentence per problem, then the verdict.
   public var text: String {
-    var lines: [String] = []
+    var lines: [String] = warnings.map { "warning: \($0)" }
+    if !lines.isEmpty { lines.append("") }
     for s in servers {
       lines += s.textLines
       lines.append("")
@@ -37,12 +38,19 @@ extension TURNServerCheck {
     let codes = Set(problems.map(\.code))
     // Reachable
     if reachable {
-      var d = rttMs.map { "answered in " + Self.ms($0) } ?? "answered"
+      var d = rttMs.map { "answered in " + Self.ms($0) } ?? "accepted the connection"
       if let realm { d += " (realm \(realm))" }
       if let software { d += "; software \(software)" }
       row("✓", "reachable", d)
     } else {
       row("✗", "reachable", transport == "udp" ? "no answer" : "no answer over the connection")
+    }
+    if transport == "tls" {
+      if codes.contains(.tlsCertificate) || codes.contains(.tlsHandshake) {
+        row("✗", "TLS", "handshake failed")
+      } else if reachable {
+        row("✓", "TLS", "handshake done")
+      }
     }
     // Authenticates
     if authenticated {
