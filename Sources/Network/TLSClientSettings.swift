@@ -84,15 +84,24 @@ final class TLSDiagnostics {
       if text.contains("CERTIFICATE_VERIFY_FAILED") {
         return TLSFailurePrefix.certificate + certificateProblem()
       }
+      if text.contains("EOF during handshake") {
+        return TLSFailurePrefix.handshake
+          + "the server closed the connection during the TLS handshake (is this its TLS port?)"
+      }
+      if text.contains("WRONG_VERSION_NUMBER") {
+        return TLSFailurePrefix.handshake
+          + "the server did not answer in TLS (is this its TLS port?) (\(text))"
+      }
       if text.contains("NO_SHARED_CIPHER") || text.contains("UNSUPPORTED_PROTOCOL")
-        || text.contains("WRONG_VERSION_NUMBER") || text.contains("PROTOCOL_VERSION")
-        || text.contains("HANDSHAKE_FAILURE")
+        || text.contains("PROTOCOL_VERSION")
       {
         return TLSFailurePrefix.handshake
-          + "the server and natscope share no TLS version or cipher (\(Self.reasons(text)))"
+          + "the server and natscope share no TLS version or cipher (\(text))"
       }
-      return TLSFailurePrefix.handshake + Self.reasons(text)
+      return TLSFailurePrefix.handshake + text
     case .uncleanShutdown:
+      // After the handshake (a certificate was received) this is an ordinary abrupt close.
+      guard handler?.peerCertificate == nil else { return nil }
       return TLSFailurePrefix.handshake
         + "the server closed the connection during the TLS handshake (is it a TLS port?)"
     default:
@@ -146,11 +155,6 @@ final class TLSDiagnostics {
     f.timeZone = TimeZone(identifier: "UTC")
     f.dateFormat = "yyyy-MM-dd HH:mm 'UTC'"
     return f.string(from: Date(timeIntervalSince1970: TimeInterval(t)))
-  }
-
-  /// BoringSSL's error text, as it gave it (reason names such as `NO_SHARED_CIPHER`).
-  static func reasons(_ text: String) -> String {
-    text
   }
 
   /// A client handler whose per-certificate verification results are recorded here (the

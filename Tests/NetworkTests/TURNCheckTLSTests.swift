@@ -142,4 +142,40 @@ struct TURNCheckTLSTests {
     let message = s.problems.first?.message ?? ""
     #expect(message.contains("not for 127.0.0.1") && message.contains("other.test"), "\(message)")
   }
+
+  /// A server that answers the ClientHello with plain text: a handshake problem, said so.
+  @Test func aServerThatDoesNotSpeakTLSIsAHandshakeProblem() throws {
+    let (fd, port) = try #require(rawTCPListener(backlog: 4))
+    defer { close(fd) }
+    // One connection: accept (bounded by a 10 s poll), answer in plain text, close.
+    let server = Thread {
+      var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+      guard poll(&p, 1, 10_000) == 1 else { return }
+      let client = accept(fd, nil, nil)
+      guard client >= 0 else { return }
+      var buffer = [UInt8](repeating: 0, count: 512)
+      _ = read(client, &buffer, buffer.count)
+      let reply = Array("HTTP/1.0 400 Bad Request\r\n\r\n".utf8)
+      _ = write(client, reply, reply.count)
+      close(client)
+    }
+    server.start()
+    let runtime = NIORuntime(includeLoopback: true)
+    defer { runtime.shutdown() }
+    let address = TransportAddress(ip: .loopbackV4, port: port)
+    let report: TURNCheckReport = try runtime.run(timeout: .seconds(30)) { rt, done in
+      let session = TURNCheckSession(
+        runtime: rt,
+        targets: [
+          TURNCheckTarget(
+            uri: "turns:\(address)", address: address, transport: .tls,
+            credentials: TURNCredentials(username: "u", password: "p"))
+        ], tlsConnector: { _ in rt.tlsStreamConnector(TLSClientSettings(serverName: nil)) })
+      session.start { done.succeed($0) }
+    }
+    let s = try #require(report.servers.first)
+    #expect(s.problems.map(\.code) == [.tlsHandshake], "\(s.problems)")
+    #expect(s.problems.first?.message.contains("TLS handshake") == true)
+    #expect(!s.authenticated)
+  }
 }
