@@ -148,23 +148,32 @@ public final class NIORuntime: NetworkRuntime, Sendable {
     maximumFrameLength: Int = 20 + 65_535,
     onConnect: @escaping (TCPConnection) -> Void = { _ in },
     onReceive: @escaping (TCPConnection, StreamFrame) -> Void,
-    onClose: @escaping (TCPConnection, TCPCloseReason) -> Void
+    onClose: @escaping (TCPConnection, TCPCloseReason) -> Void,
+    tls: TLSClientSettings? = nil
   ) throws -> TCPConnection {
     guard eventLoop.inEventLoop else {
       throw RuntimeError.failed(
         "openTCP must be called on the runtime's event loop (inside run or onLoop)")
     }
+    let tlsContext = try tls?.makeContext()
     let connection = TCPConnection(
       runtime: self, remoteAddress: remote, maximumFrameLength: maximumFrameLength,
       onConnect: onConnect, onReceive: onReceive, onClose: onClose)
+    connection.tlsDiagnostics = tls.map(TLSDiagnostics.init(settings:))
     register(connection)
     let bound = NIOLoopBound(connection, eventLoop: eventLoop)
+    let tlsBound = NIOLoopBound(
+      tlsContext.flatMap { c in connection.tlsDiagnostics.map { (c, $0) } }, eventLoop: eventLoop)
     ClientBootstrap(group: eventLoop)
       // Clamped: NIO adds the timeout to "now" without overflow checks.
       .connectTimeout(.nanoseconds(min(max(connectTimeout.nanoseconds, 0), 86_400_000_000_000)))
       .channelInitializer { channel in
         channel.eventLoop.makeCompletedFuture(
           Result<Void, any Error> {
+            if let (context, diagnostics) = tlsBound.value {
+              try channel.pipeline.syncOperations.addHandler(
+                TLSHandlerFactory.make(diagnostics, context))
+            }
             try channel.pipeline.syncOperations.addHandler(
               TCPConnectionHandler(owner: bound.value))
           })

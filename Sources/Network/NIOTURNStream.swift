@@ -15,13 +15,16 @@ public final class NIOTURNStream: StreamTransport {
   public var onClose: ((String) -> Void)?
 
   /// Connects to `server` (returns at once; frames queue until connected). Call on the loop.
-  public init(runtime: NIORuntime, server: TransportAddress, connectTimeout: Duration = .seconds(5))
-    throws
-  {
+  /// With `tls`, the connection speaks TLS (turns:); a failed handshake closes it with a
+  /// reason that begins with a `TLSFailurePrefix`.
+  public init(
+    runtime: NIORuntime, server: TransportAddress, connectTimeout: Duration = .seconds(5),
+    tls: TLSClientSettings? = nil
+  ) throws {
     connection = try runtime.openTCP(
       to: server, connectTimeout: connectTimeout,
       onReceive: { [weak self] _, frame in self?.onFrame?(frame.bytes) },
-      onClose: { [weak self] _, reason in self?.onClose?(reason.description) })
+      onClose: { [weak self] _, reason in self?.onClose?(reason.description) }, tls: tls)
   }
 
   public func send(_ bytes: [UInt8]) { connection?.send(bytes) }
@@ -38,6 +41,20 @@ extension NIORuntime {
   public func streamConnector(connectTimeout: Duration = .seconds(5)) -> StreamConnector {
     { [unowned self] server in
       try NIOTURNStream(runtime: self, server: server, connectTimeout: connectTimeout)
+    }
+  }
+}
+
+extension NIORuntime {
+  /// A ``StreamConnector`` that opens TLS connections (TURN over TLS, turns:) on this runtime.
+  public func tlsStreamConnector(
+    _ settings: TLSClientSettings, connectTimeout: Duration = .seconds(5)
+  )
+    -> StreamConnector
+  {
+    { [unowned self] server in
+      try NIOTURNStream(
+        runtime: self, server: server, connectTimeout: connectTimeout, tls: settings)
     }
   }
 }

@@ -46,6 +46,8 @@ public final class TCPConnection: RuntimeResource {
     case closed
   }
 
+  /// Set for TLS connections: explains a handshake failure in one sentence.
+  var tlsDiagnostics: TLSDiagnostics?
   private let runtime: NIORuntime
   private var state: State = .connecting(pending: [])
   private var framer: StreamFramer
@@ -128,6 +130,10 @@ public final class TCPConnection: RuntimeResource {
 
   func failed(_ error: any Error) {
     guard !isClosed else { return }
+    if let text = tlsDiagnostics?.explain(error, server: remoteAddress.ip.description) {
+      finish(.failed(text))
+      return
+    }
     finish(.failed("connection to \(remoteAddress) failed: \(describe(error))"))
   }
 

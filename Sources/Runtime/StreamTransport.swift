@@ -23,3 +23,12 @@ public protocol StreamTransport: AnyObject {
 /// connection is up, and a failure to connect arrives through ``StreamTransport/onClose``.
 /// Called on the runtime's serial context.
 public typealias StreamConnector = (_ server: TransportAddress) throws -> any StreamTransport
+
+/// How a stream's close reason begins when TLS failed, so a report can tell a certificate
+/// problem from another handshake failure without parsing the rest of the sentence.
+public enum TLSFailurePrefix {
+  /// The server's certificate could not be verified (expired, wrong name, untrusted issuer).
+  public static let certificate = "TLS certificate problem: "
+  /// The handshake failed for another reason (no common version or cipher, refused).
+  public static let handshake = "TLS handshake failed: "
+}

@@ -73,15 +73,18 @@ public final class TURNAllocationSession: RelayChannel {
     }
   }
 
-  /// A session over a stream connection to `server` (TCP): requests are not retransmitted.
+  /// A session over a stream connection to `server` (TCP): requests are not retransmitted;
+  /// each waits RFC 8489's 39.5 s, or `policy`'s whole timeout window when one is given.
   public init(
     runtime: any NetworkRuntime, server: TransportAddress, credentials: TURNCredentials,
     stream: any StreamTransport,
-    configuration: TURNClient.Configuration = TURNClient.Configuration()
+    configuration: TURNClient.Configuration = TURNClient.Configuration(),
+    policy: RetransmissionPolicy? = nil
   ) {
     self.runtime = runtime
     self.client = TURNClient(
-      server: server, credentials: credentials, transport: .stream, configuration: configuration)
+      server: server, credentials: credentials, transport: .stream, configuration: configuration,
+      policy: policy)
     self.stream = stream
     stream.onFrame = { [weak self] bytes in
       guard let self else { return }

@@ -36,7 +36,9 @@ struct ConnectCommand: ParsableCommand {
       or pipe is taken as delivered at once: the answerer then does not wait.
 
       The TURN password comes from --turn-password or NATSCOPE_TURN_PASSWORD and is never \
-      printed.
+      printed. With --turn-secret (or NATSCOPE_TURN_SECRET), a TURN REST API shared secret, \
+      natscope makes time-limited credentials itself: user name EXPIRY[:USER] (a day from \
+      now, USER from --turn-user), password base64(HMAC-SHA1(secret, user name)).
 
       On a terminal (and without --json, --no-tui, --token-in, --token-out or --sdp) the \
       exchange runs in a console: `c` copies your token (OSC 52), `p` or a paste takes the \
@@ -71,6 +73,12 @@ struct ConnectCommand: ParsableCommand {
       "TURN password (prefer the NATSCOPE_TURN_PASSWORD environment variable).",
       valueName: "password"))
   var turnPassword: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "TURN REST API shared secret, instead of --turn-password (prefer the NATSCOPE_TURN_SECRET environment variable).",
+      valueName: "secret"))
+  var turnSecret: String?
 
   @Flag(help: "Also gather host candidates on loopback (127.0.0.1), for tests on one machine.")
   var includeLoopback = false
@@ -122,15 +130,22 @@ struct ConnectCommand: ParsableCommand {
         "--aggressive applies to the offerer, which nominates; the answering side follows the offerer's choice, so drop --aggressive here."
       )
     }
-    if turn.isEmpty && (turnUser != nil || turnPassword != nil) {
+    if turn.isEmpty && (turnUser != nil || turnPassword != nil || turnSecret != nil) {
       throw ValidationError(
-        "--turn-user and --turn-password go with --turn URI; add the TURN server or drop them.")
+        "--turn-user, --turn-password and --turn-secret go with --turn URI; add the TURN server or drop them."
+      )
     }
     for text in turn {
+      let uri: TURNServerURI
       do {
-        _ = try TURNServerURI.parse(text)
+        uri = try TURNServerURI.parse(text)
       } catch {
         throw ValidationError(error.message)
+      }
+      if uri.secure {
+        throw ValidationError(
+          "\(text) asks for TURN over TLS (turns:), which connect does not use yet; use turn: here (natscope turn checks turns: servers)."
+        )
       }
     }
     if let ip = sockets.bind?.ip {
@@ -277,15 +292,8 @@ struct ConnectCommand: ParsableCommand {
 
   func turnConfiguration() throws -> [ConnectTURNServer] {
     guard !turn.isEmpty else { return [] }
-    guard let user = turnUser, !user.isEmpty else {
-      throw fail("--turn needs --turn-user.")
-    }
-    let password =
-      turnPassword ?? ProcessInfo.processInfo.environment["NATSCOPE_TURN_PASSWORD"] ?? ""
-    guard !password.isEmpty else {
-      throw fail("--turn needs a password: set NATSCOPE_TURN_PASSWORD or use --turn-password.")
-    }
-    let credentials = TURNCredentials(username: user, password: password)
+    let credentials = try TURNCredentialOptions.resolve(
+      user: turnUser, password: turnPassword, secret: turnSecret, option: "--turn")
     return try turn.map { text in
       let uri: TURNServerURI
       do {

@@ -26,10 +26,15 @@ final class Coturn {
 
   /// Starts turnserver and waits (bounded) until it listens; tries three ports before giving
   /// up, stopping every attempt that failed.
-  static func launch(staleNonce: Int, allowLoopbackPeers: Bool = true) throws -> Coturn {
+  /// `auth` replaces the long-term user `natscope:secret` (e.g. with a REST API secret);
+  /// `extra` is appended.
+  static func launch(
+    staleNonce: Int, allowLoopbackPeers: Bool = true, auth: [String]? = nil, extra: [String] = []
+  ) throws -> Coturn {
     var log = ""
     for _ in 0..<3 {
-      let coturn = try Coturn(staleNonce: staleNonce, allowLoopbackPeers: allowLoopbackPeers)
+      let coturn = try Coturn(
+        staleNonce: staleNonce, allowLoopbackPeers: allowLoopbackPeers, auth: auth, extra: extra)
       if coturn.waitUntilListening() { return coturn }
       log = coturn.logTail
       coturn.stop()
@@ -37,22 +42,30 @@ final class Coturn {
     throw RuntimeError.failed("turnserver did not start listening:\n\(log)")
   }
 
-  private init(staleNonce: Int, allowLoopbackPeers: Bool) throws {
+  private init(staleNonce: Int, allowLoopbackPeers: Bool, auth: [String]?, extra: [String])
+    throws
+  {
     guard let path = turnserverPath else { throw RuntimeError.failed("turnserver missing") }
     port = try Coturn.freePort()
     directory = FileManager.default.temporaryDirectory.appendingPathComponent(
       "natscope-coturn-\(getpid())-\(port)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = [
-      "-n", "--no-cli", "--no-tls", "--no-dtls", "--listening-ip=127.0.0.1",
-      "--relay-ip=127.0.0.1", "--listening-port=\(port)", "--lt-cred-mech",
-      "--user=natscope:secret", "--realm=natscope.test",
-      "--stale-nonce=\(staleNonce)", "--min-port=\(port &+ 1)", "--max-port=\(port &+ 200)",
-      "--no-stdout-log", "--simple-log", "--log-file=\(directory.path)/turn.log",
-      "--pidfile=\(directory.path)/turn.pid", "--userdb=\(directory.path)/turndb",
-    ]
+    process.arguments =
+      [
+        "-n", "--no-cli", "--no-dtls", "--listening-ip=127.0.0.1",
+        "--relay-ip=127.0.0.1", "--listening-port=\(port)",
+      ] + (auth ?? ["--lt-cred-mech", "--user=natscope:secret"]) + [
+        "--realm=natscope.test", "--stale-nonce=\(staleNonce)", "--min-port=\(port &+ 1)",
+        "--max-port=\(port &+ 200)",
+        "--no-stdout-log", "--simple-log", "--log-file=\(directory.path)/turn.log",
+        "--pidfile=\(directory.path)/turn.pid", "--userdb=\(directory.path)/turndb",
+      ]
     if allowLoopbackPeers { process.arguments?.append("--allow-loopback-peers") }
+    process.arguments? += extra
+    if !extra.contains(where: { $0.hasPrefix("--tls-listening-port") }) {
+      process.arguments?.append("--no-tls")
+    }
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
     try process.run()

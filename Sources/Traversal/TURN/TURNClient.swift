@@ -141,6 +141,8 @@ public struct TURNClient: Sendable {
   public private(set) var expiresAt: Instant?
   /// Counters.
   public private(set) var stats = Stats()
+  /// SOFTWARE from the server's latest answer to one of our requests (display-safe), if any.
+  public private(set) var serverSoftware: String?
 
   private let credentials: TURNCredentials
   private var auth: Auth?
@@ -484,6 +486,9 @@ public struct TURNClient: Sendable {
   private mutating func response(_ message: Message, from source: TransportAddress, at now: Instant)
     -> [Output]
   {
+    if pending[message.transactionID] != nil, let software = try? message.get(Software.self) {
+      serverSoftware = WireText.display(software.text)
+    }
     guard let p = pending[message.transactionID] else {
       // Not ours (or already finished): let the table count it.
       return process(

@@ -66,3 +66,17 @@ public enum TURNTransport: String, Sendable, Hashable, Codable {
   /// ChannelData is padded to 4 bytes (RFC 8656 §12.5).
   case stream
 }
+
+extension TURNCredentials {
+  /// Time-limited credentials from a TURN REST API shared secret: username `EXPIRY[:USER]`
+  /// (unix seconds), password base64(HMAC-SHA1(secret, username)). `now` is the current unix
+  /// time in seconds; the credentials expire `validity` seconds later (one day by default).
+  public static func restAPI(
+    secret: String, user: String?, now: Int64,
+    validity: Int64 = TURNRESTCredential.defaultValidity
+  ) -> TURNCredentials {
+    let username = TURNRESTCredential.username(expiry: now + validity, user: user)
+    return TURNCredentials(
+      username: username, password: TURNRESTCredential.password(secret: secret, username: username))
+  }
+}

@@ -1,0 +1,189 @@
+import Foundation
+import NIOCore
+import NIOSSL
+import Runtime
+import STUN
+
+/// How natscope speaks TLS to a server (turns:, stuns:): certificate verification against the
+/// system trust store by default, or a private CA from a PEM file, or none (`insecure`).
+public struct TLSClientSettings: Sendable, Hashable {
+  /// The name the certificate must carry, also sent as SNI; nil when the server was named by
+  /// an IP address (the certificate must then carry that IP).
+  public var serverName: String?
+  /// A PEM file of CA certificates to trust instead of the system's.
+  public var caFile: String?
+  /// Skip verification entirely (reports say so).
+  public var insecure: Bool
+
+  public init(serverName: String?, caFile: String? = nil, insecure: Bool = false) {
+    self.serverName = serverName
+    self.caFile = caFile
+    self.insecure = insecure
+  }
+
+  /// The NIOSSL context for these settings.
+  /// - Throws: `RuntimeError` with one sentence when the CA file cannot be used.
+  func makeContext() throws -> NIOSSLContext {
+    var configuration = TLSConfiguration.makeClientConfiguration()
+    if insecure {
+      configuration.certificateVerification = .none
+    } else if let caFile {
+      guard FileManager.default.isReadableFile(atPath: caFile) else {
+        throw RuntimeError.failed("cannot read the CA file \(caFile)")
+      }
+      do {
+        let certificates = try NIOSSLCertificate.fromPEMFile(caFile)
+        guard !certificates.isEmpty else {
+          throw RuntimeError.failed("the CA file \(caFile) holds no PEM certificate")
+        }
+        configuration.trustRoots = .certificates(certificates)
+      } catch let error as RuntimeError {
+        throw error
+      } catch {
+        throw RuntimeError.failed("the CA file \(caFile) holds no readable PEM certificate")
+      }
+    }
+    do {
+      return try NIOSSLContext(configuration: configuration)
+    } catch {
+      throw RuntimeError.failed("cannot set up TLS: \(error)")
+    }
+  }
+}
+
+/// What one TLS handshake saw, to explain a failure in one sentence. Used on the loop only.
+final class TLSDiagnostics {
+  let settings: TLSClientSettings
+  /// Certificates BoringSSL judged, in the order it judged them, with its verdict.
+  var judged: [(certificate: NIOSSLCertificate, ok: Bool)] = []
+  weak var handler: NIOSSLClientHandler?
+
+  init(settings: TLSClientSettings) { self.settings = settings }
+
+  func judge(_ result: NIOSSLVerificationResult, _ certificate: NIOSSLCertificate)
+    -> NIOSSLVerificationResult
+  {
+    judged.append((certificate, result == .certificateVerified))
+    return result
+  }
+
+  /// One sentence beginning with a ``TLSFailurePrefix``, or nil when `error` is not TLS's.
+  func explain(_ error: any Error, server: String) -> String? {
+    if let e = error as? NIOSSLExtraError, e == .failedToValidateHostname {
+      let leaf = handler?.peerCertificate ?? judged.last?.certificate
+      let names = leaf.map(Self.names) ?? []
+      let expected = settings.serverName ?? server
+      return TLSFailurePrefix.certificate
+        + "the server's certificate is not for \(expected); it names "
+        + (names.isEmpty ? "no host" : names.joined(separator: ", "))
+    }
+    guard let e = error as? NIOSSLError else { return nil }
+    switch e {
+    case .handshakeFailed(let boring):
+      let text = "\(boring)"
+      if text.contains("CERTIFICATE_VERIFY_FAILED") {
+        return TLSFailurePrefix.certificate + certificateProblem()
+      }
+      if text.contains("EOF during handshake") {
+        return TLSFailurePrefix.handshake
+          + "the server closed the connection during the TLS handshake (is this its TLS port?)"
+      }
+      if text.contains("WRONG_VERSION_NUMBER") {
+        return TLSFailurePrefix.handshake
+          + "the server did not answer in TLS (is this its TLS port?) (\(text))"
+      }
+      if text.contains("NO_SHARED_CIPHER") || text.contains("UNSUPPORTED_PROTOCOL")
+        || text.contains("PROTOCOL_VERSION")
+      {
+        return TLSFailurePrefix.handshake
+          + "the server and natscope share no TLS version or cipher (\(text))"
+      }
+      return TLSFailurePrefix.handshake + text
+    case .uncleanShutdown:
+      // After the handshake (a certificate was received) this is an ordinary abrupt close.
+      guard handler?.peerCertificate == nil else { return nil }
+      return TLSFailurePrefix.handshake
+        + "the server closed the connection during the TLS handshake (is it a TLS port?)"
+    default:
+      return TLSFailurePrefix.handshake + "\(e)"
+    }
+  }
+
+  private func certificateProblem() -> String {
+    let now = time(nil)
+    let failed = judged.filter { !$0.ok }.map(\.certificate)
+    let candidates = failed.isEmpty ? judged.map(\.certificate) : failed
+    for c in candidates where c.notValidAfter < now {
+      return "the server's certificate \(Self.subject(c)) expired on \(Self.date(c.notValidAfter))"
+    }
+    for c in candidates where c.notValidBefore > now {
+      return
+        "the server's certificate \(Self.subject(c)) is not valid before \(Self.date(c.notValidBefore))"
+    }
+    if let c = candidates.first {
+      return
+        "the server's certificate \(Self.subject(c)) is issued by \(Self.issuer(c)), which this host does not trust; give that CA with --ca FILE"
+    }
+    return "the server's certificate could not be verified"
+  }
+
+  static func names(_ c: NIOSSLCertificate) -> [String] {
+    var out: [String] = []
+    for san in c._subjectAlternativeNames() {
+      let bytes = san.contents.withUnsafeBufferPointer { Array($0) }
+      if san.nameType == .dnsName {
+        out.append(String(decoding: bytes, as: UTF8.self))
+      } else if san.nameType == .ipAddress, let ip = IPAddress(bytes: bytes) {
+        out.append(ip.description)
+      }
+    }
+    return out
+  }
+
+  static func subject(_ c: NIOSSLCertificate) -> String {
+    let cn = c.subjectName.first { $0.type == .commonName }.map { "\($0.value)" }
+    return cn.map { "(\($0))" } ?? ""
+  }
+
+  static func issuer(_ c: NIOSSLCertificate) -> String {
+    c.issuerName.first { $0.type == .commonName }.map { "\($0.value)" } ?? "an unknown issuer"
+  }
+
+  static func date(_ t: time_t) -> String {
+    let f = DateFormatter()
+    f.locale = Locale(identifier: "en_US_POSIX")
+    f.timeZone = TimeZone(identifier: "UTC")
+    f.dateFormat = "yyyy-MM-dd HH:mm 'UTC'"
+    return f.string(from: Date(timeIntervalSince1970: TimeInterval(t)))
+  }
+
+  /// A client handler whose per-certificate verification results are recorded here (the
+  /// verdicts are BoringSSL's, returned unchanged). NIOSSL marks this initializer deprecated in
+  /// favour of callbacks that replace verification, which natscope must not do.
+  @available(*, deprecated, message: "uses NIOSSL's per-certificate verification callback")
+  func makeHandler(context: NIOSSLContext) throws -> NIOSSLClientHandler {
+    let handler = try NIOSSLClientHandler(
+      context: context, serverHostname: settings.serverName,
+      verificationCallback: { [weak self] result, certificate in
+        self?.judge(result, certificate) ?? result
+      })
+    self.handler = handler
+    return handler
+  }
+}
+
+/// Reaches ``TLSDiagnostics/makeHandler(context:)`` through a protocol, so its one deprecated
+/// NIOSSL call is declared (and warned about) in one place only.
+protocol TLSHandlerMaking {
+  func makeHandler(context: NIOSSLContext) throws -> NIOSSLClientHandler
+}
+
+extension TLSDiagnostics: TLSHandlerMaking {}
+
+enum TLSHandlerFactory {
+  static func make(_ diagnostics: TLSDiagnostics, _ context: NIOSSLContext) throws
+    -> NIOSSLClientHandler
+  {
+    try (diagnostics as any TLSHandlerMaking).makeHandler(context: context)
+  }
+}

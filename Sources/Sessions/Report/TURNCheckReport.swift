@@ -1,0 +1,240 @@
+import Runtime
+import STUN
+import Traversal
+
+/// What `natscope turn` found for each TURN server: whether it answered, authenticated,
+/// allocated, relayed both ways and released, with one problem (code and sentence) for each
+/// thing that is wrong, and a verdict. This is the `--json` schema of `natscope turn`
+/// (`schemaVersion` ``currentSchemaVersion``); the key names are documented. It never contains
+/// a password or a shared secret.
+public struct TURNCheckReport: Codable, Sendable, Hashable {
+  public static let currentSchemaVersion = 1
+
+  /// `works` when every server works, `broken` otherwise.
+  public enum Verdict: String, Codable, Sendable, Hashable {
+    case works, broken
+  }
+
+  public var schemaVersion = TURNCheckReport.currentSchemaVersion
+  public var verdict: Verdict
+  /// One entry per server, in the order they were given.
+  public var servers: [TURNServerCheck]
+  /// Sentences about how the check was run that weaken what it proves (e.g. `--insecure`).
+  public var warnings: [String]
+
+  public init(servers: [TURNServerCheck], warnings: [String] = []) {
+    self.servers = servers
+    self.warnings = warnings
+    self.verdict = servers.allSatisfy(\.works) && !servers.isEmpty ? .works : .broken
+  }
+}
+
+/// One problem found with a TURN server: a stable `code` for scripts and one sentence.
+public struct TURNCheckProblem: Codable, Sendable, Hashable, CustomStringConvertible {
+  /// Stable codes (documented in the README and man page).
+  public enum Code: String, Codable, Sendable, Hashable, CaseIterable {
+    /// No answer (UDP), or the connection failed (TCP).
+    case unreachable
+    /// The server's TLS certificate could not be verified.
+    case tlsCertificate = "tls-certificate"
+    /// The TLS handshake failed for another reason.
+    case tlsHandshake = "tls-handshake"
+    /// The credentials were rejected (401 after authenticating, 441).
+    case unauthorized
+    /// The server refuses this user a relay (403 to Allocate).
+    case forbidden
+    /// Allocation quota reached (486) or no capacity left (508).
+    case quota
+    /// The relayed address is one no peer can reach (the `external-ip` misconfiguration).
+    case relayedAddressUnroutable = "relayed-address-unroutable"
+    /// Data sent through the relay did not come back.
+    case relayDoesNotRelay = "relay-does-not-relay"
+    /// The allocation was lost (437) or a Refresh failed.
+    case allocationLost = "allocation-lost"
+    /// Allocate failed for another reason the server gave (its code is in the sentence).
+    case allocateFailed = "allocate-failed"
+    /// The check was interrupted (Ctrl-C, SIGTERM) before it finished.
+    case interrupted
+  }
+
+  public var code: Code
+  public var message: String
+
+  public init(_ code: Code, _ message: String) {
+    self.code = code
+    self.message = message
+  }
+
+  public var description: String { "\(code.rawValue): \(message)" }
+}
+
+/// The result for one server and transport.
+public struct TURNServerCheck: Codable, Sendable, Hashable {
+  /// What the user wrote (normalised).
+  public var uri: String
+  /// `udp` or `tcp`.
+  public var transport: String
+  /// The address natscope talked to.
+  public var server: TransportAddress
+  /// The server answered (UDP) or accepted the connection and answered (TCP).
+  public var reachable = false
+  /// Milliseconds from the first Allocate to the server's first answer (its 401 challenge).
+  public var rttMs: Double?
+  /// The REALM of the 401 challenge.
+  public var realm: String?
+  /// The server's SOFTWARE, when it sent one.
+  public var software: String?
+  /// The credentials were accepted (an allocation was granted).
+  public var authenticated = false
+  /// XOR-RELAYED-ADDRESS of the first allocation.
+  public var relayedAddress: TransportAddress?
+  /// XOR-MAPPED-ADDRESS: this host's address as the server saw it.
+  public var reflexiveAddress: TransportAddress?
+  /// Seconds the server granted.
+  public var lifetime: Int?
+  /// A Refresh of the allocation succeeded.
+  public var refreshed: Bool?
+  /// Data went through the relay both ways (Send/Data indications and ChannelData); nil when
+  /// it was not tried, or the server's policy forbade the peer address.
+  public var relays: Bool?
+  /// Relay measurements, when data was sent.
+  public var relay: RelayMeasurement?
+  /// The server's policy refused the peer address (403 to CreatePermission/ChannelBind).
+  public var peerForbidden = false
+  /// Release (Refresh with LIFETIME 0) was sent for every allocation made.
+  public var released = false
+  /// Everything wrong, in the order found.
+  public var problems: [TURNCheckProblem] = []
+
+  public init(uri: String, transport: String, server: TransportAddress) {
+    self.uri = uri
+    self.transport = transport
+    self.server = server
+  }
+
+  /// Reachable, authenticated, allocated and (where the policy allowed it) relayed, with no
+  /// problem.
+  public var works: Bool {
+    problems.isEmpty && authenticated && relayedAddress != nil && (relays == true || peerForbidden)
+  }
+}
+
+/// Packets sent between two allocations on the same server, each echoed back.
+public struct RelayMeasurement: Codable, Sendable, Hashable {
+  /// Probes sent as Send indications, and echoes that came back as Data indications.
+  public var indicationsSent = 0
+  public var indicationsReceived = 0
+  /// Probes sent as ChannelData after ChannelBind, and echoes received.
+  public var channelSent = 0
+  public var channelReceived = 0
+  /// Median round trip through the relay (both ways relayed), in milliseconds.
+  public var rttMs: Double?
+
+  /// Probes whose echo did not come back (yet).
+  public var lost = 0
+
+  public init() {}
+
+  /// Recounts ``lost`` from the counters.
+  public mutating func count() {
+    lost = max(0, indicationsSent - indicationsReceived) + max(0, channelSent - channelReceived)
+  }
+}
+
+/// Sorts what happened to a TURN check into problems: one home for the sentences.
+public enum TURNCheckClassifier {
+  /// The problem for an allocation that failed. `reachable` says whether the server had
+  /// answered anything before.
+  public static func allocationProblem(_ failure: TURNFailure, reachable: Bool)
+    -> TURNCheckProblem
+  {
+    let reason = failure.serverReason.map { " (server said: \($0))" } ?? ""
+    switch failure.code {
+    case nil:
+      if failure.explanation.contains(TLSFailurePrefix.certificate) {
+        return TURNCheckProblem(.tlsCertificate, Self.tlsSentence(failure.explanation))
+      }
+      if failure.explanation.contains(TLSFailurePrefix.handshake) {
+        return TURNCheckProblem(.tlsHandshake, Self.tlsSentence(failure.explanation))
+      }
+      if reachable {
+        return TURNCheckProblem(.allocateFailed, failure.explanation)
+      }
+      return TURNCheckProblem(.unreachable, failure.explanation)
+    case 401, 441:
+      return TURNCheckProblem(
+        .unauthorized,
+        "the TURN server rejected the username or password (\(failure.code ?? 0))" + reason
+          + ": check --turn-user and --turn-password, or --turn-secret and the server's realm")
+    case 403:
+      return TURNCheckProblem(.forbidden, failure.explanation + reason)
+    case 486, 508:
+      return TURNCheckProblem(.quota, failure.explanation + reason)
+    case 437:
+      return TURNCheckProblem(.allocationLost, failure.explanation + reason)
+    default:
+      return TURNCheckProblem(.allocateFailed, failure.explanation + reason)
+    }
+  }
+
+  /// The `external-ip` misconfiguration: a relayed address that peers cannot reach, judged
+  /// against the address the server answered on. Nil when the relayed address looks usable.
+  ///
+  /// Flagged: a relayed address that is unspecified; loopback or link-local when the server is
+  /// not in that same class; private (RFC 1918, 100.64/10, fc00::/7) when the server's
+  /// address is public or loopback; and a public relayed address that differs from the
+  /// server's public address.
+  public static func unroutableRelay(relayed: TransportAddress, server: TransportAddress)
+    -> TURNCheckProblem?
+  {
+    let r = relayed.ip
+    let s = server.ip
+    func problem(_ why: String) -> TURNCheckProblem {
+      TURNCheckProblem(
+        .relayedAddressUnroutable,
+        "the server hands out relayed address \(r) but answered on \(s): \(why); make the server announce"
+          + " its public address (coturn: --external-ip)")
+    }
+    if r.isUnspecified { return problem("\(r) is no address at all") }
+    if r.isLoopback {
+      return s.isLoopback
+        ? nil : problem("\(r) is a loopback address, reachable only on the server")
+    }
+    if r.isLinkLocal {
+      return s.isLinkLocal
+        ? nil : problem("\(r) is a link-local address, reachable only on its link")
+    }
+    if r.isPrivate {
+      if s.isPrivate { return nil }
+      return problem(
+        "\(r) is a private address, which peers that reach the server at \(s) cannot reach")
+    }
+    if isPublic(s) && r != s {
+      return problem("peers reach the server at its public address \(s), not at \(r)")
+    }
+    return nil
+  }
+
+  /// The TLS part of a closed connection's explanation.
+  static func tlsSentence(_ text: String) -> String {
+    for prefix in [TLSFailurePrefix.certificate, TLSFailurePrefix.handshake] {
+      if let r = text.range(of: prefix) { return prefix + text[r.upperBound...] }
+    }
+    return text
+  }
+
+  /// Neither loopback, link-local, private nor unspecified.
+  static func isPublic(_ ip: IPAddress) -> Bool {
+    !(ip.isLoopback || ip.isLinkLocal || ip.isPrivate || ip.isUnspecified)
+  }
+
+  /// The problem when probes sent through the relay did not come back.
+  public static func relayProblem(how: String, sent: Int, received: Int) -> TURNCheckProblem? {
+    guard sent > 0, received == 0 else { return nil }
+    return TURNCheckProblem(
+      .relayDoesNotRelay,
+      "\(sent) probe\(sent == 1 ? "" : "s") sent between two allocations on the server as \(how)"
+        + " never came back: the server allocates but does not relay (a firewall between its"
+        + " relay ports, or a relayed address that is not its own)")
+  }
+}

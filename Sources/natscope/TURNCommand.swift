@@ -1,0 +1,184 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Network
+import Runtime
+import STUN
+import Sessions
+import Traversal
+
+struct TURNCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "turn",
+    abstract:
+      "Check TURN servers end to end: reachable, authenticates, allocates, relays, releases.",
+    discussion: """
+      For each URI, in parallel: sends an Allocate and answers the 401 challenge (realm, \
+      nonce), reports the relayed address, the lifetime and your address as the server saw \
+      it, refreshes the allocation, makes a second allocation on the same server and sends \
+      probes between the two relayed addresses (CreatePermission with Send/Data indications, \
+      then ChannelBind with ChannelData), each echoed back, counting loss and measuring the \
+      round trip through the relay, and releases both allocations (also on Ctrl-C or SIGTERM).
+
+      A relayed address no peer can reach (private, carrier-grade NAT, loopback or \
+      link-local while the server is reached elsewhere, or a public address other than the \
+      server's public one) is reported as the external-ip misconfiguration. A 403 to \
+      CreatePermission for the server's own relayed address is its policy, not a failure.
+
+      URI is turn:host[:port][?transport=udp|tcp] or host[:port] (port 3478), or \
+      turns:host[:port] for TURN over TLS (port 5349; DTLS is not supported). TLS certificates \
+      are verified against the system's trust store and the host name (sent as SNI); --ca FILE \
+      trusts a private CA instead, and --insecure skips verification with a warning in the \
+      report. \
+      Credentials: --turn-user with --turn-password (or NATSCOPE_TURN_PASSWORD), or a TURN \
+      REST API shared secret with --turn-secret (or NATSCOPE_TURN_SECRET): natscope then \
+      uses the user name EXPIRY[:USER] (a day from now) and the password \
+      base64(HMAC-SHA1(secret, user name)). Passwords and secrets are never printed.
+
+      Problem codes (--json): unreachable, tls-certificate, tls-handshake, unauthorized, \
+      forbidden, quota, \
+      relayed-address-unroutable, relay-does-not-relay, allocation-lost, allocate-failed, \
+      interrupted.
+
+      Exit status: 0 every server works, 1 usage error, 2 any server is broken.
+      """)
+
+  @Argument(help: ArgumentHelp("TURN servers to check.", valueName: "uri"))
+  var uris: [String] = []
+
+  @Option(
+    help: ArgumentHelp("TURN user name (with --turn-secret: the USER part).", valueName: "user"))
+  var turnUser: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "TURN password (prefer the NATSCOPE_TURN_PASSWORD environment variable).",
+      valueName: "password"))
+  var turnPassword: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "TURN REST API shared secret, instead of --turn-password (prefer the NATSCOPE_TURN_SECRET environment variable).",
+      valueName: "secret"))
+  var turnSecret: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "PEM file of CA certificates to trust for turns: servers instead of the system's.",
+      valueName: "file"))
+  var ca: String?
+
+  @Flag(help: "Do not verify turns: servers' TLS certificates (every report then says so).")
+  var insecure = false
+
+  @Option(help: ArgumentHelp("Probes sent through the relay per method.", valueName: "n"))
+  var probes: Int = 5
+
+  @Flag(help: "Print the report as JSON (schema in the README and man page).")
+  var json = false
+
+  @OptionGroup var global: GlobalOptions
+
+  func validate() throws {
+    guard !uris.isEmpty else {
+      throw ValidationError("Give at least one TURN server, e.g. turn:turn.example.org:3478.")
+    }
+    guard (1...100).contains(probes) else {
+      throw ValidationError("--probes must be between 1 and 100.")
+    }
+    var anyTLS = false
+    for text in uris {
+      do {
+        anyTLS = try TURNServerURI.parse(text).secure || anyTLS
+      } catch {
+        throw ValidationError(error.message)
+      }
+    }
+    if (ca != nil || insecure) && !anyTLS {
+      throw ValidationError("--ca and --insecure apply to turns: servers; none is given.")
+    }
+    if ca != nil && insecure {
+      throw ValidationError(
+        "--insecure skips certificate verification, so --ca would not be used; give one of them.")
+    }
+  }
+
+  func run() throws {
+    global.bootstrapLogging()
+    let credentials = try TURNCredentialOptions.resolve(
+      user: turnUser, password: turnPassword, secret: turnSecret, option: "natscope turn")
+    var targets: [TURNCheckTarget] = []
+    for text in uris {
+      let uri: TURNServerURI
+      do {
+        uri = try TURNServerURI.parse(text)
+      } catch {
+        throw fail(error.message)
+      }
+      let address = try resolveServer(uri.server.description)
+      targets.append(
+        TURNCheckTarget(
+          uri: uri.description, address: address,
+          transport: uri.secure ? .tls : uri.transport == .tcp ? .tcp : .udp,
+          credentials: credentials, serverName: uri.server.literal == nil ? uri.server.host : nil))
+    }
+    let checkTargets = targets
+    let caFile = ca
+    let skipVerification = insecure
+    let configuration = TURNCheckSession.Configuration(probes: probes)
+    let runtime = NIORuntime()
+    defer { runtime.shutdown() }
+    let box = TURNCheckBox()
+
+    // Ctrl-C or SIGTERM: stop the checks, release every allocation, print what was found.
+    let signalQueue = DispatchQueue(label: "natscope.turn.signals")
+    var sources: [any DispatchSourceSignal] = []
+    defer { sources.forEach { $0.cancel() } }
+    for sig in [SIGINT, SIGTERM] {
+      signal(sig, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: sig, queue: signalQueue)
+      source.setEventHandler {
+        box.signal = sig
+        _ = try? runtime.onLoop { _ in box.session?.cancel() }
+      }
+      source.resume()
+      sources.append(source)
+    }
+
+    let report: TURNCheckReport
+    do {
+      report = try runtime.run(timeout: configuration.deadline + .seconds(15)) { rt, done in
+        let session = TURNCheckSession(
+          runtime: global.logged(rt, "natscope.turn"), targets: checkTargets,
+          connector: rt.streamConnector(),
+          tlsConnector: { target in
+            rt.tlsStreamConnector(
+              TLSClientSettings(
+                serverName: target.serverName, caFile: caFile, insecure: skipVerification))
+          }, configuration: configuration)
+        if skipVerification {
+          session.warnings.append(
+            "--insecure: TLS certificates were not verified, so anyone on the path could have answered for the turns: servers."
+          )
+        }
+        box.session = session
+        session.start { done.succeed($0) }
+      }
+    } catch {
+      throw fail("the TURN check did not finish: \(error)")
+    }
+    if json {
+      try JSONOutput.print(report)
+    } else {
+      print(report.text)
+    }
+    if let sig = box.signal { throw ExitCode(128 + sig) }
+    if report.verdict != .works { throw ExitCode(NatscopeExit.unreachable.rawValue) }
+  }
+}
+
+/// The running check, reachable from the signal handler (touched only on the loop).
+final class TURNCheckBox: @unchecked Sendable {
+  var session: TURNCheckSession?
+  var signal: Int32?
+}
