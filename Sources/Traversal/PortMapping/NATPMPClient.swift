@@ -234,8 +234,9 @@ public struct NATPMPClient: Sendable {
   /// The earliest instant the client wants ``handleTimeout(at:)``.
   public var nextWake: Instant? {
     var all = pending.values.map(\.deadline)
-    for (key, m) in mappings where !isPending(key) {
-      all.append(min(m.renewalAt(fraction: configuration.renewalFraction), m.expiresAt))
+    for (key, m) in mappings {
+      all.append(m.expiresAt)
+      if !isPending(key) { all.append(m.renewalAt(fraction: configuration.renewalFraction)) }
     }
     return all.min()
   }
@@ -247,7 +248,8 @@ public struct NATPMPClient: Sendable {
 
   /// Asks for the external address. Does nothing if that request is already outstanding.
   public mutating func requestExternalAddress(at now: Instant) -> [NATPMPClientOutput] {
-    finish(start(.externalAddress, purpose: .externalAddress, at: now))
+    let out = start(.externalAddress, purpose: .externalAddress, at: now)
+    return finish(out)
   }
 
   /// Asks for a mapping of `internalPort`, suggesting `suggestedExternalPort` (0: any), for
@@ -263,7 +265,8 @@ public struct NATPMPClient: Sendable {
     let purpose: Purpose =
       mappings[PortMappingKey(proto, internalPort: internalPort)] == nil
       ? .create : .renew
-    return finish(start(request, purpose: purpose, at: now))
+    let out = start(request, purpose: purpose, at: now)
+    return finish(out)
   }
 
   /// Deletes the mapping of `internalPort` (a request with lifetime 0); renewals stop at once.
@@ -278,7 +281,8 @@ public struct NATPMPClient: Sendable {
     }
     let request = NATPMPRequest.map(
       proto, internalPort: internalPort, suggestedExternalPort: 0, lifetime: 0)
-    return finish(start(request, purpose: .delete, at: now))
+    let out = start(request, purpose: .delete, at: now)
+    return finish(out)
   }
 
   // MARK: - Inputs
@@ -329,11 +333,14 @@ public struct NATPMPClient: Sendable {
               reason: .noAnswer(attempts: p.sendTimes.count)))))
     }
     for key in mappings.keys.sorted() {
-      guard let m = mappings[key], !isPending(key) else { continue }
+      guard let m = mappings[key] else { continue }
       if m.expiresAt <= now {
         mappings[key] = nil
+        let requestKey = NATPMPRequestKey(
+          opcode: NATPMPOpcode.map(key.proto).rawValue, internalPort: key.internalPort)
+        if pending[requestKey]?.purpose == .renew { pending[requestKey] = nil }
         out.append(.event(.expired(key)))
-      } else if m.renewalAt(fraction: configuration.renewalFraction) <= now {
+      } else if !isPending(key), m.renewalAt(fraction: configuration.renewalFraction) <= now {
         out += renew(m, at: now)
       }
     }
