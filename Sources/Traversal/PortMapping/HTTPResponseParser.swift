@@ -283,10 +283,7 @@ public struct HTTPResponseParser: Sendable {
   }
 
   private mutating func parseHead(_ head: [UInt8]) throws(HTTPParseError) {
-    let text = String(decoding: head, as: UTF8.self)
-    var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
-      $0.hasSuffix("\r") ? String($0.dropLast()) : String($0)
-    }
+    var lines = httpLines(head)
     // Tolerate blank lines before the status line (RFC 9112 §2.2).
     while let first = lines.first, first.isEmpty { lines.removeFirst() }
     guard let statusLine = lines.first else { throw .badStatusLine("") }
@@ -360,4 +357,13 @@ public struct HTTPResponseParser: Sendable {
 
 extension Substring {
   fileprivate func trimmingCharacters() -> String { String(self).trimmingWhitespace }
+}
+
+/// The lines of `bytes`, split at LF with a CR before it removed. (Splitting a `String` at
+/// "\n" would not work: Swift treats CR LF as one character.)
+func httpLines(_ bytes: some Collection<UInt8>) -> [String] {
+  bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map { line in
+    let trimmed = line.last == 0x0D ? line.dropLast() : line[...]
+    return String(decoding: trimmed, as: UTF8.self)
+  }
 }

@@ -120,9 +120,11 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension String {
-  /// The string without leading and trailing spaces, tabs, CR and LF.
+  /// The string without leading and trailing spaces, tabs, CR and LF (CR LF is one Character).
   var trimmingWhitespace: String {
-    let ws: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" }
+    let ws: (Character) -> Bool = {
+      $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" || $0 == "\r\n"
+    }
     guard let start = firstIndex(where: { !ws($0) }), let end = lastIndex(where: { !ws($0) })
     else { return "" }
     return String(self[start...end])

@@ -63,10 +63,7 @@ public struct SSDPResponse: Sendable, Hashable {
   /// Throws ``SSDPParseError``.
   public init(bytes: [UInt8]) throws(SSDPParseError) {
     guard bytes.count <= 8192 else { throw .tooLong(bytes.count) }
-    let text = String(decoding: bytes, as: UTF8.self)
-    var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
-      $0.hasSuffix("\r") ? String($0.dropLast()) : String($0)
-    }
+    var lines = httpLines(bytes)
     while let first = lines.first, first.isEmpty { lines.removeFirst() }
     guard let start = lines.first else { throw .notAResponse("") }
     let isNotify = start.uppercased().hasPrefix("NOTIFY ")
