@@ -62,6 +62,14 @@ private func parse(_ input: [UInt8], pieces size: Int, finish: Bool = false) thr
     #expect(empty.status == 204 && empty.body.isEmpty)
   }
 
+  @Test func byteAtATimeLongHeadIsLinear() throws {
+    let head =
+      "HTTP/1.1 200 OK\r\n" + String(repeating: "X-Filler: 0123456789abcdef\r\n", count: 500)
+    let input = bytes(head + "Content-Length: 2\r\n\r\nok")
+    let r = try #require(try parse(input, pieces: 1))
+    #expect(r.headers.count == 501 && r.bodyText == "ok")
+  }
+
   @Test func foldedHeaders() throws {
     let r = try #require(
       try parse(

@@ -301,4 +301,18 @@ import Traversal
     #expect(expiredAt == PM.s(10))
     #expect(c.mappings.isEmpty)
   }
+
+  @Test func shortErrorReplyAnswersTheOnlyOutstandingRequest() {
+    var c = NATPMPClient(gateway: PM.gatewayIP)
+    _ = c.map(.udp, internalPort: 4000, at: .zero)
+    let out = c.handle([0, 129, 0, 3, 0, 0, 0, 9], from: PM.gateway, at: PM.t(2))
+    #expect(
+      out.events == [
+        .failed(
+          NATPMPFailure(
+            gateway: PM.gateway, opcode: .mapUDP, mapping: PortMappingKey(.udp, internalPort: 4000),
+            reason: .result(.networkFailure)))
+      ])
+    #expect(!c.hasPendingRequests)
+  }
 }

@@ -115,6 +115,7 @@ public struct HTTPResponseParser: Sendable {
   private var state: State = .head
   private var buffer: [UInt8] = []
   private var cursor = 0
+  private var scanFrom = 0
   private var status = 0
   private var reason = ""
   private var headers: [HTTPHeader] = []
@@ -183,6 +184,9 @@ public struct HTTPResponseParser: Sendable {
           if buffer.count - cursor > maximumHeaderBytes {
             throw .headersTooLong(limit: maximumHeaderBytes)
           }
+          // Resume the search where it stopped (less the 3 bytes of a split terminator), so
+          // byte-at-a-time input costs linear time.
+          scanFrom = max(cursor, buffer.count - 3)
           return
         }
         if end.bodyStart - cursor > maximumHeaderBytes + 4 {
@@ -259,7 +263,7 @@ public struct HTTPResponseParser: Sendable {
   /// The end of the head (excluding the blank line) and where the body starts; accepts CRLF
   /// or bare LF line ends.
   private func headEnd() -> (headEnd: Int, bodyStart: Int)? {
-    var i = cursor
+    var i = max(cursor, scanFrom)
     while i < buffer.count {
       if buffer[i] == 0x0A {
         if i + 1 < buffer.count, buffer[i + 1] == 0x0A { return (i, i + 2) }
@@ -351,6 +355,7 @@ public struct HTTPResponseParser: Sendable {
     state = .done
     buffer = []
     cursor = 0
+    scanFrom = 0
     return r
   }
 }

@@ -392,7 +392,7 @@ public struct NATPMPClient: Sendable {
   private mutating func dispatch(_ response: NATPMPResponse, at now: Instant)
     -> [NATPMPClientOutput]
   {
-    let key: NATPMPRequestKey
+    var key: NATPMPRequestKey
     switch response.body {
     case .externalAddress:
       key = NATPMPRequestKey(opcode: 0, internalPort: 0)
@@ -400,6 +400,12 @@ public struct NATPMPClient: Sendable {
       key = NATPMPRequestKey(opcode: NATPMPOpcode.map(proto).rawValue, internalPort: internalPort)
     case .other(let op):
       key = NATPMPRequestKey(opcode: op.rawValue, internalPort: 0)
+    }
+    if pending[key] == nil, response.result != .success, key.internalPort == 0 {
+      // An error reply cut after the epoch does not echo the internal port: it answers the
+      // one outstanding request with that opcode, if there is exactly one.
+      let candidates = pending.keys.filter { $0.opcode == key.opcode }
+      if candidates.count == 1, let only = candidates.first { key = only }
     }
     guard let p = pending[key] else {
       // RFC 6886 §3.2.1: the gateway announces its address unsolicited after a change.
