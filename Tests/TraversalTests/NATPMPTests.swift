@@ -116,7 +116,7 @@ import Traversal
   @Test func retransmitsOnTheRFCScheduleAndGivesUp() {
     var c = NATPMPClient(gateway: PM.gatewayIP)
     var out = c.requestExternalAddress(at: .zero)
-    #expect(out == [.send([0, 0], to: PM.gateway), .wake(at: PM.t(250))])
+    #expect(out == [.transmit(Transmit(bytes: [0, 0], to: PM.gateway)), .timeout(PM.t(250))])
     var sendTimes: [Int64] = [0]
     var failedAt: Int64?
     var failure: NATPMPFailure?
@@ -158,7 +158,7 @@ import Traversal
   @Test func externalAddressAndMappingThenRenewalAtHalfLifetime() throws {
     var c = NATPMPClient(gateway: PM.gatewayIP)
     _ = c.requestExternalAddress(at: .zero)
-    var out = c.handle(
+    var out = c.handleInput(
       [0, 128, 0, 0, 0, 0, 0x03, 0xE8, 203, 0, 113, 7], from: PM.gateway, at: PM.t(20))
     #expect(
       out.events == [
@@ -171,7 +171,7 @@ import Traversal
     // A retransmission first, then the answer: the RTT is ambiguous.
     out = c.handleTimeout(at: PM.t(350))
     #expect(out.sent.count == 1)
-    out = c.handle(
+    out = c.handleInput(
       [0, 129, 0, 0, 0, 0, 0x03, 0xE8, 0x0F, 0xA0, 0xC3, 0x50, 0, 0, 0x1C, 0x20],
       from: PM.gateway, at: PM.t(400))
     let mapping = PortMapping(
@@ -188,7 +188,7 @@ import Traversal
     #expect(early.sent.isEmpty)
     out = c.handleTimeout(at: PM.t(400) + .seconds(3600))
     #expect(out.sent == [[0, 1, 0, 0, 0x0F, 0xA0, 0xC3, 0x50, 0, 0, 0x1C, 0x20]])
-    out = c.handle(
+    out = c.handleInput(
       [0, 129, 0, 0, 0, 0, 0x11, 0xF8, 0x0F, 0xA0, 0xC3, 0x50, 0, 0, 0x1C, 0x20],
       from: PM.gateway, at: PM.t(400) + .seconds(3600) + .milliseconds(5))
     guard case .renewed(let renewed)? = out.events.first else {
@@ -202,13 +202,13 @@ import Traversal
   @Test func deleteUsesLifetimeZero() {
     var c = NATPMPClient(gateway: PM.gatewayIP)
     _ = c.map(.tcp, internalPort: 8080, at: .zero)
-    _ = c.handle(
+    _ = c.handleInput(
       [0, 130, 0, 0, 0, 0, 0, 1, 0x1F, 0x90, 0x1F, 0x90, 0, 0, 0x1C, 0x20], from: PM.gateway,
       at: PM.t(5))
     var out = c.delete(.tcp, internalPort: 8080, at: PM.t(10))
     #expect(out.sent == [[0, 2, 0, 0, 0x1F, 0x90, 0, 0, 0, 0, 0, 0]])
     #expect(c.mappings.isEmpty)
-    out = c.handle(
+    out = c.handleInput(
       [0, 130, 0, 0, 0, 0, 0, 1, 0x1F, 0x90, 0, 0, 0, 0, 0, 0], from: PM.gateway, at: PM.t(15))
     #expect(out.events == [.deleted(PortMappingKey(.tcp, internalPort: 8080))])
     #expect(c.nextWake == nil)
@@ -217,7 +217,7 @@ import Traversal
   @Test func errorResultIsReportedWithItsMeaning() {
     var c = NATPMPClient(gateway: PM.gatewayIP)
     _ = c.map(.udp, internalPort: 4000, at: .zero)
-    let out = c.handle(
+    let out = c.handleInput(
       [0, 129, 0, 2, 0, 0, 0, 9, 0x0F, 0xA0, 0, 0, 0, 0, 0, 0], from: PM.gateway, at: PM.t(3))
     guard case .failed(let f)? = out.events.first else {
       Issue.record("no failure: \(out)")
@@ -238,21 +238,22 @@ import Traversal
       [0, 128, 0, 0, 0, 0, 0, 1], [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],
     ]
     for j in junk {
-      let out = c.handle(j, from: PM.gateway, at: PM.t(1))
-      #expect(out.isEmpty)
+      let out = c.handleInput(j, from: PM.gateway, at: PM.t(1))
+      // Nothing sent, nothing reported; only the unchanged deadline, as the contract requires.
+      #expect(out == [.timeout(PM.t(250))])
     }
     #expect(c.stats.malformedDropped == junk.count)
     let good: [UInt8] = [0, 128, 0, 0, 0, 0, 0x03, 0xE8, 203, 0, 113, 7]
-    let fromStranger = c.handle(good, from: PM.stranger, at: PM.t(2))
-    #expect(fromStranger.isEmpty)
+    let fromStranger = c.handleInput(good, from: PM.stranger, at: PM.t(2))
+    #expect(fromStranger == [.timeout(PM.t(250))])
     #expect(c.stats.wrongSourceDropped == 1)
     // A map answer nobody asked for.
-    _ = c.handle(
+    _ = c.handleInput(
       [0, 129, 0, 0, 0, 0, 0x03, 0xE8, 0x0F, 0xA0, 0xC3, 0x50, 0, 0, 0x1C, 0x20],
       from: PM.gateway, at: PM.t(3))
     #expect(c.stats.unmatchedDropped == 1)
     // The real answer still completes the request.
-    let answered = c.handle(good, from: PM.gateway, at: PM.t(4))
+    let answered = c.handleInput(good, from: PM.gateway, at: PM.t(4))
     #expect(answered.events.count == 1)
     #expect(c.externalAddress == PM.externalIP)
   }
@@ -260,12 +261,12 @@ import Traversal
   @Test func epochResetMeansRestartAndRenewal() {
     var c = NATPMPClient(gateway: PM.gatewayIP)
     _ = c.map(.udp, internalPort: 4000, at: .zero)
-    _ = c.handle(
+    _ = c.handleInput(
       [0, 129, 0, 0, 0, 0, 0x03, 0xE8, 0x0F, 0xA0, 0xC3, 0x50, 0, 0, 0x1C, 0x20],
       from: PM.gateway, at: PM.t(10))
     // Ten seconds later the gateway's epoch is 3: it rebooted. Every mapping is renewed at once.
     _ = c.requestExternalAddress(at: PM.s(10))
-    let out = c.handle(
+    let out = c.handleInput(
       [0, 128, 0, 0, 0, 0, 0, 3, 203, 0, 113, 7], from: PM.gateway, at: PM.s(10) + .milliseconds(5))
     #expect(out.events.first == .gatewayRestarted(secondsSinceEpoch: 3))
     #expect(out.sent == [[0, 1, 0, 0, 0x0F, 0xA0, 0xC3, 0x50, 0, 0, 0x1C, 0x20]])
@@ -275,9 +276,10 @@ import Traversal
   @Test func epochJumpForwardIsAlsoARestart() {
     var c = NATPMPClient(gateway: PM.gatewayIP)
     _ = c.requestExternalAddress(at: .zero)
-    _ = c.handle([0, 128, 0, 0, 0, 0, 0x03, 0xE8, 203, 0, 113, 7], from: PM.gateway, at: PM.t(1))
+    _ = c.handleInput(
+      [0, 128, 0, 0, 0, 0, 0x03, 0xE8, 203, 0, 113, 7], from: PM.gateway, at: PM.t(1))
     // Unsolicited announcement 5 s later claiming 50 000 s of uptime, with a new address.
-    let out = c.handle(
+    let out = c.handleInput(
       [0, 128, 0, 0, 0, 0, 0xC3, 0x50, 203, 0, 113, 8], from: PM.gateway, at: PM.s(5))
     #expect(
       out.events == [
@@ -288,7 +290,7 @@ import Traversal
   @Test func unansweredRenewalLetsTheMappingExpire() {
     var c = NATPMPClient(gateway: PM.gatewayIP)
     _ = c.map(.udp, internalPort: 4000, lifetime: 10, at: .zero)
-    var out = c.handle(
+    var out = c.handleInput(
       [0, 129, 0, 0, 0, 0, 0, 1, 0x0F, 0xA0, 0xC3, 0x50, 0, 0, 0, 10], from: PM.gateway, at: .zero)
     #expect(out.wake == PM.s(5))
     var expiredAt: Instant?
@@ -305,7 +307,7 @@ import Traversal
   @Test func shortErrorReplyAnswersTheOnlyOutstandingRequest() {
     var c = NATPMPClient(gateway: PM.gatewayIP)
     _ = c.map(.udp, internalPort: 4000, at: .zero)
-    let out = c.handle([0, 129, 0, 3, 0, 0, 0, 9], from: PM.gateway, at: PM.t(2))
+    let out = c.handleInput([0, 129, 0, 3, 0, 0, 0, 9], from: PM.gateway, at: PM.t(2))
     #expect(
       out.events == [
         .failed(

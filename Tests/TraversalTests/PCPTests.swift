@@ -203,7 +203,7 @@ private func mapResponse(
     let key = PortMappingKey(.udp, internalPort: 4000)
     let n = try #require(c.nonce(for: key))
     #expect(Array(request[24..<36]) == n)
-    out = c.handle(
+    out = c.handleInput(
       mapResponse(nonce: n, lifetime: 120), from: PM.gateway, at: PM.s(1) + .milliseconds(8))
     let granted = PortMapping(
       proto: .udp, internalPort: 4000, external: TransportAddress(ip: PM.externalIP, port: 50000),
@@ -219,7 +219,7 @@ private func mapResponse(
     #expect(Array(renewal[24..<36]) == n)
     #expect(Array(renewal[42..<44]) == [0xC3, 0x50])
     #expect(Array(renewal[44..<60]) == mappedExternal)
-    out = c.handle(
+    out = c.handleInput(
       mapResponse(nonce: n, lifetime: 120, epoch: 1060), from: PM.gateway, at: PM.s(62))
     guard case .renewed(let m)? = out.events.first else {
       Issue.record("not renewed: \(out)")
@@ -233,7 +233,7 @@ private func mapResponse(
     #expect(Array(delete[4..<8]) == [0, 0, 0, 0])
     #expect(Array(delete[24..<36]) == n)
     #expect(c.mappings.isEmpty)
-    out = c.handle(
+    out = c.handleInput(
       mapResponse(nonce: n, lifetime: 0, epoch: 1068), from: PM.gateway,
       at: PM.s(70) + .milliseconds(3))
     #expect(out.events == [.deleted(key)])
@@ -243,7 +243,7 @@ private func mapResponse(
   @Test func natPMPOnlyGatewayMeansFallBack() {
     var c = client()
     _ = c.map(.udp, internalPort: 4000, at: .zero)
-    let out = c.handle([0, 129, 0, 1, 0, 0, 0x03, 0xE8], from: PM.gateway, at: PM.t(4))
+    let out = c.handleInput([0, 129, 0, 1, 0, 0, 0x03, 0xE8], from: PM.gateway, at: PM.t(4))
     #expect(out == [.event(.versionNotSupported(serverVersion: 0))])
     #expect(c.serverVersion == 0)
     #expect(c.nextWake == nil)
@@ -261,7 +261,7 @@ private func mapResponse(
         nonce: n, protocolNumber: 6, internalPort: 22, assignedExternalPort: 0,
         assignedExternalAddress: .anyV4)
     ).bytes
-    let out = c.handle(bytes, from: PM.gateway, at: PM.t(2))
+    let out = c.handleInput(bytes, from: PM.gateway, at: PM.t(2))
     guard case .failed(let f)? = out.events.first else {
       Issue.record("no failure: \(out)")
       return
@@ -273,7 +273,7 @@ private func mapResponse(
     #expect(c.mappings.isEmpty && c.nextWake == nil)
     // Answers after that are unmatched.
     bytes[3] = 0
-    _ = c.handle(bytes, from: PM.gateway, at: PM.t(3))
+    _ = c.handleInput(bytes, from: PM.gateway, at: PM.t(3))
     #expect(c.stats.unmatchedDropped == 1)
   }
 
@@ -284,19 +284,20 @@ private func mapResponse(
       [], [2], [2, 0x81, 0, 0], [UInt8](repeating: 0xFF, count: 64), [7, 7, 7],
     ]
     for j in junk {
-      let out = c.handle(j, from: PM.gateway, at: PM.t(1))
-      #expect(out.isEmpty)
+      let out = c.handleInput(j, from: PM.gateway, at: PM.t(1))
+      // Nothing sent, nothing reported; only the unchanged deadline, as the contract requires.
+      #expect(out == [.timeout(PM.s(3))])
     }
     #expect(c.stats.malformedDropped == junk.count)
-    let wrongNonce = c.handle(
+    let wrongNonce = c.handleInput(
       mapResponse(nonce: [UInt8](repeating: 9, count: 12)), from: PM.gateway, at: PM.t(2))
     #expect(wrongNonce.events.isEmpty && wrongNonce.sent.isEmpty)
     #expect(c.stats.unmatchedDropped == 1)
     let n = try #require(c.nonce(for: PortMappingKey(.udp, internalPort: 4000)))
-    let stranger = c.handle(mapResponse(nonce: n), from: PM.stranger, at: PM.t(3))
-    #expect(stranger.isEmpty)
+    let stranger = c.handleInput(mapResponse(nonce: n), from: PM.stranger, at: PM.t(3))
+    #expect(stranger == [.timeout(PM.s(3))])
     #expect(c.stats.wrongSourceDropped == 1)
-    let real = c.handle(mapResponse(nonce: n), from: PM.gateway, at: PM.t(4))
+    let real = c.handleInput(mapResponse(nonce: n), from: PM.gateway, at: PM.t(4))
     #expect(real.events.count == 1)
   }
 
@@ -306,14 +307,14 @@ private func mapResponse(
     _ = c.map(.udp, internalPort: 5000, at: .zero)
     let n1 = try #require(c.nonce(for: PortMappingKey(.udp, internalPort: 4000)))
     let n2 = try #require(c.nonce(for: PortMappingKey(.udp, internalPort: 5000)))
-    _ = c.handle(mapResponse(nonce: n1, epoch: 1000), from: PM.gateway, at: PM.t(10))
-    _ = c.handle(
+    _ = c.handleInput(mapResponse(nonce: n1, epoch: 1000), from: PM.gateway, at: PM.t(10))
+    _ = c.handleInput(
       mapResponse(nonce: n2, internalPort: 5000, externalPort: 50001, epoch: 1000),
       from: PM.gateway,
       at: PM.t(10))
     // 100 s later, port 4000 is asked again and the answer's epoch is 2: the gateway rebooted.
     _ = c.map(.udp, internalPort: 4000, at: PM.s(100))
-    let out = c.handle(mapResponse(nonce: n1, epoch: 2), from: PM.gateway, at: PM.s(100))
+    let out = c.handleInput(mapResponse(nonce: n1, epoch: 2), from: PM.gateway, at: PM.s(100))
     #expect(out.events.first == .gatewayRestarted(epochTime: 2))
     #expect(out.sent.count == 1)  // only port 5000 needed renewing
     #expect(out.sent.first.map { Array($0[24..<36]) } == n2)
@@ -323,7 +324,7 @@ private func mapResponse(
     var c = client()
     var out = c.announce(at: .zero)
     #expect(out.sent == [PCPRequest(announceFrom: PM.clientIP).bytes])
-    out = c.handle(
+    out = c.handleInput(
       PCPResponse(opcode: .announce, result: .success, lifetime: 0, epochTime: 500).bytes,
       from: PM.gateway, at: PM.t(6))
     #expect(
@@ -332,11 +333,11 @@ private func mapResponse(
       ])
     _ = c.map(.udp, internalPort: 4000, at: PM.s(1))
     let n = try #require(c.nonce(for: PortMappingKey(.udp, internalPort: 4000)))
-    _ = c.handle(mapResponse(nonce: n, epoch: 501), from: PM.gateway, at: PM.s(1))
+    _ = c.handleInput(mapResponse(nonce: n, epoch: 501), from: PM.gateway, at: PM.s(1))
     // An unsolicited ANNOUNCE, multicast from the server's port 5351 to 224.0.0.1:5350, after a
     // reboot: epoch 0. The renewal comes after the random spread (the constant generator gives
     // 100 ms).
-    out = c.handle(
+    out = c.handleInput(
       PCPResponse(opcode: .announce, result: .success, lifetime: 0, epochTime: 0).bytes,
       from: PM.gateway, at: PM.s(30))
     #expect(out.events == [.gatewayRestarted(epochTime: 0)])
@@ -346,7 +347,7 @@ private func mapResponse(
     #expect(out.sent.count == 1)
     #expect(out.sent.first.map { Array($0[24..<36]) } == n)
     // An announcement whose epoch checks out changes nothing.
-    let calm = c.handle(
+    let calm = c.handleInput(
       PCPResponse(opcode: .announce, result: .success, lifetime: 0, epochTime: 10).bytes,
       from: PM.gateway, at: PM.s(40))
     #expect(calm.events.isEmpty)
@@ -356,7 +357,7 @@ private func mapResponse(
     var c = client(lifetime: 20)
     _ = c.map(.udp, internalPort: 4000, at: .zero)
     let n = try #require(c.nonce(for: PortMappingKey(.udp, internalPort: 4000)))
-    var out = c.handle(mapResponse(nonce: n, lifetime: 20), from: PM.gateway, at: .zero)
+    var out = c.handleInput(mapResponse(nonce: n, lifetime: 20), from: PM.gateway, at: .zero)
     #expect(out.wake == PM.s(10))
     var sends: [Instant] = []
     var expiredAt: Instant?

@@ -23,26 +23,26 @@ struct ConstantGenerator: RandomNumberGenerator, Sendable {
 
 extension Array where Element == NATPMPClientOutput {
   var sent: [[UInt8]] {
-    compactMap { if case .send(let b, _) = $0 { b } else { nil } }
+    compactMap { if case .transmit(let t) = $0 { t.bytes } else { nil } }
   }
   var events: [NATPMPClientEvent] {
     compactMap { if case .event(let e) = $0 { e } else { nil } }
   }
   var wake: Instant? {
-    for o in self { if case .wake(let t) = o { return t } }
+    for o in self { if case .timeout(let t) = o { return t } }
     return nil
   }
 }
 
 extension Array where Element == PCPClientOutput {
   var sent: [[UInt8]] {
-    compactMap { if case .send(let b, _) = $0 { b } else { nil } }
+    compactMap { if case .transmit(let t) = $0 { t.bytes } else { nil } }
   }
   var events: [PCPClientEvent] {
     compactMap { if case .event(let e) = $0 { e } else { nil } }
   }
   var wake: Instant? {
-    for o in self { if case .wake(let t) = o { return t } }
+    for o in self { if case .timeout(let t) = o { return t } }
     return nil
   }
 }

@@ -50,12 +50,12 @@ private struct ScriptedIGD {
           var i = 0
           while i < reply.count {
             let end = min(i + pieceSize, reply.count)
-            next += client.handleReceived(id: id, bytes: Array(reply[i..<end]), at: now)
+            next += client.handleInput(id: id, bytes: Array(reply[i..<end]), at: now)
             i = end
           }
         case .close(let id):
           closed.append(id)
-        case .wake(let t):
+        case .timeout(let t):
           wake = t
         case .event(let e):
           events.append(e)
@@ -225,7 +225,7 @@ private let mapping = UPnPPortMappingRequest(
       start.first
         == .request(
           id: 1, to: UPnPFixture.controlAddress, bytes: UPnPSOAP.get(UPnPFixture.location)))
-    #expect(start.last == .wake(at: PM.s(5)))
+    #expect(start.last == .timeout(PM.s(5)))
     let out = c.handleConnectionFailed(id: 1, reason: "Connection refused", at: PM.t(1))
     guard case .event(.failed(let f)) = out.dropFirst().first else {
       Issue.record("no failure: \(out)")
@@ -235,7 +235,7 @@ private let mapping = UPnPPortMappingRequest(
       f.description
         == "UPnP IGD fetching the device description at http://192.168.1.1:5000/rootDesc.xml: the connection to 192.168.1.1:5000 failed: Connection refused"
     )
-    let late = c.handleReceived(id: 1, bytes: [0x48], at: PM.t(2))
+    let late = c.handleInput(id: 1, bytes: [0x48], at: PM.t(2))
     #expect(late.isEmpty)
     let closed = c.handleClosed(id: 7, at: PM.t(2))
     #expect(closed.isEmpty)

@@ -115,15 +115,9 @@ public enum NATPMPClientEvent: Sendable, Hashable {
   case gatewayRestarted(secondsSinceEpoch: UInt32)
 }
 
-/// What a ``NATPMPClient`` asks its driver to do, or reports.
-public enum NATPMPClientOutput: Sendable, Hashable {
-  /// Send these bytes (UDP) to this address.
-  case send([UInt8], to: TransportAddress)
-  /// Call ``NATPMPClient/handleTimeout(at:)`` at this instant (replaces any earlier wake).
-  case wake(at: Instant)
-  /// Something happened.
-  case event(NATPMPClientEvent)
-}
+/// What a ``NATPMPClient`` asks its driver to do, or reports: the shared machine contract
+/// (`.transmit` to the gateway, `.timeout` last when the client has a deadline, `.event`).
+public typealias NATPMPClientOutput = MachineOutput<NATPMPClientEvent>
 
 /// A sans-IO NAT-PMP client (RFC 6886) for one gateway.
 ///
@@ -135,9 +129,9 @@ public enum NATPMPClientOutput: Sendable, Hashable {
 ///
 /// ```swift
 /// var c = NATPMPClient(gateway: .v4(0xC0A8_0101))
-/// out = c.requestExternalAddress(at: now)     // [.send([0, 0], to: 192.168.1.1:5351), .wake(+250 ms)]
+/// out = c.requestExternalAddress(at: now)     // [.transmit([0, 0] to 192.168.1.1:5351), .timeout(+250 ms)]
 /// out = c.map(.udp, internalPort: 4000, at: now)
-/// out = c.handle(bytes, from: gateway, at: now) // [.event(.mapped(...)), .wake(at: renewal)]
+/// out = c.handleInput(bytes, from: gateway, at: now) // [.event(.mapped(...)), .timeout(renewal)]
 /// ```
 public struct NATPMPClient: Sendable {
   /// Timing choices.
@@ -288,16 +282,18 @@ public struct NATPMPClient: Sendable {
   // MARK: - Inputs
 
   /// Handles one datagram from `source`.
-  public mutating func handle(_ bytes: [UInt8], from source: TransportAddress, at now: Instant)
+  public mutating func handleInput(
+    _ bytes: [UInt8], from source: TransportAddress, at now: Instant
+  )
     -> [NATPMPClientOutput]
   {
     guard source == gateway else {
       stats.wrongSourceDropped += 1
-      return []
+      return finish([])
     }
     guard let response = try? NATPMPResponse(bytes: bytes) else {
       stats.malformedDropped += 1
-      return []
+      return finish([])
     }
     var out: [NATPMPClientOutput] = []
     if !epoch.observe(response.secondsSinceEpoch, at: now) {
@@ -371,7 +367,7 @@ public struct NATPMPClient: Sendable {
     let wait = waits[min(p.sendTimes.count, waits.count - 1)]
     p.sendTimes.append(now)
     p.deadline = now + wait
-    return [.send(p.request.bytes, to: gateway)]
+    return [.transmit(Transmit(bytes: p.request.bytes, to: gateway))]
   }
 
   private mutating func renew(_ m: PortMapping, at now: Instant) -> [NATPMPClientOutput] {
@@ -460,7 +456,7 @@ public struct NATPMPClient: Sendable {
 
   private func finish(_ out: [NATPMPClientOutput]) -> [NATPMPClientOutput] {
     guard let next = nextWake else { return out }
-    return out + [.wake(at: next)]
+    return out + [.timeout(next)]
   }
 }
 

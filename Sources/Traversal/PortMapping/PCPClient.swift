@@ -105,15 +105,9 @@ public enum PCPClientEvent: Sendable, Hashable {
   case announced(epochTime: UInt32, rtt: RTTSample)
 }
 
-/// What a ``PCPClient`` asks its driver to do, or reports.
-public enum PCPClientOutput: Sendable, Hashable {
-  /// Send these bytes (UDP) to this address.
-  case send([UInt8], to: TransportAddress)
-  /// Call ``PCPClient/handleTimeout(at:)`` at this instant (replaces any earlier wake).
-  case wake(at: Instant)
-  /// Something happened.
-  case event(PCPClientEvent)
-}
+/// What a ``PCPClient`` asks its driver to do, or reports: the shared machine contract
+/// (`.transmit` to the server, `.timeout` last when the client has a deadline, `.event`).
+public typealias PCPClientOutput = MachineOutput<PCPClientEvent>
 
 /// A sans-IO PCP client (RFC 6887) for MAP mappings on one server.
 ///
@@ -126,8 +120,8 @@ public enum PCPClientOutput: Sendable, Hashable {
 ///
 /// ```swift
 /// var c = PCPClient(server: .v4(0xC0A8_0101), clientAddress: .v4(0xC0A8_010A))
-/// out = c.map(.udp, internalPort: 4000, at: now)  // [.send(60 bytes), .wake(at: ~now + 3 s)]
-/// out = c.handle(bytes, from: c.server, at: now)   // [.event(.mapped(...)), .wake(at: renewal)]
+/// out = c.map(.udp, internalPort: 4000, at: now)  // [.transmit(60 bytes), .timeout(~now + 3 s)]
+/// out = c.handleInput(bytes, from: c.server, at: now)  // [.event(.mapped(...)), .timeout(renewal)]
 /// ```
 public struct PCPClient: Sendable {
   /// Lifetime and timing choices.
@@ -263,7 +257,7 @@ public struct PCPClient: Sendable {
     _ proto: PortMappingProtocol, internalPort: UInt16, suggestedExternalPort: UInt16 = 0,
     suggestedExternalAddress: IPAddress? = nil, lifetime: UInt32? = nil, at now: Instant
   ) -> [PCPClientOutput] {
-    guard serverVersion == nil else { return [] }
+    guard serverVersion == nil else { return finish([]) }
     let key = PortMappingKey(proto, internalPort: internalPort)
     var s =
       states[key]
@@ -290,7 +284,7 @@ public struct PCPClient: Sendable {
     _ proto: PortMappingProtocol, internalPort: UInt16, at now: Instant
   ) -> [PCPClientOutput] {
     let key = PortMappingKey(proto, internalPort: internalPort)
-    guard serverVersion == nil, var s = states[key] else { return [] }
+    guard serverVersion == nil, var s = states[key] else { return finish([]) }
     s.granted = nil
     s.renewAt = nil
     var tx = Transmission(bytes: request(key, s, lifetime: 0), purpose: .delete)
@@ -302,7 +296,7 @@ public struct PCPClient: Sendable {
 
   /// Sends an ANNOUNCE request: a cheap way to learn whether the gateway speaks PCP.
   public mutating func announce(at now: Instant) -> [PCPClientOutput] {
-    guard serverVersion == nil, announceTx == nil else { return [] }
+    guard serverVersion == nil, announceTx == nil else { return finish([]) }
     var tx = Transmission(
       bytes: PCPRequest(announceFrom: clientAddress).bytes, purpose: .announce)
     let out = send(&tx, at: now)
@@ -314,12 +308,14 @@ public struct PCPClient: Sendable {
 
   /// Handles one datagram from `source`. Responses must come from the server's address; an
   /// unsolicited ANNOUNCE (multicast to port 5350) may come from any port of it.
-  public mutating func handle(_ bytes: [UInt8], from source: TransportAddress, at now: Instant)
+  public mutating func handleInput(
+    _ bytes: [UInt8], from source: TransportAddress, at now: Instant
+  )
     -> [PCPClientOutput]
   {
     guard source.ip == server.ip else {
       stats.wrongSourceDropped += 1
-      return []
+      return finish([])
     }
     let response: PCPResponse
     do {
@@ -327,19 +323,19 @@ public struct PCPClient: Sendable {
     } catch .versionNotSupported(let version) {
       guard source == server, serverVersion == nil, hasPendingRequests else {
         stats.unmatchedDropped += 1
-        return []
+        return finish([])
       }
       serverVersion = version
       announceTx = nil
       states.removeAll()
-      return [.event(.versionNotSupported(serverVersion: version))]
+      return finish([.event(.versionNotSupported(serverVersion: version))])
     } catch {
       stats.malformedDropped += 1
-      return []
+      return finish([])
     }
     guard source == server || response.opcode == .announce else {
       stats.wrongSourceDropped += 1
-      return []
+      return finish([])
     }
     var out: [PCPClientOutput] = []
     let valid = epoch.observe(response.epochTime, at: now)
@@ -442,7 +438,7 @@ public struct PCPClient: Sendable {
       deadline = min(deadline, first + mrd)
     }
     tx.deadline = deadline
-    return [.send(tx.bytes, to: server)]
+    return [.transmit(Transmit(bytes: tx.bytes, to: server))]
   }
 
   private func giveUp(_ tx: Transmission, at now: Instant) -> PCPFailure.Reason? {
@@ -567,6 +563,6 @@ public struct PCPClient: Sendable {
 
   private func finish(_ out: [PCPClientOutput]) -> [PCPClientOutput] {
     guard let next = nextWake else { return out }
-    return out + [.wake(at: next)]
+    return out + [.timeout(next)]
   }
 }

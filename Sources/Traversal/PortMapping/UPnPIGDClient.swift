@@ -65,15 +65,17 @@ public enum UPnPIGDEvent: Sendable, Hashable {
 /// What a ``UPnPIGDClient`` asks its driver to do, or reports.
 public enum UPnPIGDClientOutput: Sendable, Hashable {
   /// Open a TCP connection to `to`, write `bytes`, and hand every received chunk to
-  /// ``UPnPIGDClient/handleReceived(id:bytes:at:)`` and the end of the stream to
+  /// ``UPnPIGDClient/handleInput(id:bytes:at:)`` and the end of the stream to
   /// ``UPnPIGDClient/handleClosed(id:at:)`` (or a connect/IO error to
   /// ``UPnPIGDClient/handleConnectionFailed(id:reason:at:)``).
   case request(id: Int, to: TransportAddress, bytes: [UInt8])
   /// The client is done with connection `id` (its response is complete, or it timed out):
   /// close it.
   case close(id: Int)
-  /// Call ``UPnPIGDClient/handleTimeout(at:)`` at this instant (replaces any earlier wake).
-  case wake(at: Instant)
+  /// Call ``UPnPIGDClient/handleTimeout(at:)`` at this instant (replaces any earlier timeout).
+  /// As in `MachineOutput`, it comes last in a call's outputs when the client has a deadline,
+  /// and a call without it leaves the client with none.
+  case timeout(Instant)
   /// Something happened.
   case event(UPnPIGDEvent)
 }
@@ -90,8 +92,8 @@ public enum UPnPIGDClientOutput: Sendable, Hashable {
 ///
 /// ```swift
 /// var c = UPnPIGDClient(location: ssdp.location, configuration: .init(mapping: m))
-/// out = c.start(at: now)     // [.request(id: 1, to: 192.168.1.1:5000, bytes: GET …), .wake]
-/// out = c.handleReceived(id: 1, bytes: chunk, at: now)   // … → .request(id: 2, SOAP …)
+/// out = c.start(at: now)     // [.request(id: 1, to: 192.168.1.1:5000, bytes: GET …), .timeout]
+/// out = c.handleInput(id: 1, bytes: chunk, at: now)   // … → .request(id: 2, SOAP …)
 /// ```
 public struct UPnPIGDClient: Sendable {
   /// What to do and how long to wait.
@@ -185,27 +187,28 @@ public struct UPnPIGDClient: Sendable {
 
   /// Starts the sequence by fetching the description.
   public mutating func start(at now: Instant) -> [UPnPIGDClientOutput] {
-    guard state == .idle else { return [] }
+    guard state == .idle else { return finish([]) }
     guard location.address != nil else {
       state = .finished
-      return finishRun(
-        failure: UPnPIGDFailure(
-          step: .fetchDescription, url: location,
-          reason:
-            "the LOCATION host \"\(WireText.display(location.host))\" is not an IP address, and natscope only follows IP addresses"
-        ))
+      return finish(
+        finishRun(
+          failure: UPnPIGDFailure(
+            step: .fetchDescription, url: location,
+            reason:
+              "the LOCATION host \"\(WireText.display(location.host))\" is not an IP address, and natscope only follows IP addresses"
+          )))
     }
     let out = begin(.fetchDescription, url: location, action: nil, at: now)
     return finish(out)
   }
 
   /// Bytes arrived on connection `id`.
-  public mutating func handleReceived(id: Int, bytes: [UInt8], at now: Instant)
+  public mutating func handleInput(id: Int, bytes: [UInt8], at now: Instant)
     -> [UPnPIGDClientOutput]
   {
     guard var ex = exchange, ex.id == id else {
       stats.ignoredInputs += 1
-      return []
+      return finish([])
     }
     let response: HTTPResponse?
     do {
@@ -226,7 +229,7 @@ public struct UPnPIGDClient: Sendable {
   public mutating func handleClosed(id: Int, at now: Instant) -> [UPnPIGDClientOutput] {
     guard var ex = exchange, ex.id == id else {
       stats.ignoredInputs += 1
-      return []
+      return finish([])
     }
     exchange = nil
     do {
@@ -243,7 +246,7 @@ public struct UPnPIGDClient: Sendable {
   {
     guard let ex = exchange, ex.id == id else {
       stats.ignoredInputs += 1
-      return []
+      return finish([])
     }
     exchange = nil
     let host = ex.url.address?.description ?? ex.url.hostHeader
@@ -266,7 +269,7 @@ public struct UPnPIGDClient: Sendable {
   public mutating func deleteMapping(at now: Instant) -> [UPnPIGDClientOutput] {
     guard state == .holdingMapping, let port = mappedExternalPort, let m = mappingRequest,
       let service, let url = service.controlURL
-    else { return [] }
+    else { return finish([]) }
     let out = begin(
       .deletePortMapping, url: url,
       action: .deletePortMapping(externalPort: port, proto: m.proto, remoteHost: m.remoteHost),
@@ -474,7 +477,7 @@ public struct UPnPIGDClient: Sendable {
 
   private func finish(_ out: [UPnPIGDClientOutput]) -> [UPnPIGDClientOutput] {
     guard let next = nextWake else { return out }
-    return out + [.wake(at: next)]
+    return out + [.timeout(next)]
   }
 
   private static func format(_ seconds: Double) -> String {
