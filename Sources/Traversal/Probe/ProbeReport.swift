@@ -159,6 +159,10 @@ public struct ProbeReport: Codable, Sendable, Hashable {
   public var summary: String
   public var durationMs: Double
   public var steps: [ProbeStep]
+  /// What the host's router said about port mapping (read-only); nil when not asked.
+  public var portMapping: PortMappingReport? = nil
+  /// Whether a NAT sits above the router; nil when port mapping was not asked.
+  public var doubleNAT: DoubleNATVerdict? = nil
 
   /// The profile used to predict paths to peers.
   public var profile: NATProfile {
@@ -171,6 +175,7 @@ public struct ProbeReport: Codable, Sendable, Hashable {
     case schemaVersion, server, serverSupport, udpBlocked, natDetected, localAddress
     case mappedAddress, mapping, filtering, hairpinning, hairpinningReason, portAllocation, alg
     case bindingLifetime, tcp, legacyType, summary, durationMs, steps
+    case portMapping, doubleNAT
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -195,5 +200,7 @@ public struct ProbeReport: Codable, Sendable, Hashable {
     try c.encode(summary, forKey: .summary)
     try c.encode(durationMs, forKey: .durationMs)
     try c.encode(steps, forKey: .steps)
+    try c.encodeIfPresent(portMapping, forKey: .portMapping)
+    try c.encodeIfPresent(doubleNAT, forKey: .doubleNAT)
   }
 }
