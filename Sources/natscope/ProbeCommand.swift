@@ -24,6 +24,13 @@ struct ProbeCommand: ParsableCommand {
       With no SERVER, natscope tries its default list: \(ProbeCommand.defaultServers.joined(separator: ", "))
       (override with NATSCOPE_DEFAULT_SERVERS, comma-separated).
 
+      Unless --no-port-mapping is given, natscope also asks the host's default gateway, read-only,
+      whether it offers port mapping and what its own internet address is: a NAT-PMP external
+      address request and a PCP ANNOUNCE to the gateway's UDP port 5351, and an SSDP M-SEARCH
+      to 239.255.255.250:1900 followed by the UPnP IGD device description and
+      GetExternalIPAddress over HTTP. It never creates a mapping. When the router's own address
+      differs from the one the STUN server saw, there is another NAT above the router.
+
       Exit status: 0 verdict reached, 1 usage or internal error, 2 no server reachable or UDP
       blocked.
       """)
@@ -51,6 +58,9 @@ struct ProbeCommand: ParsableCommand {
 
   @Flag(help: "Skip the hairpinning test.")
   var noHairpin = false
+
+  @Flag(help: "Do not ask the default gateway about port mapping (NAT-PMP, PCP, UPnP IGD).")
+  var noPortMapping = false
 
   @Option(
     help: ArgumentHelp("Fresh sockets used to learn port allocation (0 to skip).", valueName: "n"))
@@ -103,19 +113,42 @@ struct ProbeCommand: ParsableCommand {
       lifetime: lifetime ? .upTo(.seconds(Int64(lifetimeMax))) : nil)
     let limit: Duration = .seconds(30) + (lifetime ? .seconds(Int64(lifetimeMax) + 30) : .zero)
     var report: ProbeReport
+    let askPortMapping = !noPortMapping
     if console.wantsConsole(json: json) {
       report = try ConsoleRunner.runProbe(
         runtime: runtime, configuration: configuration, socketOptions: options, limit: limit,
         options: console.renderOptions)
+      if askPortMapping {
+        let portMapping = try? runtime.run(timeout: Self.portMappingLimit) { rt, done in
+          let session = PortMappingSession(
+            runtime: global.logged(rt, "natscope.portmap"), connector: rt.rawStreamConnector())
+          // The completion keeps the session alive until it has run.
+          session.start {
+            done.succeed($0); _ = session
+          }
+        }
+        if let portMapping { report.attach(portMapping: portMapping) }
+      }
     } else {
       let outcome: Result<ProbeReport, RuntimeError>
+      var portMapping: PortMappingReport?
       do {
-        outcome = try runtime.run(timeout: limit) { rt, done in
+        (outcome, portMapping) = try runtime.run(timeout: limit) { rt, done in
+          // The probe and the port-mapping questions run at once; the run ends when both have.
+          let join = ProbeJoin(wantsPortMapping: askPortMapping) { done.succeed($0) }
           let session = ProbeSession(
             runtime: global.logged(rt, "natscope.probe"), configuration: configuration,
             socketOptions: options,
             tcpConnector: rt.streamConnector())
-          session.start { done.succeed($0) }
+          session.start { join.probe = $0 }
+          if askPortMapping {
+            let mapper = PortMappingSession(
+              runtime: global.logged(rt, "natscope.portmap"), connector: rt.rawStreamConnector())
+            // The completion keeps the session alive until it has run.
+            mapper.start {
+              join.portMapping = $0; _ = mapper
+            }
+          }
         }
       } catch let error as RunError {
         throw fail("the probe did not finish: \(error)")
@@ -124,6 +157,7 @@ struct ProbeCommand: ParsableCommand {
       case .success(let r): report = r
       case .failure(let error): throw fail("cannot open a UDP socket: \(error)")
       }
+      if let portMapping { report.attach(portMapping: portMapping) }
     }
     if json {
       try JSONOutput.print(report)
@@ -137,6 +171,31 @@ struct ProbeCommand: ParsableCommand {
     if report.udpBlocked { throw ExitCode(NatscopeExit.unreachable.rawValue) }
   }
 
+  /// The longest the port-mapping questions may take when run after the console (each protocol
+  /// gives up sooner on its own: at most 2 s for SSDP plus 2 s per HTTP exchange).
+  static let portMappingLimit: Duration = .seconds(10)
+
   /// Loopback addresses count as "ours" when a probe runs against a local server.
   static let loopbacks: [IPAddress] = [.loopbackV4, .loopbackV6]
+}
+
+/// Collects the probe's report and the port-mapping report (when asked) on the runtime's loop,
+/// and hands both on once both are in.
+private final class ProbeJoin {
+  typealias Outcome = (Result<ProbeReport, RuntimeError>, PortMappingReport?)
+  private let wantsPortMapping: Bool
+  private var finish: ((Outcome) -> Void)?
+  var probe: Result<ProbeReport, RuntimeError>? { didSet { check() } }
+  var portMapping: PortMappingReport? { didSet { check() } }
+
+  init(wantsPortMapping: Bool, finish: @escaping (Outcome) -> Void) {
+    self.wantsPortMapping = wantsPortMapping
+    self.finish = finish
+  }
+
+  private func check() {
+    guard let probe, !wantsPortMapping || portMapping != nil, let finish else { return }
+    self.finish = nil
+    finish((probe, portMapping))
+  }
 }
