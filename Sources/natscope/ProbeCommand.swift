@@ -29,7 +29,8 @@ struct ProbeCommand: ParsableCommand {
       address request and a PCP ANNOUNCE to the gateway's UDP port 5351, and an SSDP M-SEARCH
       to 239.255.255.250:1900 followed by the UPnP IGD device description and
       GetExternalIPAddress over HTTP. It never creates a mapping. When the router's own address
-      differs from the one the STUN server saw, there is another NAT above the router.
+      differs from the one the STUN server saw, there is another NAT above the router. The
+      router is not asked when every server is on loopback.
 
       Exit status: 0 verdict reached, 1 usage or internal error, 2 no server reachable or UDP
       blocked.
@@ -113,7 +114,9 @@ struct ProbeCommand: ParsableCommand {
       lifetime: lifetime ? .upTo(.seconds(Int64(lifetimeMax))) : nil)
     let limit: Duration = .seconds(30) + (lifetime ? .seconds(Int64(lifetimeMax) + 30) : .zero)
     var report: ProbeReport
-    let askPortMapping = !noPortMapping
+    // A server on loopback is reached without the router: its answer says nothing about the
+    // router, so the router is not asked.
+    let askPortMapping = !noPortMapping && !sameFamily.allSatisfy { $0.ip.isLoopback }
     if console.wantsConsole(json: json) {
       report = try ConsoleRunner.runProbe(
         runtime: runtime, configuration: configuration, socketOptions: options, limit: limit,
