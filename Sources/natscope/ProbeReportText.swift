@@ -73,7 +73,7 @@ struct ProbeReportText {
         }
       }
       if let d = r.doubleNAT {
-        row("double NAT", d.detected.map { $0 ? "yes" : "no" } ?? "unknown", d.reason)
+        row("double NAT", d.detected.map { $0 ? "yes" : "none seen" } ?? "unknown", d.reason)
       }
     }
     row("legacy name", r.legacyType)

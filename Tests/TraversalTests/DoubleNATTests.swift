@@ -27,6 +27,10 @@ import Traversal
     let v = DoubleNATVerdict.evaluate(
       portMapping: report(IPAddress("203.0.113.7")), serverSeen: IPAddress("203.0.113.7"))
     #expect(v.detected == false)
+    #expect(
+      v.reason.hasPrefix(
+        "None seen: the internet address your router reports, 203.0.113.7, is the address servers see."
+      ))
   }
 
   @Test func aCarrierRangeAloneIsNotEvidence() {

@@ -80,7 +80,7 @@ public struct DoubleNATVerdict: Sendable, Hashable, Codable {
       return DoubleNATVerdict(
         detected: false, routerAddress: router, serverSeenAddress: serverSeen,
         reason:
-          "No: your router's own internet address, \(router), is the address servers see, so no other NAT sits above your router."
+          "None seen: the internet address your router reports, \(router), is the address servers see. (A router that learns its address from a STUN server, as miniupnpd can, reports the outermost address even behind another NAT, so this does not rule one out.)"
       )
     }
     return DoubleNATVerdict(
