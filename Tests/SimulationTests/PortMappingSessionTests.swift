@@ -1,5 +1,6 @@
 import Runtime
 import STUN
+import Scenarios
 import Sessions
 import Simulation
 import Testing
@@ -93,5 +94,54 @@ import Traversal
     #expect(r.externalAddress == nil)
     #expect(r.protocols[1].error?.contains("no answer after 2 requests") == true)
     #expect(try #require(finishedAt) <= Instant(nanoseconds: 1_000_000_000))
+  }
+
+  /// The probe and the port-mapping session together on one simulated host: `claims` is what a
+  /// NAT-PMP responder beside the host says the router's address is.
+  static func probe(carrier: Bool, claims: [UInt8]) throws -> ProbeReport {
+    let lab = try SimulatedLab(seed: 3)
+    let host =
+      carrier
+      ? try lab.addCarrierSite("client") : try lab.addSite("client", behavior: .portRestrictedCone)
+    let lan = try #require(lab.network.realms.first { $0.name == "client-lan" })
+    let responderHost = try lab.network.addHost("responder", in: lan, address: ip("192.168.1.2"))
+    let responder = try Responder(host: responderHost, external: claims)
+    let probe = ProbeSession(
+      runtime: host,
+      configuration: ProbeConfiguration(
+        servers: [lab.stunServerAddress], localAddresses: host.localAddresses()))
+    let mapper = PortMappingSession(
+      runtime: host, configuration: .init(gateway: ip("192.168.1.2")), connector: nil)
+    var result: Result<ProbeReport, RuntimeError>?
+    var portMapping: PortMappingReport?
+    probe.start { result = $0 }
+    mapper.start { portMapping = $0 }
+    lab.network.run(for: .seconds(30))
+    var report = try #require(try result?.get())
+    report.attach(portMapping: try #require(portMapping))
+    #expect(responder.requests.count == 2)
+    return report
+  }
+
+  @Test func aRouterBehindACarrierNATIsReportedAsDoubleNAT() throws {
+    // The home router's own address is 100.64.0.2 in the carrier's network; the STUN server
+    // sees the carrier's 198.51.100.1.
+    let report = try Self.probe(carrier: true, claims: [100, 64, 0, 2])
+    let verdict = try #require(report.doubleNAT)
+    #expect(verdict.detected == true)
+    #expect(verdict.routerAddress == ip("100.64.0.2"))
+    #expect(verdict.serverSeenAddress == ip("198.51.100.1"))
+    #expect(
+      verdict.reason.hasPrefix(
+        "Your router's own internet address is 100.64.0.2, but servers see 198.51.100.1: there is another NAT above your router"
+      ))
+    #expect(report.summary.hasSuffix(verdict.reason))
+  }
+
+  @Test func aRouterWhoseAddressServersSeeIsNotDoubleNAT() throws {
+    let report = try Self.probe(carrier: false, claims: [198, 51, 100, 1])
+    #expect(report.mappedAddress?.ip == ip("198.51.100.1"))
+    #expect(report.doubleNAT?.detected == false)
+    #expect(!report.summary.contains("another NAT"))
   }
 }
