@@ -12,7 +12,10 @@ import Testing
 struct LabPortMappingTests {
   @Test func probeFindsNATPMPPCPAndUPnPIGDWithTheRoutersAddressAndNoMappingIsMade() throws {
     let lab = try Lab(a: "eim-apdf")
-    defer { lab.down() }
+    defer {
+      lab.down()
+      LabPortMapping.removeFiles(lab)
+    }
     try lab.startNatscopeServer()
     let wan = lab["NAT_A_WAN"]
     try LabPortMapping.startMiniupnpd(lab)
@@ -107,13 +110,23 @@ enum LabPortMapping {
     return nil
   }()
 
+  /// The directory of miniupnpd's configuration and pid file for `lab`.
+  static func directory(_ lab: Lab) -> URL {
+    FileManager.default.temporaryDirectory.appendingPathComponent(
+      "natscope-miniupnpd-\(lab.prefix)")
+  }
+
+  /// Removes that directory (after the lab is down and miniupnpd killed).
+  static func removeFiles(_ lab: Lab) {
+    try? FileManager.default.removeItem(at: directory(lab))
+  }
+
   /// Creates miniupnpd's iptables-legacy chains in `nat-a`, lets the STUN server's answers in
   /// through the router's input firewall, starts miniupnpd (killed by PID when the lab goes
   /// down) and waits, bounded, until it listens for NAT-PMP/PCP and HTTP.
   static func startMiniupnpd(_ lab: Lab) throws {
     guard let miniupnpd else { throw Lab.LabError("miniupnpd is not installed") }
-    let dir = FileManager.default.temporaryDirectory
-      .appendingPathComponent("natscope-miniupnpd-\(lab.prefix)")
+    let dir = directory(lab)
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     let lanNet = "192.168.10.0/24"
     let setup: [[String]] = [
