@@ -71,6 +71,8 @@ public final class LoggingRuntime: NetworkRuntime {
 
   public func localAddresses() -> [IPAddress] { base.localAddresses() }
 
+  public func defaultGateways() -> [IPAddress] { base.defaultGateways() }
+
   /// One line for a datagram: what kind of packet it is, and for STUN its type, transaction
   /// ID and attribute names.
   public static func summary(_ bytes: [UInt8]) -> String {

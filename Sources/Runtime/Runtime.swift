@@ -147,6 +147,11 @@ public protocol NetworkRuntime: AnyObject {
   /// The addresses of this host's usable interfaces (up, not loopback or link-local unless the
   /// runtime was configured to include them).
   func localAddresses() -> [IPAddress]
+
+  /// The default gateway of each interface (the router a packet to the internet goes to
+  /// first), IPv4 first, without duplicates: where NAT-PMP, PCP and UPnP IGD requests go. The
+  /// real runtime reads the host's routing table; the simulator answers from its topology.
+  func defaultGateways() -> [IPAddress]
 }
 
 extension NetworkRuntime {

@@ -58,6 +58,18 @@ public final class SimulatedHost: NetworkRuntime {
   /// The host's interface addresses.
   public func localAddresses() -> [IPAddress] { addresses }
 
+  /// The inside address of the NAT in front of each interface's realm (a host on the public
+  /// internet has none).
+  public func defaultGateways() -> [IPAddress] {
+    var out: [IPAddress] = []
+    for iface in interfaces {
+      if let gateway = iface.realm?.gateway?.address, !out.contains(gateway) {
+        out.append(gateway)
+      }
+    }
+    return out
+  }
+
   /// Runs `action` at `deadline` on the network's event queue.
   @discardableResult
   public func schedule(at deadline: Instant, _ action: @escaping () -> Void) -> any TimerHandle {

@@ -26,6 +26,14 @@ struct ProbeCommand: ParsableCommand {
       With no SERVER, natscope tries its default list: \(ProbeCommand.defaultServers.joined(separator: ", "))
       (override with NATSCOPE_DEFAULT_SERVERS, comma-separated).
 
+      Unless --no-port-mapping is given, natscope also asks the host's default gateway, read-only,
+      whether it offers port mapping and what its own internet address is: a NAT-PMP external
+      address request and a PCP ANNOUNCE to the gateway's UDP port 5351, and an SSDP M-SEARCH
+      to 239.255.255.250:1900 followed by the UPnP IGD device description and
+      GetExternalIPAddress over HTTP. It never creates a mapping. When the router's own address
+      differs from the one the STUN server saw, there is another NAT above the router. The
+      router is not asked when every server is on loopback.
+
       Exit status: 0 verdict reached, 1 usage or internal error, 2 no server reachable, no
       STUN server at the address (ICMP port unreachable), or UDP blocked.
       """)
@@ -53,6 +61,9 @@ struct ProbeCommand: ParsableCommand {
 
   @Flag(help: "Skip the hairpinning test.")
   var noHairpin = false
+
+  @Flag(help: "Do not ask the default gateway about port mapping (NAT-PMP, PCP, UPnP IGD).")
+  var noPortMapping = false
 
   @Option(
     help: ArgumentHelp("Fresh sockets used to learn port allocation (0 to skip).", valueName: "n"))
@@ -105,15 +116,23 @@ struct ProbeCommand: ParsableCommand {
       lifetime: lifetime ? .upTo(.seconds(Int64(lifetimeMax))) : nil)
     let limit: Duration = .seconds(30) + (lifetime ? .seconds(Int64(lifetimeMax) + 30) : .zero)
     var report: ProbeReport
+    // A server on loopback is reached without the router: its answer says nothing about the
+    // router, so the router is not asked.
+    let askPortMapping = !noPortMapping && !sameFamily.allSatisfy { $0.ip.isLoopback }
     if console.wantsConsole(json: json) {
       report = try ConsoleRunner.runProbe(
         runtime: runtime, configuration: configuration, socketOptions: options, limit: limit,
         options: console.renderOptions)
+      if askPortMapping {
+        if let portMapping = askRouter(runtime) { report.attach(portMapping: portMapping) }
+      }
     } else {
       let runner = ConsoleRunner.probeRunner(
         runtime: runtime, configuration: configuration, socketOptions: options,
         logged: { global.logged($0, "natscope.probe") })
       try runner.start()
+      // The port-mapping questions run while the probe does (on the same loop).
+      let portMapping = askPortMapping ? askRouter(runtime) : nil
       guard runner.waitUntilFinished(timeout: limit) else {
         throw fail("the probe did not finish within \(limit.components.seconds) s")
       }
@@ -127,6 +146,7 @@ struct ProbeCommand: ParsableCommand {
       }
       guard let outcome else { throw fail("the probe ended without a report") }
       report = outcome
+      if let portMapping { report.attach(portMapping: portMapping) }
     }
     if json {
       try JSONOutput.print(report)
@@ -143,6 +163,23 @@ struct ProbeCommand: ParsableCommand {
       throw ExitCode(NatscopeExit.unreachable.rawValue)
     }
   }
+
+  /// Asks the default gateway, read-only, about port mapping and its own address; nil when the
+  /// questions could not run in time.
+  func askRouter(_ runtime: NIORuntime) -> PortMappingReport? {
+    try? runtime.run(timeout: Self.portMappingLimit) { rt, done in
+      let session = PortMappingSession(
+        runtime: global.logged(rt, "natscope.portmap"), connector: rt.rawStreamConnector())
+      // The completion keeps the session alive until it has run.
+      session.start {
+        done.succeed($0); _ = session
+      }
+    }
+  }
+
+  /// The longest the port-mapping questions may take when run after the console (each protocol
+  /// gives up sooner on its own: at most 2 s for SSDP plus 2 s per HTTP exchange).
+  static let portMappingLimit: Duration = .seconds(10)
 
   /// Loopback addresses count as "ours" when a probe runs against a local server.
   static let loopbacks: [IPAddress] = [.loopbackV4, .loopbackV6]

@@ -64,6 +64,21 @@ struct ProbeReportText {
         row("lifetime", l.aliveAfterSeconds.map { "≥ \(Int($0)) s" } ?? "unknown", l.reason)
       }
     }
+    if let pm = r.portMapping {
+      let answered = pm.protocols.filter(\.answered).map(\.name.displayName)
+      let gateway = pm.gateway.map { " (gateway \($0))" } ?? ""
+      row(
+        "port mapping",
+        (answered.isEmpty ? "no protocol answered" : answered.joined(separator: ", ")) + gateway)
+      for p in pm.protocols {
+        for line in wrap(p.description, width: 76) {
+          out.append(String(repeating: " ", count: 16) + line)
+        }
+      }
+      if let d = r.doubleNAT {
+        row("double NAT", d.detected.map { $0 ? "yes" : "none seen" } ?? "unknown", d.reason)
+      }
+    }
     row("legacy name", r.legacyType)
     out.append("")
     out.append(contentsOf: wrap(r.summary, width: 90).map { "  " + $0 })

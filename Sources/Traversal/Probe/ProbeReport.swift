@@ -163,6 +163,10 @@ public struct ProbeReport: Codable, Sendable, Hashable {
   /// at a server's address and port, or it cannot be reached. When no server answered and this
   /// is not empty, the probe ended for that reason, not because UDP is blocked.
   public var unreachable: [Unreachable]? = nil
+  /// What the host's router said about port mapping (read-only); nil when not asked.
+  public var portMapping: PortMappingReport? = nil
+  /// Whether a NAT sits above the router; nil when port mapping was not asked.
+  public var doubleNAT: DoubleNATVerdict? = nil
 
   /// The profile used to predict paths to peers.
   public var profile: NATProfile {
@@ -175,6 +179,7 @@ public struct ProbeReport: Codable, Sendable, Hashable {
     case schemaVersion, server, serverSupport, udpBlocked, natDetected, localAddress
     case mappedAddress, mapping, filtering, hairpinning, hairpinningReason, portAllocation, alg
     case bindingLifetime, tcp, legacyType, summary, durationMs, steps, unreachable
+    case portMapping, doubleNAT
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -200,5 +205,7 @@ public struct ProbeReport: Codable, Sendable, Hashable {
     try c.encode(durationMs, forKey: .durationMs)
     try c.encode(steps, forKey: .steps)
     try c.encode(unreachable ?? [], forKey: .unreachable)
+    try c.encodeIfPresent(portMapping, forKey: .portMapping)
+    try c.encodeIfPresent(doubleNAT, forKey: .doubleNAT)
   }
 }

@@ -1,0 +1,182 @@
+import Foundation
+import Testing
+
+/// `natscope probe` behind a real port-mapping router: miniupnpd (NAT-PMP, PCP, UPnP IGD) in the
+/// lab's router namespace `nat-a`, which learns its public address by STUN from the lab's
+/// RFC 5780 server as miniupnpd requires for an address in a documentation range.
+@Suite(
+  .serialized,
+  .enabled(
+    if: LabPortMapping.unavailableReason == nil,
+    Comment(rawValue: LabPortMapping.unavailableReason ?? "")))
+struct LabPortMappingTests {
+  @Test func probeFindsNATPMPPCPAndUPnPIGDWithTheRoutersAddressAndNoMappingIsMade() throws {
+    let lab = try Lab(a: "eim-apdf")
+    defer {
+      lab.down()
+      LabPortMapping.removeFiles(lab)
+    }
+    try lab.startNatscopeServer()
+    let wan = lab["NAT_A_WAN"]
+    try LabPortMapping.startMiniupnpd(lab)
+
+    let r = try lab.exec(
+      "client-a", [Binary.url.path, "probe", lab["SERVER_PRIMARY"], "--json"], timeout: 60)
+    let o = try #require(
+      try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any],
+      Comment(rawValue: r.output))
+    let pm = try #require(o["portMapping"] as? [String: Any], Comment(rawValue: r.output))
+    #expect(pm["gateway"] as? String == lab["NAT_A_LAN"])
+    #expect(pm["externalAddress"] as? String == wan)
+    let protocols = try #require(pm["protocols"] as? [[String: Any]])
+    #expect(protocols.compactMap { $0["name"] as? String } == ["pcp", "nat-pmp", "upnp-igd"])
+    for p in protocols {
+      let name = Comment(rawValue: "\(p)")
+      #expect(p["answered"] as? Bool == true, name)
+      #expect(p["error"] == nil, name)
+      #expect(p["rttMilliseconds"] is Double, name)
+    }
+    #expect(protocols[1]["externalAddress"] as? String == wan)
+    #expect(protocols[2]["externalAddress"] as? String == wan)
+    // The router's own address is the one the server saw: no NAT above it.
+    #expect((o["mappedAddress"] as? String)?.hasPrefix(wan + ":") == true)
+    let double = try #require(o["doubleNAT"] as? [String: Any])
+    #expect(double["detected"] as? Bool == false)
+    #expect(double["routerAddress"] as? String == wan)
+
+    // Read-only: miniupnpd holds no mapping afterwards (its chains stay empty).
+    for table in ["nat", "filter"] {
+      let rules = try lab.exec("nat-a", ["iptables-legacy", "-t", table, "-S", "MINIUPNPD"])
+      #expect(rules.status == 0, Comment(rawValue: rules.output))
+      #expect(!rules.output.contains("-A MINIUPNPD"), Comment(rawValue: rules.output))
+    }
+    // A second opinion on the address: natpmpc.
+    let natpmpc = try lab.exec("client-a", ["natpmpc", "-g", lab["NAT_A_LAN"]], timeout: 15)
+    #expect(
+      natpmpc.output.contains("Public IP address : \(wan)"), Comment(rawValue: natpmpc.output))
+
+    // The text report names the protocols; --no-port-mapping leaves the keys out.
+    let text = try lab.exec("client-a", [Binary.url.path, "probe", lab["SERVER_PRIMARY"]])
+    #expect(
+      text.output.contains("port mapping  PCP, NAT-PMP, UPnP IGD"), Comment(rawValue: text.output))
+    #expect(text.output.contains("double NAT    none seen"), Comment(rawValue: text.output))
+    let skipped = try lab.exec(
+      "client-a", [Binary.url.path, "probe", lab["SERVER_PRIMARY"], "--json", "--no-port-mapping"])
+    let so = try #require(
+      try JSONSerialization.jsonObject(with: Data(skipped.output.utf8)) as? [String: Any],
+      Comment(rawValue: skipped.output))
+    #expect(so["portMapping"] == nil && so["doubleNAT"] == nil)
+  }
+
+  @Test func aRouterWithoutPortMappingIsReportedUnansweredWithinBounds() throws {
+    let lab = try Lab(a: "eim-apdf")
+    defer { lab.down() }
+    try lab.startNatscopeServer()
+    let started = Date()
+    let r = try lab.exec(
+      "client-a", [Binary.url.path, "probe", lab["SERVER_PRIMARY"], "--json"], timeout: 60)
+    let o = try #require(
+      try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any],
+      Comment(rawValue: r.output))
+    let pm = try #require(o["portMapping"] as? [String: Any])
+    let protocols = try #require(pm["protocols"] as? [[String: Any]])
+    #expect(protocols.count == 3)
+    #expect(protocols.allSatisfy { $0["answered"] as? Bool == false })
+    #expect(pm["externalAddress"] == nil)
+    let double = try #require(o["doubleNAT"] as? [String: Any])
+    #expect(double["detected"] == nil)
+    #expect(Date().timeIntervalSince(started) < 30)
+  }
+}
+
+/// miniupnpd in a lab router namespace, set up as `/work/shared/notes/machine.md` describes.
+enum LabPortMapping {
+  static let miniupnpd = ["/usr/sbin/miniupnpd", "/usr/local/sbin/miniupnpd"].first {
+    FileManager.default.isExecutableFile(atPath: $0)
+  }
+
+  /// Why these tests cannot run here, or nil when they can.
+  static let unavailableReason: String? = {
+    if let reason = Lab.unavailableReason { return reason }
+    guard miniupnpd != nil else {
+      return "miniupnpd is not installed (apt-get install miniupnpd-iptables miniupnpc natpmpc)"
+    }
+    for tool in ["iptables-legacy", "natpmpc"] {
+      let found = ["/usr/sbin/", "/usr/bin/", "/sbin/"].contains {
+        FileManager.default.isExecutableFile(atPath: $0 + tool)
+      }
+      if !found { return "\(tool) is not installed (apt-get install iptables natpmpc)" }
+    }
+    return nil
+  }()
+
+  /// The directory of miniupnpd's configuration and pid file for `lab`.
+  static func directory(_ lab: Lab) -> URL {
+    FileManager.default.temporaryDirectory.appendingPathComponent(
+      "natscope-miniupnpd-\(lab.prefix)")
+  }
+
+  /// Removes that directory (after the lab is down and miniupnpd killed).
+  static func removeFiles(_ lab: Lab) {
+    try? FileManager.default.removeItem(at: directory(lab))
+  }
+
+  /// Creates miniupnpd's iptables-legacy chains in `nat-a`, lets the STUN server's answers in
+  /// through the router's input firewall, starts miniupnpd (killed by PID when the lab goes
+  /// down) and waits, bounded, until it listens for NAT-PMP/PCP and HTTP.
+  static func startMiniupnpd(_ lab: Lab) throws {
+    guard let miniupnpd else { throw Lab.LabError("miniupnpd is not installed") }
+    let dir = directory(lab)
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let lanNet = "192.168.10.0/24"
+    let setup: [[String]] = [
+      ["iptables-legacy", "-t", "nat", "-N", "MINIUPNPD"],
+      ["iptables-legacy", "-t", "nat", "-N", "MINIUPNPD-POSTROUTING"],
+      ["iptables-legacy", "-t", "nat", "-A", "PREROUTING", "-i", "wan", "-j", "MINIUPNPD"],
+      [
+        "iptables-legacy", "-t", "nat", "-A", "POSTROUTING", "-o", "wan", "-j",
+        "MINIUPNPD-POSTROUTING",
+      ],
+      ["iptables-legacy", "-t", "filter", "-N", "MINIUPNPD"],
+      ["iptables-legacy", "-t", "filter", "-A", "FORWARD", "-i", "wan", "-j", "MINIUPNPD"],
+      // Both server addresses: RFC 5780's change-address answers come from the alternate.
+      [
+        "nft", "insert", "rule", "ip", "natlab", "input", "iifname", "wan", "ip", "saddr",
+        "\(lab["SERVER_PRIMARY"])/31", "accept",
+      ],
+    ]
+    for command in setup {
+      let r = try lab.exec("nat-a", command)
+      guard r.status == 0 else {
+        throw Lab.LabError("\(command.joined(separator: " ")) failed: \(r.output)")
+      }
+    }
+    let config = """
+      ext_ifname=wan
+      listening_ip=lan
+      http_port=5000
+      enable_natpmp=yes
+      enable_upnp=yes
+      secure_mode=yes
+      ext_perform_stun=yes
+      ext_stun_host=\(lab["SERVER_PRIMARY"])
+      ext_stun_port=\(lab["STUN_PORT"])
+      uuid=3e5a4b7c-0d1e-4f2a-9b3c-5d6e7f801234
+      allow 1024-65535 \(lanNet) 1024-65535
+      deny 0-65535 0.0.0.0/0 0-65535
+
+      """
+    let conf = dir.appendingPathComponent("miniupnpd.conf").path
+    try config.write(toFile: conf, atomically: true, encoding: .utf8)
+    let pid = dir.appendingPathComponent("miniupnpd.pid").path
+    try lab.spawn("nat-a", name: "miniupnpd", [miniupnpd, "-f", conf, "-P", pid, "-d"])
+    // miniupnpd runs its STUN tests (up to about 10 s) before it listens.
+    for _ in 0..<100 {
+      let udp = try lab.exec("nat-a", ["ss", "-Hlnu"]).output
+      let tcp = try lab.exec("nat-a", ["ss", "-Hlnt"]).output
+      if udp.contains(":5351 "), tcp.contains(":5000 ") { return }
+      usleep(200_000)
+    }
+    throw Lab.LabError("miniupnpd did not start listening within 20 s")
+  }
+}
