@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import Logging
 import Network
 import Runtime
 import STUN
@@ -65,20 +66,7 @@ struct ConnectCommand: ParsableCommand {
       valueName: "uri"))
   var turn: [String] = []
 
-  @Option(help: ArgumentHelp("TURN user name.", valueName: "user"))
-  var turnUser: String?
-
-  @Option(
-    help: ArgumentHelp(
-      "TURN password (prefer the NATSCOPE_TURN_PASSWORD environment variable).",
-      valueName: "password"))
-  var turnPassword: String?
-
-  @Option(
-    help: ArgumentHelp(
-      "TURN REST API shared secret, instead of --turn-password (prefer the NATSCOPE_TURN_SECRET environment variable).",
-      valueName: "secret"))
-  var turnSecret: String?
+  @OptionGroup var turnCredentials: TURNCredentialArguments
 
   @Flag(help: "Also gather host candidates on loopback (127.0.0.1), for tests on one machine.")
   var includeLoopback = false
@@ -130,7 +118,7 @@ struct ConnectCommand: ParsableCommand {
         "--aggressive applies to the offerer, which nominates; the answering side follows the offerer's choice, so drop --aggressive here."
       )
     }
-    if turn.isEmpty && (turnUser != nil || turnPassword != nil || turnSecret != nil) {
+    if turn.isEmpty && turnCredentials.isGiven {
       throw ValidationError(
         "--turn-user, --turn-password and --turn-secret go with --turn URI; add the TURN server or drop them."
       )
@@ -191,10 +179,12 @@ struct ConnectCommand: ParsableCommand {
       if report.state != .connected { throw ExitCode(NatscopeExit.unreachable.rawValue) }
       return
     }
-    let runner = Self.runner(runtime, configuration)
+    let runner = Self.runner(runtime, configuration) { global.logged($0, "natscope.connect") }
     // Events are handled in order on their own queue (so `-v` lines keep coming while this
     // thread waits for a paste); this thread waits for what it needs.
-    let events = HeadlessConnectEvents(verbose: verbose)
+    let events = HeadlessConnectEvents(
+      verbose: verbose,
+      logger: global.logLevel.level <= .debug ? Logger(label: "natscope.connect") : nil)
     let delivery = DispatchQueue(label: "natscope.connect.events")
     runner.onAvailable = { delivery.async { events.handle(runner.drain()) } }
     // However this command ends (a verdict, or an error that closed the session first), the
@@ -278,12 +268,15 @@ struct ConnectCommand: ParsableCommand {
 
   /// The runner of this command's session on `runtime`: the headless run and the console
   /// both drive the session through it.
-  static func runner(_ runtime: NIORuntime, _ configuration: ConnectSessionConfiguration)
-    -> SessionRunner<ConnectLogEntry, ConnectSessionCommand>
-  {
+  /// - Parameter logged: wraps the runtime the session sees (`--log-level` logging; the console
+  ///   leaves it unwrapped, since log lines would land on its screen).
+  static func runner(
+    _ runtime: NIORuntime, _ configuration: ConnectSessionConfiguration,
+    logged: @escaping @Sendable (any NetworkRuntime) -> any NetworkRuntime = { $0 }
+  ) -> SessionRunner<ConnectLogEntry, ConnectSessionCommand> {
     .connect(hop: runtime.hop) {
       ConnectSession(
-        runtime: runtime, configuration: configuration,
+        runtime: logged(runtime), configuration: configuration,
         streamConnector: runtime.streamConnector())
     }
   }
@@ -292,8 +285,7 @@ struct ConnectCommand: ParsableCommand {
 
   func turnConfiguration() throws -> [ConnectTURNServer] {
     guard !turn.isEmpty else { return [] }
-    let credentials = try TURNCredentialOptions.resolve(
-      user: turnUser, password: turnPassword, secret: turnSecret, option: "--turn")
+    let credentials = try turnCredentials.credentials(option: "--turn")
     return try turn.map { text in
       let uri: TURNServerURI
       do {
@@ -452,8 +444,13 @@ final class HeadlessConnectEvents: @unchecked Sendable {
   private let lock = NSLock()
   private var state = ConnectProgress()
   private let localReady = DispatchSemaphore(value: 0)
+  /// Logs each event's line at debug (`--log-level debug`); nil otherwise.
+  private let logger: Logger?
 
-  init(verbose: Bool) { self.verbose = verbose }
+  init(verbose: Bool, logger: Logger? = nil) {
+    self.verbose = verbose
+    self.logger = logger
+  }
 
   /// Handles events in order (called on one serial queue).
   func handle(_ entries: [ConnectLogEntry]) {
@@ -465,6 +462,8 @@ final class HeadlessConnectEvents: @unchecked Sendable {
       lock.unlock()
       // `-v`: one line per event with the milliseconds since the runtime started.
       if verbose { stderr(entry.logLine(since: .zero, width: 9)) }
+      // `--log-level debug`: the session's state changes, as log records.
+      logger?.debug("\(entry.event.logLine)")
       if !hadLocal && hasLocal { localReady.signal() }
     }
   }

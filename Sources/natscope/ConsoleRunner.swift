@@ -1,6 +1,7 @@
 import ArgumentParser
 import Console
 import Foundation
+import Logging
 import Network
 import Runtime
 import STUN
@@ -228,7 +229,23 @@ enum ConsoleRunner {
       let session = ProbeSession(
         runtime: logged(runtime), configuration: configuration, socketOptions: socketOptions,
         tcpConnector: runtime.streamConnector())
-      session.onStep = { emit(.action($0)) }
+      // Steps as log records too (`--log-level debug`, headless only: see `logged`).
+      let logger = Logger(label: "natscope.probe")
+      let logsSteps = logged(runtime) is LoggingRuntime
+      session.onStep = { step in
+        if logsSteps {
+          switch step {
+          case .stepStarted(let s):
+            logger.debug("step started: \(s.test.title) to \(s.query.destination)")
+          case .stepFinished(let s):
+            let answered = s.outcome.map { if case .answered = $0 { true } else { false } }
+            logger.debug(
+              "step finished: \(s.test.title): \(answered == true ? "answered" : "no answer")")
+          default: break
+          }
+        }
+        emit(.action(step))
+      }
       session.start { result in
         switch result {
         case .success(let r): emit(.action(.finished(r)))

@@ -46,21 +46,7 @@ struct TURNCommand: ParsableCommand {
   @Argument(help: ArgumentHelp("TURN servers to check.", valueName: "uri"))
   var uris: [String] = []
 
-  @Option(
-    help: ArgumentHelp("TURN user name (with --turn-secret: the USER part).", valueName: "user"))
-  var turnUser: String?
-
-  @Option(
-    help: ArgumentHelp(
-      "TURN password (prefer the NATSCOPE_TURN_PASSWORD environment variable).",
-      valueName: "password"))
-  var turnPassword: String?
-
-  @Option(
-    help: ArgumentHelp(
-      "TURN REST API shared secret, instead of --turn-password (prefer the NATSCOPE_TURN_SECRET environment variable).",
-      valueName: "secret"))
-  var turnSecret: String?
+  @OptionGroup var turnCredentials: TURNCredentialArguments
 
   @Option(
     help: ArgumentHelp(
@@ -105,8 +91,7 @@ struct TURNCommand: ParsableCommand {
 
   func run() throws {
     global.bootstrapLogging()
-    let credentials = try TURNCredentialOptions.resolve(
-      user: turnUser, password: turnPassword, secret: turnSecret, option: "natscope turn")
+    let credentials = try turnCredentials.credentials(option: "natscope turn")
     var targets: [TURNCheckTarget] = []
     for text in uris {
       let uri: TURNServerURI

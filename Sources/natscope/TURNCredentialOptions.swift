@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Traversal
 
@@ -33,5 +34,34 @@ enum TURNCredentialOptions {
       )
     }
     return TURNCredentials(username: user, password: pass)
+  }
+}
+
+/// `--turn-user`, `--turn-password` and `--turn-secret`, shared by the commands that talk to TURN
+/// servers.
+struct TURNCredentialArguments: ParsableArguments {
+  @Option(
+    help: ArgumentHelp("TURN user name (with --turn-secret: the USER part).", valueName: "user"))
+  var turnUser: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "TURN password (prefer the NATSCOPE_TURN_PASSWORD environment variable).",
+      valueName: "password"))
+  var turnPassword: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "TURN REST API shared secret, instead of --turn-password (prefer the NATSCOPE_TURN_SECRET environment variable).",
+      valueName: "secret"))
+  var turnSecret: String?
+
+  /// Whether any of them was given.
+  var isGiven: Bool { turnUser != nil || turnPassword != nil || turnSecret != nil }
+
+  /// The credentials (see ``TURNCredentialOptions/resolve(user:password:secret:option:environment:now:)``).
+  func credentials(option: String) throws -> TURNCredentials {
+    try TURNCredentialOptions.resolve(
+      user: turnUser, password: turnPassword, secret: turnSecret, option: option)
   }
 }

@@ -122,7 +122,7 @@ struct ConnectCommandTests {
       let p = try Spawned(
         [
           Binary.url.path, "connect", "--answer", "-v", "--json", "--turn", "turn:127.0.0.1:9",
-          "--turn-user", "alice", "--token-in", path, "--token-out", "-",
+          "--turn-user", "alice", "--token-in", path, "--token-out", "-", "--log-level", "trace",
         ] + args + Self.loopback, name: "answer", env: env)
       #expect(p.wait(timeout: 30) == 1)
       #expect(!p.stdout.contains(secret) && !p.stderr.contains(secret))
