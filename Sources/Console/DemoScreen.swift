@@ -90,24 +90,6 @@ public struct DemoScreen: ConsoleScreen {
     return .reflexive(ra.profile, rb.profile)
   }
 
-  static func short(_ m: MappingBehavior?) -> String {
-    switch m {
-    case .endpointIndependent?: "EI"
-    case .addressDependent?: "AD"
-    case .addressAndPortDependent?: "APD"
-    case nil: "?"
-    }
-  }
-
-  static func short(_ f: FilteringBehavior?) -> String {
-    switch f {
-    case .endpointIndependent?: "EI"
-    case .addressDependent?: "AD"
-    case .addressAndPortDependent?: "APD"
-    case nil: "?"
-    }
-  }
-
   // MARK: View
 
   public func render(into grid: inout Grid, options: RenderOptions) {
@@ -186,9 +168,9 @@ public struct DemoScreen: ConsoleScreen {
       cell(st, cols[3].1, stStyle)
       if let rep {
         cell(
-          rep.udpBlocked ? "-" : (rep.natDetected ? Self.short(rep.mapping.behavior) : "none"),
+          rep.udpBlocked ? "-" : (rep.natDetected ? rep.mapping.behavior.abbreviation : "none"),
           cols[4].1)
-        cell(rep.udpBlocked ? "-" : Self.short(rep.filtering.behavior), cols[5].1)
+        cell(rep.udpBlocked ? "-" : rep.filtering.behavior.abbreviation, cols[5].1)
         cell(rep.hairpinning.map { $0 ? "yes" : "no" } ?? "-", cols[6].1)
         grid.putClipped(rep.legacyType, row: r, column: c, width: legacyW, options: options)
       }

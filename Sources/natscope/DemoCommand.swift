@@ -166,24 +166,6 @@ struct DemoReport: Codable, Sendable {
     }
   }
 
-  static func short(_ m: MappingBehavior?) -> String {
-    switch m {
-    case .endpointIndependent?: "EI"
-    case .addressDependent?: "AD"
-    case .addressAndPortDependent?: "APD"
-    case nil: "?"
-    }
-  }
-
-  static func short(_ f: FilteringBehavior?) -> String {
-    switch f {
-    case .endpointIndependent?: "EI"
-    case .addressDependent?: "AD"
-    case .addressAndPortDependent?: "APD"
-    case nil: "?"
-    }
-  }
-
   var text: String {
     func pad(_ s: String, _ n: Int) -> String {
       s.count >= n
@@ -204,8 +186,8 @@ struct DemoReport: Codable, Sendable {
       let r = site.report
       let publicAddress = r.udpBlocked ? "(no answer)" : r.mappedAddress?.description ?? "?"
       let hairpin = r.hairpinning.map { $0 ? "yes" : "no" } ?? "-"
-      let mapping = r.udpBlocked ? "-" : (r.natDetected ? Self.short(r.mapping.behavior) : "none")
-      let filtering = r.udpBlocked ? "-" : Self.short(r.filtering.behavior)
+      let mapping = r.udpBlocked ? "-" : (r.natDetected ? r.mapping.behavior.abbreviation : "none")
+      let filtering = r.udpBlocked ? "-" : r.filtering.behavior.abbreviation
       out.append(
         pad(site.preset, 21) + pad(site.host, 16) + pad(publicAddress, 21) + pad(mapping, 5)
           + pad(filtering, 7) + pad(hairpin, 8) + r.legacyType)

@@ -178,8 +178,8 @@ enum DemoTwoHostText {
       }
       let publicAddress = p.udpBlocked ? "(no answer)" : p.mappedAddress?.description ?? "?"
       let mapping =
-        p.udpBlocked ? "-" : (p.natDetected ? DemoReport.short(p.mapping.behavior) : "none")
-      let filtering = p.udpBlocked ? "-" : DemoReport.short(p.filtering.behavior)
+        p.udpBlocked ? "-" : (p.natDetected ? p.mapping.behavior.abbreviation : "none")
+      let filtering = p.udpBlocked ? "-" : p.filtering.behavior.abbreviation
       out.append(
         "   " + pad(label, 6) + pad(h.preset, 17) + pad(h.host, 15) + pad(publicAddress, 21)
           + pad(mapping, 5) + pad(filtering, 7) + p.legacyType)

@@ -39,3 +39,27 @@ extension FilteringBehavior {
     }
   }
 }
+
+extension Optional where Wrapped == MappingBehavior {
+  /// The short form of tables: EI, AD, APD, or ? when unknown.
+  public var abbreviation: String {
+    switch self {
+    case .endpointIndependent?: "EI"
+    case .addressDependent?: "AD"
+    case .addressAndPortDependent?: "APD"
+    case nil: "?"
+    }
+  }
+}
+
+extension Optional where Wrapped == FilteringBehavior {
+  /// The short form of tables: EI, AD, APD, or ? when unknown.
+  public var abbreviation: String {
+    switch self {
+    case .endpointIndependent?: "EI"
+    case .addressDependent?: "AD"
+    case .addressAndPortDependent?: "APD"
+    case nil: "?"
+    }
+  }
+}
