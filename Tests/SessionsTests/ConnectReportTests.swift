@@ -46,6 +46,33 @@ import Traversal
     requests: 2, rttMs: 48.4)
 
   /// Port-restricted cone with TURN here, symmetric peer: only the relay works.
+  /// No reflexive candidate on either side: the reason says why from what the probes saw, not
+  /// "no STUN server answered" when one did (and showed no NAT).
+  @Test(arguments: [
+    (
+      NATProfile?.some(.openInternet), NATProfile?.some(.openInternet),
+      "saw both hosts at its own address (no NAT)"
+    ),
+    (
+      NATProfile?.some(.openInternet), NATProfile?.none, "saw this host at its own address (no NAT)"
+    ),
+    (NATProfile?.none, NATProfile?.none, "no STUN server was given with --stun, or none answered"),
+  ])
+  func reflexiveReasonWithoutReflexiveCandidates(
+    _ mine: NATProfile?, _ theirs: NATProfile?, _ words: String
+  ) {
+    let host = SignaledCandidate(
+      foundation: "1", priority: 2_130_706_431, address: .ip(.loopbackV4), port: 5000, kind: .host)
+    let peerHost = SignaledCandidate(
+      foundation: "2", priority: 2_130_706_431, address: .ip(.loopbackV4), port: 6000, kind: .host)
+    let b = ConnectReportBuilder(
+      local: .init(profile: mine, candidates: [host]),
+      remote: .init(profile: theirs, candidates: [peerHost]))
+    let r = b.build()
+    #expect(r.paths.reflexive.reason.contains(words), Comment(rawValue: r.paths.reflexive.reason))
+    #expect(!r.paths.reflexive.reason.contains("no STUN server answered)"))
+  }
+
   static func relayedReport() -> ConnectReport {
     var b = ConnectReportBuilder(local: .init(F.typical, turn: [.udp]), remote: .init(peer))
     b.pairs = hostPairs + [srflxPair, relayPair]

@@ -261,8 +261,22 @@ public struct ConnectReportBuilder: Sendable {
         $0.kind == .srflx || $0.kind == .prflx
       }
       if !any {
+        // A STUN answer that shows no NAT gives a reflexive address equal to the host one,
+        // which ICE drops as redundant: say so rather than "no answer".
+        let open = [(local.profile, "this host"), (remote.profile, "the peer")].filter {
+          $0.0.map { !$0.udpBlocked && !$0.natDetected } ?? false
+        }.map(\.1)
+        if !open.isEmpty {
+          let who = open.count == 2 ? "both hosts" : open[0]
+          return
+            "The STUN server saw \(who) at its own address (no NAT), so there was no separate public address to try: the direct path covers it."
+        }
+        if local.profile == nil && remote.profile == nil {
+          return
+            "Neither host offered a server-reflexive candidate (no STUN server was given with --stun, or none answered), so this path was not tried."
+        }
         return
-          "Neither host learned its public address (no STUN server answered), so this path was not tried."
+          "Neither host learned a public address different from its own, so this path was not tried."
       }
       return "No pair through the NATs could be formed from the candidates."
     case .direct:
