@@ -289,7 +289,7 @@ public struct ConnectScreen: ConsoleScreen {
     let top = 1 + topHeight
     grid.box(
       row: top, column: 0, height: checkHeight, width: width,
-      title: "check list (\(m.pairs.count) pairs)"
+      title: "check list (\(counted(m.pairs.count, "pair")))"
         + (width >= 110 ? "" : "  h host s srflx p prflx r relay"),
       focused: chrome.focus == 0, options: options)
     let wide = width >= 110

@@ -241,14 +241,14 @@ public struct ProbeScreen: ConsoleScreen {
         )
       case .answered(let a)?:
         var text = String(format: "%@%.1f ms", wide ? "answered " : "", a.rtt.milliseconds)
-        if a.attempts > 1 { text += ", \(a.attempts) tries" }
+        if a.attempts > 1 { text += ", \(counted(a.attempts, "try"))" }
         return (g.check, CellStyle(color: .green, bold: true), text, CellStyle(color: .green))
       case .noAnswer(let n, let window)?:
         let bad = s.test == .reachability
         let text =
           wide
           ? String(format: "no answer, %d tries in %.1f s", n, window.milliseconds / 1000)
-          : "no answer, \(n) tries"
+          : "no answer, \(counted(n, "try"))"
         return (
           g.cross, CellStyle(color: bad ? .red : .yellow, bold: true), text,
           CellStyle(color: bad ? .red : .yellow)

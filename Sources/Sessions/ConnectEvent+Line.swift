@@ -6,7 +6,7 @@ extension ConnectEvent {
   /// console's event log shows. Never contains a password.
   public var logLine: String {
     switch self {
-    case .phaseChanged(let p): "phase \(p.rawValue)"
+    case .phaseChanged(let p): "phase: \(p.words)"
     case .probeStarted(let s): "probe started: \(s.map(\.description).joined(separator: ", "))"
     case .probeFinished(let p, let r):
       "probe finished: " + (p.map { $0.summary } ?? (r ?? "no profile"))
@@ -14,9 +14,9 @@ extension ConnectEvent {
     case .relay(let s, let e): "turn \(s): \(e)"
     case .relayUnavailable(let s, let r): "turn \(s) unavailable: \(r)"
     case .localDescriptionReady(let d):
-      "local description ready: \(d.candidates.count) candidates"
+      "local description ready: \(counted(d.candidates.count, "candidate"))"
     case .remoteDescriptionSet(let n, let u):
-      "remote description set: \(n) candidates, \(u) usable"
+      "remote description set: \(counted(n, "candidate")), \(u) usable"
     case .finished(let r): "finished: \(r.state.rawValue)"
     case .waitingForPeer(let w, let waited, let limit):
       w.waitingText(waitedMs: waited, limitMs: limit)
@@ -31,5 +31,19 @@ extension ConnectLogEntry {
   public func logLine(since start: Instant, width: Int = 8) -> String {
     let ms = max(0, (at - start).milliseconds)
     return String(format: "%\(width).1f ms  ", ms) + event.logLine
+  }
+}
+
+extension ConnectPhase {
+  /// The phase in words, for log lines.
+  public var words: String {
+    switch self {
+    case .new: "not started"
+    case .gathering: "gathering candidates"
+    case .waitingForRemote: "waiting for the peer's description"
+    case .checking: "checking"
+    case .finished: "finished (keeping the selected pair alive briefly)"
+    case .closed: "closed"
+    }
   }
 }

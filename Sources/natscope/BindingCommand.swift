@@ -63,7 +63,7 @@ struct BindingCommand: ParsableCommand {
         Double(window.components.seconds) + Double(window.components.attoseconds) / 1e18)
       FileHandle.standardError.write(
         Data(
-          "natscope: asking \(destination) what address it sees (up to \(maxRequests) requests over \(seconds) s if it does not answer)…\n"
+          "natscope: asking \(destination) what address it sees (up to \(counted(maxRequests, "request")) over \(seconds) s if it does not answer)…\n"
             .utf8))
     }
     let result: BindingReport

@@ -220,7 +220,7 @@ struct DemoReport: Codable, Sendable {
     let tests = sites.reduce(0) { $0 + $1.report.steps.count }
     let durations = sites.map(\.report.durationMs)
     out.append(
-      "\(tests) probe tests, \(serverStats.answered) answers from the server; each probe took "
+      "\(counted(tests, "probe test")), \(counted(serverStats.answered, "answer")) from the server; each probe took "
         + String(
           format: "%.2f-%.2f s of simulated time.", (durations.min() ?? 0) / 1000,
           (durations.max() ?? 0) / 1000))

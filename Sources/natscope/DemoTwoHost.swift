@@ -124,7 +124,7 @@ final class DemoTwoHostLiveLog {
         return t + "host \(side.label): no relay candidate: \(why)"
       case .localDescriptionReady(let d):
         return t
-          + "host \(side.label): description sent to the peer (\(d.candidates.count) candidates)"
+          + "host \(side.label): description sent to the peer (\(counted(d.candidates.count, "candidate")))"
       case .ice(.selectedPairChanged(let p)):
         return t
           + "host \(side.label): selected \(p.local.type.rawValue) \(p.local.address) ↔ \(p.remote.type.rawValue) \(p.remote.address)"

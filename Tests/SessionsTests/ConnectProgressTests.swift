@@ -206,6 +206,6 @@ import Traversal
     #expect(e.logLine(since: .zero) == "   420.0 ms  local description ready: 1 candidates")
     #expect(e.logLine(since: .zero, width: 9).hasPrefix("    420.0 ms  "))
     #expect(!e.logLine(since: .zero).contains(d.password))
-    #expect(Self.entry(0, .phaseChanged(.checking)).event.logLine == "phase checking")
+    #expect(Self.entry(0, .phaseChanged(.checking)).event.logLine == "phase: checking")
   }
 }

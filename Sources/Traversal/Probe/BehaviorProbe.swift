@@ -637,7 +637,7 @@ public struct BehaviorProbe: Sendable {
     }.reduce(0, +)
     return BehaviorVerdict(
       .addressAndPortDependent,
-      "Only answers from the exact address the socket sent to got through: none from another IP (test II) or another port (tests III, IV), after \(tries) requests."
+      "Only answers from the exact address the socket sent to got through: none from another IP (test II) or another port (tests III, IV), after \(counted(tries, "request"))."
     )
   }
 
