@@ -443,10 +443,30 @@ public struct ConnectScreen: ConsoleScreen {
     }
   }
 
+  /// The screen's state for `j`: candidates, pairs, states, the event log and the report, with
+  /// a `schemaVersion`. Never the tokens: they carry the ICE passwords.
   public func jsonData() throws -> Data {
+    struct Snapshot: Encodable {
+      var schemaVersion = 1
+      var screen = "connect"
+      var role: String
+      var agentState: ConnectViewModel.AgentState
+      var elapsedMs: Double
+      var connected: Bool?
+      var failureReason: String?
+      var candidates: [ConnectViewModel.Candidate]
+      var pairs: [ConnectViewModel.Pair]
+      var log: [String]
+      var report: [String]
+    }
+    let m = model
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    return try encoder.encode(model)
+    return try encoder.encode(
+      Snapshot(
+        role: m.role, agentState: m.agentState, elapsedMs: m.elapsedMs, connected: m.connected,
+        failureReason: m.failureReason, candidates: m.candidates, pairs: m.pairs, log: m.log,
+        report: m.reportLines))
   }
 }
 

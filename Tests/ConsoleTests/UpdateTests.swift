@@ -261,3 +261,23 @@ import Traversal
     #expect(!s.remoteAccepted)
   }
 }
+
+/// The `j` file of the connect screen: the screen's state with a schema version, never the
+/// tokens (they carry the ICE passwords).
+@Suite struct ConnectJSONFileTests {
+  @Test func theConnectFileHasNoTokenAndNamesItsSchema() throws {
+    var screen = ConnectScreen(peerRole: .answer)
+    let secret = "Pw0rdThatMustNotLeak22"
+    screen.model.localToken = "natscope1.LOCAL" + secret
+    screen.model.remoteToken = "natscope1.REMOTE" + secret
+    screen.model.reportLines = ["Connected in 12 ms, directly (host ↔ host)."]
+    let text = String(decoding: try screen.jsonData(), as: UTF8.self)
+    #expect(!text.contains(secret))
+    #expect(!text.contains("natscope1."))
+    let o = try #require(
+      try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+    #expect(o["schemaVersion"] as? Int == 1)
+    #expect(o["screen"] as? String == "connect")
+    #expect((o["report"] as? [String])?.first?.hasPrefix("Connected in 12 ms") == true)
+  }
+}
