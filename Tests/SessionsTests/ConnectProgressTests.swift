@@ -203,7 +203,7 @@ import Traversal
       ufrag: "abcd", password: "0123456789abcdefghijkl", role: .offer, tieBreaker: 1,
       candidates: [SignaledCandidate(Self.localHost)])
     let e = Self.entry(420, .localDescriptionReady(d))
-    #expect(e.logLine(since: .zero) == "   420.0 ms  local description ready: 1 candidates")
+    #expect(e.logLine(since: .zero) == "   420.0 ms  local description ready: 1 candidate")
     #expect(e.logLine(since: .zero, width: 9).hasPrefix("    420.0 ms  "))
     #expect(!e.logLine(since: .zero).contains(d.password))
     #expect(Self.entry(0, .phaseChanged(.checking)).event.logLine == "phase: checking")
