@@ -226,12 +226,13 @@ enum ConsoleRunner {
     logged: @escaping @Sendable (any NetworkRuntime) -> any NetworkRuntime = { $0 }
   ) -> SessionRunner<ProbeScreen.Event, Never> {
     SessionRunner(hop: runtime.hop) { emit, finished in
+      let sessionRuntime = logged(runtime)
       let session = ProbeSession(
-        runtime: logged(runtime), configuration: configuration, socketOptions: socketOptions,
+        runtime: sessionRuntime, configuration: configuration, socketOptions: socketOptions,
         tcpConnector: runtime.streamConnector())
       // Steps as log records too (`--log-level debug`, headless only: see `logged`).
       let logger = Logger(label: "natscope.probe")
-      let logsSteps = logged(runtime) is LoggingRuntime
+      let logsSteps = sessionRuntime is LoggingRuntime
       session.onStep = { step in
         if logsSteps {
           switch step {
