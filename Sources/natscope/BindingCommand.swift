@@ -3,7 +3,6 @@ import Foundation
 import Network
 import Runtime
 import STUN
-import Scenarios
 import Sessions
 import Traversal
 

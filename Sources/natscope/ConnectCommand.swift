@@ -5,7 +5,6 @@ import Logging
 import Network
 import Runtime
 import STUN
-import Scenarios
 import Sessions
 import Traversal
 

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Runtime
 import STUN
 import Scenarios
 import Sessions

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Logging
 import Runtime
-import Scenarios
 import Sessions
 
 /// Options every command shares.

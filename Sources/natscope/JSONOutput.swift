@@ -1,7 +1,4 @@
 import Foundation
-import Runtime
-import Scenarios
-import Sessions
 
 /// Writes a report as pretty-printed JSON with sorted keys (stable for scripts and diffs).
 enum JSONOutput {

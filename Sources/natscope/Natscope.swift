@@ -1,8 +1,5 @@
 import ArgumentParser
 import Foundation
-import Runtime
-import Scenarios
-import Sessions
 
 @main
 struct Natscope: ParsableCommand {

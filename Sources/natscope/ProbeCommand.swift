@@ -2,9 +2,7 @@ import ArgumentParser
 import Console
 import Foundation
 import Network
-import Runtime
 import STUN
-import Scenarios
 import Sessions
 import Traversal
 

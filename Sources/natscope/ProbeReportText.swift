@@ -1,7 +1,5 @@
 import Foundation
-import Runtime
 import STUN
-import Scenarios
 import Sessions
 import Traversal
 

@@ -4,7 +4,6 @@ import Foundation
 import Network
 import Runtime
 import STUN
-import Scenarios
 import Sessions
 import Traversal
 

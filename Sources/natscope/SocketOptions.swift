@@ -2,7 +2,6 @@ import ArgumentParser
 import Network
 import Runtime
 import STUN
-import Scenarios
 import Sessions
 import Traversal
 

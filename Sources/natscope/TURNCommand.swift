@@ -2,7 +2,6 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Network
-import Runtime
 import STUN
 import Sessions
 import Traversal

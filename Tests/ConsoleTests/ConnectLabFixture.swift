@@ -1,5 +1,4 @@
 import Console
-import Runtime
 import STUN
 import Scenarios
 import Sessions

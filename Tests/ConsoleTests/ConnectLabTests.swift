@@ -1,5 +1,4 @@
 import Console
-import Runtime
 import Scenarios
 import Sessions
 import Testing

@@ -1,6 +1,4 @@
 import Foundation
-import Runtime
-import Scenarios
 import Sessions
 import Testing
 

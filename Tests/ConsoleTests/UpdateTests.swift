@@ -1,7 +1,5 @@
 import Console
 import Foundation
-import Runtime
-import Scenarios
 import Sessions
 import Testing
 import Traversal

@@ -1,5 +1,4 @@
 import Network
-import Runtime
 import Sessions
 import Testing
 

@@ -1,6 +1,5 @@
 import Foundation
 import Network
-import Runtime
 import STUN
 import Sessions
 import Testing

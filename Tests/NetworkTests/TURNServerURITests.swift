@@ -1,5 +1,4 @@
 import Network
-import Runtime
 import STUN
 import Sessions
 import Testing

@@ -1,5 +1,3 @@
-import Runtime
-import Scenarios
 import Sessions
 import Simulation
 import Traversal

@@ -1,6 +1,5 @@
 import Runtime
 import STUN
-import Scenarios
 import Sessions
 import Simulation
 import Testing

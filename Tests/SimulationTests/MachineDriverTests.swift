@@ -1,4 +1,3 @@
-import Runtime
 import STUN
 import Scenarios
 import Sessions

@@ -1,6 +1,4 @@
-import Runtime
 import STUN
-import Scenarios
 import Sessions
 import Simulation
 import Testing
