@@ -44,7 +44,7 @@ public final class RawTCPStream: RawByteStream, RuntimeResource {
       .connect(to: remote.nioAddress)
       .assumeIsolated().whenFailure { [weak self] error in
         guard let self, case .connecting = self.state else { return }
-        self.finish("cannot connect to \(remote): \(Self.describe(error))")
+        self.finish("cannot connect to \(remote): \(describeConnectionError(error))")
       }
   }
 
@@ -103,14 +103,6 @@ public final class RawTCPStream: RawByteStream, RuntimeResource {
     if case .connected(let channel) = previous { channel.close(promise: nil) }
     callback?(reason)
   }
-
-  fileprivate static func describe(_ error: any Error) -> String {
-    if let e = error as? IOError { return errnoText(e.errnoCode) }
-    if let e = error as? ChannelError, case .connectTimeout(let t) = e {
-      return "no answer within \(t.nanoseconds / 1_000_000) ms"
-    }
-    return "\(error)"
-  }
 }
 
 /// Feeds a raw TCP channel's events to its ``RawTCPStream``.
@@ -133,7 +125,7 @@ private final class RawTCPHandler: ChannelInboundHandler {
 
   func errorCaught(context: ChannelHandlerContext, error: any Error) {
     owner?.ended(
-      "connection to \(owner?.remoteAddress.description ?? "the device") failed: \(RawTCPStream.describe(error))"
+      "connection to \(owner?.remoteAddress.description ?? "the device") failed: \(describeConnectionError(error))"
     )
     context.close(promise: nil)
   }

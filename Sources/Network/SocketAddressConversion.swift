@@ -121,3 +121,12 @@ func errnoText(_ code: Int32) -> String {
   guard let p = strerror(code) else { return "error \(code)" }
   return String(cString: p)
 }
+
+/// A TCP connect or I/O failure in words: the errno's text, or the connect timeout.
+func describeConnectionError(_ error: any Error) -> String {
+  if let e = error as? IOError { return errnoText(e.errnoCode) }
+  if let e = error as? ChannelError, case .connectTimeout(let t) = e {
+    return "no answer within \(t.nanoseconds / 1_000_000) ms"
+  }
+  return "\(error)"
+}

@@ -107,7 +107,7 @@ public final class TCPConnection: RuntimeResource {
 
   func connectFailed(_ error: any Error) {
     guard case .connecting = state else { return }
-    finish(.connectFailed("cannot connect to \(remoteAddress): \(describe(error))"))
+    finish(.connectFailed("cannot connect to \(remoteAddress): \(describeConnectionError(error))"))
   }
 
   func received(_ buffer: ByteBuffer) {
@@ -134,7 +134,7 @@ public final class TCPConnection: RuntimeResource {
       finish(.failed(text))
       return
     }
-    finish(.failed("connection to \(remoteAddress) failed: \(describe(error))"))
+    finish(.failed("connection to \(remoteAddress) failed: \(describeConnectionError(error))"))
   }
 
   private func finish(_ reason: TCPCloseReason) {
@@ -143,14 +143,6 @@ public final class TCPConnection: RuntimeResource {
     runtime.unregister(self)
     if case .connected(let channel) = previous { channel.close(promise: nil) }
     onClose(self, reason)
-  }
-
-  private func describe(_ error: any Error) -> String {
-    if let e = error as? IOError { return errnoText(e.errnoCode) }
-    if let e = error as? ChannelError, case .connectTimeout(let t) = e {
-      return "no answer within \(t.nanoseconds / 1_000_000) ms"
-    }
-    return "\(error)"
   }
 }
 
