@@ -37,6 +37,8 @@ public struct ConnectFeed: Sendable {
       out.append(.localToken(d.token))
     case .finished(let report):
       out.append(.pairs(Self.pairs(progress)))
+      // The panel renders it to its width; `j` writes it as `natscope connect --json` does.
+      out.append(.finalReport(report))
       out.append(
         .report(
           lines: report.text.split(separator: "\n", omittingEmptySubsequences: false).map(

@@ -61,8 +61,8 @@ public enum ConsoleRunLoop {
           case .writeJSON:
             model.chrome.status = writeJSON(model, directory: directory)
           case .copy(let text):
+            // Write-only: whether it reached a clipboard is unknown; the screen says so.
             terminal.copyToClipboard(text)
-            model.chrome.status = "token copied (\(text.count) chars, OSC 52)"
           }
         }
       }
@@ -79,6 +79,8 @@ public enum ConsoleRunLoop {
     do {
       try model.jsonData().write(to: url)
       return "wrote \(url.path)"
+    } catch let unavailable as ConsoleFileUnavailable {
+      return unavailable.message
     } catch {
       return "could not write \(name): \(error.localizedDescription)"
     }

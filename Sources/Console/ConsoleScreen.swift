@@ -8,10 +8,16 @@ public enum ConsoleCommand: Equatable, Sendable {
   case rerun
   /// Write the screen's state as JSON (`natscope-<screen>-<time>.json` in the cwd).
   case writeJSON
-  /// Put this text on the clipboard (OSC 52) and say so in the status line.
+  /// Send this text to the terminal's clipboard (OSC 52); the screen says what that means.
   case copy(String)
   /// The person accepted the peer's description (connect): hand it to the session.
   case setRemoteDescription(SessionDescription)
+}
+
+/// Why `j` wrote no file (the status line shows the sentence).
+public struct ConsoleFileUnavailable: Error, Equatable, Sendable {
+  public var message: String
+  public init(_ message: String) { self.message = message }
 }
 
 /// A screen: a value holding its state, updated by keys and engine events and drawn by `view`.

@@ -30,7 +30,7 @@ public enum ConsoleView {
     "Tab, Shift-Tab  move focus between panels",
     "Up/Down         select a row;  PgUp/PgDn, Home/End scroll",
     "Enter           details of the selected row;  Esc closes",
-    "j               write the current state as JSON to the cwd",
+    "j               write JSON to the cwd (probe, connect: the --json report)",
     "?               this help",
   ]
 

@@ -3,6 +3,13 @@
 ///
 /// ncurses' keypad mode translates the sequences it knows (arrows, PgUp, …); the paste
 /// brackets are not among them, so they arrive as ESC followed by plain characters.
+///
+/// A paste without the brackets (a terminal or multiplexer that does not bracket it) arrives as
+/// a burst: many characters in one read, faster than anyone types. Printable characters (and
+/// the line breaks between them) are held until the read ends (``idle()``); a run of at least
+/// ``burstMinimum`` characters, or one that starts with the token prefix, becomes one `.paste`
+/// so its letters never run as commands. A shorter run that could be the start of a token
+/// (`nat…`) waits a few idle reads for the rest.
 public struct InputDecoder: Sendable {
   /// One thing ncurses read.
   public enum Raw: Equatable, Sendable {
@@ -16,6 +23,11 @@ public struct InputDecoder: Sendable {
   public static let idleLimit = 3
   public static let pasteIdleLimit = 60
 
+  /// A read with at least this many printable characters is a paste, not typing.
+  public static let burstMinimum = 8
+  /// The prefix of a natscope token: a run that starts with it is a paste however short.
+  public static let tokenPrefix = "natscope1."
+
   private static let escape: Unicode.Scalar = "\u{1B}"
   private static let pasteStart = Array("\u{1B}[200~".unicodeScalars)
   private static let pasteEnd = Array("\u{1B}[201~".unicodeScalars)
@@ -24,6 +36,8 @@ public struct InputDecoder: Sendable {
   private var pasting = false
   private var paste: [Unicode.Scalar] = []
   private var idleCount = 0
+  /// Printable characters and line breaks of the current read, not yet delivered.
+  private var burst: [Unicode.Scalar] = []
 
   public init() {}
 
@@ -53,9 +67,16 @@ public struct InputDecoder: Sendable {
       return []
     }
     switch raw {
+    case .key(.enter) where !burst.isEmpty && pending.isEmpty:
+      burst.append("\n")
+      return []
     case .key(let k):
-      return flushPending() + [k]
+      return flushBurst() + flushPending() + [k]
     case .scalar(let s):
+      if pending.isEmpty, Self.isBurstScalar(s), !(burst.isEmpty && Self.isLineBreak(s)) {
+        burst.append(s)
+        return []
+      }
       if !pending.isEmpty {
         pending.append(s)
         if pending == Self.pasteStart {
@@ -76,11 +97,12 @@ public struct InputDecoder: Sendable {
         }
         return flushPending()
       }
+      let held = flushBurst()
       if s == Self.escape {
         pending = [s]
-        return []
+        return held
       }
-      return Self.plain(s).map { [$0] } ?? []
+      return held + (Self.plain(s).map { [$0] } ?? [])
     }
   }
 
@@ -92,11 +114,52 @@ public struct InputDecoder: Sendable {
       guard idleCount >= Self.pasteIdleLimit else { return [] }
       return [finishPaste()]
     }
+    if !burst.isEmpty {
+      // The start of a token typed or pasted in pieces: wait a little for the rest.
+      let text = String(String.UnicodeScalarView(burst))
+      if text.count < Self.tokenPrefix.count, Self.tokenPrefix.hasPrefix(text), text.count > 1,
+        idleCount < Self.idleLimit
+      {
+        return []
+      }
+      return flushBurst()
+    }
     if pending == [Self.escape] || (!pending.isEmpty && idleCount >= Self.idleLimit) {
       return flushPending()
     }
     return []
   }
+
+  /// Delivers the held characters: one `.paste` for a burst (a trailing line break becomes
+  /// Enter after it), else each as a key.
+  private mutating func flushBurst() -> [KeyEvent] {
+    guard !burst.isEmpty else { return [] }
+    var scalars = burst
+    burst = []
+    var trailingBreak = false
+    while let last = scalars.last, Self.isLineBreak(last) {
+      scalars.removeLast()
+      trailingBreak = true
+    }
+    let text = String(String.UnicodeScalarView(scalars)).replacingCRLF()
+    let printable = scalars.filter { !Self.isLineBreak($0) }.count
+    if printable >= Self.burstMinimum || (text.hasPrefix(Self.tokenPrefix)) {
+      return [.paste(String(text.prefix(Self.pasteLimit)))] + (trailingBreak ? [.enter] : [])
+    }
+    var out: [KeyEvent] = []
+    for s in scalars {
+      if let k = Self.plain(s) { out.append(k) }
+    }
+    if trailingBreak { out.append(.enter) }
+    return out
+  }
+
+  /// Printable characters and line breaks: what a paste is made of.
+  static func isBurstScalar(_ s: Unicode.Scalar) -> Bool {
+    isLineBreak(s) || (s.value >= 0x20 && s.value != 0x7F)
+  }
+
+  static func isLineBreak(_ s: Unicode.Scalar) -> Bool { s == "\r" || s == "\n" }
 
   private mutating func finishPaste() -> KeyEvent {
     pasting = false

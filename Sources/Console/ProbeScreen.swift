@@ -1,5 +1,6 @@
 import Foundation
 import STUN
+import Sessions
 import Traversal
 
 /// The probe screen: one row per RFC 5780 test, a verdict panel, the server line.
@@ -391,21 +392,15 @@ public struct ProbeScreen: ConsoleScreen {
     }
   }
 
+  /// The `j` file: the report exactly as `natscope probe --json` prints it (the same encoder,
+  /// the same schema), once the probe is done. (The console asks the router about port
+  /// mapping only after it closes, so the file has no `portMapping`.)
   public func jsonData() throws -> Data {
-    struct Partial: Encodable {
-      var screen = "probe"
-      var server: String
-      var finished: Bool
-      var elapsedMs: Double
-      var failure: String?
-      var steps: [ProbeStep]
-      var report: ProbeReport?
+    guard let report else {
+      throw ConsoleFileUnavailable(
+        "no report yet: j writes it (as probe --json prints it) once the probe is done")
     }
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    return try encoder.encode(
-      Partial(
-        server: server, finished: report != nil, elapsedMs: elapsedMs, failure: failure,
-        steps: steps, report: report))
+    return try ReportJSON.encode(report)
   }
+
 }

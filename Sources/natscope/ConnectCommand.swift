@@ -41,9 +41,11 @@ struct ConnectCommand: ParsableCommand {
       now, USER from --turn-user), password base64(HMAC-SHA1(secret, user name)).
 
       On a terminal (and without --json, --no-tui, --token-in, --token-out or --sdp) the \
-      exchange runs in a console: `c` copies your token (OSC 52), `p` or a paste takes the \
-      peer's, Enter accepts it; candidates, checks and events show live; `q` quits and the \
-      report is printed.
+      exchange runs in a console: `t` shows your whole token to select by hand, `c` sends it \
+      to the terminal's clipboard (OSC 52, which tmux and many terminals drop), `p` or a \
+      paste takes the peer's token or SDP, Enter accepts it; candidates, checks and events \
+      show live; `j` writes the --json report once the verdict is in; `q` quits and the \
+      report is printed (before a verdict, your token).
 
       Exit status: 0 connected, 1 usage error or unreadable token, 2 no path worked.
       """)

@@ -17,6 +17,7 @@ extension ConsoleRunner {
     var feed = ConnectFeed()
     var model = ConnectScreen(peerRole: peerRole)
     model.model.role = configuration.role == .offer ? "controlling" : "controlled"
+    model.clipboard = ClipboardPath.detect(environment: ProcessInfo.processInfo.environment)
     let started = ProcessInfo.processInfo.systemUptime
     do {
       try runner.start()
@@ -48,7 +49,18 @@ extension ConsoleRunner {
       // Release TURN allocations (bounded) before anything else, as on SIGINT without the
       // console.
       cleanup: { ConnectCommand.close(runner) })
+    // Quit before a verdict (no answer came, or no checks from the offerer): the token goes to
+    // the normal terminal, where it can be selected and copied (the session that made it has
+    // ended, though).
+    let quitEarly = model.model.connected == nil
     for entry in runner.drain() { _ = feed.events(for: entry) }
+    if quitEarly, !model.model.localToken.isEmpty {
+      let what = configuration.role == .offer ? "offer" : "answer"
+      print(
+        "Your \(what) token (\(model.model.localToken.count) characters); the session that made it has ended, so a new natscope connect makes a new one:"
+      )
+      print(model.model.localToken)
+    }
     guard let report = feed.progress.report else {
       throw fail("stopped before a verdict (no report)")
     }

@@ -1,11 +1,11 @@
 import Foundation
+import Sessions
 
-/// Writes a report as pretty-printed JSON with sorted keys (stable for scripts and diffs).
+/// Writes a report as pretty-printed JSON with sorted keys (stable for scripts and diffs):
+/// ``ReportJSON``, which the console's `j` file uses too.
 enum JSONOutput {
   static func encode<T: Encodable>(_ value: T) throws -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    return String(decoding: try encoder.encode(value), as: UTF8.self)
+    String(decoding: try ReportJSON.encode(value).dropLast(), as: UTF8.self)
   }
 
   static func print<T: Encodable>(_ value: T) throws {

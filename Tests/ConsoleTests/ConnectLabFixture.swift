@@ -18,8 +18,8 @@ final class ConnectLabRun {
   let answer: SessionRunner<ConnectLogEntry, ConnectSessionCommand>
   var offerScreen: ConnectScreen
   var answerScreen: ConnectScreen
-  private var offerFeed = ConnectFeed()
-  private var answerFeed = ConnectFeed()
+  private(set) var offerFeed = ConnectFeed()
+  private(set) var answerFeed = ConnectFeed()
   /// Pasted into the answerer before the real offer token (nil: none).
   var badPaste: String?
   /// When set, no token is handed over (the screens wait for their peers).

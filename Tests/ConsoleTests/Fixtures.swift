@@ -151,4 +151,54 @@ enum Fixtures {
       "natscope1:eyJ1ZnJhZyI6ImFiY2QiLCJwd2QiOiIwMTIzNDU2Nzg5YWJjZGVmIiwiY2FuZGlkYXRlcyI6WyIxIDEgdWRwIl19"
     return m
   }
+
+  /// A token as long as a real one with a few candidates (about 300 characters).
+  static let longToken: String = {
+    let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+    var body = ""
+    for _ in 0..<290 {
+      state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+      body.append(alphabet[Int(state >> 58)])
+    }
+    return "natscope1." + body
+  }()
+
+  /// The lines of a connect report, in the shape ConnectReportText writes them.
+  static func connectReportLines(connected: Bool) -> [String] {
+    let head =
+      connected
+      ? [
+        "Connected in 412 ms, through the NATs (srflx ↔ srflx).",
+        "Selected pair: 198.51.100.1:61000 ↔ 198.51.100.2:42000, RTT 25.5 ms.",
+      ]
+      : [
+        "Not connected: no pair answered within 15 s (7 checks on each of 5 pairs).",
+        "Consent to send was lost on the selected pair after 9.2 s.",
+      ]
+    return head + [
+      "",
+      "NATs: this host port-restricted cone (EIM, APDF), peer port-restricted cone (EIM, APDF).",
+      "Prediction: a direct path through the NATs should work (both map independently of the destination).",
+      "",
+      "Paths",
+      "  ✗ direct     192.168.1.10:50000 ↔ 10.0.0.5:40000: no answer after 7 checks (private address not routable from the peer).",
+      connected
+        ? "  ✓ reflexive  Worked: 198.51.100.1:61000 ↔ 198.51.100.2:42000 answered in 25.5 ms."
+        : "  ✗ reflexive  198.51.100.1:61000 ↔ 198.51.100.2:42000: no answer after 7 checks.",
+      "  – relay      Not needed: a better path worked first; no TURN server was given.",
+      "",
+      "Timings",
+      "  gathering        94 ms (3 candidates)",
+      "  waited for peer  1.1 s (the peer's answer)",
+      "  checks           318 ms to the selected pair",
+      "",
+      "Candidates",
+      "  local   host 192.168.1.10:50000, srflx 198.51.100.1:61000, relay 203.0.113.20:49152",
+      "  remote  host 10.0.0.5:40000, srflx 198.51.100.2:42000",
+      "",
+      "Pairs: 5 formed, 4 checked, 2 succeeded, 1 failed.",
+      "Last line of the report.",
+    ]
+  }
 }

@@ -7,9 +7,14 @@ import Testing
     text.unicodeScalars.flatMap { d.feed(.scalar($0)) }
   }
 
+  /// One read of the terminal: its characters, then the empty read that ends it.
+  func read(_ d: inout InputDecoder, _ text: String) -> [KeyEvent] {
+    feed(&d, text) + d.idle()
+  }
+
   @Test func plainKeys() {
     var d = InputDecoder()
-    #expect(feed(&d, "q\t\r?") == [.char("q"), .tab, .enter, .char("?")])
+    #expect(read(&d, "q\t\r?") == [.char("q"), .tab, .enter, .char("?")])
     #expect(d.feed(.key(.up)) == [.up])
     #expect(feed(&d, "\u{3}") == [.interrupt])
   }
@@ -40,7 +45,8 @@ import Testing
 
   @Test func bracketedPasteInOneRead() {
     var d = InputDecoder()
-    #expect(feed(&d, "\u{1B}[200~hello world\u{1B}[201~x") == [.paste("hello world"), .char("x")])
+    #expect(
+      read(&d, "\u{1B}[200~hello world\u{1B}[201~x") == [.paste("hello world"), .char("x")])
   }
 
   @Test func bracketedPasteSplitAcrossReads() {
@@ -81,5 +87,65 @@ import Testing
       return
     }
     #expect(text.count == InputDecoder.pasteLimit)
+  }
+
+  // MARK: Pastes without brackets
+
+  @Test func aKeyPerReadIsAKey() {
+    var d = InputDecoder()
+    var out: [KeyEvent] = []
+    for c in "cpqj" { out += read(&d, String(c)) }
+    #expect(out == [.char("c"), .char("p"), .char("q"), .char("j")])
+  }
+
+  /// A token arriving in one read (a paste the terminal did not bracket) is one paste: the
+  /// `c` and `p` in "natscope1." never run as commands.
+  @Test func aTokenBurstIsAPaste() {
+    var d = InputDecoder()
+    let token = "natscope1.AQB9AtwukS1P5HmRCFJQZGhXOWtGGHpIOGxLVGZ5b2RR"
+    #expect(read(&d, token) == [.paste(token)])
+    // Its line break is Enter, after the paste.
+    #expect(read(&d, token + "\r") == [.paste(token), .enter])
+  }
+
+  @Test func manyCharactersInOneReadAreAPaste() {
+    var d = InputDecoder()
+    #expect(read(&d, "cpcpcpcp") == [.paste("cpcpcpcp")])
+    // Fewer are typing (keys pressed together), each a key.
+    #expect(read(&d, "cp") == [.char("c"), .char("p")])
+  }
+
+  /// A short start of a token waits a few idle reads for the rest, then is one paste.
+  @Test func aTokenSplitAcrossReadsStaysOnePasteStart() {
+    var d = InputDecoder()
+    #expect(read(&d, "natsc") == [])
+    #expect(read(&d, "ope1.QUJD") == [.paste("natscope1.QUJD")])
+    // When the rest never comes, the keys are delivered after the idle limit.
+    var out = read(&d, "na")
+    for _ in 0..<InputDecoder.idleLimit { out += d.idle() }
+    #expect(out == [.char("n"), .char("a")])
+  }
+
+  /// Lines pasted without brackets keep their line breaks (SDP); the last break is Enter.
+  @Test func multiLineBurstKeepsLines() {
+    var d = InputDecoder()
+    let sdp = "a=ice-ufrag:abcd\r\na=ice-pwd:0123456789abcdefghijkl\r\n\r\n"
+    #expect(
+      read(&d, sdp) == [.paste("a=ice-ufrag:abcd\na=ice-pwd:0123456789abcdefghijkl"), .enter])
+  }
+
+  @Test func keysAfterABurstComeAfterIt() {
+    var d = InputDecoder()
+    #expect(
+      read(&d, "natscope1.QUJD\u{1B}[Z") == [.paste("natscope1.QUJD"), .backTab])
+    #expect(read(&d, "natscope1.QUJD\t") == [.paste("natscope1.QUJD"), .tab])
+  }
+
+  /// Bracketed pastes keep their lines too (the screen decides what they are).
+  @Test func bracketedMultiLinePasteKeepsLines() {
+    var d = InputDecoder()
+    #expect(
+      read(&d, "\u{1B}[200~a=ice-ufrag:abcd\r\na=ice-pwd:x\r\n\u{1B}[201~")
+        == [.paste("a=ice-ufrag:abcd\na=ice-pwd:x\n")])
   }
 }

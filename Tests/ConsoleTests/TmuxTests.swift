@@ -1,6 +1,7 @@
 import Foundation
 import Sessions
 import Testing
+import Traversal
 
 #if canImport(Glibc)
   import Glibc
@@ -268,7 +269,11 @@ struct TmuxTests {
     offer.expectShows(["natscope connect  agent waiting (controlling)", "local  host  127.0.0.1:"])
     let offerToken = offer.copyToken()
     #expect(offerToken.hasPrefix("natscope1."), "no offer token copied")
-    #expect(offer.waitFor { $0.contains("token copied") }.contains("token copied"))
+    // `c` says what it sent and that tmux may drop it, never "copied", and shows the token.
+    offer.expectShows([
+      "sent by OSC 52; tmux drops it unless set-clipboard is on", "Your offer token",
+    ])
+    #expect(!offer.capture().contains("copied"))
 
     // A bad token first: the sentence shows and the field stays open for the real one.
     _ = answer.waitFor { $0.contains("agent waiting") }
@@ -301,5 +306,77 @@ struct TmuxTests {
       #expect(after.contains("Selected pair"), "\(after)")
       #expect(!after.contains("check list ("), "console left on screen:\n\(after)")
     }
+  }
+
+  /// The exchange by hand, as issue #10 asks: the offer is read off the first console's screen
+  /// (the token view `t` opens), pasted without bracketed paste into the second (a burst, not
+  /// keys), the answer read off the second and pasted back (bracketed) after 30 s, as a person
+  /// would take; both connect and exit 0 on `q`.
+  @Test func connectByHandWithThirtySecondsBeforeTheAnswer() throws {
+    let connect =
+      "TERM=tmux-256color LANG=C.UTF-8 \(TmuxPane.binary.path) connect --include-loopback --no-probe"
+    let offer = try TmuxPane(command: connect, cols: 80, rows: 24)
+    defer { offer.close() }
+    let answer = try TmuxPane(command: connect + " --answer", cols: 80, rows: 24)
+    defer { answer.close() }
+
+    offer.expectShows(["agent waiting (controlling)", "local  host  127.0.0.1:"])
+    let offerToken = Self.readToken(from: offer, role: "offer")
+    #expect(offerToken.hasPrefix("natscope1."), "no offer token on the screen")
+    #expect((try? SessionDescription(token: offerToken, expecting: .offer)) != nil)
+
+    // Pasted as the screen showed it (wrapped lines), without brackets: the `c` and `p` in
+    // the token must not copy or open anything; Enter accepts.
+    _ = answer.waitFor { $0.contains("agent waiting") }
+    _ = try answer.tmux(["set-buffer", "-b", "offer", Self.wrapped(offerToken, width: 80)])
+    _ = try answer.tmux(["paste-buffer", "-b", "offer", "-t", "s"])
+    answer.expectShows(["peer's (Enter accepts):"])
+    answer.send("Enter")
+    answer.expectShows(["peer's token accepted", "remote host  127.0.0.1:"])
+    let answerToken = Self.readToken(from: answer, role: "answer")
+    #expect(answerToken.hasPrefix("natscope1."), "no answer token on the screen")
+
+    // A person takes a while to carry the answer back.
+    sleep(30)
+    _ = try offer.tmux(["set-buffer", "-b", "answer", Self.wrapped(answerToken, width: 80)])
+    _ = try offer.tmux(["paste-buffer", "-p", "-b", "answer", "-t", "s"])
+    offer.expectShows(["peer's (Enter accepts):"])
+    offer.send("Enter")
+
+    let offerDone = offer.expectShows(
+      ["natscope connect  connected (controlling)", "Connected in", "★◆"], tries: 400)
+    let answerDone = answer.expectShows(
+      ["natscope connect  connected (controlled)", "Connected in"], tries: 400)
+    #expect(!offerDone.contains("waiting"), "\(offerDone)")
+    TmuxPane.saveCapture(offerDone, name: "connect-offer-80x24")
+    TmuxPane.saveCapture(answerDone, name: "connect-answer-80x24")
+
+    for pane in [offer, answer] { pane.send("q") }
+    for pane in [offer, answer] {
+      let after = pane.waitFor(tries: 300) { $0.contains("EXITED") }
+      #expect(after.contains("EXITED 0"), "\(after)")
+      #expect(after.contains("Connected in"), "\(after)")
+    }
+  }
+
+  /// Opens the token view (`t`), reads the token off the screen as a person would select it
+  /// (the rows from the one starting with the prefix to the first empty one), closes the view.
+  static func readToken(from pane: TmuxPane, role: String) -> String {
+    pane.send("t")
+    let screen = pane.expectShows(["Your \(role) token, ", "t or Esc back"])
+    TmuxPane.saveCapture(screen, name: "connect-token-\(role)")
+    let rows = screen.split(separator: "\n", omittingEmptySubsequences: false).map {
+      String($0).trimmingCharacters(in: .whitespaces)
+    }
+    pane.send("t")
+    guard let start = rows.firstIndex(where: { $0.hasPrefix("natscope1.") }) else { return "" }
+    return rows[start...].prefix { !$0.isEmpty }.joined()
+  }
+
+  /// `token` cut into lines of `width`, as a selection of the token view holds it.
+  static func wrapped(_ token: String, width: Int) -> String {
+    stride(from: 0, to: token.count, by: width).map {
+      String(token.dropFirst($0).prefix(width))
+    }.joined(separator: "\n")
   }
 }

@@ -162,7 +162,10 @@ import Traversal
     let data = try #require(
       FileManager.default.contents(atPath: dir.appendingPathComponent(files[0]).path))
     let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-    #expect(object?["finished"] as? Bool == true)
+    // The file is the report exactly as `natscope probe --json` prints it.
+    let report = try #require(s.report)
+    #expect(object?["schemaVersion"] as? Int == report.schemaVersion)
+    #expect(data == (try ReportJSON.encode(report)))
   }
 
   @Test func renderOptionsFollowLocaleAndNoColor() {
@@ -260,22 +263,26 @@ import Traversal
   }
 }
 
-/// The `j` file of the connect screen: the screen's state with a schema version, never the
-/// tokens (they carry the ICE passwords).
+/// The `j` file of the connect screen: the report exactly as `natscope connect --json` prints
+/// it (same encoder, same schema), never a token or an ICE password.
 @Suite struct ConnectJSONFileTests {
-  @Test func theConnectFileHasNoTokenAndNamesItsSchema() throws {
-    var screen = ConnectScreen(peerRole: .answer)
-    let secret = "Pw0rdThatMustNotLeak22"
-    screen.model.localToken = "natscope1.LOCAL" + secret
-    screen.model.remoteToken = "natscope1.REMOTE" + secret
-    screen.model.reportLines = ["Connected in 12 ms, directly (host ↔ host)."]
-    let text = String(decoding: try screen.jsonData(), as: UTF8.self)
-    #expect(!text.contains(secret))
+  @Test func theConnectFileIsTheJSONReportWithoutSecrets() throws {
+    let run = try ConnectLabRun()
+    try run.run { $0.offerScreen.model.connected != nil }
+    let screen = run.offerScreen
+    let report = try #require(run.offerFeed.progress.report)
+    let data = try screen.jsonData()
+    #expect(data == (try ReportJSON.encode(report)))
+    let text = String(decoding: data, as: UTF8.self)
+    for token in [screen.model.localToken, screen.model.remoteToken] {
+      let d = try SessionDescription(token: token)
+      #expect(!text.contains(d.password))
+    }
     #expect(!text.contains("natscope1."))
     let o = try #require(
       try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
-    #expect(o["schemaVersion"] as? Int == 1)
-    #expect(o["screen"] as? String == "connect")
-    #expect((o["report"] as? [String])?.first?.hasPrefix("Connected in 12 ms") == true)
+    #expect(o["schemaVersion"] as? Int == ConnectReport.currentSchemaVersion)
+    #expect(o["state"] as? String == "connected")
+    #expect(o["selectedPair"] is [String: Any])
   }
 }

@@ -100,7 +100,8 @@ public struct DescriptionReader: Sendable {
     }
   }
 
-  static func looksLikeSDP(_ line: Substring) -> Bool {
+  /// Whether a line reads as SDP (`x=…`, or an attribute without its `a=`).
+  public static func looksLikeSDP(_ line: Substring) -> Bool {
     let l = line.lowercased()
     if l.count >= 2, l.dropFirst().first == "=" { return true }
     return ["candidate:", "ice-ufrag:", "ice-pwd:", "end-of-candidates", "ice-options:"].contains {
