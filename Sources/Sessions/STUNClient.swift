@@ -84,6 +84,14 @@ public final class STUNClient {
         acceptedSources: query.acceptAnySource ? .any : .destinationOnly, at: runtime.now))
   }
 
+  /// Opens socket `id` now (it is otherwise opened by its first query) and returns its bound
+  /// address; a port mapping for it can then be asked for before anything is sent.
+  @discardableResult
+  public func open(_ id: ProbeSocketID) throws -> TransportAddress? {
+    guard !closed else { throw RuntimeError.failed("the STUN client is closed") }
+    return try socket(id).localAddress
+  }
+
   /// Closes every socket and abandons pending queries (their completions are not called).
   public func close() {
     closed = true

@@ -113,6 +113,83 @@ public final class NATBox {
     if let inside { insideInterface?.link = inside }
   }
 
+  // MARK: Router services and port forwards
+
+  /// A port forward made through a port-mapping protocol: datagrams to `external` go to
+  /// `internalAddress`, from any source, and datagrams from `internalAddress` leave from
+  /// `external`, until `expires` (nil: permanent).
+  public struct Forward: Hashable, Sendable {
+    public var external: TransportAddress
+    public var internalAddress: TransportAddress
+    public var expires: Instant?
+
+    func isLive(at now: Instant) -> Bool { expires.map { now < $0 } ?? true }
+  }
+
+  /// A UDP service on the router's inside address: gets each datagram's payload and source,
+  /// and a function that sends a reply from the service's port into the LAN.
+  public typealias Service = (
+    _ bytes: [UInt8], _ from: TransportAddress,
+    _ reply: @escaping (_ bytes: [UInt8], _ to: TransportAddress) -> Void
+  ) -> Void
+
+  private var services: [UInt16: Service] = [:]
+  private var forwardsByExternal: [TransportAddress: Forward] = [:]
+
+  /// Runs `service` on UDP `port` of the router's inside address (a PCP or NAT-PMP responder).
+  public func listen(port: UInt16, _ service: @escaping Service) {
+    services[port] = service
+  }
+
+  /// The port forwards that are live now, by external port.
+  public var forwards: [Forward] {
+    let now = network?.now ?? .zero
+    return forwardsByExternal.values.filter { $0.isLive(at: now) }
+      .sorted { $0.external.port < $1.external.port }
+  }
+
+  /// Forwards UDP port `externalPort` of the first public address to `internalAddress` for
+  /// `lifetime` (nil: permanent), replacing a forward of the same inside endpoint; when the port
+  /// is taken (by a NAT mapping or another host's forward), the next free one is used. Returns
+  /// the external address, or nil when no port is free.
+  public func addForward(
+    externalPort: UInt16, to internalAddress: TransportAddress, lifetime: Duration?
+  ) -> TransportAddress? {
+    guard let ip = publicIPs.first(where: { $0.family == internalAddress.ip.family }),
+      let network
+    else { return nil }
+    let now = network.now
+    if let old = liveForward(internal: internalAddress, now: now) {
+      forwardsByExternal[old.external] = nil
+    }
+    let first = Int(externalPort == 0 ? internalAddress.port : externalPort)
+    for step in 0..<64512 {
+      let port = 1024 + (first - 1024 + step + 64512) % 64512
+      let candidate = TransportAddress(ip: ip, port: UInt16(port))
+      guard isFree(candidate, now: now) else { continue }
+      forwardsByExternal[candidate] = Forward(
+        external: candidate, internalAddress: internalAddress,
+        expires: lifetime.map { now + $0 })
+      return candidate
+    }
+    return nil
+  }
+
+  /// Removes the forward of `internalAddress`; returns whether there was one.
+  @discardableResult
+  public func removeForward(internal internalAddress: TransportAddress) -> Bool {
+    guard let network, let f = liveForward(internal: internalAddress, now: network.now) else {
+      return false
+    }
+    forwardsByExternal[f.external] = nil
+    return true
+  }
+
+  private func liveForward(internal address: TransportAddress, now: Instant) -> Forward? {
+    guard !forwardsByExternal.isEmpty else { return nil }
+    return forwardsByExternal.values.first { $0.internalAddress == address && $0.isLive(at: now) }
+  }
+
   // MARK: Forwarding
 
   /// A datagram arrived on the inside interface (from the LAN).
@@ -133,8 +210,21 @@ public final class NATBox {
       return
     }
     if packet.destination.ip == insideAddress {
-      // Addressed to the router itself: nothing listens.
-      network.record(.dropped(.noListener), packet, at: name)
+      guard let service = services[packet.destination.port] else {
+        // Addressed to the router itself: nothing listens.
+        network.record(.dropped(.noListener), packet, at: name)
+        return
+      }
+      network.record(.delivered, packet, at: name)
+      let local = packet.destination
+      service(packet.payload, packet.source) { [weak self] bytes, to in
+        guard let self, let network = self.network, let inside = self.insideInterface else {
+          return
+        }
+        let reply = network.makePacket(source: local, destination: to, payload: bytes)
+        network.record(.sent, reply, at: self.name)
+        network.transmit(reply, from: inside)
+      }
       return
     }
     if outsideInterfaces[packet.destination.ip] != nil {
@@ -144,6 +234,16 @@ public final class NATBox {
     guard publicIPs.contains(where: { $0.family == packet.source.ip.family }) else {
       // No external address of this family (IPv6 through an IPv4-only NAT).
       network.record(.dropped(.noRoute), packet, at: name)
+      return
+    }
+    if let forward = liveForward(internal: packet.source, now: network.now),
+      let iface = outsideInterfaces[forward.external.ip]
+    {
+      // A port mapping made through PCP, NAT-PMP or UPnP is endpoint-independent both ways.
+      var out = packet
+      out.source = forward.external
+      network.record(.translated, out, at: name)
+      network.transmit(out, from: iface)
       return
     }
     guard let mapping = outboundMapping(for: packet, now: network.now) else {
@@ -174,6 +274,13 @@ public final class NATBox {
       return
     }
     let now = network.now
+    if let forward = forwardsByExternal[packet.destination], forward.isLive(at: now) {
+      var inbound = packet
+      inbound.destination = forward.internalAddress
+      network.record(.translated, inbound, at: name)
+      network.transmit(inbound, from: insideInterface)
+      return
+    }
     guard let mapping = byExternal[packet.destination] else {
       network.record(.dropped(.noMapping), packet, at: name)
       return
@@ -358,6 +465,7 @@ public final class NATBox {
 
   /// True when no live mapping uses `address`; an expired one found there is removed.
   private func isFree(_ address: TransportAddress, now: Instant) -> Bool {
+    if let f = forwardsByExternal[address], f.isLive(at: now) { return false }
     guard let m = byExternal[address] else { return true }
     if isExpired(m, now: now) {
       remove(m)

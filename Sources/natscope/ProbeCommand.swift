@@ -32,6 +32,15 @@ struct ProbeCommand: ParsableCommand {
       differs from the one the STUN server saw, there is another NAT above the router. The
       router is not asked when every server is on loopback.
 
+      With --port-mapping, natscope also makes one short-lived test mapping after the probe: a
+      UDP socket's port mapped on the router for 30 s with the first protocol that answered (PCP
+      MAP, else NAT-PMP's UDP mapping request, else UPnP IGD AddPortMapping), the same external
+      port suggested. From that socket it asks the RFC 5780 server (CHANGE-REQUEST and
+      RESPONSE-PORT) to answer from its other address and port to the mapped external port: if
+      the answer arrives, peers get in through the mapping. Then it deletes the mapping
+      (lifetime 0, or DeletePortMapping), also on Ctrl-C or SIGTERM. The report lists every
+      request sent to the router.
+
       Exit status: 0 verdict reached, 1 usage or internal error, 2 no server reachable, no
       STUN server at the address (ICMP port unreachable), or UDP blocked.
       """)
@@ -63,6 +72,12 @@ struct ProbeCommand: ParsableCommand {
   @Flag(help: "Do not ask the default gateway about port mapping (NAT-PMP, PCP, UPnP IGD).")
   var noPortMapping = false
 
+  @Flag(
+    help:
+      "Also make a 30 s test mapping of one UDP port on the router, prove peers get in through it, and delete it."
+  )
+  var portMapping = false
+
   @Option(
     help: ArgumentHelp("Fresh sockets used to learn port allocation (0 to skip).", valueName: "n"))
   var portSamples: Int = 4
@@ -74,6 +89,9 @@ struct ProbeCommand: ParsableCommand {
   func validate() throws {
     guard (0...32).contains(portSamples) else {
       throw ValidationError("--port-samples must be between 0 and 32.")
+    }
+    guard !(portMapping && noPortMapping) else {
+      throw ValidationError("--port-mapping and --no-port-mapping cannot be used together.")
     }
     guard (1...3600).contains(lifetimeMax) else {
       throw ValidationError("--lifetime-max must be between 1 and 3600 seconds.")
@@ -146,6 +164,12 @@ struct ProbeCommand: ParsableCommand {
       report = outcome
       if let portMapping { report.attach(portMapping: portMapping) }
     }
+    var interrupted: Int32?
+    if portMapping, askPortMapping, let pm = report.portMapping {
+      let (test, signal) = testMapping(runtime, report: report, portMapping: pm)
+      report.portMapping?.testMapping = test
+      interrupted = signal
+    }
     if json {
       try JSONOutput.print(report)
     } else {
@@ -155,6 +179,7 @@ struct ProbeCommand: ParsableCommand {
           Data(("skipped: " + problems.joined(separator: "; ") + "\n").utf8))
       }
     }
+    if let interrupted { throw ExitCode(128 + interrupted) }
     // Exit 2 when UDP is blocked, and when no server answered because each one's address
     // was reported unreachable (no STUN server there).
     if report.udpBlocked || report.mappedAddress == nil {
@@ -175,10 +200,59 @@ struct ProbeCommand: ParsableCommand {
     }
   }
 
+  /// Makes, tests and deletes the test mapping (`--port-mapping`); Ctrl-C or SIGTERM skips to
+  /// the deletion. Returns the report and the signal that interrupted it, if one did.
+  func testMapping(_ runtime: NIORuntime, report: ProbeReport, portMapping pm: PortMappingReport)
+    -> (PortMappingTestReport, Int32?)
+  {
+    let configuration = PortMappingTestSession.Configuration(
+      gateway: pm.gateway,
+      protocols: pm.protocols.filter { $0.answered && $0.error == nil }.map(\.name),
+      routerAddress: pm.externalAddress, stunServer: report.server,
+      serverSupportsChange: report.serverSupport?.rfc5780 ?? false,
+      serverSeen: report.udpBlocked ? nil : report.mappedAddress?.ip)
+    let box = PortMappingTestBox()
+    let signalQueue = DispatchQueue(label: "natscope.probe.signals")
+    var sources: [any DispatchSourceSignal] = []
+    defer { sources.forEach { $0.cancel() } }
+    for sig in [SIGINT, SIGTERM] {
+      signal(sig, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: sig, queue: signalQueue)
+      source.setEventHandler {
+        _ = try? runtime.onLoop { _ in
+          box.signal = sig
+          box.session?.interrupt()
+        }
+      }
+      source.resume()
+      sources.append(source)
+    }
+    let result = try? runtime.run(timeout: configuration.limit + .seconds(10)) { rt, done in
+      let session = PortMappingTestSession(
+        runtime: global.logged(rt, "natscope.portmap"), configuration: configuration,
+        connector: rt.rawStreamConnector())
+      box.session = session
+      session.start { done.succeed($0) }
+    }
+    let signal = try? runtime.onLoop { _ in box.signal }
+    return (
+      result
+        ?? PortMappingTestReport(
+          requestedLifetime: configuration.lifetime,
+          error: "the test mapping did not finish in time"), signal ?? nil
+    )
+  }
+
   /// The longest the port-mapping questions may take when run after the console (each protocol
   /// gives up sooner on its own: at most 2 s for SSDP plus 2 s per HTTP exchange).
   static let portMappingLimit: Duration = .seconds(10)
 
   /// Loopback addresses count as "ours" when a probe runs against a local server.
   static let loopbacks: [IPAddress] = [.loopbackV4, .loopbackV6]
+}
+
+/// The running test mapping, reachable from the signal handler (touched only on the loop).
+final class PortMappingTestBox: @unchecked Sendable {
+  var session: PortMappingTestSession?
+  var signal: Int32?
 }

@@ -76,6 +76,31 @@ struct ProbeReportText {
       if let d = r.doubleNAT {
         row("double NAT", d.detected.map { $0 ? "yes" : "none seen" } ?? "unknown", d.reason)
       }
+      if let t = pm.testMapping {
+        let status: String
+        if !t.created {
+          status = "not created"
+        } else {
+          let got = t.verified.map { $0 ? "peers got in" : "nothing got in" } ?? "not tested"
+          status = "created, \(got), " + (t.deleted ? "deleted" : "NOT confirmed deleted")
+        }
+        row("test mapping", status, t.summary)
+        if let v = t.verification {
+          for line in wrap(v, width: 76) { out.append(String(repeating: " ", count: 16) + line) }
+        }
+        if let e = t.error, t.created {
+          for line in wrap(e, width: 76) { out.append(String(repeating: " ", count: 16) + line) }
+        }
+        if !t.sent.isEmpty {
+          out.append(String(repeating: " ", count: 16) + "sent to the router:")
+          for request in t.sent {
+            for (i, line) in wrap(request, width: 74).enumerated() {
+              out.append(
+                String(repeating: " ", count: i == 0 ? 16 : 18) + (i == 0 ? "- " : "") + line)
+            }
+          }
+        }
+      }
     }
     row("legacy name", r.legacyType)
     out.append("")

@@ -5,7 +5,8 @@ import STUN
 ///
 /// JSON keys: `gateway` (absent when the host has no default gateway), `protocols` (one
 /// ``PortMappingResult`` each for PCP, NAT-PMP and UPnP IGD), `externalAddress` (the address
-/// the router claims, absent when none answered with one).
+/// the router claims, absent when none answered with one), `testMapping` (a
+/// ``PortMappingTestReport``, present only with `probe --port-mapping`).
 public struct PortMappingReport: Sendable, Hashable, Codable {
   /// The default gateway asked; nil when the host has none.
   public var gateway: IPAddress?
@@ -14,6 +15,8 @@ public struct PortMappingReport: Sendable, Hashable, Codable {
   /// The router's own external address: the first one a protocol claimed (PCP, then NAT-PMP,
   /// then UPnP IGD); nil when none did.
   public var externalAddress: IPAddress?
+  /// The short-lived test mapping (`probe --port-mapping`); nil when none was asked for.
+  public var testMapping: PortMappingTestReport? = nil
 
   public init(gateway: IPAddress?, protocols: [PortMappingResult]) {
     self.gateway = gateway
