@@ -713,7 +713,7 @@ public struct ConnectScreen: ConsoleScreen {
   public func jsonData() throws -> Data {
     guard let finalReport else {
       throw ConsoleFileUnavailable(
-        "no report yet: j writes it (as connect --json prints it) once the verdict is in")
+        "no report yet: j writes it once the verdict is in")
     }
     return try ReportJSON.encode(finalReport)
   }
