@@ -98,6 +98,8 @@ public struct ConnectScreen: ConsoleScreen {
       // The report takes the bottom of the screen: it scrolls from its first line, and the
       // check list (now short) scrolls to the selected pair.
       if chrome.selection.count > 2 { chrome.selection[2] = 0 }
+      // The token has done its work: the verdict shows.
+      showToken = false
       if let i = model.pairs.firstIndex(where: { $0.selected }) { chrome.selection[0] = i }
     case .finalReport(let report): finalReport = report
     }
@@ -711,7 +713,7 @@ public struct ConnectScreen: ConsoleScreen {
   public func jsonData() throws -> Data {
     guard let finalReport else {
       throw ConsoleFileUnavailable(
-        "no report yet: j writes it (as connect --json prints it) once the verdict is in")
+        "no report yet: j writes it once the verdict is in")
     }
     return try ReportJSON.encode(finalReport)
   }

@@ -398,7 +398,7 @@ public struct ProbeScreen: ConsoleScreen {
   public func jsonData() throws -> Data {
     guard let report else {
       throw ConsoleFileUnavailable(
-        "no report yet: j writes it (as probe --json prints it) once the probe is done")
+        "no report yet: j writes it once the probe is done")
     }
     return try ReportJSON.encode(report)
   }
