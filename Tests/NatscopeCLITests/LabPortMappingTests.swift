@@ -68,6 +68,102 @@ struct LabPortMappingTests {
     #expect(so["portMapping"] == nil && so["doubleNAT"] == nil)
   }
 
+  @Test func portMappingMakesATestMappingProvesPeersGetInAndDeletesIt() throws {
+    let lab = try Lab(a: "eim-apdf")
+    defer {
+      lab.down()
+      LabPortMapping.removeFiles(lab)
+    }
+    try lab.startNatscopeServer()
+    let wan = lab["NAT_A_WAN"]
+    let gateway = lab["NAT_A_LAN"]
+    try LabPortMapping.startMiniupnpd(lab)
+
+    let r = try lab.exec(
+      "client-a", [Binary.url.path, "probe", lab["SERVER_PRIMARY"], "--json", "--port-mapping"],
+      timeout: 90)
+    let o = try #require(
+      try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any],
+      Comment(rawValue: r.output))
+    let pm = try #require(o["portMapping"] as? [String: Any], Comment(rawValue: r.output))
+    let protocols = try #require(pm["protocols"] as? [[String: Any]])
+    #expect(protocols.allSatisfy { $0["answered"] as? Bool == true }, Comment(rawValue: r.output))
+    let t = try #require(pm["testMapping"] as? [String: Any], Comment(rawValue: r.output))
+    let comment = Comment(rawValue: "\(t)")
+    #expect(t["protocol"] as? String == "pcp", comment)
+    #expect(t["gateway"] as? String == "\(gateway):5351", comment)
+    #expect(t["created"] as? Bool == true, comment)
+    #expect(t["externalAddress"] as? String == wan, comment)
+    #expect(t["externalPort"] is Int, comment)
+    #expect(t["requestedLifetime"] as? Int == 30, comment)
+    // miniupnpd may grant more than asked (its PCP minimum is 120 s); the deletion ends it anyway.
+    #expect((t["lifetime"] as? Int).map { $0 >= 30 } == true, comment)
+    #expect(t["verified"] as? Bool == true, comment)
+    // The control: this NAT filters by address and port, so an answer from the server's other
+    // address and port gets in only through the mapping.
+    #expect(
+      (o["filtering"] as? [String: Any])?["behavior"] as? String == "address-and-port-dependent")
+    #expect((t["verification"] as? String)?.contains("got in through the mapping") == true)
+    #expect(t["deleted"] as? Bool == true, comment)
+    #expect(t["error"] == nil, comment)
+    let sent = try #require(t["sent"] as? [String])
+    #expect(sent.count == 2, comment)
+    #expect(sent.first?.hasPrefix("PCP MAP request to \(gateway):5351: UDP") == true, comment)
+    #expect(sent.last?.contains("lifetime 0 (delete)") == true, comment)
+
+    // miniupnpd holds no mapping afterwards: its chains are empty again.
+    for (table, chain) in [
+      ("nat", "MINIUPNPD"), ("nat", "MINIUPNPD-POSTROUTING"), ("filter", "MINIUPNPD"),
+    ] {
+      let rules = try lab.exec("nat-a", ["iptables-legacy", "-t", table, "-S", chain])
+      #expect(rules.status == 0, Comment(rawValue: rules.output))
+      #expect(!rules.output.contains("-A \(chain)"), Comment(rawValue: rules.output))
+    }
+
+    // The text report says what was sent to the router.
+    let text = try lab.exec(
+      "client-a", [Binary.url.path, "probe", lab["SERVER_PRIMARY"], "--port-mapping"], timeout: 90)
+    #expect(
+      text.output.contains("test mapping  created, peers got in, deleted"),
+      Comment(rawValue: text.output))
+    #expect(text.output.contains("sent to the router:"), Comment(rawValue: text.output))
+    #expect(text.output.contains("- PCP MAP request to"), Comment(rawValue: text.output))
+  }
+
+  @Test func withOnlyUPnPIGDTheTestMappingIsAddedAndDeletedOverSOAP() throws {
+    let lab = try Lab(a: "eim-apdf")
+    defer {
+      lab.down()
+      LabPortMapping.removeFiles(lab)
+    }
+    try lab.startNatscopeServer()
+    try LabPortMapping.startMiniupnpd(lab, natpmp: false)
+    let r = try lab.exec(
+      "client-a", [Binary.url.path, "probe", lab["SERVER_PRIMARY"], "--json", "--port-mapping"],
+      timeout: 90)
+    let o = try #require(
+      try JSONSerialization.jsonObject(with: Data(r.output.utf8)) as? [String: Any],
+      Comment(rawValue: r.output))
+    let pm = try #require(o["portMapping"] as? [String: Any], Comment(rawValue: r.output))
+    let t = try #require(pm["testMapping"] as? [String: Any], Comment(rawValue: r.output))
+    let comment = Comment(rawValue: "\(t)")
+    #expect(t["protocol"] as? String == "upnp-igd", comment)
+    #expect(t["created"] as? Bool == true, comment)
+    #expect(t["externalAddress"] as? String == lab["NAT_A_WAN"], comment)
+    #expect(t["verified"] as? Bool == true, comment)
+    #expect(t["deleted"] as? Bool == true, comment)
+    let sent = try #require(t["sent"] as? [String])
+    #expect(sent.first?.hasPrefix("SSDP M-SEARCH") == true, comment)
+    #expect(sent.contains { $0.contains("AddPortMapping") && $0.contains("lease 30 s") }, comment)
+    #expect(sent.last?.contains("DeletePortMapping") == true, comment)
+    for (table, chain) in [
+      ("nat", "MINIUPNPD"), ("nat", "MINIUPNPD-POSTROUTING"), ("filter", "MINIUPNPD"),
+    ] {
+      let rules = try lab.exec("nat-a", ["iptables-legacy", "-t", table, "-S", chain])
+      #expect(!rules.output.contains("-A \(chain)"), Comment(rawValue: rules.output))
+    }
+  }
+
   @Test func aRouterWithoutPortMappingIsReportedUnansweredWithinBounds() throws {
     let lab = try Lab(a: "eim-apdf")
     defer { lab.down() }
@@ -124,7 +220,7 @@ enum LabPortMapping {
   /// Creates miniupnpd's iptables-legacy chains in `nat-a`, lets the STUN server's answers in
   /// through the router's input firewall, starts miniupnpd (killed by PID when the lab goes
   /// down) and waits, bounded, until it listens for NAT-PMP/PCP and HTTP.
-  static func startMiniupnpd(_ lab: Lab) throws {
+  static func startMiniupnpd(_ lab: Lab, natpmp: Bool = true) throws {
     guard let miniupnpd else { throw Lab.LabError("miniupnpd is not installed") }
     let dir = directory(lab)
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -155,7 +251,7 @@ enum LabPortMapping {
       ext_ifname=wan
       listening_ip=lan
       http_port=5000
-      enable_natpmp=yes
+      enable_natpmp=\(natpmp ? "yes" : "no")
       enable_upnp=yes
       secure_mode=yes
       ext_perform_stun=yes
@@ -174,7 +270,7 @@ enum LabPortMapping {
     for _ in 0..<100 {
       let udp = try lab.exec("nat-a", ["ss", "-Hlnu"]).output
       let tcp = try lab.exec("nat-a", ["ss", "-Hlnt"]).output
-      if udp.contains(":5351 "), tcp.contains(":5000 ") { return }
+      if udp.contains(":5351 ") || !natpmp, tcp.contains(":5000 ") { return }
       usleep(200_000)
     }
     throw Lab.LabError("miniupnpd did not start listening within 20 s")
