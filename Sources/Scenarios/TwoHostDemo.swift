@@ -263,9 +263,33 @@ public final class TwoHostDemo {
     emit(.finished(r))
   }
 
+  /// Why a host's probe verdict "UDP blocked" cannot stand: UDP answers came through later
+  /// (the STUN server's answer gave a server-reflexive candidate, or a UDP check was
+  /// answered), so the probe's unanswered requests were lost, not blocked. nil otherwise.
+  func probeContradicted(_ side: TwoHostDemoSide) -> String? {
+    guard probes[side]?.udpBlocked == true else { return nil }
+    let mine = side == .a ? sessionA : sessionB
+    let gathered = mine?.localDescription?.candidates.contains { $0.kind == .srflx } ?? false
+    let pairs = sessionA?.report?.pairs ?? []
+    let answered = pairs.contains { p in
+      p.succeeded && p.local.protocol == .udp
+        && (side == .a ? p.local.type != .relay : p.remote.type != .relay)
+    }
+    guard gathered || answered else { return nil }
+    let what =
+      gathered
+      ? "the STUN server's answer over UDP came later (a server-reflexive candidate)"
+      : "a UDP check through its network was answered later"
+    return
+      "The probe got no answer over UDP, but \(what): packets were lost, UDP is not blocked, and the NAT classification is uncertain because of loss."
+  }
+
   private func makeResult() -> TwoHostDemoResult {
-    let pa = probes[.a]?.profile
-    let pb = probes[.b]?.profile
+    let uncertainA = probeContradicted(.a)
+    let uncertainB = probeContradicted(.b)
+    // A probe verdict the evidence contradicts is no profile at all.
+    let pa = uncertainA == nil ? probes[.a]?.profile : nil
+    let pb = uncertainB == nil ? probes[.b]?.profile : nil
     func turn(_ site: SitePreset) -> [SignaledCandidate.Transport] {
       configuration.turn ? [site.blocksOutgoingUDP ? .tcp : .udp] : []
     }
@@ -283,10 +307,15 @@ public final class TwoHostDemo {
       b.pairs = report.pairs
       b.selectedPair = report.selectedPair
       b.timings = report.timings
+      b.loss = report.loss
     }
     let connect = b.build()
     let prediction: PathPrediction =
-      if let pa, let pb { .reflexive(pa, pb) } else {
+      if let pa, let pb { .reflexive(pa, pb) } else if uncertainA != nil || uncertainB != nil {
+        PathPrediction(
+          .unknown,
+          "A probe's classification is uncertain because of loss, so there is no prediction.")
+      } else {
         PathPrediction(.unknown, "A probe did not finish, so there is no prediction.")
       }
     return TwoHostDemoResult(
@@ -296,11 +325,11 @@ public final class TwoHostDemo {
       a: .init(
         preset: configuration.a.name, nat: configuration.a.summary,
         host: hostA.localAddresses().first?.description ?? "?", probe: probes[.a],
-        probeError: probeFailures[.a]),
+        probeError: probeFailures[.a], probeUncertain: uncertainA),
       b: .init(
         preset: configuration.b.name, nat: configuration.b.summary,
         host: hostB.localAddresses().first?.description ?? "?", probe: probes[.b],
-        probeError: probeFailures[.b]),
+        probeError: probeFailures[.b], probeUncertain: uncertainB),
       turnServer: lab.turnRelay?.serverAddress.description, prediction: prediction,
       connect: connect, finishedAtMs: (lab.network.now.milliseconds * 10).rounded() / 10)
   }

@@ -28,15 +28,20 @@ public struct TwoHostDemoResult: Codable, Sendable, Hashable {
     public var probe: ProbeReport?
     /// Why the probe could not run; nil when it ran.
     public var probeError: String?
+    /// Set when the probe's "UDP blocked" is contradicted by UDP answers that came later
+    /// (loss ate the probe's requests): why its classification is uncertain. nil otherwise.
+    public var probeUncertain: String?
 
     public init(
-      preset: String, nat: String, host: String, probe: ProbeReport?, probeError: String?
+      preset: String, nat: String, host: String, probe: ProbeReport?, probeError: String?,
+      probeUncertain: String? = nil
     ) {
       self.preset = preset
       self.nat = nat
       self.host = host
       self.probe = probe
       self.probeError = probeError
+      self.probeUncertain = probeUncertain
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -46,6 +51,7 @@ public struct TwoHostDemoResult: Codable, Sendable, Hashable {
       try c.encode(host, forKey: .host)
       try c.encode(probe, forKey: .probe)
       try c.encode(probeError, forKey: .probeError)
+      try c.encode(probeUncertain, forKey: .probeUncertain)
     }
   }
 

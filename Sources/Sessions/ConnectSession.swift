@@ -478,6 +478,10 @@ public final class ConnectSession {
       return
     }
     iceStartedAt = runtime.now
+    // Checks sent before our description left (an answerer checks as soon as it holds the
+    // offer) could not pass the peer's NAT, which opens only when the peer checks us: check
+    // again those that went unanswered.
+    ice.recheckUnansweredPairs()
     if remoteEndOfCandidates { ice.endOfRemoteCandidates() }
     checkTimer = runtime.schedule(at: runtime.now + configuration.checkTimeout) {
       [weak self] in
@@ -699,6 +703,8 @@ public final class ConnectSession {
         endWait()
         maybeStartChecks()
       }
+      // The peer is still checking (its nominating check may have lost its answer): hold on.
+      if phase == .finished, holdTimer != nil { hold() }
     case .selectedPairChanged:
       if connectedAt == nil { connectedAt = entry.at }
     case .agentStateChanged:
@@ -766,12 +772,29 @@ public final class ConnectSession {
     setPhase(.finished)
     record(.finished(r))
     if r.state == .connected {
-      holdTimer = runtime.schedule(at: runtime.now + configuration.holdTime) { [weak self] in
-        self?.close()
-      }
+      hold()
     } else {
       close()
     }
+  }
+
+  /// Keeps the selected pair answering for `holdTime` after the verdict (the controlled side,
+  /// whose verdict is the peer's nomination, at least one check window: the answer to that
+  /// nominating check may be lost, and the peer then retransmits it). Each check that still
+  /// comes from the peer holds it one check window longer, up to the peer's whole nomination
+  /// window with its retries.
+  private func hold() {
+    let first = holdTimer == nil
+    holdTimer?.cancel()
+    let start = verdictAt ?? runtime.now
+    let agent = configuration.agent
+    let window = agent.checkPolicy.timeoutWindow(rto: agent.checkPolicy.initialRTO)
+    let limit = start + configuration.holdTime + window * (1 + agent.provenPathRetries)
+    let quiet =
+      first && ice.agent.role == .controlling
+      ? configuration.holdTime : max(configuration.holdTime, window)
+    let at = min(runtime.now + quiet, limit)
+    holdTimer = runtime.schedule(at: max(at, runtime.now)) { [weak self] in self?.close() }
   }
 
   private func closed() {
@@ -804,6 +827,14 @@ public final class ConnectSession {
     let selected = agent.selectedPair
     b.pairs = agent.pairs.map { p in
       var o = Self.outcome(p, connected: selected != nil)
+      // A check answered with another address than the local candidate went through this
+      // host's NAT: its valid pair's local candidate is that address (server-reflexive when
+      // STUN had already shown it, else peer-reflexive).
+      if o.succeeded, let v = p.validPairID, v != p.id,
+        let valid = agent.pair(id: v), valid.local.address != p.local.address
+      {
+        o.peerReflexive = Self.endpoint(valid.local)
+      }
       if o.failure == .unreachable,
         let u = ice.unreachable[
           ICESession.PairKey(base: p.local.base ?? p.local.address, remote: p.remote.address)]
@@ -821,6 +852,15 @@ public final class ConnectSession {
       b.selectedPair = ConnectReport.SelectedPair(
         local: Self.endpoint(s.local), remote: Self.endpoint(s.remote),
         rttMs: rtts.min().map { $0.rounded(toPlaces: 2) })
+    }
+    let stats = agent.pairs.map(\.stats)
+    let checks = stats.map(\.requestsSent).reduce(0, +)
+    if checks > 0 {
+      b.loss = ConnectReport.Loss(
+        checks: checks, checksRetransmitted: stats.map(\.checksRetransmitted).reduce(0, +),
+        answersLost: stats.map(\.requestsRepeatedByPeer).reduce(0, +),
+        provenChecks: stats.map(\.checksOnProvenPath).reduce(0, +),
+        provenChecksRetransmitted: stats.map(\.checksOnProvenPathRetransmitted).reduce(0, +))
     }
     let connected = selected == nil ? nil : (connectedAt ?? runtime.now)
     b.timings = ConnectReport.Timings(
@@ -909,8 +949,9 @@ public final class ConnectSession {
       detail = other.description
     case nil:
       if p.state == .inProgress {
-        // Unanswered so far; the verdict came before the last retransmission.
-        failure = .timeout
+        // Unanswered so far; the verdict came before the last retransmission. When another
+        // pair was selected, the checks stopped there: that says nothing about this path.
+        failure = connected ? .cancelled : .timeout
         detail = connected ? "no answer yet when another pair was selected" : nil
       }
     }

@@ -234,6 +234,13 @@ public final class ICESession {
   }
 
   /// The peer has no more candidates.
+  /// Checks again the pairs whose checks went unanswered so far
+  /// (``ICEAgent/recheckUnansweredPairs(at:)``).
+  public func recheckUnansweredPairs() {
+    guard !closed else { return }
+    apply(agent.recheckUnansweredPairs(at: runtime.now))
+  }
+
   public func endOfRemoteCandidates() {
     guard !closed else { return }
     apply(agent.endOfRemoteCandidates(at: runtime.now))

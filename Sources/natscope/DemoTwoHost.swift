@@ -179,11 +179,16 @@ enum DemoTwoHostText {
       let mapping =
         p.udpBlocked ? "-" : (p.natDetected ? p.mapping.behavior.abbreviation : "none")
       let filtering = p.udpBlocked ? "-" : p.filtering.behavior.abbreviation
+      let legacy = h.probeUncertain == nil ? p.legacyType : "uncertain (loss)"
       out.append(
         "   " + pad(label, 6) + pad(h.preset, 17) + pad(h.host, 15) + pad(publicAddress, 21)
-          + pad(mapping, 5) + pad(filtering, 7) + p.legacyType)
+          + pad(mapping, 5) + pad(filtering, 7) + legacy)
     }
     out.append("   EI endpoint-independent, AD address-dependent, APD address-and-port-dependent")
+    for (label, h) in [("A", r.a), ("B", r.b)] {
+      guard let why = h.probeUncertain else { continue }
+      out += ConnectReportTextWrap.wrap("Host \(label): \(why)", indent: "   ")
+    }
     out.append("")
     let verdict: String
     switch r.prediction.outcome {

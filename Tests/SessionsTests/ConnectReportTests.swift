@@ -259,8 +259,18 @@ import Traversal
       candidates: [
         .init(foundation: "1", priority: 1, address: F.v4("198.51.100.9"), port: 1, kind: .host)
       ])
-    #expect(
-      ConnectReportBuilder.predict(local: .init(F.typical), remote: open).direct.outcome == .works)
+    // Two public hosts with no NAT reach each other directly.
+    let openToo = ConnectReportBuilder.Side(
+      profile: .openInternet,
+      candidates: [
+        .init(foundation: "1", priority: 1, address: F.v4("203.0.113.7"), port: 1, kind: .host)
+      ])
+    #expect(ConnectReportBuilder.predict(local: openToo, remote: open).direct.outcome == .works)
+    // A host behind a NAT reaches the public peer only through its NAT: the pair that answers
+    // is host ↔ peer-reflexive, the path through the NATs, so no direct one is predicted.
+    let behindNAT = ConnectReportBuilder.predict(local: .init(F.typical), remote: open).direct
+    #expect(behindNAT.outcome == .fails)
+    #expect(behindNAT.reason.contains("this host is behind a NAT"))
   }
 
   func json(_ r: ConnectReport) throws -> [String: Any] {
@@ -274,7 +284,7 @@ import Traversal
       Set(o.keys)
         == [
           "schemaVersion", "state", "reason", "selectedPair", "timeToConnectedMs", "timings",
-          "paths", "prediction", "local", "remote", "candidates", "pairs",
+          "paths", "prediction", "local", "remote", "candidates", "pairs", "loss",
         ])
     #expect(o["schemaVersion"] as? Int == 1)
     #expect(o["state"] as? String == "connected")

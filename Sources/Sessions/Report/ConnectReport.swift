@@ -305,7 +305,8 @@ public struct ConnectReport: Codable, Sendable, Hashable {
   }
 
   /// How one candidate pair's checks ended: what the ICE agent's statistics give the builder.
-  /// JSON `{local, remote, checked, succeeded, failure, detail, requests, rttMs}`.
+  /// JSON `{local, remote, checked, succeeded, failure, detail, requests, rttMs}`, plus
+  /// `peerReflexive` when the answer showed the check went through this host's NAT.
   public struct PairOutcome: Codable, Sendable, Hashable {
     /// How a pair failed.
     public enum Failure: String, Codable, Sendable, Hashable {
@@ -331,10 +332,16 @@ public struct ConnectReport: Codable, Sendable, Hashable {
     /// Binding requests sent, retransmissions included.
     public var requests: Int
     public var rttMs: Double?
+    /// When the peer's answer showed this host at another address than the local candidate
+    /// (a NAT between them, RFC 8445 §7.2.5.3.1), that address: type `srflx` when STUN had
+    /// already found it, else `prflx`. The pair then proves the path through the NATs, not a
+    /// direct one. Absent otherwise.
+    public var peerReflexive: Endpoint?
 
     public init(
       local: Endpoint, remote: Endpoint, succeeded: Bool, failure: Failure? = nil,
-      detail: String? = nil, requests: Int = 1, rttMs: Double? = nil, checked: Bool? = nil
+      detail: String? = nil, requests: Int = 1, rttMs: Double? = nil, checked: Bool? = nil,
+      peerReflexive: Endpoint? = nil
     ) {
       self.local = local
       self.remote = remote
@@ -344,10 +351,19 @@ public struct ConnectReport: Codable, Sendable, Hashable {
       self.requests = requests
       self.rttMs = rttMs
       self.checked = checked ?? (requests > 0 || succeeded)
+      self.peerReflexive = succeeded ? peerReflexive : nil
     }
 
-    /// The kind of path this pair is.
-    public var kind: PathKind { .of(local.type, remote.type) }
+    /// A host↔host pair whose answer came back through this host's NAT.
+    var throughLocalNAT: Bool {
+      peerReflexive != nil && local.type == .host && remote.type == .host
+    }
+
+    /// The kind of path this pair proved: its candidates' kind, or the path through the NATs
+    /// when the answer came back through this host's NAT (`peerReflexive`).
+    public var kind: PathKind {
+      peerReflexive == nil ? .of(local.type, remote.type) : .of(.prflx, remote.type)
+    }
 
     public func encode(to encoder: any Encoder) throws {
       var c = encoder.container(keyedBy: CodingKeys.self)
@@ -359,6 +375,7 @@ public struct ConnectReport: Codable, Sendable, Hashable {
       try c.encode(detail, forKey: .detail)
       try c.encode(requests, forKey: .requests)
       try c.encode(rttMs, forKey: .rttMs)
+      try c.encodeIfPresent(peerReflexive, forKey: .peerReflexive)
     }
   }
 
@@ -382,6 +399,85 @@ public struct ConnectReport: Codable, Sendable, Hashable {
   public var candidates: Candidates
   /// Every pair that was formed, checked or not.
   public var pairs: [PairOutcome]
+  /// What the checks showed of packet loss; nil when no check was sent.
+  public var loss: Loss?
+
+  /// Packet loss as the checks saw it: `{checks, checksRetransmitted, answersLost,
+  /// provenChecks, provenChecksRetransmitted, seen}`. A check that needed a retransmission
+  /// before its path was open may be hole punching; loss is `seen` only from evidence that
+  /// cannot be: the peer repeated a check this host had answered (`answersLost`), or a check
+  /// on a pair already answered needed a retransmission (`provenChecksRetransmitted`), on
+  /// paths whose round trip is well under the retransmission timeout.
+  public struct Loss: Codable, Sendable, Hashable {
+    /// Checks (transactions) sent, and how many needed a retransmission.
+    public var checks: Int
+    public var checksRetransmitted: Int
+    /// Checks the peer sent again after this host had answered them.
+    public var answersLost: Int
+    /// Checks sent on pairs already answered once, and how many needed a retransmission.
+    public var provenChecks: Int
+    public var provenChecksRetransmitted: Int
+
+    public init(
+      checks: Int, checksRetransmitted: Int, answersLost: Int, provenChecks: Int,
+      provenChecksRetransmitted: Int
+    ) {
+      self.checks = checks
+      self.checksRetransmitted = checksRetransmitted
+      self.answersLost = answersLost
+      self.provenChecks = provenChecks
+      self.provenChecksRetransmitted = provenChecksRetransmitted
+    }
+
+    /// Whether the evidence shows lost packets.
+    public var seen: Bool { answersLost > 0 || provenChecksRetransmitted > 0 }
+
+    /// One sentence when loss was seen, e.g. "Packets were lost: 12 of 40 checks needed a
+    /// retransmission, and the peer asked again for 3 answers this host had sent."
+    public var sentence: String? {
+      guard seen else { return nil }
+      var parts = [
+        "\(checksRetransmitted) of \(checks) check\(checks == 1 ? "" : "s") needed a retransmission"
+      ]
+      if provenChecksRetransmitted > 0 {
+        parts.append(
+          "\(provenChecksRetransmitted) of them on a pair that had already answered")
+      }
+      if answersLost > 0 {
+        parts.append(
+          "the peer asked again for \(answersLost) answer\(answersLost == 1 ? "" : "s") this host had sent"
+        )
+      }
+      let list =
+        parts.count == 1
+        ? parts[0] : parts.dropLast().joined(separator: ", ") + ", and " + parts[parts.count - 1]
+      return "Packets were lost on the way: \(list)."
+    }
+
+    private enum CodingKeys: String, CodingKey {
+      case checks, checksRetransmitted, answersLost, provenChecks, provenChecksRetransmitted
+      case seen
+    }
+
+    public init(from decoder: any Decoder) throws {
+      let c = try decoder.container(keyedBy: CodingKeys.self)
+      checks = try c.decode(Int.self, forKey: .checks)
+      checksRetransmitted = try c.decode(Int.self, forKey: .checksRetransmitted)
+      answersLost = try c.decode(Int.self, forKey: .answersLost)
+      provenChecks = try c.decode(Int.self, forKey: .provenChecks)
+      provenChecksRetransmitted = try c.decode(Int.self, forKey: .provenChecksRetransmitted)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(checks, forKey: .checks)
+      try c.encode(checksRetransmitted, forKey: .checksRetransmitted)
+      try c.encode(answersLost, forKey: .answersLost)
+      try c.encode(provenChecks, forKey: .provenChecks)
+      try c.encode(provenChecksRetransmitted, forKey: .provenChecksRetransmitted)
+      try c.encode(seen, forKey: .seen)
+    }
+  }
 
   public init(
     schemaVersion: Int = ConnectReport.currentSchemaVersion, state: State,
@@ -405,7 +501,7 @@ public struct ConnectReport: Codable, Sendable, Hashable {
 
   private enum CodingKeys: String, CodingKey {
     case schemaVersion, state, reason, selectedPair, timeToConnectedMs, timings, paths
-    case prediction, local, remote, candidates, pairs
+    case prediction, local, remote, candidates, pairs, loss
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -423,5 +519,6 @@ public struct ConnectReport: Codable, Sendable, Hashable {
     try c.encode(remote, forKey: .remote)
     try c.encode(candidates, forKey: .candidates)
     try c.encode(pairs, forKey: .pairs)
+    try c.encode(loss, forKey: .loss)
   }
 }

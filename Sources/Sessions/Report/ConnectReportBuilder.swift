@@ -63,6 +63,8 @@ public struct ConnectReportBuilder: Sendable {
   /// Set when the verdict came because the person at the other end took longer than this
   /// side waits: what did not come, and the limit.
   public var peerWaitExpired: (ConnectPeerWait, Duration)?
+  /// What the checks showed of packet loss; nil when unknown.
+  public var loss: ConnectReport.Loss?
 
   public init(local: Side, remote: Side) {
     self.local = local
@@ -87,6 +89,11 @@ public struct ConnectReportBuilder: Sendable {
         local: local.candidates.map(ConnectReport.CandidateEntry.init),
         remote: remote.candidates.map(ConnectReport.CandidateEntry.init)),
       pairs: pairs, reason: connected ? nil : failureReason())
+    r.loss = loss
+    // When loss was seen and nothing connected, the loss may well be why.
+    if !connected, let sentence = loss?.sentence, let why = r.reason {
+      r.reason = why + " " + sentence
+    }
     explainStoppedPaths(&r)
     explainBlockedUDP(&r)
     return r
@@ -115,8 +122,9 @@ public struct ConnectReportBuilder: Sendable {
         checked.allSatisfy(stopped)
       else { continue }
       let requests = checked.map(\.requests).max() ?? 0
+      // Not a failure: these checks were cut short, so the path was never really tried.
       var reason =
-        "No answer to \(requests) request\(requests == 1 ? "" : "s") before \(winner) connected and the checks stopped."
+        "Not tried to the end: \(winner) connected first, while these checks had no answer yet (\(requests) request\(requests == 1 ? "" : "s"))."
       let predicted = r.prediction[kind]
       if predicted.outcome == .fails { reason += " " + predicted.reason }
       r.paths[kind].reason = reason
@@ -217,9 +225,20 @@ public struct ConnectReportBuilder: Sendable {
         let mark = chosen != nil ? "; selected" : ""
         return .init(
           attempted: true, succeeded: true,
-          reason: "Worked: \(best.local) ↔ \(best.remote) \(answered)\(mark).", rttMs: rtt)
+          reason:
+            "Worked: \(best.peerReflexive ?? best.local) ↔ \(best.remote) \(answered)\(mark).",
+          rttMs: rtt)
       }
       if checked.isEmpty {
+        if kind == .direct, let p = pairs.first(where: { $0.throughLocalNAT }),
+          let seen = p.peerReflexive
+        {
+          return .init(
+            attempted: false, succeeded: false,
+            reason:
+              "This host's checks to the peer's host address \(p.remote) were answered through this host's NAT (the peer saw it at \(seen)), so that pair is the path through the NATs; no path avoids a NAT."
+          )
+        }
         return .init(
           attempted: false, succeeded: false,
           reason: notTried(
@@ -487,8 +506,29 @@ public struct ConnectReportBuilder: Sendable {
         "Both hosts use \(subnet) but reach the internet through different public addresses, so they are probably different networks reusing the same private range."
       )
     }
-    for (side, who, other) in [(remote, "The peer", "your"), (local, "This host", "the peer's")] {
+    // UDP that does not get out reaches no other network (a shared subnet was handled above).
+    let blocked = [(local, "this host's network"), (remote, "the peer's network")].filter {
+      $0.0.profile?.udpBlocked == true
+    }.map(\.1)
+    if !blocked.isEmpty {
+      let who = blocked.count == 2 ? "both hosts' networks" : blocked[0]
+      return PathPrediction(
+        .fails, "UDP is blocked on \(who), so the hosts' addresses cannot reach each other.")
+    }
+    for (side, who, otherSide, otherWho) in [
+      (remote, "The peer", local, "this host"), (local, "This host", remote, "the peer"),
+    ] {
       guard hostIPs(side).contains(where: isPublic) else { continue }
+      // A host behind a NAT reaches a public address only through its NAT: the pair that
+      // answers is then host ↔ peer-reflexive, the path through the NATs, not a direct one.
+      if otherSide.profile?.natDetected == true
+        || (!hostIPs(otherSide).isEmpty && !hostIPs(otherSide).contains(where: isPublic))
+      {
+        return PathPrediction(
+          .fails,
+          "\(who) has a public address but \(otherWho) is behind a NAT, so checks between them pass through that NAT: the path through the NATs, not a direct one."
+        )
+      }
       guard let p = side.profile else {
         return PathPrediction(
           .unknown,
@@ -497,7 +537,8 @@ public struct ConnectReportBuilder: Sendable {
       if !p.natDetected && p.filtering == .endpointIndependent {
         return PathPrediction(
           .works,
-          "\(who) has a public address and no firewall, so \(other) checks reach it directly.")
+          "\(who) has a public address and no firewall, so \(otherWho == "this host" ? "your" : "the peer's") checks reach it directly."
+        )
       }
     }
     if hostIPs(local).isEmpty || hostIPs(remote).isEmpty {

@@ -15,13 +15,15 @@ public enum ConnectReportText {
     out.append("Paths")
     for kind in ConnectReport.PathKind.allCases {
       let p = r.paths[kind]
-      let mark = p.succeeded ? "✓" : (p.attempted ? "✗" : "–")
+      // A path whose checks were cut short by a better path neither worked nor failed.
+      let tried = p.attempted && !r.wasCutShort(kind)
+      let mark = p.succeeded ? "✓" : (tried ? "✗" : "–")
       let name = kind.rawValue.padding(to: 10)
       let head = "  \(mark) \(name) "
       out += wrap(
         p.reason, width: width, indent: String(repeating: " ", count: head.count), first: head)
       let predicted = r.prediction[kind]
-      if p.attempted && predicted.outcome != .unknown
+      if (tried || p.succeeded) && predicted.outcome != .unknown
         && (predicted.outcome == .works) != p.succeeded
       {
         let verb = predicted.outcome == .works ? "should have worked" : "was expected to fail"
@@ -29,6 +31,9 @@ public enum ConnectReportText {
           "(Predicted: \(verb). \(predicted.reason))", width: width,
           indent: String(repeating: " ", count: head.count))
       }
+    }
+    if r.state == .connected, let sentence = r.loss?.sentence {
+      out += wrap(sentence, width: width, indent: "  ")
     }
     if let s = r.selectedPair {
       out.append("")
@@ -118,6 +123,15 @@ public enum ConnectReportText {
 extension ConnectReport {
   /// The plain-text rendering (`ConnectReportText.render`).
   public var text: String { ConnectReportText.render(self) }
+
+  /// Whether the checks of a path that did not work were all stopped because another path
+  /// connected first: the path was not really tried, so it neither failed nor contradicts its
+  /// prediction.
+  public func wasCutShort(_ kind: PathKind) -> Bool {
+    guard state == .connected, !paths[kind].succeeded else { return false }
+    let checked = pairs.filter { $0.kind == kind && $0.checked }
+    return !checked.isEmpty && checked.allSatisfy { $0.failure == .cancelled }
+  }
 }
 
 extension String {

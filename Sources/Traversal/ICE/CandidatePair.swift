@@ -36,6 +36,8 @@ public enum ICEPairReason: Codable, Sendable, Hashable, CustomStringConvertible 
   case nonSymmetric
   /// The agent stopped checking (nominated pair found, or closed).
   case cancelled
+  /// Checked again: its checks went unanswered before the peer could hold our description.
+  case recheck
 
   public var description: String {
     switch self {
@@ -51,6 +53,7 @@ public enum ICEPairReason: Codable, Sendable, Hashable, CustomStringConvertible 
     case .pruned(let why): return "pruned: \(why)"
     case .nonSymmetric: return "response addresses are not symmetric with the request"
     case .cancelled: return "checks stopped"
+    case .recheck: return "checked again now that the peer holds our description"
     }
   }
 }
@@ -81,6 +84,20 @@ public struct CandidatePairStats: Codable, Sendable, Hashable {
   public var consentResponsesReceived = 0
   /// Keepalive indications sent.
   public var keepalivesSent = 0
+  /// Checks (transactions) that needed at least one retransmission. Before a path is open
+  /// that is hole punching as much as loss.
+  public var checksRetransmitted = 0
+  /// Checks sent on this pair after it had been answered once (the nominating check), and
+  /// how many of them needed a retransmission although the pair's round trip is well under
+  /// the retransmission timeout: on a proven path that is loss.
+  public var checksOnProvenPath = 0
+  public var checksOnProvenPathRetransmitted = 0
+  /// Requests the peer repeated after this side had answered them, on a pair whose round
+  /// trip is well under the retransmission timeout: the answer was lost on the way.
+  public var requestsRepeatedByPeer = 0
+  /// Checks sent again after a whole transaction went unanswered on a path the peer's checks
+  /// (or an earlier answer) had proven.
+  public var checksRetried = 0
   /// Round-trip times, in milliseconds, of answered checks (first send to answer).
   public var lastRTTMs: Double?
   public var minRTTMs: Double?

@@ -78,6 +78,10 @@ public struct ICEAgent: Sendable {
   /// When something last went out on each pair (check or keepalive), for the keepalives
   /// while the peer has not checked yet.
   private var lastSentOnPair: [Int: Instant] = [:]
+  /// The transaction IDs of the last requests this side answered, to see the peer repeat one
+  /// (its answer was lost on the way).
+  private var answered: Set<TransactionID> = []
+  private var answeredOrder: [TransactionID] = []
 
   private struct CheckContext: Sendable {
     var pairID: Int
@@ -88,6 +92,8 @@ public struct ICEAgent: Sendable {
     var priority: UInt32
     var triggered: Bool
     var consent: Bool
+    /// The pair had been answered before this check went out (a nominating check).
+    var provenAtSend = false
   }
 
   private struct Consent: Sendable {
@@ -261,6 +267,20 @@ public struct ICEAgent: Sendable {
     if !remoteGatheringDone {
       remoteGatheringDone = true
       emit(.remoteGatheringDone)
+    }
+    return flush(now)
+  }
+
+  /// Puts the check-list pairs whose checks went unanswered back to Waiting, to be checked
+  /// again (paced as usual). An answerer calls this when its answer leaves: checks it sent
+  /// before then could not be answered through a NAT that the offerer only opens once it holds
+  /// the answer, so their timeouts say nothing yet. Pairs that failed for another reason (an
+  /// ICMP error, an error response) stay failed.
+  public mutating func recheckUnansweredPairs(at now: Instant) -> [ICEAgentOutput] {
+    guard state == .checking || state == .connected || state == .new else { return flush(now) }
+    for i in pairs.indices where pairs[i].inCheckList && pairs[i].state == .failed {
+      guard case .timeout? = pairs[i].failureReason else { continue }
+      setPairState(i, .waiting, .recheck, now)
     }
     return flush(now)
   }
@@ -532,7 +552,8 @@ public struct ICEAgent: Sendable {
     checks[id] = CheckContext(
       pairID: pair.id, localBase: pair.localBase, remote: pair.remote.address,
       useCandidate: useCandidate, roleAtSend: role, priority: priority, triggered: isTriggered,
-      consent: false)
+      consent: false, provenAtSend: pair.validPairID != nil)
+    if pair.validPairID != nil { pairs[i].stats.checksOnProvenPath += 1 }
     activeCheck[pair.id] = id
     lastCheckAt = now
     lastSentOnPair[pair.id] = now
@@ -609,6 +630,12 @@ public struct ICEAgent: Sendable {
             if attempt == 1 { pairs[i].stats.consentRequestsSent += 1 }
           } else {
             if attempt > 1 { pairs[i].stats.retransmissions += 1 }
+            if attempt == 2 {
+              pairs[i].stats.checksRetransmitted += 1
+              if ctx.provenAtSend && roundTripIsShort(pairs[i]) {
+                pairs[i].stats.checksOnProvenPathRetransmitted += 1
+              }
+            }
             emit(
               .checkSent(
                 pairID: ctx.pairID, from: ctx.localBase, to: to, attempt: attempt,
@@ -627,11 +654,49 @@ public struct ICEAgent: Sendable {
         guard activeCheck[ctx.pairID] == id else { continue }
         activeCheck[ctx.pairID] = nil
         if case .timedOut(let n) = failure, !ctx.consent, let i = index(ctx.pairID) {
-          failPair(i, .timeout(attempts: n), now)
+          if mayRetry(i, ctx) {
+            retry(i, nominating: ctx.useCandidate)
+          } else {
+            failPair(i, .timeout(attempts: n), now)
+          }
         }
       }
     }
     _ = table.removeFinished()
+  }
+
+  /// Whether a check that went unanswered should be sent again rather than fail its pair:
+  /// when the path has shown it works (the peer's checks arrive on it, or an earlier check
+  /// was answered), a whole unanswered transaction means loss, not a closed path. A
+  /// nominating check that goes unanswered moves nomination to the next valid pair when there
+  /// is one, and is retried only when there is none. At most `provenPathRetries` times per
+  /// pair.
+  private func mayRetry(_ i: Int, _ ctx: CheckContext) -> Bool {
+    let p = pairs[i]
+    guard p.stats.checksRetried < configuration.provenPathRetries,
+      state == .checking || state == .connected
+    else { return false }
+    if ctx.useCandidate {
+      let otherValid = pairs.contains { $0.isValid && $0.id != p.id && $0.id != p.validPairID }
+      return !otherValid
+    }
+    return ctx.provenAtSend || p.validPairID != nil || p.stats.requestsReceived > 0
+      || nominateOnSuccess.contains(p.id)
+  }
+
+  /// Whether the pair's measured round trip is well under the check RTO, so that a repeated
+  /// or retransmitted request on it means a lost packet, not a slow path.
+  private func roundTripIsShort(_ p: CandidatePair) -> Bool {
+    guard let rtt = p.stats.minRTTMs else { return false }
+    return rtt < configuration.checkPolicy.initialRTO.milliseconds * 0.8
+  }
+
+  /// Queues the pair's check again (first when it nominates); the pair stays In-Progress.
+  private mutating func retry(_ i: Int, nominating: Bool) {
+    let id = pairs[i].id
+    pairs[i].stats.checksRetried += 1
+    triggered.removeAll { $0 == id }
+    if nominating { triggered.insert(id, at: 0) } else { triggered.append(id) }
   }
 
   // MARK: - Responses
@@ -803,6 +868,12 @@ public struct ICEAgent: Sendable {
         return
       }
     }
+    let repeated = answered.contains(m.transactionID)
+    if !repeated {
+      answered.insert(m.transactionID)
+      answeredOrder.append(m.transactionID)
+      if answeredOrder.count > 512 { answered.remove(answeredOrder.removeFirst()) }
+    }
     var b = MessageBuilder(type: .bindingSuccess, transactionID: m.transactionID)
     b.add(XORMappedAddress(source))
     b.addMessageIntegrity(key: key)
@@ -851,6 +922,7 @@ public struct ICEAgent: Sendable {
     guard let i = index(pairID) else { return }
     pairs[i].stats.requestsReceived += 1
     pairs[i].stats.responsesSent += 1
+    if repeated && roundTripIsShort(pairs[i]) { pairs[i].stats.requestsRepeatedByPeer += 1 }
     emit(.checkReceived(pairID: pairID, from: source, useCandidate: useCandidate))
     switch pairs[i].state {
     case .succeeded:

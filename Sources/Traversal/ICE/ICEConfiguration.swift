@@ -15,6 +15,11 @@ public struct ICEConfiguration: Sendable, Hashable {
   /// The retransmission schedule of each connectivity check. The default sends 7 requests
   /// 250 ms apart and gives up 500 ms after the last: a pair fails 2 s after its first check.
   public var checkPolicy: RetransmissionPolicy
+  /// How many times a pair's check is sent again, as a new transaction, after one went
+  /// unanswered on a path that has shown it works (the peer's checks arrive on it, it was
+  /// answered before, or the check nominates): there an unanswered transaction means loss.
+  /// Default 2.
+  public var provenPathRetries: Int
   /// The most pairs kept in the check list (RFC 8445 §6.1.2.5); default 100.
   public var maxPairs: Int
   /// Regular or aggressive nomination.
@@ -54,7 +59,7 @@ public struct ICEConfiguration: Sendable, Hashable {
     consentTimeout: Duration = .seconds(30),
     consentPolicy: RetransmissionPolicy = RetransmissionPolicy(
       initialRTO: .milliseconds(500), maxRequests: 4, lastWaitMultiplier: 2, backoff: 1),
-    keepaliveInterval: Duration = .seconds(15)
+    keepaliveInterval: Duration = .seconds(15), provenPathRetries: Int = 2
   ) {
     self.pacing = max(.milliseconds(1), pacing)
     self.checkPolicy = checkPolicy
@@ -68,5 +73,6 @@ public struct ICEConfiguration: Sendable, Hashable {
     self.consentTimeout = consentTimeout
     self.consentPolicy = consentPolicy
     self.keepaliveInterval = keepaliveInterval
+    self.provenPathRetries = max(0, provenPathRetries)
   }
 }
