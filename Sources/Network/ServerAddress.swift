@@ -6,7 +6,7 @@ import STUN
 ///
 /// Accepted forms: `host`, `host:port`, `1.2.3.4`, `1.2.3.4:port`, `2001:db8::1`,
 /// `[2001:db8::1]`, `[2001:db8::1]:port`, and any of those after `stun:` (RFC 7064). The
-/// default port is 3478. `stuns:` (STUN over TLS) is refused: not supported yet.
+/// default port is 3478. `stuns:` (STUN over TLS) is refused here: ``STUNServerURI`` takes it.
 public struct ServerAddress: Hashable, Sendable, CustomStringConvertible {
   /// The STUN default port (RFC 8489).
   public static let defaultPort: UInt16 = 3478
@@ -40,7 +40,7 @@ public struct ServerAddress: Hashable, Sendable, CustomStringConvertible {
     let lower = rest.lowercased()
     if lower.hasPrefix("stuns:") {
       throw .init(
-        "\(text) asks for STUN over TLS (stuns:), which is not supported yet; use stun: or host:port"
+        "\(text) asks for STUN over TLS (stuns:), which gives no UDP address and is not taken here; use stun: or host:port (binding and probe take stuns:)"
       )
     }
     for scheme in ["turn:", "turns:"] where lower.hasPrefix(scheme) {

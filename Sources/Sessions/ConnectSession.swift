@@ -10,19 +10,39 @@ public struct ConnectTURNServer: Sendable, Hashable, CustomStringConvertible {
   public var credentials: TURNCredentials
   /// How the client reaches the server: `udp`, or `tcp` (needs a ``StreamConnector``).
   public var transport: SignaledCandidate.Transport
+  /// Set for `turns:` (TLS over TCP; `transport` is `tcp`): how to verify the server.
+  public var tls: TLS?
+
+  /// How natscope speaks TLS to a `turns:` server; the runtime's TLS connector reads it.
+  public struct TLS: Sendable, Hashable {
+    /// The name the certificate must carry (and SNI); nil when the server was given by IP.
+    public var serverName: String?
+    /// A PEM file of CA certificates to trust instead of the system's.
+    public var caFile: String?
+    /// Skip certificate verification.
+    public var insecure: Bool
+    public init(serverName: String?, caFile: String? = nil, insecure: Bool = false) {
+      self.serverName = serverName
+      self.caFile = caFile
+      self.insecure = insecure
+    }
+  }
 
   public init(
     address: TransportAddress, credentials: TURNCredentials,
-    transport: SignaledCandidate.Transport = .udp
+    transport: SignaledCandidate.Transport = .udp, tls: TLS? = nil
   ) {
     self.address = address
     self.credentials = credentials
-    self.transport = transport
+    self.transport = tls == nil ? transport : .tcp
+    self.tls = tls
   }
 
-  /// `turn 203.0.113.10:3478 over tcp as user (password hidden)`.
+  /// `turn 203.0.113.10:3478 over tcp as user (password hidden)`, `turns … over tls …`.
   public var description: String {
-    "turn \(address) over \(transport.rawValue) as \(credentials)"
+    tls == nil
+      ? "turn \(address) over \(transport.rawValue) as \(credentials)"
+      : "turns \(address) over tls as \(credentials)"
   }
 }
 
@@ -389,10 +409,12 @@ public final class ConnectSession {
   /// - Parameters:
   ///   - relays: extra relayed candidates (e.g. simulated TURN), besides `turnServers`.
   ///   - streamConnector: opens TCP connections for TURN servers with transport `tcp`.
+  ///   - tlsConnector: opens TLS connections for `turns:` servers (those with `tls` set).
   ///   - generator: randomness for credentials and transaction IDs (seed it in tests).
   public init(
     runtime: any NetworkRuntime, configuration: ConnectSessionConfiguration,
     relays: [RelayChannelFactory] = [], streamConnector: StreamConnector? = nil,
+    tlsConnector: ((ConnectTURNServer) -> StreamConnector)? = nil,
     generator: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
   ) {
     self.runtime = runtime
@@ -410,7 +432,7 @@ public final class ConnectSession {
       factories.append(
         Self.relayFactory(
           server, runtime: runtime, portRange: configuration.portRange,
-          connector: streamConnector, owner: owner))
+          connector: server.tls == nil ? streamConnector : tlsConnector?(server), owner: owner))
     }
     self.ice = ICESession(
       runtime: runtime, role: configuration.role == .offer ? .controlling : .controlled,
@@ -586,7 +608,8 @@ public final class ConnectSession {
               address: server.address.ip.family == .ipv6 ? .anyV6 : .anyV4, portRange: portRange))
         case .tcp:
           guard let connector else {
-            throw RuntimeError.failed("TURN over TCP is not available on this runtime")
+            throw RuntimeError.failed(
+              "TURN over \(server.tls == nil ? "TCP" : "TLS") is not available on this runtime")
           }
           turn = TURNAllocationSession(
             runtime: runtime, server: server.address, credentials: server.credentials,
@@ -884,17 +907,29 @@ public final class ConnectSession {
         reason:
           "no relayed address before gathering ended (\(Int(configuration.gatheringTimeout.milliseconds)) ms)"
       )
+      var answered = false
       for entry in log {
         switch entry.event {
+        case .relay(let s, .challenged) where s == server.address:
+          answered = true
         case .relay(let s, .allocated(let relayed, _, _)) where s == server.address:
           outcome.allocated = true
           outcome.relayedAddress = relayed.description
           outcome.code = nil
-          outcome.reason = nil
+          // The external-ip misconfiguration: an address no peer can reach is named, with
+          // the sentence `natscope turn` gives it, rather than left to time out.
+          let unroutable = TURNCheckClassifier.unroutableRelay(
+            relayed: relayed, server: server.address)
+          outcome.problem = unroutable?.code.rawValue
+          outcome.reason = unroutable?.message
         case .relay(let s, .failed(let failure)) where s == server.address && !outcome.allocated:
+          // The same code and sentence as `natscope turn`.
+          let problem = TURNCheckClassifier.allocationProblem(failure, reachable: answered)
           outcome.code = failure.code
-          outcome.reason = failure.explanation
+          outcome.problem = problem.code.rawValue
+          outcome.reason = problem.message
         case .relayUnavailable(let s, let reason) where s == server.address:
+          outcome.problem = TURNCheckProblem.Code.unreachable.rawValue
           outcome.reason = reason
         default:
           break

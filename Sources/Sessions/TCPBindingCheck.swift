@@ -4,7 +4,8 @@ import Traversal
 
 /// One STUN Binding request over TCP (RFC 8489 §6.2.2): does a TCP path to the server exist
 /// when UDP is blocked? Runs on any runtime that can open a stream to the server (real TCP, or
-/// a simulated stream).
+/// a simulated stream), and over TLS (`stuns:`, RFC 8489 §6.2.3) when the connector speaks it
+/// and `transportName` is "TLS".
 ///
 /// ```swift
 /// let check = TCPBindingCheck(runtime: rt, server: server, connector: connector)
@@ -15,6 +16,11 @@ import Traversal
 public final class TCPBindingCheck {
   public let server: TransportAddress
   public let timeout: Duration
+  /// "TCP" or "TLS", as the sentences name the transport.
+  public let transportName: String
+  /// Why the connection failed or closed before an answer (the stream's own sentence, e.g. a
+  /// TLS handshake failure); nil when it did not.
+  public private(set) var closeReason: String?
   private let runtime: any NetworkRuntime
   private let connector: StreamConnector
   private var stream: (any StreamTransport)?
@@ -24,8 +30,9 @@ public final class TCPBindingCheck {
   /// A check, not yet started.
   public init(
     runtime: any NetworkRuntime, server: TransportAddress, connector: @escaping StreamConnector,
-    timeout: Duration = .seconds(3)
+    timeout: Duration = .seconds(3), transportName: String = "TCP"
   ) {
+    self.transportName = transportName
     self.runtime = runtime
     self.server = server
     self.connector = connector
@@ -40,22 +47,25 @@ public final class TCPBindingCheck {
     let id = TransactionID.random()
     let started = runtime.now
     let server = self.server
+    let name = transportName
     timer = runtime.schedule(at: started + timeout) { [weak self] in
       guard let self else { return }
       self.finish(
         TCPReachability(
           reachable: false, server: server,
           reason:
-            "STUN over TCP to \(server) got no answer within \(Int(self.timeout.milliseconds)) ms."
+            "STUN over \(name) to \(server) got no answer within \(Int(self.timeout.milliseconds)) ms."
         ))
     }
     let s: any StreamTransport
     do {
       s = try connector(server)
     } catch {
+      closeReason = "\(error)"
       finish(
         TCPReachability(
-          reachable: false, server: server, reason: "STUN over TCP to \(server) failed: \(error)."))
+          reachable: false, server: server,
+          reason: "STUN over \(name) to \(server) failed: \(error)."))
       return
     }
     stream = s
@@ -66,13 +76,17 @@ public final class TCPBindingCheck {
         TCPReachability(
           reachable: true, server: server, mappedAddress: mapped,
           rttMs: (self.runtime.now - started).milliseconds,
-          reason: "A Binding request over TCP to \(server) was answered."))
+          reason: "A Binding request over \(name) to \(server) was answered."))
     }
     s.onClose = { [weak self] reason in
-      self?.finish(
+      guard let self, self.completion != nil else { return }
+      self.closeReason = reason
+      // Over TCP this check runs because UDP failed ("too"); over TLS it is the only try.
+      self.finish(
         TCPReachability(
           reachable: false, server: server,
-          reason: "STUN over TCP to \(server) failed too: \(reason)."))
+          reason: "STUN over \(name) to \(server) failed\(name == "TCP" ? " too" : ""): \(reason).")
+      )
     }
     var b = MessageBuilder(type: .bindingRequest, transactionID: id)
     b.addFingerprint()

@@ -68,9 +68,17 @@ public final class TURNAllocationSession: RelayChannel {
     self.client = TURNClient(
       server: server, credentials: credentials, transport: .udp, configuration: configuration,
       policy: policy)
-    self.socket = try runtime.openUDP(socketOptions) { [weak self] datagram in
-      self?.receive(datagram.bytes, from: datagram.source, at: datagram.receivedAt)
-    }
+    self.socket = try runtime.openUDP(
+      socketOptions,
+      onReceive: { [weak self] datagram in
+        self?.receive(datagram.bytes, from: datagram.source, at: datagram.receivedAt)
+      },
+      onError: { [weak self] error in
+        // ICMP port unreachable from the server: no TURN server there; fail now, not after
+        // the retransmissions.
+        guard let self, !self.finished, let unreachable = error.unreachable else { return }
+        self.apply(self.client.handleUnreachable(unreachable, at: self.runtime.now))
+      })
   }
 
   /// A session over a stream connection to `server` (TCP): requests are not retransmitted;

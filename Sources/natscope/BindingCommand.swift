@@ -18,8 +18,13 @@ struct BindingCommand: ParsableCommand {
       at once.
 
       SERVER is host, host:port, [IPv6]:port or stun:host[:port]; the port defaults to 3478.
-      Exit status: 0 answered, 1 usage error, 2 unresolvable name, no answer, or ICMP
-      unreachable.
+      stuns:host[:port] (port 5349) sends the request over TLS on TCP instead (RFC 7064,
+      RFC 8489 §6.2.3): the certificate is verified against the system's trust store and the
+      host name (sent as SNI), or against --ca FILE; --insecure skips that, with a warning in
+      the report. A failed handshake is one sentence (expired, wrong name, untrusted issuer,
+      no common TLS version or cipher, refused).
+      Exit status: 0 answered, 1 usage error, 2 unresolvable name, no answer, ICMP
+      unreachable, or a failed TLS handshake.
       """)
 
   @Argument(help: ArgumentHelp("The STUN server.", valueName: "server"))
@@ -35,9 +40,17 @@ struct BindingCommand: ParsableCommand {
   var maxRequests: Int = 7
 
   @OptionGroup var sockets: SocketArguments
+  @OptionGroup var tls: STUNTLSArguments
   @OptionGroup var global: GlobalOptions
 
   func validate() throws {
+    let secure = (try? STUNServerURI.parse(server))?.secure ?? false
+    try tls.check(anyTLS: secure)
+    if secure && (sockets.bind != nil || sockets.portRange != nil) {
+      throw ValidationError(
+        "--bind and --port-range choose the local UDP socket; a stuns: server is reached over TCP, so drop them."
+      )
+    }
     guard (10...60_000).contains(rto) else {
       throw ValidationError("--rto must be between 10 and 60000 milliseconds.")
     }
@@ -48,6 +61,11 @@ struct BindingCommand: ParsableCommand {
 
   func run() throws {
     global.bootstrapLogging()
+    let uri = try parseSTUNServer(server)
+    if uri.secure {
+      try runOverTLS(uri)
+      return
+    }
     let destination = try resolveServer(server)
     let policy = RetransmissionPolicy(
       initialRTO: .milliseconds(rto), maxRequests: maxRequests, lastWaitMultiplier: 16)
@@ -86,6 +104,19 @@ struct BindingCommand: ParsableCommand {
       print(result.text)
     }
     if !result.answered { throw ExitCode(NatscopeExit.unreachable.rawValue) }
+  }
+
+  /// stuns: one Binding request over TLS on TCP.
+  func runOverTLS(_ uri: STUNServerURI) throws {
+    let address = try resolveSTUNServer(uri)
+    let report = try checkSTUNOverTLS(
+      [(uri, address)], tls: tls, note: nil, global: global)
+    if json {
+      try JSONOutput.print(report)
+    } else {
+      print(report.text)
+    }
+    if !report.allReachable { throw ExitCode(NatscopeExit.unreachable.rawValue) }
   }
 }
 

@@ -40,6 +40,14 @@ struct ConnectCommand: ParsableCommand {
       natscope makes time-limited credentials itself: user name EXPIRY[:USER] (a day from \
       now, USER from --turn-user), password base64(HMAC-SHA1(secret, user name)).
 
+      turns:host[:port] (port 5349) reaches the TURN server over TLS on TCP, e.g. through a \
+      network that lets out only TCP to port 443 (turns:host:443). Its certificate is \
+      verified against the system's trust store and the host name (sent as SNI); --ca FILE \
+      trusts a private CA instead, and --insecure skips verification with a warning in the \
+      report. A relay that fails carries the same problem code and sentence as `natscope \
+      turn` (paths.relay.problem, local.relays[].problem), and a relayed address no peer \
+      can reach (coturn's external-ip misconfiguration) is named as the reason.
+
       On a terminal (and without --json, --no-tui, --token-in, --token-out or --sdp) the \
       exchange runs in a console: `t` shows your whole token to select by hand, `c` sends it \
       to the terminal's clipboard (OSC 52, which tmux and many terminals drop), `p` or a \
@@ -63,11 +71,20 @@ struct ConnectCommand: ParsableCommand {
   @Option(
     name: .customLong("turn"),
     help: ArgumentHelp(
-      "TURN server for a relayed candidate (turn:host[:port][?transport=udp|tcp]); repeatable.",
+      "TURN server for a relayed candidate (turn:host[:port][?transport=udp|tcp] or turns:host[:port]); repeatable.",
       valueName: "uri"))
   var turn: [String] = []
 
   @OptionGroup var turnCredentials: TURNCredentialArguments
+
+  @Option(
+    help: ArgumentHelp(
+      "PEM file of CA certificates to trust for turns: servers instead of the system's.",
+      valueName: "file"))
+  var ca: String?
+
+  @Flag(help: "Do not verify turns: servers' TLS certificates (the report then says so).")
+  var insecure = false
 
   @Flag(help: "Also gather host candidates on loopback (127.0.0.1), for tests on one machine.")
   var includeLoopback = false
@@ -124,18 +141,23 @@ struct ConnectCommand: ParsableCommand {
         "--turn-user, --turn-password and --turn-secret go with --turn URI; add the TURN server or drop them."
       )
     }
+    var anyTLS = false
     for text in turn {
-      let uri: TURNServerURI
       do {
-        uri = try TURNServerURI.parse(text)
+        anyTLS = try TURNServerURI.parse(text).secure || anyTLS
       } catch {
         throw ValidationError(error.message)
       }
-      if uri.secure {
-        throw ValidationError(
-          "\(text) asks for TURN over TLS (turns:), which connect does not use yet; use turn: here (natscope turn checks turns: servers)."
-        )
-      }
+    }
+    if (ca != nil || insecure) && !anyTLS {
+      throw ValidationError("--ca and --insecure apply to turns: servers; none is given.")
+    }
+    if ca != nil && insecure {
+      throw ValidationError(
+        "--insecure skips certificate verification, so --ca would not be used; give one of them.")
+    }
+    if let ca, !FileManager.default.isReadableFile(atPath: ca) {
+      throw ValidationError("cannot read the CA file \(ca).")
     }
     if let ip = sockets.bind?.ip {
       if ip.isLoopback && !includeLoopback {
@@ -176,7 +198,7 @@ struct ConnectCommand: ParsableCommand {
       let report = try ConsoleRunner.runConnect(
         runtime: runtime, configuration: configuration, peerRole: peerRole,
         options: console.renderOptions)
-      print(report.text)
+      print(withWarnings(report).text)
       if report.state != .connected { throw ExitCode(NatscopeExit.unreachable.rawValue) }
       return
     }
@@ -253,7 +275,10 @@ struct ConnectCommand: ParsableCommand {
     }
     delivery.sync {}  // every event handled
     let progress = events.progress
-    guard let report = progress.report else { throw fail("the session closed without a verdict") }
+    guard let verdict = progress.report else {
+      throw fail("the session closed without a verdict")
+    }
+    let report = withWarnings(verdict)
     if verbose, let ms = progress.checksToVerdictMs {
       let what = report.state == .connected ? "connected" : "failed"
       stderr(
@@ -278,8 +303,22 @@ struct ConnectCommand: ParsableCommand {
     .connect(hop: runtime.hop) {
       ConnectSession(
         runtime: logged(runtime), configuration: configuration,
-        streamConnector: runtime.streamConnector())
+        streamConnector: runtime.streamConnector(),
+        tlsConnector: { server in
+          let tls = server.tls ?? ConnectTURNServer.TLS(serverName: nil)
+          return runtime.tlsStreamConnector(
+            TLSClientSettings(
+              serverName: tls.serverName, caFile: tls.caFile, insecure: tls.insecure))
+        })
     }
+  }
+
+  /// The report with this run's warnings (`--insecure`).
+  func withWarnings(_ report: ConnectReport) -> ConnectReport {
+    guard insecure else { return report }
+    var report = report
+    report.warnings.append(ConnectReport.insecureWarning)
+    return report
   }
 
   // MARK: - Configuration
@@ -297,7 +336,11 @@ struct ConnectCommand: ParsableCommand {
       let address = try resolveServer(uri.server.description)
       return ConnectTURNServer(
         address: address, credentials: credentials,
-        transport: uri.transport == .tcp ? .tcp : .udp)
+        transport: uri.transport == .tcp ? .tcp : .udp,
+        tls: uri.secure
+          ? ConnectTURNServer.TLS(
+            serverName: uri.server.literal == nil ? uri.server.host : nil, caFile: ca,
+            insecure: insecure) : nil)
     }
   }
 

@@ -41,8 +41,15 @@ struct ProbeCommand: ParsableCommand {
       (lifetime 0, or DeletePortMapping), also on Ctrl-C or SIGTERM. The report lists every
       request sent to the router.
 
-      Exit status: 0 verdict reached, 1 usage or internal error, 2 no server reachable, no
-      STUN server at the address (ICMP port unreachable), or UDP blocked.
+      Given only stuns:host[:port] servers (STUN over TLS on TCP, port 5349), natscope checks
+      that each answers a Binding request over TLS (certificate verified against the system's
+      trust store, or --ca FILE; --insecure skips that with a warning) and reports the address
+      it saw; RFC 5780's tests need UDP, so they are not run, and the report says so. stun: and
+      stuns: servers are not mixed in one run.
+
+      Exit status: 0 verdict reached (stuns: every server answered), 1 usage or internal
+      error, 2 no server reachable, no STUN server at the address (ICMP port unreachable), UDP
+      blocked, or a stuns: server not answering over TLS.
       """)
 
   static let defaultServers = [
@@ -83,10 +90,23 @@ struct ProbeCommand: ParsableCommand {
   var portSamples: Int = 4
 
   @OptionGroup var sockets: SocketArguments
+  @OptionGroup var tls: STUNTLSArguments
   @OptionGroup var console: ConsoleArguments
   @OptionGroup var global: GlobalOptions
 
   func validate() throws {
+    let secure = servers.filter { (try? STUNServerURI.parse($0))?.secure ?? false }
+    if !secure.isEmpty && secure.count < servers.count {
+      throw ValidationError(
+        "stuns: servers are checked over TLS only and stun: servers run RFC 5780's UDP tests; give one kind per run."
+      )
+    }
+    try tls.check(anyTLS: !secure.isEmpty)
+    if !secure.isEmpty && (sockets.bind != nil || sockets.portRange != nil) {
+      throw ValidationError(
+        "--bind and --port-range choose the local UDP socket; a stuns: server is reached over TCP, so drop them."
+      )
+    }
     guard (0...32).contains(portSamples) else {
       throw ValidationError("--port-samples must be between 0 and 32.")
     }
@@ -106,6 +126,11 @@ struct ProbeCommand: ParsableCommand {
         ProcessInfo.processInfo.environment["NATSCOPE_DEFAULT_SERVERS"]?
         .split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
         .filter { !$0.isEmpty } ?? Self.defaultServers
+    }
+    let uris = try names.map(parseSTUNServer)
+    if uris.contains(where: \.secure) {
+      try runOverTLS(uris)
+      return
     }
     var resolved: [TransportAddress] = []
     var problems: [String] = []
@@ -185,6 +210,25 @@ struct ProbeCommand: ParsableCommand {
     if report.udpBlocked || report.mappedAddress == nil {
       throw ExitCode(NatscopeExit.unreachable.rawValue)
     }
+  }
+
+  /// Only stuns: servers: a Binding request over TLS to each, and the plain sentence that the
+  /// NAT behaviour tests need UDP.
+  func runOverTLS(_ uris: [STUNServerURI]) throws {
+    guard uris.allSatisfy(\.secure) else {
+      throw fail(
+        "stuns: servers are checked over TLS only and stun: servers run RFC 5780's UDP tests; give one kind per run."
+      )
+    }
+    let servers = try uris.map { (uri: $0, address: try resolveSTUNServer($0)) }
+    let report = try checkSTUNOverTLS(
+      servers, tls: tls, note: STUNTLSReport.probeNote, global: global)
+    if json {
+      try JSONOutput.print(report)
+    } else {
+      print(report.text)
+    }
+    if !report.allReachable { throw ExitCode(NatscopeExit.unreachable.rawValue) }
   }
 
   /// Asks the default gateway, read-only, about port mapping and its own address; nil when the

@@ -129,6 +129,24 @@ import Testing
     }
   }
 
+  /// stuns: to a loopback port with nothing on it: one sentence (refused), exit 2, and the
+  /// JSON carries the problem code.
+  @Test func stunsToAClosedPortIsRefused() throws {
+    let r = try Binary.run(["binding", "stuns:127.0.0.1:9", "--json"])
+    #expect(r.status == 2)
+    let json = try #require(
+      try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+    let server = try #require((json["servers"] as? [[String: Any]])?.first)
+    #expect(server["reachable"] as? Bool == false)
+    let problem = try #require((server["problems"] as? [[String: Any]])?.first)
+    #expect(problem["code"] as? String == "unreachable")
+    #expect((problem["message"] as? String)?.lowercased().contains("refused") == true)
+    let text = try Binary.run(["probe", "stuns:127.0.0.1:9"])
+    #expect(text.status == 2)
+    #expect(text.stdout.contains("RFC 5780's NAT behaviour tests"))
+    #expect(text.stdout.contains("they were not run"))
+  }
+
   /// `.invalid` names fail inside natscope (RFC 6761), so this never queries DNS.
   @Test func noServerReachable() throws {
     let r = try Binary.run(
@@ -142,7 +160,10 @@ import Testing
   }
 
   @Test(arguments: [
-    ["binding", "stuns:127.0.0.1"], ["binding", "127.0.0.1:99999"], ["binding", "[::1"],
+    ["binding", "stuns:127.0.0.1:99999"], ["binding", "127.0.0.1:99999"], ["binding", "[::1"],
+    ["binding", "127.0.0.1", "--insecure"],
+    ["binding", "stuns:127.0.0.1", "--insecure", "--ca", "x"],
+    ["probe", "stun:127.0.0.1", "stuns:127.0.0.1"], ["connect", "--stun", "stuns:127.0.0.1"],
     ["binding", "127.0.0.1", "--port-range", "5000-4000"], ["binding", "127.0.0.1", "--rto", "0"],
     ["probe", "127.0.0.1", "--port-samples", "99"], ["serve", "--primary", "not-an-ip"],
     ["serve", "--primary", "127.0.0.1", "--alternate", "127.0.0.1"], ["demo", "--loss", "80"],

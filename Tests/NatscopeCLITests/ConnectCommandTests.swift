@@ -138,11 +138,20 @@ struct ConnectCommandTests {
   @Test func badTURNURIsAreUsageErrors() throws {
     let p = try Spawned(
       [
-        Binary.url.path, "connect", "--turn", "turns:127.0.0.1", "--turn-user", "a",
-        "--turn-password", "b",
+        Binary.url.path, "connect", "--turn", "turns:127.0.0.1?transport=udp", "--turn-user",
+        "a", "--turn-password", "b",
       ] + Self.loopback, name: "bad")
     #expect(p.wait(timeout: 10) == 1)
     #expect(p.stderr.contains("TLS"))
+    #expect(p.stderr.contains("DTLS"))
+    // --insecure without a turns: server says what it applies to.
+    let insecure = try Spawned(
+      [
+        Binary.url.path, "connect", "--turn", "turn:127.0.0.1", "--turn-user", "a",
+        "--turn-password", "b", "--insecure",
+      ] + Self.loopback, name: "insecure")
+    #expect(insecure.wait(timeout: 10) == 1)
+    #expect(insecure.stderr.contains("turns:"))
   }
 }
 
@@ -153,7 +162,7 @@ extension ConnectCommandTests {
     for option in [
       "--answer", "--stun <uri>", "--turn <uri>", "--turn-user", "--turn-password", "--port-range",
       "--include-loopback", "--timeout", "--aggressive", "--sdp", "--token-in", "--token-out",
-      "--json", "NATSCOPE_TURN_PASSWORD",
+      "--json", "NATSCOPE_TURN_PASSWORD", "--ca <file>", "--insecure", "turns:",
     ] {
       #expect(r.stdout.contains(option), Comment(rawValue: option))
     }

@@ -45,6 +45,8 @@ struct LabConnectTests {
     var verbose = false
     /// aioice: SDP without `a=end-of-candidates`, as regular (non-trickle) agents write it.
     var regular = false
+    /// natscope: more arguments (e.g. a turns: server with --ca).
+    var extra: [String] = []
   }
 
   /// What one end printed: the JSON result and how it exited.
@@ -87,7 +89,7 @@ struct LabConnectTests {
           "--turn-password", Self.turnPassword,
         ]
       }
-      return c
+      return c + end.extra
     case .aioice:
       let python = try #require(Self.aioicePython)
       var c = [

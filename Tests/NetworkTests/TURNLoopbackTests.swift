@@ -48,4 +48,34 @@ struct TURNLoopbackTests {
     // "one" waited for the channel; it still goes before "two", sent when the channel was bound.
     #expect(replies == ["echo:one", "echo:two"])
   }
+
+  /// Nothing listens on the port: the kernel's ICMP port unreachable ends the Allocate at once
+  /// (before, it waited out the retransmissions, about 9.5 s).
+  @Test func allocationToAClosedPortFailsOnICMP() throws {
+    let port = try Coturn.freePort()
+    let closed = TransportAddress(ip: .loopbackV4, port: port)
+    let runtime = NIORuntime(includeLoopback: true)
+    defer { runtime.shutdown() }
+    let clock = ContinuousClock()
+    let started = clock.now
+    let failure: TURNFailure = try runtime.run(timeout: .seconds(15)) { rt, done in
+      let session = try TURNAllocationSession(
+        runtime: rt, server: closed, credentials: TURNCredentials(username: "u", password: "pw"),
+        policy: .diagnostics(), socketOptions: UDPSocketOptions(address: .loopbackV4))
+      session.onEvent = { event in
+        switch event {
+        case .failed(let f): done.succeed(f)
+        case .allocated: done.fail(RuntimeError.failed("allocated on a closed port"))
+        default: break
+        }
+      }
+      session.start()
+    }
+    let took = clock.now - started
+    #expect(failure.code == nil)
+    #expect(
+      failure.explanation.hasPrefix("no TURN server at 127.0.0.1:\(port) (ICMP port unreachable"))
+    // Loose: the point is "not the retransmission window", not a tight timing.
+    #expect(took < .seconds(2))
+  }
 }

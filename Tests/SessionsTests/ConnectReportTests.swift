@@ -284,8 +284,9 @@ import Traversal
       Set(o.keys)
         == [
           "schemaVersion", "state", "reason", "selectedPair", "timeToConnectedMs", "timings",
-          "paths", "prediction", "local", "remote", "candidates", "pairs", "loss",
+          "paths", "prediction", "local", "remote", "candidates", "pairs", "loss", "warnings",
         ])
+    #expect((o["warnings"] as? [String]) == [])
     #expect(o["schemaVersion"] as? Int == 1)
     #expect(o["state"] as? String == "connected")
     #expect(o["reason"] is NSNull)

@@ -121,21 +121,29 @@ public struct ConnectReport: Codable, Sendable, Hashable {
     }
   }
 
-  /// What happened on one kind of path: `{attempted, succeeded, reason, rttMs?}`.
+  /// What happened on one kind of path: `{attempted, succeeded, reason, problem?, rttMs?}`.
   public struct PathResult: Codable, Sendable, Hashable {
     /// At least one pair of this kind was checked.
     public var attempted: Bool
     public var succeeded: Bool
     /// One plain sentence.
     public var reason: String
+    /// For the relay path when a TURN server is why it failed: the problem code
+    /// `natscope turn` gives the same failure (`unauthorized`, `unreachable`,
+    /// `tls-certificate`, `relayed-address-unroutable`, …); absent otherwise.
+    public var problem: String?
     /// The best round-trip time of a succeeded pair of this kind.
     public var rttMs: Double?
 
-    public init(attempted: Bool, succeeded: Bool, reason: String, rttMs: Double? = nil) {
+    public init(
+      attempted: Bool, succeeded: Bool, reason: String, rttMs: Double? = nil,
+      problem: String? = nil
+    ) {
       self.attempted = attempted
       self.succeeded = succeeded
       self.reason = reason
       self.rttMs = rttMs
+      self.problem = problem
     }
   }
 
@@ -221,7 +229,7 @@ public struct ConnectReport: Codable, Sendable, Hashable {
   }
 
   /// One TURN server of this host: `{server, transport, allocated, relayedAddress, code,
-  /// reason}`. Never carries the credentials.
+  /// problem, reason}`. Never carries the credentials.
   public struct RelayServer: Codable, Sendable, Hashable {
     /// The server's address, `203.0.113.10:3478`.
     public var server: String
@@ -232,12 +240,18 @@ public struct ConnectReport: Codable, Sendable, Hashable {
     public var relayedAddress: String?
     /// The STUN error code of the failure, when the server sent one.
     public var code: Int?
-    /// Why there is no relayed address (one sentence); nil when allocated.
+    /// The problem code `natscope turn` gives the same failure (`unreachable`,
+    /// `unauthorized`, `tls-certificate`, `relayed-address-unroutable`, …); nil when the relay
+    /// is fine.
+    public var problem: String?
+    /// Why there is no (usable) relayed address (one sentence, as `natscope turn` says it);
+    /// nil when allocated and usable.
     public var reason: String?
 
     public init(
       server: String, transport: SignaledCandidate.Transport, allocated: Bool,
-      relayedAddress: String? = nil, code: Int? = nil, reason: String? = nil
+      relayedAddress: String? = nil, code: Int? = nil, reason: String? = nil,
+      problem: String? = nil
     ) {
       self.server = server
       self.transport = transport
@@ -245,6 +259,7 @@ public struct ConnectReport: Codable, Sendable, Hashable {
       self.relayedAddress = relayedAddress
       self.code = code
       self.reason = reason
+      self.problem = problem
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -254,6 +269,7 @@ public struct ConnectReport: Codable, Sendable, Hashable {
       try c.encode(allocated, forKey: .allocated)
       try c.encode(relayedAddress, forKey: .relayedAddress)
       try c.encode(code, forKey: .code)
+      try c.encode(problem, forKey: .problem)
       try c.encode(reason, forKey: .reason)
     }
   }
@@ -478,6 +494,13 @@ public struct ConnectReport: Codable, Sendable, Hashable {
       try c.encode(seen, forKey: .seen)
     }
   }
+  /// Sentences about how the run was set up that weaken what it proves (`--insecure`: TLS
+  /// certificates of turns: servers not verified); `[]` when none.
+  public var warnings: [String] = []
+
+  /// The warning of `--insecure` (turns: certificates not verified).
+  public static let insecureWarning =
+    "--insecure: TLS certificates were not verified, so anyone on the path could have answered for the turns: servers."
 
   public init(
     schemaVersion: Int = ConnectReport.currentSchemaVersion, state: State,
@@ -501,7 +524,7 @@ public struct ConnectReport: Codable, Sendable, Hashable {
 
   private enum CodingKeys: String, CodingKey {
     case schemaVersion, state, reason, selectedPair, timeToConnectedMs, timings, paths
-    case prediction, local, remote, candidates, pairs, loss
+    case prediction, local, remote, candidates, pairs, loss, warnings
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -520,5 +543,6 @@ public struct ConnectReport: Codable, Sendable, Hashable {
     try c.encode(candidates, forKey: .candidates)
     try c.encode(pairs, forKey: .pairs)
     try c.encode(loss, forKey: .loss)
+    try c.encode(warnings, forKey: .warnings)
   }
 }

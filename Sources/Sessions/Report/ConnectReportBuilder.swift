@@ -249,7 +249,23 @@ public struct ConnectReportBuilder: Sendable {
         attempted: true, succeeded: false,
         reason: failed(kind, checked, local: local, remote: remote))
     }
-    return .init(direct: result(.direct), reflexive: result(.reflexive), relay: result(.relay))
+    var relay = result(.relay)
+    if !relay.succeeded, let trouble = local.relays.first(where: { $0.problem != nil }) {
+      relay.problem = trouble.problem
+      // Relayed pairs through an address no peer can reach time out: the address is why.
+      if trouble.problem == TURNCheckProblem.Code.relayedAddressUnroutable.rawValue,
+        let why = trouble.reason
+      {
+        let pairs = pairs.filter { $0.kind == .relay && $0.checked }
+        let lead =
+          pairs.isEmpty
+          ? ""
+          : "\(pairs.count == 1 ? "The relayed pair" : "All \(pairs.count) relayed pairs") failed: "
+        let sentence = lead.isEmpty ? why.prefix(1).uppercased() + why.dropFirst() : why
+        relay.reason = lead + sentence + "."
+      }
+    }
+    return .init(direct: result(.direct), reflexive: result(.reflexive), relay: relay)
   }
 
   static func notTried(

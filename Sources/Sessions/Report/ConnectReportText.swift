@@ -70,6 +70,10 @@ public enum ConnectReportText {
           reason, width: width, indent: String(repeating: " ", count: head.count), first: head)
       }
     }
+    for warning in r.warnings {
+      out.append("")
+      out += wrap("Warning: " + warning, width: width, indent: "  ")
+    }
     return out.joined(separator: "\n") + "\n"
   }
 

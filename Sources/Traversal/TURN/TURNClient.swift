@@ -268,6 +268,18 @@ public struct TURNClient: Sendable {
     }
   }
 
+  /// An ICMP error (or a refused send) for a datagram sent to the server. While allocating it
+  /// ends the allocation at once instead of waiting out the retransmissions: ICMP port
+  /// unreachable means no TURN server listens at that address. Errors about other
+  /// destinations (peers are reached through the relay, never directly) and errors after the
+  /// allocation exists (the next request or refresh decides then) are ignored.
+  public mutating func handleUnreachable(_ unreachable: Unreachable, at now: Instant) -> [Output] {
+    guard state == .allocating, transport == .udp, unreachable.destination == server else {
+      return finish([])
+    }
+    return finish(fail(.unreachable(unreachable)))
+  }
+
   /// Advances time: retransmissions, timeouts and scheduled refreshes.
   public mutating func handleTimeout(at now: Instant) -> [Output] {
     var out = process(table.handleTimeout(at: now), at: now)

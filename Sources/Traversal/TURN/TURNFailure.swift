@@ -66,6 +66,20 @@ public struct TURNFailure: Error, Sendable, Hashable, Codable, CustomStringConve
     )
   }
 
+  /// The network said the server cannot be reached: ICMP port unreachable ("no TURN server at
+  /// this address") or another ICMP error or refused send.
+  public static func unreachable(_ u: Unreachable) -> TURNFailure {
+    let text: String
+    switch u.kind {
+    case .portUnreachable:
+      text =
+        "no TURN server at \(u.destination) (\(u)): that host is up but nothing listens on that port"
+    case .hostUnreachable, .networkUnreachable, .prohibited:
+      text = "the TURN server at \(u.destination) cannot be reached (\(u))"
+    }
+    return TURNFailure(code: nil, explanation: text)
+  }
+
   /// No answer from the server within `window`.
   public static func timedOut(after window: Duration) -> TURNFailure {
     let seconds = Double(window.components.seconds) + Double(window.components.attoseconds) / 1e18
