@@ -185,11 +185,16 @@ struct DemoReport: Codable, Sendable {
         ? String(s.prefix(n - 1)) + " " : s.padding(toLength: n, withPad: " ", startingAt: 0)
     }
     var out: [String] = []
-    out.append(
-      "natscope demo: one host behind each kind of NAT probes natscope's RFC 5780 STUN server")
-    out.append(
-      "at \(server) on a simulated internet (seed \(seed), \(latencyMs) ms per hop, \(lossPercent.formatted())% loss)."
-    )
+    let intro = [
+      "natscope demo: one host behind each kind of NAT probes natscope's RFC 5780 STUN server",
+      "at \(server) on a simulated internet (seed \(seed), \(latencyMs) ms per hop, \(lossPercent.formatted())% loss).",
+    ]
+    if width < 200 {
+      // One paragraph, wrapped to the terminal.
+      out += ConnectReportTextWrap.wrap(intro.joined(separator: " "), width: width, indent: "")
+    } else {
+      out += intro
+    }
     out.append("")
     let natW = narrow ? 16 : 21
     let hostW = narrow ? 0 : 16

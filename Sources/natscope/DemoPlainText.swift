@@ -1,5 +1,6 @@
 import Console
 import Foundation
+import Sessions
 
 #if canImport(Glibc)
   import Glibc
@@ -23,6 +24,28 @@ enum DemoPlainText {
   /// The width the plain tables lay themselves out for: the terminal's, or wide.
   static var width: Int { terminalColumns ?? 200 }
 
-  /// `text` as the terminal can show it.
-  static func fit(_ text: String, ascii: Bool) -> String { ascii ? ASCIIText.fold(text) : text }
+  /// `text` as the terminal can show it: in ASCII when `ascii`, and, when standard output is
+  /// a terminal, with the lines that spelling made too wide wrapped again under their own
+  /// hanging indent (`  x direct     reason…`).
+  static func fit(_ text: String, ascii: Bool, width: Int? = terminalColumns) -> String {
+    guard ascii else { return text }
+    let folded = ASCIIText.fold(text)
+    guard let width else { return folded }
+    return folded.split(separator: "\n", omittingEmptySubsequences: false).flatMap {
+      line -> [String] in
+      guard line.count > width else { return [String(line)] }
+      let lead = line.prefix { $0 == " " }.count
+      // A report row: the mark, a word, then spaces up to the column its text starts at.
+      var hang = lead
+      let rest = line.dropFirst(lead)
+      if let mark = rest.first, "x+-".contains(mark), rest.dropFirst().first == " " {
+        let afterWord = rest.dropFirst(2).drop { $0 != " " }
+        hang = line.count - afterWord.drop { $0 == " " }.count
+      }
+      let head = String(line.prefix(hang))
+      let body = String(line.dropFirst(hang))
+      return TextWrap.lines(
+        body, width: width, indent: String(repeating: " ", count: hang), first: head)
+    }.joined(separator: "\n")
+  }
 }

@@ -221,7 +221,9 @@ enum DemoTwoHostText {
     out.append("")
     let kinds =
       r.turnServer == nil ? "host and server-reflexive" : "host, server-reflexive and relayed"
-    out.append("3. Host A connects to host B with ICE (\(kinds) candidates)")
+    out += TextWrap.lines(
+      "3. Host A connects to host B with ICE (\(kinds) candidates)", width: min(width, 200),
+      indent: "   ", first: "")
     for (label, list) in [("A", r.connect.candidates.local), ("B", r.connect.candidates.remote)] {
       let items = list.map { "\($0.type.rawValue) \(endpoint($0.address, $0.port))" }
       out += ConnectReportTextWrap.wrapItems(
@@ -237,7 +239,13 @@ enum DemoTwoHostText {
     command += " --seed \(r.seed)"
     if r.lossPercent > 0 { command += " --loss \(r.lossPercent.formatted())" }
     if r.latencyMs != 10 { command += " --latency \(Int(r.latencyMs))" }
-    out.append("The same run as JSON: \(command) --json")
+    let json = "The same run as JSON: \(command) --json"
+    if json.count > width {
+      out.append("The same run as JSON:")
+      out.append("  \(command) --json")
+    } else {
+      out.append(json)
+    }
     return out.joined(separator: "\n")
   }
 
