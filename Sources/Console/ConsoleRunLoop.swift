@@ -54,8 +54,10 @@ public enum ConsoleRunLoop {
           switch command {
           case .quit: return .quit
           case .rerun:
-            perform(command, &model)
+            // Said first, so that the run (or its failure to start) can say better, and the
+            // screen clears it once the run is done.
             model.chrome.status = "running again"
+            perform(command, &model)
           case .setRemoteDescription:
             perform(command, &model)
           case .writeJSON:

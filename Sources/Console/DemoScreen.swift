@@ -36,6 +36,10 @@ public struct DemoScreen: ConsoleScreen {
   public var setting: String
   public var server: String
   public private(set) var clockMs: Double = 0
+  /// The matrix column the cursor is on (the row is the matrix panel's selection).
+  public var matrixColumn = 0
+  /// The first line of the details overlay shown (the overlay scrolls with Up/Down).
+  public var detailOffset = 0
 
   public var name: String { "demo" }
   public var panelTitles: [String] { ["hosts", "pairs"] }
@@ -67,6 +71,7 @@ public struct DemoScreen: ConsoleScreen {
       case .finished(let r):
         sites[i].report = r
         sites[i].steps = r.steps
+        if finished && chrome.status == Self.rerunStatus { chrome.status = "" }
       default: break
       }
     case .clock(let ms): clockMs = ms
@@ -77,7 +82,46 @@ public struct DemoScreen: ConsoleScreen {
       }
       clockMs = 0
       chrome.detailOpen = false
+      chrome.status = Self.rerunStatus
     }
+  }
+
+  /// The status line while a rerun's probes run (cleared when they have all finished).
+  public static let rerunStatus = "running again"
+
+  /// The selected cell of the matrix: (row, column) site indices.
+  public var matrixCell: (row: Int, column: Int) {
+    let row = chrome.selection.count > 1 ? chrome.selection[1] : 0
+    return (row, min(max(matrixColumn, 0), max(0, sites.count - 1)))
+  }
+
+  public mutating func handleScreenKey(_ key: KeyEvent) -> [ConsoleCommand]? {
+    if chrome.detailOpen {
+      // Up/Down scroll the details; the keys that close or move on start them over.
+      let page = max(1, chrome.rows / 3)
+      switch key {
+      case .up: detailOffset -= 1
+      case .down: detailOffset += 1
+      case .pageUp: detailOffset -= page
+      case .pageDown: detailOffset += page
+      case .home: detailOffset = 0
+      case .end: detailOffset = Int.max / 2
+      default:
+        detailOffset = 0
+        return nil
+      }
+      detailOffset = min(max(0, detailOffset), maxDetailOffset)
+      return []
+    }
+    if chrome.focus == 1 {
+      switch key {
+      case .left: matrixColumn = max(0, min(matrixColumn, sites.count - 1) - 1)
+      case .right: matrixColumn = min(max(0, sites.count - 1), matrixColumn + 1)
+      default: return nil
+      }
+      return []
+    }
+    return nil
   }
 
   public func itemCount(panel: Int) -> Int { sites.count }
@@ -96,7 +140,8 @@ public struct DemoScreen: ConsoleScreen {
     let g = options.glyphs
     let done = sites.filter { $0.report != nil }.count
     ConsoleView.drawTitle(
-      into: &grid, left: "natscope demo  simulated internet, \(setting)",
+      into: &grid,
+      left: "natscope demo  " + (grid.columns >= 110 ? "simulated internet, " : "") + setting,
       right: String(format: "%d/%d probes  t=%.2f s", done, sites.count, clockMs / 1000))
     let width = grid.columns
     let available = grid.rows - 2
@@ -110,7 +155,9 @@ public struct DemoScreen: ConsoleScreen {
     matrix(
       into: &grid, top: bottomTop, left: topoWidth, height: bottomHeight, width: matrixWidth,
       options: options)
-    let hint = finished ? "Enter why" : "probing\(g.ellipsis)"
+    let hint =
+      !finished
+      ? "probing\(g.ellipsis)" : (chrome.focus == 1 ? "arrows, Enter pick  w watch" : "Enter why")
     ConsoleView.drawStatus(
       into: &grid, hints: "q quit  Tab focus  \(hint)  r rerun  j json  ? help",
       status: chrome.status, options: options)
@@ -138,7 +185,7 @@ public struct DemoScreen: ConsoleScreen {
     // Below 95 columns the host address is left to the topology, so the legacy name fits.
     let hostW = width >= 95 ? 15 : 0
     let cols: [(String, Int)] = [
-      ("NAT", wide ? 22 : 14), ("host", hostW), ("public address", wide ? 22 : 21),
+      ("NAT", wide ? 22 : 16), ("host", hostW), ("public address", wide ? 22 : 21),
       ("probe", wide ? 12 : 10), ("map", 5), ("filt", 5), ("hp", 4),
     ]
     let used = cols.reduce(0) { $0 + $1.1 }
@@ -162,7 +209,7 @@ public struct DemoScreen: ConsoleScreen {
         rep.map { $0.udpBlocked ? "(no answer)" : $0.mappedAddress?.description ?? "?" }
         ?? site.steps.first { $0.outcome?.answer?.reflexive != nil }?.outcome?.answer?.reflexive?
         .description ?? ""
-      cell(site.preset, cols[0].1, CellStyle(bold: true))
+      cell(Self.shortName(site.preset, width: cols[0].1 - 1), cols[0].1, CellStyle(bold: true))
       cell(site.host, cols[1].1)
       cell(publicAddr, cols[2].1)
       cell(st, cols[3].1, stStyle)
@@ -172,7 +219,9 @@ public struct DemoScreen: ConsoleScreen {
           cols[4].1)
         cell(rep.udpBlocked ? "-" : rep.filtering.behavior.abbreviation, cols[5].1)
         cell(rep.hairpinning.map { $0 ? "yes" : "no" } ?? "-", cols[6].1)
-        grid.putClipped(rep.legacyType, row: r, column: c, width: legacyW, options: options)
+        grid.putClipped(
+          Self.shortLegacyName(rep.legacyType, width: legacyW), row: r, column: c,
+          width: legacyW, options: options)
       }
       if chrome.focus == 0 && i == selected {
         grid.restyle(row: r, column: 1, width: width - 2) { $0.reverse = true }
@@ -257,7 +306,9 @@ public struct DemoScreen: ConsoleScreen {
     let selected = chrome.selection.count > 1 ? chrome.selection[1] : 0
     for (i, a) in sites.enumerated() where top + 2 + i < top + height - 1 {
       let r = top + 2 + i
-      grid.putClipped(a.preset, row: r, column: left + 2, width: labelW - 1, options: options)
+      grid.putClipped(
+        Self.shortName(a.preset, width: labelW - 1), row: r, column: left + 2, width: labelW - 1,
+        options: options)
       var c = left + 2 + labelW
       for j in sites.indices {
         let mark: String
@@ -273,11 +324,17 @@ public struct DemoScreen: ConsoleScreen {
           mark = "?"
           style = CellStyle(color: .yellow)
         }
-        grid.put(mark, row: r, column: c, style: style)
+        let end = grid.put(mark, row: r, column: c, style: style)
+        if chrome.focus == 1 && i == selected && j == matrixCell.column {
+          // The cursor: the cell in brackets, reversed (brackets show in plain captures too).
+          grid.put("[", row: r, column: c - 1, style: CellStyle(bold: true, reverse: true))
+          grid.restyle(row: r, column: c, width: end - c) { $0.reverse = true }
+          grid.put("]", row: r, column: end, style: CellStyle(bold: true, reverse: true))
+        }
         c += cellW
       }
       if chrome.focus == 1 && i == selected {
-        grid.restyle(row: r, column: left + 1, width: width - 2) { $0.reverse = true }
+        grid.restyle(row: r, column: left + 1, width: labelW) { $0.reverse = true }
       }
     }
     let legendRow = top + 2 + sites.count
@@ -288,14 +345,74 @@ public struct DemoScreen: ConsoleScreen {
     }
   }
 
+  /// A preset's name cut to `width` the readable way ("port-restricted-cone" becomes
+  /// "port-restricted", then "port-restr").
+  public static func shortName(_ preset: String, width: Int) -> String {
+    var name = preset
+    if name.count > width, name.hasSuffix("-cone"), name != "full-cone" {
+      name = String(name.dropLast("-cone".count))
+    }
+    if name.count > width, let short = ["port-restricted": "port-restr"][name] { name = short }
+    return name
+  }
+
+  /// A legacy (RFC 3489) NAT name shortened to fit `width` where it has a known short form.
+  public static func shortLegacyName(_ name: String, width: Int) -> String {
+    guard name.count > width else { return name }
+    let short = [
+      "Port Restricted Cone": "Port Restr. Cone", "Symmetric UDP Firewall": "Sym UDP Firewall",
+      "no legacy equivalent": "no legacy name",
+    ]
+    return short[name] ?? name
+  }
+
+  /// The overlay's width for this screen's size, as ``ConsoleView`` draws it, less its frame.
+  var detailWidth: Int {
+    min(chrome.cols - 2, min(chrome.cols - 8, max(60, chrome.cols * 3 / 4))) - 4
+  }
+  /// Lines the details overlay shows at once (``ConsoleView`` leaves a row above and below).
+  var detailRoom: Int { max(1, chrome.rows - 4) }
+
+  var maxDetailOffset: Int {
+    let count = allDetailLines(width: detailWidth).count
+    return count > detailRoom ? count - (detailRoom - 1) : 0
+  }
+
+  /// The details of the focused panel's selection, scrolled to `detailOffset` when they are
+  /// longer than the overlay: the last line then says where the view is and how to scroll.
   public func detailLines(width: Int, options: RenderOptions) -> [String] {
+    let all = allDetailLines(width: width)
+    guard all.count > detailRoom else { return all }
+    let room = detailRoom - 1
+    let offset = min(max(0, detailOffset), all.count - room)
+    let arrows = options.ascii ? "Up/Down" : "\u{2191}/\u{2193}"
+    return Array(all[offset..<(offset + room)]) + [
+      "(lines \(offset + 1)-\(offset + room) of \(all.count); \(arrows) scroll)"
+    ]
+  }
+
+  func allDetailLines(width: Int) -> [String] {
     let selected =
       chrome.selection.indices.contains(chrome.focus) ? chrome.selection[chrome.focus] : 0
     guard sites.indices.contains(selected) else { return ["Nothing selected."] }
     let site = sites[selected]
     if chrome.focus == 1 {
       guard finished else { return ["The predictions appear when every probe has finished."] }
-      var out = ["\(site.preset) with each other host:", ""]
+      let other = sites[matrixCell.column]
+      var out = [
+        "host A: \(site.preset) (\(site.host))",
+        "host B: \(other.preset) (\(other.host))",
+      ]
+      if let p = prediction(selected, matrixCell.column) {
+        out.append("the path through the NATs (no relay): \(p.outcome.rawValue)")
+        out += wrapText(p.reason, width: width - 2).map { "  " + $0 }
+      }
+      out += wrapText(
+        "Enter again (or w) watches A and B connect live: candidates, checks, nomination.",
+        width: width)
+      out.append("")
+      out.append("\(site.preset) with each other host:")
+      out.append("(in each reason host A is \(site.preset), host B the other)")
       for j in sites.indices {
         guard let p = prediction(selected, j) else { continue }
         let wrapped = wrapText(p.reason, width: width - 6)

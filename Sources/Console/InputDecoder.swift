@@ -186,6 +186,8 @@ public struct InputDecoder: Sendable {
     switch s {
     case "\u{1B}[A", "\u{1B}OA": return .up
     case "\u{1B}[B", "\u{1B}OB": return .down
+    case "\u{1B}[C": return .right
+    case "\u{1B}[D": return .left
     case "\u{1B}[H", "\u{1B}OH", "\u{1B}[1~": return .home
     case "\u{1B}[F", "\u{1B}OF", "\u{1B}[4~": return .end
     case "\u{1B}[5~": return .pageUp

@@ -3,6 +3,8 @@ public enum KeyEvent: Equatable, Sendable {
   case char(Character)
   case tab, backTab
   case up, down, pageUp, pageDown, home, end
+  /// The left and right arrows (the demo's matrix moves between columns with them).
+  case left, right
   case enter, escape
   /// Backspace (DEL, Ctrl-H or the terminal's backspace key): deletes a character in a field.
   case backspace

@@ -117,6 +117,8 @@ public final class Terminal {
     switch code {
     case KEY_UP: return .up
     case KEY_DOWN: return .down
+    case KEY_LEFT: return .left
+    case KEY_RIGHT: return .right
     case KEY_PPAGE: return .pageUp
     case KEY_NPAGE: return .pageDown
     case KEY_HOME: return .home

@@ -160,40 +160,6 @@ enum ConsoleRunner {
     }
   }
 
-  static func runDemo(seed: UInt64, loss: Double, latency: Int, options: RenderOptions) throws {
-    var current = try DemoLabRun(seed: seed, loss: loss, latency: latency)
-    // The simulated network runs on this thread: the runner's hop is a plain call and its
-    // pump advances the lab.
-    let runner = SessionRunner<DemoScreen.Event, Never>(
-      hop: inlineHop, pump: { current.advance() },
-      start: { emit, finished in
-        current.start(emit: emit, finished: finished)
-        return { _ in }
-      })
-    let setting = "seed \(seed), \(latency) ms per hop, \(loss.formatted())% loss"
-    var model = current.screen(setting: setting)
-    try runner.start()
-    _ = try withTerminal(
-      options: options, model: &model,
-      engine: { model in
-        for event in runner.drain() { ConsoleUpdate.update(&model, engine: event) }
-      },
-      perform: { command, model in
-        guard command == .rerun else { return }
-        do {
-          current = try DemoLabRun(seed: seed, loss: loss, latency: latency)
-          try runner.start()
-          ConsoleUpdate.update(&model, engine: .restarted)
-        } catch {
-          model.chrome.status = "cannot restart: \(error)"
-        }
-      })
-    guard let report = current.report() else {
-      throw fail("the demo was stopped before every probe finished")
-    }
-    print(report.text)
-  }
-
   // MARK: Benchmark
 
   /// The connect screen with a `pairs`-pair check list that changes every frame, for

@@ -21,6 +21,14 @@ struct DemoCommand: ParsableCommand {
 
       The run is deterministic for a given --seed.
 
+      In a terminal the story goes on: a few seconds after the table is complete (unless a key \
+      was pressed on it), a host behind symmetric and a host behind port-restricted run ICE \
+      live on the connect screen: candidates, every pair's state, nomination, the selected \
+      pair, then the report with the prediction against the outcome. On the matrix, arrows \
+      choose a cell, Enter shows its prediction, Enter again (or w) watches that pair; m \
+      switches between the table and the live run. The clock runs in real time: s slows it \
+      (1/4, 1/10), space pauses, n moves on by one event.
+
       With --a and --b, two hosts behind the NATs you name probe their NATs, then connect to \
       each other with ICE (host, server-reflexive and relayed candidates, through natscope's own \
       TURN relay at 203.0.113.20 unless --no-turn; a host behind udp-blocked reaches it over \
@@ -118,8 +126,8 @@ struct DemoCommand: ParsableCommand {
     if json {
       try JSONOutput.print(demo)
     } else {
-      print(demo.text)
-      print(DemoCommand.twoHostHint)
+      let text = demo.text(width: DemoPlainText.width) + "\n" + DemoCommand.twoHostHint
+      print(DemoPlainText.fit(text, ascii: console.renderOptions.ascii))
     }
   }
 }
@@ -165,22 +173,38 @@ struct DemoReport: Codable, Sendable {
     }
   }
 
-  var text: String {
+  /// The plain report, laid out for a wide terminal.
+  var text: String { text(width: 200) }
+
+  /// The plain report; below 100 columns the host column is left out and long lines wrap, so
+  /// that it fits 80 columns.
+  func text(width: Int) -> String {
+    let narrow = width < 100
     func pad(_ s: String, _ n: Int) -> String {
       s.count >= n
         ? String(s.prefix(n - 1)) + " " : s.padding(toLength: n, withPad: " ", startingAt: 0)
     }
     var out: [String] = []
-    out.append(
-      "natscope demo: one host behind each kind of NAT probes natscope's RFC 5780 STUN server")
-    out.append(
-      "at \(server) on a simulated internet (seed \(seed), \(latencyMs) ms per hop, \(lossPercent.formatted())% loss)."
-    )
+    let intro = [
+      "natscope demo: one host behind each kind of NAT probes natscope's RFC 5780 STUN server",
+      "at \(server) on a simulated internet (seed \(seed), \(latencyMs) ms per hop, \(lossPercent.formatted())% loss).",
+    ]
+    if width < 200 {
+      // One paragraph, wrapped to the terminal.
+      out += ConnectReportTextWrap.wrap(intro.joined(separator: " "), width: width, indent: "")
+    } else {
+      out += intro
+    }
     out.append("")
+    let natW = narrow ? 16 : 21
+    let hostW = narrow ? 0 : 16
+    func name(_ preset: String) -> String {
+      narrow && preset.hasSuffix("-cone") && preset != "full-cone"
+        ? String(preset.dropLast("-cone".count)) : preset
+    }
     out.append(
-      pad("NAT", 21) + pad("host", 16) + pad("public address", 21) + pad("map", 5)
-        + pad("filter", 7)
-        + pad("hairpin", 8) + "legacy name")
+      pad("NAT", natW) + (narrow ? "" : pad("host", hostW)) + pad("public address", 21)
+        + pad("map", 5) + pad("filter", 7) + pad("hairpin", 8) + "legacy name")
     for site in sites {
       let r = site.report
       let publicAddress = r.udpBlocked ? "(no answer)" : r.mappedAddress?.description ?? "?"
@@ -188,8 +212,9 @@ struct DemoReport: Codable, Sendable {
       let mapping = r.udpBlocked ? "-" : (r.natDetected ? r.mapping.behavior.abbreviation : "none")
       let filtering = r.udpBlocked ? "-" : r.filtering.behavior.abbreviation
       out.append(
-        pad(site.preset, 21) + pad(site.host, 16) + pad(publicAddress, 21) + pad(mapping, 5)
-          + pad(filtering, 7) + pad(hairpin, 8) + r.legacyType)
+        pad(name(site.preset), natW) + (narrow ? "" : pad(site.host, hostW))
+          + pad(publicAddress, 21) + pad(mapping, 5) + pad(filtering, 7) + pad(hairpin, 8)
+          + r.legacyType)
     }
     out.append("  EI endpoint-independent, AD address-dependent, APD address-and-port-dependent")
     out.append("")
@@ -197,10 +222,11 @@ struct DemoReport: Codable, Sendable {
       "Could two of these hosts connect through their NATs (no relay)? From the measured behaviour:"
     )
     let names = sites.map(\.preset)
-    let width = 6
-    out.append(pad("", 21) + names.map { pad(String($0.prefix(width - 1)), width) }.joined())
+    let cellW = 6
+    out.append(
+      pad("", natW) + names.map { pad(String($0.prefix(cellW - 1)), cellW) }.joined())
     for a in names {
-      var line = pad(a, 21)
+      var line = pad(name(a), natW)
       for b in names {
         let pair = pairs.first { ($0.a == a && $0.b == b) || ($0.a == b && $0.b == a) }
         let mark: String
@@ -209,7 +235,7 @@ struct DemoReport: Codable, Sendable {
         case .fails?: mark = "no"
         default: mark = "?"
         }
-        line += pad(mark, width)
+        line += pad(mark, cellW)
       }
       out.append(line)
     }
@@ -223,6 +249,12 @@ struct DemoReport: Codable, Sendable {
         + String(
           format: "%.2f-%.2f s of simulated time.", (durations.min() ?? 0) / 1000,
           (durations.max() ?? 0) / 1000))
-    return out.joined(separator: "\n")
+    guard width < 200 else { return out.joined(separator: "\n") }
+    // Sentences wider than the terminal wrap (the table rows fit by their layout).
+    return out.flatMap { line -> [String] in
+      guard line.count > width else { return [line] }
+      let indent = String(line.prefix { $0 == " " })
+      return ConnectReportTextWrap.wrap(line, width: width, indent: indent)
+    }.joined(separator: "\n")
   }
 }

@@ -35,8 +35,8 @@ extension DemoCommand {
     mapping/filtering: mapping eim (endpoint-independent), adm (address-dependent) or apdm \
     (address-and-port-dependent), filtering eif, adf or apdf, e.g. eim/apdf, apdm/eif, adm/adf. \
     In a two-host run each hop takes --latency to three times --latency (10-30 ms by default; --latency at most 100). \
-    In a terminal the run plays in real time; with --json or without a terminal it runs at once \
-    on virtual time.
+    In a terminal it opens the live console on that pair (s, space and n pace it); with \
+    --json, --no-tui or without a terminal it runs at once on virtual time.
     """
 
   /// The line the all-presets run ends with.
@@ -67,7 +67,21 @@ extension DemoCommand {
     } catch {
       throw fail("the simulated network could not be built (\(error)); this is a bug.")
     }
-    let live = !json && isatty(STDOUT_FILENO) == 1
+    let ascii = console.renderOptions.ascii
+    if console.wantsConsole(json: json) {
+      // The connect screen, live, paced to the wall clock; the report follows on exit.
+      let (result, _) = try ConsoleRunner.runDemoPair(
+        configuration, options: console.renderOptions)
+      print(
+        DemoPlainText.fit(
+          DemoTwoHostText.render(
+            result, configuration: configuration, intro: true, width: DemoPlainText.width),
+          ascii: ascii))
+      return
+    }
+    // A terminal without the console (TERM=dumb, standard input not a terminal): one line
+    // per event in real time. With --no-tui or --json, or into a file, at once.
+    let live = !json && !console.noTui && isatty(STDOUT_FILENO) == 1
     if live {
       print(
         DemoTwoHostText.intro(
@@ -76,7 +90,9 @@ extension DemoCommand {
       let log = DemoTwoHostLiveLog()
       demo.onEvent = { event in
         // Standard output is a terminal here, so it is line-buffered.
-        if let line = log.line(for: event, at: demo.lab.network.now) { print(line) }
+        if let line = log.line(for: event, at: demo.lab.network.now) {
+          print(DemoPlainText.fit(line, ascii: ascii))
+        }
       }
       demo.start()
       let budget = configuration.timeLimit + .seconds(30)
@@ -87,7 +103,11 @@ extension DemoCommand {
       try JSONOutput.print(result)
     } else {
       if live { print("") }
-      print(DemoTwoHostText.render(result, configuration: configuration, intro: !live))
+      print(
+        DemoPlainText.fit(
+          DemoTwoHostText.render(
+            result, configuration: configuration, intro: !live, width: DemoPlainText.width),
+          ascii: ascii))
     }
   }
 
@@ -157,9 +177,14 @@ enum DemoTwoHostText {
     s.count >= n ? s + " " : s.padding(toLength: n, withPad: " ", startingAt: 0)
   }
 
+  /// The report; below 100 columns the hosts' own addresses are left out of the table so
+  /// that it fits 80 columns.
   static func render(
-    _ r: TwoHostDemoResult, configuration: TwoHostDemoConfiguration, intro: Bool
+    _ r: TwoHostDemoResult, configuration: TwoHostDemoConfiguration, intro: Bool,
+    width: Int = 200
   ) -> String {
+    let narrow = width < 100
+    let addressW = narrow ? 0 : 15
     var out: [String] = []
     if intro {
       out.append(DemoTwoHostText.intro(configuration, turnServer: r.turnServer))
@@ -167,8 +192,8 @@ enum DemoTwoHostText {
     }
     out.append("1. Each host probes its NAT (RFC 5780)")
     out.append(
-      "   " + pad("host", 6) + pad("NAT", 17) + pad("address", 15) + pad("public address", 21)
-        + pad("map", 5) + pad("filter", 7) + "legacy name")
+      "   " + pad("host", 6) + pad("NAT", 17) + (narrow ? "" : pad("address", addressW))
+        + pad("public address", 21) + pad("map", 5) + pad("filter", 7) + "legacy name")
     for (label, h) in [("A", r.a), ("B", r.b)] {
       guard let p = h.probe else {
         out.append(
@@ -181,8 +206,8 @@ enum DemoTwoHostText {
       let filtering = p.udpBlocked ? "-" : p.filtering.behavior.abbreviation
       let legacy = h.probeUncertain == nil ? p.legacyType : "uncertain (loss)"
       out.append(
-        "   " + pad(label, 6) + pad(h.preset, 17) + pad(h.host, 15) + pad(publicAddress, 21)
-          + pad(mapping, 5) + pad(filtering, 7) + legacy)
+        "   " + pad(label, 6) + pad(h.preset, 17) + (narrow ? "" : pad(h.host, addressW))
+          + pad(publicAddress, 21) + pad(mapping, 5) + pad(filtering, 7) + legacy)
     }
     out.append("   EI endpoint-independent, AD address-dependent, APD address-and-port-dependent")
     for (label, h) in [("A", r.a), ("B", r.b)] {
@@ -201,7 +226,9 @@ enum DemoTwoHostText {
     out.append("")
     let kinds =
       r.turnServer == nil ? "host and server-reflexive" : "host, server-reflexive and relayed"
-    out.append("3. Host A connects to host B with ICE (\(kinds) candidates)")
+    out += TextWrap.lines(
+      "3. Host A connects to host B with ICE (\(kinds) candidates)", width: min(width, 200),
+      indent: "   ", first: "")
     for (label, list) in [("A", r.connect.candidates.local), ("B", r.connect.candidates.remote)] {
       let items = list.map { "\($0.type.rawValue) \(endpoint($0.address, $0.port))" }
       out += ConnectReportTextWrap.wrapItems(
@@ -217,7 +244,13 @@ enum DemoTwoHostText {
     command += " --seed \(r.seed)"
     if r.lossPercent > 0 { command += " --loss \(r.lossPercent.formatted())" }
     if r.latencyMs != 10 { command += " --latency \(Int(r.latencyMs))" }
-    out.append("The same run as JSON: \(command) --json")
+    let json = "The same run as JSON: \(command) --json"
+    if json.count > width {
+      out.append("The same run as JSON:")
+      out.append("  \(command) --json")
+    } else {
+      out.append(json)
+    }
     return out.joined(separator: "\n")
   }
 

@@ -202,3 +202,43 @@ enum Fixtures {
     ]
   }
 }
+
+extension Fixtures {
+  /// The demo's live story on virtual time: host A behind a symmetric NAT, host B behind a
+  /// port-restricted cone (so host, server-reflexive and relayed pairs are all tried), its
+  /// events mapped for the live screen as `natscope demo` maps them, with their simulated time.
+  static func demoLiveEvents() throws -> [(ms: Double, event: DemoLiveScreen.Event)] {
+    let configuration = TwoHostDemoConfiguration(
+      a: try SitePreset.parse("symmetric").get(), b: try SitePreset.parse("port-restricted").get())
+    let demo = try TwoHostDemo(configuration)
+    var feed = DemoLiveFeed(natA: configuration.a.name, natB: configuration.b.name)
+    var events: [(ms: Double, event: DemoLiveScreen.Event)] = []
+    demo.onEvent = { event in
+      var out: [DemoLiveScreen.Event] = []
+      switch event {
+      case .probed(let side, let report): out = feed.probed(hostA: side == .a, report)
+      case .probeFailed(let side, let why): out = feed.probeFailed(hostA: side == .a, why)
+      case .connect(.a, let entry): out = feed.hostA(entry)
+      case .connect(.b, let entry): out = feed.hostB(entry)
+      case .finished(let r): out = [feed.outcome(prediction: r.prediction, report: r.connect)]
+      default: break
+      }
+      let ms = demo.lab.network.now.milliseconds
+      for e in out { events.append((ms, e)) }
+      if !out.isEmpty { events.append((ms, .clock(ms))) }
+    }
+    demo.runToEnd()
+    return events
+  }
+
+  /// The live screen after each event of one run, in order.
+  static func demoLiveScreens(rows: Int, cols: Int) throws -> [DemoLiveScreen] {
+    var screen = DemoLiveScreen(natA: "symmetric", natB: "port-restricted", rows: rows, cols: cols)
+    var out: [DemoLiveScreen] = []
+    for (_, event) in try demoLiveEvents() {
+      ConsoleUpdate.update(&screen, engine: event)
+      out.append(screen)
+    }
+    return out
+  }
+}

@@ -134,3 +134,79 @@ import Traversal
     #expect(pairRows(big) > pairRows(small))
   }
 }
+
+/// Golden frames of one live run of the demo (`natscope demo`'s story): gathering, checking,
+/// connected, at 80×24 and 120×40, UTF-8 and ASCII.
+@Suite struct DemoLiveFrameTests {
+  typealias Variant = FrameTests.Variant
+
+  @Test(arguments: FrameTests.variants)
+  func gathering(_ v: Variant) throws {
+    // The first moment both of host A's candidates of its own (host, srflx) are on screen.
+    let screen = try #require(
+      Fixtures.demoLiveScreens(rows: v.rows, cols: v.cols).first {
+        $0.connect.model.candidates.filter { $0.side == .local }.count >= 2
+      })
+    // No pair yet: host B's candidates have not arrived.
+    #expect(screen.connect.model.pairs.isEmpty)
+    #expect(!screen.connect.model.candidates.contains { $0.side == .remote })
+    Snapshot.assert(
+      ConsoleView.view(screen, options: v.options), named: "demo-live-gathering-\(v.suffix)")
+  }
+
+  @Test(arguments: FrameTests.variants)
+  func checking(_ v: Variant) throws {
+    // Before the verdict, the first moment with the most kinds of pair state at once.
+    let screens = try Fixtures.demoLiveScreens(rows: v.rows, cols: v.cols).filter {
+      $0.connect.model.reportLines.isEmpty
+    }
+    func kinds(_ s: DemoLiveScreen) -> Int { Set(s.connect.model.pairs.map(\.state)).count }
+    let most = screens.map(kinds).max() ?? 0
+    let screen = try #require(screens.first { kinds($0) == most })
+    #expect(most >= 3)
+    #expect(screen.connect.model.pairs.contains { $0.state == .inProgress })
+    Snapshot.assert(
+      ConsoleView.view(screen, options: v.options), named: "demo-live-checking-\(v.suffix)")
+  }
+
+  @Test(arguments: FrameTests.variants)
+  func connected(_ v: Variant) throws {
+    let screen = try #require(Fixtures.demoLiveScreens(rows: v.rows, cols: v.cols).last)
+    #expect(screen.finished)
+    #expect(screen.connect.model.connected == true)
+    // The relay carries it: the selected pair has a relayed candidate.
+    let selected = try #require(screen.connect.model.pairs.first { $0.selected })
+    #expect(selected.localKind == "relay" || selected.remoteKind == "relay")
+    #expect(
+      screen.connect.model.reportLines.contains { $0.hasPrefix("Predicted from both probes") })
+    let grid = ConsoleView.view(screen, options: v.options)
+    if v.ascii {
+      let bad = grid.text.unicodeScalars.filter { !$0.isASCII }
+      #expect(bad.isEmpty, "non-ASCII: \(String(String.UnicodeScalarView(bad)))")
+    }
+    Snapshot.assert(grid, named: "demo-live-connected-\(v.suffix)")
+  }
+
+  /// The matrix popup names both hosts' NATs, scrolls, and reaches its last line.
+  @Test(arguments: [FrameTests.variants[0], FrameTests.variants[1]])
+  func matrixPopupScrolls(_ v: Variant) throws {
+    var screen = DemoConsole(table: try Fixtures.demoScreen(rows: v.rows, cols: v.cols))
+    ConsoleUpdate.update(&screen, key: .tab)
+    for _ in 0..<4 { ConsoleUpdate.update(&screen, key: .down) }  // symmetric
+    for _ in 0..<3 { ConsoleUpdate.update(&screen, key: .right) }  // port-restricted-cone
+    ConsoleUpdate.update(&screen, key: .enter)
+    let top = ConsoleView.view(screen, options: v.options).text
+    #expect(top.contains("host A: symmetric"))
+    #expect(top.contains("host B: port-restricted-cone"))
+    #expect(top.contains("scroll)"))
+    Snapshot.assert(
+      ConsoleView.view(screen, options: v.options), named: "demo-matrix-popup-\(v.suffix)")
+    ConsoleUpdate.update(&screen, key: .end)
+    let bottom = ConsoleView.view(screen, options: v.options).text
+    // The last prediction's reason (udp-blocked) is on screen at the end of the scroll.
+    #expect(bottom.contains("UDP is blocked for host B"))
+    #expect(!bottom.contains("host A: symmetric"))
+    Snapshot.assert(
+      ConsoleView.view(screen, options: v.options), named: "demo-matrix-popup-end-\(v.suffix)")
+  }
+}

@@ -19,6 +19,12 @@ import Testing
     #expect(feed(&d, "\u{3}") == [.interrupt])
   }
 
+  /// The demo's matrix moves along a row with the left and right arrows.
+  @Test func leftAndRightArrows() {
+    var d = InputDecoder()
+    #expect(feed(&d, "\u{1B}[C\u{1B}[D") == [.right, .left])
+  }
+
   @Test func editingKeys() {
     var d = InputDecoder()
     #expect(feed(&d, "\u{7F}\u{8}\u{15}") == [.backspace, .backspace, .clearField])

@@ -169,6 +169,67 @@ struct TmuxTests {
     #expect(alt.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
   }
 
+  /// `natscope demo` with no options plays the story: after the NAT table, host A (symmetric)
+  /// and host B (port-restricted) run ICE live on the connect screen; check-list rows (local
+  /// address, remote address, state) show in a live state, then succeeded; `q` exits 0,
+  /// restores the terminal and prints both reports.
+  @Test func demoPlaysTheLiveStory() throws {
+    let pane = try TmuxPane(command: demo, cols: 120, rows: 40)
+    defer { pane.close() }
+    pane.expectShows(["7/7 probes", "connect live in"])
+    // The story starts by itself on the connect screen.
+    pane.expectShows(["A symmetric → B port-restricted", "check list ("], tries: 300)
+    // A pair row: local address, remote address, then a live state.
+    func pairRow(_ text: String, state: String) -> Bool {
+      text.split(separator: "\n").contains { line in
+        line.contains(" \(state) ") && line.matches(of: /\d+\.\d+\.\d+\.\d+:\d+/).count >= 2
+      }
+    }
+    let live = pane.waitFor(tries: 400) {
+      pairRow($0, state: "in-progress") || pairRow($0, state: "waiting")
+    }
+    #expect(
+      pairRow(live, state: "in-progress") || pairRow(live, state: "waiting"),
+      "no live pair row:\n\(live)")
+    let done = pane.waitFor(tries: 600) {
+      pairRow($0, state: "succeeded") && $0.contains("Connected")
+    }
+    #expect(pairRow(done, state: "succeeded"), "no succeeded pair:\n\(done)")
+    #expect(done.contains("Predicted from both probes"), "\(done)")
+    TmuxPane.saveCapture(done, name: "demo-live")
+    pane.send("q")
+    let after = pane.waitFor { $0.contains("EXITED") }
+    #expect(after.contains("EXITED 0"), "no clean exit:\n\(after)")
+    #expect(after.contains("Connect report, as host A sees it"), "\(after)")
+    #expect(!after.contains("check list ("), "console left on screen:\n\(after)")
+    let alt = try pane.tmux(["display-message", "-p", "-t", "s", "#{alternate_on}"]).output
+    #expect(alt.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+  }
+
+  /// `--a/--b` opens the live console directly; keys are never echoed; `n` steps while paused.
+  @Test func demoPairOpensTheConsole() throws {
+    let pane = try TmuxPane(command: demo + " --a symmetric --b port-restricted")
+    defer { pane.close() }
+    pane.expectShows(["A symmetric → B port-restricted", "1x  t="])
+    pane.send("Space")
+    pane.expectShows(["paused  t="])
+    usleep(300_000)  // the frame drawn whole
+    let paused = pane.capture()
+    usleep(500_000)
+    let still = pane.capture()
+    #expect(still == paused, "the run moved while paused:\n\(paused)\n\(still)")
+    pane.send("n")
+    let stepped = pane.waitFor { $0 != still }
+    #expect(stepped != still, "n did not step:\n\(stepped)")
+    pane.send("s")
+    pane.expectShows(["1/4x  t="])
+    pane.send("q")
+    let after = pane.waitFor { $0.contains("EXITED") }
+    #expect(after.contains("EXITED 0"), "\(after)")
+    #expect(!after.contains("\nq "), "a key was echoed:\n\(after)")
+    #expect(after.contains("Connect report, as host A sees it"), "\(after)")
+  }
+
   @Test func probeAgainstOwnServerOnLoopback() throws {
     // natscope serve on 127.0.0.1 and 127.0.0.2 in the same pane, stopped when the shell ends.
     let port = Int.random(in: 40000...59000)
