@@ -269,7 +269,12 @@ public final class TwoHostDemo {
   func probeContradicted(_ side: TwoHostDemoSide) -> String? {
     guard probes[side]?.udpBlocked == true else { return nil }
     let mine = side == .a ? sessionA : sessionB
-    let gathered = mine?.localDescription?.candidates.contains { $0.kind == .srflx } ?? false
+    let candidates = mine?.localDescription?.candidates ?? []
+    // A relayed candidate from the TURN server over UDP is an answer over UDP too.
+    let overUDP = !(side == .a ? configuration.a : configuration.b).blocksOutgoingUDP
+    let gathered =
+      candidates.contains { $0.kind == .srflx }
+      || (overUDP && configuration.turn && candidates.contains { $0.kind == .relay })
     let pairs = sessionA?.report?.pairs ?? []
     let answered = pairs.contains { p in
       p.succeeded && p.local.protocol == .udp
@@ -278,7 +283,7 @@ public final class TwoHostDemo {
     guard gathered || answered else { return nil }
     let what =
       gathered
-      ? "the STUN server's answer over UDP came later (a server-reflexive candidate)"
+      ? "the servers' answers over UDP came later (a server-reflexive or relayed candidate)"
       : "a UDP check through its network was answered later"
     return
       "The probe got no answer over UDP, but \(what): packets were lost, UDP is not blocked, and the NAT classification is uncertain because of loss."

@@ -163,6 +163,22 @@ enum TwoHostConsistency {
     }
   }
 
+  /// At 40% loss the open host's probe lost every request (seeds 11 and 27), yet UDP got
+  /// through later (a check answered; the TURN server's answers over UDP): the demo does not
+  /// keep "UDP Blocked", says the classification is uncertain because of loss, and predicts
+  /// nothing from it.
+  @Test(arguments: [UInt64(11), 27])
+  func aProbeThatLossAteIsUncertainNotUDPBlocked(seed: UInt64) throws {
+    let r = try TwoHostConsistency.run("open", "cgnat", seed: seed, loss: 0.4)
+    #expect(r.a.probe?.udpBlocked == true)
+    let why = try #require(r.a.probeUncertain)
+    #expect(why.contains("uncertain because of loss"))
+    #expect(r.connect.local.legacyType != LegacyNATType.udpBlocked.rawValue)
+    #expect(!r.connect.text.contains("UDP is blocked"), Comment(rawValue: r.connect.text))
+    #expect(r.prediction.outcome == .unknown)
+    #expect(TwoHostConsistency.contradictions(r).isEmpty)
+  }
+
   /// Across seeds at 30% loss some run sees lost answers, and its report says so; without
   /// loss no report claims any.
   @Test func theLossSentenceFollowsTheEvidence() throws {
