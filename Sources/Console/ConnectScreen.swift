@@ -52,6 +52,8 @@ public struct ConnectScreen: ConsoleScreen {
   public var copyNote: String?
   /// The session's report, once the verdict is in (nil with fixtures that give lines only).
   public var finalReport: ConnectReport?
+  /// Lines a front puts after the report's first line (the demo: what both probes predicted).
+  public var reportPreface: [String] = []
   /// The log keeps at most this many lines.
   public static let logLimit = 500
   /// A pasted token longer than this is cut (a token is a few hundred bytes).
@@ -289,10 +291,13 @@ public struct ConnectScreen: ConsoleScreen {
   /// panel's width when the screen has it, else the lines it was given, wrapped.
   var reportBody: [String] {
     let width = max(40, chrome.cols - 4)
-    let lines =
+    var lines =
       finalReport.map {
         ConnectReportText.render($0, width: width).split(separator: "\n").map(String.init)
       } ?? model.reportLines.flatMap { Self.wrapAligned($0, width: width) }
+    lines.insert(
+      contentsOf: reportPreface.flatMap { Self.wrapAligned($0, width: width) },
+      at: min(1, lines.count))
     return lines.filter { !$0.isEmpty }
   }
 
@@ -522,7 +527,9 @@ public struct ConnectScreen: ConsoleScreen {
       row: logTop, column: 0, height: logHeight, width: width,
       title: "report (l shows events)", focused: chrome.focus == 2, options: options)
     // Long lines wrap (continuations indented), so nothing is cut at the right edge.
-    let rows = reportBody.enumerated().map { (text: $0.element, first: $0.offset == 0) }
+    // The report's sentences use ✓, ✗, ↔ and dashes; a terminal without UTF-8 gets them spelled.
+    let body = options.ascii ? reportBody.map(ASCIIText.fold) : reportBody
+    let rows = body.enumerated().map { (text: $0.element, first: $0.offset == 0) }
     let visible = logHeight - 2
     let sel = chrome.selection[safe: 2] ?? 0
     // The selection is the first line shown.
@@ -693,11 +700,15 @@ public struct ConnectScreen: ConsoleScreen {
         "foundation  \(c.foundation)",
       ]
     case 2 where showsReport:
-      return finalReport.map {
-        ConnectReportText.render($0, width: width).split(
-          separator: "\n", omittingEmptySubsequences: false
-        ).map(String.init)
-      } ?? model.reportLines.flatMap { wrapText($0, width: width) }
+      var lines =
+        finalReport.map {
+          ConnectReportText.render($0, width: width).split(
+            separator: "\n", omittingEmptySubsequences: false
+          ).map(String.init)
+        } ?? model.reportLines.flatMap { wrapText($0, width: width) }
+      lines.insert(
+        contentsOf: reportPreface.flatMap { wrapText($0, width: width) }, at: min(1, lines.count))
+      return options.ascii ? lines.map(ASCIIText.fold) : lines
     case 2:
       let sel = chrome.selection[safe: 2] ?? 0
       guard model.log.indices.contains(sel) else { return ["No events yet."] }

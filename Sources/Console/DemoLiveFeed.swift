@@ -53,20 +53,16 @@ public struct DemoLiveFeed: Sendable {
   /// The run is over: host A's report with both probes' profiles, headed by the prediction
   /// for the path through the NATs and the outcome.
   public func outcome(prediction: PathPrediction, report: ConnectReport) -> DemoLiveScreen.Event {
-    var lines = report.text.split(separator: "\n", omittingEmptySubsequences: false).map(
-      String.init)
     let predicted: String
     switch prediction.outcome {
     case .works: predicted = "should work"
     case .fails: predicted = "should fail"
     case .unknown: predicted = "could not be predicted"
     }
-    let at = min(1, lines.count)
-    lines.insert(
-      contentsOf: [
-        "Predicted from both probes: the path through the NATs \(predicted).",
-        "  A \(natA), B \(natB): \(prediction.reason)",
-      ], at: at)
-    return .outcome(lines: lines, connected: report.state == .connected)
+    let preface = [
+      "Predicted from both probes: the path through the NATs \(predicted).",
+      "  A \(natA), B \(natB): \(prediction.reason)",
+    ]
+    return .outcome(report: report, preface: preface)
   }
 }

@@ -15,8 +15,9 @@ public struct DemoLiveScreen: ConsoleScreen {
     case peerToken(String)
     /// Simulated time, in milliseconds since the run started.
     case clock(Double)
-    /// The run is over: the report lines (prediction against outcome first).
-    case outcome(lines: [String], connected: Bool)
+    /// The run is over: the two-host report (with both probes' profiles) and the prediction's
+    /// lines the screen shows after its first line.
+    case outcome(report: ConnectReport, preface: [String])
   }
 
   /// How fast the simulated clock runs against the wall clock, and whether it is stopped.
@@ -77,9 +78,14 @@ public struct DemoLiveScreen: ConsoleScreen {
     case .connect(let e): connect.apply(e)
     case .peerToken(let token): connect.model.remoteToken = token
     case .clock(let ms): clockMs = ms
-    case .outcome(let lines, let connected):
+    case .outcome(let report, let preface):
+      let connected = report.state == .connected
       finished = true
-      connect.model.reportLines = lines
+      connect.model.reportLines = report.text.split(
+        separator: "\n", omittingEmptySubsequences: false
+      ).map(String.init)
+      connect.finalReport = report
+      connect.reportPreface = preface
       connect.model.connected = connected
       connect.showLog = false
       chrome.status = connected ? "connected" : "no path worked"

@@ -177,9 +177,9 @@ import Traversal
     // The relay carries it: the selected pair has a relayed candidate.
     let selected = try #require(screen.connect.model.pairs.first { $0.selected })
     #expect(selected.localKind == "relay" || selected.remoteKind == "relay")
-    #expect(
-      screen.connect.model.reportLines.contains { $0.hasPrefix("Predicted from both probes") })
+    #expect(screen.connect.reportPreface.contains { $0.hasPrefix("Predicted from both probes") })
     let grid = ConsoleView.view(screen, options: v.options)
+    #expect(grid.text.contains("Predicted from both probes"))
     if v.ascii {
       let bad = grid.text.unicodeScalars.filter { !$0.isASCII }
       #expect(bad.isEmpty, "non-ASCII: \(String(String.UnicodeScalarView(bad)))")
