@@ -19,7 +19,7 @@ struct BindingCommand: ParsableCommand {
 
       SERVER is host, host:port, [IPv6]:port or stun:host[:port]; the port defaults to 3478.
       Exit status: 0 answered, 1 usage error, 2 unresolvable name, no answer, or ICMP
-      unreachable.
+      unreachable; 130 or 143 when interrupted by SIGINT (Ctrl-C) or SIGTERM.
       """)
 
   @Argument(help: ArgumentHelp("The STUN server.", valueName: "server"))
@@ -48,6 +48,8 @@ struct BindingCommand: ParsableCommand {
 
   func run() throws {
     global.bootstrapLogging()
+    // Ctrl-C or SIGTERM exits 130 or 143.
+    InterruptExit.install()
     let destination = try resolveServer(server)
     let policy = RetransmissionPolicy(
       initialRTO: .milliseconds(rto), maxRequests: maxRequests, lastWaitMultiplier: 16)
@@ -81,7 +83,7 @@ struct BindingCommand: ParsableCommand {
       throw fail("cannot open a UDP socket: \(error)")
     }
     if json {
-      try JSONOutput.print(result)
+      try JSONOutput.print(result, schema: .binding)
     } else {
       print(result.text)
     }

@@ -45,7 +45,9 @@ struct ConnectCommand: ParsableCommand {
       peer's, Enter accepts it; candidates, checks and events show live; `q` quits and the \
       report is printed.
 
-      Exit status: 0 connected, 1 usage error or unreadable token, 2 no path worked.
+      Exit status: 0 connected, 1 usage error or unreadable token, 2 no path worked; 130 or \
+      143 when interrupted by SIGINT (Ctrl-C) or SIGTERM outside the console (quitting the \
+      console with q is a normal exit).
       """)
 
   @Flag(help: "Answer an offer (ICE controlled) instead of making one.")
@@ -62,7 +64,8 @@ struct ConnectCommand: ParsableCommand {
     name: .customLong("turn"),
     help: ArgumentHelp(
       "TURN server for a relayed candidate (turn:host[:port][?transport=udp|tcp]); repeatable.",
-      valueName: "uri"))
+      valueName: "uri"),
+    completion: Completions.turnURI)
   var turn: [String] = []
 
   @OptionGroup var turnCredentials: TURNCredentialArguments
@@ -88,13 +91,15 @@ struct ConnectCommand: ParsableCommand {
   @Option(
     help: ArgumentHelp(
       "Read the peer's token or SDP from this file or FIFO (- for standard input) instead of asking.",
-      valueName: "path"))
+      valueName: "path"),
+    completion: .file())
   var tokenIn: String?
 
   @Option(
     help: ArgumentHelp(
       "Write this host's token or SDP to this file or FIFO (- for standard output).",
-      valueName: "path"))
+      valueName: "path"),
+    completion: .file())
   var tokenOut: String?
 
   @Flag(help: "Print the report as JSON (schema in the README and man page).")
@@ -258,7 +263,7 @@ struct ConnectCommand: ParsableCommand {
         "verdict: \(what) \(String(format: "%.1f", ms)) ms after the checks started")
     }
     if json {
-      try JSONOutput.print(report)
+      try JSONOutput.print(report, schema: .connect)
     } else {
       print(report.text)
     }

@@ -33,7 +33,9 @@ struct ProbeCommand: ParsableCommand {
       router is not asked when every server is on loopback.
 
       Exit status: 0 verdict reached, 1 usage or internal error, 2 no server reachable, no
-      STUN server at the address (ICMP port unreachable), or UDP blocked.
+      STUN server at the address (ICMP port unreachable), or UDP blocked; 130 or 143 when
+      interrupted by SIGINT (Ctrl-C) or SIGTERM outside the console (quitting the console with
+      q is a normal exit).
       """)
 
   static let defaultServers = [
@@ -82,6 +84,9 @@ struct ProbeCommand: ParsableCommand {
 
   func run() throws {
     global.bootstrapLogging()
+    // Outside the console, Ctrl-C or SIGTERM exits 130 or 143 (the console restores the
+    // terminal and handles them itself).
+    if !console.wantsConsole(json: json) { InterruptExit.install() }
     var names = servers
     if names.isEmpty {
       names =
@@ -147,7 +152,7 @@ struct ProbeCommand: ParsableCommand {
       if let portMapping { report.attach(portMapping: portMapping) }
     }
     if json {
-      try JSONOutput.print(report)
+      try JSONOutput.print(report, schema: .probe)
     } else {
       print(ProbeReportText(report: report, verbose: verbose).render())
       if !problems.isEmpty {
