@@ -80,11 +80,14 @@ import Testing
     #expect(status == expected, "binding: \(process.stderr)")
   }
 
+  /// Test I gives up on a silent server after about 1.4 s, so the signal goes as soon as the
+  /// probe logs its first socket (the handler is installed before that).
   @Test(arguments: [(SIGINT, Int32(130)), (SIGTERM, Int32(143))])
   func probeInterruptedExits128PlusSignal(_ signal: Int32, _ expected: Int32) throws {
     let silent = try SilentServer()
     let (status, process) = try Self.interrupted(
-      ["probe", "127.0.0.1:\(silent.port)", "--no-port-mapping", "--json"], by: signal)
+      ["probe", "127.0.0.1:\(silent.port)", "--no-port-mapping", "--json", "--log-level", "debug"],
+      by: signal, ready: "natscope.probe")
     #expect(status == expected, "probe: \(process.stderr)")
     #expect(process.stdout.isEmpty, "an interrupted probe prints no report")
   }
