@@ -1,7 +1,12 @@
-import Foundation
 import STUN
 import Sessions
 import Traversal
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// Turns a ``ConnectSession``'s events into ``ConnectScreen/Event``s, on the front's thread:
 /// it folds each event into a ``ConnectProgress`` (the session module's reducer) and maps what

@@ -1,5 +1,10 @@
-import Foundation
 import Traversal
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// What `update` asks the run loop to do (side effects stay out of the models).
 public enum ConsoleCommand: Equatable, Sendable {

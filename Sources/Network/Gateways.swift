@@ -1,5 +1,10 @@
-import Foundation
 import STUN
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// Reads the host's default gateways from the Linux routing tables (`/proc/net/route` and
 /// `/proc/net/ipv6_route`). The parsers are pure functions of the file text, so tests feed them

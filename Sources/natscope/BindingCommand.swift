@@ -24,7 +24,8 @@ struct BindingCommand: ParsableCommand {
       the report. A failed handshake is one sentence (expired, wrong name, untrusted issuer,
       no common TLS version or cipher, refused).
       Exit status: 0 answered, 1 usage error, 2 unresolvable name, no answer, ICMP
-      unreachable, or a failed TLS handshake.
+      unreachable, or a failed TLS handshake; 130 or 143 when interrupted by SIGINT (Ctrl-C) or
+      SIGTERM.
       """)
 
   @Argument(help: ArgumentHelp("The STUN server.", valueName: "server"))
@@ -61,6 +62,8 @@ struct BindingCommand: ParsableCommand {
 
   func run() throws {
     global.bootstrapLogging()
+    // Ctrl-C or SIGTERM exits 130 or 143.
+    InterruptExit.install()
     let uri = try parseSTUNServer(server)
     if uri.secure {
       try runOverTLS(uri)
@@ -99,7 +102,7 @@ struct BindingCommand: ParsableCommand {
       throw fail("cannot open a UDP socket: \(error)")
     }
     if json {
-      try JSONOutput.print(result)
+      try JSONOutput.print(result, schema: .binding)
     } else {
       print(result.text)
     }

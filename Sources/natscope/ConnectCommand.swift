@@ -55,7 +55,9 @@ struct ConnectCommand: ParsableCommand {
       show live; `j` writes the --json report once the verdict is in; `q` quits and the \
       report is printed (before a verdict, your token).
 
-      Exit status: 0 connected, 1 usage error or unreadable token, 2 no path worked.
+      Exit status: 0 connected, 1 usage error or unreadable token, 2 no path worked; 130 or \
+      143 when interrupted by SIGINT (Ctrl-C) or SIGTERM outside the console (quitting the \
+      console with q is a normal exit).
       """)
 
   @Flag(help: "Answer an offer (ICE controlled) instead of making one.")
@@ -72,7 +74,8 @@ struct ConnectCommand: ParsableCommand {
     name: .customLong("turn"),
     help: ArgumentHelp(
       "TURN server for a relayed candidate (turn:host[:port][?transport=udp|tcp] or turns:host[:port]); repeatable.",
-      valueName: "uri"))
+      valueName: "uri"),
+    completion: Completions.turnURI)
   var turn: [String] = []
 
   @OptionGroup var turnCredentials: TURNCredentialArguments
@@ -107,13 +110,15 @@ struct ConnectCommand: ParsableCommand {
   @Option(
     help: ArgumentHelp(
       "Read the peer's token or SDP from this file or FIFO (- for standard input) instead of asking.",
-      valueName: "path"))
+      valueName: "path"),
+    completion: .file())
   var tokenIn: String?
 
   @Option(
     help: ArgumentHelp(
       "Write this host's token or SDP to this file or FIFO (- for standard output).",
-      valueName: "path"))
+      valueName: "path"),
+    completion: .file())
   var tokenOut: String?
 
   @Flag(help: "Print the report as JSON (schema in the README and man page).")
@@ -285,7 +290,7 @@ struct ConnectCommand: ParsableCommand {
         "verdict: \(what) \(String(format: "%.1f", ms)) ms after the checks started")
     }
     if json {
-      try JSONOutput.print(report)
+      try JSONOutput.print(report, schema: .connect)
     } else {
       print(report.text)
     }

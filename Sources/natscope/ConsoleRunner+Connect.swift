@@ -1,8 +1,13 @@
 import Console
-import Foundation
 import Network
 import Sessions
 import Traversal
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 extension ConsoleRunner {
   /// `natscope connect` in the console: the session runs behind a ``SessionRunner``; its

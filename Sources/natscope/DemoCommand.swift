@@ -34,6 +34,10 @@ struct DemoCommand: ParsableCommand {
       TURN relay at 203.0.113.20 unless --no-turn; a host behind udp-blocked reaches it over \
       simulated TCP), and the report shows which path worked and \
       why the others did not. \(DemoCommand.twoHostHelp)
+
+      Exit status: 0 the run finished (also when the simulated hosts could not connect: that \
+      is the result), 1 usage error; 130 or 143 when interrupted by SIGINT (Ctrl-C) or SIGTERM \
+      outside the console (quitting the console with q is a normal exit).
       """)
 
   static let presetNames = NATBehavior.presets.map(\.name)
@@ -76,6 +80,9 @@ struct DemoCommand: ParsableCommand {
   }
 
   func run() throws {
+    // Outside the console, Ctrl-C or SIGTERM exits 130 or 143 (the console restores the
+    // terminal and handles them itself).
+    if !console.wantsConsole(json: json) { InterruptExit.install() }
     if twoHost.isRequested { return try runTwoHost() }
     global.bootstrapLogging()
     if let seconds = consoleBench {
@@ -124,7 +131,7 @@ struct DemoCommand: ParsableCommand {
       seed: seed, lossPercent: loss, latencyMs: latency,
       sites: sites, server: lab.stunServerAddress, serverStats: lab.stunServer.stats)
     if json {
-      try JSONOutput.print(demo)
+      try JSONOutput.print(demo, schema: .demo)
     } else {
       let text = demo.text(width: DemoPlainText.width) + "\n" + DemoCommand.twoHostHint
       print(DemoPlainText.fit(text, ascii: console.renderOptions.ascii))

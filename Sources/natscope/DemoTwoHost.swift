@@ -11,13 +11,15 @@ struct DemoTwoHostOptions: ParsableArguments {
   @Option(
     name: .customLong("a"),
     help: ArgumentHelp(
-      "Host A's NAT: a preset or mapping/filtering (two-host run).", valueName: "nat"))
+      "Host A's NAT: a preset or mapping/filtering (two-host run).", valueName: "nat"),
+    completion: .list(Completions.natNames))
   var hostA: String?
 
   @Option(
     name: .customLong("b"),
     help: ArgumentHelp(
-      "Host B's NAT: a preset or mapping/filtering (two-host run).", valueName: "nat"))
+      "Host B's NAT: a preset or mapping/filtering (two-host run).", valueName: "nat"),
+    completion: .list(Completions.natNames))
   var hostB: String?
 
   @Flag(name: .customLong("no-turn"), help: "Two-host run without the TURN relay.")
@@ -100,7 +102,7 @@ extension DemoCommand {
     }
     let result = demo.runToEnd()
     if json {
-      try JSONOutput.print(result)
+      try JSONOutput.print(result, schema: .demoTwoHost)
     } else {
       if live { print("") }
       print(

@@ -16,7 +16,7 @@ struct Natscope: ParsableCommand {
       `natscope connect --answer` on the other.
 
       Exit status: 0 success, 1 usage or internal error, 2 no server reachable, no answer, or \
-      no path.
+      no path; 130 or 143 when interrupted by SIGINT (Ctrl-C) or SIGTERM outside the console.
       """,
     version: NatscopeVersion.current,
     subcommands: [

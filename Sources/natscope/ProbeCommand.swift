@@ -49,7 +49,8 @@ struct ProbeCommand: ParsableCommand {
 
       Exit status: 0 verdict reached (stuns: every server answered), 1 usage or internal
       error, 2 no server reachable, no STUN server at the address (ICMP port unreachable), UDP
-      blocked, or a stuns: server not answering over TLS.
+      blocked, or a stuns: server not answering over TLS; 130 or 143 when interrupted by SIGINT
+      (Ctrl-C) or SIGTERM outside the console (quitting the console with q is a normal exit).
       """)
 
   static let defaultServers = [
@@ -120,6 +121,9 @@ struct ProbeCommand: ParsableCommand {
 
   func run() throws {
     global.bootstrapLogging()
+    // Outside the console, Ctrl-C or SIGTERM exits 130 or 143 (the console restores the
+    // terminal and handles them itself).
+    if !console.wantsConsole(json: json) { InterruptExit.install() }
     var names = servers
     if names.isEmpty {
       names =
@@ -196,7 +200,7 @@ struct ProbeCommand: ParsableCommand {
       interrupted = signal
     }
     if json {
-      try JSONOutput.print(report)
+      try JSONOutput.print(report, schema: .probe)
     } else {
       print(ProbeReportText(report: report, verbose: verbose).render())
       if !problems.isEmpty {

@@ -22,7 +22,11 @@ struct ServeCommand: ParsableCommand {
       is larger than \(STUNServer.maximumGrowth) bytes more than its request (nor 1280 bytes),
       so the server cannot amplify an attack.
 
-      Statistics go to standard error on SIGUSR1 and at exit; SIGINT or SIGTERM stop it.
+      Statistics go to standard error on SIGUSR1 and at exit (to standard output as JSON with
+      --json); SIGINT or SIGTERM stop it.
+
+      Exit status: 1 usage error or cannot listen; stopped by SIGINT (Ctrl-C) or SIGTERM, 130
+      or 143 after printing the statistics.
       """)
 
   @Option(help: ArgumentHelp("The primary IP address to listen on.", valueName: "ip"))
@@ -87,6 +91,7 @@ struct ServeCommand: ParsableCommand {
               FileHandle.standardError.write(Data((Self.describe(s) + "\n").utf8))
             }
           } else {
+            holder.signal = sig
             holder.finish()
           }
         }
@@ -114,9 +119,13 @@ struct ServeCommand: ParsableCommand {
         "cannot listen: \(error) (is the address assigned to this host and the port free?)")
     }
     if json {
-      try JSONOutput.print(stats)
+      try JSONOutput.print(stats, schema: .serve, addsVersion: true)
     } else {
       FileHandle.standardError.write(Data((Self.describe(stats) + "\n").utf8))
+    }
+    // Stopped by SIGINT or SIGTERM (the only way it stops): 128 + signal, as every command.
+    if let sig = try runtime.eventLoop.submit({ holder.signal }).wait() {
+      throw ExitCode(InterruptExit.status(for: sig))
     }
   }
 
@@ -133,6 +142,9 @@ private final class ServerHolder: @unchecked Sendable {
   var done: RunCompletion<STUNServerStats>?
 
   /// Closes the server and completes the run with its final statistics.
+  /// The signal that stopped the server.
+  var signal: Int32?
+
   func finish() {
     let final = session?.stats ?? STUNServerStats()
     session?.close()

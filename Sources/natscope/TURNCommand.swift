@@ -39,10 +39,14 @@ struct TURNCommand: ParsableCommand {
       relayed-address-unroutable, relay-does-not-relay, allocation-lost, allocate-failed, \
       interrupted.
 
-      Exit status: 0 every server works, 1 usage error, 2 any server is broken.
+      Exit status: 0 every server works, 1 usage error, 2 any server is broken; 130 or 143 \
+      when interrupted by SIGINT (Ctrl-C) or SIGTERM (after releasing the allocations and \
+      printing the report).
       """)
 
-  @Argument(help: ArgumentHelp("TURN servers to check.", valueName: "uri"))
+  @Argument(
+    help: ArgumentHelp("TURN servers to check.", valueName: "uri"),
+    completion: Completions.turnURI)
   var uris: [String] = []
 
   @OptionGroup var turnCredentials: TURNCredentialArguments
@@ -50,7 +54,8 @@ struct TURNCommand: ParsableCommand {
   @Option(
     help: ArgumentHelp(
       "PEM file of CA certificates to trust for turns: servers instead of the system's.",
-      valueName: "file"))
+      valueName: "file"),
+    completion: .file())
   var ca: String?
 
   @Flag(help: "Do not verify turns: servers' TLS certificates (every report then says so).")
@@ -152,7 +157,7 @@ struct TURNCommand: ParsableCommand {
       throw fail("the TURN check did not finish: \(error)")
     }
     if json {
-      try JSONOutput.print(report)
+      try JSONOutput.print(report, schema: .turn)
     } else {
       print(report.text)
     }

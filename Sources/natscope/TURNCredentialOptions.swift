@@ -1,6 +1,11 @@
 import ArgumentParser
-import Foundation
 import Traversal
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// The TURN credentials a command was given: `--turn-user` with `--turn-password` (or
 /// NATSCOPE_TURN_PASSWORD), or a TURN REST API shared secret (`--turn-secret` or

@@ -5,8 +5,8 @@ import Testing
   import Glibc
 #endif
 
-/// A coturn on 127.0.0.1 with a TURN REST API secret, stopped by PID.
-private final class RESTCoturn {
+/// A coturn on 127.0.0.1 with a TURN REST API secret, stopped by PID (also used by SchemaTests).
+final class RESTCoturn {
   let process = Process()
   let port: UInt16
   let directory: URL

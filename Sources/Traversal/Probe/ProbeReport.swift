@@ -90,6 +90,26 @@ public struct ALGVerdict: Codable, Sendable, Hashable {
   /// nil when the server did not send MAPPED-ADDRESS next to XOR-MAPPED-ADDRESS.
   public var detected: Bool?
   public var reason: String
+
+  private enum CodingKeys: String, CodingKey { case detected, reason }
+
+  public init(detected: Bool?, reason: String) {
+    self.detected = detected
+    self.reason = reason
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    detected = try c.decodeIfPresent(Bool.self, forKey: .detected)
+    reason = try c.decode(String.self, forKey: .reason)
+  }
+
+  /// `detected` is always present: null means "could not tell" (the JSON schema requires it).
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(detected, forKey: .detected)
+    try c.encode(reason, forKey: .reason)
+  }
 }
 
 /// How long an idle mapping survives (RFC 5780 §4.6).
