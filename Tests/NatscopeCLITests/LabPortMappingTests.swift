@@ -198,6 +198,42 @@ struct LabPortMappingTests {
     #expect(off.path("local.portMapping") == nil)
   }
 
+  /// SIGTERM while the offerer waits for the answer: the mapping it holds on miniupnpd is
+  /// deleted before natscope exits with 143.
+  @Test func sigtermWhileWaitingDeletesTheConnectMappingFirst() throws {
+    let lab = try Lab(a: "apdm-apdf")
+    defer {
+      lab.down()
+      LabPortMapping.removeFiles(lab)
+    }
+    try lab.startNatscopeServer()
+    try LabPortMapping.startMiniupnpd(lab)
+    let fifos = try FIFOPair()
+    let a = try Spawned(
+      [
+        Lab.script, "exec", lab.prefix, "client-a", "--", Binary.url.path, "connect", "--json",
+        "--sdp", "--token-in", fifos.answer, "--token-out", fifos.offer, "--stun",
+        "stun:\(lab["SERVER_PRIMARY"]):\(lab["STUN_PORT"])",
+      ], name: "offer")
+    func mapped() throws -> Bool {
+      let rules = try lab.exec("nat-a", ["iptables-legacy", "-t", "nat", "-S", "MINIUPNPD"])
+      return rules.output.contains("-A MINIUPNPD")
+    }
+    var held = false
+    for _ in 0..<100 {
+      if try mapped() {
+        held = true
+        break
+      }
+      usleep(100_000)
+    }
+    #expect(held, "the mapping appeared on the router within 10 s")
+    kill(a.pid, SIGTERM)
+    let status = a.wait(timeout: 15)
+    #expect(status == 143, Comment(rawValue: a.stdout + a.stderr))
+    #expect(try !mapped(), "the mapping was deleted before natscope exited")
+  }
+
   @Test func withOnlyUPnPIGDTheTestMappingIsAddedAndDeletedOverSOAP() throws {
     let lab = try Lab(a: "eim-apdf")
     defer {
