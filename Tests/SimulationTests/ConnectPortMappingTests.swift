@@ -123,6 +123,40 @@ import Traversal
     #expect(run.box.forwards.isEmpty)
   }
 
+  /// Closed while waiting for the person (as on Ctrl-C): the mapping is deleted before the
+  /// session reports itself closed.
+  @Test func closingWhileWaitingDeletesTheMappingFirst() throws {
+    let lab = try SimulatedLab(seed: 32)
+    let host = try lab.addSite("a", behavior: .symmetric)
+    let box = try #require(lab.network.nats.first { $0.name == "a-nat" })
+    let router = RouterPortMapping(box: box, network: lab.network, protocols: [.pcp, .natPMP])
+    let offer = ConnectSession(
+      runtime: host,
+      configuration: ConnectSessionConfiguration(
+        role: .offer, stunServers: [lab.stunServerAddress],
+        portMapping: ConnectPortMappingConfiguration()),
+      generator: SeededGenerator(seed: 43))
+    offer.start()
+    lab.network.run(for: .seconds(5))
+    #expect(box.forwards.count == 1, "PCP granted the mapping")
+    let mapped = try #require(
+      offer.localDescription?.candidates.first {
+        $0.kind == .srflx && $0.port == box.forwards.first?.external.port
+      })
+    #expect(mapped.address.ip.map { "\($0)" } == "198.51.100.1")
+    offer.close()
+    #expect(offer.phase != .closed, "closing waits for the router's answer")
+    lab.network.run(for: .seconds(2))
+    #expect(offer.phase == .closed)
+    #expect(box.forwards.isEmpty)
+    let last = offer.log.compactMap { e -> ConnectReport.PortMapping? in
+      if case .portMapping(let p) = e.event { return p }
+      return nil
+    }.last
+    #expect(last?.protocol == "pcp" && last?.deleted == true)
+    _ = router
+  }
+
   @Test func gatheringDoesNotWaitLongForASilentRouter() throws {
     let run = try Self.run(portMapping: true, protocols: [])
     let a = try #require(run.offer.report)
