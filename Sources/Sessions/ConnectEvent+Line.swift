@@ -21,6 +21,7 @@ extension ConnectEvent {
     case .waitingForPeer(let w, let waited, let limit):
       w.waitingText(waitedMs: waited, limitMs: limit)
     case .peerWaitEnded(let w, let waited): w.endedText(waitedMs: waited)
+    case .portMapping(let m): "port mapping: \(m.line)"
     }
   }
 }

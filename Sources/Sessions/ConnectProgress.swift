@@ -78,6 +78,9 @@ public struct ConnectProgress: Sendable, Hashable {
       report = r
       verdictAt = entry.at
     case .ice(let e): apply(e)
+    case .portMapping(let m):
+      // Renewals and the deletion come after the verdict too: the report keeps up.
+      report?.local.portMapping = m
     default: break  // probe and relay events change nothing the fronts show from here
     }
   }

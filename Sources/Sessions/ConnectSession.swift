@@ -84,6 +84,10 @@ public struct ConnectSessionConfiguration: Sendable {
   public var holdTime: Duration
   /// The ICE agent's settings.
   public var agent: ICEConfiguration
+  /// The port mapping asked of the router for the host candidate's port (PCP, else NAT-PMP),
+  /// offered as a server-reflexive candidate, renewed while the session lives and deleted when
+  /// it closes; nil asks for none (`--no-port-mapping`).
+  public var portMapping: ConnectPortMappingConfiguration?
 
   public init(
     role: SignalingRole, stunServers: [TransportAddress] = [],
@@ -93,8 +97,10 @@ public struct ConnectSessionConfiguration: Sendable {
     checkTimeout: Duration = .seconds(15), holdTime: Duration = .seconds(1),
     agent: ICEConfiguration = ICEConfiguration(), peerWaitTimeout: Duration = .seconds(300),
     peerWaitReportInterval: Duration = .seconds(15),
-    serverKeepaliveInterval: Duration? = .seconds(15)
+    serverKeepaliveInterval: Duration? = .seconds(15),
+    portMapping: ConnectPortMappingConfiguration? = nil
   ) {
+    self.portMapping = portMapping
     self.serverKeepaliveInterval = serverKeepaliveInterval
     self.peerWaitTimeout = peerWaitTimeout
     self.peerWaitReportInterval = max(peerWaitReportInterval, .seconds(1))
@@ -192,12 +198,14 @@ public enum ConnectEvent: Sendable, Hashable {
   case waitingForPeer(ConnectPeerWait, waitedMs: Double, limitMs: Double)
   /// The wait ended: the answer was set, or the offerer's first check arrived.
   case peerWaitEnded(ConnectPeerWait, waitedMs: Double)
+  /// The router's port mapping changed: granted (or refused), renewed, lost or deleted.
+  case portMapping(ConnectReport.PortMapping)
 }
 
 extension ConnectEvent: Codable {
   private enum Key: String, CodingKey {
     case kind, phase, servers, profile, reason, event, server, description, candidates, usable
-    case report, waitingFor, waitedMs, limitMs
+    case report, waitingFor, waitedMs, limitMs, portMapping
   }
 
   /// A description without its password, for events.
@@ -257,6 +265,9 @@ extension ConnectEvent: Codable {
       try c.encode("peerWaitEnded", forKey: .kind)
       try c.encode(w, forKey: .waitingFor)
       try c.encode(waited, forKey: .waitedMs)
+    case .portMapping(let m):
+      try c.encode("portMapping", forKey: .kind)
+      try c.encode(m, forKey: .portMapping)
     }
   }
 
@@ -310,6 +321,8 @@ extension ConnectEvent: Codable {
       self = .peerWaitEnded(
         try c.decode(ConnectPeerWait.self, forKey: .waitingFor),
         waitedMs: try c.decode(Double.self, forKey: .waitedMs))
+    case "portMapping":
+      self = .portMapping(try c.decode(ConnectReport.PortMapping.self, forKey: .portMapping))
     case let other:
       throw DecodingError.dataCorruptedError(
         forKey: .kind, in: c, debugDescription: "unknown connect event \(other)")
@@ -404,6 +417,10 @@ public final class ConnectSession {
   private var waitedForPeer: Duration?
   private var waitExpired: ConnectPeerWait?
   private var keepAlive: ConnectSession?
+  /// The router's port mapping, once asked for.
+  private var mapping: ConnectPortMapping?
+  /// Whether close() waits for the mapping's deletion.
+  private var mappingReleasePending = false
 
   /// A session, not yet started.
   /// - Parameters:
@@ -434,9 +451,17 @@ public final class ConnectSession {
           server, runtime: runtime, portRange: configuration.portRange,
           connector: server.tls == nil ? streamConnector : tlsConnector?(server), owner: owner))
     }
+    var portMapper: PortMappingFactory?
+    if let pm = configuration.portMapping {
+      portMapper = { base, completion in
+        guard let session = owner.session else { return completion(nil, nil) }
+        session.startPortMapping(pm, base: base, completion: completion)
+      }
+    }
     self.ice = ICESession(
       runtime: runtime, role: configuration.role == .offer ? .controlling : .controlled,
-      configuration: iceConfiguration, relays: factories, generator: generator)
+      configuration: iceConfiguration, relays: factories, portMapper: portMapper,
+      generator: generator)
     owner.session = self
   }
 
@@ -571,6 +596,18 @@ public final class ConnectSession {
     probe = nil
     probeDone = true
     releasesPending = relaysOpen.count
+    if let mapping {
+      releasesPending += 1
+      mappingReleasePending = true
+      mapping.release { [weak self] in
+        guard let self, self.mappingReleasePending else { return }
+        self.mappingReleasePending = false
+        if self.phase != .closed, self.releasesPending > 0 {
+          self.releasesPending -= 1
+          if self.releasesPending == 0 { self.closed() }
+        }
+      }
+    }
     ice.onEvent = nil
     ice.close()  // closes the relay channels it holds: Refresh LIFETIME 0
     for turn in relaysOpen where !relaysHanded.contains(ObjectIdentifier(turn)) {
@@ -649,6 +686,26 @@ public final class ConnectSession {
         }
       }
       turn.start()
+    }
+  }
+
+  /// Asks the router for a mapping of `base` (see ``ConnectPortMapping``); its changes become
+  /// `portMapping` events.
+  fileprivate func startPortMapping(
+    _ pm: ConnectPortMappingConfiguration, base: TransportAddress,
+    completion: @escaping (TransportAddress?, TransportAddress?) -> Void
+  ) {
+    let m = ConnectPortMapping(runtime: runtime, configuration: pm, base: base)
+    mapping = m
+    m.start { [weak self] external, gateway in
+      completion(external, gateway)
+      guard let self, let m = self.mapping else { return }
+      self.record(.portMapping(m.report))
+      m.onChange = { [weak self] r in
+        // Renewals and the deletion come after the verdict too: the report keeps up.
+        self?.report?.local.portMapping = r
+        self?.record(.portMapping(r))
+      }
     }
   }
 
@@ -841,7 +898,8 @@ public final class ConnectSession {
     var b = ConnectReportBuilder(
       local: .init(
         profile: natProfile, candidates: local?.candidates ?? [],
-        turn: configuration.turnServers.map(\.transport), relays: relayOutcomes()),
+        turn: configuration.turnServers.map(\.transport), relays: relayOutcomes(),
+        portMapping: mapping?.report),
       remote: remote.map { ConnectReportBuilder.Side($0) }
         ?? .init(profile: nil, candidates: []))
     let agent = ice.agent

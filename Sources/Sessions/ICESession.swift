@@ -7,6 +7,15 @@ import Traversal
 public typealias RelayChannelFactory =
   (_ completion: @escaping (Result<any RelayChannel, RuntimeError>) -> Void) -> Void
 
+/// Asks a router for a port mapping of the host candidate at `base`; `completion` runs once
+/// with the router's external address and mapped port (nil when none was granted) and the
+/// router's address. Called once per gathering, on the runtime's serial context.
+public typealias PortMappingFactory =
+  (
+    _ base: TransportAddress,
+    _ completion: @escaping (_ external: TransportAddress?, _ gateway: TransportAddress?) -> Void
+  ) -> Void
+
 /// What an ``ICESession`` gathers and how.
 public struct ICESessionConfiguration: Sendable {
   /// STUN servers asked for server-reflexive candidates (from every host socket of the same
@@ -107,6 +116,8 @@ public final class ICESession {
   private var gatherTable: TransactionTable<Message>
   private var gathers: [TransactionID: Gather] = [:]
   private var pendingRelays = 0
+  private var pendingMappings = 0
+  private let portMapper: PortMappingFactory?
   private lazy var agentDriver = MachineDriver<ICEEvent>(
     runtime: runtime,
     transmit: { [weak self] t in self?.route(t) },
@@ -143,8 +154,10 @@ public final class ICESession {
     runtime: any NetworkRuntime, role: ICERole,
     configuration: ICESessionConfiguration = ICESessionConfiguration(),
     credentials: ICECredentials? = nil, relays: [RelayChannelFactory] = [],
+    portMapper: PortMappingFactory? = nil,
     generator: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
   ) {
+    self.portMapper = portMapper
     self.runtime = runtime
     self.configuration = configuration
     self.agent = ICEAgent(
@@ -204,6 +217,17 @@ public final class ICESession {
         processGather(gatherTable.start(id: id, request: b.bytes, to: server, at: now))
       }
     }
+    // One port mapping, for the first IPv4 host candidate off loopback (the router's
+    // external address is IPv4); offered as a server-reflexive candidate of that base.
+    if let portMapper,
+      let base = sockets.keys.filter({ $0.ip.family == .ipv4 && !$0.ip.isLoopback })
+        .min(by: { $0.description < $1.description })
+    {
+      pendingMappings += 1
+      portMapper(base) { [weak self] external, gateway in
+        self?.mappingReady(external: external, gateway: gateway, base: base)
+      }
+    }
     for factory in relayFactories {
       pendingRelays += 1
       factory { [weak self] result in self?.relayReady(result) }
@@ -215,6 +239,7 @@ public final class ICESession {
       for id in self.gathers.keys { self.gatherTable.cancel(id: id) }
       self.gathers.removeAll()
       self.pendingRelays = 0
+      self.pendingMappings = 0
       self.finishGatheringIfDone()
     }
     apply(agent.start(at: now))
@@ -334,6 +359,21 @@ public final class ICESession {
     finishGatheringIfDone()
   }
 
+  /// The router's answer: its external address and port become a server-reflexive candidate
+  /// of `base` (RFC 8445 §5.1.1.2; the agent drops it as redundant when STUN already learnt
+  /// the same address).
+  private func mappingReady(
+    external: TransportAddress?, gateway: TransportAddress?, base: TransportAddress
+  ) {
+    guard !closed, pendingMappings > 0 else { return }
+    pendingMappings -= 1
+    if let external, let gateway, sockets[base] != nil {
+      apply(
+        agent.addServerReflexiveCandidate(external, base: base, server: gateway, at: runtime.now))
+    }
+    finishGatheringIfDone()
+  }
+
   private func addRelay(_ channel: any RelayChannel) {
     let relayed = channel.relayedAddress
     relays[relayed] = channel
@@ -384,7 +424,8 @@ public final class ICESession {
   }
 
   private func finishGatheringIfDone() {
-    guard started, !gatheringDone, gathers.isEmpty, pendingRelays == 0 else { return }
+    guard started, !gatheringDone, gathers.isEmpty, pendingRelays == 0, pendingMappings == 0
+    else { return }
     gatheringDone = true
     gatheringTimeoutTimer?.cancel()
     gatheringTimeoutTimer = nil

@@ -115,7 +115,7 @@ struct BindingCommand: ParsableCommand {
     let report = try checkSTUNOverTLS(
       [(uri, address)], tls: tls, note: nil, global: global)
     if json {
-      try JSONOutput.print(report)
+      try JSONOutput.print(report, schema: .stuns)
     } else {
       print(report.text)
     }

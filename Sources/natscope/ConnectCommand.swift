@@ -55,9 +55,20 @@ struct ConnectCommand: ParsableCommand {
       show live; `j` writes the --json report once the verdict is in; `q` quits and the \
       report is printed (before a verdict, your token).
 
+      Port mapping (unless --no-port-mapping): while gathering, natscope asks the default \
+      gateway for a mapping of the host candidate's UDP port: a PCP MAP request (RFC 6887) \
+      to port 5351, or a NAT-PMP mapping request (RFC 6886) when the router answers PCP with \
+      "unsupported version"; lifetime 120 s, the same external port suggested. It waits at \
+      most 1 s (an ICMP port unreachable ends the attempt at once). A granted mapping is \
+      offered as a server-reflexive candidate with the router's external address, renewed \
+      at half its lifetime while the session lives (also while waiting for the person), and \
+      deleted (lifetime 0) when natscope exits, on Ctrl-C and SIGTERM too. JSON: \
+      local.portMapping.
+
       Exit status: 0 connected, 1 usage error or unreadable token, 2 no path worked; 130 or \
       143 when interrupted by SIGINT (Ctrl-C) or SIGTERM outside the console (quitting the \
-      console with q is a normal exit).
+      console with q is a normal exit); the port mapping and TURN allocations are released \
+      first.
       """)
 
   @Flag(help: "Answer an offer (ICE controlled) instead of making one.")
@@ -103,6 +114,12 @@ struct ConnectCommand: ParsableCommand {
 
   @Flag(help: "Skip the quick NAT probe (the token then carries no NAT profile).")
   var noProbe = false
+
+  @Flag(
+    help:
+      "Do not ask the router for a port mapping (by default a PCP, else NAT-PMP, mapping of the host candidate's UDP port, deleted on exit)."
+  )
+  var noPortMapping = false
 
   @Flag(help: "Print the local description as SDP lines instead of a token.")
   var sdp = false
@@ -195,7 +212,8 @@ struct ConnectCommand: ParsableCommand {
       portRange: sockets.portRange?.range, includeLoopback: includeLoopback,
       localAddresses: sockets.bind.map { [$0.ip] },
       probeTimeout: noProbe ? nil : .milliseconds(1200), agent: agent,
-      peerWaitTimeout: .seconds(Int64(timeout)))
+      peerWaitTimeout: .seconds(Int64(timeout)),
+      portMapping: noPortMapping ? nil : ConnectPortMappingConfiguration())
     // The console needs the terminal for itself: tokens go through it, not through files.
     let useConsole =
       console.wantsConsole(json: json) && tokenIn == nil && tokenOut == nil && !sdp

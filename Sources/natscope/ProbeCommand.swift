@@ -228,7 +228,7 @@ struct ProbeCommand: ParsableCommand {
     let report = try checkSTUNOverTLS(
       servers, tls: tls, note: STUNTLSReport.probeNote, global: global)
     if json {
-      try JSONOutput.print(report)
+      try JSONOutput.print(report, schema: .stuns)
     } else {
       print(report.text)
     }

@@ -130,6 +130,110 @@ struct LabPortMappingTests {
     #expect(text.output.contains("- PCP MAP request to"), Comment(rawValue: text.output))
   }
 
+  /// Two natscope connects through FIFOs, offerer on client-a (behind miniupnpd), STUN only.
+  func connectPair(_ lab: Lab, extra: [String] = []) throws -> (Spawned, Spawned, Int32, Int32) {
+    let fifos = try FIFOPair()
+    let stun = "stun:\(lab["SERVER_PRIMARY"]):\(lab["STUN_PORT"])"
+    func command(_ offer: Bool) -> [String] {
+      let (input, output) = offer ? (fifos.answer, fifos.offer) : (fifos.offer, fifos.answer)
+      return [
+        Binary.url.path, "connect", "--json", "--sdp", "--token-in", input, "--token-out", output,
+        "--stun", stun,
+      ] + (offer ? extra : ["--answer"])
+    }
+    let a = try Spawned(
+      [Lab.script, "exec", lab.prefix, "client-a", "--"] + command(true), name: "offer")
+    let b = try Spawned(
+      [Lab.script, "exec", lab.prefix, "client-b", "--"] + command(false), name: "answer")
+    let sa = a.wait(timeout: 45)
+    let sb = b.wait(timeout: 20)
+    return (a, b, sa, sb)
+  }
+
+  /// A symmetric NAT with miniupnpd against a symmetric NAT without: STUN only, they connect
+  /// through the PCP mapping natscope makes (deleted at the end), and not without it.
+  @Test func connectThroughTwoSymmetricNATsUsesThePCPMappingAndDeletesIt() throws {
+    let lab = try Lab(a: "apdm-apdf", b: "apdm-apdf")
+    defer {
+      lab.down()
+      LabPortMapping.removeFiles(lab)
+    }
+    try lab.startNatscopeServer()
+    try LabPortMapping.startMiniupnpd(lab)
+    let wan = lab["NAT_A_WAN"]
+
+    let (a, b, sa, sb) = try connectPair(lab)
+    let note = Comment(
+      rawValue:
+        "offer exit \(sa)\n\(a.stdout)\n\(a.stderr)\nanswer exit \(sb)\n\(b.stdout)\n\(b.stderr)")
+    let o = try #require(a.json, note)
+    #expect(sa == 0 && o["state"] as? String == "connected", note)
+    #expect(sb == 0, note)
+    let local = try #require(o.path("selectedPair.local") as? [String: Any], note)
+    let pm = try #require(o.path("local.portMapping") as? [String: Any], note)
+    #expect(pm["protocol"] as? String == "pcp", note)
+    #expect(pm["externalAddress"] as? String == wan, note)
+    #expect(pm["deleted"] as? Bool == true, note)
+    #expect(pm["error"] is NSNull, note)
+    #expect(local["type"] as? String == "srflx", note)
+    #expect(local["address"] as? String == wan, note)
+    #expect(local["port"] as? Int == pm["externalPort"] as? Int, note)
+    #expect(
+      (o.path("paths.reflexive.reason") as? String)?.hasPrefix(
+        "Connected through the port mapping natscope made on your router (PCP") == true, note)
+    // The answerer's router has no port-mapping service: ICMP, at once.
+    let bpm = try #require(b.json?.path("local.portMapping") as? [String: Any], note)
+    #expect((bpm["error"] as? String)?.contains("ICMP") == true, note)
+    for (table, chain) in [
+      ("nat", "MINIUPNPD"), ("nat", "MINIUPNPD-POSTROUTING"), ("filter", "MINIUPNPD"),
+    ] {
+      let rules = try lab.exec("nat-a", ["iptables-legacy", "-t", table, "-S", chain])
+      #expect(!rules.output.contains("-A \(chain)"), Comment(rawValue: rules.output))
+    }
+
+    // The control: without the mapping, two symmetric NATs and no relay do not connect.
+    let (c, _, sc, _) = try connectPair(lab, extra: ["--no-port-mapping"])
+    let off = try #require(c.json, Comment(rawValue: c.stdout + c.stderr))
+    #expect(sc == 2 && off["state"] as? String == "failed", Comment(rawValue: c.stdout))
+    #expect(off.path("local.portMapping") == nil)
+  }
+
+  /// SIGTERM while the offerer waits for the answer: the mapping it holds on miniupnpd is
+  /// deleted before natscope exits with 143.
+  @Test func sigtermWhileWaitingDeletesTheConnectMappingFirst() throws {
+    let lab = try Lab(a: "apdm-apdf")
+    defer {
+      lab.down()
+      LabPortMapping.removeFiles(lab)
+    }
+    try lab.startNatscopeServer()
+    try LabPortMapping.startMiniupnpd(lab)
+    let fifos = try FIFOPair()
+    let a = try Spawned(
+      [
+        Lab.script, "exec", lab.prefix, "client-a", "--", Binary.url.path, "connect", "--json",
+        "--sdp", "--token-in", fifos.answer, "--token-out", fifos.offer, "--stun",
+        "stun:\(lab["SERVER_PRIMARY"]):\(lab["STUN_PORT"])",
+      ], name: "offer")
+    func mapped() throws -> Bool {
+      let rules = try lab.exec("nat-a", ["iptables-legacy", "-t", "nat", "-S", "MINIUPNPD"])
+      return rules.output.contains("-A MINIUPNPD")
+    }
+    var held = false
+    for _ in 0..<100 {
+      if try mapped() {
+        held = true
+        break
+      }
+      usleep(100_000)
+    }
+    #expect(held, "the mapping appeared on the router within 10 s")
+    kill(a.pid, SIGTERM)
+    let status = a.wait(timeout: 15)
+    #expect(status == 143, Comment(rawValue: a.stdout + a.stderr))
+    #expect(try !mapped(), "the mapping was deleted before natscope exited")
+  }
+
   @Test func withOnlyUPnPIGDTheTestMappingIsAddedAndDeletedOverSOAP() throws {
     let lab = try Lab(a: "eim-apdf")
     defer {

@@ -48,6 +48,13 @@ struct SchemaTests {
         "binding", "binding", ["binding", "127.0.0.1:\(server.port)", "--json"], status: 0))
     samples.append(
       try Self.sample("binding-unreachable", "binding", ["binding", closed, "--json"], status: 2))
+    // STUN over TLS to a closed port: refused, the failure document of stuns:.
+    samples.append(
+      try Self.sample(
+        "binding-stuns-refused", "stuns", ["binding", "stuns:127.0.0.1:9", "--json"], status: 2))
+    samples.append(
+      try Self.sample(
+        "probe-stuns-refused", "stuns", ["probe", "stuns:127.0.0.1:9", "--json"], status: 2))
     server.stop()
 
     // serve: statistics after SIGTERM.

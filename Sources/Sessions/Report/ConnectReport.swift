@@ -196,19 +196,23 @@ public struct ConnectReport: Codable, Sendable, Hashable {
     /// What each TURN server configured on this host did: a relayed address, or why not. Empty
     /// for the peer (its TURN servers are not signalled).
     public var relays: [RelayServer]
+    /// The port mapping natscope asked this host's router for (`connect` without
+    /// `--no-port-mapping`); nil for the peer and when none was asked for.
+    public var portMapping: PortMapping?
 
     public init(
       profile: NATProfile?, legacyType: String, turn: [SignaledCandidate.Transport],
-      relays: [RelayServer] = []
+      relays: [RelayServer] = [], portMapping: PortMapping? = nil
     ) {
       self.profile = profile
       self.legacyType = legacyType
       self.turn = turn
       self.relays = relays
+      self.portMapping = portMapping
     }
 
     private enum CodingKeys: String, CodingKey {
-      case profile, legacyType, turn, relays
+      case profile, legacyType, turn, relays, portMapping
     }
 
     public init(from decoder: any Decoder) throws {
@@ -217,6 +221,7 @@ public struct ConnectReport: Codable, Sendable, Hashable {
       legacyType = try c.decode(String.self, forKey: .legacyType)
       turn = try c.decode([SignaledCandidate.Transport].self, forKey: .turn)
       relays = try c.decodeIfPresent([RelayServer].self, forKey: .relays) ?? []
+      portMapping = try c.decodeIfPresent(PortMapping.self, forKey: .portMapping)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -225,6 +230,59 @@ public struct ConnectReport: Codable, Sendable, Hashable {
       try c.encode(legacyType, forKey: .legacyType)
       try c.encode(turn, forKey: .turn)
       try c.encode(relays, forKey: .relays)
+      try c.encodeIfPresent(portMapping, forKey: .portMapping)
+    }
+  }
+
+  /// The port mapping `connect` asked the router for: `{protocol, gateway, externalAddress,
+  /// externalPort, lifetime, renewals, deleted, error}`. Holds no secret.
+  public struct PortMapping: Codable, Sendable, Hashable {
+    /// `"pcp"` or `"nat-pmp"` when a router answered (the last protocol tried otherwise); nil
+    /// when nothing was sent.
+    public var `protocol`: String?
+    /// Where the requests went, `192.168.1.1:5351`.
+    public var gateway: String?
+    /// The router's external address, when a mapping was granted.
+    public var externalAddress: String?
+    /// The mapped external port, when granted.
+    public var externalPort: UInt16?
+    /// The lifetime the router granted, in seconds (the latest renewal's).
+    public var lifetime: UInt32?
+    /// How many times the mapping was renewed.
+    public var renewals: Int
+    /// Whether the router confirmed the deletion.
+    public var deleted: Bool
+    /// Why there is no mapping (or why it was lost or not deleted); nil when all went well.
+    public var error: String?
+
+    public init(
+      protocol: String? = nil, gateway: String? = nil, externalAddress: String? = nil,
+      externalPort: UInt16? = nil, lifetime: UInt32? = nil, renewals: Int = 0,
+      deleted: Bool = false, error: String? = nil
+    ) {
+      self.protocol = `protocol`
+      self.gateway = gateway
+      self.externalAddress = externalAddress
+      self.externalPort = externalPort
+      self.lifetime = lifetime
+      self.renewals = renewals
+      self.deleted = deleted
+      self.error = error
+    }
+
+    /// Whether a mapping was granted.
+    public var granted: Bool { externalAddress != nil && externalPort != nil }
+
+    public func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(self.protocol, forKey: .protocol)
+      try c.encode(gateway, forKey: .gateway)
+      try c.encode(externalAddress, forKey: .externalAddress)
+      try c.encode(externalPort, forKey: .externalPort)
+      try c.encode(lifetime, forKey: .lifetime)
+      try c.encode(renewals, forKey: .renewals)
+      try c.encode(deleted, forKey: .deleted)
+      try c.encode(error, forKey: .error)
     }
   }
 

@@ -26,11 +26,15 @@ public struct ConnectReportBuilder: Sendable {
     public var turn: [SignaledCandidate.Transport]
     /// What each TURN server of this side did (known for the local side only).
     public var relays: [ConnectReport.RelayServer]
+    /// The port mapping this side's router granted (known for the local side only).
+    public var portMapping: ConnectReport.PortMapping?
 
     public init(
       profile: NATProfile?, legacyType: LegacyNATType? = nil, candidates: [SignaledCandidate],
-      turn: [SignaledCandidate.Transport] = [], relays: [ConnectReport.RelayServer] = []
+      turn: [SignaledCandidate.Transport] = [], relays: [ConnectReport.RelayServer] = [],
+      portMapping: ConnectReport.PortMapping? = nil
     ) {
+      self.portMapping = portMapping
       self.profile = profile
       self.legacyType = legacyType ?? profile?.legacyType ?? .unknown
       self.candidates = candidates
@@ -82,7 +86,7 @@ public struct ConnectReportBuilder: Sendable {
       prediction: Self.predict(local: local, remote: remote),
       local: .init(
         profile: local.profile, legacyType: local.legacyType.rawValue, turn: local.turn,
-        relays: local.relays),
+        relays: local.relays, portMapping: local.portMapping),
       remote: .init(
         profile: remote.profile, legacyType: remote.legacyType.rawValue, turn: remote.turn),
       candidates: .init(
@@ -96,7 +100,28 @@ public struct ConnectReportBuilder: Sendable {
     }
     explainStoppedPaths(&r)
     explainBlockedUDP(&r)
+    explainPortMapping(&r)
     return r
+  }
+
+  /// When the selected pair's local candidate is the router's port mapping (and STUN saw this
+  /// host elsewhere, so only the mapping offered that address), the mapping made the
+  /// difference: the reflexive path says so.
+  func explainPortMapping(_ r: inout ConnectReport) {
+    guard let m = local.portMapping, m.granted, let s = r.selectedPair, s.local.type == .srflx,
+      s.local.address == m.externalAddress, s.local.port == m.externalPort
+    else { return }
+    // With an endpoint-independent NAT, STUN learns the same address: then the mapping made
+    // no difference that the evidence shows.
+    guard let a = local.profile?.mapping, a != .endpointIndependent else { return }
+    let name =
+      m.protocol.flatMap { PortMappingResult.Method(rawValue: $0)?.displayName } ?? "port mapping"
+    var text =
+      "Connected through the port mapping natscope made on your router (\(name), \(m.externalAddress ?? "?"):\(m.externalPort ?? 0)): without it, this host's NAT (\(a.rawValue) mapping) gives each destination its own port, so the peer would have had no address it could reach"
+    if remote.profile?.mapping.map({ $0 != .endpointIndependent }) == true {
+      text += "; with the peer's NAT doing the same, the two hosts would have needed the relay"
+    }
+    r.paths.reflexive.reason = text + "."
   }
 
   /// Pairs still being checked when another path won (`cancelled`) say nothing about their
@@ -433,14 +458,29 @@ public struct ConnectReportBuilder: Sendable {
   }
 
   static func predictReflexive(_ local: Side, _ remote: Side) -> PathPrediction {
-    guard let a = local.profile, let b = remote.profile else {
+    guard var a = local.profile, let b = remote.profile else {
       let who =
         local.profile == nil && remote.profile == nil
         ? "either host" : (local.profile == nil ? "this host" : "the peer")
       return PathPrediction(
         .unknown, "There is no NAT profile for \(who), so this path can only be tried.")
     }
+    // A granted port mapping is a fixed open door for the host candidate's port: for that port
+    // this host's NAT maps and filters independently of the destination.
+    let mapped = local.portMapping?.granted == true
+    if mapped {
+      a.mapping = .endpointIndependent
+      a.filtering = .endpointIndependent
+    }
     var p = PathPrediction.reflexive(a, b)
+    if mapped {
+      let name =
+        local.portMapping?.protocol.flatMap { PortMappingResult.Method(rawValue: $0)?.displayName }
+        ?? "port mapping"
+      p.reason =
+        "With the router's \(name) mapping counted as an endpoint-independent NAT for this host's port: "
+        + p.reason
+    }
     // PathPrediction names the hosts A and B; the report speaks of this host and the peer.
     for (from, to) in [
       ("Host A's", "This host's"), ("Host B's", "The peer's"), ("Host A ", "This host "),

@@ -14,6 +14,8 @@ public enum JSONSchemaID: String, Sendable, CaseIterable {
   case demo
   /// `natscope demo --a NAT --b NAT`.
   case demoTwoHost = "demo-two-host"
+  /// `binding stuns:…`, and `probe` given only stuns: servers: STUN over TLS.
+  case stuns
 
   /// The schema's version (the document's `schemaVersion`).
   public var version: Int { 1 }
