@@ -195,7 +195,8 @@ final class ConnectPortMapping {
   private func socketError(_ error: SocketError) {
     guard let u = error.unreachable, u.destination == server, phase == .requesting else { return }
     report.error =
-      "no port mapping: the router \(u.destination) answered with ICMP \(u.kind) (no PCP or NAT-PMP service there)"
+      "no port mapping: \(u.destination) answered with \(u.kind.phrase)"
+      + (u.kind == .portUnreachable ? " (no PCP or NAT-PMP service on the router)" : "")
     finish()
   }
 
