@@ -102,6 +102,21 @@ import Traversal
     #expect(mapped.priority >> 24 == 100)
   }
 
+  /// A NAT-PMP-only router answers PCP with "unsupported version": natscope falls back to
+  /// NAT-PMP at once, and the two symmetric NATs connect through that mapping.
+  @Test func aNATPMPOnlyRouterIsUsedAfterItsUnsupportedVersionAnswer() throws {
+    let run = try Self.run(portMapping: true, protocols: [.natPMP])
+    let a = try #require(run.offer.report)
+    #expect(a.state == .connected, Comment(rawValue: a.text))
+    let m = try #require(a.local.portMapping)
+    #expect(m.protocol == "nat-pmp" && m.externalAddress == "198.51.100.1" && m.deleted)
+    let s = try #require(a.selectedPair)
+    #expect(s.local.address == "198.51.100.1" && s.local.port == m.externalPort)
+    #expect(
+      a.paths.reflexive.reason.contains("(NAT-PMP,"), Comment(rawValue: a.paths.reflexive.reason))
+    #expect(run.box.forwards.isEmpty)
+  }
+
   @Test func withoutPortMappingTheTwoSymmetricNATsDoNotConnect() throws {
     let run = try Self.run(portMapping: false)
     let a = try #require(run.offer.report)
