@@ -111,6 +111,11 @@ final class ConnectPortMapping {
     case .idle, .done:
       phase = .done
       done()
+    case .deleting where !report.granted:
+      // The deletion of a request that never got an answer (sent once already) is not worth
+      // holding up the exit for.
+      released.append(done)
+      finish()
     case .deleting:
       released.append(done)
     case .requesting, .held:

@@ -179,5 +179,13 @@ import Traversal
     let gathering = try #require(a.timings.gatheringMs)
     #expect(gathering < 1600, "gathering took \(gathering) ms")
     #expect(a.local.portMapping?.error?.contains("did not answer PCP within 1000 ms") == true)
+    // The session ended at once: no deletion of an unanswered request held it up.
+    let closedAt = try #require(run.offer.log.last { $0.event == .phaseChanged(.closed) }?.at)
+    let finishedAt = try #require(
+      run.offer.log.first {
+        if case .finished = $0.event { return true }
+        return false
+      }?.at)
+    #expect(closedAt - finishedAt < .milliseconds(100))
   }
 }
