@@ -111,6 +111,11 @@ final class ConnectPortMapping {
     case .idle, .done:
       phase = .done
       done()
+    case .deleting where !report.granted:
+      // The deletion of a request that never got an answer (sent once already) is not worth
+      // holding up the exit for.
+      released.append(done)
+      finish()
     case .deleting:
       released.append(done)
     case .requesting, .held:
@@ -195,7 +200,8 @@ final class ConnectPortMapping {
   private func socketError(_ error: SocketError) {
     guard let u = error.unreachable, u.destination == server, phase == .requesting else { return }
     report.error =
-      "no port mapping: the router \(u.destination) answered with ICMP \(u.kind) (no PCP or NAT-PMP service there)"
+      "no port mapping: \(u.destination) answered with \(u.kind.phrase)"
+      + (u.kind == .portUnreachable ? " (no PCP or NAT-PMP service on the router)" : "")
     finish()
   }
 

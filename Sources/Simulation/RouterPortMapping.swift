@@ -13,7 +13,8 @@ import Traversal
 public final class RouterPortMapping {
   /// The box it runs on.
   public let box: NATBox
-  /// The protocols it answers; requests of the others are dropped unanswered.
+  /// The protocols it answers; requests of the others are dropped unanswered, except that a
+  /// NAT-PMP-only router answers PCP with NAT-PMP's "unsupported version".
   public let protocols: Set<PortMappingResult.Method>
   /// Every request it handled, one line each (for tests and traces).
   public private(set) var log: [String] = []
@@ -46,6 +47,15 @@ public final class RouterPortMapping {
       natpmp(bytes, from: from).map { reply($0, from) }
     } else if version == PCPRequest.version, protocols.contains(.pcp) {
       pcp(bytes, from: from).map { reply($0, from) }
+    } else if version != 0, protocols.contains(.natPMP), bytes.count >= 2 {
+      // A NAT-PMP-only gateway answers any other version with result 1, Unsupported Version
+      // (RFC 6886 §3.5), which PCP clients take as "fall back to NAT-PMP" (RFC 6887 §9).
+      let e = epoch
+      reply(
+        [
+          0, 0x80 | (bytes[1] & 0x7F), 0, 1, UInt8(e >> 24), UInt8(e >> 16 & 0xFF),
+          UInt8(e >> 8 & 0xFF), UInt8(e & 0xFF),
+        ], from)
     }
   }
 

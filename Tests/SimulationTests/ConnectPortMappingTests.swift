@@ -102,6 +102,21 @@ import Traversal
     #expect(mapped.priority >> 24 == 100)
   }
 
+  /// A NAT-PMP-only router answers PCP with "unsupported version": natscope falls back to
+  /// NAT-PMP at once, and the two symmetric NATs connect through that mapping.
+  @Test func aNATPMPOnlyRouterIsUsedAfterItsUnsupportedVersionAnswer() throws {
+    let run = try Self.run(portMapping: true, protocols: [.natPMP])
+    let a = try #require(run.offer.report)
+    #expect(a.state == .connected, Comment(rawValue: a.text))
+    let m = try #require(a.local.portMapping)
+    #expect(m.protocol == "nat-pmp" && m.externalAddress == "198.51.100.1" && m.deleted)
+    let s = try #require(a.selectedPair)
+    #expect(s.local.address == "198.51.100.1" && s.local.port == m.externalPort)
+    #expect(
+      a.paths.reflexive.reason.contains("(NAT-PMP,"), Comment(rawValue: a.paths.reflexive.reason))
+    #expect(run.box.forwards.isEmpty)
+  }
+
   @Test func withoutPortMappingTheTwoSymmetricNATsDoNotConnect() throws {
     let run = try Self.run(portMapping: false)
     let a = try #require(run.offer.report)
@@ -164,5 +179,13 @@ import Traversal
     let gathering = try #require(a.timings.gatheringMs)
     #expect(gathering < 1600, "gathering took \(gathering) ms")
     #expect(a.local.portMapping?.error?.contains("did not answer PCP within 1000 ms") == true)
+    // The session ended at once: no deletion of an unanswered request held it up.
+    let closedAt = try #require(run.offer.log.last { $0.event == .phaseChanged(.closed) }?.at)
+    let finishedAt = try #require(
+      run.offer.log.first {
+        if case .finished = $0.event { return true }
+        return false
+      }?.at)
+    #expect(closedAt - finishedAt < .milliseconds(100))
   }
 }
