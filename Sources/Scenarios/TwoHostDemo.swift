@@ -312,6 +312,8 @@ public final class TwoHostDemo {
       b.pairs = report.pairs
       b.selectedPair = report.selectedPair
       b.timings = report.timings
+      // Counted from both descriptions held, as connect counts it (not from the start).
+      b.timeToConnectedMs = report.timeToConnectedMs
       b.loss = report.loss
     }
     let connect = b.build()

@@ -126,6 +126,15 @@ enum TwoHostCases {
     #expect(try json(6) != first)
   }
 
+  @Test func timeToConnectedCountsFromBothDescriptionsAsConnectDoes() throws {
+    let c = try TwoHostCases.run("symmetric", "port-restricted").connect
+    let started = try #require(c.timings.checksStartedMs)
+    let connected = try #require(c.timings.connectedMs)
+    let took = try #require(c.timeToConnectedMs)
+    #expect(started > 0)
+    #expect(abs(took - (connected - started)) < 0.2, "\(took) vs \(connected) - \(started)")
+  }
+
   @Test func symmetricToPortRestrictedConnectsThroughTheRelay() throws {
     let r = try TwoHostCases.run("symmetric", "port-restricted")
     let c = r.connect
