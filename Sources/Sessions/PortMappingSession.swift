@@ -54,15 +54,13 @@ public final class PortMappingSession {
   private var gateway: IPAddress?
   private var natpmp: NATPMPClient?
   private var pcp: PCPClient?
-  private var upnp: UPnPIGDClient?
+  private var upnp: UPnPIGDDriver?
   private var natpmpSocket: (any DatagramSocket)?
   private var pcpSocket: (any DatagramSocket)?
   private var ssdpSocket: (any DatagramSocket)?
   private var ssdpTimer: (any TimerHandle)?
-  private var streams: [Int: any RawByteStream] = [:]
   private var natpmpDriver: MachineDriver<NATPMPClientEvent>?
   private var pcpDriver: MachineDriver<PCPClientEvent>?
-  private var upnpTimer: (any TimerHandle)?
   private var results: [PortMappingResult.Method: PortMappingResult] = [:]
   private var completion: ((PortMappingReport) -> Void)?
   private var finished = false
@@ -271,16 +269,25 @@ public final class PortMappingSession {
   }
 
   private func ssdpAnswer(_ d: ReceivedDatagram) {
-    guard upnp == nil, results[.upnpIGD] == nil,
+    guard upnp == nil, results[.upnpIGD] == nil, let connector,
       let answer = try? SSDPResponse(bytes: d.bytes), answer.isInternetGateway
     else { return }
     closeSSDP()
-    var client = UPnPIGDClient(
-      location: answer.location,
-      configuration: .init(mapping: nil, requestTimeout: configuration.httpTimeout))
-    let out = client.start(at: runtime.now)
-    upnp = client
-    upnpOutputs(out)
+    let driver = UPnPIGDDriver(
+      client: UPnPIGDClient(
+        location: answer.location,
+        configuration: .init(mapping: nil, requestTimeout: configuration.httpTimeout)),
+      runtime: runtime, connector: connector)
+    driver.onEvent = { [weak self] event in
+      guard let self, case .finished(let result) = event, self.results[.upnpIGD] == nil else {
+        return
+      }
+      self.results[.upnpIGD] = result
+      self.upnp?.stop()
+      self.completeIfDone()
+    }
+    upnp = driver
+    driver.start()
   }
 
   private func closeSSDP() {
@@ -288,72 +295,6 @@ public final class PortMappingSession {
     ssdpTimer = nil
     ssdpSocket?.close()
     ssdpSocket = nil
-  }
-
-  private func upnpOutputs(_ outputs: [UPnPIGDClientOutput]) {
-    var deadline: Instant?
-    for output in outputs {
-      switch output {
-      case .request(let id, let to, let bytes):
-        openHTTP(id: id, to: to, bytes: bytes)
-      case .close(let id):
-        streams.removeValue(forKey: id)?.close()
-      case .timeout(let t):
-        deadline = t
-      case .event(.finished(let result)):
-        if results[.upnpIGD] == nil { results[.upnpIGD] = result }
-      case .event:
-        break
-      }
-    }
-    upnpTimer?.cancel()
-    upnpTimer = nil
-    if results[.upnpIGD] != nil {
-      for stream in streams.values { stream.close() }
-      streams.removeAll()
-      completeIfDone()
-      return
-    }
-    if let deadline {
-      upnpTimer = runtime.schedule(at: deadline) { [weak self] in
-        self?.upnpStep { c, now in c.handleTimeout(at: now) }
-      }
-    }
-  }
-
-  private func upnpStep(
-    _ body: (inout UPnPIGDClient, Instant) -> [UPnPIGDClientOutput]
-  ) {
-    guard var c = upnp, results[.upnpIGD] == nil else { return }
-    let out = body(&c, runtime.now)
-    upnp = c
-    upnpOutputs(out)
-  }
-
-  private func openHTTP(id: Int, to: TransportAddress, bytes: [UInt8]) {
-    guard let connector else { return }
-    do {
-      let stream = try connector(to)
-      streams[id] = stream
-      stream.onBytes = { [weak self] chunk in
-        self?.upnpStep { c, now in c.handleInput(id: id, bytes: chunk, at: now) }
-      }
-      stream.onEnd = { [weak self] reason in
-        self?.streams[id] = nil
-        if let reason {
-          self?.upnpStep { c, now in c.handleConnectionFailed(id: id, reason: reason, at: now) }
-        } else {
-          self?.upnpStep { c, now in c.handleClosed(id: id, at: now) }
-        }
-      }
-      stream.send(bytes)
-    } catch {
-      let reason = "\(error)"
-      // Deferred: the client is in the middle of the call that asked for this request.
-      runtime.schedule(at: runtime.now) { [weak self] in
-        self?.upnpStep { c, now in c.handleConnectionFailed(id: id, reason: reason, at: now) }
-      }
-    }
   }
 
   // MARK: Completion
@@ -384,10 +325,7 @@ public final class PortMappingSession {
     natpmpSocket = nil
     pcpSocket = nil
     closeSSDP()
-    upnpTimer?.cancel()
-    upnpTimer = nil
-    for stream in streams.values { stream.close() }
-    streams.removeAll()
+    upnp?.stop()
   }
 
   /// The host's IPv4 address that shares the longest prefix with `gateway` (the one its

@@ -96,10 +96,8 @@ public final class PortMappingTestSession {
   private var natpmpDriver: MachineDriver<NATPMPClientEvent>?
   private var pcp: PCPClient?
   private var pcpDriver: MachineDriver<PCPClientEvent>?
-  private var upnp: UPnPIGDClient?
-  private var upnpTimer: (any TimerHandle)?
+  private var upnp: UPnPIGDDriver?
   private var ssdpTimer: (any TimerHandle)?
-  private var streams: [Int: any RawByteStream] = [:]
   private var upnpPermanent = false
 
   /// A session on `runtime`; `connector` opens UPnP IGD's TCP connections (without one, UPnP
@@ -354,7 +352,7 @@ public final class PortMappingTestSession {
   }
 
   private func ssdpAnswer(_ d: ReceivedDatagram) {
-    guard upnp == nil, phase == .mapping, let local,
+    guard upnp == nil, phase == .mapping, let local, let connector,
       let answer = try? SSDPResponse(bytes: d.bytes), answer.isInternetGateway
     else { return }
     ssdpTimer?.cancel()
@@ -364,59 +362,45 @@ public final class PortMappingTestSession {
     let request = UPnPPortMappingRequest(
       externalPort: internalPort, proto: .udp, internalPort: internalPort,
       internalClient: local, description: "natscope test", leaseDuration: configuration.lifetime)
-    var client = UPnPIGDClient(
-      location: answer.location,
-      configuration: .init(
-        mapping: request, deleteAfterMapping: false, requestTimeout: configuration.upnpWait))
+    let driver = UPnPIGDDriver(
+      client: UPnPIGDClient(
+        location: answer.location,
+        configuration: .init(
+          mapping: request, deleteAfterMapping: false, requestTimeout: configuration.upnpWait)),
+      runtime: runtime, connector: connector)
+    driver.onRequest = { [weak self] client in self?.recordUPnPRequest(client) }
+    driver.onEvent = { [weak self] event in self?.upnpEvent(event) }
     report.gateway = answer.location.address
-    let out = client.start(at: runtime.now)
-    upnp = client
-    upnpOutputs(out)
+    upnp = driver
+    driver.start()
   }
 
-  private func upnpOutputs(_ outputs: [UPnPIGDClientOutput]) {
-    var deadline: Instant?
-    for output in outputs {
-      switch output {
-      case .request(let id, let to, let bytes):
-        recordUPnPRequest()
-        openHTTP(id: id, to: to, bytes: bytes)
-      case .close(let id):
-        streams.removeValue(forKey: id)?.close()
-      case .timeout(let t):
-        deadline = t
-      case .event(.mapped(let port, let lease, _)):
-        let ip = upnp?.externalAddress ?? configuration.routerAddress
-        mapped(external: TransportAddress(ip: ip ?? .anyV4, port: port), lifetime: lease)
-      case .event(.retrying(let step, let code)):
-        if code == .onlyPermanentLeasesSupported { upnpPermanent = true }
-        report.sent.append("UPnP IGD: \(step.label) again, because the device answered \(code)")
-      case .event(.deleted):
-        report.deleted = true
+  private func upnpEvent(_ event: UPnPIGDEvent) {
+    switch event {
+    case .mapped(let port, let lease, _):
+      let ip = upnp?.client.externalAddress ?? configuration.routerAddress
+      mapped(external: TransportAddress(ip: ip ?? .anyV4, port: port), lifetime: lease)
+    case .retrying(let step, let code):
+      if code == .onlyPermanentLeasesSupported { upnpPermanent = true }
+      report.sent.append("UPnP IGD: \(step.label) again, because the device answered \(code)")
+    case .deleted:
+      report.deleted = true
+      complete()
+    case .failed(let failure):
+      if phase == .deleting {
+        report.error = failure.description
         complete()
-      case .event(.failed(let failure)):
-        if phase == .deleting {
-          report.error = failure.description
-          complete()
-        } else if phase == .mapping {
-          failedToMap(failure.description)
-        }
-      case .event:
-        break
+      } else if phase == .mapping {
+        failedToMap(failure.description)
       }
-    }
-    upnpTimer?.cancel()
-    upnpTimer = nil
-    if let deadline, upnp != nil {
-      upnpTimer = runtime.schedule(at: deadline) { [weak self] in
-        self?.upnpStep { c, now in c.handleTimeout(at: now) }
-      }
+    default:
+      break
     }
   }
 
   /// Records the request the UPnP client just asked for, by the step it is running.
-  private func recordUPnPRequest() {
-    guard let c = upnp, case .running(let step) = c.state else { return }
+  private func recordUPnPRequest(_ c: UPnPIGDClient) {
+    guard case .running(let step) = c.state else { return }
     let control = c.service?.controlURL.map { "\($0)" } ?? "\(c.location)"
     let lease = upnpPermanent ? "a permanent lease" : "lease \(configuration.lifetime) s"
     switch step {
@@ -432,38 +416,6 @@ public final class PortMappingTestSession {
       report.sent.append(
         "UPnP IGD: DeletePortMapping at \(control): UDP, external port \(report.externalPort ?? 0)"
       )
-    }
-  }
-
-  private func upnpStep(_ body: (inout UPnPIGDClient, Instant) -> [UPnPIGDClientOutput]) {
-    guard var c = upnp else { return }
-    let out = body(&c, runtime.now)
-    upnp = c
-    upnpOutputs(out)
-  }
-
-  private func openHTTP(id: Int, to: TransportAddress, bytes: [UInt8]) {
-    guard let connector else { return }
-    do {
-      let stream = try connector(to)
-      streams[id] = stream
-      stream.onBytes = { [weak self] chunk in
-        self?.upnpStep { c, now in c.handleInput(id: id, bytes: chunk, at: now) }
-      }
-      stream.onEnd = { [weak self] reason in
-        self?.streams[id] = nil
-        if let reason {
-          self?.upnpStep { c, now in c.handleConnectionFailed(id: id, reason: reason, at: now) }
-        } else {
-          self?.upnpStep { c, now in c.handleClosed(id: id, at: now) }
-        }
-      }
-      stream.send(bytes)
-    } catch {
-      let reason = "\(error)"
-      runtime.schedule(at: runtime.now) { [weak self] in
-        self?.upnpStep { c, now in c.handleConnectionFailed(id: id, reason: reason, at: now) }
-      }
     }
   }
 
@@ -559,12 +511,10 @@ public final class PortMappingTestSession {
       natpmp = c
       natpmpEvents(natpmpDriver?.carryOut(out) ?? [])
     case .upnpIGD:
-      guard var c = upnp else { return complete() }
-      if c.state == .holdingMapping {
-        let out = c.deleteMapping(at: now)
-        upnp = c
-        upnpOutputs(out)
-      } else if case .running = c.state {
+      guard let upnp else { return complete() }
+      if upnp.client.state == .holdingMapping {
+        upnp.step { c, now in c.deleteMapping(at: now) }
+      } else if case .running = upnp.client.state {
         // AddPortMapping may be in flight: wait for it (bounded by its timeout), then delete.
         phase = .mapping
         interrupted = true
@@ -587,11 +537,8 @@ public final class PortMappingTestSession {
     socket = nil
     ssdpTimer?.cancel()
     ssdpTimer = nil
-    upnpTimer?.cancel()
-    upnpTimer = nil
+    upnp?.stop()
     upnp = nil
-    for stream in streams.values { stream.close() }
-    streams.removeAll()
   }
 
   private func complete() {
