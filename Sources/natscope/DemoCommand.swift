@@ -133,8 +133,8 @@ struct DemoCommand: ParsableCommand {
     if json {
       try JSONOutput.print(demo, schema: .demo)
     } else {
-      let text = demo.text(width: DemoPlainText.width) + "\n" + DemoCommand.twoHostHint
-      print(DemoPlainText.fit(text, ascii: console.renderOptions.ascii))
+      let text = demo.text(width: TerminalText.width) + "\n" + DemoCommand.twoHostHint
+      print(TerminalText.fit(text, ascii: console.renderOptions.ascii))
     }
   }
 }

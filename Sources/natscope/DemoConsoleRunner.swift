@@ -217,15 +217,15 @@ extension ConsoleRunner {
     guard let report = current.report() else {
       throw fail("the demo was stopped before every probe finished")
     }
-    print(DemoPlainText.fit(report.text(width: DemoPlainText.width), ascii: options.ascii))
+    print(TerminalText.fit(report.text(width: TerminalText.width), ascii: options.ascii))
     if let live {
       let result = live.finishAtOnce()
       print("")
       print(
-        DemoPlainText.fit(
+        TerminalText.fit(
           DemoTwoHostText.render(
             result, configuration: live.demo.configuration, intro: true,
-            width: DemoPlainText.width), ascii: options.ascii))
+            width: TerminalText.width), ascii: options.ascii))
     }
   }
 

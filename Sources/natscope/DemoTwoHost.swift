@@ -75,9 +75,9 @@ extension DemoCommand {
       let (result, _) = try ConsoleRunner.runDemoPair(
         configuration, options: console.renderOptions)
       print(
-        DemoPlainText.fit(
+        TerminalText.fit(
           DemoTwoHostText.render(
-            result, configuration: configuration, intro: true, width: DemoPlainText.width),
+            result, configuration: configuration, intro: true, width: TerminalText.width),
           ascii: ascii))
       return
     }
@@ -93,7 +93,7 @@ extension DemoCommand {
       demo.onEvent = { event in
         // Standard output is a terminal here, so it is line-buffered.
         if let line = log.line(for: event, at: demo.lab.network.now) {
-          print(DemoPlainText.fit(line, ascii: ascii))
+          print(TerminalText.fit(line, ascii: ascii))
         }
       }
       demo.start()
@@ -106,9 +106,9 @@ extension DemoCommand {
     } else {
       if live { print("") }
       print(
-        DemoPlainText.fit(
+        TerminalText.fit(
           DemoTwoHostText.render(
-            result, configuration: configuration, intro: !live, width: DemoPlainText.width),
+            result, configuration: configuration, intro: !live, width: TerminalText.width),
           ascii: ascii))
     }
   }

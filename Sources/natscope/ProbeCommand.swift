@@ -202,7 +202,10 @@ struct ProbeCommand: ParsableCommand {
     if json {
       try JSONOutput.print(report, schema: .probe)
     } else {
-      print(ProbeReportText(report: report, verbose: verbose).render())
+      let text = ProbeReportText(
+        report: report, verbose: verbose, width: TerminalText.terminalColumns ?? 92
+      ).render()
+      print(TerminalText.fit(text, ascii: console.renderOptions.ascii))
       if !problems.isEmpty {
         FileHandle.standardError.write(
           Data(("skipped: " + problems.joined(separator: "; ") + "\n").utf8))

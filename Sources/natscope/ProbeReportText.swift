@@ -7,9 +7,13 @@ import Traversal
 struct ProbeReportText {
   var report: ProbeReport
   var verbose: Bool
+  /// The widest a line may be (the terminal's columns, at most 92: the layout's natural width).
+  var width: Int = 92
 
   func render() -> String {
     var out: [String] = []
+    // Details hang under the value column (16); the layout is 92 columns at its widest.
+    let detailWidth = max(40, min(width, 92) - 16)
     let r = report
     var header = "natscope probe: \(r.server)"
     if let s = r.serverSupport {
@@ -18,12 +22,12 @@ struct ProbeReportText {
         ? " (RFC 5780, alternate \(s.otherAddress.map(\.description) ?? "?"))" : " (no RFC 5780)"
       if let software = s.software { header += ", \(software)" }
     }
-    out.append(header)
+    out.append(contentsOf: wrap(header, width: max(40, width)))
     out.append("")
     func row(_ key: String, _ value: String, _ detail: String? = nil) {
       out.append("  " + key.padding(toLength: 14, withPad: " ", startingAt: 0) + value)
       if let detail, !detail.isEmpty {
-        for line in wrap(detail, width: 76) {
+        for line in wrap(detail, width: detailWidth) {
           out.append(String(repeating: " ", count: 16) + line)
         }
       }
@@ -69,7 +73,7 @@ struct ProbeReportText {
         "port mapping",
         (answered.isEmpty ? "no protocol answered" : answered.joined(separator: ", ")) + gateway)
       for p in pm.protocols {
-        for line in wrap(p.description, width: 76) {
+        for line in wrap(p.description, width: detailWidth) {
           out.append(String(repeating: " ", count: 16) + line)
         }
       }
@@ -86,15 +90,19 @@ struct ProbeReportText {
         }
         row("test mapping", status, t.summary)
         if let v = t.verification {
-          for line in wrap(v, width: 76) { out.append(String(repeating: " ", count: 16) + line) }
+          for line in wrap(v, width: detailWidth) {
+            out.append(String(repeating: " ", count: 16) + line)
+          }
         }
         if let e = t.error, t.created {
-          for line in wrap(e, width: 76) { out.append(String(repeating: " ", count: 16) + line) }
+          for line in wrap(e, width: detailWidth) {
+            out.append(String(repeating: " ", count: 16) + line)
+          }
         }
         if !t.sent.isEmpty {
           out.append(String(repeating: " ", count: 16) + "sent to the router:")
           for request in t.sent {
-            for (i, line) in wrap(request, width: 74).enumerated() {
+            for (i, line) in wrap(request, width: detailWidth - 2).enumerated() {
               out.append(
                 String(repeating: " ", count: i == 0 ? 16 : 18) + (i == 0 ? "- " : "") + line)
             }
@@ -104,7 +112,7 @@ struct ProbeReportText {
     }
     row("legacy name", r.legacyType)
     out.append("")
-    out.append(contentsOf: wrap(r.summary, width: 90).map { "  " + $0 })
+    out.append(contentsOf: wrap(r.summary, width: detailWidth + 14).map { "  " + $0 })
     out.append("")
     let requests = r.steps.reduce(0) { $0 + attempts($1) }
     out.append(

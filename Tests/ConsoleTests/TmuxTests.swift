@@ -251,6 +251,27 @@ struct TmuxTests {
     #expect(after.contains("natscope probe: 127.0.0.1:\(port) (RFC 5780"), "\(after)")
   }
 
+  @Test func plainProbeReportFitsAnEightyColumnTerminalInASCII() throws {
+    let port = Int.random(in: 40000...59000)
+    let bin = TmuxPane.binary.path
+    let serve =
+      "\(bin) serve --primary 127.0.0.1 --alternate 127.0.0.2 --port \(port) --alt-port \(port + 1)"
+      + " >/dev/null 2>&1 & S=$!; trap \"kill $S 2>/dev/null\" EXIT HUP TERM; sleep 0.3; "
+    let pane = try TmuxPane(
+      command: serve + "LANG=C LC_ALL=C \(bin) probe 127.0.0.1:\(port) --no-tui", cols: 80,
+      rows: 40)
+    defer { pane.close() }
+    _ = pane.waitFor { $0.contains("EXITED") }
+    // -J joins lines the terminal wrapped, so a line too wide for 80 columns shows as one.
+    let joined = (try? pane.tmux(["capture-pane", "-p", "-J", "-t", "s"]).output) ?? ""
+    #expect(joined.contains("legacy name   Open Internet"), "\(joined)")
+    #expect(joined.contains("EXITED 0"), "\(joined)")
+    let wide = joined.split(separator: "\n").filter { $0.count > 80 }
+    #expect(wide.isEmpty, "lines wider than 80 columns:\n\(wide.joined(separator: "\n"))")
+    let nonASCII = joined.unicodeScalars.filter { !$0.isASCII }
+    #expect(nonASCII.isEmpty, "non-ASCII: \(String(String.UnicodeScalarView(nonASCII)))")
+  }
+
   @Test func asciiWithoutUTF8Locale() throws {
     let pane = try TmuxPane(
       command: "TERM=tmux-256color LANG=C LC_ALL=C \(TmuxPane.binary.path) demo")

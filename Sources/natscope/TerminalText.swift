@@ -6,9 +6,10 @@ import Sessions
   import Glibc
 #endif
 
-/// The demo's plain outputs and the terminal they go to: the width they must fit, and ASCII
-/// where the locale is not UTF-8 (as the console draws it).
-enum DemoPlainText {
+/// Plain (not console) outputs and the terminal they go to: the width they must fit, and
+/// ASCII where the locale is not UTF-8 (as the console draws it). The demo's tables and
+/// reports and the probe's report use it.
+enum TerminalText {
   /// The columns of standard output when it is a terminal; nil when it is not (a file or a
   /// pipe gets the full-width layout).
   static var terminalColumns: Int? {
