@@ -59,7 +59,7 @@ struct STUNOverTLSTests {
     #expect(abs(expiry.timeIntervalSinceNow - 2 * 86_400) < 600, "\(c.notValidAfter)")
     #expect(
       report.text.contains(
-        "certificate for good server (names localhost, 127.0.0.1), issued by natscope test CA, valid until "
+        "  certificate for good server (names localhost, 127.0.0.1), issued by natscope test CA, valid until "
       ), "\(report.text)")
     #expect(
       report.warnings.contains {

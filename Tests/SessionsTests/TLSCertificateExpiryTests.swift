@@ -37,14 +37,24 @@ import Testing
     // Just under 14 days before: a warning.
     let w14 = try #require(
       certificate.expiryWarning(uri: uri, now: try date("2027-01-17T12:00:01Z")))
-    #expect(w14.contains("expires on 2027-01-31 12:00 UTC, in 13 days"), "\(w14)")
+    #expect(w14.contains("expires on 2027-01-31 12:00 UTC, in 14 days"), "\(w14)")
     #expect(w14.contains(uri) && w14.contains("turn.example.org"))
     let w1 = try #require(
       certificate.expiryWarning(uri: uri, now: try date("2027-01-30T06:00:00Z")))
     #expect(w1.contains("in 1 day;"), "\(w1)")
     let w0 = try #require(
       certificate.expiryWarning(uri: uri, now: try date("2027-01-31T11:00:00Z")))
-    #expect(w0.contains("in less than a day"), "\(w0)")
+    #expect(w0.contains("in 1 hour;"), "\(w0)")
+    let w5 = try #require(
+      certificate.expiryWarning(uri: uri, now: try date("2027-01-31T07:00:00Z")))
+    #expect(w5.contains("in 5 hours;"), "\(w5)")
+    let soon = try #require(
+      certificate.expiryWarning(uri: uri, now: try date("2027-01-31T11:30:00Z")))
+    #expect(soon.contains("in less than an hour;"), "\(soon)")
+    // Nearly two days: said as two, not one.
+    let w2 = try #require(
+      certificate.expiryWarning(uri: uri, now: try date("2027-01-29T12:05:00Z")))
+    #expect(w2.contains("in 2 days;"), "\(w2)")
     // After the end (a handshake only --insecure lets through): said as expired.
     let gone = try #require(
       certificate.expiryWarning(uri: uri, now: try date("2027-02-01T00:00:00Z")))

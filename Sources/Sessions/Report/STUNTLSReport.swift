@@ -44,7 +44,7 @@ public struct STUNTLSReport: Codable, Sendable, Hashable {
       if s.reachable {
         let rtt = s.rttMs.map { " in " + String(format: "%.1f ms", $0) } ?? ""
         row("reachable", "✓ TLS handshake done and the Binding request answered\(rtt)")
-        if let c = s.certificate { row("certificate", c.summary) }
+        if let c = s.certificate { row("certificate", c.details) }
         if let r = s.reflexiveAddress {
           row("reflexive", "\(r)  (your address as the server saw the TLS connection)")
         }

@@ -7,8 +7,11 @@ extension TLSPeerCertificate {
 
   /// `certificate for turn.example.org (names …), issued by Example CA, valid until
   /// 2027-01-31 12:00 UTC`, for the row that says the handshake was done.
-  public var summary: String {
-    var s = "certificate for \(subject)"
+  public var summary: String { "certificate " + details }
+
+  /// ``summary`` without its first word, for a row already labelled `certificate`.
+  public var details: String {
+    var s = "for \(subject)"
     if !subjectAlternativeNames.isEmpty && subjectAlternativeNames != [subject] {
       s += " (names \(subjectAlternativeNames.joined(separator: ", ")))"
     }
@@ -33,9 +36,16 @@ extension TLSPeerCertificate {
       return "the certificate of \(uri) (for \(subject)) expired on \(when)"
     }
     guard left < TimeInterval(Self.expiryWarningDays) * 86_400 else { return nil }
-    let days = Int(left / 86_400)
-    let inWords =
-      days == 0 ? "in less than a day" : days == 1 ? "in 1 day" : "in \(days) days"
+    let inWords: String
+    if left < 3_600 {
+      inWords = "in less than an hour"
+    } else if left < 86_400 {
+      let hours = Int((left / 3_600).rounded())
+      inWords = hours == 1 ? "in 1 hour" : "in \(hours) hours"
+    } else {
+      let days = Int((left / 86_400).rounded())
+      inWords = days == 1 ? "in 1 day" : "in \(days) days"
+    }
     return
       "the certificate of \(uri) (for \(subject)) expires on \(when), \(inWords); renew it before then or clients will refuse the server"
   }
