@@ -13,6 +13,8 @@ public final class NIOTURNStream: StreamTransport {
   private var connection: TCPConnection?
   public var onFrame: (([UInt8]) -> Void)?
   public var onClose: ((String) -> Void)?
+  /// Taken from the connection when the first frame arrives (the handshake is done by then).
+  public private(set) var peerCertificate: TLSPeerCertificate?
 
   /// Connects to `server` (returns at once; frames queue until connected). Call on the loop.
   /// With `tls`, the connection speaks TLS (turns:); a failed handshake closes it with a
@@ -23,7 +25,13 @@ public final class NIOTURNStream: StreamTransport {
   ) throws {
     connection = try runtime.openTCP(
       to: server, connectTimeout: connectTimeout,
-      onReceive: { [weak self] _, frame in self?.onFrame?(frame.bytes) },
+      onReceive: { [weak self] connection, frame in
+        guard let self else { return }
+        if tls != nil && self.peerCertificate == nil {
+          self.peerCertificate = connection.tlsPeerCertificate
+        }
+        self.onFrame?(frame.bytes)
+      },
       onClose: { [weak self] _, reason in self?.onClose?(reason.description) }, tls: tls)
   }
 

@@ -48,6 +48,8 @@ public final class TCPConnection: RuntimeResource {
 
   /// Set for TLS connections: explains a handshake failure in one sentence.
   var tlsDiagnostics: TLSDiagnostics?
+  /// For TLS connections, the server's certificate once the handshake succeeded.
+  public var tlsPeerCertificate: TLSPeerCertificate? { tlsDiagnostics?.peerCertificate() }
   private let runtime: NIORuntime
   private var state: State = .connecting(pending: [])
   private var framer: StreamFramer

@@ -149,6 +149,51 @@ final class TLSDiagnostics {
     c.issuerName.first { $0.type == .commonName }.map { "\($0.value)" } ?? "an unknown issuer"
   }
 
+  /// The leaf certificate the server presented, for a report; nil before a handshake.
+  func peerCertificate() -> TLSPeerCertificate? {
+    guard let c = handler?.peerCertificate else { return nil }
+    return TLSPeerCertificate(
+      subject: Self.name(c.subjectName), issuer: Self.name(c.issuerName),
+      notValidAfter: Self.isoDate(c.notValidAfter), subjectAlternativeNames: Self.names(c))
+  }
+
+  /// The common name, or else the whole name in RFC 4514 form (last attribute first).
+  static func name(_ attributes: [SSLCertificateName]) -> String {
+    if let cn = attributes.first(where: { $0.type == .commonName }) { return cn.value }
+    let labels: [(SSLCertificateNameType, String)] = [
+      (.commonName, "CN"), (.organization, "O"), (.organizationalUnit, "OU"), (.city, "L"),
+      (.state, "ST"), (.country, "C"), (.userId, "UID"), (.emailAddress, "emailAddress"),
+    ]
+    let parts = attributes.reversed().compactMap { a -> String? in
+      guard let label = labels.first(where: { $0.0 == a.type })?.1 else { return nil }
+      return label + "=" + escapeRFC4514(a.value)
+    }
+    return parts.isEmpty ? "(no name)" : parts.joined(separator: ",")
+  }
+
+  /// Escapes an attribute value as RFC 4514 §2.4 asks.
+  static func escapeRFC4514(_ value: String) -> String {
+    var out = ""
+    let chars = Array(value)
+    for (i, ch) in chars.enumerated() {
+      if ",+\\\"<>;=".contains(ch) || (i == 0 && (ch == " " || ch == "#"))
+        || (i == chars.count - 1 && ch == " ")
+      {
+        out.append("\\")
+      }
+      out.append(ch)
+    }
+    return out
+  }
+
+  static func isoDate(_ t: time_t) -> String {
+    let f = DateFormatter()
+    f.locale = Locale(identifier: "en_US_POSIX")
+    f.timeZone = TimeZone(identifier: "UTC")
+    f.dateFormat = "yyyy-MM-dd'T'HH:mm:ss'Z'"
+    return f.string(from: Date(timeIntervalSince1970: TimeInterval(t)))
+  }
+
   static func date(_ t: time_t) -> String {
     let f = DateFormatter()
     f.locale = Locale(identifier: "en_US_POSIX")

@@ -17,6 +17,9 @@ public protocol StreamTransport: AnyObject {
   /// Set by the session: called once when the connection ends other than by ``close()``, with
   /// the reason in words.
   var onClose: ((String) -> Void)? { get set }
+  /// The server's certificate once a TLS handshake on this stream succeeded; nil for plain
+  /// streams, before the handshake, and when it failed. Kept after ``close()``.
+  var peerCertificate: TLSPeerCertificate? { get }
 }
 
 /// Opens a stream connection (TCP) to a server: returns at once, frames queue until the
@@ -31,4 +34,31 @@ public enum TLSFailurePrefix {
   public static let certificate = "TLS certificate problem: "
   /// The handshake failed for another reason (no common version or cipher, refused).
   public static let handshake = "TLS handshake failed: "
+}
+
+/// The certificate a TLS server presented (its leaf), as a report shows it after a handshake
+/// that succeeded: `{subject, issuer, notValidAfter, subjectAlternativeNames}`.
+public struct TLSPeerCertificate: Codable, Sendable, Hashable {
+  /// The subject's common name, or its whole distinguished name (RFC 4514) when it has none.
+  public var subject: String
+  /// The issuer's common name, or its whole distinguished name (RFC 4514) when it has none.
+  public var issuer: String
+  /// When the certificate stops being valid, in ISO 8601 UTC (`2027-01-31T12:00:00Z`).
+  public var notValidAfter: String
+  /// The DNS names and IP addresses the certificate is for.
+  public var subjectAlternativeNames: [String]
+
+  public init(
+    subject: String, issuer: String, notValidAfter: String, subjectAlternativeNames: [String]
+  ) {
+    self.subject = subject
+    self.issuer = issuer
+    self.notValidAfter = notValidAfter
+    self.subjectAlternativeNames = subjectAlternativeNames
+  }
+}
+
+extension StreamTransport {
+  /// Plain streams have no certificate.
+  public var peerCertificate: TLSPeerCertificate? { nil }
 }

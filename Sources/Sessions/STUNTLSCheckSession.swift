@@ -1,3 +1,4 @@
+import Foundation
 import Runtime
 import STUN
 import Traversal
@@ -31,6 +32,8 @@ public final class STUNTLSCheckSession {
   public var warnings: [String] = []
   /// Set on the report (probe's note that RFC 5780 tests need UDP).
   public var note: String?
+  /// The wall clock a certificate's expiry is judged by (fixed in tests).
+  public var now: () -> Date = Date.init
 
   /// - Parameter timeout: per server, from opening the connection to the answer (TCP connect,
   ///   TLS handshake and the Binding exchange).
@@ -65,7 +68,8 @@ public final class STUNTLSCheckSession {
       check.start { [weak self, weak check] result in
         guard let self else { return }
         self.results[i] = STUNTLSServerCheck(
-          uri: uri, result: result, closeReason: check?.closeReason)
+          uri: uri, result: result, closeReason: check?.closeReason,
+          certificate: check?.peerCertificate)
         if self.results.allSatisfy({ $0 != nil }) { self.complete() }
       }
     }
@@ -84,6 +88,11 @@ public final class STUNTLSCheckSession {
     completion = nil
     checks.removeAll()
     keepAlive = nil
-    done?(STUNTLSReport(servers: results.compactMap { $0 }, warnings: warnings, note: note))
+    let servers = results.compactMap { $0 }
+    let date = now()
+    let expiring = servers.compactMap { s in
+      s.certificate?.expiryWarning(uri: s.uri, now: date)
+    }
+    done?(STUNTLSReport(servers: servers, warnings: warnings + expiring, note: note))
   }
 }

@@ -21,6 +21,8 @@ public final class TCPBindingCheck {
   /// Why the connection failed or closed before an answer (the stream's own sentence, e.g. a
   /// TLS handshake failure); nil when it did not.
   public private(set) var closeReason: String?
+  /// The server's TLS certificate, when the stream spoke TLS and the server answered over it.
+  public private(set) var peerCertificate: TLSPeerCertificate?
   private let runtime: any NetworkRuntime
   private let connector: StreamConnector
   private var stream: (any StreamTransport)?
@@ -69,9 +71,10 @@ public final class TCPBindingCheck {
       return
     }
     stream = s
-    s.onFrame = { [weak self] bytes in
+    s.onFrame = { [weak self, weak s] bytes in
       guard let self, let m = try? Message(bytes: bytes), m.transactionID == id else { return }
       let mapped = (try? m.get(XORMappedAddress.self))?.address
+      self.peerCertificate = s?.peerCertificate
       self.finish(
         TCPReachability(
           reachable: true, server: server, mappedAddress: mapped,

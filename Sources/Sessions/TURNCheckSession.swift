@@ -1,3 +1,4 @@
+import Foundation
 import Runtime
 import STUN
 import Traversal
@@ -113,8 +114,16 @@ public final class TURNCheckSession {
 
   /// The report so far (complete once `completion` has run).
   public var report: TURNCheckReport {
-    TURNCheckReport(servers: checks.map(\.result), warnings: warnings)
+    let servers = checks.map(\.result)
+    let date = now()
+    let expiring = servers.compactMap { s in
+      s.certificate?.expiryWarning(uri: s.uri, now: date)
+    }
+    return TURNCheckReport(servers: servers, warnings: warnings + expiring)
   }
+
+  /// The wall clock a TLS certificate's expiry is judged by (fixed in tests).
+  public var now: () -> Date = Date.init
 
   /// Sentences every report carries (e.g. that TLS certificates were not verified).
   public var warnings: [String] = []
@@ -145,6 +154,8 @@ private final class ServerCheck {
   private var phase = Phase.allocating
   private var first: TURNAllocationSession?
   private var second: TURNAllocationSession?
+  /// The first allocation's stream (TCP, TLS), for the certificate the server presented.
+  private weak var firstStream: (any StreamTransport)?
   private var startedAt = Instant.zero
   private var timer: (any TimerHandle)?
   private var deadlineTimer: (any TimerHandle)?
@@ -211,10 +222,11 @@ private final class ServerCheck {
             "TURN over \(target.transport == .tls ? "TLS" : "TCP") is not available on this runtime"
           )
         }
+        let stream = try connector(target.address)
+        if index == 0 { firstStream = stream }
         session = TURNAllocationSession(
           runtime: runtime, server: target.address, credentials: target.credentials,
-          stream: try connector(target.address), configuration: clientConfiguration,
-          policy: configuration.policy)
+          stream: stream, configuration: clientConfiguration, policy: configuration.policy)
       }
     } catch {
       result.problems.append(
@@ -231,6 +243,9 @@ private final class ServerCheck {
   private func session(_ index: Int) -> TURNAllocationSession? { index == 0 ? first : second }
 
   private func event(_ e: TURNClientEvent, index: Int) {
+    if index == 0, result.certificate == nil, let c = firstStream?.peerCertificate {
+      result.certificate = c
+    }
     switch e {
     case .challenged(let realm, _):
       if index == 0 && !result.reachable {

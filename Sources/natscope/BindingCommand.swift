@@ -21,8 +21,10 @@ struct BindingCommand: ParsableCommand {
       stuns:host[:port] (port 5349) sends the request over TLS on TCP instead (RFC 7064,
       RFC 8489 §6.2.3): the certificate is verified against the system's trust store and the
       host name (sent as SNI), or against --ca FILE; --insecure skips that, with a warning in
-      the report. A failed handshake is one sentence (expired, wrong name, untrusted issuer,
-      no common TLS version or cipher, refused).
+      the report. After the handshake the report names the certificate's subject, issuer and
+      expiry, with a warning when it expires within 14 days. A failed handshake is one
+      sentence (expired, wrong name, untrusted issuer, no common TLS version or cipher,
+      refused).
       Exit status: 0 answered, 1 usage error, 2 unresolvable name, no answer, ICMP
       unreachable, or a failed TLS handshake; 130 or 143 when interrupted by SIGINT (Ctrl-C) or
       SIGTERM.

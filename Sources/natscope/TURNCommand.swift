@@ -28,7 +28,8 @@ struct TURNCommand: ParsableCommand {
       turns:host[:port] for TURN over TLS (port 5349; DTLS is not supported). TLS certificates \
       are verified against the system's trust store and the host name (sent as SNI); --ca FILE \
       trusts a private CA instead, and --insecure skips verification with a warning in the \
-      report. \
+      report. After the handshake the report names the certificate's subject, issuer and \
+      expiry, with a warning when it expires within 14 days. \
       Credentials: --turn-user with --turn-password (or NATSCOPE_TURN_PASSWORD), or a TURN \
       REST API shared secret with --turn-secret (or NATSCOPE_TURN_SECRET): natscope then \
       uses the user name EXPIRY[:USER] (a day from now) and the password \

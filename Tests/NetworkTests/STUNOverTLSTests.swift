@@ -51,6 +51,28 @@ struct STUNOverTLSTests {
     #expect((s.rttMs ?? -1) >= 0)
     #expect(report.allReachable)
     #expect(report.text.contains("✓ TLS handshake done and the Binding request answered"))
+    let c = try #require(s.certificate)
+    #expect(c.subject == "good server")
+    #expect(c.issuer == "natscope test CA")
+    #expect(c.subjectAlternativeNames == ["localhost", "127.0.0.1"])
+    let expiry = try #require(c.expiry)
+    #expect(abs(expiry.timeIntervalSinceNow - 2 * 86_400) < 600, "\(c.notValidAfter)")
+    #expect(
+      report.text.contains(
+        "  certificate for good server (names localhost, 127.0.0.1), issued by natscope test CA, valid until "
+      ), "\(report.text)")
+    #expect(
+      report.warnings.contains {
+        $0.hasPrefix("the certificate of stuns:\(s.server) (for good server) expires on ")
+      }, "\(report.warnings)")
+    let json = try #require(
+      try JSONSerialization.jsonObject(with: ReportJSON.encode(report)) as? [String: Any])
+    let entry = try #require((json["servers"] as? [[String: Any]])?.first)
+    let certificate = try #require(entry["certificate"] as? [String: Any])
+    #expect(certificate["subject"] as? String == "good server")
+    #expect(certificate["issuer"] as? String == "natscope test CA")
+    #expect(certificate["notValidAfter"] as? String == c.notValidAfter)
+    #expect(certificate["subjectAlternativeNames"] as? [String] == ["localhost", "127.0.0.1"])
     // By name: SNI and the DNS name in the certificate.
     let byName = try check(
       cert: "good", pki: pki,
@@ -67,6 +89,7 @@ struct STUNOverTLSTests {
     #expect(s.problems.map(\.code) == [.tlsCertificate])
     let message = s.problems.first?.message ?? ""
     #expect(message.contains("natscope test CA") && message.contains("--ca"), "\(message)")
+    #expect(s.certificate == nil)
     #expect(!report.allReachable)
   }
 

@@ -107,6 +107,30 @@ struct TURNCheckTLSTests {
     #expect(s.relays == true)
     #expect(byIP.verdict == .works)
     #expect(byIP.text.contains("✓ TLS"))
+    // The certificate the handshake saw: the test CA's "good" leaf, valid for two days.
+    let c = try #require(s.certificate)
+    #expect(c.subject == "good server")
+    #expect(c.issuer == "natscope test CA")
+    #expect(c.subjectAlternativeNames == ["localhost", "127.0.0.1"])
+    let expiry = try #require(c.expiry)
+    #expect(abs(expiry.timeIntervalSinceNow - 2 * 86_400) < 600, "\(c.notValidAfter)")
+    #expect(
+      byIP.text.contains(
+        "handshake done: certificate for good server (names localhost, 127.0.0.1), issued by natscope test CA, valid until "
+      ), "\(byIP.text)")
+    // Two days left: a warning, and still a working server.
+    #expect(
+      byIP.warnings.contains {
+        $0.hasPrefix("the certificate of turns:\(s.server) (for good server) expires on ")
+      }, "\(byIP.warnings)")
+    let json = try #require(
+      try JSONSerialization.jsonObject(with: ReportJSON.encode(byIP)) as? [String: Any])
+    let entry = try #require((json["servers"] as? [[String: Any]])?.first)
+    let certificate = try #require(entry["certificate"] as? [String: Any])
+    #expect(certificate["subject"] as? String == "good server")
+    #expect(certificate["issuer"] as? String == "natscope test CA")
+    #expect(certificate["notValidAfter"] as? String == c.notValidAfter)
+    #expect(certificate["subjectAlternativeNames"] as? [String] == ["localhost", "127.0.0.1"])
     // By name: SNI and the DNS name in the certificate.
     let byName = try check(
       cert: "good", pki: pki,
@@ -124,6 +148,7 @@ struct TURNCheckTLSTests {
     #expect(s.problems.map(\.code) == [.tlsCertificate])
     #expect(s.problems.first?.message.contains("natscope test CA") == true)
     #expect(s.problems.first?.message.contains("--ca") == true)
+    #expect(s.certificate == nil)
     #expect(s.reachable && !s.authenticated)
     #expect(report.verdict == .broken)
     // --insecure skips verification: it works, and the session does not pretend otherwise.

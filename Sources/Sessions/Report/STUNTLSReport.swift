@@ -44,6 +44,7 @@ public struct STUNTLSReport: Codable, Sendable, Hashable {
       if s.reachable {
         let rtt = s.rttMs.map { " in " + String(format: "%.1f ms", $0) } ?? ""
         row("reachable", "✓ TLS handshake done and the Binding request answered\(rtt)")
+        if let c = s.certificate { row("certificate", c.details) }
         if let r = s.reflexiveAddress {
           row("reflexive", "\(r)  (your address as the server saw the TLS connection)")
         }
@@ -58,7 +59,8 @@ public struct STUNTLSReport: Codable, Sendable, Hashable {
   }
 }
 
-/// One stuns: server: `{uri, server, reachable, reflexiveAddress, rttMs, problems}`.
+/// One stuns: server: `{uri, server, reachable, reflexiveAddress, rttMs, certificate,
+/// problems}`.
 public struct STUNTLSServerCheck: Codable, Sendable, Hashable {
   /// What the user wrote, normalised (`stuns:host:port`).
   public var uri: String
@@ -70,28 +72,35 @@ public struct STUNTLSServerCheck: Codable, Sendable, Hashable {
   public var reflexiveAddress: TransportAddress?
   /// Milliseconds from opening the connection (TCP and TLS handshakes included) to the answer.
   public var rttMs: Double?
+  /// The server's certificate, after a TLS handshake that succeeded.
+  public var certificate: TLSPeerCertificate?
   /// Empty when reachable; otherwise one problem.
   public var problems: [TURNCheckProblem]
 
   public init(
     uri: String, server: TransportAddress, reachable: Bool,
     reflexiveAddress: TransportAddress? = nil, rttMs: Double? = nil,
-    problems: [TURNCheckProblem] = []
+    certificate: TLSPeerCertificate? = nil, problems: [TURNCheckProblem] = []
   ) {
     self.uri = uri
     self.server = server
     self.reachable = reachable
     self.reflexiveAddress = reflexiveAddress
     self.rttMs = rttMs
+    self.certificate = certificate
     self.problems = problems
   }
 
   /// The entry for a finished check: the stream's close reason (a TLS handshake sentence, a
   /// refused connection) is sorted as `natscope turn` sorts it.
-  public init(uri: String, result: TCPReachability, closeReason: String?) {
+  public init(
+    uri: String, result: TCPReachability, closeReason: String?,
+    certificate: TLSPeerCertificate? = nil
+  ) {
     self.init(
       uri: uri, server: result.server, reachable: result.reachable,
-      reflexiveAddress: result.mappedAddress, rttMs: result.rttMs.map { ($0 * 10).rounded() / 10 })
+      reflexiveAddress: result.mappedAddress, rttMs: result.rttMs.map { ($0 * 10).rounded() / 10 },
+      certificate: result.reachable ? certificate : nil)
     guard !result.reachable else { return }
     if let closeReason {
       let p = TURNCheckClassifier.allocationProblem(

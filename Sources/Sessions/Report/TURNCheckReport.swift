@@ -72,7 +72,7 @@ public struct TURNCheckProblem: Codable, Sendable, Hashable, CustomStringConvert
 public struct TURNServerCheck: Codable, Sendable, Hashable {
   /// What the user wrote (normalised).
   public var uri: String
-  /// `udp` or `tcp`.
+  /// `udp`, `tcp` or `tls`.
   public var transport: String
   /// The address natscope talked to.
   public var server: TransportAddress
@@ -80,6 +80,8 @@ public struct TURNServerCheck: Codable, Sendable, Hashable {
   public var reachable = false
   /// Milliseconds from the first Allocate to the server's first answer (its 401 challenge).
   public var rttMs: Double?
+  /// The server's certificate after a TLS handshake that succeeded (turns: only).
+  public var certificate: TLSPeerCertificate?
   /// The REALM of the 401 challenge.
   public var realm: String?
   /// The server's SOFTWARE, when it sent one.

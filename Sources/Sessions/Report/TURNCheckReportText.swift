@@ -49,7 +49,7 @@ extension TURNServerCheck {
       if codes.contains(.tlsCertificate) || codes.contains(.tlsHandshake) {
         row("✗", "TLS", "handshake failed")
       } else if reachable {
-        row("✓", "TLS", "handshake done")
+        row("✓", "TLS", "handshake done" + (certificate.map { ": " + $0.summary } ?? ""))
       }
     }
     // Authenticates
