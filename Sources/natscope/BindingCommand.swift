@@ -11,23 +11,24 @@ struct BindingCommand: ParsableCommand {
     commandName: "binding",
     abstract: "Send one STUN Binding request and show what the server saw.",
     discussion: """
-      Prints your reflexive (public) address as SERVER saw it, the round-trip time, the number
-      of requests sent, the server's SOFTWARE, and whether the server supports RFC 5780 (an
-      OTHER-ADDRESS with a different IP and port). Requests are retransmitted as RFC 8489
-      §6.2.1 describes; an ICMP error (port unreachable: nothing listens there) ends the wait
+      Prints your reflexive (public) address as SERVER saw it, the round-trip time, the number \
+      of requests sent, the server's SOFTWARE, and whether the server supports RFC 5780 (an \
+      OTHER-ADDRESS with a different IP and port). Requests are retransmitted as RFC 8489 \
+      §6.2.1 describes; an ICMP error (port unreachable: nothing listens there) ends the wait \
       at once.
 
-      SERVER is host, host:port, [IPv6]:port or stun:host[:port]; the port defaults to 3478.
-      stuns:host[:port] (port 5349) sends the request over TLS on TCP instead (RFC 7064,
-      RFC 8489 §6.2.3): the certificate is verified against the system's trust store and the
-      host name (sent as SNI), or against --ca FILE; --insecure skips that, with a warning in
-      the report. After the handshake the report names the certificate's subject, issuer and
-      expiry, with a warning when it expires within 14 days. A failed handshake is one
-      sentence (expired, wrong name, untrusted issuer, no common TLS version or cipher,
+      SERVER is host, host:port, [IPv6]:port or stun:host[:port]; the port defaults to 3478. \
+      stuns:host[:port] (port 5349) sends the request over TLS on TCP instead (RFC 7064, \
+      RFC 8489 §6.2.3): the certificate is verified against the system's trust store and the \
+      host name (sent as SNI), or against --ca FILE; --insecure skips that, with a warning in \
+      the report. After the handshake the report names the certificate's subject, issuer and \
+      expiry, with a warning when it expires within 14 days. A failed handshake is one \
+      sentence (expired, wrong name, untrusted issuer, no common TLS version or cipher, \
       refused).
-      Exit status: 0 answered, 1 usage error, 2 unresolvable name, no answer, ICMP
-      unreachable, or a failed TLS handshake; 130 or 143 when interrupted by SIGINT (Ctrl-C) or
-      SIGTERM.
+
+      Exit status: 0 answered, 1 usage error, 2 unresolvable name, no answer, ICMP \
+      unreachable, or a failed TLS handshake; 130 or 143 when interrupted by SIGINT \
+      (Ctrl-C) or SIGTERM.
       """)
 
   @Argument(help: ArgumentHelp("The STUN server.", valueName: "server"))

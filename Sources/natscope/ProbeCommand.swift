@@ -11,45 +11,45 @@ struct ProbeCommand: ParsableCommand {
     commandName: "probe",
     abstract: "Find out what your NAT does (RFC 5780) and what that means for direct connections.",
     discussion: """
-      Runs RFC 5780's tests against SERVER: UDP reachability, mapping (tests I-III), filtering
-      (tests II-III, and a fourth test from erratum 7971), hairpinning, ALG detection, port
-      allocation, and with --lifetime the binding lifetime. Every request is retransmitted;
-      "no answer" is concluded only after the whole window, which follows the measured RTT,
+      Runs RFC 5780's tests against SERVER: UDP reachability, mapping (tests I-III), filtering \
+      (tests II-III, and a fourth test from erratum 7971), hairpinning, ALG detection, port \
+      allocation, and with --lifetime the binding lifetime. Every request is retransmitted; \
+      "no answer" is concluded only after the whole window, which follows the measured RTT, \
       or at once when an ICMP error comes back (port unreachable: no STUN server there).
 
-      Mapping and filtering need a server with two IP addresses (natscope serve, coturn's
-      turnserver with two --listening-ip, stuntman). With servers that lack RFC 5780, mapping
+      Mapping and filtering need a server with two IP addresses (natscope serve, coturn's \
+      turnserver with two --listening-ip, stuntman). With servers that lack RFC 5780, mapping \
       is judged by comparing two or more servers and filtering is reported as unknown.
 
-      With no SERVER, natscope tries its default list: \(ProbeCommand.defaultServers.joined(separator: ", "))
+      With no SERVER, natscope tries its default list: \(ProbeCommand.defaultServers.joined(separator: ", ")) \
       (override with NATSCOPE_DEFAULT_SERVERS, comma-separated).
 
-      Unless --no-port-mapping is given, natscope also asks the host's default gateway, read-only,
-      whether it offers port mapping and what its own internet address is: a NAT-PMP external
-      address request and a PCP ANNOUNCE to the gateway's UDP port 5351, and an SSDP M-SEARCH
-      to 239.255.255.250:1900 followed by the UPnP IGD device description and
-      GetExternalIPAddress over HTTP. It never creates a mapping. When the router's own address
-      differs from the one the STUN server saw, there is another NAT above the router. The
+      Unless --no-port-mapping is given, natscope also asks the host's default gateway, read-only, \
+      whether it offers port mapping and what its own internet address is: a NAT-PMP external \
+      address request and a PCP ANNOUNCE to the gateway's UDP port 5351, and an SSDP M-SEARCH \
+      to 239.255.255.250:1900 followed by the UPnP IGD device description and \
+      GetExternalIPAddress over HTTP. It never creates a mapping. When the router's own address \
+      differs from the one the STUN server saw, there is another NAT above the router. The \
       router is not asked when every server is on loopback.
 
-      With --port-mapping, natscope also makes one short-lived test mapping after the probe: a
-      UDP socket's port mapped on the router for 30 s with the first protocol that answered (PCP
-      MAP, else NAT-PMP's UDP mapping request, else UPnP IGD AddPortMapping), the same external
-      port suggested. From that socket it asks the RFC 5780 server (CHANGE-REQUEST and
-      RESPONSE-PORT) to answer from its other address and port to the mapped external port: if
-      the answer arrives, peers get in through the mapping. Then it deletes the mapping
-      (lifetime 0, or DeletePortMapping), also on Ctrl-C or SIGTERM. The report lists every
+      With --port-mapping, natscope also makes one short-lived test mapping after the probe: a \
+      UDP socket's port mapped on the router for 30 s with the first protocol that answered (PCP \
+      MAP, else NAT-PMP's UDP mapping request, else UPnP IGD AddPortMapping), the same external \
+      port suggested. From that socket it asks the RFC 5780 server (CHANGE-REQUEST and \
+      RESPONSE-PORT) to answer from its other address and port to the mapped external port: if \
+      the answer arrives, peers get in through the mapping. Then it deletes the mapping \
+      (lifetime 0, or DeletePortMapping), also on Ctrl-C or SIGTERM. The report lists every \
       request sent to the router.
 
-      Given only stuns:host[:port] servers (STUN over TLS on TCP, port 5349), natscope checks
-      that each answers a Binding request over TLS (certificate verified against the system's
-      trust store, or --ca FILE; --insecure skips that with a warning) and reports the address
-      it saw; RFC 5780's tests need UDP, so they are not run, and the report says so. stun: and
+      Given only stuns:host[:port] servers (STUN over TLS on TCP, port 5349), natscope checks \
+      that each answers a Binding request over TLS (certificate verified against the system's \
+      trust store, or --ca FILE; --insecure skips that with a warning) and reports the address \
+      it saw; RFC 5780's tests need UDP, so they are not run, and the report says so. stun: and \
       stuns: servers are not mixed in one run.
 
-      Exit status: 0 verdict reached (stuns: every server answered), 1 usage or internal
-      error, 2 no server reachable, no STUN server at the address (ICMP port unreachable), UDP
-      blocked, or a stuns: server not answering over TLS; 130 or 143 when interrupted by SIGINT
+      Exit status: 0 verdict reached (stuns: every server answered), 1 usage or internal \
+      error, 2 no server reachable, no STUN server at the address (ICMP port unreachable), UDP \
+      blocked, or a stuns: server not answering over TLS; 130 or 143 when interrupted by SIGINT \
       (Ctrl-C) or SIGTERM outside the console (quitting the console with q is a normal exit).
       """)
 

@@ -12,20 +12,20 @@ struct ServeCommand: ParsableCommand {
     commandName: "serve",
     abstract: "Run an RFC 5780 STUN server (behaviour discovery) on one or two addresses.",
     discussion: """
-      With --alternate it binds four sockets (primary and alternate IP, each on --port and
-      --alt-port), answers CHANGE-REQUEST from the right one, and sends OTHER-ADDRESS and
-      RESPONSE-ORIGIN, so clients can classify their NAT. With only --primary it is a plain
+      With --alternate it binds four sockets (primary and alternate IP, each on --port and \
+      --alt-port), answers CHANGE-REQUEST from the right one, and sends OTHER-ADDRESS and \
+      RESPONSE-ORIGIN, so clients can classify their NAT. With only --primary it is a plain \
       RFC 8489 server and answers CHANGE-REQUEST with 420.
 
-      Hardened for the open internet: malformed packets are dropped and counted, unknown
-      comprehension-required attributes get 420, each source IP is rate limited, and no reply
-      is larger than \(STUNServer.maximumGrowth) bytes more than its request (nor 1280 bytes),
+      Hardened for the open internet: malformed packets are dropped and counted, unknown \
+      comprehension-required attributes get 420, each source IP is rate limited, and no reply \
+      is larger than \(STUNServer.maximumGrowth) bytes more than its request (nor 1280 bytes), \
       so the server cannot amplify an attack.
 
-      Statistics go to standard error on SIGUSR1 and at exit (to standard output as JSON with
+      Statistics go to standard error on SIGUSR1 and at exit (to standard output as JSON with \
       --json); SIGINT or SIGTERM stop it.
 
-      Exit status: 1 usage error or cannot listen; stopped by SIGINT (Ctrl-C) or SIGTERM, 130
+      Exit status: 1 usage error or cannot listen; stopped by SIGINT (Ctrl-C) or SIGTERM, 130 \
       or 143 after printing the statistics.
       """)
 
