@@ -14,6 +14,8 @@ public struct ProbeScreen: ConsoleScreen {
     case failed(String)
     /// A new run starts (`r`): steps and verdict are cleared.
     case restarted
+    /// What the router said about port mapping (the read-only questions).
+    case portMapping(PortMappingReport)
   }
 
   public var chrome: Chrome
@@ -24,6 +26,10 @@ public struct ProbeScreen: ConsoleScreen {
   public private(set) var report: ProbeReport?
   public private(set) var failure: String?
   public private(set) var elapsedMs: Double = 0
+  /// Whether the router is being asked about port mapping alongside the probe.
+  public var asksRouter: Bool
+  /// What the router said, once it did.
+  public private(set) var portMapping: PortMappingReport?
 
   public var name: String { "probe" }
   public var panelTitles: [String] { ["tests", "verdict"] }
@@ -35,10 +41,12 @@ public struct ProbeScreen: ConsoleScreen {
   ]
 
   public init(
-    server: String, plan: [ProbeTest] = ProbeScreen.defaultPlan, rows: Int = 24, cols: Int = 80
+    server: String, plan: [ProbeTest] = ProbeScreen.defaultPlan, asksRouter: Bool = false,
+    rows: Int = 24, cols: Int = 80
   ) {
     self.server = server
     self.plan = plan
+    self.asksRouter = asksRouter
     self.chrome = Chrome(rows: rows, cols: cols, panels: 2)
   }
 
@@ -60,8 +68,19 @@ public struct ProbeScreen: ConsoleScreen {
       report = nil
       failure = nil
       elapsedMs = 0
+      portMapping = nil
       chrome.detailOpen = false
+    case .portMapping(let pm):
+      portMapping = pm
     }
+  }
+
+  /// The report with what the router said attached (port mapping and the double-NAT verdict),
+  /// as `natscope probe` prints it; nil until the probe is done.
+  public var attachedReport: ProbeReport? {
+    guard var r = report else { return nil }
+    if let portMapping { r.attach(portMapping: portMapping) }
+    return r
   }
 
   private func index(of step: ProbeStep) -> Int? {
@@ -283,13 +302,14 @@ public struct ProbeScreen: ConsoleScreen {
       add("error", failure, CellStyle(color: .red, bold: true))
       return out
     }
-    guard let r = report else {
+    guard let r = attachedReport else {
       let done = steps.filter { $0.outcome != nil }.count
       add("status", "probing: \(done) of \(max(rows.count, steps.count)) tests done")
       if let line = serverLine { add("server", line) }
       if let a = firstAnswer, let mapped = a.reflexive {
         add("public addr", mapped.description, CellStyle(bold: true))
       }
+      addPortMapping(nil, into: &out, width: width)
       return out
     }
     let good = CellStyle(color: .green, bold: true)
@@ -325,21 +345,65 @@ public struct ProbeScreen: ConsoleScreen {
       }
     }
     add("legacy name", r.legacyType, CellStyle(bold: true))
+    addPortMapping(r, into: &out, width: width)
     if let line = serverLine { add("server", line) }
     add("for peers", "", reason: r.summary)
     return out
   }
 
+  /// The router's rows: which port-mapping protocols answered, the router's own address, and
+  /// (once the probe is done) the double-NAT verdict; a waiting line while it is being asked.
+  private func addPortMapping(_ r: ProbeReport?, into out: inout [VerdictLine], width: Int) {
+    guard asksRouter || portMapping != nil else { return }
+    guard let pm = portMapping else {
+      out.append(
+        VerdictLine(
+          key: "port mapping", value: "asking the router (PCP, NAT-PMP, UPnP IGD)",
+          style: CellStyle(dim: true)))
+      return
+    }
+    let answered = pm.protocols.filter(\.answered).map(\.name.displayName)
+    var value = answered.isEmpty ? "no protocol answered" : answered.joined(separator: ", ")
+    if let gateway = pm.gateway { value += " (gateway \(gateway))" }
+    out.append(
+      VerdictLine(
+        key: "port mapping", value: value,
+        style: answered.isEmpty ? .plain : CellStyle(color: .green, bold: true)))
+    if let address = pm.externalAddress {
+      out.append(VerdictLine(key: "router addr", value: address.description, style: .plain))
+    }
+    guard let d = r?.doubleNAT else { return }
+    let value2 = d.detected.map { $0 ? "yes" : "none seen" } ?? "unknown"
+    out.append(
+      VerdictLine(
+        key: "double NAT", value: value2,
+        style: d.detected == true ? CellStyle(color: .yellow, bold: true) : .plain))
+    // A detected double NAT is explained in "for peers"; the other verdicts say why here.
+    if d.detected != true {
+      for line in wrapText(d.reason, width: max(10, width)) {
+        out.append(VerdictLine(key: "", value: line, style: CellStyle(dim: true)))
+      }
+    }
+  }
+
   public func detailLines(width: Int, options: RenderOptions) -> [String] {
     let g = options.glyphs
     if chrome.focus == 1 {
-      guard let r = report else { return ["The verdict appears when every test has finished."] }
+      guard let r = attachedReport else {
+        return ["The verdict appears when every test has finished."]
+      }
       var out: [String] = []
-      for (key, reason) in [
+      var reasons = [
         ("mapping", r.mapping.reason), ("filtering", r.filtering.reason),
         ("hairpinning", r.hairpinningReason), ("ALG", r.alg.reason),
-        ("server", r.serverSupport?.reason ?? ""), ("for peers", r.summary),
-      ] where !reason.isEmpty {
+        ("server", r.serverSupport?.reason ?? ""),
+      ]
+      for p in r.portMapping?.protocols ?? [] {
+        reasons.append((p.name.displayName, p.description))
+      }
+      if let d = r.doubleNAT { reasons.append(("double NAT", d.reason)) }
+      reasons.append(("for peers", r.summary))
+      for (key, reason) in reasons where !reason.isEmpty {
         out.append(key + ":")
         out += wrapText(reason, width: width - 2).map { "  " + $0 }
       }
@@ -393,10 +457,10 @@ public struct ProbeScreen: ConsoleScreen {
   }
 
   /// The `j` file: the report exactly as `natscope probe --json` prints it (the same encoder,
-  /// the same schema), once the probe is done. (The console asks the router about port
-  /// mapping only after it closes, so the file has no `portMapping`.)
+  /// the same schema), once the probe is done; `portMapping` is in it once the router
+  /// answered (or gave up).
   public func jsonData() throws -> Data {
-    guard let report else {
+    guard let report = attachedReport else {
       throw ConsoleFileUnavailable(
         "no report yet: j writes it once the probe is done")
     }

@@ -224,12 +224,30 @@ enum ConsoleRunner {
     }
   }
 
+  /// The runner of the read-only port-mapping questions (``PortMappingSession``) on `runtime`:
+  /// one `.portMapping(report)` when every protocol answered or gave up.
+  static func portMappingRunner(runtime: NIORuntime) -> SessionRunner<ProbeScreen.Event, Never> {
+    SessionRunner(hop: runtime.hop) { emit, finished in
+      let session = PortMappingSession(runtime: runtime, connector: runtime.rawStreamConnector())
+      // The completion keeps the session alive until it has run.
+      session.start { report in
+        emit(.portMapping(report))
+        finished()
+        _ = session
+      }
+      return { _ in }
+    }
+  }
+
+  /// The probe on the console; with `askRouter`, the router's port-mapping questions run
+  /// alongside it (their rows fill in as they answer) and the returned report carries them.
   static func runProbe(
     runtime: NIORuntime, configuration: ProbeConfiguration, socketOptions: UDPSocketOptions,
-    limit: Duration, options: RenderOptions
+    limit: Duration, askRouter: Bool, options: RenderOptions
   ) throws -> ProbeReport {
     let runner = probeRunner(
       runtime: runtime, configuration: configuration, socketOptions: socketOptions)
+    let router = askRouter ? portMappingRunner(runtime: runtime) : nil
     var started = ProcessInfo.processInfo.systemUptime
     var report: ProbeReport?
     var plan = ProbeScreen.defaultPlan
@@ -237,12 +255,14 @@ enum ConsoleRunner {
     if configuration.portAllocationSamples == 0 { plan.removeAll { $0 == .portAllocation } }
     if configuration.lifetime != nil { plan.append(.bindingLifetime) }
     var model = ProbeScreen(
-      server: configuration.servers.map(\.description).joined(separator: ", "), plan: plan)
+      server: configuration.servers.map(\.description).joined(separator: ", "), plan: plan,
+      asksRouter: askRouter)
     func start(_ model: inout ProbeScreen) {
       started = ProcessInfo.processInfo.systemUptime
       report = nil
       do {
         try runner.start()
+        try router?.start()
       } catch {
         ConsoleUpdate.update(&model, engine: .failed("the probe could not start: \(error)"))
       }
@@ -252,7 +272,7 @@ enum ConsoleRunner {
     _ = try withTerminal(
       options: options, model: &model,
       engine: { model in
-        for event in runner.drain() {
+        for event in runner.drain() + (router?.drain() ?? []) {
           if case .action(.finished(let r)) = event { report = r }
           ConsoleUpdate.update(&model, engine: event)
         }
@@ -270,7 +290,17 @@ enum ConsoleRunner {
         start(&model)
       })
     if let failure = model.failure { throw fail(failure) }
-    guard let report else { throw fail("the probe was stopped before it finished") }
+    guard var report else { throw fail("the probe was stopped before it finished") }
+    // Quit before the router answered: its questions finish (each gives up on its own) and
+    // still make the printed report.
+    if let router, model.portMapping == nil,
+      router.waitUntilFinished(timeout: ProbeCommand.portMappingLimit)
+    {
+      for case .portMapping(let pm) in router.drain() {
+        ConsoleUpdate.update(&model, engine: .portMapping(pm))
+      }
+    }
+    if let pm = model.portMapping { report.attach(portMapping: pm) }
     return report
   }
 }

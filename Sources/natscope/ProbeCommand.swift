@@ -167,10 +167,7 @@ struct ProbeCommand: ParsableCommand {
     if console.wantsConsole(json: json) {
       report = try ConsoleRunner.runProbe(
         runtime: runtime, configuration: configuration, socketOptions: options, limit: limit,
-        options: console.renderOptions)
-      if askPortMapping {
-        if let portMapping = askRouter(runtime) { report.attach(portMapping: portMapping) }
-      }
+        askRouter: askPortMapping, options: console.renderOptions)
     } else {
       let runner = ConsoleRunner.probeRunner(
         runtime: runtime, configuration: configuration, socketOptions: options,
@@ -294,8 +291,8 @@ struct ProbeCommand: ParsableCommand {
     )
   }
 
-  /// The longest the port-mapping questions may take when run after the console (each protocol
-  /// gives up sooner on its own: at most 2 s for SSDP plus 2 s per HTTP exchange).
+  /// The longest the port-mapping questions may take (each protocol gives up sooner on its own:
+  /// at most 2 s for SSDP plus 2 s per HTTP exchange).
   static let portMappingLimit: Duration = .seconds(10)
 
   /// Loopback addresses count as "ours" when a probe runs against a local server.

@@ -30,7 +30,37 @@ enum Fixtures {
     return (actions, report)
   }
 
-  enum FixtureError: Error { case probeDidNotFinish }
+  enum FixtureError: Error { case probeDidNotFinish, noHomeRouter }
+
+  /// The probe screen of a host behind a home router (PCP and NAT-PMP) behind a carrier-grade
+  /// NAT, with the router asked alongside the probe, as `natscope probe` does on the console;
+  /// `finished` false stops after the router answered but before the probe is done.
+  static func doubleNATProbeScreen(finished: Bool, rows: Int, cols: Int) throws -> ProbeScreen {
+    let lab = try SimulatedLab(seed: 7)
+    let host = try lab.addCarrierSite("client")
+    guard let home = lab.network.nats.first(where: { $0.name == "client-home-nat" }) else {
+      throw FixtureError.noHomeRouter
+    }
+    let router = RouterPortMapping(box: home, network: lab.network, protocols: [.pcp, .natPMP])
+    var screen = ProbeScreen(
+      server: "203.0.113.10:3478", asksRouter: true, rows: rows, cols: cols)
+    let session = ProbeSession(
+      runtime: host,
+      configuration: ProbeConfiguration(
+        servers: [lab.stunServerAddress], localAddresses: host.localAddresses()))
+    let mapper = PortMappingSession(runtime: host, connector: nil)
+    session.onStep = { ConsoleUpdate.update(&screen, engine: .action($0)) }
+    session.start { result in
+      if case .success(let r) = result {
+        ConsoleUpdate.update(&screen, engine: .action(.finished(r)))
+      }
+    }
+    mapper.start { ConsoleUpdate.update(&screen, engine: .portMapping($0)) }
+    lab.network.run(for: finished ? .seconds(30) : .milliseconds(300))
+    _ = router
+    if !finished { ConsoleUpdate.update(&screen, engine: .clock(300)) }
+    return screen
+  }
 
   /// The probe screen after the first `count` actions (all when nil).
   static func probeScreen(after count: Int? = nil, rows: Int, cols: Int) throws -> ProbeScreen {

@@ -44,6 +44,28 @@ import Traversal
   }
 
   @Test(arguments: variants)
+  func probeAsksTheRouterAlongside(_ v: Variant) throws {
+    let running = try Fixtures.doubleNATProbeScreen(finished: false, rows: v.rows, cols: v.cols)
+    #expect(running.report == nil)
+    #expect(running.portMapping?.externalAddress?.description == "100.64.0.2")
+    Snapshot.assert(
+      ConsoleView.view(running, options: v.options), named: "probe-router-running-\(v.suffix)")
+    let screen = try Fixtures.doubleNATProbeScreen(finished: true, rows: v.rows, cols: v.cols)
+    let report = try #require(screen.attachedReport)
+    #expect(report.doubleNAT?.detected == true)
+    let text = screen.verdictLines(width: 100).map { $0.key + " " + $0.value }
+    #expect(text.contains("port mapping PCP, NAT-PMP (gateway 192.168.1.1)"))
+    #expect(text.contains("router addr 100.64.0.2"))
+    #expect(text.contains("double NAT yes"))
+    // The j file carries what the router said.
+    let json = String(decoding: try screen.jsonData(), as: UTF8.self)
+    #expect(json.contains("\"doubleNAT\""))
+    #expect(json.contains("\"portMapping\""))
+    Snapshot.assert(
+      ConsoleView.view(screen, options: v.options), named: "probe-router-final-\(v.suffix)")
+  }
+
+  @Test(arguments: variants)
   func demoRunning(_ v: Variant) throws {
     let screen = try Fixtures.demoScreen(at: 1000, rows: v.rows, cols: v.cols)
     #expect(screen.sites.contains { $0.running })
