@@ -321,7 +321,9 @@ public struct ProbeScreen: ConsoleScreen {
     } else if r.udpBlocked {
       add("UDP", "blocked", bad, reason: r.mapping.reason)
     } else {
-      let local = r.localAddress.map(\.description) ?? "?"
+      // A socket bound to every address shows as *:port, as the printed report has it.
+      let local =
+        r.localAddress.map { $0.ip.isUnspecified ? "*:\($0.port)" : $0.description } ?? "?"
       let mapped = r.mappedAddress.map(\.description) ?? "?"
       add(
         "NAT", r.natDetected ? "yes: \(local) \(arrow) \(mapped)" : "no: the server saw \(mapped)")
