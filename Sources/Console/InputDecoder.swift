@@ -95,6 +95,9 @@ public struct InputDecoder: Sendable {
         {
           return []  // an unfinished CSI sequence
         }
+        if pending == [Self.escape, "O"] {
+          return []  // an SS3 sequence (application cursor keys): one more character comes
+        }
         return flushPending()
       }
       let held = flushBurst()
@@ -180,14 +183,15 @@ public struct InputDecoder: Sendable {
     return out
   }
 
-  /// Keys from CSI sequences ncurses did not translate (e.g. `ESC [ Z` for Shift-Tab).
+  /// Keys from CSI and SS3 sequences ncurses did not translate (e.g. `ESC [ Z` for Shift-Tab,
+  /// `ESC O C` for the right arrow in application cursor mode).
   static func csiKey(_ seq: [Unicode.Scalar]) -> KeyEvent? {
     let s = String(String.UnicodeScalarView(seq))
     switch s {
     case "\u{1B}[A", "\u{1B}OA": return .up
     case "\u{1B}[B", "\u{1B}OB": return .down
-    case "\u{1B}[C": return .right
-    case "\u{1B}[D": return .left
+    case "\u{1B}[C", "\u{1B}OC": return .right
+    case "\u{1B}[D", "\u{1B}OD": return .left
     case "\u{1B}[H", "\u{1B}OH", "\u{1B}[1~": return .home
     case "\u{1B}[F", "\u{1B}OF", "\u{1B}[4~": return .end
     case "\u{1B}[5~": return .pageUp

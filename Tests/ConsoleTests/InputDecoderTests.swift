@@ -25,6 +25,15 @@ import Testing
     #expect(feed(&d, "\u{1B}[C\u{1B}[D") == [.right, .left])
   }
 
+  /// Terminals in application cursor mode send SS3 (`ESC O x`) for the arrows.
+  @Test func applicationModeArrows() {
+    var d = InputDecoder()
+    #expect(feed(&d, "\u{1B}OA\u{1B}OB\u{1B}OC\u{1B}OD") == [.up, .down, .right, .left])
+    // Escape, then a capital O typed after a pause, is both keys.
+    #expect(feed(&d, "\u{1B}O") == [])
+    #expect(d.idle() + d.idle() + d.idle() + d.idle() == [.escape, .char("O")])
+  }
+
   @Test func editingKeys() {
     var d = InputDecoder()
     #expect(feed(&d, "\u{7F}\u{8}\u{15}") == [.backspace, .backspace, .clearField])
