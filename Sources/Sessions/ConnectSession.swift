@@ -961,7 +961,9 @@ public final class ConnectSession {
   func relayOutcomes() -> [ConnectReport.RelayServer] {
     configuration.turnServers.map { server in
       var outcome = ConnectReport.RelayServer(
-        server: server.address.description, transport: server.transport, allocated: false,
+        server: server.address.description,
+        transport: server.tls != nil ? .tls : server.transport == .tcp ? .tcp : .udp,
+        allocated: false,
         reason:
           "no relayed address before gathering ended (\(Int(configuration.gatheringTimeout.milliseconds)) ms)"
       )

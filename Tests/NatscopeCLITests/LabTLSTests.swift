@@ -48,6 +48,7 @@ struct LabTLSTests {
     #expect(x.json.path("paths.relay.succeeded") as? Bool == true, x.note)
     let relays = try #require(x.json.path("local.relays") as? [[String: Any]], x.note)
     #expect(relays.first?["allocated"] as? Bool == true, x.note)
+    #expect(relays.first?["transport"] as? String == "tls", x.note)
     #expect(relays.first?["problem"] is NSNull, x.note)
     // The relayed address is the server's own (coturn's relay-ip), reached over TLS.
     #expect((relays.first?["relayedAddress"] as? String)?.hasPrefix("\(server):") == true, x.note)

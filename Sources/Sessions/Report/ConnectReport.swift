@@ -288,10 +288,17 @@ public struct ConnectReport: Codable, Sendable, Hashable {
 
   /// One TURN server of this host: `{server, transport, allocated, relayedAddress, code,
   /// problem, reason}`. Never carries the credentials.
+  /// How natscope reached a TURN server: `udp`, `tcp`, or `tls` (TLS over TCP, a `turns:`
+  /// server).
+  public enum RelayTransport: String, Codable, Sendable, Hashable, CaseIterable {
+    case udp, tcp, tls
+  }
+
   public struct RelayServer: Codable, Sendable, Hashable {
     /// The server's address, `203.0.113.10:3478`.
     public var server: String
-    public var transport: SignaledCandidate.Transport
+    /// How natscope reached it.
+    public var transport: RelayTransport
     /// Whether the server gave a relayed address.
     public var allocated: Bool
     /// The relayed address, when allocated.
@@ -307,7 +314,7 @@ public struct ConnectReport: Codable, Sendable, Hashable {
     public var reason: String?
 
     public init(
-      server: String, transport: SignaledCandidate.Transport, allocated: Bool,
+      server: String, transport: RelayTransport, allocated: Bool,
       relayedAddress: String? = nil, code: Int? = nil, reason: String? = nil,
       problem: String? = nil
     ) {
