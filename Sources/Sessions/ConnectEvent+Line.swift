@@ -13,6 +13,7 @@ extension ConnectEvent {
     case .ice(let e): "ice \(e)"
     case .relay(let s, let e): "turn \(s): \(e)"
     case .relayUnavailable(let s, let r): "turn \(s) unavailable: \(r)"
+    case .relayCertificate(let s, let c): "turns \(s): TLS handshake done, \(c.summary)"
     case .localDescriptionReady(let d):
       "local description ready: \(counted(d.candidates.count, "candidate"))"
     case .remoteDescriptionSet(let n, let u):

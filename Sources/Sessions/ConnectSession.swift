@@ -186,6 +186,8 @@ public enum ConnectEvent: Sendable, Hashable {
   case relay(server: TransportAddress, event: TURNClientEvent)
   /// A TURN server could not be used at all (socket, connection).
   case relayUnavailable(server: TransportAddress, reason: String)
+  /// A `turns:` server's TLS handshake succeeded and it presented this certificate (its leaf).
+  case relayCertificate(server: TransportAddress, certificate: TLSPeerCertificate)
   /// Our description, to give to the peer (token or SDP).
   case localDescriptionReady(SessionDescription)
   /// The peer's description was set and checks started; `usable` candidates were added.
@@ -205,7 +207,7 @@ public enum ConnectEvent: Sendable, Hashable {
 extension ConnectEvent: Codable {
   private enum Key: String, CodingKey {
     case kind, phase, servers, profile, reason, event, server, description, candidates, usable
-    case report, waitingFor, waitedMs, limitMs, portMapping
+    case report, waitingFor, waitedMs, limitMs, portMapping, certificate
   }
 
   /// A description without its password, for events.
@@ -242,6 +244,10 @@ extension ConnectEvent: Codable {
       try c.encode("relayUnavailable", forKey: .kind)
       try c.encode(s, forKey: .server)
       try c.encode(r, forKey: .reason)
+    case .relayCertificate(let s, let certificate):
+      try c.encode("relayCertificate", forKey: .kind)
+      try c.encode(s, forKey: .server)
+      try c.encode(certificate, forKey: .certificate)
     case .localDescriptionReady(let d):
       try c.encode("localDescriptionReady", forKey: .kind)
       try c.encode(
@@ -292,6 +298,10 @@ extension ConnectEvent: Codable {
       self = .relayUnavailable(
         server: try c.decode(TransportAddress.self, forKey: .server),
         reason: try c.decode(String.self, forKey: .reason))
+    case "relayCertificate":
+      self = .relayCertificate(
+        server: try c.decode(TransportAddress.self, forKey: .server),
+        certificate: try c.decode(TLSPeerCertificate.self, forKey: .certificate))
     case "localDescriptionReady":
       let p = try c.decode(PublicDescription.self, forKey: .description)
       var candidates: [SignaledCandidate] = []
@@ -635,6 +645,8 @@ public final class ConnectSession {
         return
       }
       let turn: TURNAllocationSession
+      // The TLS stream of a turns: server, whose certificate the report names.
+      var stream: (any StreamTransport)?
       do {
         switch server.transport {
         case .udp:
@@ -648,9 +660,11 @@ public final class ConnectSession {
             throw RuntimeError.failed(
               "TURN over \(server.tls == nil ? "TCP" : "TLS") is not available on this runtime")
           }
+          let opened = try connector(server.address)
+          if server.tls != nil { stream = opened }
           turn = TURNAllocationSession(
             runtime: runtime, server: server.address, credentials: server.credentials,
-            stream: try connector(server.address))
+            stream: opened)
         }
       } catch let e as RuntimeError {
         session.record(.relayUnavailable(server: server.address, reason: e.description))
@@ -665,6 +679,11 @@ public final class ConnectSession {
       var answered = false
       turn.onEvent = { [weak session, weak turn] event in
         guard let session else { return }
+        // The first answer over TLS comes after the handshake: its certificate is known.
+        if let certificate = stream?.peerCertificate {
+          stream = nil
+          session.record(.relayCertificate(server: server.address, certificate: certificate))
+        }
         session.record(.relay(server: server.address, event: event))
         switch event {
         case .allocated:
@@ -988,6 +1007,8 @@ public final class ConnectSession {
           outcome.code = failure.code
           outcome.problem = problem.code.rawValue
           outcome.reason = problem.message
+        case .relayCertificate(let s, let certificate) where s == server.address:
+          outcome.certificate = certificate
         case .relayUnavailable(let s, let reason) where s == server.address:
           outcome.problem = TURNCheckProblem.Code.unreachable.rawValue
           outcome.reason = reason

@@ -336,11 +336,18 @@ struct ConnectCommand: ParsableCommand {
     }
   }
 
-  /// The report with this run's warnings (`--insecure`).
+  /// The report with this run's warnings: `--insecure`, and a `turns:` server's certificate
+  /// that has expired or expires within 14 days (as `natscope turn` warns).
   func withWarnings(_ report: ConnectReport) -> ConnectReport {
-    guard insecure else { return report }
     var report = report
-    report.warnings.append(ConnectReport.insecureWarning)
+    if insecure { report.warnings.append(ConnectReport.insecureWarning) }
+    for relay in report.local.relays {
+      if let w = relay.certificate?.expiryWarning(uri: "turns:\(relay.server)", now: Date()),
+        !report.warnings.contains(w)
+      {
+        report.warnings.append(w)
+      }
+    }
     return report
   }
 

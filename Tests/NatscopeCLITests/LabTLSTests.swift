@@ -49,6 +49,12 @@ struct LabTLSTests {
     let relays = try #require(x.json.path("local.relays") as? [[String: Any]], x.note)
     #expect(relays.first?["allocated"] as? Bool == true, x.note)
     #expect(relays.first?["transport"] as? String == "tls", x.note)
+    // The certificate the relay presented is named (valid 30 days: no expiry warning).
+    let certificate = relays.first?["certificate"] as? [String: Any]
+    #expect(certificate?["subject"] as? String == "natscope lab TURN", x.note)
+    #expect(certificate?["issuer"] as? String == "natscope lab CA", x.note)
+    #expect(
+      (certificate?["subjectAlternativeNames"] as? [String])?.contains(server) == true, x.note)
     #expect(relays.first?["problem"] is NSNull, x.note)
     // The relayed address is the server's own (coturn's relay-ip), reached over TLS.
     #expect((relays.first?["relayedAddress"] as? String)?.hasPrefix("\(server):") == true, x.note)
@@ -125,7 +131,7 @@ struct LabPKI {
     let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
     try run(
       ["req", "-x509"] + ec + [
-        "-keyout", directory + "/ca.key", "-out", caFile, "-days", "2", "-subj",
+        "-keyout", directory + "/ca.key", "-out", caFile, "-days", "30", "-subj",
         "/CN=natscope lab CA",
       ])
     try run(
@@ -136,7 +142,7 @@ struct LabPKI {
       toFile: directory + "/server.ext", atomically: true, encoding: .utf8)
     try run([
       "x509", "-req", "-in", directory + "/server.csr", "-CA", caFile, "-CAkey",
-      directory + "/ca.key", "-CAcreateserial", "-out", cert, "-days", "2", "-extfile",
+      directory + "/ca.key", "-CAcreateserial", "-out", cert, "-days", "30", "-extfile",
       directory + "/server.ext",
     ])
   }

@@ -1,4 +1,5 @@
 import Foundation
+import Runtime
 import STUN
 import Sessions
 import Testing
@@ -62,5 +63,41 @@ import Traversal
       relayedAddress: "203.0.113.20:50000")
     #expect(
       String(decoding: try JSONEncoder().encode(none), as: UTF8.self).contains("\"problem\":null"))
+  }
+
+  static let certificate = TLSPeerCertificate(
+    subject: "turn.example.org", issuer: "Example CA", notValidAfter: "2027-01-31T12:00:00Z",
+    subjectAlternativeNames: ["turn.example.org"])
+
+  /// A turns: relay names the certificate it presented, in the text and the JSON; the event
+  /// that carries it survives a round trip and its log line names it.
+  @Test func aTLSRelayNamesItsCertificate() throws {
+    var relay = ConnectReport.RelayServer(
+      server: "203.0.113.10:443", transport: .tls, allocated: true,
+      relayedAddress: "203.0.113.10:50000")
+    relay.certificate = Self.certificate
+    let report = ConnectReportBuilder(
+      local: .init(profile: nil, candidates: [], turn: [.tcp], relays: [relay]),
+      remote: .init(profile: nil, candidates: [])
+    ).build()
+    let text = ConnectReportText.render(report, width: 140)
+    #expect(
+      text.contains(
+        "  TURN over TLS 203.0.113.10:443: certificate for turn.example.org, issued by Example CA, valid until 2027-01-31 12:00 UTC"
+      ))
+    let json = String(decoding: try JSONEncoder().encode(relay), as: UTF8.self)
+    #expect(json.contains("\"transport\":\"tls\""))
+    #expect(json.contains("\"certificate\":{"))
+    // A relay without TLS has no certificate key.
+    let plain = ConnectReport.RelayServer(
+      server: "203.0.113.10:3478", transport: .udp, allocated: true)
+    #expect(
+      !String(decoding: try JSONEncoder().encode(plain), as: UTF8.self).contains("certificate"))
+    let event = ConnectEvent.relayCertificate(
+      server: TransportAddress(ip: .v4(0xCB00_710A), port: 443), certificate: Self.certificate)
+    let decoded = try JSONDecoder().decode(
+      ConnectEvent.self, from: try JSONEncoder().encode(event))
+    #expect(decoded == event)
+    #expect(event.logLine.hasPrefix("turns 203.0.113.10:443: TLS handshake done, certificate for"))
   }
 }

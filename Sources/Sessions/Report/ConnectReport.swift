@@ -312,6 +312,9 @@ public struct ConnectReport: Codable, Sendable, Hashable {
     /// Why there is no (usable) relayed address (one sentence, as `natscope turn` says it);
     /// nil when allocated and usable.
     public var reason: String?
+    /// The certificate a `turns:` server presented, after a TLS handshake that succeeded;
+    /// nil over UDP and TCP, and when the handshake failed.
+    public var certificate: TLSPeerCertificate?
 
     public init(
       server: String, transport: RelayTransport, allocated: Bool,
@@ -336,6 +339,7 @@ public struct ConnectReport: Codable, Sendable, Hashable {
       try c.encode(code, forKey: .code)
       try c.encode(problem, forKey: .problem)
       try c.encode(reason, forKey: .reason)
+      try c.encodeIfPresent(certificate, forKey: .certificate)
     }
   }
 

@@ -35,6 +35,11 @@ public enum ConnectReportText {
     if r.state == .connected, let sentence = r.loss?.sentence {
       out += wrap(sentence, width: width, indent: "  ")
     }
+    for relay in r.local.relays {
+      guard let certificate = relay.certificate else { continue }
+      let head = "  TURN over TLS \(relay.server): "
+      out += wrap(certificate.summary, width: width, indent: "    ", first: head)
+    }
     if let s = r.selectedPair {
       out.append("")
       out.append("Selected pair")
