@@ -341,8 +341,14 @@ public final class TwoHostDemo {
       b.pairs = report.pairs
       b.selectedPair = report.selectedPair
       b.timings = report.timings
-      // Counted from both descriptions held, as connect counts it (not from the start).
-      b.timeToConnectedMs = report.timeToConnectedMs
+      // Counted from both descriptions held, as connect counts it (not from the start). The
+      // demo's answer can reach host A while A still waits for its router, and A can connect
+      // before it holds its own description: then from the start, never "in 0 ms".
+      var early = false
+      if let c = report.timings.connectedMs, let s = report.timings.checksStartedMs {
+        early = c < s
+      }
+      b.timeToConnectedMs = early ? nil : report.timeToConnectedMs
       b.loss = report.loss
     }
     let connect = b.build()

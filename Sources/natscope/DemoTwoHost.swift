@@ -200,12 +200,12 @@ enum DemoTwoHostText {
     }
     out.append("1. Each host probes its NAT (RFC 5780)")
     out.append(
-      "   " + pad("host", 6) + pad("NAT", 17) + (narrow ? "" : pad("address", addressW))
+      "   " + pad("host", 6) + pad("NAT", 19) + (narrow ? "" : pad("address", addressW))
         + pad("public address", 21) + pad("map", 5) + pad("filter", 7) + "legacy name")
     for (label, h) in [("A", r.a), ("B", r.b)] {
       guard let p = h.probe else {
         out.append(
-          "   " + pad(label, 6) + pad(h.preset, 17) + "probe failed: \(h.probeError ?? "?")")
+          "   " + pad(label, 6) + pad(h.preset, 19) + "probe failed: \(h.probeError ?? "?")")
         continue
       }
       let publicAddress = p.udpBlocked ? "(no answer)" : p.mappedAddress?.description ?? "?"
@@ -214,7 +214,7 @@ enum DemoTwoHostText {
       let filtering = p.udpBlocked ? "-" : p.filtering.behavior.abbreviation
       let legacy = h.probeUncertain == nil ? p.legacyType : "uncertain (loss)"
       out.append(
-        "   " + pad(label, 6) + pad(h.preset, 17) + (narrow ? "" : pad(h.host, addressW))
+        "   " + pad(label, 6) + pad(h.preset, 19) + (narrow ? "" : pad(h.host, addressW))
           + pad(publicAddress, 21) + pad(mapping, 5) + pad(filtering, 7) + legacy)
     }
     out.append("   EI endpoint-independent, AD address-dependent, APD address-and-port-dependent")
