@@ -244,6 +244,38 @@ import Traversal
     #expect(igd.log.contains("UPnP GetExternalIPAddress from 192.168.1.10"))
   }
 
+  /// A host whose traffic already went out asks for a mapping: the forward takes the external
+  /// port its NAT mapping had (RFC 6887 §11.3), so what a server saw stays true; UPnP's
+  /// AddPortMapping of exactly that port is this host's own, not a conflict.
+  @Test func aForwardTakesTheEndpointsOwnMappingPort() throws {
+    let site = try Site()
+    let net = site.lab.network
+    let socket = try site.host.openUDP(UDPSocketOptions(address: ip("192.168.7.10"))) { _ in }
+    socket.send([1, 2, 3], to: site.lab.stunServerAddress)
+    net.run(for: .milliseconds(100))
+    let mapped = try #require(site.box.mappings.first)
+    #expect(mapped.internalAddress == socket.localAddress)
+    let own = UPnPPortMappingRequest(
+      externalPort: mapped.externalAddress.port, proto: .udp,
+      internalPort: socket.localAddress.port, internalClient: ip("192.168.7.10"),
+      leaseDuration: 60)
+    #expect(try Self.soap(.addPortMapping(own), from: site.host, net: net) == .success([:]))
+    #expect(site.box.forwards.map(\.external) == [mapped.externalAddress])
+    #expect(site.box.mappings.isEmpty, "the NAT mapping became the forward")
+    // Exactly another endpoint's port: a conflict, and nothing changes.
+    let other = UPnPPortMappingRequest(
+      externalPort: mapped.externalAddress.port, proto: .udp, internalPort: 4200,
+      internalClient: ip("192.168.7.10"))
+    guard case .fault(let f) = try Self.soap(.addPortMapping(other), from: site.host, net: net)
+    else {
+      Issue.record("no fault")
+      return
+    }
+    #expect(f.errorCode == .conflictInMappingEntry)
+    #expect(site.box.forwards.map(\.internalAddress) == [socket.localAddress])
+    socket.close()
+  }
+
   @Test func aConnectionToAPortNothingListensOnIsRefused() throws {
     let site = try Site()
     let stream = try site.host.rawStreamConnector()(ep("192.168.7.1:80"))
