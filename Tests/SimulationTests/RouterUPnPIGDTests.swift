@@ -276,6 +276,68 @@ import Traversal
     socket.close()
   }
 
+  /// One raw HTTP exchange (any bytes) with the router's HTTP server: the response.
+  static func raw(_ bytes: [UInt8], from host: SimulatedHost, net: VirtualNetwork) throws
+    -> HTTPResponse?
+  {
+    let stream = try host.rawStreamConnector()(ep("192.168.7.1:5000"))
+    var parser = HTTPResponseParser(maximumBodyBytes: 64 * 1024)
+    var response: HTTPResponse?
+    stream.onBytes = { response = (try? parser.feed($0)) ?? response }
+    stream.send(bytes)
+    net.run(for: .seconds(1))
+    stream.close()
+    return response
+  }
+
+  @Test func malformedRequestsGetInvalidArgsInvalidActionOrAnHTTPError() throws {
+    let site = try Site()
+    let net = site.lab.network
+    func post(_ action: String, service: String, args: String) -> [UInt8] {
+      let body = Array(
+        ("<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\">"
+          + "<s:Body><u:\(action) xmlns:u=\"\(service)\">\(args)</u:\(action)></s:Body></s:Envelope>")
+          .utf8)
+      let head =
+        "POST /ctl/IPConn HTTP/1.1\r\nHost: 192.168.7.1:5000\r\nContent-Type: text/xml\r\n"
+        + "SOAPAction: \"\(service)#\(action)\"\r\nContent-Length: \(body.count)\r\n\r\n"
+      return Array(head.utf8) + body
+    }
+    func code(_ bytes: [UInt8], action: String) throws -> Int? {
+      let response = try #require(try Self.raw(bytes, from: site.host, net: net))
+      #expect(response.status == 500)
+      guard case .fault(let f) = try UPnPSOAPResult(response: response, action: action) else {
+        return nil
+      }
+      return f.errorCode?.rawValue
+    }
+    let service = "urn:schemas-upnp-org:service:WANIPConnection:1"
+    // AddPortMapping without NewLeaseDuration.
+    let missing =
+      "<NewRemoteHost></NewRemoteHost><NewExternalPort>4000</NewExternalPort><NewProtocol>UDP</NewProtocol>"
+      + "<NewInternalPort>4000</NewInternalPort><NewInternalClient>192.168.7.10</NewInternalClient>"
+      + "<NewEnabled>1</NewEnabled><NewPortMappingDescription>x</NewPortMappingDescription>"
+    #expect(
+      try code(post("AddPortMapping", service: service, args: missing), action: "AddPortMapping")
+        == 402)
+    // An action the service does not have, and a service the router does not offer.
+    #expect(
+      try code(post("GetGenericPortMappingEntry", service: service, args: ""), action: "x") == 401)
+    #expect(
+      try code(
+        post(
+          "GetExternalIPAddress", service: "urn:schemas-upnp-org:service:WANPPPConnection:1",
+          args: ""),
+        action: "GetExternalIPAddress") == 401)
+    // Not HTTP, and a path that does not exist.
+    #expect(try Self.raw(Array("hello\r\n\r\n".utf8), from: site.host, net: net)?.status == 400)
+    #expect(
+      try Self.raw(
+        Array("GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n".utf8), from: site.host, net: net)?
+        .status == 404)
+    #expect(site.box.forwards.isEmpty)
+  }
+
   @Test func aConnectionToAPortNothingListensOnIsRefused() throws {
     let site = try Site()
     let stream = try site.host.rawStreamConnector()(ep("192.168.7.1:80"))
