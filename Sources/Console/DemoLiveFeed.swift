@@ -42,7 +42,19 @@ public struct DemoLiveFeed: Sendable {
       report.udpBlocked
       ? "UDP blocked"
       : "\(report.legacyType), public address \(report.mappedAddress?.description ?? "?")"
-    return [.connect(.log("\(who) probed its NAT: \(found)"))]
+    var lines = ["\(who) probed its NAT: \(found)"]
+    if let pm = report.portMapping, pm.gateway != nil {
+      let answered = pm.protocols.filter { $0.answered && $0.error == nil }.map(\.name.displayName)
+      let own = pm.externalAddress.map { ", router's own address \($0)" } ?? ""
+      lines.append(
+        answered.isEmpty
+          ? "\(who) asked its router: no port mapping"
+          : "\(who) asked its router: \(answered.joined(separator: ", "))\(own)")
+    }
+    if let d = report.doubleNAT, d.detected == true {
+      lines.append("\(who): double NAT: \(d.reason)")
+    }
+    return lines.map { .connect(.log($0)) }
   }
 
   /// A host's probe could not run.

@@ -71,17 +71,46 @@ public final class SimulatedLab {
     return try network.addHost(name, in: lan, address: .v4(0xC0A8_000A | k << 8))
   }
 
-  /// Adds a site behind a home router (port-restricted cone) behind a carrier-grade NAT.
+  /// The carrier-grade NAT of ``addCarrierSite(_:loss:)``: endpoint-independent mapping with
+  /// random ports and paired pooling (RFC 6888), filtering by address and port as many
+  /// carriers' do. End to end the site is a port-restricted cone either way; filtering of its
+  /// own means a port mapping on the home router does not open the path from the internet.
+  public static let carrierBehavior = NATBehavior(
+    mapping: .endpointIndependent, filtering: .addressAndPortDependent, portPreservation: false,
+    portAssignment: .random, ipPooling: .paired)
+
+  /// Adds a site behind a home router (port-restricted cone) behind a carrier-grade NAT
+  /// (``carrierBehavior``).
   @discardableResult
   public func addCarrierSite(_ name: String, loss: Double = 0) throws -> SimulatedHost {
     sites += 1
     let k = UInt32(sites)
     let chain = try network.addCGNATChain(
       outside: internet, carrierPublicIPs: [.v4(0xC633_6400 + k)],
+      carrierBehavior: Self.carrierBehavior,
       lanPrefix: "192.168.\(k).0/24", lanGateway: .v4(0xC0A8_0001 | k << 8), namePrefix: "\(name)-")
     chain.carrier.setLinks(
       outside: Link(latency: internetLatency, jitter: internetJitter, loss: loss))
     return try network.addHost(name, in: chain.lan, address: .v4(0xC0A8_000A | k << 8))
+  }
+
+  /// The router in front of `host` (its default gateway), or nil for a host with a public
+  /// address.
+  public func router(of host: SimulatedHost) -> NATBox? { host.router }
+
+  /// The port-mapping services added with ``offerPortMapping(_:on:)``, kept alive with the lab.
+  public private(set) var portMappingRouters: [(pcp: RouterPortMapping?, upnp: RouterUPnPIGD?)] =
+    []
+
+  /// Makes `box` answer `protocols`: PCP and NAT-PMP on UDP 5351 (``RouterPortMapping``), UPnP
+  /// IGD:1 on SSDP and HTTP port 5000 (``RouterUPnPIGD``).
+  public func offerPortMapping(_ protocols: Set<PortMappingResult.Method>, on box: NATBox) {
+    let datagram = protocols.subtracting([.upnpIGD])
+    let pcp =
+      datagram.isEmpty
+      ? nil : RouterPortMapping(box: box, network: network, protocols: datagram)
+    let upnp = protocols.contains(.upnpIGD) ? RouterUPnPIGD(box: box, network: network) : nil
+    portMappingRouters.append((pcp, upnp))
   }
 
   /// Adds natscope's own TURN server on 203.0.113.20:3478 (see `SimulatedTURNRelay`), or

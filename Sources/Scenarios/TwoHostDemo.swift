@@ -24,13 +24,19 @@ public struct TwoHostDemoConfiguration: Sendable, Hashable {
   public var signalingDelay: Duration
   /// The virtual time after which the run stops whatever state ICE is in.
   public var timeLimit: Duration
+  /// Whether the hosts use port mapping as the real commands do: each probe asks its router
+  /// read-only (as `natscope probe`), each connect session asks for a mapping (as `natscope
+  /// connect`, unless `--no-port-mapping`). On by default.
+  public var portMapping: Bool
 
   /// A configuration; latency 10 ms plus up to 20 ms of jitter per hop (10–30 ms).
   public init(
     a: SitePreset, b: SitePreset, turn: Bool = true, seed: UInt64 = 1, loss: Double = 0,
     latency: Duration = .milliseconds(10), jitter: Duration = .milliseconds(20),
-    signalingDelay: Duration = .milliseconds(50), timeLimit: Duration = .seconds(40)
+    signalingDelay: Duration = .milliseconds(50), timeLimit: Duration = .seconds(40),
+    portMapping: Bool = true
   ) {
+    self.portMapping = portMapping
     self.a = a
     self.b = b
     self.turn = turn
@@ -143,10 +149,19 @@ public final class TwoHostDemo {
         configuration: ProbeConfiguration(
           servers: [lab.stunServerAddress], localAddresses: host.localAddresses()))
       session.onStep = { [weak self] action in self?.emit(.probeStep(side, action)) }
-      session.start { [weak self] result in
-        guard let self else { return }
+      // As `natscope probe` does, each host also asks its router, read-only, about port
+      // mapping and the router's own external address (at the same time as the probe).
+      let ask =
+        configuration.portMapping
+        ? PortMappingSession(runtime: host, connector: host.rawStreamConnector()) : nil
+      var probeResult: Result<ProbeReport, RuntimeError>?
+      var routerAnswer: PortMappingReport?
+      var asked = ask == nil
+      let settle = { [weak self] in
+        guard let self, let result = probeResult, asked else { return }
         switch result {
-        case .success(let report):
+        case .success(var report):
+          if let routerAnswer { report.attach(portMapping: routerAnswer) }
           self.probes[side] = report
           self.emit(.probed(side, report))
         case .failure(let error):
@@ -155,6 +170,17 @@ public final class TwoHostDemo {
         }
         self.probesPending -= 1
         if self.probesPending == 0 { self.connect() }
+      }
+      session.start { result in
+        probeResult = result
+        settle()
+      }
+      ask?.start { report in
+        // The completion keeps the session alive until it has run.
+        _ = ask
+        routerAnswer = report
+        asked = true
+        settle()
       }
     }
   }
@@ -199,7 +225,9 @@ public final class TwoHostDemo {
           role: side == .a ? .offer : .answer, stunServers: [lab.stunServerAddress],
           turnServers: turn, gatheringTimeout: .seconds(3),
           // Both hosts ran the full probe already; its profiles go into the report.
-          probeTimeout: nil),
+          probeTimeout: nil,
+          // As `natscope connect` does by default: a mapping on the host's default gateway.
+          portMapping: configuration.portMapping ? ConnectPortMappingConfiguration() : nil),
         streamConnector: overTCP ? relay?.streamConnector(for: host(side)) : nil,
         generator: SeededGenerator(seed: configuration.seed &* 2 &+ (side == .a ? 1 : 2)))
     }
@@ -300,25 +328,38 @@ public final class TwoHostDemo {
     }
     // Host A's report, rebuilt with both hosts' full probe profiles (the sessions skip their
     // quick probe); host A offers, so it is the controlling side.
+    // Each host's port mapping: the demo knows both (a real peer's is not signalled).
     var b = ConnectReportBuilder(
       local: .init(
         profile: pa, candidates: sessionA?.localDescription?.candidates ?? [],
-        turn: turn(configuration.a)),
+        turn: turn(configuration.a), portMapping: sessionA?.report?.local.portMapping),
       remote: .init(
         profile: pb, candidates: sessionA?.remoteDescription?.candidates ?? [],
-        turn: turn(configuration.b)))
+        turn: turn(configuration.b), portMapping: sessionB?.report?.local.portMapping))
     b.role = .controlling
     if let report = sessionA?.report {
       b.pairs = report.pairs
       b.selectedPair = report.selectedPair
       b.timings = report.timings
-      // Counted from both descriptions held, as connect counts it (not from the start).
-      b.timeToConnectedMs = report.timeToConnectedMs
+      // Counted from both descriptions held, as connect counts it (not from the start). The
+      // demo's answer can reach host A while A still waits for its router, and A can connect
+      // before it holds its own description: then from the start, never "in 0 ms".
+      var early = false
+      if let c = report.timings.connectedMs, let s = report.timings.checksStartedMs {
+        early = c < s
+      }
+      b.timeToConnectedMs = early ? nil : report.timeToConnectedMs
       b.loss = report.loss
     }
     let connect = b.build()
+    // A port mapping that counts (granted, not below another NAT) changes the prediction as it
+    // changes the report's.
+    let withMappings = b.reflexivePredictionNamingHosts()
     let prediction: PathPrediction =
-      if let pa, let pb { .reflexive(pa, pb) } else if uncertainA != nil || uncertainB != nil {
+      if pa != nil, pb != nil, withMappings.counted {
+        withMappings.prediction
+      } else if let pa, let pb { .reflexive(pa, pb) } else if uncertainA != nil || uncertainB != nil
+      {
         PathPrediction(
           .unknown,
           "A probe's classification is uncertain because of loss, so there is no prediction.")

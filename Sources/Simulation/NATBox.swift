@@ -152,15 +152,48 @@ public final class NATBox {
   /// `lifetime` (nil: permanent), replacing a forward of the same inside endpoint; when the port
   /// is taken (by a NAT mapping or another host's forward), the next free one is used. Returns
   /// the external address, or nil when no port is free.
+  ///
+  /// With `exactPort`, only `externalPort` itself will do (UPnP's AddPortMapping): nil when
+  /// another endpoint holds it.
   public func addForward(
-    externalPort: UInt16, to internalAddress: TransportAddress, lifetime: Duration?
+    externalPort: UInt16, to internalAddress: TransportAddress, lifetime: Duration?,
+    exactPort: Bool = false
   ) -> TransportAddress? {
     guard let ip = publicIPs.first(where: { $0.family == internalAddress.ip.family }),
       let network
     else { return nil }
     let now = network.now
+    if exactPort {
+      let wanted = TransportAddress(ip: ip, port: externalPort)
+      let ownForward = forwardsByExternal[wanted].map {
+        $0.internalAddress == internalAddress && $0.isLive(at: now)
+      }
+      let ownMapping = byExternal[wanted].map {
+        $0.key.internalAddress == internalAddress && !isExpired($0, now: now)
+      }
+      guard externalPort != 0,
+        ownForward == true || ownMapping == true || isFree(wanted, now: now)
+      else { return nil }
+    }
     if let old = liveForward(internal: internalAddress, now: now) {
       forwardsByExternal[old.external] = nil
+    }
+    // The inside endpoint already has a NAT mapping (its traffic went out before it asked):
+    // the forward takes that mapping's external port, as RFC 6887 §11.3 asks of a PCP server,
+    // so what servers saw of this endpoint stays true (the suggested port's mapping first).
+    let own = byExternal.values.filter {
+      $0.key.internalAddress == internalAddress && !isExpired($0, now: now)
+        && $0.external.ip == ip
+    }.sorted {
+      ($0.external.port == externalPort ? 0 : 1, $0.external.port)
+        < ($1.external.port == externalPort ? 0 : 1, $1.external.port)
+    }
+    if let m = own.first, !exactPort || m.external.port == externalPort {
+      remove(m)
+      forwardsByExternal[m.external] = Forward(
+        external: m.external, internalAddress: internalAddress,
+        expires: lifetime.map { now + $0 })
+      return m.external
     }
     let first = Int(externalPort == 0 ? internalAddress.port : externalPort)
     for step in 0..<64512 {
@@ -174,6 +207,46 @@ public final class NATBox {
     }
     return nil
   }
+
+  /// The live forward on `externalPort` of the first public address of `family`, if any.
+  public func forward(externalPort: UInt16, family: AddressFamily = .ipv4) -> Forward? {
+    guard let network, let ip = publicIPs.first(where: { $0.family == family }),
+      let f = forwardsByExternal[TransportAddress(ip: ip, port: externalPort)],
+      f.isLive(at: network.now)
+    else { return nil }
+    return f
+  }
+
+  /// The inside endpoint that uses `externalPort` of the first public address of `family`,
+  /// through a forward or a live NAT mapping; nil when the port is free.
+  public func holder(ofExternalPort externalPort: UInt16, family: AddressFamily = .ipv4)
+    -> TransportAddress?
+  {
+    guard let network, let ip = publicIPs.first(where: { $0.family == family }) else {
+      return nil
+    }
+    let address = TransportAddress(ip: ip, port: externalPort)
+    if let f = forwardsByExternal[address], f.isLive(at: network.now) { return f.internalAddress }
+    guard let m = byExternal[address], !isExpired(m, now: network.now) else { return nil }
+    return m.key.internalAddress
+  }
+
+  /// A TCP service on the router's inside address (a UPnP IGD's HTTP server): called with the
+  /// router's end of each new connection and the client's address.
+  public typealias TCPService = (_ connection: SimulatedRawStream, _ from: TransportAddress) -> Void
+
+  private var tcpServices: [UInt16: TCPService] = [:]
+
+  /// Accepts TCP connections on `port` of the router's inside address (see
+  /// ``SimulatedHost/rawStreamConnector()``).
+  public func listenTCP(port: UInt16, _ service: @escaping TCPService) {
+    tcpServices[port] = service
+  }
+
+  func tcpService(port: UInt16) -> TCPService? { tcpServices[port] }
+
+  /// The latency of the router's inside interface toward the LAN.
+  var insideDownLatency: Duration { insideInterface?.link.down.latency ?? .zero }
 
   /// Removes the forward of `internalAddress`; returns whether there was one.
   @discardableResult
@@ -203,6 +276,20 @@ public final class NATBox {
       network.record(.dropped(.firewall), packet, at: name)
       return
     }
+    if Self.isIPv4Multicast(packet.destination.ip) {
+      // Multicast (an SSDP search to 239.255.255.250) stays on the LAN: the router's own
+      // service on that port hears it and answers unicast from its inside address; it is
+      // never routed on.
+      guard let service = services[packet.destination.port] else {
+        network.record(.dropped(.noRoute), packet, at: name)
+        return
+      }
+      deliver(
+        packet, to: service,
+        local: TransportAddress(ip: insideAddress, port: packet.destination.port),
+        network: network)
+      return
+    }
     if !behavior.translatesAddresses {
       guard let first = publicIPs.first, let out = outsideInterfaces[first] else { return }
       network.record(.forwarded, packet, at: name)
@@ -215,16 +302,7 @@ public final class NATBox {
         network.record(.dropped(.noListener), packet, at: name)
         return
       }
-      network.record(.delivered, packet, at: name)
-      let local = packet.destination
-      service(packet.payload, packet.source) { [weak self] bytes, to in
-        guard let self, let network = self.network, let inside = self.insideInterface else {
-          return
-        }
-        let reply = network.makePacket(source: local, destination: to, payload: bytes)
-        network.record(.sent, reply, at: self.name)
-        network.transmit(reply, from: inside)
-      }
+      deliver(packet, to: service, local: packet.destination, network: network)
       return
     }
     if outsideInterfaces[packet.destination.ip] != nil {
@@ -255,6 +333,27 @@ public final class NATBox {
     guard let iface = outsideInterfaces[mapping.external.ip] else { return }
     network.record(.translated, out, at: name)
     network.transmit(out, from: iface)
+  }
+
+  /// Hands `packet` to a router service whose replies leave from `local` into the LAN.
+  private func deliver(
+    _ packet: Packet, to service: Service, local: TransportAddress, network: VirtualNetwork
+  ) {
+    network.record(.delivered, packet, at: name)
+    service(packet.payload, packet.source) { [weak self] bytes, to in
+      guard let self, let network = self.network, let inside = self.insideInterface else {
+        return
+      }
+      let reply = network.makePacket(source: local, destination: to, payload: bytes)
+      network.record(.sent, reply, at: self.name)
+      network.transmit(reply, from: inside)
+    }
+  }
+
+  /// 224.0.0.0/4.
+  static func isIPv4Multicast(_ ip: IPAddress) -> Bool {
+    guard case .v4(let a) = ip else { return false }
+    return a >> 28 == 0xE
   }
 
   /// A datagram arrived on an outside interface.

@@ -9,7 +9,7 @@ import Traversal
 ///
 /// The external address it reports is the box's own first public address: behind a
 /// carrier-grade NAT that is the box's address on the carrier's network, as a real home router
-/// reports it. UPnP IGD is not simulated (it needs SSDP multicast and HTTP on the box).
+/// reports it. UPnP IGD is simulated by its sibling, ``RouterUPnPIGD``.
 public final class RouterPortMapping {
   /// The box it runs on.
   public let box: NATBox

@@ -23,6 +23,8 @@ public final class SimulatedHost: NetworkRuntime {
   private(set) var interfaces: [Interface] = []
   private var sockets: [TransportAddress: SimulatedSocket] = [:]
   private var lastKnownNow: Instant = .zero
+  /// TCP connections opened by ``rawStreamConnector()`` so far.
+  var tcpConnections = 0
 
   init(name: String, network: VirtualNetwork) {
     self.name = name

@@ -11,14 +11,16 @@ struct DemoTwoHostOptions: ParsableArguments {
   @Option(
     name: .customLong("a"),
     help: ArgumentHelp(
-      "Host A's NAT: a preset or mapping/filtering (two-host run).", valueName: "nat"),
+      "Host A's NAT: a preset or mapping/filtering, +pcp/+nat-pmp/+upnp for port mapping (two-host run).",
+      valueName: "nat"),
     completion: .list(Completions.natNames))
   var hostA: String?
 
   @Option(
     name: .customLong("b"),
     help: ArgumentHelp(
-      "Host B's NAT: a preset or mapping/filtering (two-host run).", valueName: "nat"),
+      "Host B's NAT: a preset or mapping/filtering, +pcp/+nat-pmp/+upnp for port mapping (two-host run).",
+      valueName: "nat"),
     completion: .list(Completions.natNames))
   var hostB: String?
 
@@ -36,6 +38,10 @@ extension DemoCommand {
     (restricted-cone and port-restricted-cone work too), or a custom NAT written \
     mapping/filtering: mapping eim (endpoint-independent), adm (address-dependent) or apdm \
     (address-and-port-dependent), filtering eif, adf or apdf, e.g. eim/apdf, apdm/eif, adm/adf. \
+    A suffix makes the site's router offer port mapping: +pcp, +nat-pmp, +upnp, e.g. \
+    symmetric+upnp, eim/apdf+pcp+upnp; the cgnat preset's home router offers all three and \
+    reports its address on the carrier's network. Each host asks its router as probe does, and \
+    connects with a mapping as connect does. \
     In a two-host run each hop takes --latency to three times --latency (10-30 ms by default; --latency at most 100). \
     In a terminal it opens the live console on that pair (s, space and n pace it); with \
     --json, --no-tui or without a terminal it runs at once on virtual time.
@@ -194,12 +200,12 @@ enum DemoTwoHostText {
     }
     out.append("1. Each host probes its NAT (RFC 5780)")
     out.append(
-      "   " + pad("host", 6) + pad("NAT", 17) + (narrow ? "" : pad("address", addressW))
+      "   " + pad("host", 6) + pad("NAT", 19) + (narrow ? "" : pad("address", addressW))
         + pad("public address", 21) + pad("map", 5) + pad("filter", 7) + "legacy name")
     for (label, h) in [("A", r.a), ("B", r.b)] {
       guard let p = h.probe else {
         out.append(
-          "   " + pad(label, 6) + pad(h.preset, 17) + "probe failed: \(h.probeError ?? "?")")
+          "   " + pad(label, 6) + pad(h.preset, 19) + "probe failed: \(h.probeError ?? "?")")
         continue
       }
       let publicAddress = p.udpBlocked ? "(no answer)" : p.mappedAddress?.description ?? "?"
@@ -208,10 +214,18 @@ enum DemoTwoHostText {
       let filtering = p.udpBlocked ? "-" : p.filtering.behavior.abbreviation
       let legacy = h.probeUncertain == nil ? p.legacyType : "uncertain (loss)"
       out.append(
-        "   " + pad(label, 6) + pad(h.preset, 17) + (narrow ? "" : pad(h.host, addressW))
+        "   " + pad(label, 6) + pad(h.preset, 19) + (narrow ? "" : pad(h.host, addressW))
           + pad(publicAddress, 21) + pad(mapping, 5) + pad(filtering, 7) + legacy)
     }
     out.append("   EI endpoint-independent, AD address-dependent, APD address-and-port-dependent")
+    // What each host's router said when asked, read-only, about port mapping (as probe asks).
+    for (label, h) in [("A", r.a), ("B", r.b)] {
+      guard let p = h.probe, let line = routerLine(p) else { continue }
+      out += ConnectReportTextWrap.wrap("Host \(label)'s router: \(line)", indent: "   ")
+      if let d = p.doubleNAT, d.detected == true {
+        out += ConnectReportTextWrap.wrap("Host \(label): \(d.reason)", indent: "   ")
+      }
+    }
     for (label, h) in [("A", r.a), ("B", r.b)] {
       guard let why = h.probeUncertain else { continue }
       out += ConnectReportTextWrap.wrap("Host \(label): \(why)", indent: "   ")
@@ -254,6 +268,21 @@ enum DemoTwoHostText {
       out.append(json)
     }
     return out.joined(separator: "\n")
+  }
+
+  /// What the router said about port mapping, one sentence: which protocols answered and the
+  /// address it claims for itself; nil when the host has no router.
+  static func routerLine(_ p: ProbeReport) -> String? {
+    guard let pm = p.portMapping, pm.gateway != nil else { return nil }
+    let answered = pm.protocols.filter { $0.answered && $0.error == nil }.map(\.name.displayName)
+    guard !answered.isEmpty else {
+      return "no port mapping (PCP, NAT-PMP and UPnP IGD went unanswered)."
+    }
+    let list =
+      answered.count == 1
+      ? answered[0] : answered.dropLast().joined(separator: ", ") + " and " + (answered.last ?? "")
+    let own = pm.externalAddress.map { "; its own internet address is \($0)" } ?? ""
+    return "port mapping by \(list)\(own)."
   }
 
   static func endpoint(_ address: String, _ port: UInt16) -> String {

@@ -89,7 +89,36 @@ import Testing
     #expect(failed["state"] as? String == "failed")
   }
 
+  /// A router with PCP turns two symmetric NATs into a direct connection; a home router behind
+  /// a carrier-grade NAT is reported as double NAT, in the text and the JSON.
+  @Test func portMappingPresetsShowWhatTheRouterSaid() throws {
+    let r = try Binary.run(["demo", "--a", "cgnat", "--b", "symmetric+pcp", "--no-turn"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let text = r.stdout.replacingOccurrences(of: "\n   ", with: " ")
+    for part in [
+      "host A behind cgnat (home router (offers PCP, NAT-PMP and UPnP",
+      "Host A's router: port mapping by PCP, NAT-PMP and UPnP IGD; its own internet address is 100.64.0.2.",
+      "Host A: Your router's own internet address is 100.64.0.2, but servers see 198.51.100.1: there is another NAT above your router",
+      "Host B's router: port mapping by PCP.",
+    ] {
+      #expect(text.contains(part), "missing \(part) in\n\(r.stdout)")
+    }
+    let json = try Binary.run(["demo", "--a", "cgnat", "--b", "symmetric+pcp", "--json"])
+    let a = try #require(try object(json.stdout)["a"] as? [String: Any])
+    let probe = try #require(a["probe"] as? [String: Any])
+    let double = try #require(probe["doubleNAT"] as? [String: Any])
+    #expect(double["detected"] as? Bool == true)
+    let pm = try #require(probe["portMapping"] as? [String: Any])
+    #expect(pm["externalAddress"] as? String == "100.64.0.2")
+
+    let direct = try Binary.run(["demo", "--a", "symmetric+pcp", "--b", "symmetric", "--no-turn"])
+    #expect(direct.stdout.contains("Connected in"), "\(direct.stdout)")
+    #expect(direct.stdout.contains("Connected through the port mapping natscope made"))
+  }
+
   @Test(arguments: [
+    ["demo", "--a", "open+pcp", "--b", "symmetric"],
+    ["demo", "--a", "symmetric+foo", "--b", "open"],
     ["demo", "--a", "bogus", "--b", "symmetric"], ["demo", "--a", "eim/xyz", "--b", "open"],
     ["demo", "--a", "symmetric"], ["demo", "--b", "symmetric", "--json"],
     ["demo", "--a", "open", "--b", "open", "--latency", "500"],
@@ -109,7 +138,7 @@ import Testing
     #expect(r.status == 0)
     #expect(r.stdout.contains("natscope demo --a symmetric --b port-restricted"))
     let help = try Binary.run(["demo", "--help"])
-    for part in ["--a <nat>", "--b <nat>", "--no-turn", "eim/apdf"] {
+    for part in ["--a <nat>", "--b <nat>", "--no-turn", "eim/apdf", "+pcp", "+nat-pmp", "+upnp"] {
       #expect(help.stdout.contains(part), "missing \(part)")
     }
   }

@@ -79,6 +79,16 @@ struct SchemaTests {
       try Self.sample(
         "demo-two-host-fails", "demo-two-host",
         ["demo", "--a", "symmetric", "--b", "symmetric", "--no-turn", "--json"], status: 0))
+    // Routers that offer port mapping: a mapping granted, and one below a carrier-grade NAT.
+    samples.append(
+      try Self.sample(
+        "demo-two-host-port-mapping", "demo-two-host",
+        ["demo", "--a", "symmetric+pcp", "--b", "symmetric+upnp", "--no-turn", "--json"],
+        status: 0))
+    samples.append(
+      try Self.sample(
+        "demo-two-host-cgnat", "demo-two-host", ["demo", "--a", "cgnat", "--b", "open", "--json"],
+        status: 0))
 
     // connect on loopback through FIFOs, and an answer to an offerer that quit (failed).
     let loopback = ["--bind", "127.0.0.1", "--include-loopback", "--no-probe"]

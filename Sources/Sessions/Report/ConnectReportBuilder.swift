@@ -26,7 +26,8 @@ public struct ConnectReportBuilder: Sendable {
     public var turn: [SignaledCandidate.Transport]
     /// What each TURN server of this side did (known for the local side only).
     public var relays: [ConnectReport.RelayServer]
-    /// The port mapping this side's router granted (known for the local side only).
+    /// The port mapping this side's router granted (known for the local side only, except in
+    /// the demo, which knows both hosts').
     public var portMapping: ConnectReport.PortMapping?
 
     public init(
@@ -108,6 +109,17 @@ public struct ConnectReportBuilder: Sendable {
   /// host elsewhere, so only the mapping offered that address), the mapping made the
   /// difference: the reflexive path says so.
   func explainPortMapping(_ r: inout ConnectReport) {
+    if let m = local.portMapping, m.granted, let seen = Self.mappingBehindAnotherNAT(local) {
+      // The router's own external address is not where servers see this host: the mapping
+      // opens a port on a NAT that is itself behind another one.
+      let name =
+        m.protocol.flatMap { PortMappingResult.Method(rawValue: $0)?.displayName }
+        ?? "port mapping"
+      let sentence =
+        "The port mapping natscope made on your router (\(name), \(m.externalAddress ?? "?"):\(m.externalPort ?? 0)) is on a router behind another NAT (servers see this host at \(seen)), so peers outside that NAT cannot use it."
+      r.paths.reflexive.reason += r.paths.reflexive.reason.isEmpty ? sentence : " " + sentence
+      return
+    }
     guard let m = local.portMapping, m.granted, let s = r.selectedPair, s.local.type == .srflx,
       s.local.address == m.externalAddress, s.local.port == m.externalPort
     else { return }
@@ -458,7 +470,7 @@ public struct ConnectReportBuilder: Sendable {
   }
 
   static func predictReflexive(_ local: Side, _ remote: Side) -> PathPrediction {
-    guard var a = local.profile, let b = remote.profile else {
+    guard var a = local.profile, var b = remote.profile else {
       let who =
         local.profile == nil && remote.profile == nil
         ? "either host" : (local.profile == nil ? "this host" : "the peer")
@@ -466,19 +478,34 @@ public struct ConnectReportBuilder: Sendable {
         .unknown, "There is no NAT profile for \(who), so this path can only be tried.")
     }
     // A granted port mapping is a fixed open door for the host candidate's port: for that port
-    // this host's NAT maps and filters independently of the destination.
-    let mapped = local.portMapping?.granted == true
+    // this host's NAT maps and filters independently of the destination. Not when the router
+    // sits behind another NAT: that NAT still maps and filters as the probe measured. The
+    // peer's mapping counts when it is known (the demo knows both hosts').
+    let mapped = local.portMapping?.granted == true && mappingBehindAnotherNAT(local) == nil
+    let peerMapped = remote.portMapping?.granted == true && mappingBehindAnotherNAT(remote) == nil
     if mapped {
       a.mapping = .endpointIndependent
       a.filtering = .endpointIndependent
     }
+    if peerMapped {
+      b.mapping = .endpointIndependent
+      b.filtering = .endpointIndependent
+    }
     var p = PathPrediction.reflexive(a, b)
-    if mapped {
-      let name =
-        local.portMapping?.protocol.flatMap { PortMappingResult.Method(rawValue: $0)?.displayName }
-        ?? "port mapping"
+    func name(_ m: ConnectReport.PortMapping?) -> String {
+      m?.protocol.flatMap { PortMappingResult.Method(rawValue: $0)?.displayName } ?? "port mapping"
+    }
+    if mapped && peerMapped {
       p.reason =
-        "With the router's \(name) mapping counted as an endpoint-independent NAT for this host's port: "
+        "With both routers' mappings (\(name(local.portMapping)), \(name(remote.portMapping))) counted as endpoint-independent NATs for the mapped ports: "
+        + p.reason
+    } else if mapped {
+      p.reason =
+        "With the router's \(name(local.portMapping)) mapping counted as an endpoint-independent NAT for this host's port: "
+        + p.reason
+    } else if peerMapped {
+      p.reason =
+        "With the peer's router's \(name(remote.portMapping)) mapping counted as an endpoint-independent NAT for the peer's port: "
         + p.reason
     }
     // PathPrediction names the hosts A and B; the report speaks of this host and the peer.
@@ -489,6 +516,38 @@ public struct ConnectReportBuilder: Sendable {
       p.reason = p.reason.replacingAll(from, with: to)
     }
     return p
+  }
+
+  /// The reflexive path's prediction from both sides, as `natscope demo` states it: the local
+  /// side is host A and the remote side host B. `counted` is true when a port mapping of
+  /// either side changed it (it then differs from `PathPrediction.reflexive` of the probes).
+  public func reflexivePredictionNamingHosts() -> (prediction: PathPrediction, counted: Bool) {
+    var p = Self.predictReflexive(local, remote)
+    let counted = [local, remote].contains { side in
+      side.profile != nil && side.portMapping?.granted == true
+        && Self.mappingBehindAnotherNAT(side) == nil
+    }
+    for (from, to) in [
+      ("This host's", "Host A's"), ("The peer's", "Host B's"), ("This host ", "Host A "),
+      ("The peer ", "Host B "), ("this host", "host A"), ("the peer", "host B"),
+    ] {
+      p.reason = p.reason.replacingAll(from, with: to)
+    }
+    return (p, counted)
+  }
+
+  /// When `s`'s router granted a mapping whose external address differs from the address STUN
+  /// saw (a server-reflexive candidate that is not the mapping's), the address servers see;
+  /// nil otherwise. Addresses are compared, never guessed from their range.
+  static func mappingBehindAnotherNAT(_ s: Side) -> IPAddress? {
+    guard let m = s.portMapping, m.granted, let text = m.externalAddress,
+      let external = IPAddress(text)
+    else { return nil }
+    return s.candidates.first { c in
+      c.kind == .srflx
+        && c.address.ip.map { $0 != external && $0.family == external.family }
+          == true
+    }?.address.ip
   }
 
   static func hostIPs(_ s: Side) -> [IPAddress] {
