@@ -40,7 +40,8 @@ public struct DemoLiveFeed: Sendable {
     let who = isA ? "host A (\(natA))" : "host B (\(natB))"
     let found =
       report.udpBlocked
-      ? "UDP blocked"
+      // All the probe knows yet: the report says later whether UDP answers came after all.
+      ? "no answer over UDP (UDP blocked, or every request lost)"
       : "\(report.legacyType), public address \(report.mappedAddress?.description ?? "?")"
     var lines = ["\(who) probed its NAT: \(found)"]
     if let pm = report.portMapping, pm.gateway != nil {

@@ -137,7 +137,9 @@ final class DemoTwoHostLiveLog {
     case .phase(.connecting):
       return t + "Both hosts gather candidates and run ICE checks …"
     case .probed(let side, let r):
-      let address = r.udpBlocked ? "no answer: UDP blocked" : r.mappedAddress?.description ?? "?"
+      let address =
+        r.udpBlocked
+        ? "no answer over UDP: blocked, or every request lost" : r.mappedAddress?.description ?? "?"
       return t + "host \(side.label): \(r.legacyType) (public address \(address))"
     case .probeFailed(let side, let why):
       return t + "host \(side.label): the probe could not run: \(why)"
