@@ -92,12 +92,10 @@ enum ConsoleRunner {
       self.loss = loss
       self.latency = latency
       lab = try SimulatedLab(seed: seed, latency: .milliseconds(Int64(latency)))
-      for (name, behavior) in NATBehavior.presets {
-        let host =
-          name == "cgnat"
-          ? try lab.addCarrierSite(name, loss: loss / 100)
-          : try lab.addSite(name, behavior: name == "open" ? nil : behavior, loss: loss / 100)
-        hosts.append((name, host))
+      for (name, _) in NATBehavior.presets {
+        // The presets of `demo --a/--b`: the cgnat site's home router offers port mapping.
+        let preset = try SitePreset.parse(name).get()
+        hosts.append((name, try preset.addSite(to: lab, name: name, loss: loss / 100)))
       }
     }
 
@@ -111,11 +109,28 @@ enum ConsoleRunner {
         _ = lab.network.schedule(at: Instant.zero + Self.stagger * i) { [weak self] in
           let session = ProbeSession(runtime: host, configuration: configuration)
           session.onStep = { [weak self] action in self?.emit?(.step(site: i, action)) }
-          session.start { [weak self] result in
-            guard let self, case .success(let report) = result else { return }
+          // As `natscope probe` does, each host also asks its router, read-only, about port
+          // mapping and its own address; the report waits for both.
+          let ask = PortMappingSession(runtime: host, connector: host.rawStreamConnector())
+          var probed: ProbeReport?
+          var routerAnswer: PortMappingReport?
+          let settle = { [weak self] in
+            guard let self, var report = probed, let routerAnswer else { return }
+            report.attach(portMapping: routerAnswer)
             self.reports[name] = report
             self.emit?(.step(site: i, .finished(report)))
             if self.isFinished { self.finished?() }
+          }
+          session.start { result in
+            guard case .success(let report) = result else { return }
+            probed = report
+            settle()
+          }
+          ask.start { answer in
+            // The completion keeps the session alive until it has run.
+            _ = ask
+            routerAnswer = answer
+            settle()
           }
         }
       }

@@ -95,41 +95,18 @@ struct DemoCommand: ParsableCommand {
         seed: seed, loss: loss, latency: latency, options: console.renderOptions)
       return
     }
-    let lab = try SimulatedLab(seed: seed, latency: .milliseconds(Int64(latency)))
-    var sessions: [(name: String, host: SimulatedHost, session: ProbeSession)] = []
-    var results: [String: ProbeReport] = [:]
-    for (name, behavior) in NATBehavior.presets {
-      let host =
-        name == "cgnat"
-        ? try lab.addCarrierSite(name, loss: loss / 100)
-        : try lab.addSite(name, behavior: name == "open" ? nil : behavior, loss: loss / 100)
-      let session = ProbeSession(
-        runtime: host,
-        configuration: ProbeConfiguration(
-          servers: [lab.stunServerAddress], localAddresses: host.localAddresses()))
-      sessions.append((name, host, session))
-      session.start { result in
-        if case .success(let report) = result { results[name] = report }
-      }
-    }
-    // Run until every probe has reported (bounded: a probe ends within a few seconds of
-    // simulated time even when every packet is lost).
+    // The same run the console shows (probes staggered, routers asked), on virtual time.
+    let run = try ConsoleRunner.DemoLabRun(seed: seed, loss: loss, latency: latency)
+    run.start(emit: { _ in }, finished: {})
+    // Bounded: a probe ends within a few seconds of simulated time even when every packet is
+    // lost, and the router questions within 2 s.
     var events = 0
-    for _ in 0..<600 where results.count < sessions.count {
-      events += lab.network.run(for: .milliseconds(100)).events
+    for _ in 0..<600 where !run.isFinished {
+      events += run.lab.network.run(for: .milliseconds(100)).events
     }
-    let sites = sessions.compactMap { entry -> DemoSite? in
-      guard let report = results[entry.name] else { return nil }
-      return DemoSite(
-        preset: entry.name, host: entry.host.localAddresses().first.map(\.description) ?? "?",
-        report: report)
-    }
-    guard sites.count == sessions.count else {
+    guard let demo = run.report() else {
       throw fail("the simulated probes did not all finish (\(events) events); this is a bug")
     }
-    let demo = DemoReport(
-      seed: seed, lossPercent: loss, latencyMs: latency,
-      sites: sites, server: lab.stunServerAddress, serverStats: lab.stunServer.stats)
     if json {
       try JSONOutput.print(demo, schema: .demo)
     } else {
@@ -224,6 +201,16 @@ struct DemoReport: Codable, Sendable {
           + r.legacyType)
     }
     out.append("  EI endpoint-independent, AD address-dependent, APD address-and-port-dependent")
+    // What the routers said, where it shows a NAT above the router (the cgnat site's home
+    // router answers port mapping with its own, carrier-side address); --json has the reason.
+    for site in sites {
+      guard let d = site.report.doubleNAT, d.detected == true, let router = d.routerAddress,
+        let seen = d.serverSeenAddress
+      else { continue }
+      out.append(
+        "  \(name(site.preset)): double NAT (the router's own address \(router), servers see \(seen))"
+      )
+    }
     out.append("")
     out.append(
       "Could two of these hosts connect through their NATs (no relay)? From the measured behaviour:"
