@@ -419,6 +419,8 @@ public final class ConnectSession {
   private var keepAlive: ConnectSession?
   /// The router's port mapping, once asked for.
   private var mapping: ConnectPortMapping?
+  /// Opens UPnP IGD's TCP connections for the port mapping.
+  private let rawStreamConnector: RawStreamConnector?
   /// Whether close() waits for the mapping's deletion.
   private var mappingReleasePending = false
 
@@ -427,14 +429,18 @@ public final class ConnectSession {
   ///   - relays: extra relayed candidates (e.g. simulated TURN), besides `turnServers`.
   ///   - streamConnector: opens TCP connections for TURN servers with transport `tcp`.
   ///   - tlsConnector: opens TLS connections for `turns:` servers (those with `tls` set).
+  ///   - rawStreamConnector: opens the plain TCP connections UPnP IGD's HTTP needs (without
+  ///     one, the port mapping asks PCP and NAT-PMP only).
   ///   - generator: randomness for credentials and transaction IDs (seed it in tests).
   public init(
     runtime: any NetworkRuntime, configuration: ConnectSessionConfiguration,
     relays: [RelayChannelFactory] = [], streamConnector: StreamConnector? = nil,
     tlsConnector: ((ConnectTURNServer) -> StreamConnector)? = nil,
+    rawStreamConnector: RawStreamConnector? = nil,
     generator: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
   ) {
     self.runtime = runtime
+    self.rawStreamConnector = rawStreamConnector
     self.configuration = configuration
     self.startedAt = runtime.now
     let iceConfiguration = ICESessionConfiguration(
@@ -695,7 +701,8 @@ public final class ConnectSession {
     _ pm: ConnectPortMappingConfiguration, base: TransportAddress,
     completion: @escaping (TransportAddress?, TransportAddress?) -> Void
   ) {
-    let m = ConnectPortMapping(runtime: runtime, configuration: pm, base: base)
+    let m = ConnectPortMapping(
+      runtime: runtime, configuration: pm, base: base, connector: rawStreamConnector)
     mapping = m
     m.start { [weak self] external, gateway in
       completion(external, gateway)
