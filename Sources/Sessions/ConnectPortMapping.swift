@@ -65,6 +65,22 @@ final class ConnectPortMapping {
   private(set) var report = ConnectReport.PortMapping()
   /// Called with every change of ``report`` after the first answer (renewals, deletion).
   var onChange: ((ConnectReport.PortMapping) -> Void)?
+  /// The protocols asked for a mapping, in order (PCP is dropped when the router does not
+  /// speak it): with ``ConnectReport/PortMapping/refusals``, evidence for a NAT above.
+  private(set) var attempted: [PortMappingResult.Method] = []
+  /// The address the router claims for itself (NAT-PMP, UPnP GetExternalIPAddress, or the
+  /// external address of a granted mapping).
+  private(set) var routerAddress: IPAddress?
+
+  /// The double-NAT verdict from what the router said and `serverSeen` (the address a STUN
+  /// server saw); nil when the router claimed no address.
+  func doubleNAT(serverSeen: IPAddress?) -> DoubleNATVerdict? {
+    guard let routerAddress else { return nil }
+    return DoubleNATVerdict.evaluate(
+      router: routerAddress, serverSeen: serverSeen,
+      refusals: attempted.isEmpty
+        ? nil : (report.granted, attempted, report.refusals ?? []))
+  }
 
   private var phase: Phase = .idle
   private var method: PortMappingResult.Method = .pcp
@@ -184,6 +200,7 @@ final class ConnectPortMapping {
 
   private func startPCP(_ server: TransportAddress) {
     method = .pcp
+    attempted.append(.pcp)
     report.protocol = PortMappingResult.Method.pcp.rawValue
     var client = PCPClient(
       server: server, clientAddress: base.ip,
@@ -214,6 +231,9 @@ final class ConnectPortMapping {
     pcp = nil
     method = .natPMP
     report.protocol = PortMappingResult.Method.natPMP.rawValue
+    // PCP's "unsupported version" is no refusal: the router does not speak it.
+    attempted.removeAll { $0 == .pcp }
+    attempted.append(.natPMP)
     var client = NATPMPClient(
       gateway: server,
       configuration: .init(
@@ -361,6 +381,7 @@ final class ConnectPortMapping {
   private func startUPnP(_ location: HTTPURL, connector: @escaping RawStreamConnector) {
     method = .upnpIGD
     report.protocol = PortMappingResult.Method.upnpIGD.rawValue
+    attempted.append(.upnpIGD)
     report.gateway = location.address?.description ?? location.description
     let request = UPnPPortMappingRequest(
       externalPort: base.port, proto: .udp, internalPort: base.port, internalClient: base.ip,
@@ -378,6 +399,8 @@ final class ConnectPortMapping {
 
   private func upnpEvent(_ event: UPnPIGDEvent) {
     switch event {
+    case .externalAddress(let ip, _):
+      if let ip { routerAddress = ip }
     case .mapped(let port, let lease, _):
       if upnpDeleteWhenSettled {
         upnpDeleteWhenSettled = false
@@ -401,6 +424,11 @@ final class ConnectPortMapping {
     case .failed(let failure):
       switch phase {
       case .requesting:
+        if failure.step == .addPortMapping || failure.step == .addAnyPortMapping,
+          let code = failure.errorCode
+        {
+          refused(PortMappingRefusal(upnp: code))
+        }
         failed((reasons() + [failure.description]).joined(separator: "; "))
       case .held:
         // A renewal failed; the mapping stands until its lease ends: try again sooner.
@@ -443,7 +471,12 @@ final class ConnectPortMapping {
 
   // MARK: Events
 
+  private func refused(_ refusal: PortMappingRefusal) {
+    report.refusals = (report.refusals ?? []) + [refusal]
+  }
+
   private func grant(external: TransportAddress, lifetime: UInt32) {
+    if routerAddress == nil, !external.ip.isUnspecified { routerAddress = external.ip }
     report.externalAddress = external.ip.description
     report.externalPort = external.port
     report.lifetime = lifetime
@@ -480,6 +513,9 @@ final class ConnectPortMapping {
       case .expired:
         lost("the mapping lapsed: the router did not answer its renewal")
       case .failed(let f):
+        if phase == .requesting, case .result(let code, _) = f.reason {
+          refused(PortMappingRefusal(pcp: code))
+        }
         udpProtocolFailed(f.description)
       case .versionNotSupported:
         if phase == .requesting, let server {
@@ -496,7 +532,8 @@ final class ConnectPortMapping {
   private func natpmpEvents(_ events: [NATPMPClientEvent]) {
     for event in events {
       switch event {
-      case .externalAddress:
+      case .externalAddress(let ip, _):
+        if !ip.isUnspecified { routerAddress = ip }
         if let m = natpmpMapping { natpmpGranted(m) }
       case .mapped(let m, _) where m.internalPort == base.port:
         natpmpMapping = m
@@ -512,6 +549,9 @@ final class ConnectPortMapping {
       case .expired:
         lost("the mapping lapsed: the router did not answer its renewal")
       case .failed(let f):
+        if phase == .requesting, case .result(let code) = f.reason {
+          refused(PortMappingRefusal(natPMP: code))
+        }
         udpProtocolFailed(f.description)
       default:
         break
@@ -663,6 +703,9 @@ extension ConnectReport.PortMapping {
     }
     if deleted { parts.append("deleted") }
     if let error { parts.append(error) }
+    if let d = doubleNAT, d.detected == true || d.likely == true {
+      parts.append(d.detected == true ? "a NAT above the router" : "likely a NAT above the router")
+    }
     return parts.isEmpty ? "none" : parts.joined(separator: ", ")
   }
 }

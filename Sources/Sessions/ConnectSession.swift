@@ -710,10 +710,25 @@ public final class ConnectSession {
       self.record(.portMapping(m.report))
       m.onChange = { [weak self] r in
         // Renewals and the deletion come after the verdict too: the report keeps up.
-        self?.report?.local.portMapping = r
-        self?.record(.portMapping(r))
+        guard let self else { return }
+        let r = self.mappingReport(r)
+        self.report?.local.portMapping = r
+        self.record(.portMapping(r))
       }
     }
+  }
+
+  /// The mapping's report with the double-NAT verdict: the router's own address compared with
+  /// the address STUN saw (a server-reflexive candidate other than the mapped one).
+  private func mappingReport(_ r: ConnectReport.PortMapping) -> ConnectReport.PortMapping {
+    var r = r
+    let seen = localDescription?.candidates.first { c in
+      c.kind == .srflx && c.address.ip != nil
+        && !(c.address.ip.map { "\($0)" } == r.externalAddress && c.port == r.externalPort)
+    }?.address.ip
+    // Without an address STUN saw there is nothing to compare: no verdict.
+    r.doubleNAT = seen.flatMap { mapping?.doubleNAT(serverSeen: $0) }
+    return r
   }
 
   private func relayFinished(_ turn: TURNAllocationSession?) {
@@ -906,7 +921,7 @@ public final class ConnectSession {
       local: .init(
         profile: natProfile, candidates: local?.candidates ?? [],
         turn: configuration.turnServers.map(\.transport), relays: relayOutcomes(),
-        portMapping: mapping?.report),
+        portMapping: mapping.map { mappingReport($0.report) }),
       remote: remote.map { ConnectReportBuilder.Side($0) }
         ?? .init(profile: nil, candidates: []))
     let agent = ice.agent

@@ -395,6 +395,21 @@ struct LabPortMappingTests {
     let text = try lab.exec(
       "client-a", [Binary.url.path, "probe", lab["SERVER_PRIMARY"], "--port-mapping"], timeout: 90)
     #expect(text.output.contains("double NAT    likely"), Comment(rawValue: text.output))
+
+    // connect meets the same refusals (PCP, then UPnP IGD) and says the same in its JSON.
+    let (a, b, sa, sb) = try connectPair(lab)
+    let cnote = Comment(
+      rawValue:
+        "offer exit \(sa)\n\(a.stdout)\n\(a.stderr)\nanswer exit \(sb)\n\(b.stdout)\n\(b.stderr)")
+    let pm = try #require(a.json?.path("local.portMapping") as? [String: Any], cnote)
+    #expect(pm["externalAddress"] is NSNull, cnote)
+    let crefusals = try #require(pm["refusals"] as? [[String: Any]], cnote)
+    #expect(crefusals.compactMap { $0["protocol"] as? String } == ["pcp", "upnp-igd"], cnote)
+    #expect(crefusals.compactMap { $0["code"] as? Int } == [8, 501], cnote)
+    let cd = try #require(pm["doubleNAT"] as? [String: Any], cnote)
+    #expect(cd["likely"] as? Bool == true, cnote)
+    #expect(cd["serverSeenAddress"] as? String == outer, cnote)
+    #expect((cd["reason"] as? String)?.hasPrefix("Likely: your router reports") == true, cnote)
   }
 
   @Test func withOnlyUPnPIGDTheTestMappingIsAddedAndDeletedOverSOAP() throws {

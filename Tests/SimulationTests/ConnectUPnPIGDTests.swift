@@ -197,5 +197,10 @@ import Traversal
     #expect(error.contains("UPnP error 501"), Comment(rawValue: error))
     #expect(run.offer.localDescription != nil)
     #expect(run.igd.actions == ["GetExternalIPAddress", "AddPortMapping"])
+    // The refusal is kept as evidence; with PCP unanswered (not refused) and the router's
+    // address the one STUN saw, it makes no NAT above likely.
+    #expect(m.refusals == [PortMappingRefusal(upnp: .actionFailed)])
+    #expect(m.doubleNAT?.likely == nil)
+    #expect(m.doubleNAT?.routerAddress == IPAddress("198.51.100.1"))
   }
 }

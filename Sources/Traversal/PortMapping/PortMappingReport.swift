@@ -70,7 +70,21 @@ public struct DoubleNATVerdict: Sendable, Hashable, Codable {
   public static func evaluate(portMapping: PortMappingReport, serverSeen: IPAddress?)
     -> DoubleNATVerdict
   {
-    let router = portMapping.externalAddress
+    let test = portMapping.testMapping
+    return evaluate(
+      router: portMapping.externalAddress, serverSeen: serverSeen,
+      refusals: test.map { t in (t.created, t.attempted, t.refusals) })
+  }
+
+  /// Compares `router`, the address the router claims for itself, with `serverSeen`, the
+  /// STUN-reflexive address; when they match, weighs `refusals`: whether a mapping was made,
+  /// the protocols asked for one, and their refusals (nil when no mapping was asked for).
+  public static func evaluate(
+    router: IPAddress?, serverSeen: IPAddress?,
+    refusals: (
+      created: Bool, attempted: [PortMappingResult.Method], refusals: [PortMappingRefusal]
+    )?
+  ) -> DoubleNATVerdict {
     guard let router else {
       return DoubleNATVerdict(
         detected: nil, routerAddress: nil, serverSeenAddress: serverSeen,
@@ -93,7 +107,7 @@ public struct DoubleNATVerdict: Sendable, Hashable, Codable {
       )
     }
     if router == serverSeen {
-      if let likely = likelyFromRefusals(portMapping.testMapping, router: router) {
+      if let likely = likelyFromRefusals(refusals, router: router) {
         return DoubleNATVerdict(
           detected: nil, likely: true, routerAddress: router, serverSeenAddress: serverSeen,
           reason: likely)
@@ -116,7 +130,10 @@ extension DoubleNATVerdict {
   /// The "likely" sentence when a test mapping was refused by every protocol asked, each with
   /// an answer of ``PortMappingRefusal/cannotForward``; nil otherwise (no test, a mapping was
   /// made, a protocol gave no such answer, or one refused by policy).
-  static func likelyFromRefusals(_ test: PortMappingTestReport?, router: IPAddress) -> String? {
+  static func likelyFromRefusals(
+    _ test: (created: Bool, attempted: [PortMappingResult.Method], refusals: [PortMappingRefusal])?,
+    router: IPAddress
+  ) -> String? {
     guard let test, !test.created, !test.refusals.isEmpty,
       test.refusals.allSatisfy(\.cannotForward),
       test.attempted.allSatisfy({ m in test.refusals.contains { $0.protocol == m } })
