@@ -179,7 +179,7 @@ final class ConnectPortMapping {
     case .idle, .done:
       phase = .done
       done()
-    case .deleting where !report.granted && !upnpDeleteWhenSettled:
+    case .deleting where report.externalPort == nil && !upnpDeleteWhenSettled:
       // The deletion of a request that never got an answer (sent once already) is not worth
       // holding up the exit for.
       released.append(done)
