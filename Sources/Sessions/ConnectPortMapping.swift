@@ -144,12 +144,21 @@ final class ConnectPortMapping {
     waitTimer = runtime.schedule(at: runtime.now + wait) { [weak self] in
       guard let self, self.phase == .requesting else { return }
       let ms = Int(wait.milliseconds)
+      // What SSDP found by now, when it was asked.
+      var ssdp: [String] = []
+      if self.connector != nil, self.ssdpLocation == nil {
+        ssdp = [self.ssdpFailure ?? "no UPnP IGD device answered the SSDP search within \(ms) ms"]
+      }
       if self.method == .upnpIGD {
         self.report.error =
           "no port mapping: the router's UPnP IGD device did not grant one within \(ms) ms"
+      } else if let udp = self.udpFailure {
+        self.report.error = "no port mapping: " + ([udp] + ssdp).joined(separator: "; ")
       } else {
         self.report.error =
-          "no port mapping: the router \(server) did not answer \(self.method.displayName) within \(ms) ms"
+          "no port mapping: "
+          + (["the router \(server) did not answer \(self.method.displayName) within \(ms) ms"]
+          + ssdp).joined(separator: "; ")
       }
       self.abandon()
     }

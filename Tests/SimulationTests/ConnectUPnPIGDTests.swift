@@ -111,7 +111,9 @@ import Traversal
   }
 
   /// An offerer behind a symmetric NAT whose router answers SSDP; nobody answers the offer.
-  static func run(lifetime: UInt32, faults: [Int] = [], for duration: Duration) throws -> Run {
+  static func run(
+    lifetime: UInt32, faults: [Int] = [], ssdp: Bool = true, for duration: Duration
+  ) throws -> Run {
     let lab = try SimulatedLab(seed: 51)
     let host = try lab.addSite("a", behavior: .symmetric)
     let box = try #require(lab.network.nats.first { $0.name == "a-nat" })
@@ -120,7 +122,7 @@ import Traversal
     let gateway = box.insideAddress
     var searches = 0
     box.listen(port: 1900) { bytes, from, reply in
-      guard String(decoding: bytes, as: UTF8.self).hasPrefix("M-SEARCH") else { return }
+      guard ssdp, String(decoding: bytes, as: UTF8.self).hasPrefix("M-SEARCH") else { return }
       searches += 1
       reply(
         Array(
@@ -202,5 +204,23 @@ import Traversal
     #expect(m.refusals == [PortMappingRefusal(upnp: .actionFailed)])
     #expect(m.doubleNAT?.likely == nil)
     #expect(m.doubleNAT?.routerAddress == IPAddress("198.51.100.1"))
+  }
+
+  @Test func aRouterSilentToPCPAndSSDPHoldsGatheringForTheBoundAndSaysBoth() throws {
+    let run = try Self.run(lifetime: 20, ssdp: false, for: .seconds(5))
+    let m = try #require(Self.mappings(run.offer).last)
+    #expect(!m.granted && m.protocol == "pcp")
+    let error = try #require(m.error)
+    #expect(
+      error.hasSuffix(
+        "did not answer PCP within 1000 ms; no UPnP IGD device answered the SSDP search within 1000 ms"
+      ), Comment(rawValue: error))
+    #expect(run.igd.actions.isEmpty)
+    let gathered = try #require(
+      run.offer.log.first {
+        if case .localDescriptionReady = $0.event { return true }
+        return false
+      }?.at)
+    #expect(gathered - Instant.zero < .milliseconds(1600))
   }
 }
