@@ -150,6 +150,16 @@ struct LabPortMappingTests {
     return (a, b, sa, sb)
   }
 
+  /// ``connectPair(_:extra:)``, run again (once) when the offerer's quick NAT probe did not
+  /// finish within its 1.2 s (its `local.profile` is null): without a profile the report rightly
+  /// makes no claim about what the mapping changed, and on this 2-core machine under a full
+  /// parallel test run the probe was seen to miss its bound (checks then start at about 1.4 s).
+  func connectPairWithProfile(_ lab: Lab) throws -> (Spawned, Spawned, Int32, Int32) {
+    let first = try connectPair(lab)
+    guard first.0.json?.path("local.profile") is NSNull else { return first }
+    return try connectPair(lab)
+  }
+
   /// A symmetric NAT with miniupnpd against a symmetric NAT without: STUN only, they connect
   /// through the PCP mapping natscope makes (deleted at the end), and not without it.
   @Test func connectThroughTwoSymmetricNATsUsesThePCPMappingAndDeletesIt() throws {
@@ -162,7 +172,7 @@ struct LabPortMappingTests {
     try LabPortMapping.startMiniupnpd(lab)
     let wan = lab["NAT_A_WAN"]
 
-    let (a, b, sa, sb) = try connectPair(lab)
+    let (a, b, sa, sb) = try connectPairWithProfile(lab)
     let note = Comment(
       rawValue:
         "offer exit \(sa)\n\(a.stdout)\n\(a.stderr)\nanswer exit \(sb)\n\(b.stdout)\n\(b.stderr)")
@@ -250,7 +260,7 @@ struct LabPortMappingTests {
     try LabPortMapping.startMiniupnpd(lab, natpmp: false)
     let wan = lab["NAT_A_WAN"]
 
-    let (a, b, sa, sb) = try connectPair(lab)
+    let (a, b, sa, sb) = try connectPairWithProfile(lab)
     let note = Comment(
       rawValue:
         "offer exit \(sa)\n\(a.stdout)\n\(a.stderr)\nanswer exit \(sb)\n\(b.stdout)\n\(b.stderr)")
