@@ -6,34 +6,52 @@ import Traversal
 public struct ConnectPortMappingConfiguration: Sendable {
   /// The gateway; nil asks the runtime for its first IPv4 default gateway.
   public var gateway: IPAddress?
-  /// The lifetime asked for, in seconds; the mapping is renewed at half the granted lifetime.
+  /// The lifetime (PCP, NAT-PMP) or lease (UPnP IGD) asked for, in seconds; the mapping is
+  /// renewed at half of what was granted.
   public var lifetime: UInt32
   /// The UDP port of PCP and NAT-PMP (5351; a test may use another).
   public var serverPort: UInt16
-  /// How long gathering waits for the router's answer.
+  /// How long gathering waits, in all, for a granted mapping (any protocol).
   public var wait: Duration
+  /// Whether to look for a UPnP IGD device (SSDP) and map with it when PCP and NAT-PMP grant
+  /// nothing; it also needs a TCP connector (see ``ConnectSession``).
+  public var upnp: Bool
+  /// Where the multicast SSDP search goes (239.255.255.250:1900; a test may use another). The
+  /// same search also goes, unicast, to port 1900 of the gateway, so that a gateway without
+  /// UPnP answers at once with ICMP port unreachable.
+  public var ssdpAddress: TransportAddress
 
   public init(
     gateway: IPAddress? = nil, lifetime: UInt32 = 120, serverPort: UInt16 = 5351,
-    wait: Duration = .seconds(1)
+    wait: Duration = .seconds(1), upnp: Bool = true,
+    ssdpAddress: TransportAddress = SSDP.multicastAddress
   ) {
     self.gateway = gateway
     self.lifetime = max(2, lifetime)
     self.serverPort = serverPort
     self.wait = max(.milliseconds(50), wait)
+    self.upnp = upnp
+    self.ssdpAddress = ssdpAddress
   }
 }
 
 /// `connect`'s port mapping: asks the default gateway for a mapping of one host candidate's
-/// UDP port with PCP (RFC 6887 MAP), or NAT-PMP (RFC 6886) when the router answers PCP with
-/// "unsupported version"; hands back the router's external address and mapped port (offered
-/// as a server-reflexive candidate, RFC 8445 §5.1.1.2), keeps the mapping renewed at half its
-/// lifetime while the session lives (the client machines renew on their own timers) and
-/// deletes it (lifetime 0) on ``release(_:)``.
+/// UDP port, hands back the router's external address and mapped port (offered as a
+/// server-reflexive candidate, RFC 8445 §5.1.1.2), keeps the mapping renewed at half its
+/// lifetime while the session lives and deletes it on ``release(_:)``.
 ///
-/// The first answer is awaited for at most ``ConnectPortMappingConfiguration/wait``; an ICMP
-/// port unreachable from the gateway (no port-mapping service) ends the attempt at once. A
-/// mapping granted after the wait is deleted at once, since it was never offered.
+/// At once, in parallel: a PCP MAP request (RFC 6887; NAT-PMP, RFC 6886, when the router
+/// answers PCP with "unsupported version"), and an SSDP search for a UPnP IGD device
+/// (multicast, and unicast to the gateway's port 1900). When PCP and NAT-PMP grant nothing
+/// (an error, ICMP, or no answer within half the wait), the device SSDP found is asked with
+/// UPnP IGD: device description, GetExternalIPAddress, AddPortMapping with a lease (a permanent
+/// one when the device only takes those, error 725), renewed by AddPortMapping again and
+/// removed by DeletePortMapping.
+///
+/// The first grant is awaited for at most ``ConnectPortMappingConfiguration/wait``; ICMP port
+/// unreachable from the gateway's port-mapping port and its port 1900 (no service at all) ends
+/// the attempt at once. A mapping granted after the wait is deleted at once, since it was never
+/// offered.
 final class ConnectPortMapping {
   private enum Phase {
     case idle, requesting, held, deleting, done
@@ -42,31 +60,68 @@ final class ConnectPortMapping {
   private let runtime: any NetworkRuntime
   private let configuration: ConnectPortMappingConfiguration
   private let base: TransportAddress
+  private let connector: RawStreamConnector?
   /// What happened, for the report.
   private(set) var report = ConnectReport.PortMapping()
   /// Called with every change of ``report`` after the first answer (renewals, deletion).
   var onChange: ((ConnectReport.PortMapping) -> Void)?
+  /// The protocols asked for a mapping, in order (PCP is dropped when the router does not
+  /// speak it): with ``ConnectReport/PortMapping/refusals``, evidence for a NAT above.
+  private(set) var attempted: [PortMappingResult.Method] = []
+  /// The address the router claims for itself (NAT-PMP, UPnP GetExternalIPAddress, or the
+  /// external address of a granted mapping).
+  private(set) var routerAddress: IPAddress?
+
+  /// The double-NAT verdict from what the router said and `serverSeen` (the address a STUN
+  /// server saw); nil when the router claimed no address.
+  func doubleNAT(serverSeen: IPAddress?) -> DoubleNATVerdict? {
+    guard let routerAddress else { return nil }
+    return DoubleNATVerdict.evaluate(
+      router: routerAddress, serverSeen: serverSeen,
+      refusals: attempted.isEmpty
+        ? nil : (report.granted, attempted, report.refusals ?? []))
+  }
 
   private var phase: Phase = .idle
   private var method: PortMappingResult.Method = .pcp
   private var server: TransportAddress?
+  private var waitTimer: (any TimerHandle)?
+  private var granted: ((TransportAddress?, TransportAddress?) -> Void)?
+  private var released: [() -> Void] = []
+
+  // PCP and NAT-PMP, one at a time, on one socket.
   private var socket: (any DatagramSocket)?
   private var pcp: PCPClient?
   private var natpmp: NATPMPClient?
   private var driver: MachineDriver<PCPClientEvent>?
   private var natpmpDriver: MachineDriver<NATPMPClientEvent>?
-  private var waitTimer: (any TimerHandle)?
-  private var granted: ((TransportAddress?, TransportAddress?) -> Void)?
-  private var released: [() -> Void] = []
   private var natpmpMapping: PortMapping?
+  private var udpTimer: (any TimerHandle)?
+  /// PCP and NAT-PMP granted nothing; why, when they answered or failed.
+  private var udpFailure: String?
+  /// Half the wait passed without a grant or failure from PCP or NAT-PMP.
+  private var udpOverdue = false
+
+  // UPnP IGD.
+  private var ssdpSocket: (any DatagramSocket)?
+  private var ssdpTimer: (any TimerHandle)?
+  private var ssdpUnicast: TransportAddress?
+  private var ssdpLocation: HTTPURL?
+  /// The search is over without a device; why.
+  private var ssdpFailure: String?
+  private var upnp: UPnPIGDDriver?
+  private var upnpRenewTimer: (any TimerHandle)?
+  /// An AddPortMapping is in flight while the mapping is to be deleted: delete once it settles.
+  private var upnpDeleteWhenSettled = false
 
   init(
     runtime: any NetworkRuntime, configuration: ConnectPortMappingConfiguration,
-    base: TransportAddress
+    base: TransportAddress, connector: RawStreamConnector? = nil
   ) {
     self.runtime = runtime
     self.configuration = configuration
     self.base = base
+    self.connector = configuration.upnp ? connector : nil
   }
 
   /// Asks for the mapping; `completion` runs once, with the external address and the gateway
@@ -84,22 +139,44 @@ final class ConnectPortMapping {
     let server = TransportAddress(ip: gateway, port: configuration.serverPort)
     self.server = server
     report.gateway = server.description
+    phase = .requesting
+    let wait = configuration.wait
+    waitTimer = runtime.schedule(at: runtime.now + wait) { [weak self] in
+      guard let self, self.phase == .requesting else { return }
+      let ms = Int(wait.milliseconds)
+      // What SSDP found by now, when it was asked.
+      var ssdp: [String] = []
+      if self.connector != nil, self.ssdpLocation == nil {
+        ssdp = [self.ssdpFailure ?? "no UPnP IGD device answered the SSDP search within \(ms) ms"]
+      }
+      if self.method == .upnpIGD {
+        self.report.error =
+          "no port mapping: the router's UPnP IGD device did not grant one within \(ms) ms"
+      } else if let udp = self.udpFailure {
+        self.report.error = "no port mapping: " + ([udp] + ssdp).joined(separator: "; ")
+      } else {
+        self.report.error =
+          "no port mapping: "
+          + (["the router \(server) did not answer \(self.method.displayName) within \(ms) ms"]
+          + ssdp).joined(separator: "; ")
+      }
+      self.abandon()
+    }
+    startSSDP(gateway: gateway)
     do {
       socket = try runtime.openUDP(
         UDPSocketOptions(address: base.ip),
         onReceive: { [weak self] d in self?.receive(d) },
         onError: { [weak self] e in self?.socketError(e) })
     } catch {
-      report.error = "no port mapping: cannot open a UDP socket toward the router (\(error))"
-      return finish()
+      return udpFailed("cannot open a UDP socket toward the router (\(error))")
     }
-    phase = .requesting
-    waitTimer = runtime.schedule(at: runtime.now + configuration.wait) { [weak self] in
-      guard let self, self.phase == .requesting else { return }
-      let ms = Int(self.configuration.wait.milliseconds)
-      self.report.error =
-        "no port mapping: the router \(server) did not answer \(self.method.displayName) within \(ms) ms"
-      self.abandon()
+    // A router that speaks PCP or NAT-PMP answers within milliseconds on its LAN: after half
+    // the wait without any answer, UPnP IGD may have its turn.
+    udpTimer = runtime.schedule(at: runtime.now + wait / 2) { [weak self] in
+      guard let self, self.phase == .requesting, self.udpFailure == nil else { return }
+      self.udpOverdue = true
+      if self.ssdpLocation != nil { self.giveUpUDP() }
     }
     startPCP(server)
   }
@@ -111,7 +188,7 @@ final class ConnectPortMapping {
     case .idle, .done:
       phase = .done
       done()
-    case .deleting where !report.granted:
+    case .deleting where report.externalPort == nil && !upnpDeleteWhenSettled:
       // The deletion of a request that never got an answer (sent once already) is not worth
       // holding up the exit for.
       released.append(done)
@@ -128,10 +205,11 @@ final class ConnectPortMapping {
     }
   }
 
-  // MARK: Requests
+  // MARK: PCP and NAT-PMP
 
   private func startPCP(_ server: TransportAddress) {
     method = .pcp
+    attempted.append(.pcp)
     report.protocol = PortMappingResult.Method.pcp.rawValue
     var client = PCPClient(
       server: server, clientAddress: base.ip,
@@ -162,6 +240,9 @@ final class ConnectPortMapping {
     pcp = nil
     method = .natPMP
     report.protocol = PortMappingResult.Method.natPMP.rawValue
+    // PCP's "unsupported version" is no refusal: the router does not speak it.
+    attempted.removeAll { $0 == .pcp }
+    attempted.append(.natPMP)
     var client = NATPMPClient(
       gateway: server,
       configuration: .init(
@@ -198,16 +279,213 @@ final class ConnectPortMapping {
 
   /// ICMP from the gateway: nothing listens on the port-mapping port there.
   private func socketError(_ error: SocketError) {
-    guard let u = error.unreachable, u.destination == server, phase == .requesting else { return }
-    report.error =
-      "no port mapping: \(u.destination) answered with \(u.kind.phrase)"
-      + (u.kind == .portUnreachable ? " (no PCP or NAT-PMP service on the router)" : "")
-    finish()
+    guard let u = error.unreachable, u.destination == server, phase == .requesting,
+      method != .upnpIGD, udpFailure == nil
+    else { return }
+    udpFailed(
+      "\(u.destination) answered with \(u.kind.phrase)"
+        + (u.kind == .portUnreachable ? " (no PCP or NAT-PMP service on the router)" : ""))
+  }
+
+  /// Half the wait passed without an answer to PCP or NAT-PMP, and a UPnP IGD device answered
+  /// the search: stop waiting for them. (A request the router did get but whose answer was
+  /// lost would leave a mapping that lapses at the end of its lifetime.)
+  private func giveUpUDP() {
+    guard let server else { return }
+    let ms = Int((configuration.wait / 2).milliseconds)
+    udpFailed("\(server) did not answer \(method.displayName) within \(ms) ms")
+  }
+
+  /// PCP and NAT-PMP granted nothing: stop them, and let UPnP IGD have its turn.
+  private func udpFailed(_ reason: String) {
+    guard phase == .requesting, udpFailure == nil else { return }
+    udpFailure = reason
+    udpTimer?.cancel()
+    udpTimer = nil
+    driver?.stop()
+    natpmpDriver?.stop()
+    driver = nil
+    natpmpDriver = nil
+    pcp = nil
+    natpmp = nil
+    socket?.close()
+    socket = nil
+    tryUPnP()
+  }
+
+  // MARK: UPnP IGD
+
+  private func startSSDP(gateway: IPAddress) {
+    guard connector != nil else { return }
+    do {
+      ssdpSocket = try runtime.openUDP(
+        UDPSocketOptions(address: base.ip),
+        onReceive: { [weak self] d in self?.ssdpAnswer(d) },
+        onError: { [weak self] e in self?.ssdpError(e) })
+    } catch {
+      ssdpFailure = "UPnP IGD not asked: cannot open a UDP socket (\(error))"
+      return
+    }
+    let unicast = TransportAddress(ip: gateway, port: SSDP.multicastAddress.port)
+    ssdpUnicast = unicast
+    for target in [SSDPSearchTarget.internetGatewayDevice1, .internetGatewayDevice2] {
+      let request = SSDP.searchRequest(for: target, maxWait: 1)
+      ssdpSocket?.send(request, to: configuration.ssdpAddress)
+      ssdpSocket?.send(request, to: unicast)
+    }
+    ssdpTimer = runtime.schedule(at: runtime.now + configuration.wait) { [weak self] in
+      guard let self, self.ssdpLocation == nil, self.ssdpFailure == nil else { return }
+      let ms = Int(self.configuration.wait.milliseconds)
+      self.ssdpFailure = "no UPnP IGD device answered the SSDP search within \(ms) ms"
+      self.closeSSDP()
+      self.tryUPnP()
+    }
+  }
+
+  private func ssdpAnswer(_ d: ReceivedDatagram) {
+    guard ssdpLocation == nil, ssdpFailure == nil,
+      let answer = try? SSDPResponse(bytes: d.bytes), answer.isInternetGateway,
+      answer.location.address != nil
+    else { return }
+    ssdpLocation = answer.location
+    closeSSDP()
+    if udpOverdue && udpFailure == nil { return giveUpUDP() }
+    tryUPnP()
+  }
+
+  /// ICMP port unreachable from the gateway's port 1900: it runs no SSDP (so no UPnP IGD).
+  private func ssdpError(_ error: SocketError) {
+    guard let u = error.unreachable, u.destination == ssdpUnicast, ssdpLocation == nil,
+      ssdpFailure == nil
+    else { return }
+    ssdpFailure =
+      "\(u.destination) answered the SSDP search with \(u.kind.phrase)"
+      + (u.kind == .portUnreachable ? " (no UPnP IGD on the router)" : "")
+    closeSSDP()
+    tryUPnP()
+  }
+
+  private func closeSSDP() {
+    ssdpTimer?.cancel()
+    ssdpTimer = nil
+    ssdpSocket?.close()
+    ssdpSocket = nil
+  }
+
+  /// Once PCP and NAT-PMP granted nothing: UPnP IGD with the device SSDP found; no mapping when
+  /// the search is over without one; otherwise the search goes on.
+  private func tryUPnP() {
+    guard phase == .requesting, udpFailure != nil, upnp == nil else { return }
+    if let location = ssdpLocation, let connector {
+      startUPnP(location, connector: connector)
+    } else if ssdpFailure != nil || connector == nil {
+      failed(reasons().joined(separator: "; "))
+    }
+  }
+
+  private func reasons() -> [String] {
+    [udpFailure, ssdpFailure].compactMap { $0 }
+  }
+
+  private func startUPnP(_ location: HTTPURL, connector: @escaping RawStreamConnector) {
+    method = .upnpIGD
+    report.protocol = PortMappingResult.Method.upnpIGD.rawValue
+    attempted.append(.upnpIGD)
+    report.gateway = location.address?.description ?? location.description
+    let request = UPnPPortMappingRequest(
+      externalPort: base.port, proto: .udp, internalPort: base.port, internalClient: base.ip,
+      description: "natscope connect", leaseDuration: configuration.lifetime)
+    let driver = UPnPIGDDriver(
+      client: UPnPIGDClient(
+        location: location,
+        configuration: .init(
+          mapping: request, deleteAfterMapping: false, requestTimeout: configuration.wait)),
+      runtime: runtime, connector: connector)
+    driver.onEvent = { [weak self] event in self?.upnpEvent(event) }
+    upnp = driver
+    driver.start()
+  }
+
+  private func upnpEvent(_ event: UPnPIGDEvent) {
+    switch event {
+    case .externalAddress(let ip, _):
+      if let ip { routerAddress = ip }
+    case .mapped(let port, let lease, _):
+      if upnpDeleteWhenSettled {
+        upnpDeleteWhenSettled = false
+        upnp?.step { c, now in c.deleteMapping(at: now) }
+        return
+      }
+      scheduleUPnPRenewal(lease: lease, fraction: 2)
+      if phase == .held {
+        renewed(lifetime: lease, external: TransportAddress(ip: .anyV4, port: port))
+        return
+      }
+      guard let ip = upnp?.client.externalAddress else {
+        report.externalPort = port
+        report.lifetime = lease
+        report.error =
+          "the router granted the mapping over UPnP IGD but reported no external address, so it could not be offered"
+        deleteNow()
+        return
+      }
+      grant(external: TransportAddress(ip: ip, port: port), lifetime: lease)
+    case .failed(let failure):
+      switch phase {
+      case .requesting:
+        if failure.step == .addPortMapping || failure.step == .addAnyPortMapping,
+          let code = failure.errorCode
+        {
+          refused(PortMappingRefusal(upnp: code))
+        }
+        failed((reasons() + [failure.description]).joined(separator: "; "))
+      case .held:
+        // A renewal failed; the mapping stands until its lease ends: try again sooner.
+        report.error = "the renewal failed: \(failure.description)"
+        onChange?(report)
+        scheduleUPnPRenewal(lease: report.lifetime ?? configuration.lifetime, fraction: 4)
+      case .deleting:
+        if upnpDeleteWhenSettled {
+          // AddPortMapping failed after all: there is nothing to delete.
+          upnpDeleteWhenSettled = false
+          finish()
+        } else {
+          if report.granted {
+            report.error = "the mapping was not deleted: \(failure.description)"
+          }
+          finish()
+        }
+      case .idle, .done:
+        break
+      }
+    case .deleted:
+      report.deleted = true
+      finish()
+    default:
+      break
+    }
+  }
+
+  private func scheduleUPnPRenewal(lease: UInt32, fraction: UInt32) {
+    upnpRenewTimer?.cancel()
+    upnpRenewTimer = nil
+    // Lease 0 is permanent: nothing to renew (it is deleted on exit).
+    guard lease > 0 else { return }
+    let after = Duration.milliseconds(Int64(max(1, lease / fraction)) * 1000)
+    upnpRenewTimer = runtime.schedule(at: runtime.now + after) { [weak self] in
+      guard let self, self.phase == .held else { return }
+      self.upnp?.step { c, now in c.renewMapping(at: now) }
+    }
   }
 
   // MARK: Events
 
+  private func refused(_ refusal: PortMappingRefusal) {
+    report.refusals = (report.refusals ?? []) + [refusal]
+  }
+
   private func grant(external: TransportAddress, lifetime: UInt32) {
+    if routerAddress == nil, !external.ip.isUnspecified { routerAddress = external.ip }
     report.externalAddress = external.ip.description
     report.externalPort = external.port
     report.lifetime = lifetime
@@ -217,6 +495,9 @@ final class ConnectPortMapping {
       phase = .held
       waitTimer?.cancel()
       waitTimer = nil
+      udpTimer?.cancel()
+      udpTimer = nil
+      closeSSDP()
       let done = granted
       granted = nil
       done?(external, server)
@@ -241,12 +522,15 @@ final class ConnectPortMapping {
       case .expired:
         lost("the mapping lapsed: the router did not answer its renewal")
       case .failed(let f):
-        failed(f.description)
+        if phase == .requesting, case .result(let code, _) = f.reason {
+          refused(PortMappingRefusal(pcp: code))
+        }
+        udpProtocolFailed(f.description)
       case .versionNotSupported:
         if phase == .requesting, let server {
           startNATPMP(server)
         } else {
-          failed("the router no longer speaks PCP version 2")
+          udpProtocolFailed("the router no longer speaks PCP version 2")
         }
       default:
         break
@@ -257,7 +541,8 @@ final class ConnectPortMapping {
   private func natpmpEvents(_ events: [NATPMPClientEvent]) {
     for event in events {
       switch event {
-      case .externalAddress:
+      case .externalAddress(let ip, _):
+        if !ip.isUnspecified { routerAddress = ip }
         if let m = natpmpMapping { natpmpGranted(m) }
       case .mapped(let m, _) where m.internalPort == base.port:
         natpmpMapping = m
@@ -273,7 +558,10 @@ final class ConnectPortMapping {
       case .expired:
         lost("the mapping lapsed: the router did not answer its renewal")
       case .failed(let f):
-        failed(f.description)
+        if phase == .requesting, case .result(let code) = f.reason {
+          refused(PortMappingRefusal(natPMP: code))
+        }
+        udpProtocolFailed(f.description)
       default:
         break
       }
@@ -293,6 +581,7 @@ final class ConnectPortMapping {
       report.externalAddress = external.ip.description
       report.externalPort = external.port
     }
+    if report.error?.hasPrefix("the renewal failed") == true { report.error = nil }
     onChange?(report)
   }
 
@@ -301,11 +590,11 @@ final class ConnectPortMapping {
     onChange?(report)
   }
 
-  private func failed(_ reason: String) {
+  /// A PCP or NAT-PMP failure: while requesting, UPnP IGD may still have its turn.
+  private func udpProtocolFailed(_ reason: String) {
     switch phase {
     case .requesting:
-      report.error = "no port mapping: \(reason)"
-      finish()
+      udpFailed(reason)
     case .deleting:
       // A deletion after a wait that got no answer keeps the wait's reason.
       if report.granted { report.error = "the mapping was not deleted: \(reason)" }
@@ -318,15 +607,26 @@ final class ConnectPortMapping {
     }
   }
 
+  /// No protocol granted a mapping.
+  private func failed(_ reason: String) {
+    guard phase == .requesting else { return }
+    report.error = "no port mapping: \(reason)"
+    finish()
+  }
+
   // MARK: Ending
 
-  /// The wait ended without an answer: stop asking, and delete anything the router may have
+  /// The wait ended without a grant: stop asking, and delete anything the router may have
   /// granted meanwhile.
   private func abandon() {
     let done = granted
     granted = nil
     done?(nil, nil)
-    if (pcp?.hasPendingRequests ?? false) || (natpmp?.hasPendingRequests ?? false) {
+    let upnpInFlight: Bool
+    if case .running = upnp?.client.state { upnpInFlight = true } else { upnpInFlight = false }
+    if (pcp?.hasPendingRequests ?? false) || (natpmp?.hasPendingRequests ?? false)
+      || upnpInFlight
+    {
       deleteNow()
     } else {
       finish()
@@ -338,6 +638,11 @@ final class ConnectPortMapping {
     phase = .deleting
     waitTimer?.cancel()
     waitTimer = nil
+    udpTimer?.cancel()
+    udpTimer = nil
+    upnpRenewTimer?.cancel()
+    upnpRenewTimer = nil
+    closeSSDP()
     let now = runtime.now
     if var c = pcp {
       let out = c.delete(.udp, internalPort: base.port, at: now)
@@ -347,6 +652,17 @@ final class ConnectPortMapping {
       let out = c.delete(.udp, internalPort: base.port, at: now)
       natpmp = c
       natpmpEvents(natpmpDriver?.carryOut(out) ?? [])
+    } else if let upnp {
+      switch upnp.client.state {
+      case .holdingMapping:
+        upnp.step { c, now in c.deleteMapping(at: now) }
+      case .running:
+        // AddPortMapping (or its renewal) is in flight: delete once it settles (bounded by
+        // the exchange's timeout).
+        upnpDeleteWhenSettled = true
+      case .idle, .finished:
+        finish()
+      }
     } else {
       finish()
     }
@@ -357,6 +673,10 @@ final class ConnectPortMapping {
     phase = .done
     waitTimer?.cancel()
     waitTimer = nil
+    udpTimer?.cancel()
+    udpTimer = nil
+    upnpRenewTimer?.cancel()
+    upnpRenewTimer = nil
     driver?.stop()
     natpmpDriver?.stop()
     driver = nil
@@ -365,6 +685,9 @@ final class ConnectPortMapping {
     natpmp = nil
     socket?.close()
     socket = nil
+    closeSSDP()
+    upnp?.stop()
+    upnp = nil
     let done = granted
     granted = nil
     done?(nil, nil)
@@ -389,6 +712,9 @@ extension ConnectReport.PortMapping {
     }
     if deleted { parts.append("deleted") }
     if let error { parts.append(error) }
+    if let d = doubleNAT, d.detected == true || d.likely == true {
+      parts.append(d.detected == true ? "a NAT above the router" : "likely a NAT above the router")
+    }
     return parts.isEmpty ? "none" : parts.joined(separator: ", ")
   }
 }

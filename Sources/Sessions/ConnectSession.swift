@@ -429,6 +429,8 @@ public final class ConnectSession {
   private var keepAlive: ConnectSession?
   /// The router's port mapping, once asked for.
   private var mapping: ConnectPortMapping?
+  /// Opens UPnP IGD's TCP connections for the port mapping.
+  private let rawStreamConnector: RawStreamConnector?
   /// Whether close() waits for the mapping's deletion.
   private var mappingReleasePending = false
 
@@ -437,14 +439,18 @@ public final class ConnectSession {
   ///   - relays: extra relayed candidates (e.g. simulated TURN), besides `turnServers`.
   ///   - streamConnector: opens TCP connections for TURN servers with transport `tcp`.
   ///   - tlsConnector: opens TLS connections for `turns:` servers (those with `tls` set).
+  ///   - rawStreamConnector: opens the plain TCP connections UPnP IGD's HTTP needs (without
+  ///     one, the port mapping asks PCP and NAT-PMP only).
   ///   - generator: randomness for credentials and transaction IDs (seed it in tests).
   public init(
     runtime: any NetworkRuntime, configuration: ConnectSessionConfiguration,
     relays: [RelayChannelFactory] = [], streamConnector: StreamConnector? = nil,
     tlsConnector: ((ConnectTURNServer) -> StreamConnector)? = nil,
+    rawStreamConnector: RawStreamConnector? = nil,
     generator: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
   ) {
     self.runtime = runtime
+    self.rawStreamConnector = rawStreamConnector
     self.configuration = configuration
     self.startedAt = runtime.now
     let iceConfiguration = ICESessionConfiguration(
@@ -714,7 +720,8 @@ public final class ConnectSession {
     _ pm: ConnectPortMappingConfiguration, base: TransportAddress,
     completion: @escaping (TransportAddress?, TransportAddress?) -> Void
   ) {
-    let m = ConnectPortMapping(runtime: runtime, configuration: pm, base: base)
+    let m = ConnectPortMapping(
+      runtime: runtime, configuration: pm, base: base, connector: rawStreamConnector)
     mapping = m
     m.start { [weak self] external, gateway in
       completion(external, gateway)
@@ -722,10 +729,25 @@ public final class ConnectSession {
       self.record(.portMapping(m.report))
       m.onChange = { [weak self] r in
         // Renewals and the deletion come after the verdict too: the report keeps up.
-        self?.report?.local.portMapping = r
-        self?.record(.portMapping(r))
+        guard let self else { return }
+        let r = self.mappingReport(r)
+        self.report?.local.portMapping = r
+        self.record(.portMapping(r))
       }
     }
+  }
+
+  /// The mapping's report with the double-NAT verdict: the router's own address compared with
+  /// the address STUN saw (a server-reflexive candidate other than the mapped one).
+  private func mappingReport(_ r: ConnectReport.PortMapping) -> ConnectReport.PortMapping {
+    var r = r
+    let seen = localDescription?.candidates.first { c in
+      c.kind == .srflx && c.address.ip != nil
+        && !(c.address.ip.map { "\($0)" } == r.externalAddress && c.port == r.externalPort)
+    }?.address.ip
+    // Without an address STUN saw there is nothing to compare: no verdict.
+    r.doubleNAT = seen.flatMap { mapping?.doubleNAT(serverSeen: $0) }
+    return r
   }
 
   private func relayFinished(_ turn: TURNAllocationSession?) {
@@ -918,7 +940,7 @@ public final class ConnectSession {
       local: .init(
         profile: natProfile, candidates: local?.candidates ?? [],
         turn: configuration.turnServers.map(\.transport), relays: relayOutcomes(),
-        portMapping: mapping?.report),
+        portMapping: mapping.map { mappingReport($0.report) }),
       remote: remote.map { ConnectReportBuilder.Side($0) }
         ?? .init(profile: nil, candidates: []))
     let agent = ice.agent

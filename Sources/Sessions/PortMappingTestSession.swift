@@ -177,6 +177,7 @@ public final class PortMappingTestSession {
     guard !remaining.isEmpty else { return complete() }
     let method = remaining.removeFirst()
     report.protocol = method
+    report.attempted.append(method)
     switch method {
     case .pcp: startPCP(gateway: gateway)
     case .natPMP: startNATPMP(gateway: gateway)
@@ -262,12 +263,17 @@ public final class PortMappingTestSession {
           report.error = failure.description
           complete()
         } else {
+          if case .result(let code, _) = failure.reason {
+            report.refusals.append(PortMappingRefusal(pcp: code))
+          }
           failedToMap(failure.description)
         }
       case .versionNotSupported(let v):
         if phase == .deleting {
           complete()
         } else {
+          // Not a refusal: the router does not speak this PCP at all.
+          report.attempted.removeAll { $0 == .pcp }
           failedToMap("the gateway speaks PCP version \(v), not version 2")
         }
       default:
@@ -324,6 +330,9 @@ public final class PortMappingTestSession {
           report.error = failure.description
           complete()
         } else {
+          if case .result(let code) = failure.reason {
+            report.refusals.append(PortMappingRefusal(natPMP: code))
+          }
           failedToMap(failure.description)
         }
       default:
@@ -391,6 +400,11 @@ public final class PortMappingTestSession {
         report.error = failure.description
         complete()
       } else if phase == .mapping {
+        if failure.step == .addPortMapping || failure.step == .addAnyPortMapping,
+          let code = failure.errorCode
+        {
+          report.refusals.append(PortMappingRefusal(upnp: code))
+        }
         failedToMap(failure.description)
       }
     default:

@@ -58,12 +58,15 @@ struct ConnectCommand: ParsableCommand {
       Port mapping (unless --no-port-mapping): while gathering, natscope asks the default \
       gateway for a mapping of the host candidate's UDP port: a PCP MAP request (RFC 6887) \
       to port 5351, or a NAT-PMP mapping request (RFC 6886) when the router answers PCP with \
-      "unsupported version"; lifetime 120 s, the same external port suggested. It waits at \
-      most 1 s (an ICMP port unreachable ends the attempt at once). A granted mapping is \
-      offered as a server-reflexive candidate with the router's external address, renewed \
-      at half its lifetime while the session lives (also while waiting for the person), and \
-      deleted (lifetime 0) when natscope exits, on Ctrl-C and SIGTERM too. JSON: \
-      local.portMapping.
+      "unsupported version"; lifetime 120 s, the same external port suggested. At the same \
+      time an SSDP search for a UPnP IGD device goes to 239.255.255.250:1900 and to the \
+      gateway's port 1900; when PCP and NAT-PMP grant nothing, that device is asked over \
+      HTTP (AddPortMapping, lease 120 s, or a permanent lease when it takes only those). It \
+      waits at most 1 s in all (ICMP port unreachable from both ports ends the attempt at \
+      once). A granted mapping is offered as a server-reflexive candidate with the router's \
+      external address, renewed at half its lifetime while the session lives (also while \
+      waiting for the person), and deleted (lifetime 0, or DeletePortMapping) when natscope \
+      exits, on Ctrl-C and SIGTERM too. JSON: local.portMapping.
 
       Exit status: 0 connected, 1 usage error or unreadable token, 2 no path worked; 130 or \
       143 when interrupted by SIGINT (Ctrl-C) or SIGTERM outside the console (quitting the \
@@ -117,7 +120,7 @@ struct ConnectCommand: ParsableCommand {
 
   @Flag(
     help:
-      "Do not ask the router for a port mapping (by default a PCP, else NAT-PMP, mapping of the host candidate's UDP port, deleted on exit)."
+      "Do not ask the router for a port mapping (by default a PCP, else NAT-PMP, else UPnP IGD, mapping of the host candidate's UDP port, deleted on exit)."
   )
   var noPortMapping = false
 
@@ -332,7 +335,8 @@ struct ConnectCommand: ParsableCommand {
           return runtime.tlsStreamConnector(
             TLSClientSettings(
               serverName: tls.serverName, caFile: tls.caFile, insecure: tls.insecure))
-        })
+        },
+        rawStreamConnector: runtime.rawStreamConnector())
     }
   }
 

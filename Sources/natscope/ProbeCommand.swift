@@ -39,7 +39,9 @@ struct ProbeCommand: ParsableCommand {
       RESPONSE-PORT) to answer from its other address and port to the mapped external port: if \
       the answer arrives, peers get in through the mapping. Then it deletes the mapping \
       (lifetime 0, or DeletePortMapping), also on Ctrl-C or SIGTERM. The report lists every \
-      request sent to the router.
+      request sent to the router. When the router claims the address servers see but every \
+      protocol refused the mapping as a router that cannot forward from its internet side \
+      does (PCP 7, 8, 11; NAT-PMP 3, 4; UPnP 501), a NAT above it is reported as likely.
 
       Given only stuns:host[:port] servers (STUN over TLS on TCP, port 5349), natscope checks \
       that each answers a Binding request over TLS (certificate verified against the system's \
@@ -193,7 +195,7 @@ struct ProbeCommand: ParsableCommand {
     var interrupted: Int32?
     if portMapping, askPortMapping, let pm = report.portMapping {
       let (test, signal) = testMapping(runtime, report: report, portMapping: pm)
-      report.portMapping?.testMapping = test
+      report.attach(testMapping: test)
       interrupted = signal
     }
     if json {

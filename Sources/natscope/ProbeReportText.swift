@@ -78,7 +78,10 @@ struct ProbeReportText {
         }
       }
       if let d = r.doubleNAT {
-        row("double NAT", d.detected.map { $0 ? "yes" : "none seen" } ?? "unknown", d.reason)
+        row(
+          "double NAT",
+          d.detected.map { $0 ? "yes" : "none seen" } ?? (d.likely == true ? "likely" : "unknown"),
+          d.reason)
       }
       if let t = pm.testMapping {
         let status: String

@@ -290,6 +290,67 @@ private let mapping = UPnPPortMappingRequest(
     #expect(igd.events.contains(.deleted(externalPort: 4000)))
     #expect(igd.client.state == .finished)
   }
+
+  @Test func renewsWithAddPortMappingAgainAndKeepsTheMappingWhenARenewalFails() throws {
+    var igd = ScriptedIGD(
+      .init(mapping: mapping, deleteAfterMapping: false, requestTimeout: .seconds(2)),
+      replies: [
+        "GET": [UPnPFixture.http(200, "OK", UPnPFixture.rootDesc)],
+        "GetExternalIPAddress": [
+          reply("GetExternalIPAddress", [("NewExternalIPAddress", "203.0.113.7")])
+        ],
+        "AddPortMapping": [
+          reply("AddPortMapping"), reply("AddPortMapping"), fault(501, "ActionFailed"),
+        ],
+        "DeletePortMapping": [reply("DeletePortMapping")],
+      ])
+    igd.run()
+    #expect(igd.client.state == .holdingMapping)
+    // The first renewal: the same AddPortMapping again, answered: mapped again, still held.
+    igd.events.removeAll()
+    igd.run(igd.client.renewMapping(at: igd.now))
+    #expect(igd.events == [.mapped(externalPort: 4000, leaseDuration: 3600, step: .addPortMapping)])
+    #expect(igd.client.state == .holdingMapping)
+    let renewals = igd.requests.filter { $0.key == "AddPortMapping" }
+    #expect(renewals.count == 2)
+    #expect(renewals.last?.text.contains("<NewExternalPort>4000</NewExternalPort>") == true)
+    // A failed renewal reports the fault but leaves the mapping held, so it can be deleted.
+    igd.events.removeAll()
+    igd.run(igd.client.renewMapping(at: igd.now))
+    let failure = try #require(
+      igd.events.compactMap { e -> UPnPIGDFailure? in
+        if case .failed(let f) = e { return f }
+        return nil
+      }.first)
+    #expect(failure.errorCode == UPnPErrorCode(rawValue: 501))
+    #expect(!igd.events.contains { if case .finished = $0 { true } else { false } })
+    #expect(igd.client.state == .holdingMapping)
+    igd.run(igd.client.deleteMapping(at: igd.now))
+    #expect(igd.events.contains(.deleted(externalPort: 4000)))
+    #expect(igd.client.state == .finished)
+  }
+
+  @Test func aRenewalThatTimesOutStillHoldsTheMapping() {
+    var igd = ScriptedIGD(
+      .init(mapping: mapping, deleteAfterMapping: false, requestTimeout: .seconds(2)),
+      replies: [
+        "GET": [UPnPFixture.http(200, "OK", UPnPFixture.rootDesc)],
+        "GetExternalIPAddress": [
+          reply("GetExternalIPAddress", [("NewExternalIPAddress", "203.0.113.7")])
+        ],
+        "AddPortMapping": [reply("AddPortMapping")],
+      ])
+    igd.run()
+    let before = igd.now
+    igd.events.removeAll()
+    igd.run(igd.client.renewMapping(at: igd.now))
+    #expect(igd.now == before + .seconds(2))
+    #expect(igd.events.count == 1)
+    #expect(igd.client.state == .holdingMapping)
+    // Renewing is only possible while a mapping is held.
+    var idle = UPnPIGDClient(location: UPnPFixture.location)
+    #expect(idle.renewMapping(at: .zero).isEmpty)
+  }
 }
 
 @Suite struct PortMappingResultTests {

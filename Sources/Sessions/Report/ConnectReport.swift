@@ -254,6 +254,11 @@ public struct ConnectReport: Codable, Sendable, Hashable {
     public var deleted: Bool
     /// Why there is no mapping (or why it was lost or not deleted); nil when all went well.
     public var error: String?
+    /// Each protocol's answer refusing the mapping, with its code; nil when none refused.
+    public var refusals: [PortMappingRefusal]? = nil
+    /// Whether there is a NAT above the router: its own address compared with the address
+    /// STUN saw, and its refusals weighed; nil when the router claimed no address.
+    public var doubleNAT: DoubleNATVerdict? = nil
 
     public init(
       protocol: String? = nil, gateway: String? = nil, externalAddress: String? = nil,
@@ -283,6 +288,8 @@ public struct ConnectReport: Codable, Sendable, Hashable {
       try c.encode(renewals, forKey: .renewals)
       try c.encode(deleted, forKey: .deleted)
       try c.encode(error, forKey: .error)
+      try c.encodeIfPresent(refusals, forKey: .refusals)
+      try c.encodeIfPresent(doubleNAT, forKey: .doubleNAT)
     }
   }
 

@@ -8,7 +8,9 @@ import STUN
 /// asked), `gateway`, `internalAddress`, `internalPort`, `requestedLifetime`, `created`,
 /// `externalAddress`, `externalPort`, `lifetime`, `verified` (true, false, or null when it could
 /// not be tested), `verification` (the sentence saying how), `deleted`, `sent` (each request to
-/// the router, one sentence each), `error`; absent values are left out.
+/// the router, one sentence each), `error`, `refusals` (each protocol's answer refusing the
+/// mapping, with its code: ``PortMappingRefusal``; absent when none refused); absent values are
+/// left out.
 public struct PortMappingTestReport: Sendable, Hashable, Codable {
   /// The protocol used; nil when none could be asked.
   public var `protocol`: PortMappingResult.Method?
@@ -39,6 +41,10 @@ public struct PortMappingTestReport: Sendable, Hashable, Codable {
   public var sent: [String]
   /// What went wrong, as one sentence; nil when nothing did.
   public var error: String?
+  /// The protocols asked for the mapping, in order (not in JSON: `sent` says so in words).
+  public var attempted: [PortMappingResult.Method] = []
+  /// Each protocol's answer refusing the mapping, in order.
+  public var refusals: [PortMappingRefusal] = []
 
   public init(
     protocol: PortMappingResult.Method? = nil, gateway: TransportAddress? = nil,
@@ -66,6 +72,7 @@ public struct PortMappingTestReport: Sendable, Hashable, Codable {
   private enum CodingKeys: String, CodingKey {
     case `protocol`, gateway, internalAddress, internalPort, requestedLifetime, created
     case externalAddress, externalPort, lifetime, verified, verification, deleted, sent, error
+    case refusals
   }
 
   public init(from decoder: any Decoder) throws {
@@ -85,6 +92,8 @@ public struct PortMappingTestReport: Sendable, Hashable, Codable {
       deleted: try c.decode(Bool.self, forKey: .deleted),
       sent: try c.decodeIfPresent([String].self, forKey: .sent) ?? [],
       error: try c.decodeIfPresent(String.self, forKey: .error))
+    refusals = try c.decodeIfPresent([PortMappingRefusal].self, forKey: .refusals) ?? []
+    attempted = refusals.map(\.protocol)
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -104,6 +113,7 @@ public struct PortMappingTestReport: Sendable, Hashable, Codable {
     try c.encode(deleted, forKey: .deleted)
     try c.encode(sent, forKey: .sent)
     try c.encodeIfPresent(error, forKey: .error)
+    if !refusals.isEmpty { try c.encode(refusals, forKey: .refusals) }
   }
 
   /// One line for reports, for example `PCP: UDP 192.168.1.10:40000 → 203.0.113.7:40000 for

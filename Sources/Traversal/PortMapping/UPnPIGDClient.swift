@@ -172,6 +172,8 @@ public struct UPnPIGDClient: Sendable {
   private var firstRTT: Duration?
   private var anyAnswer = false
   private var firstError: String?
+  /// A renewal (AddPortMapping again) is in flight: its failure leaves the mapping held.
+  private var renewing = false
 
   /// A client for the device whose description is at `location`.
   public init(location: HTTPURL, configuration: Configuration = Configuration()) {
@@ -263,6 +265,22 @@ public struct UPnPIGDClient: Sendable {
     return finish(
       [.close(id: ex.id)]
         + stepFailed(ex, reason: "no complete HTTP response within \(Self.format(seconds)) s"))
+  }
+
+  /// Renews the mapping held (when `deleteAfterMapping` was false): sends AddPortMapping again
+  /// for the same external port, internal client and lease, which a device takes as a refresh
+  /// of its own entry. Success reports `.mapped` again; a failure reports `.failed` and leaves
+  /// the client holding the mapping (it lives until its lease ends), so ``deleteMapping(at:)``
+  /// can still remove it. Nothing happens unless a mapping is held.
+  public mutating func renewMapping(at now: Instant) -> [UPnPIGDClientOutput] {
+    guard state == .holdingMapping, let port = mappedExternalPort, var m = mappingRequest,
+      let service, let url = service.controlURL
+    else { return finish([]) }
+    m.externalPort = port
+    mappingRequest = m
+    renewing = true
+    let out = begin(.addPortMapping, url: url, action: .addPortMapping(m), at: now)
+    return finish(out)
   }
 
   /// Deletes the mapping now, when `deleteAfterMapping` was false and a mapping is held.
@@ -385,6 +403,7 @@ public struct UPnPIGDClient: Sendable {
           }
           port = reserved
         }
+        renewing = false
         mappedExternalPort = port
         leaseDuration = m.leaseDuration
         var out: [UPnPIGDClientOutput] = [
@@ -435,7 +454,7 @@ public struct UPnPIGDClient: Sendable {
     case .success(let args):
       return .success(args)
     case .fault(let fault):
-      if retryable, let code = fault.errorCode, var m = mappingRequest {
+      if retryable, !renewing, let code = fault.errorCode, var m = mappingRequest {
         if code == .onlyPermanentLeasesSupported, !triedPermanent, m.leaseDuration != 0 {
           triedPermanent = true
           m.leaseDuration = 0
@@ -460,7 +479,16 @@ public struct UPnPIGDClient: Sendable {
   private mutating func stepFailed(_ ex: Exchange, reason: String, code: UPnPErrorCode? = nil)
     -> [UPnPIGDClientOutput]
   {
-    finishRun(failure: UPnPIGDFailure(step: ex.step, url: ex.url, reason: reason, errorCode: code))
+    if renewing {
+      // The mapping made before still stands until its lease ends: keep holding it.
+      renewing = false
+      exchange = nil
+      state = .holdingMapping
+      let failure = UPnPIGDFailure(step: ex.step, url: ex.url, reason: reason, errorCode: code)
+      return [.event(.failed(failure))]
+    }
+    return finishRun(
+      failure: UPnPIGDFailure(step: ex.step, url: ex.url, reason: reason, errorCode: code))
   }
 
   private mutating func finishRun(failure: UPnPIGDFailure?) -> [UPnPIGDClientOutput] {
