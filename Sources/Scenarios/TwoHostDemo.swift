@@ -229,6 +229,8 @@ public final class TwoHostDemo {
           // As `natscope connect` does by default: a mapping on the host's default gateway.
           portMapping: configuration.portMapping ? ConnectPortMappingConfiguration() : nil),
         streamConnector: overTCP ? relay?.streamConnector(for: host(side)) : nil,
+        // UPnP IGD's HTTP to the router, over the simulated TCP.
+        rawStreamConnector: host(side).rawStreamConnector(),
         generator: SeededGenerator(seed: configuration.seed &* 2 &+ (side == .a ? 1 : 2)))
     }
     let a = session(.a)
