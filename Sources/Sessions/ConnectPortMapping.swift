@@ -302,6 +302,12 @@ final class ConnectPortMapping {
     udpFailure = reason
     udpTimer?.cancel()
     udpTimer = nil
+    closeDatagramProtocols()
+    tryUPnP()
+  }
+
+  /// Stops the PCP and NAT-PMP clients and closes their socket.
+  private func closeDatagramProtocols() {
     driver?.stop()
     natpmpDriver?.stop()
     driver = nil
@@ -310,7 +316,6 @@ final class ConnectPortMapping {
     natpmp = nil
     socket?.close()
     socket = nil
-    tryUPnP()
   }
 
   // MARK: UPnP IGD
@@ -677,14 +682,7 @@ final class ConnectPortMapping {
     udpTimer = nil
     upnpRenewTimer?.cancel()
     upnpRenewTimer = nil
-    driver?.stop()
-    natpmpDriver?.stop()
-    driver = nil
-    natpmpDriver = nil
-    pcp = nil
-    natpmp = nil
-    socket?.close()
-    socket = nil
+    closeDatagramProtocols()
     closeSSDP()
     upnp?.stop()
     upnp = nil
