@@ -160,6 +160,22 @@ struct LabPortMappingTests {
     return try connectPair(lab)
   }
 
+  /// After a run that mapped through miniupnpd: the router holds no mapping (its chains are
+  /// empty), and the control, `--no-port-mapping` between the two symmetric NATs with no relay,
+  /// does not connect.
+  func expectNoMappingLeftAndNoConnectionWithout(_ lab: Lab) throws {
+    for (table, chain) in [
+      ("nat", "MINIUPNPD"), ("nat", "MINIUPNPD-POSTROUTING"), ("filter", "MINIUPNPD"),
+    ] {
+      let rules = try lab.exec("nat-a", ["iptables-legacy", "-t", table, "-S", chain])
+      #expect(!rules.output.contains("-A \(chain)"), Comment(rawValue: rules.output))
+    }
+    let (c, _, sc, _) = try connectPair(lab, extra: ["--no-port-mapping"])
+    let off = try #require(c.json, Comment(rawValue: c.stdout + c.stderr))
+    #expect(sc == 2 && off["state"] as? String == "failed", Comment(rawValue: c.stdout))
+    #expect(off.path("local.portMapping") == nil)
+  }
+
   /// A symmetric NAT with miniupnpd against a symmetric NAT without: STUN only, they connect
   /// through the PCP mapping natscope makes (deleted at the end), and not without it.
   @Test func connectThroughTwoSymmetricNATsUsesThePCPMappingAndDeletesIt() throws {
@@ -197,30 +213,21 @@ struct LabPortMappingTests {
     // ... so gathering did not wait out the 1 s the router is given.
     let gathered = b.json?.path("timings.gatheringMs") as? Double
     #expect(gathered.map { $0 < 900 } == true, note)
-    for (table, chain) in [
-      ("nat", "MINIUPNPD"), ("nat", "MINIUPNPD-POSTROUTING"), ("filter", "MINIUPNPD"),
-    ] {
-      let rules = try lab.exec("nat-a", ["iptables-legacy", "-t", table, "-S", chain])
-      #expect(!rules.output.contains("-A \(chain)"), Comment(rawValue: rules.output))
-    }
-
-    // The control: without the mapping, two symmetric NATs and no relay do not connect.
-    let (c, _, sc, _) = try connectPair(lab, extra: ["--no-port-mapping"])
-    let off = try #require(c.json, Comment(rawValue: c.stdout + c.stderr))
-    #expect(sc == 2 && off["state"] as? String == "failed", Comment(rawValue: c.stdout))
-    #expect(off.path("local.portMapping") == nil)
+    try expectNoMappingLeftAndNoConnectionWithout(lab)
   }
 
-  /// SIGTERM while the offerer waits for the answer: the mapping it holds on miniupnpd is
-  /// deleted before natscope exits with 143.
-  @Test func sigtermWhileWaitingDeletesTheConnectMappingFirst() throws {
+  /// SIGTERM while the offerer waits for the answer: the mapping it holds on miniupnpd (PCP, or
+  /// with NAT-PMP and PCP off, UPnP IGD's DeletePortMapping) is deleted before natscope exits
+  /// with 143.
+  @Test(arguments: [true, false])
+  func sigtermWhileWaitingDeletesTheConnectMappingFirst(pcp: Bool) throws {
     let lab = try Lab(a: "apdm-apdf")
     defer {
       lab.down()
       LabPortMapping.removeFiles(lab)
     }
     try lab.startNatscopeServer()
-    try LabPortMapping.startMiniupnpd(lab)
+    try LabPortMapping.startMiniupnpd(lab, natpmp: pcp)
     let fifos = try FIFOPair()
     let a = try Spawned(
       [
@@ -293,54 +300,7 @@ struct LabPortMappingTests {
     #expect(berror.contains("ICMP port unreachable (no UPnP IGD on the router)"), note)
     let gatheredB = b.json?.path("timings.gatheringMs") as? Double
     #expect(gatheredB.map { $0 < 900 } == true, note)
-    for (table, chain) in [
-      ("nat", "MINIUPNPD"), ("nat", "MINIUPNPD-POSTROUTING"), ("filter", "MINIUPNPD"),
-    ] {
-      let rules = try lab.exec("nat-a", ["iptables-legacy", "-t", table, "-S", chain])
-      #expect(!rules.output.contains("-A \(chain)"), Comment(rawValue: rules.output))
-    }
-
-    // The control: without the mapping, two symmetric NATs and no relay do not connect.
-    let (c, _, sc, _) = try connectPair(lab, extra: ["--no-port-mapping"])
-    let off = try #require(c.json, Comment(rawValue: c.stdout + c.stderr))
-    #expect(sc == 2 && off["state"] as? String == "failed", Comment(rawValue: c.stdout))
-    #expect(off.path("local.portMapping") == nil)
-  }
-
-  /// SIGTERM while the offerer waits for the answer: the UPnP IGD mapping it holds is removed
-  /// with DeletePortMapping before natscope exits with 143.
-  @Test func sigtermWhileWaitingDeletesTheUPnPIGDMappingFirst() throws {
-    let lab = try Lab(a: "apdm-apdf")
-    defer {
-      lab.down()
-      LabPortMapping.removeFiles(lab)
-    }
-    try lab.startNatscopeServer()
-    try LabPortMapping.startMiniupnpd(lab, natpmp: false)
-    let fifos = try FIFOPair()
-    let a = try Spawned(
-      [
-        Lab.script, "exec", lab.prefix, "client-a", "--", Binary.url.path, "connect", "--json",
-        "--sdp", "--token-in", fifos.answer, "--token-out", fifos.offer, "--stun",
-        "stun:\(lab["SERVER_PRIMARY"]):\(lab["STUN_PORT"])",
-      ], name: "offer")
-    func mapped() throws -> Bool {
-      let rules = try lab.exec("nat-a", ["iptables-legacy", "-t", "nat", "-S", "MINIUPNPD"])
-      return rules.output.contains("-A MINIUPNPD")
-    }
-    var held = false
-    for _ in 0..<100 {
-      if try mapped() {
-        held = true
-        break
-      }
-      usleep(100_000)
-    }
-    #expect(held, "the mapping appeared on the router within 10 s")
-    kill(a.pid, SIGTERM)
-    let status = a.wait(timeout: 15)
-    #expect(status == 143, Comment(rawValue: a.stdout + a.stderr))
-    #expect(try !mapped(), "the mapping was deleted before natscope exited")
+    try expectNoMappingLeftAndNoConnectionWithout(lab)
   }
 
   /// A real double NAT: miniupnpd on the home router `nat-a`, which sits behind a carrier NAT
