@@ -38,4 +38,15 @@ import Traversal
     #expect(lines.contains("host B (symmetric) asked its router: no port mapping"))
     #expect(!lines.contains { $0.hasPrefix("host B (symmetric): double NAT") })
   }
+
+  /// A probe with no UDP answer is logged as what is known then (no answer: blocked, or every
+  /// request lost), not as a verdict the report may later correct.
+  @Test func aProbeWithoutUDPAnswersIsLoggedAsNoAnswer() throws {
+    let lines = try Self.logLines(a: "udp-blocked", b: "symmetric")
+    #expect(
+      lines.contains(
+        "host A (udp-blocked) probed its NAT: no answer over UDP (UDP blocked, or every request lost)"
+      ), Comment(rawValue: lines.joined(separator: "\n")))
+    #expect(!lines.contains { $0.hasPrefix("host B (symmetric) probed its NAT: no answer") })
+  }
 }

@@ -209,6 +209,27 @@ import Testing
     #expect(legacy.filter { $0 == "UDP Blocked" }.count == 1)
   }
 
+  /// The matrix asks each host's router as probe does: only the cgnat site's home router answers
+  /// port mapping, with its carrier-side address, so only its row says double NAT, in the text
+  /// and in its JSON report; the sites whose routers offer nothing say none.
+  @Test func demoMatrixShowsTheNATAboveTheCGNATRouter() throws {
+    let r = try Binary.run(["demo", "--json"])
+    #expect(r.status == 0, Comment(rawValue: r.stderr))
+    let sites = try #require(try json(r.stdout)["sites"] as? [[String: Any]])
+    for site in sites {
+      let report = try #require(site["report"] as? [String: Any])
+      let detected = (report["doubleNAT"] as? [String: Any])?["detected"] as? Bool
+      let preset = site["preset"] as? String
+      #expect((detected == true) == (preset == "cgnat"), "\(preset ?? "?"): \(detected as Any)")
+    }
+    let text = try Binary.run(["demo"])
+    #expect(
+      text.stdout.contains(
+        "cgnat: double NAT (the router's own address 100.64.0.2, servers see 198.51.100.6)"),
+      Comment(rawValue: text.stdout))
+    #expect(text.stdout.components(separatedBy: "double NAT").count == 2)
+  }
+
   /// `serve --port 0` binds a free port and says which (not "port 0").
   @Test func servePortZeroNamesTheBoundPort() throws {
     let process = Process()
