@@ -15,9 +15,11 @@ struct DemoCommand: ParsableCommand {
       Builds a simulated internet with natscope's own RFC 5780 STUN server on two public \
       addresses (203.0.113.10 and .11) and one host behind each NAT preset: \
       \(DemoCommand.presetNames.joined(separator: ", ")). Each host runs the same probe as \
-      `natscope probe`, with real STUN packets through the simulated NATs, and the table shows \
-      what each probe found. A second table predicts, from the measured behaviours, which pairs \
-      of hosts could connect through their NATs.
+      `natscope probe`, with real STUN packets through the simulated NATs, and asks its router \
+      about port mapping as probe does; the table shows what each probe found, and a line under \
+      it where a router's own address shows a NAT above it (cgnat's home router). A second table \
+      predicts, from the measured behaviours, which pairs of hosts could connect through their \
+      NATs.
 
       The run is deterministic for a given --seed.
 
