@@ -20,7 +20,8 @@ let package = Package(
   targets: [
     // The layers, bottom to top (each arrow is a dependency the compiler enforces):
     //   STUN (wire codec) <- Traversal (sans-IO machines) <- Runtime (the runtime interface)
-    //   <- Sessions (sessions, report builder) <- Console / Scenarios <- natscope (CLI).
+    //   <- Report (findings from evidence, renderers) <- Sessions (sessions record evidence)
+    //   <- Console / Scenarios <- natscope (CLI).
     //   Network and Simulation implement Runtime; Traversal never sees a runtime, and the
     //   fronts (Console, CLI) see sessions only through their events and commands.
     // Wire format: addresses, STUN messages and attributes, integrity, ChannelData, demux.
@@ -37,12 +38,17 @@ let package = Package(
       name: "Runtime",
       dependencies: ["STUN", "Traversal", .product(name: "Logging", package: "swift-log")],
       swiftSettings: strict),
-    // Sessions that drive machines over a runtime, and the report builder: one home for every
-    // sentence a report says.
+    // Findings from evidence and the reports built from them, with their text and JSON
+    // renderers: the one home for every sentence natscope says about what happened on the
+    // network. Pure values: no runtime, no sockets, no clock.
+    .target(
+      name: "Report", dependencies: ["STUN", "Traversal", "Runtime"], swiftSettings: strict),
+    // Sessions that drive machines over a runtime and record evidence, which they hand to
+    // Report.
     .target(
       name: "Sessions",
       dependencies: [
-        "STUN", "Traversal", "Runtime", .product(name: "Logging", package: "swift-log"),
+        "STUN", "Traversal", "Runtime", "Report", .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strict),
     // The real runtime and the one module that opens sockets (SwiftNIO).
@@ -61,20 +67,20 @@ let package = Package(
     // Simulated labs and demo scenarios built on the simulated network and the sessions.
     .target(
       name: "Scenarios",
-      dependencies: ["STUN", "Traversal", "Runtime", "Simulation", "Sessions"],
+      dependencies: ["STUN", "Traversal", "Runtime", "Simulation", "Sessions", "Report"],
       swiftSettings: strict),
     .systemLibrary(
       name: "CNcursesw", path: "Sources/CNcursesw",
       providers: [.apt(["libncurses-dev"])]),
     // Terminal front: cell grid, model/update/view, ncurses blit. Only module importing CNcursesw.
     .target(
-      name: "Console", dependencies: ["CNcursesw", "Sessions", "Traversal", "STUN"],
+      name: "Console", dependencies: ["CNcursesw", "Sessions", "Report", "Traversal", "STUN"],
       swiftSettings: strict),
     .executableTarget(
       name: "natscope",
       dependencies: [
-        "STUN", "Traversal", "Runtime", "Sessions", "Network", "Simulation", "Scenarios",
-        "Console",
+        "STUN", "Traversal", "Runtime", "Report", "Sessions", "Network", "Simulation",
+        "Scenarios", "Console",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -91,31 +97,37 @@ let package = Package(
       swiftSettings: strict),
     // Fixtures shared by the test targets (signalling descriptions, browser SDP).
     .target(
-      name: "TestSupport", dependencies: ["Traversal", "STUN"], path: "Tests/TestSupport",
+      name: "TestSupport", dependencies: ["Report", "Traversal", "STUN"], path: "Tests/TestSupport",
       swiftSettings: strict),
     .testTarget(
       name: "TraversalTests", dependencies: ["Traversal", "STUN", "TestSupport"],
       swiftSettings: strict),
     // The report builder and text (pure values), without a runtime.
     .testTarget(
-      name: "SessionsTests", dependencies: ["Sessions", "Traversal", "STUN", "TestSupport"],
+      name: "SessionsTests",
+      dependencies: ["Sessions", "Report", "Traversal", "STUN", "TestSupport"],
       swiftSettings: strict),
     .testTarget(
       name: "NetworkTests",
-      dependencies: ["Network", "Runtime", "Sessions", "Traversal", "STUN"],
+      dependencies: ["Network", "Runtime", "Sessions", "Report", "Traversal", "STUN"],
       swiftSettings: strict),
     // The simulated network, and every session and scenario on it.
     .testTarget(
       name: "SimulationTests",
-      dependencies: ["Simulation", "Scenarios", "Sessions", "Runtime", "Traversal", "STUN"],
+      dependencies: [
+        "Simulation", "Scenarios", "Sessions", "Report", "Runtime", "Traversal", "STUN",
+      ],
       swiftSettings: strict),
     // Golden frames, update() tests and an end-to-end run under tmux.
     .testTarget(
       name: "ConsoleTests",
       dependencies: [
-        "Console", "Sessions", "Runtime", "Traversal", "STUN", "Simulation", "Scenarios",
+        "Console", "Sessions", "Report", "Runtime", "Traversal", "STUN", "Simulation",
+        "Scenarios",
       ],
       exclude: ["Snapshots"], swiftSettings: strict),
-    .testTarget(name: "NatscopeCLITests", dependencies: ["natscope"], swiftSettings: strict),
+    .testTarget(
+      name: "NatscopeCLITests", dependencies: ["natscope", "Report", "TestSupport"],
+      swiftSettings: strict),
   ]
 )

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import Network
+import Report
 import Runtime
 import STUN
 import Sessions

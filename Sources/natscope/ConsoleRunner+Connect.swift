@@ -1,5 +1,6 @@
 import Console
 import Network
+import Report
 import Sessions
 import Traversal
 

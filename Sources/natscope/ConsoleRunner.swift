@@ -3,6 +3,7 @@ import Console
 import Foundation
 import Logging
 import Network
+import Report
 import Runtime
 import STUN
 import Scenarios

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Report
 import STUN
 import Scenarios
 import Sessions

@@ -1,5 +1,6 @@
 import Console
 import Foundation
+import Report
 import Scenarios
 import Sessions
 import Simulation

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import Report
 import Runtime
 import Sessions
 

@@ -1,3 +1,4 @@
+import Report
 import Sessions
 
 #if canImport(FoundationEssentials)

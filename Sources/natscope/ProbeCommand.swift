@@ -2,6 +2,7 @@ import ArgumentParser
 import Console
 import Foundation
 import Network
+import Report
 import STUN
 import Sessions
 import Traversal

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Network
+import Report
 import STUN
 import Sessions
 

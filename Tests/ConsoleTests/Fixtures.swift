@@ -1,4 +1,5 @@
 import Console
+import Report
 import Runtime
 import STUN
 import Scenarios

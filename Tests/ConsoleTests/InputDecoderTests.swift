@@ -1,4 +1,5 @@
 import Console
+import Report
 import Sessions
 import Testing
 

@@ -1,5 +1,6 @@
 import Console
 import Foundation
+import Report
 import Sessions
 import Testing
 import Traversal

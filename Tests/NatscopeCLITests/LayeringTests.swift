@@ -10,11 +10,12 @@ import Testing
     "STUN": [],
     "Traversal": ["STUN"],
     "Runtime": ["STUN", "Traversal"],
-    "Sessions": ["STUN", "Traversal", "Runtime"],
+    "Report": ["STUN", "Traversal", "Runtime"],
+    "Sessions": ["STUN", "Traversal", "Runtime", "Report"],
     "Network": ["STUN", "Traversal", "Runtime"],
     "Simulation": ["STUN", "Traversal", "Runtime"],
-    "Scenarios": ["STUN", "Traversal", "Runtime", "Simulation", "Sessions"],
-    "Console": ["STUN", "Traversal", "Sessions", "CNcursesw"],
+    "Scenarios": ["STUN", "Traversal", "Runtime", "Simulation", "Sessions", "Report"],
+    "Console": ["STUN", "Traversal", "Sessions", "Report", "CNcursesw"],
   ]
 
   /// The project dependencies of every `.target(name: …)` in Package.swift (quoted names in

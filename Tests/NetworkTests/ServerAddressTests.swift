@@ -1,4 +1,5 @@
 import Network
+import Report
 import STUN
 import Sessions
 import Testing

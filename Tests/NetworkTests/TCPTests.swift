@@ -1,4 +1,5 @@
 import Network
+import Report
 import Runtime
 import STUN
 import Sessions

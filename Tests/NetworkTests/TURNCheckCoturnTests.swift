@@ -1,5 +1,6 @@
 import Foundation
 import Network
+import Report
 import STUN
 import Sessions
 import Testing

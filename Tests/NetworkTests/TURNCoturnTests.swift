@@ -1,5 +1,6 @@
 import Foundation
 import Network
+import Report
 import Runtime
 import STUN
 import Sessions

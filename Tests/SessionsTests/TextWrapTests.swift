@@ -1,3 +1,4 @@
+import Report
 import Sessions
 import Testing
 import Traversal

@@ -1,3 +1,4 @@
+import Report
 import Sessions
 import Simulation
 import Traversal
