@@ -435,15 +435,12 @@ public struct BehaviorProbe: Sendable {
     let refusals = reachability.compactMap { entry -> Unreachable? in
       if case .unreachable(let u, _)? = steps[entry.step].outcome { u } else { nil }
     }
-    var summaryOverride: String?
     if primary == nil, !refusals.isEmpty {
       // No server answered and at least one destination was reported unreachable.
       let reason = Self.noServerReason(refusals, tried: configuration.servers.count)
       mapping = BehaviorVerdict(nil, reason)
       filtering = BehaviorVerdict(nil, reason)
       hairpinReason = reason
-      summaryOverride =
-        "natscope learned nothing about the NAT: no STUN server answered. Check the server address and port."
     } else if udpBlocked {
       let n = configuration.servers.count
       let reason =
@@ -478,7 +475,9 @@ public struct BehaviorProbe: Sendable {
       localAddress: primaryLocal, mappedAddress: primaryAnswer?.reflexive, mapping: mapping,
       filtering: filtering, hairpinning: hairpin, hairpinningReason: hairpinReason,
       portAllocation: allocation, alg: alg, bindingLifetime: lifetime,
-      legacyType: profile.legacyType.rawValue, summary: summaryOverride ?? profile.summary,
+      // The summary (and, for the fronts, every reason) is worded from the report's findings
+      // (Report's ProbeFindings.apply), which the probe session applies.
+      legacyType: profile.legacyType.rawValue, summary: "",
       durationMs: (now - startedAt).milliseconds, steps: steps, unreachable: refusals)
   }
 
