@@ -90,7 +90,8 @@ import Traversal
     let result = model.run(Self.config)
     let report = try #require(result)
     #expect(report.filtering.behavior == nil)
-    #expect(report.filtering.reason.contains("ignores CHANGE-REQUEST"))
+    // The sentence is the finding's (Report's ProbeFindings), from the same steps.
+    #expect(ProbeFindings.apply(to: report).filtering.reason.contains("ignores CHANGE-REQUEST"))
   }
 
   @Test func sequentialPortAllocation() throws {
