@@ -10,9 +10,11 @@ import Traversal
 public struct TURNCheckReport: Codable, Sendable, Hashable {
   public static let currentSchemaVersion = 1
 
-  /// `works` when every server works, `broken` otherwise.
+  /// `works` when every server authenticates, allocates and relays both ways; `unverified`
+  /// when no server failed a check but relaying was not tested on at least one (its policy
+  /// forbade the peer address); `broken` when any server failed a check.
   public enum Verdict: String, Codable, Sendable, Hashable {
-    case works, broken
+    case works, unverified, broken
   }
 
   public var schemaVersion = TURNCheckReport.currentSchemaVersion
@@ -21,11 +23,19 @@ public struct TURNCheckReport: Codable, Sendable, Hashable {
   public var servers: [TURNServerCheck]
   /// Sentences about how the check was run that weaken what it proves (e.g. `--insecure`).
   public var warnings: [String]
+  /// What the check claims, as findings (``TURNFindings``): each server's rows, problems,
+  /// notes and verdict, then the verdict of the whole check. Every sentence of the text
+  /// report is one of these.
+  public var findings: FindingSet
 
   public init(servers: [TURNServerCheck], warnings: [String] = []) {
     self.servers = servers
     self.warnings = warnings
-    self.verdict = servers.allSatisfy(\.works) && !servers.isEmpty ? .works : .broken
+    let findings = TURNFindings.derive(servers)
+    self.findings = findings
+    self.verdict =
+      findings.contains(.turnVerdictWorks)
+      ? .works : findings.contains(.turnVerdictUnverified) ? .unverified : .broken
   }
 }
 
@@ -58,11 +68,47 @@ public struct TURNCheckProblem: Codable, Sendable, Hashable, CustomStringConvert
   }
 
   public var code: Code
-  public var message: String
+  /// The finding this problem is; its sentence is ``message``.
+  public var finding: Finding
 
-  public init(_ code: Code, _ message: String) {
+  /// The problem's sentence (the finding's).
+  public var message: String { finding.text }
+
+  /// A problem that is `finding` (its code `turn.` and `code`).
+  public init(_ code: Code, _ finding: Finding) {
     self.code = code
-    self.message = message
+    self.finding = finding
+  }
+
+  /// A problem about `subject` with these parameters (worded by ``TURNFindings``).
+  public init(
+    _ code: Code, about subject: FindingSubject, parameters: FindingParameters,
+    evidence: [EvidenceItem] = []
+  ) {
+    self.init(
+      code,
+      Finding(
+        .turnProblem(code), about: subject, .measured, parameters: parameters, evidence: evidence))
+  }
+
+  /// A problem whose sentence another report made (a `stuns:` connection that failed).
+  public init(_ code: Code, _ message: String, about subject: FindingSubject = .network) {
+    self.init(code, about: subject, parameters: ["message": .text(message)])
+  }
+
+  private enum CodingKeys: String, CodingKey { case code, message }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    let code = try c.decode(Code.self, forKey: .code)
+    self.init(code, try c.decode(String.self, forKey: .message))
+  }
+
+  /// JSON: `code` and `message`.
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(code, forKey: .code)
+    try c.encode(message, forKey: .message)
   }
 
   public var description: String { "\(code.rawValue): \(message)" }
@@ -114,10 +160,9 @@ public struct TURNServerCheck: Codable, Sendable, Hashable {
     self.server = server
   }
 
-  /// Reachable, authenticated, allocated and (where the policy allowed it) relayed, with no
-  /// problem.
+  /// Reachable, authenticated, allocated and relayed both ways, with no problem.
   public var works: Bool {
-    problems.isEmpty && authenticated && relayedAddress != nil && (relays == true || peerForbidden)
+    problems.isEmpty && authenticated && relayedAddress != nil && relays == true
   }
 }
 
@@ -143,40 +188,16 @@ public struct RelayMeasurement: Codable, Sendable, Hashable {
   }
 }
 
-/// Sorts what happened to a TURN check into problems: one home for the sentences.
+/// Sorts what happened to a TURN check into problems (findings worded by ``TURNFindings``).
 public enum TURNCheckClassifier {
   /// The problem for an allocation that failed. `reachable` says whether the server had
-  /// answered anything before.
-  public static func allocationProblem(_ failure: TURNFailure, reachable: Bool)
-    -> TURNCheckProblem
-  {
-    let reason = failure.serverReason.map { " (server said: \($0))" } ?? ""
-    switch failure.code {
-    case nil:
-      if failure.explanation.contains(TLSFailurePrefix.certificate) {
-        return TURNCheckProblem(.tlsCertificate, Self.tlsSentence(failure.explanation))
-      }
-      if failure.explanation.contains(TLSFailurePrefix.handshake) {
-        return TURNCheckProblem(.tlsHandshake, Self.tlsSentence(failure.explanation))
-      }
-      if reachable {
-        return TURNCheckProblem(.allocateFailed, failure.explanation)
-      }
-      return TURNCheckProblem(.unreachable, failure.explanation)
-    case 401, 441:
-      return TURNCheckProblem(
-        .unauthorized,
-        "the TURN server rejected the username or password (\(failure.code ?? 0))" + reason
-          + ": check --turn-user and --turn-password, or --turn-secret and the server's realm")
-    case 403:
-      return TURNCheckProblem(.forbidden, failure.explanation + reason)
-    case 486, 508:
-      return TURNCheckProblem(.quota, failure.explanation + reason)
-    case 437:
-      return TURNCheckProblem(.allocationLost, failure.explanation + reason)
-    default:
-      return TURNCheckProblem(.allocateFailed, failure.explanation + reason)
-    }
+  /// answered anything before; `server`, which server it is about (nil: the network).
+  public static func allocationProblem(
+    _ failure: TURNFailure, reachable: Bool, server: TransportAddress? = nil
+  ) -> TURNCheckProblem {
+    let (code, finding) = TURNFindings.allocationFinding(
+      failure, reachable: reachable, about: server.map(FindingSubject.server) ?? .network)
+    return TURNCheckProblem(code, finding)
   }
 
   /// The `external-ip` misconfiguration: a relayed address that peers cannot reach, judged
@@ -186,43 +207,32 @@ public enum TURNCheckClassifier {
   /// not in that same class; private (RFC 1918, 100.64/10, fc00::/7) when the server's
   /// address is public or loopback; and a public relayed address that differs from the
   /// server's public address.
-  public static func unroutableRelay(relayed: TransportAddress, server: TransportAddress)
-    -> TURNCheckProblem?
-  {
+  public static func unroutableRelay(
+    relayed: TransportAddress, server: TransportAddress, about subject: FindingSubject? = nil
+  ) -> TURNCheckProblem? {
     let r = relayed.ip
     let s = server.ip
-    func problem(_ why: String) -> TURNCheckProblem {
+    func problem(_ kind: String) -> TURNCheckProblem {
       TURNCheckProblem(
-        .relayedAddressUnroutable,
-        "the server hands out relayed address \(r) but answered on \(s): \(why); make the server announce"
-          + " its public address (coturn: --external-ip)")
+        .relayedAddressUnroutable, about: subject ?? .server(server),
+        parameters: ["relayed": .ip(r), "server": .ip(s), "class": .text(kind)],
+        evidence: [EvidenceItem(.answered, step: "allocate", address: server)])
     }
-    if r.isUnspecified { return problem("\(r) is no address at all") }
+    if r.isUnspecified { return problem("unspecified") }
     if r.isLoopback {
-      return s.isLoopback
-        ? nil : problem("\(r) is a loopback address, reachable only on the server")
+      return s.isLoopback ? nil : problem("loopback")
     }
     if r.isLinkLocal {
-      return s.isLinkLocal
-        ? nil : problem("\(r) is a link-local address, reachable only on its link")
+      return s.isLinkLocal ? nil : problem("link-local")
     }
     if r.isPrivate {
       if s.isPrivate { return nil }
-      return problem(
-        "\(r) is a private address, which peers that reach the server at \(s) cannot reach")
+      return problem("private")
     }
     if isPublic(s) && r != s {
-      return problem("peers reach the server at its public address \(s), not at \(r)")
+      return problem("public")
     }
     return nil
-  }
-
-  /// The TLS part of a closed connection's explanation.
-  static func tlsSentence(_ text: String) -> String {
-    for prefix in [TLSFailurePrefix.certificate, TLSFailurePrefix.handshake] {
-      if let r = text.range(of: prefix) { return prefix + text[r.upperBound...] }
-    }
-    return text
   }
 
   /// Neither loopback, link-local, private nor unspecified.
@@ -231,12 +241,19 @@ public enum TURNCheckClassifier {
   }
 
   /// The problem when probes sent through the relay did not come back.
-  public static func relayProblem(how: String, sent: Int, received: Int) -> TURNCheckProblem? {
+  public static func relayProblem(
+    how: String, sent: Int, received: Int, about subject: FindingSubject = .network
+  ) -> TURNCheckProblem? {
     guard sent > 0, received == 0 else { return nil }
     return TURNCheckProblem(
-      .relayDoesNotRelay,
-      "\(sent) probe\(sent == 1 ? "" : "s") sent between two allocations on the server as \(how)"
-        + " never came back: the server allocates but does not relay (a firewall between its"
-        + " relay ports, or a relayed address that is not its own)")
+      .relayDoesNotRelay, about: subject,
+      parameters: [
+        "stage": .text("probes"), "how": .text(how), "sent": .int(sent),
+        "received": .int(received),
+      ],
+      evidence: [
+        EvidenceItem(.traffic, step: how, count: sent),
+        EvidenceItem(.noAnswer, step: how, count: sent - received),
+      ])
   }
 }

@@ -74,6 +74,10 @@ public final class TURNCheckSession {
   private let tlsConnector: ((TURNCheckTarget) -> StreamConnector)?
   private var checks: [ServerCheck] = []
   private var completion: ((TURNCheckReport) -> Void)?
+  /// Called once for each server as soon as its check has finished (and released), before
+  /// the completion: a text report can show that server's block at once.
+  public var onServerFinished: ((TURNServerCheck) -> Void)?
+  private var announced = Set<Int>()
   private var keepAlive: TURNCheckSession?
   private var reported = false
 
@@ -113,6 +117,12 @@ public final class TURNCheckSession {
     for check in checks { check.interrupt() }
   }
 
+  /// The checks still running, with the stage each is in (for a line that says what natscope
+  /// waits for).
+  public var running: [(uri: String, stage: TURNCheckStage)] {
+    checks.compactMap { c in c.stage.map { (uri: c.target.uri, stage: $0) } }
+  }
+
   /// The report so far (complete once `completion` has run).
   public var report: TURNCheckReport {
     let servers = checks.map(\.result)
@@ -130,6 +140,10 @@ public final class TURNCheckSession {
   public var warnings: [String] = []
 
   private func checkFinished() {
+    for (i, check) in checks.enumerated() where check.isFinished && !announced.contains(i) {
+      announced.insert(i)
+      onServerFinished?(check.result)
+    }
     guard !reported, !checks.isEmpty, checks.allSatisfy(\.isFinished) else { return }
     reported = true
     let done = completion
@@ -169,6 +183,31 @@ private final class ServerCheck {
 
   var isFinished: Bool { phase == .finished }
 
+  /// The stage of a check still running; nil once finished.
+  var stage: TURNCheckStage? {
+    switch phase {
+    case .allocating: .allocating
+    case .refreshing: .refreshing
+    case .second: .secondAllocation
+    case .permitting: .permitting
+    case .indications: .indications
+    case .binding: .binding
+    case .channels: .channels
+    case .releasing: .releasing
+    case .finished: nil
+    }
+  }
+
+  private var subject: FindingSubject { .server(target.address) }
+
+  private func problem(
+    _ code: TURNCheckProblem.Code, _ parameters: FindingParameters,
+    evidence: [EvidenceItem] = []
+  ) {
+    result.problems.append(
+      TURNCheckProblem(code, about: subject, parameters: parameters, evidence: evidence))
+  }
+
   init(
     target: TURNCheckTarget, runtime: any NetworkRuntime, connector: StreamConnector?,
     configuration: TURNCheckSession.Configuration
@@ -185,11 +224,16 @@ private final class ServerCheck {
     startedAt = runtime.now
     deadlineTimer = runtime.schedule(at: runtime.now + configuration.deadline) { [weak self] in
       guard let self, self.phase != .finished, self.phase != .releasing else { return }
-      self.result.problems.append(
-        TURNCheckProblem(
-          self.result.reachable ? .allocateFailed : .unreachable,
-          "the check did not finish within \(Self.seconds(self.configuration.deadline)) (stopped while \(self.phase))"
-        ))
+      self.problem(
+        self.result.reachable ? .allocateFailed : .unreachable,
+        [
+          "stage": .text("deadline"),
+          "deadlineS": .int(Int(self.configuration.deadline.components.seconds)),
+          "phase": .text(self.stage?.rawValue ?? ""),
+        ],
+        evidence: [
+          EvidenceItem(.noAnswer, step: self.stage?.rawValue, address: self.target.address)
+        ])
       self.release()
     }
     guard let session = open(index: 0) else { return }
@@ -199,8 +243,7 @@ private final class ServerCheck {
 
   func interrupt() {
     guard phase != .finished, phase != .releasing else { return }
-    result.problems.append(
-      TURNCheckProblem(.interrupted, "the check was interrupted before it finished"))
+    problem(.interrupted, ["stage": .text("interrupted")])
     release()
   }
 
@@ -230,8 +273,9 @@ private final class ServerCheck {
           stream: stream, configuration: clientConfiguration, policy: configuration.policy)
       }
     } catch {
-      result.problems.append(
-        TURNCheckProblem(.unreachable, "natscope could not open a connection: \(error)"))
+      problem(
+        .unreachable, ["stage": .text("connect"), "failure": .text("\(error)")],
+        evidence: [EvidenceItem(.tcp, step: "connect", address: target.address)])
       release()
       return nil
     }
@@ -295,7 +339,9 @@ private final class ServerCheck {
       result.lifetime = lifetime
       // The server's address as this host reached it (after a 300 redirect, the new one).
       let server = first?.serverAddress ?? target.address
-      if let p = TURNCheckClassifier.unroutableRelay(relayed: relayed, server: server) {
+      if let p = TURNCheckClassifier.unroutableRelay(
+        relayed: relayed, server: server, about: subject)
+      {
         result.problems.append(p)
       }
       guard phase == .allocating else { return }
@@ -329,13 +375,15 @@ private final class ServerCheck {
     case "Refresh":
       guard phase == .refreshing else { return }
       result.refreshed = false
-      result.problems.append(
-        TURNCheckProblem(.allocationLost, "a Refresh of the allocation failed: \(failure)"))
+      var p = TURNFindings.failureParameters(failure)
+      p["stage"] = .text("refresh")
+      problem(.allocationLost, p, evidence: Self.evidence(failure, step: "refresh"))
       startSecond()
     default:
-      result.problems.append(
-        TURNCheckProblem(
-          .relayDoesNotRelay, "\(method) between two allocations on the server failed: \(failure)"))
+      var p = TURNFindings.failureParameters(failure)
+      p["stage"] = .text("request")
+      p["method"] = .text(method)
+      problem(.relayDoesNotRelay, p, evidence: Self.evidence(failure, step: method))
       release()
     }
   }
@@ -346,19 +394,22 @@ private final class ServerCheck {
       releasedOne()
       return
     case .allocating where index == 0:
-      let problem = TURNCheckClassifier.allocationProblem(failure, reachable: result.reachable)
+      let problem = TURNCheckClassifier.allocationProblem(
+        failure, reachable: result.reachable, server: target.address)
       // A TLS failure means the server accepted the connection and spoke TLS.
       if problem.code == .tlsCertificate || problem.code == .tlsHandshake {
         result.reachable = true
       }
       result.problems.append(problem)
     case .second where index == 1:
-      let p = TURNCheckClassifier.allocationProblem(failure, reachable: true)
-      result.problems.append(
-        TURNCheckProblem(p.code, "a second allocation for the relay test failed: " + p.message))
+      var p = TURNCheckClassifier.allocationProblem(
+        failure, reachable: true, server: target.address)
+      p.finding.parameters["secondAllocation"] = .flag(true)
+      result.problems.append(p)
     default:
-      result.problems.append(
-        TURNCheckProblem(.allocationLost, "an allocation was lost during the check: \(failure)"))
+      var p = TURNFindings.failureParameters(failure)
+      p["stage"] = .text("lost")
+      problem(.allocationLost, p, evidence: Self.evidence(failure, step: "allocation"))
     }
     if index == 0 { first = nil } else { second = nil }
     release()
@@ -415,7 +466,7 @@ private final class ServerCheck {
     case .indications:
       if let p = TURNCheckClassifier.relayProblem(
         how: "Send indications", sent: measurement.indicationsSent,
-        received: measurement.indicationsReceived)
+        received: measurement.indicationsReceived, about: subject)
       {
         result.problems.append(p)
         result.relays = false
@@ -428,7 +479,8 @@ private final class ServerCheck {
       second?.bindChannel(to: a)
     case .channels:
       if let p = TURNCheckClassifier.relayProblem(
-        how: "ChannelData", sent: measurement.channelSent, received: measurement.channelReceived)
+        how: "ChannelData", sent: measurement.channelSent, received: measurement.channelReceived,
+        about: subject)
       {
         result.problems.append(p)
         result.relays = false
@@ -490,7 +542,14 @@ private final class ServerCheck {
     onFinished?()
   }
 
-  static func seconds(_ d: Duration) -> String {
-    "\(Int(d.components.seconds)) s"
+  /// The evidence of a failed request: its error code, or what the network said.
+  static func evidence(_ failure: TURNFailure, step: String) -> [EvidenceItem] {
+    if let code = failure.code {
+      return [EvidenceItem(.errorCode, step: step, value: Double(code))]
+    }
+    if let u = failure.unreachable {
+      return [EvidenceItem(.icmp, step: step, address: u.destination)]
+    }
+    return [EvidenceItem(.noAnswer, step: step, value: failure.silentForMs)]
   }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Console
 import Dispatch
 import Foundation
 import Network
@@ -23,7 +24,14 @@ struct TURNCommand: ParsableCommand {
       A relayed address no peer can reach (private, carrier-grade NAT, loopback or \
       link-local while the server is reached elsewhere, or a public address other than the \
       server's public one) is reported as the external-ip misconfiguration. A 403 to \
-      CreatePermission for the server's own relayed address is its policy, not a failure.
+      CreatePermission for the server's own relayed address is its policy, not a failure, \
+      but then relaying was not tested: the server's verdict says only what was shown \
+      (authenticates and allocates), and the check's verdict is "unverified".
+
+      In text, each server's block is printed as soon as its check has finished; while \
+      others still run, a line on standard error (when it is a terminal) says which servers \
+      natscope still waits for, and for what. Lines are wrapped at the terminal's width, and \
+      drawn in ASCII without a UTF-8 locale.
 
       URI is turn:host[:port][?transport=udp|tcp] or host[:port] (port 3478), or \
       turns:host[:port] for TURN over TLS (port 5349; DTLS is not supported). TLS certificates \
@@ -41,7 +49,12 @@ struct TURNCommand: ParsableCommand {
       relayed-address-unroutable, relay-does-not-relay, allocation-lost, allocate-failed, \
       interrupted.
 
-      Exit status: 0 every server works, 1 usage error, 2 any server is broken; 130 or 143 \
+      Verdict (--json "verdict"): works (every server authenticates, allocates and relays \
+      both ways), unverified (no server failed a check, but relaying was not tested on at \
+      least one: its policy forbade the peer address), broken (a server failed a check).
+
+      Exit status: 0 every server works (allocates and relays), 1 usage error, 2 any server \
+      is broken, 3 unverified (none broken, relaying not tested on some); 130 or 143 \
       when interrupted by SIGINT (Ctrl-C) or SIGTERM (after releasing the allocations and \
       printing the report).
       """)
@@ -120,6 +133,13 @@ struct TURNCommand: ParsableCommand {
     let runtime = NIORuntime()
     defer { runtime.shutdown() }
     let box = TURNCheckBox()
+    let text = !json
+    let ascii = RenderOptions.detect(
+      environment: ProcessInfo.processInfo.environment, forceASCII: false
+    ).ascii
+    let width = TerminalText.terminalColumns
+    let progress = TerminalText.standardErrorIsTerminal
+    let total = checkTargets.count
 
     // Ctrl-C or SIGTERM: stop the checks, release every allocation, print what was found.
     let signalQueue = DispatchQueue(label: "natscope.turn.signals")
@@ -153,6 +173,30 @@ struct TURNCommand: ParsableCommand {
           )
         }
         box.session = session
+        if text {
+          // Each server's block as soon as its check is done (flushed at once), and what is
+          // still awaited, on a terminal's standard error.
+          let waiting = { [weak session] in
+            guard progress, let session,
+              let line = TURNFindings.waitingLine(
+                session.running, deadline: configuration.deadline)
+            else { return }
+            let folded = ascii ? ASCIIText.fold(line) : line
+            let lines = width.map { TextWrap.lines(folded, width: $0, indent: "  ") } ?? [folded]
+            stderr(lines.joined(separator: "\n"))
+          }
+          session.onServerFinished = { server in
+            print(TerminalText.fit(server.text(width: width), ascii: ascii, width: width))
+            print("")
+            fflush(nil)
+            box.printed += 1
+            if box.printed < total { waiting() }
+          }
+          // A first word on what is awaited when no server has finished within a second.
+          _ = rt.schedule(at: rt.now + .seconds(1)) {
+            if box.printed == 0 { waiting() }
+          }
+        }
         session.start { done.succeed($0) }
       }
     } catch {
@@ -161,15 +205,26 @@ struct TURNCommand: ParsableCommand {
     if json {
       try JSONOutput.print(report, schema: .turn)
     } else {
-      print(report.text)
+      print(TerminalText.fit(report.closingText(width: width), ascii: ascii, width: width))
     }
     if let sig = box.signal { throw ExitCode(128 + sig) }
-    if report.verdict != .works { throw ExitCode(NatscopeExit.unreachable.rawValue) }
+    switch report.verdict {
+    case .works: break
+    case .unverified: throw ExitCode(TURNCommand.unverifiedExit)
+    case .broken: throw ExitCode(NatscopeExit.unreachable.rawValue)
+    }
   }
+}
+
+extension TURNCommand {
+  /// No server broken, and relaying not tested on at least one (the verdict `unverified`).
+  static let unverifiedExit: Int32 = 3
 }
 
 /// The running check, reachable from the signal handler (touched only on the loop).
 final class TURNCheckBox: @unchecked Sendable {
   var session: TURNCheckSession?
   var signal: Int32?
+  /// Servers whose block has been printed (text mode).
+  var printed = 0
 }

@@ -51,3 +51,8 @@ enum TerminalText {
     }.joined(separator: "\n")
   }
 }
+
+extension TerminalText {
+  /// Whether standard error is a terminal (progress lines go there only then).
+  static var standardErrorIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
+}

@@ -11,7 +11,9 @@ final class RESTCoturn {
   let port: UInt16
   let directory: URL
 
-  init?() {
+  /// A coturn on loopback. `allowLoopbackPeers: false` makes it refuse its own (loopback)
+  /// relayed addresses as peers (403 to CreatePermission); `extra` adds options (a quota).
+  init?(allowLoopbackPeers: Bool = true, extra: [String] = []) {
     guard
       let path = ["/usr/bin/turnserver", "/usr/sbin/turnserver"].first(where: {
         FileManager.default.isExecutableFile(atPath: $0)
@@ -22,14 +24,15 @@ final class RESTCoturn {
       "natscope-cli-coturn-\(getpid())-\(port)")
     try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = [
-      "-n", "--no-cli", "--no-tls", "--no-dtls", "--listening-ip=127.0.0.1",
-      "--relay-ip=127.0.0.1", "--listening-port=\(port)", "--use-auth-secret",
-      "--static-auth-secret=cli-secret", "--realm=natscope.test", "--allow-loopback-peers",
-      "--min-port=\(port &+ 1)", "--max-port=\(port &+ 100)", "--no-stdout-log",
-      "--log-file=\(directory.path)/turn.log", "--pidfile=\(directory.path)/turn.pid",
-      "--userdb=\(directory.path)/turndb",
-    ]
+    process.arguments =
+      [
+        "-n", "--no-cli", "--no-tls", "--no-dtls", "--listening-ip=127.0.0.1",
+        "--relay-ip=127.0.0.1", "--listening-port=\(port)", "--use-auth-secret",
+        "--static-auth-secret=cli-secret", "--realm=natscope.test",
+        "--min-port=\(port &+ 1)", "--max-port=\(port &+ 100)", "--no-stdout-log",
+        "--log-file=\(directory.path)/turn.log", "--pidfile=\(directory.path)/turn.pid",
+        "--userdb=\(directory.path)/turndb",
+      ] + (allowLoopbackPeers ? ["--allow-loopback-peers"] : []) + extra
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
     guard (try? process.run()) != nil else { return nil }
@@ -106,7 +109,8 @@ struct TURNCommandTests {
     #expect(problems.map { $0["code"] as? String } == ["unauthorized"])
 
     let text = try Binary.run(
-      ["turn", uri, "--turn-user", "alice", "--turn-secret", "cli-secret"])
+      ["turn", uri, "--turn-user", "alice", "--turn-secret", "cli-secret"],
+      environment: ["LC_ALL": "C.UTF-8"])
     #expect(text.status == 0)
     #expect(text.stdout.contains("✓ relays"))
     #expect(text.stdout.contains("verdict: works"))

@@ -109,7 +109,8 @@ struct TURNCheckCoturnTests {
     #expect(s.peerForbidden)
     #expect(s.relays == nil)
     #expect(s.problems == [])
-    #expect(report.verdict == .works)
+    // Not a failure, but relaying was not tested: the verdict does not claim it (issue 18 #1).
+    #expect(report.verdict == .unverified)
     #expect(report.text.contains("policy"))
   }
 }

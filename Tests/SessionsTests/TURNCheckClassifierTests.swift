@@ -1,6 +1,8 @@
+import Foundation
 import Report
 import STUN
 import Sessions
+import TestSupport
 import Testing
 import Traversal
 
@@ -67,14 +69,68 @@ import Traversal
     var policy = ok
     policy.relays = nil
     policy.peerForbidden = true
-    #expect(policy.works)
+    // Relaying was not tested: allocating is all this server showed (issue 18 #1).
+    #expect(!policy.works)
     var bad = ok
     bad.problems = [TURNCheckProblem(.quota, "q")]
     #expect(!bad.works)
-    #expect(TURNCheckReport(servers: [ok, policy]).verdict == .works)
+    #expect(TURNCheckReport(servers: [ok]).verdict == .works)
+    #expect(TURNCheckReport(servers: [ok, policy]).verdict == .unverified)
+    #expect(TURNCheckReport(servers: [policy, bad]).verdict == .broken)
     #expect(TURNCheckReport(servers: [ok, bad]).verdict == .broken)
     #expect(TURNCheckReport(servers: []).verdict == .broken)
     #expect(TURNCheckProblem.Code.relayedAddressUnroutable.rawValue == "relayed-address-unroutable")
     #expect(TURNCheckProblem.Code.tlsCertificate.rawValue == "tls-certificate")
+  }
+
+  /// A server whose policy forbids the peer: the relay is a not-measured finding, the server's
+  /// verdict does not cover it, and the check's verdict says "unverified", not "works".
+  @Test func peerForbiddenVerdictCoversOnlyWhatWasShown() throws {
+    var s = TURNServerCheck(uri: "turn:a", transport: "udp", server: addr("203.0.113.7"))
+    s.reachable = true
+    s.rttMs = 4
+    s.authenticated = true
+    s.relayedAddress = addr("203.0.113.7", 50000)
+    s.refreshed = true
+    s.peerForbidden = true
+    s.released = true
+    let report = TURNCheckReport(servers: [s])
+    let situation = Situation(
+      "peer forbidden (model)",
+      mustFind: [
+        .turnRelayNotMeasured, .turnPeerForbidden, .turnServerAllocates, .turnVerdictUnverified,
+      ],
+      mustNotFind: [.turnServerWorks, .turnVerdictWorks, .turnRelays])
+    #expect(situation.check(report.findings) == [])
+    #expect(report.findings.filter { $0.covers.contains(.turnRelay) }.isEmpty)
+    #expect(report.text.contains("verdict: unverified"))
+    #expect(!report.text.contains("relays both ways"))
+    #expect(report.text.contains("– relays"))
+  }
+
+  /// Problems are findings: the message is the finding's sentence; long lines are wrapped at
+  /// the width given, never inside a word.
+  @Test func problemsAreFindingsAndWrap() throws {
+    var s = TURNServerCheck(uri: "turn:a", transport: "udp", server: addr("203.0.113.7"))
+    s.reachable = true
+    s.problems = [
+      TURNCheckClassifier.allocationProblem(
+        .explaining(ErrorCode(401), reason: "Unauthorized"), reachable: true,
+        server: addr("203.0.113.7"))
+    ]
+    let report = TURNCheckReport(servers: [s])
+    let problem = try #require(report.findings.with(.turnProblem(.unauthorized)).first)
+    #expect(s.problems[0].message == problem.text)
+    #expect(problem.evidence.contains { $0.kind == .errorCode && $0.value == 401 })
+    let data = try ReportJSON.encode(report)
+    let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    #expect((object["findings"] as? [Any])?.isEmpty == false)
+    let wide = report.text(width: nil)
+    #expect(wide.split(separator: "\n").contains { $0.count > 60 })
+    let narrow = report.text(width: 60)
+    for line in narrow.split(separator: "\n") { #expect(line.count <= 60, "\(line)") }
+    let words = { (t: String) in t.split(whereSeparator: { $0 == " " || $0 == "\n" }) }
+    #expect(words(narrow) == words(wide))
+    for f in report.findings { #expect(FindingText.isWorded(f), "\(f.code) has no sentence") }
   }
 }

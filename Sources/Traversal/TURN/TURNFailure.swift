@@ -12,6 +12,10 @@ public struct TURNFailure: Error, Sendable, Hashable, Codable, CustomStringConve
   public var explanation: String
   /// The reason phrase the server sent, if any.
   public var serverReason: String?
+  /// The ICMP error (or refused send) that ended the request, when that is what happened.
+  public var unreachable: Unreachable?
+  /// How long natscope waited without an answer, when the request timed out (milliseconds).
+  public var silentForMs: Double?
 
   /// A failure with an explanation.
   public init(code: Int?, explanation: String, serverReason: String? = nil) {
@@ -77,17 +81,21 @@ public struct TURNFailure: Error, Sendable, Hashable, Codable, CustomStringConve
     case .hostUnreachable, .networkUnreachable, .prohibited:
       text = "the TURN server at \(u.destination) cannot be reached (\(u))"
     }
-    return TURNFailure(code: nil, explanation: text)
+    var failure = TURNFailure(code: nil, explanation: text)
+    failure.unreachable = u
+    return failure
   }
 
   /// No answer from the server within `window`.
   public static func timedOut(after window: Duration) -> TURNFailure {
     let seconds = Double(window.components.seconds) + Double(window.components.attoseconds) / 1e18
     let rounded = (seconds * 10).rounded() / 10
-    return TURNFailure(
+    var failure = TURNFailure(
       code: nil,
       explanation:
         "the TURN server did not answer within \(rounded) s: it may be down, or traffic to it"
         + " is blocked")
+    failure.silentForMs = seconds * 1000
+    return failure
   }
 }
