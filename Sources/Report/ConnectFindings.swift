@@ -97,24 +97,24 @@ public enum ConnectFindings {
     switch f.code {
     case .connectConnected:
       let how =
-        switch p.text("path") ?? "" {
+        switch p.word("path") ?? "" {
         case "direct": "directly"
         case "reflexive": "through the NATs"
         default: "through a TURN relay"
         }
       let time = p.milliseconds("ms").map { " in \(ConnectReportText.ms($0))" } ?? ""
       return
-        "Connected\(time), \(how) (\(p.text("localType") ?? "?") ↔ \(p.text("remoteType") ?? "?"))."
+        "Connected\(time), \(how) (\(p.word("localType") ?? "?") ↔ \(p.word("remoteType") ?? "?"))."
     case .connectWaitExpired:
       let time = ConnectReportText.duration(p.milliseconds("limitMs") ?? 0)
-      if p.text("waitedFor") == "answer" {
+      if p.word("waitedFor") == "answer" {
         return
           "No answer was pasted within \(time) of the offer being ready; run again and paste the answer token sooner, or raise --timeout."
       }
       return
         "No check came from the offerer within \(time) of this answer being ready: the offerer may not have had the answer yet (not pasted there, or still on its way), or it had quit; no check arriving says nothing about the network."
     case .connectNotNominated:
-      switch p.text("role") ?? "" {
+      switch p.word("role") ?? "" {
       case "controlled":
         return
           "Checks worked, but the peer (the controlling side) never nominated a pair before the time ran out: it may have quit or given up first."
@@ -141,28 +141,28 @@ public enum ConnectFindings {
       let local =
         p.address("localServerOnThisHost").map {
           "not measured (the probe's server \($0) is on this host, which says nothing about a NAT)"
-        } ?? (p.text("local") ?? "unknown")
-      let peer = p.flag("peerKnown") == false ? "not known" : (p.text("peer") ?? "unknown")
+        } ?? (p.word("local") ?? "unknown")
+      let peer = p.flag("peerKnown") == false ? "not known" : (p.word("peer") ?? "unknown")
       return "NATs: this host \(local), peer \(peer)."
     case .connectProbeServerOnThisHost:
       return
         "This host's NAT type was not measured: the probe's server \(p.address("server").map { "\($0)" } ?? "?") is on this host, so its answers say nothing about the path to the internet."
     case .connectWaitEnded:
-      let what = waitNoun(p.text("waitedFor"))
+      let what = waitNoun(p.word("waitedFor"))
       return "Waited \(ConnectReportText.duration(p.milliseconds("ms") ?? 0)) for \(what)."
     case .connectWaitEndedLine:
       let time = ConnectReportText.duration(p.milliseconds("ms") ?? 0)
-      return p.text("waitedFor") == "answer"
+      return p.word("waitedFor") == "answer"
         ? "the answer came after \(time)"
         : "the offerer's first check came after \(time): checks running"
     case .connectWaitUnanswered:
-      let what = waitNoun(p.text("waitedFor"))
+      let what = waitNoun(p.word("waitedFor"))
       return
         "Waited \(ConnectReportText.duration(p.milliseconds("ms") ?? 0)) for \(what); none came."
     case .connectWaiting:
       let waited = ConnectReportText.duration(p.milliseconds("waitedMs") ?? 0)
       let limit = ConnectReportText.duration(p.milliseconds("limitMs") ?? 0)
-      if p.text("waitedFor") == "answer" {
+      if p.word("waitedFor") == "answer" {
         return "waiting for the answer token to be pasted here (waited \(waited) of \(limit))"
       }
       return
@@ -171,20 +171,20 @@ public enum ConnectFindings {
       let answered =
         p.milliseconds("rttMs").map { "answered in \(ConnectReportText.ms($0))" } ?? "answered"
       let mark = p.flag("selected") == true ? "; selected" : ""
-      return "Worked: \(p.text("local") ?? "?") ↔ \(p.text("remote") ?? "?") \(answered)\(mark)."
+      return "Worked: \(p.word("local") ?? "?") ↔ \(p.word("remote") ?? "?") \(answered)\(mark)."
     case .connectPathThroughLocalNAT:
       return
-        "This host's checks to the peer's host address \(p.text("remote") ?? "?") were answered through this host's NAT (the peer saw it at \(p.text("seen") ?? "?")), so that pair is the path through the NATs; no path avoids a NAT."
+        "This host's checks to the peer's host address \(p.word("remote") ?? "?") were answered through this host's NAT (the peer saw it at \(p.word("seen") ?? "?")), so that pair is the path through the NATs; no path avoids a NAT."
     case .connectPathNotChecked:
       return p.flag("connected") == true
         ? "Not tried: a better path connected before these pairs were checked."
         : "These pairs were formed but never checked."
     case .connectPathCutShort:
-      let winner = p.text("winner").map { "the \($0) path" } ?? "another path"
+      let winner = p.word("winner").map { "the \($0) path" } ?? "another path"
       let n = p.int("requests") ?? 0
       var s =
         "Not tried to the end: \(winner) connected first, while these checks had no answer yet (\(plural(n, "request")))."
-      if let predicted = p.text("predictedFails") { s += " " + predicted }
+      if let predicted = p.word("predictedFails") { s += " " + predicted }
       return s
     case .connectPathNotFormed:
       return notFormed(p)
@@ -192,10 +192,10 @@ public enum ConnectFindings {
       return "Not measured: no description came from the peer, so no pair was formed."
     case .connectPathErrorResponse:
       return
-        "The peer answered the checks to \(p.text("remote") ?? "?") with an error\(detail(p))."
+        "The peer answered the checks to \(p.word("remote") ?? "?") with an error\(detail(p))."
     case .connectPathUnreachable:
-      let remote = p.text("remote") ?? "?"
-      switch p.text("icmp") ?? "" {
+      let remote = p.word("remote") ?? "?"
+      switch p.word("icmp") ?? "" {
       case "portUnreachable":
         return
           "The peer is not listening on \(remote)\(detail(p)): it may have quit, or the token is old."
@@ -214,24 +214,24 @@ public enum ConnectFindings {
       return timedOut(f, p)
     case .connectPathPeerSilent:
       return
-        "\(pairsPhrase(f, p)) timed out after \(plural(p.int("requests") ?? 0, "request")), and no check ever came from the peer: it may not have had this host's description yet, so this says nothing about a firewall."
+        "\(pairsPhrase(f, p)) timed out after \(plural(p.int("requests") ?? 0, "request")), and no check ever came from the peer: it may not have had this host's description yet, so this is no sign of a blocked network."
     case .connectPathRelayUnroutable:
       let n = p.int("pairs") ?? 0
-      let why = p.text("why") ?? ""
+      let why = p.word("why") ?? ""
       if n == 0 { return why.prefix(1).uppercased() + why.dropFirst() + "." }
       return
         "\(n == 1 ? "The relayed pair" : "All \(n) relayed pairs") failed: \(why)."
     case .connectPathUDPBlocked:
-      let who = hostsPhrase(p.text("who"))
+      let who = hostsPhrase(p.word("who"))
       return p.flag("overTCP") == true
         ? "UDP is blocked on \(who), so no UDP path can work; only the TURN relay, reached over TCP, can connect these hosts."
         : "UDP is blocked on \(who), so no UDP path can work; only a TURN relay over TCP or TLS could connect these hosts."
     case .connectPathMappingBehindNAT:
       return
-        "The port mapping natscope made on your router (\(p.text("method") ?? "port mapping"), \(p.text("external") ?? "?"):\(p.int("port") ?? 0)) is on a router behind another NAT (servers see this host at \(p.text("seen") ?? "?")), so peers outside that NAT cannot use it."
+        "The port mapping natscope made on your router (\(p.word("method") ?? "port mapping"), \(p.word("external") ?? "?"):\(p.int("port") ?? 0)) is on a router behind another NAT (servers see this host at \(p.word("seen") ?? "?")), so peers outside that NAT cannot use it."
     case .connectPathThroughMapping:
       var text =
-        "Connected through the port mapping natscope made on your router (\(p.text("method") ?? "port mapping"), \(p.text("external") ?? "?"):\(p.int("port") ?? 0)): without it, this host's NAT (\(p.text("mapping") ?? "?") mapping) gives each destination its own port, so the peer would have had no address it could reach"
+        "Connected through the port mapping natscope made on your router (\(p.word("method") ?? "port mapping"), \(p.word("external") ?? "?"):\(p.int("port") ?? 0)): without it, this host's NAT (\(p.word("mapping") ?? "?") mapping) gives each destination its own port, so the peer would have had no address it could reach"
       if p.flag("peerAlso") == true {
         text += "; with the peer's NAT doing the same, the two hosts would have needed the relay"
       }
@@ -244,7 +244,7 @@ public enum ConnectFindings {
   }
 
   static func detail(_ p: FindingParameters) -> String {
-    p.text("detail").map { " (\($0))" } ?? ""
+    p.word("detail").map { " (\($0))" } ?? ""
   }
 
   static func waitNoun(_ what: String?) -> String {
@@ -274,10 +274,10 @@ public enum ConnectFindings {
   static func timedOut(_ f: Finding, _ p: FindingParameters) -> String {
     let after = "timed out after \(plural(p.int("requests") ?? 0, "request"))"
     let lead = "\(pairsPhrase(f, p)) \(after)"
-    switch p.text("why") ?? "" {
+    switch p.word("why") ?? "" {
     case "same-subnet":
       return
-        "\(lead), no ICMP error, although both hosts are on \(p.text("subnet") ?? "?"): a firewall probably drops the checks."
+        "\(lead), no ICMP error, although both hosts are on \(p.word("subnet") ?? "?"): a firewall probably drops the checks."
     case "loopback":
       return
         "\(lead), no ICMP error, although both ends are on this machine (loopback): a firewall probably drops the checks."
@@ -287,18 +287,18 @@ public enum ConnectFindings {
       return "\(lead), no ICMP error: the hosts share no subnet, so probably different networks."
     case "relay":
       return
-        "\(lead): the relay at \(p.text("target") ?? "?") did not pass the checks on, or the peer cannot reach it."
+        "\(lead): the relay at \(p.word("target") ?? "?") did not pass the checks on, or the peer cannot reach it."
     default:
-      return "Checks to \(p.text("target") ?? "?") got no answer: \(natReason(p))."
+      return "Checks to \(p.word("target") ?? "?") got no answer: \(natReason(p))."
     }
   }
 
   static func natReason(_ p: FindingParameters) -> String {
     func filters(_ key: String) -> String {
-      p.text(key) == FilteringBehavior.addressDependent.rawValue
+      p.word(key) == FilteringBehavior.addressDependent.rawValue
         ? "filters by address" : "filters by address and port"
     }
-    switch p.text("nat") ?? "" {
+    switch p.word("nat") ?? "" {
     case "udp-blocked-here": return "UDP is blocked on this host's network"
     case "udp-blocked-peer": return "UDP is blocked on the peer's network"
     case "unknown":
@@ -318,7 +318,7 @@ public enum ConnectFindings {
   }
 
   static func notFormed(_ p: FindingParameters) -> String? {
-    switch p.text("why") ?? "" {
+    switch p.word("why") ?? "" {
     case "no-relay-configured": return "No relay was configured (use --turn)."
     case "no-relay-address":
       return "The TURN server gave no relay address, so no relayed pair could be formed."
@@ -343,7 +343,9 @@ public enum ConnectFindings {
         + why.joined(separator: "; ") + "."
     case "relay": return "No relayed pair could be formed from the candidates."
     case "no-nat":
-      let who = p.text("who") == "both" ? "both hosts" : (p.text("who") == "peer" ? "the peer" : "this host")
+      let who =
+        p.word("who") == "both"
+        ? "both hosts" : (p.word("who") == "peer" ? "the peer" : "this host")
       return
         "The STUN server saw \(who) at its own address (no NAT), so there was no separate public address to try: the direct path covers it."
     case "no-stun":
@@ -356,7 +358,7 @@ public enum ConnectFindings {
     case "mdns":
       return "The peer's host candidates are mDNS names or TCP, which natscope cannot check."
     case "no-host-candidates":
-      return p.text("who") == "peer"
+      return p.word("who") == "peer"
         ? "The peer offered no host candidates, so no host↔host pair was formed."
         : "This host offered no host candidates, so no host↔host pair was formed."
     case "families":
@@ -368,7 +370,7 @@ public enum ConnectFindings {
   /// The sentence of a prediction. `naming` is `hosts` (the demo: host A and host B) or absent
   /// (this host and the peer).
   static func prediction(_ p: FindingParameters) -> String? {
-    let hosts = p.text("naming") == "hosts"
+    let hosts = p.word("naming") == "hosts"
     // Names for `a` (this host / host A) and `b` (the peer / host B).
     func name(_ who: String?, capital: Bool) -> String {
       switch (who ?? "", hosts) {
@@ -382,7 +384,7 @@ public enum ConnectFindings {
     func possessive(_ who: String?, capital: Bool) -> String {
       who == "both" ? (capital ? "Both hosts'" : "both hosts'") : name(who, capital: capital) + "'s"
     }
-    switch p.text("why") ?? "" {
+    switch p.word("why") ?? "" {
     // Direct.
     case "loopback":
       return "Both ends are on this machine (loopback), so their host addresses reach each other."
@@ -391,29 +393,29 @@ public enum ConnectFindings {
         "\(name("b", capital: true)) hides its host addresses behind mDNS names, so whether the hosts share a network is unknown."
     case "same-lan":
       return
-        "Both hosts have addresses on \(p.text("subnet") ?? "?"), so they are probably on the same LAN."
+        "Both hosts have addresses on \(p.word("subnet") ?? "?"), so they are probably on the same LAN."
     case "same-public":
       return
-        "Both hosts are on \(p.text("subnet") ?? "?") behind the same public address, so their host addresses reach each other."
+        "Both hosts are on \(p.word("subnet") ?? "?") behind the same public address, so their host addresses reach each other."
     case "private-range-reused":
       return
-        "Both hosts use \(p.text("subnet") ?? "?") but reach the internet through different public addresses, so they are probably different networks reusing the same private range."
+        "Both hosts use \(p.word("subnet") ?? "?") but reach the internet through different public addresses, so they are probably different networks reusing the same private range."
     case "direct-udp-blocked":
-      let who = p.text("who")
+      let who = p.word("who")
       let net =
         who == "both"
         ? "both hosts' networks" : "\(possessive(who, capital: false)) network"
       return "UDP is blocked on \(net), so the hosts' addresses cannot reach each other."
     case "public-behind-nat":
-      let who = p.text("who")
+      let who = p.word("who")
       let other = who == "a" ? "b" : "a"
       return
         "\(name(who, capital: true)) has a public address but \(name(other, capital: false)) is behind a NAT, so checks between them pass through that NAT: the path through the NATs, not a direct one."
     case "public-unknown":
       return
-        "\(name(p.text("who"), capital: true)) has a public address, so a direct path works unless a firewall blocks it."
+        "\(name(p.word("who"), capital: true)) has a public address, so a direct path works unless a firewall blocks it."
     case "public-open":
-      let who = p.text("who")
+      let who = p.word("who")
       let checks = who == "a" ? (hosts ? "host B's" : "the peer's") : (hosts ? "host A's" : "your")
       return
         "\(name(who, capital: true)) has a public address and no firewall, so \(checks) checks reach it directly."
@@ -423,14 +425,14 @@ public enum ConnectFindings {
         "The hosts are on different private networks, so their host addresses cannot reach each other."
     // Through the NATs.
     case "no-profile":
-      let who = p.text("who") == "both" ? "either host" : name(p.text("who"), capital: false)
+      let who = p.word("who") == "both" ? "either host" : name(p.word("who"), capital: false)
       return "There is no NAT profile for \(who), so this path can only be tried."
     case "no-peer":
       return "No prediction: nothing is known of the peer, whose description never came."
     case "reflexive-udp-blocked":
       return
         prefix(p, hosts)
-        + "UDP is blocked for \(name(p.text("who"), capital: false)), so no UDP path but a relay over TCP can work."
+        + "UDP is blocked for \(name(p.word("who"), capital: false)), so no UDP path but a relay over TCP can work."
     case "behaviour-unknown":
       return prefix(p, hosts)
         + "A NAT's mapping or filtering behaviour is unknown, so this path can only be tried."
@@ -441,7 +443,7 @@ public enum ConnectFindings {
       return prefix(p, hosts)
         + "Each side keeps one public address per socket, so each side's checks open a hole the other's can use."
     case "lets-in":
-      let who = p.text("who")
+      let who = p.word("who")
       let what =
         p.flag("natDetected") == true
         ? "\(possessive(who, capital: true)) NAT" : "\(name(who, capital: true)) has no NAT and"
@@ -451,7 +453,7 @@ public enum ConnectFindings {
       return prefix(p, hosts)
         + "Both NATs filter too strictly for either side's checks to get in."
     case "port-per-destination":
-      let who = p.text("who")
+      let who = p.word("who")
       let subject =
         who == "both" ? "Both NATs pick" : "\(possessive(who, capital: true)) NAT picks"
       return prefix(p, hosts)
@@ -463,9 +465,9 @@ public enum ConnectFindings {
       return
         "UDP is blocked on this host's network and its TURN server is reached over UDP; use a TURN server over TCP."
     case "relay-configured":
-      let how = p.text("transports").map { " (\($0))" } ?? ""
+      let how = p.word("transports").map { " (\($0))" } ?? ""
       return
-        "A TURN relay is configured on \(name(p.text("who"), capital: false))\(how), so traffic can be relayed as long as the TURN server is reachable."
+        "A TURN relay is configured on \(name(p.word("who"), capital: false))\(how), so traffic can be relayed as long as the TURN server is reachable."
     default:
       return nil
     }
@@ -473,8 +475,8 @@ public enum ConnectFindings {
 
   /// The port mappings counted in a reflexive prediction, as its first words.
   static func prefix(_ p: FindingParameters, _ hosts: Bool) -> String {
-    let mine = p.text("mappedHere")
-    let peers = p.text("mappedPeer")
+    let mine = p.word("mappedHere")
+    let peers = p.word("mappedPeer")
     switch (mine, peers) {
     case (let m?, let n?):
       return
@@ -506,5 +508,18 @@ public enum ConnectFindings {
       parts.count == 1
       ? parts[0] : parts.dropLast().joined(separator: ", ") + ", and " + parts[parts.count - 1]
     return "Packets were lost on the way: \(list)."
+  }
+}
+
+extension FindingParameters {
+  /// A value as the sentence names it: text, or an address (a JSON round trip reads an
+  /// `ip:port` string back as an address).
+  fileprivate func word(_ key: String) -> String? {
+    switch self[key] {
+    case .text(let s)?: return s
+    case .address(let a)?: return a.description
+    case .ip(let ip)?: return ip.description
+    default: return nil
+    }
   }
 }

@@ -205,11 +205,15 @@ public struct ConnectReportBuilder: Sendable {
         ])
       }
     } else {
-      if connected { Self.explainStoppedPaths(&drafts, pairs: pairs, selected: selectedPair, predictions: predictions, derive: { informative in
-        Self.pathDrafts(
-          informative, local: local, remote: remote, selected: selectedPair, role: role,
-          peerChecksReceived: peerChecksReceived)
-      }) }
+      if connected {
+        Self.explainStoppedPaths(
+          &drafts, pairs: pairs, selected: selectedPair, predictions: predictions,
+          derive: { informative in
+            Self.pathDrafts(
+              informative, local: local, remote: remote, selected: selectedPair, role: role,
+              peerChecksReceived: peerChecksReceived)
+          })
+      }
       Self.explainBlockedUDP(&drafts, local: local, remote: remote)
       Self.explainPortMapping(&drafts, local: local, remote: remote, selected: selectedPair)
     }
@@ -371,7 +375,9 @@ public struct ConnectReportBuilder: Sendable {
     if let (what, limit) = peerWaitExpired {
       return Finding(
         .connectWaitExpired, about: .session, .measured,
-        parameters: ["waitedFor": .text(what.rawValue), "limitMs": .milliseconds(limit.milliseconds)],
+        parameters: [
+          "waitedFor": .text(what.rawValue), "limitMs": .milliseconds(limit.milliseconds),
+        ],
         evidence: [EvidenceItem(.signalling, step: what.rawValue, value: limit.milliseconds)])
     }
     if pairs.contains(where: \.succeeded) {
@@ -394,7 +400,8 @@ public struct ConnectReportBuilder: Sendable {
         .connectNoPair, about: .session, .measured,
         parameters: ["peerSignalledNone": .flag(remote.candidates.isEmpty)])
     }
-    if Self.peerSilent(pairs.filter(\.checked), role: role, peerChecksReceived: peerChecksReceived) {
+    if Self.peerSilent(pairs.filter(\.checked), role: role, peerChecksReceived: peerChecksReceived)
+    {
       return Finding(
         .connectPeerSilent, about: .session, .likely, parameters: ["checked": .int(checked)],
         evidence: [EvidenceItem(.noAnswer, step: "checks from the peer", count: 0)])
@@ -415,8 +422,10 @@ public struct ConnectReportBuilder: Sendable {
 
   /// "No path worked (N pairs checked)."
   static func noPathWorked(checked: Int) -> String {
-    Finding(.connectNoPathWorked, about: .session, .measured, parameters: ["checked": .int(checked)])
-      .text
+    Finding(
+      .connectNoPathWorked, about: .session, .measured, parameters: ["checked": .int(checked)]
+    )
+    .text
   }
 
   // MARK: - What happened
@@ -522,7 +531,8 @@ public struct ConnectReportBuilder: Sendable {
     }
     if formed {
       return Finding(
-        .connectPathNotChecked, about: subject, .measured, parameters: ["connected": .flag(connected)])
+        .connectPathNotChecked, about: subject, .measured,
+        parameters: ["connected": .flag(connected)])
     }
     switch kind {
     case .relay:

@@ -58,12 +58,14 @@ public enum ConnectReportText {
     if let g = r.timings.gatheringMs { t.append("gathering \(ms(g))") }
     if let f = r.timings.firstCheckMs { t.append("first check \(ms(f))") }
     if let c = r.timings.connectedMs { t.append("connected \(ms(c))") }
-    let waits = r.findings.contains(.connectWaitEnded) || r.findings.contains(.connectWaitUnanswered)
+    let waits =
+      r.findings.contains(.connectWaitEnded) || r.findings.contains(.connectWaitUnanswered)
     if !t.isEmpty || waits {
       out.append("")
       out.append("Timings")
       if !t.isEmpty { out += wrap(t.joined(separator: ", "), width: width, indent: "  ") }
-      for wait in r.findings where wait.code == .connectWaitEnded
+      for wait in r.findings
+      where wait.code == .connectWaitEnded
         || wait.code == .connectWaitUnanswered
       {
         out += wrap(wait.text, width: width, indent: "  ")

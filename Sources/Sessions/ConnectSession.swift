@@ -940,7 +940,8 @@ public final class ConnectSession {
       ? max(1, agent.pairs.map(\.stats.requestsReceived).reduce(0, +)) : 0
     b.peerWaitExpired = waitExpired.map { ($0, configuration.peerWaitTimeout) }
     if let waited = waitedForPeer {
-      b.peerWait = .init(waitedForKind, waitedMs: waited.milliseconds.rounded(toPlaces: 1), came: waitCame)
+      b.peerWait = .init(
+        waitedForKind, waitedMs: waited.milliseconds.rounded(toPlaces: 1), came: waitCame)
     }
     let selected = agent.selectedPair
     b.pairs = agent.pairs.map { p in

@@ -287,7 +287,8 @@ import Traversal
       Set(o.keys)
         == [
           "schemaVersion", "state", "reason", "selectedPair", "timeToConnectedMs", "timings",
-          "paths", "prediction", "local", "remote", "candidates", "pairs", "loss", "warnings", "findings",
+          "paths", "prediction", "local", "remote", "candidates", "pairs", "loss", "warnings",
+          "findings",
         ])
     #expect((o["warnings"] as? [String]) == [])
     #expect(o["schemaVersion"] as? Int == 1)
