@@ -100,7 +100,7 @@ let package = Package(
       name: "TestSupport", dependencies: ["Report", "Traversal", "STUN"], path: "Tests/TestSupport",
       swiftSettings: strict),
     .testTarget(
-      name: "TraversalTests", dependencies: ["Traversal", "STUN", "TestSupport"],
+      name: "TraversalTests", dependencies: ["Traversal", "STUN", "TestSupport", "Report"],
       swiftSettings: strict),
     // The report builder and text (pure values), without a runtime.
     .testTarget(

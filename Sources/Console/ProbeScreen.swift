@@ -316,11 +316,16 @@ public struct ProbeScreen: ConsoleScreen {
     let good = CellStyle(color: .green, bold: true)
     let warn = CellStyle(color: .yellow, bold: true)
     let bad = CellStyle(color: .red, bold: true)
+    let findings = ProbeFindings.derive(r)
     if r.mappedAddress == nil, let refusals = r.unreachable, !refusals.isEmpty {
       // ICMP came back: UDP got out, but no STUN server listens where it was sent.
       add("STUN server", "none answers", bad, reason: r.mapping.reason)
-    } else if r.udpBlocked {
+    } else if r.udpBlocked && !findings.contains(.probeUDPNotMeasured) {
       add("UDP", "blocked", bad, reason: r.mapping.reason)
+    } else if r.mappedAddress == nil {
+      // Silence that proves nothing about the network (one server, or servers on one host):
+      // the findings say no answer came, not that UDP is blocked.
+      add("UDP", "no answer", warn, reason: r.mapping.reason)
     } else {
       // A socket bound to every address shows as *:port, as the printed report has it.
       let local =
@@ -347,7 +352,9 @@ public struct ProbeScreen: ConsoleScreen {
         add("port alloc.", what, p.predictable ? good : warn)
       }
     }
-    add("legacy name", r.legacyType, CellStyle(bold: true))
+    add(
+      "legacy name", findings.contains(.probeUDPNotMeasured) ? "unknown" : r.legacyType,
+      CellStyle(bold: true))
     addPortMapping(r, into: &out, width: width)
     if let line = serverLine { add("server", line) }
     add("for peers", "", reason: r.summary)
@@ -467,7 +474,7 @@ public struct ProbeScreen: ConsoleScreen {
       throw ConsoleFileUnavailable(
         "no report yet: j writes it once the probe is done")
     }
-    return try ReportJSON.encode(report)
+    return try ReportJSON.encode(ProbeDocument(report))
   }
 
 }

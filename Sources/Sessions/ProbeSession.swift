@@ -1,3 +1,4 @@
+import Report
 import Runtime
 import STUN
 import Traversal
@@ -95,13 +96,9 @@ public final class ProbeSession {
 
   private func complete(_ report: ProbeReport, tcp: TCPReachability?) {
     var report = report
-    if let tcp {
-      report.tcp = tcp
-      if tcp.reachable {
-        report.summary +=
-          " STUN over TCP does reach \(tcp.server), so a TURN relay over TCP (or TLS) can carry traffic."
-      }
-    }
+    if let tcp { report.tcp = tcp }
+    // Every sentence of the report (reasons, summary) comes from its findings.
+    report = ProbeFindings.apply(to: report)
     let done = completion
     finish()
     done?(.success(report))

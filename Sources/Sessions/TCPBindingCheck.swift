@@ -2,6 +2,12 @@ import Runtime
 import STUN
 import Traversal
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// One STUN Binding request over TCP (RFC 8489 §6.2.2): does a TCP path to the server exist
 /// when UDP is blocked? Runs on any runtime that can open a stream to the server (real TCP, or
 /// a simulated stream), and over TLS (`stuns:`, RFC 8489 §6.2.3) when the connector speaks it
@@ -56,8 +62,8 @@ public final class TCPBindingCheck {
         TCPReachability(
           reachable: false, server: server,
           reason:
-            "STUN over \(name) to \(server) got no answer within \(Int(self.timeout.milliseconds)) ms."
-        ))
+            "STUN over \(name) to \(server) got no answer within \(Int(self.timeout.milliseconds)) ms.",
+          timeoutMs: self.timeout.milliseconds))
     }
     let s: any StreamTransport
     do {
@@ -67,7 +73,7 @@ public final class TCPBindingCheck {
       finish(
         TCPReachability(
           reachable: false, server: server,
-          reason: "STUN over \(name) to \(server) failed: \(error)."))
+          reason: "STUN over \(name) to \(server) failed: \(error).", error: "\(error)"))
       return
     }
     stream = s
@@ -88,12 +94,20 @@ public final class TCPBindingCheck {
       self.finish(
         TCPReachability(
           reachable: false, server: server,
-          reason: "STUN over \(name) to \(server) failed\(name == "TCP" ? " too" : ""): \(reason).")
-      )
+          reason: "STUN over \(name) to \(server) failed\(name == "TCP" ? " too" : ""): \(reason).",
+          refused: Self.isRefusal(reason), error: reason))
     }
     var b = MessageBuilder(type: .bindingRequest, transactionID: id)
     b.addFingerprint()
     s.send(b.bytes)
+  }
+
+  /// Whether a stream's close reason is the system's "connection refused" (the host answered
+  /// the connection attempt with a reset): the stream carries only its reason's words, which
+  /// end with the C library's text for ECONNREFUSED.
+  static func isRefusal(_ reason: String) -> Bool {
+    guard let text = strerror(ECONNREFUSED) else { return false }
+    return reason.hasSuffix(String(cString: text))
   }
 
   /// Stops without reporting.

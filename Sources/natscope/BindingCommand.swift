@@ -44,6 +44,13 @@ struct BindingCommand: ParsableCommand {
   @Option(help: ArgumentHelp("Requests to send before giving up (RFC 8489 Rc).", valueName: "n"))
   var maxRequests: Int = 7
 
+  @Flag(
+    name: .shortAndLong,
+    help:
+      "Say on stderr what natscope waits for and for how long (said anyway when stderr is a terminal, without --json)."
+  )
+  var verbose = false
+
   @OptionGroup var sockets: SocketArguments
   @OptionGroup var tls: STUNTLSArguments
   @OptionGroup var global: GlobalOptions
@@ -73,14 +80,22 @@ struct BindingCommand: ParsableCommand {
       try runOverTLS(uri)
       return
     }
-    let destination = try resolveServer(server)
+    let destination: TransportAddress
+    do {
+      destination = try resolveServer(server)
+    } catch let error as UserFacingError where json && error.code == NatscopeExit.unreachable {
+      // With --json a name that does not resolve is still a document: the failure, as a finding.
+      try JSONOutput.print(
+        BindingReport(unresolved: server, error: error.message), schema: .binding)
+      throw ExitCode(NatscopeExit.unreachable.rawValue)
+    }
     let policy = RetransmissionPolicy(
       initialRTO: .milliseconds(rto), maxRequests: maxRequests, lastWaitMultiplier: 16)
     let options = try sockets.options(toReach: destination)
     let runtime = NIORuntime()
     defer { runtime.shutdown() }
     let window = policy.timeoutWindow()
-    if isatty(STDERR_FILENO) == 1 && !json {
+    if verbose || (isatty(STDERR_FILENO) == 1 && !json) {
       // Without an answer the wait is long (RFC 8489's schedule): say what is going on.
       let seconds = String(
         format: "%.1f",
@@ -125,94 +140,4 @@ struct BindingCommand: ParsableCommand {
     }
     if !report.allReachable { throw ExitCode(NatscopeExit.unreachable.rawValue) }
   }
-}
-
-/// The `--json` schema of `natscope binding` (schemaVersion 1).
-struct BindingReport: Codable, Sendable {
-  var schemaVersion = 1
-  var server: TransportAddress
-  var local: TransportAddress?
-  var answered: Bool
-  var reflexive: TransportAddress?
-  var mappedAddress: TransportAddress?
-  var responseOrigin: TransportAddress?
-  var rttMs: Double?
-  var attempts: Int
-  var software: String?
-  var errorCode: Int?
-  var errorReason: String?
-  var rfc5780: ServerSupport?
-  /// Set when no answer came: how long natscope waited.
-  var waitedMs: Double?
-  /// Set when an ICMP error ended the wait: which, and who sent it.
-  var unreachable: Unreachable?
-
-  init(server: TransportAddress, local: TransportAddress?, outcome: BindingOutcome) {
-    self.server = server
-    self.local = local
-    switch outcome {
-    case .answered(let a):
-      answered = true
-      reflexive = a.xorMappedAddress ?? a.mappedAddress
-      mappedAddress = a.mappedAddress
-      responseOrigin = a.responseOrigin
-      rttMs = a.rtt.milliseconds
-      attempts = a.attempts
-      software = a.software
-      errorCode = a.errorCode
-      errorReason = a.errorReason
-      rfc5780 = BehaviorProbe.serverSupport(server: server, answer: a)
-    case .noAnswer(let n, let window):
-      answered = false
-      attempts = n
-      waitedMs = window.milliseconds
-    case .unreachable(let u, let n):
-      answered = false
-      attempts = n
-      unreachable = u
-    }
-  }
-
-  var text: String {
-    var lines: [String] = []
-    func row(_ key: String, _ value: String) {
-      lines.append(key.padding(toLength: 12, withPad: " ", startingAt: 0) + value)
-    }
-    row("server", server.description)
-    if let local { row("local", local.description) }
-    if !answered, let u = unreachable {
-      let what =
-        u.kind == .portUnreachable
-        ? "no STUN server answers at \(server) (\(u)): that host is up but nothing listens on that port"
-        : "\(server) cannot be reached (\(u))"
-      row("result", "\(what), after \(attempts) request\(attempts == 1 ? "" : "s")")
-      return lines.joined(separator: "\n")
-    }
-    guard answered else {
-      row(
-        "result",
-        "no answer after \(attempts) request\(attempts == 1 ? "" : "s") over \(Self.seconds(waitedMs ?? 0)): the server is down, the port is wrong, or UDP is blocked on the way"
-      )
-      return lines.joined(separator: "\n")
-    }
-    if let code = errorCode {
-      row("result", "error \(code)\(errorReason.map { " \($0)" } ?? "")")
-    }
-    if let reflexive { row("reflexive", "\(reflexive)  (your address as the server sees it)") }
-    if let mappedAddress, mappedAddress != reflexive {
-      row("mapped", "\(mappedAddress)  (MAPPED-ADDRESS differs: something rewrote it)")
-    }
-    if let rttMs {
-      row(
-        "rtt",
-        String(format: "%.1f ms", rttMs) + " (\(attempts) request\(attempts == 1 ? "" : "s"))")
-    }
-    row("software", software ?? "(not sent)")
-    if let rfc5780 {
-      row("RFC 5780", (rfc5780.rfc5780 ? "yes. " : "no. ") + rfc5780.reason)
-    }
-    return lines.joined(separator: "\n")
-  }
-
-  static func seconds(_ ms: Double) -> String { String(format: "%.1f s", ms / 1000) }
 }

@@ -141,14 +141,21 @@ struct ProbeCommand: ParsableCommand {
     }
     var resolved: [TransportAddress] = []
     var problems: [String] = []
+    var unresolved: [(name: String, error: String)] = []
     for name in names {
       do {
         resolved.append(try resolveServer(name))
       } catch let error as UserFacingError where error.code == NatscopeExit.unreachable {
         problems.append(error.message)
+        unresolved.append((name, error.message))
       }
     }
     guard let first = resolved.first else {
+      // With --json the failure is still a document, with a finding per name.
+      if json, let document = ProbeDocument.unresolved(unresolved) {
+        try JSONOutput.print(document, schema: .probe)
+        throw ExitCode(NatscopeExit.unreachable.rawValue)
+      }
       throw fail(
         "no STUN server reachable: " + problems.joined(separator: "; "),
         code: NatscopeExit.unreachable)
@@ -200,7 +207,7 @@ struct ProbeCommand: ParsableCommand {
       interrupted = signal
     }
     if json {
-      try JSONOutput.print(report, schema: .probe)
+      try JSONOutput.print(ProbeDocument(report, unresolved: unresolved), schema: .probe)
     } else {
       let text = ProbeReportText(
         report: report, verbose: verbose, width: TerminalText.terminalColumns ?? 92

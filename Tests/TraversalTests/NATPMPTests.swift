@@ -33,6 +33,17 @@ import Traversal
     #expect(try NATPMPResponse(bytes: bytes + [9, 9]) == r)
   }
 
+  /// Found by `scripts/fuzz natpmp`: an error answer to the external-address request that ends
+  /// after the epoch decoded with no address, but re-encoded with 0.0.0.0, which then decoded
+  /// as an address the gateway never gave.
+  @Test func anErrorWithoutAnAddressRoundTrips() throws {
+    let bytes: [UInt8] = [0x00, 0x80, 0xF9, 0x30, 0x39, 0xF9, 0x80, 0xF9, 0x30, 0x39]
+    let r = try NATPMPResponse(bytes: bytes)
+    #expect(r.body == .externalAddress(nil))
+    #expect(r.bytes == Array(bytes.prefix(8)))
+    #expect(try NATPMPResponse(bytes: r.bytes) == r)
+  }
+
   @Test func shortErrorResponses() throws {
     // Unsupported version / opcode replies may stop after the epoch.
     let r = try NATPMPResponse(bytes: [0, 130, 0, 1, 0, 0, 0, 7])

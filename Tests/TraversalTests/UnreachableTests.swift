@@ -1,4 +1,5 @@
 import Foundation
+import Report
 import STUN
 import Testing
 import Traversal
@@ -97,11 +98,12 @@ import Traversal
     #expect(!report.udpBlocked)
     #expect(report.mappedAddress == nil)
     #expect(report.unreachable == [u])
+    // The sentences are the findings' (Report's ProbeFindings), from the same steps.
     #expect(
-      report.mapping.reason
+      ProbeFindings.apply(to: report).mapping.reason
         == "No STUN server answers at 127.0.0.1:9 (ICMP port unreachable from 127.0.0.1): that host is up but nothing listens on that port."
     )
-    #expect(!report.summary.contains("blocked"))
+    #expect(!ProbeFindings.apply(to: report).summary.contains("blocked"))
     #expect(report.profile.udpBlocked == false)
   }
 
@@ -113,7 +115,7 @@ import Traversal
     let report = try #require(result)
     #expect(report.hairpinning == false)
     #expect(
-      report.hairpinningReason.hasSuffix(
+      ProbeFindings.apply(to: report).hairpinningReason.hasSuffix(
         "instead of passing the requests back inside, the NAT answered with ICMP port unreachable from 198.51.100.1."
       ))
     #expect(report.unreachable == [])  // test I was answered: nothing to say about the server
@@ -136,6 +138,10 @@ import Traversal
       },
       servers: [closed, ModelNAT.primary])
     #expect(!report.udpBlocked)
-    #expect(report.mapping.reason.hasSuffix("The other server did not answer either."))
+    // Each server's own sentence: the refusal, then the silence.
+    let reason = ProbeFindings.apply(to: report).mapping.reason
+    #expect(
+      reason.hasPrefix("No STUN server answers at 198.51.100.7:3478"), Comment(rawValue: reason))
+    #expect(reason.contains("No answer from"), Comment(rawValue: reason))
   }
 }

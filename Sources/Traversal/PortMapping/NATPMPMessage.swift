@@ -191,7 +191,8 @@ public struct NATPMPResponse: Sendable, Hashable {
     out.appendBigEndian(secondsSinceEpoch)
     switch body {
     case .externalAddress(let ip):
-      if case .v4(let a)? = ip { out.appendBigEndian(a) } else { out.appendBigEndian(UInt32(0)) }
+      // An error response without an address ends after the epoch, as the decoder reads it.
+      if case .v4(let a)? = ip { out.appendBigEndian(a) }
     case .map(_, let internalPort, let ext, let life):
       out.appendBigEndian(internalPort)
       out.appendBigEndian(ext)

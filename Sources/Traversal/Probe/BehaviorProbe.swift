@@ -391,73 +391,41 @@ public struct BehaviorProbe: Sendable {
     return configuration.localAddresses.contains(mapped.ip)
   }
 
-  /// Whether `answer` (from `server`) shows that the server can run RFC 5780 tests, and why.
+  /// Whether `answer` (from `server`) shows that the server can run RFC 5780 tests. The
+  /// reason is worded from findings (Report's `ProbeFindings`); here it is left empty.
   public static func serverSupport(server: TransportAddress, answer: BindingAnswer) -> ServerSupport
   {
-    guard let other = answer.otherAddress else {
-      return ServerSupport(
-        rfc5780: false, otherAddress: nil, software: answer.software,
-        reason: "The server sent no OTHER-ADDRESS, so it cannot answer from a second address.")
-    }
-    if other.ip == server.ip {
-      return ServerSupport(
-        rfc5780: false, otherAddress: other, software: answer.software,
-        reason:
-          "The server's OTHER-ADDRESS \(other) has the same IP as the server, so tests that need a second IP cannot run."
-      )
-    }
-    if other.port == server.port {
-      return ServerSupport(
-        rfc5780: false, otherAddress: other, software: answer.software,
-        reason:
-          "The server's OTHER-ADDRESS \(other) uses the same port as the server, so tests that need a second port cannot run."
-      )
-    }
+    let other = answer.otherAddress
+    let usable = other.map { $0.ip != server.ip && $0.port != server.port } ?? false
     return ServerSupport(
-      rfc5780: true, otherAddress: other, software: answer.software,
-      reason: "The server answers from a second IP and port (\(other)).")
+      rfc5780: usable, otherAddress: other, software: answer.software, reason: "")
   }
 
   // MARK: - Verdicts
+  //
+  // The probe decides the behaviours from its steps; every sentence about them (the reasons,
+  // the summary) is a finding's, derived from the same steps by Report's `ProbeFindings` and
+  // filled in by the probe session. The reasons here stay empty.
 
   private func outcome(_ test: ProbeTest) -> BindingOutcome? {
     steps.last { $0.test == test }?.outcome
   }
 
   private func report(at now: Instant, udpBlocked: Bool) -> ProbeReport {
-    let mapping: BehaviorVerdict<MappingBehavior>
-    let filtering: BehaviorVerdict<FilteringBehavior>
+    var mapping = BehaviorVerdict<MappingBehavior>(nil, "")
+    var filtering = BehaviorVerdict<FilteringBehavior>(nil, "")
     var hairpin: Bool? = nil
-    var hairpinReason = "Not tested."
-    var alg = ALGVerdict(detected: nil, reason: "Not tested.")
+    var alg = ALGVerdict(detected: nil, reason: "")
     var allocation: PortAllocation?
     var lifetime: LifetimeVerdict?
     let refusals = reachability.compactMap { entry -> Unreachable? in
       if case .unreachable(let u, _)? = steps[entry.step].outcome { u } else { nil }
     }
-    var summaryOverride: String?
-    if primary == nil, !refusals.isEmpty {
-      // No server answered and at least one destination was reported unreachable.
-      let reason = Self.noServerReason(refusals, tried: configuration.servers.count)
-      mapping = BehaviorVerdict(nil, reason)
-      filtering = BehaviorVerdict(nil, reason)
-      hairpinReason = reason
-      summaryOverride =
-        "natscope learned nothing about the NAT: no STUN server answered. Check the server address and port."
-    } else if udpBlocked {
-      let n = configuration.servers.count
-      let reason =
-        n == 0
-        ? "No STUN server was given."
-        : "No STUN server answered over UDP (\(n) server\(n == 1 ? "" : "s") tried, every request retransmitted)."
-      mapping = BehaviorVerdict(nil, reason)
-      filtering = BehaviorVerdict(nil, reason)
-      hairpinReason = reason
-    } else {
-      mapping = mappingVerdict()
-      filtering = filteringVerdict()
-      (hairpin, hairpinReason) = hairpinVerdict()
-      alg = algVerdict()
+    if primary != nil, !udpBlocked {
+      mapping = BehaviorVerdict(mappingBehavior(), "")
+      filtering = BehaviorVerdict(filteringBehavior(), "")
+      hairpin = hairpinWorks()
+      alg = ALGVerdict(detected: algDetected(), reason: "")
       let samples = steps.filter { $0.test == .portAllocation }.compactMap {
         step -> PortAllocation.Sample? in
         guard let local = step.localAddress, let mapped = step.outcome?.answer?.reflexive else {
@@ -476,258 +444,88 @@ public struct BehaviorProbe: Sendable {
       server: primary ?? configuration.servers.first ?? TransportAddress(ip: .anyV4, port: 0),
       serverSupport: support, udpBlocked: udpBlocked, natDetected: natDetected,
       localAddress: primaryLocal, mappedAddress: primaryAnswer?.reflexive, mapping: mapping,
-      filtering: filtering, hairpinning: hairpin, hairpinningReason: hairpinReason,
+      filtering: filtering, hairpinning: hairpin, hairpinningReason: "",
       portAllocation: allocation, alg: alg, bindingLifetime: lifetime,
-      legacyType: profile.legacyType.rawValue, summary: summaryOverride ?? profile.summary,
+      legacyType: profile.legacyType.rawValue, summary: "",
       durationMs: (now - startedAt).milliseconds, steps: steps, unreachable: refusals)
   }
 
-  /// "No STUN server answers at 127.0.0.1:9 (ICMP port unreachable from 127.0.0.1)." and, when
-  /// other servers were silent, how many.
-  static func noServerReason(_ refusals: [Unreachable], tried: Int) -> String {
-    let each = refusals.map { u -> String in
-      switch u.kind {
-      case .portUnreachable:
-        return
-          "No STUN server answers at \(u.destination) (\(u)): that host is up but nothing listens on that port."
-      case .hostUnreachable, .networkUnreachable:
-        return "\(u.destination) cannot be reached (\(u))."
-      case .prohibited:
-        return "A firewall refused the requests to \(u.destination) (\(u))."
-      }
-    }
-    let silent = tried - refusals.count
-    let rest =
-      silent == 1
-      ? " The other server did not answer either."
-      : (silent > 1 ? " The other \(silent) servers did not answer either." : "")
-    return each.joined(separator: " ") + rest
-  }
-
-  private func mappingVerdict() -> BehaviorVerdict<MappingBehavior> {
-    guard let m1 = primaryAnswer?.reflexive else { return BehaviorVerdict(nil, "Test I failed.") }
-    if !natDetected {
-      return BehaviorVerdict(
-        .endpointIndependent,
-        "No NAT: the server saw this host's own address \(m1), which stays the same for every destination."
-      )
-    }
+  private func mappingBehavior() -> MappingBehavior? {
+    guard let m1 = primaryAnswer?.reflexive else { return nil }
+    if !natDetected { return .endpointIndependent }
     if support?.rfc5780 == true {
       guard let m2 = outcome(.mappingAlternateIP)?.answer?.reflexive else {
         // Test III alone still proves endpoint independence if it saw test I's mapping.
         if let m3 = outcome(.mappingAlternateIPAndPort)?.answer?.reflexive, m3 == m1 {
-          return BehaviorVerdict(
-            .endpointIndependent,
-            "The public address stayed \(m1) when both the destination IP and port changed (tests I and III; test II \(silence(.mappingAlternateIP)))."
-          )
+          return .endpointIndependent
         }
-        return BehaviorVerdict(
-          nil,
-          "Test II (to the server's alternate IP) \(silence(.mappingAlternateIP)), so mapping is unknown."
-        )
+        return nil
       }
-      if m2 == m1 {
-        return BehaviorVerdict(
-          .endpointIndependent,
-          "The public address stayed \(m1) when the destination IP changed (tests I and II).")
-      }
-      guard let m3 = outcome(.mappingAlternateIPAndPort)?.answer?.reflexive else {
-        return BehaviorVerdict(
-          nil,
-          "The public address changed from \(m1) to \(m2) with the destination IP, but test III \(silence(.mappingAlternateIPAndPort))."
-        )
-      }
-      if m3 == m2 {
-        return BehaviorVerdict(
-          .addressDependent,
-          "The public address changed with the destination IP (\(m1) → \(m2)) but not with the port (test III: \(m3))."
-        )
-      }
-      return BehaviorVerdict(
-        .addressAndPortDependent,
-        "The public address changed with the destination IP (\(m1) → \(m2)) and again with the port (\(m3))."
-      )
+      if m2 == m1 { return .endpointIndependent }
+      guard let m3 = outcome(.mappingAlternateIPAndPort)?.answer?.reflexive else { return nil }
+      return m3 == m2 ? .addressDependent : .addressAndPortDependent
     }
     // No RFC 5780: compare what independent servers saw from the same socket.
     let seen = reachability.compactMap { entry -> (TransportAddress, TransportAddress)? in
       guard let m = steps[entry.step].outcome?.answer?.reflexive else { return nil }
       return (entry.server, m)
     }
-    let distinctServerIPs = Set(seen.map(\.0.ip))
-    guard distinctServerIPs.count >= 2 else {
-      return BehaviorVerdict(
-        nil,
-        "The server does not support RFC 5780 and no second server on another IP answered, so mapping cannot be judged. \(support?.reason ?? "")"
-      )
-    }
-    if Set(seen.map(\.1)).count == 1 {
-      return BehaviorVerdict(
-        .endpointIndependent,
-        "\(seen.count) servers on different IPs all saw the same public address \(m1).")
-    }
-    let detail = seen.map { "\($0.0) saw \($0.1)" }.joined(separator: ", ")
-    return BehaviorVerdict(
-      nil,
-      "The public address depends on the destination (\(detail)); without an RFC 5780 server natscope cannot tell address-dependent from address-and-port-dependent mapping."
-    )
+    guard Set(seen.map(\.0.ip)).count >= 2 else { return nil }
+    // Different addresses per destination: which kind cannot be told without RFC 5780.
+    return Set(seen.map(\.1)).count == 1 ? .endpointIndependent : nil
   }
 
-  private func filteringVerdict() -> BehaviorVerdict<FilteringBehavior> {
-    guard let support, support.rfc5780, let server = primary, let other = support.otherAddress
-    else {
-      return BehaviorVerdict(
-        nil,
-        "Filtering needs a server that can answer from another address (RFC 5780). \(support?.reason ?? "")"
-      )
-    }
+  private func filteringBehavior() -> FilteringBehavior? {
+    guard let support, support.rfc5780, let server = primary else { return nil }
     let t2 = outcome(.filteringChangeIPAndPort)
     let t3 = outcome(.filteringChangePort)
     let t4 = outcome(.filteringChangeIP)
-    for (test, result) in [("II", t2), ("III", t3), ("IV", t4)] {
-      if let a = result?.answer, let code = a.errorCode {
-        return BehaviorVerdict(
-          nil,
-          "The server refused CHANGE-REQUEST in filtering test \(test) (error \(code)\(a.errorReason.map { " \($0)" } ?? ""))."
-        )
-      }
-    }
+    // A refused CHANGE-REQUEST decides nothing.
+    if [t2, t3, t4].contains(where: { $0?.answer?.errorCode != nil }) { return nil }
     if let a = t2?.answer {
-      if a.source.ip == server.ip {
-        return BehaviorVerdict(
-          nil,
-          "Asked to answer from \(other), the server answered from \(a.source): it ignores CHANGE-REQUEST."
-        )
-      }
-      return BehaviorVerdict(
-        .endpointIndependent,
-        "An answer from another IP and port (\(a.source)) got through a mapping opened towards \(server) (test II)."
-      )
+      // Answered from the server's own IP: it ignores CHANGE-REQUEST.
+      return a.source.ip == server.ip ? nil : .endpointIndependent
     }
     if let a3 = t3?.answer, let a4 = t4?.answer, a3.source.port != server.port,
       a4.source.ip != server.ip
     {
       // Both "another port" and "another IP" got in; test II's packets were lost.
-      return BehaviorVerdict(
-        .endpointIndependent,
-        "Answers from another port (\(a3.source), test III) and from another IP (\(a4.source), test IV) both got through; test II got no answer."
-      )
+      return .endpointIndependent
     }
-    if let a = t3?.answer {
-      if a.source.port == server.port {
-        return BehaviorVerdict(
-          nil,
-          "Asked to answer from another port, the server answered from \(a.source): it ignores CHANGE-REQUEST."
-        )
-      }
-      return BehaviorVerdict(
-        .addressDependent,
-        "Answers from another IP were dropped (test II), but one from the same IP on another port (\(a.source)) got through (test III)."
-      )
-    }
-    if let a = t4?.answer {
-      return BehaviorVerdict(
-        nil,
-        "Answers from the same IP on another port were dropped (test III) while one from another IP on the same port (\(a.source)) got through (test IV): a port-only filter that RFC 4787 does not name."
-      )
-    }
-    guard t2 != nil, t3 != nil else { return BehaviorVerdict(nil, "Filtering tests did not run.") }
-    let tries = [t2, t3].compactMap { r -> Int? in
-      if case .noAnswer(let n, _) = r { return n }
-      return nil
-    }.reduce(0, +)
-    return BehaviorVerdict(
-      .addressAndPortDependent,
-      "Only answers from the exact address the socket sent to got through: none from another IP (test II) or another port (tests III, IV), after \(counted(tries, "request"))."
-    )
+    if let a = t3?.answer { return a.source.port == server.port ? nil : .addressDependent }
+    // Only another IP on the same port got in: a port-only filter RFC 4787 does not name.
+    if t4?.answer != nil { return nil }
+    guard t2 != nil, t3 != nil else { return nil }
+    return .addressAndPortDependent
   }
 
-  /// "got no answer", or "got ICMP port unreachable from X instead of an answer" when an ICMP
-  /// error ended the test.
-  private func silence(_ test: ProbeTest) -> String {
-    if case .unreachable(let u, _)? = outcome(test) { return "got \(u) instead of an answer" }
-    return "got no answer"
-  }
-
-  private func hairpinVerdict() -> (Bool?, String) {
-    guard natDetected else { return (nil, "No NAT, so there is nothing to hairpin.") }
-    guard configuration.testHairpinning else { return (nil, "Not tested (disabled).") }
+  /// nil when not tested (no NAT, disabled, or no second mapping).
+  private func hairpinWorks() -> Bool? {
+    guard natDetected, configuration.testHairpinning else { return nil }
     let runs = steps.filter { $0.test == .hairpinning }
-    guard let m1 = primaryAnswer?.reflexive, let first = runs.first else {
-      return (nil, "Not tested.")
-    }
-    guard let mh = first.outcome?.answer?.reflexive, runs.count == 3 else {
-      return (
-        nil,
-        "The second socket got no public address from the server, so hairpinning was not tested."
-      )
-    }
-    if let a = runs.dropFirst().compactMap({ $0.outcome?.answer }).first {
-      return (
-        true,
-        "Two sockets behind the NAT reached each other through their public addresses \(m1) and \(mh) (answered from \(a.source))."
-      )
-    }
-    let refusal = runs.dropFirst().lazy.compactMap { step -> Unreachable? in
-      if case .unreachable(let u, _)? = step.outcome { u } else { nil }
-    }.first
-    if let refusal {
-      return (
-        false,
-        "Two sockets behind the NAT sent to each other's public address (\(m1), \(mh)); instead of passing the requests back inside, the NAT answered with \(refusal)."
-      )
-    }
-    return (
-      false,
-      "Two sockets behind the NAT sent to each other's public address (\(m1), \(mh)); nothing came back inside the NAT."
-    )
+    guard primaryAnswer?.reflexive != nil, let first = runs.first,
+      first.outcome?.answer?.reflexive != nil, runs.count == 3
+    else { return nil }
+    return runs.dropFirst().contains { $0.outcome?.answer != nil }
   }
 
-  private func algVerdict() -> ALGVerdict {
-    guard let a = primaryAnswer, let xor = a.xorMappedAddress else {
-      return ALGVerdict(detected: nil, reason: "No XOR-MAPPED-ADDRESS to compare.")
+  /// nil when it cannot be seen (no XOR-MAPPED-ADDRESS, or no MAPPED-ADDRESS next to it).
+  private func algDetected() -> Bool? {
+    guard let a = primaryAnswer, let xor = a.xorMappedAddress, let plain = a.mappedAddress else {
+      return nil
     }
-    guard let plain = a.mappedAddress else {
-      return ALGVerdict(
-        detected: nil,
-        reason:
-          "The server sent no MAPPED-ADDRESS next to XOR-MAPPED-ADDRESS, so rewriting cannot be seen."
-      )
-    }
-    if plain == xor {
-      return ALGVerdict(
-        detected: false, reason: "MAPPED-ADDRESS and XOR-MAPPED-ADDRESS agree (\(xor)).")
-    }
-    return ALGVerdict(
-      detected: true,
-      reason:
-        "MAPPED-ADDRESS arrived as \(plain) but XOR-MAPPED-ADDRESS as \(xor): something on the path rewrites addresses inside packets."
-    )
+    return plain != xor
   }
 
   private func lifetimeVerdict() -> LifetimeVerdict? {
     guard let search = configuration.lifetime else { return nil }
     guard natDetected, support?.rfc5780 == true else {
-      return LifetimeVerdict(
-        aliveAfterSeconds: nil, expiredAfterSeconds: nil,
-        reason: natDetected
-          ? "The lifetime test needs RESPONSE-PORT, an RFC 5780 server feature."
-          : "No NAT, so there is no mapping to expire.")
+      return LifetimeVerdict(aliveAfterSeconds: nil, expiredAfterSeconds: nil, reason: "")
     }
     let alive = lifetimeAlive.filter { $0.value }.map(\.key).max()
     let dead = lifetimeAlive.filter { !$0.value && $0.key > (alive ?? -1) }.map(\.key).min()
-    let aliveS = alive.map { search.rungs[$0].milliseconds / 1000 }
-    let deadS = dead.map { search.rungs[$0].milliseconds / 1000 }
-    let reason: String
-    switch (aliveS, deadS) {
-    case (let a?, let d?):
-      reason = "An idle mapping still worked after \(Int(a)) s and was gone after \(Int(d)) s."
-    case (let a?, nil):
-      reason = "An idle mapping still worked after \(Int(a)) s, the longest wait tried."
-    case (nil, let d?):
-      reason = "An idle mapping was already gone after \(Int(d)) s, the shortest wait tried."
-    case (nil, nil):
-      reason = "No lifetime check got a conclusive result."
-    }
-    return LifetimeVerdict(aliveAfterSeconds: aliveS, expiredAfterSeconds: deadS, reason: reason)
+    return LifetimeVerdict(
+      aliveAfterSeconds: alive.map { search.rungs[$0].milliseconds / 1000 },
+      expiredAfterSeconds: dead.map { search.rungs[$0].milliseconds / 1000 }, reason: "")
   }
 }

@@ -130,16 +130,30 @@ public struct TCPReachability: Codable, Sendable, Hashable {
   public var mappedAddress: TransportAddress?
   public var rttMs: Double?
   public var reason: String
+  /// The server's host refused the connection (it is up and was reached); not in the JSON.
+  public var refused: Bool? = nil
+  /// Set when no answer came within this many milliseconds; not in the JSON.
+  public var timeoutMs: Double? = nil
+  /// Why the connection failed otherwise, as the stream said it; not in the JSON.
+  public var error: String? = nil
+
+  private enum CodingKeys: String, CodingKey {
+    case reachable, server, mappedAddress, rttMs, reason
+  }
 
   public init(
     reachable: Bool, server: TransportAddress, mappedAddress: TransportAddress? = nil,
-    rttMs: Double? = nil, reason: String
+    rttMs: Double? = nil, reason: String, refused: Bool? = nil, timeoutMs: Double? = nil,
+    error: String? = nil
   ) {
     self.reachable = reachable
     self.server = server
     self.mappedAddress = mappedAddress
     self.rttMs = rttMs
     self.reason = reason
+    self.refused = refused
+    self.timeoutMs = timeoutMs
+    self.error = error
   }
 }
 
@@ -149,6 +163,25 @@ public struct ServerSupport: Codable, Sendable, Hashable {
   public var otherAddress: TransportAddress?
   public var software: String?
   public var reason: String
+
+  public init(rfc5780: Bool, otherAddress: TransportAddress?, software: String?, reason: String) {
+    self.rfc5780 = rfc5780
+    self.otherAddress = otherAddress
+    self.software = software
+    self.reason = reason
+  }
+
+  private enum CodingKeys: String, CodingKey { case rfc5780, otherAddress, software, reason }
+
+  /// `otherAddress` and `software` are always present: null when the server sent none (the
+  /// JSON schemas require both keys).
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(rfc5780, forKey: .rfc5780)
+    try c.encode(otherAddress, forKey: .otherAddress)
+    try c.encode(software, forKey: .software)
+    try c.encode(reason, forKey: .reason)
+  }
 }
 
 /// Everything a probe found, with its evidence. This is the `--json` schema of `natscope

@@ -1,17 +1,25 @@
 import Foundation
 import Report
 import STUN
-import Sessions
 import Traversal
 
-/// The concise text form of a `ProbeReport`.
-struct ProbeReportText {
-  var report: ProbeReport
-  var verbose: Bool
+/// The concise text form of a `ProbeReport`: every sentence from its findings
+/// (``ProbeFindings``).
+public struct ProbeReportText {
+  public var report: ProbeReport
+  public var verbose: Bool
   /// The widest a line may be (the terminal's columns, at most 92: the layout's natural width).
-  var width: Int = 92
+  public var width: Int = 92
 
-  func render() -> String {
+  /// A renderer of `report`; `verbose` adds every request.
+  public init(report: ProbeReport, verbose: Bool, width: Int = 92) {
+    self.report = report
+    self.verbose = verbose
+    self.width = width
+  }
+
+  /// The text, lines joined with newlines.
+  public func render() -> String {
     var out: [String] = []
     // Details hang under the value column (16); the layout is 92 columns at its widest.
     let detailWidth = max(40, min(width, 92) - 16)
@@ -33,21 +41,54 @@ struct ProbeReportText {
         }
       }
     }
-    if r.mappedAddress == nil, let refusals = r.unreachable, !refusals.isEmpty {
-      // ICMP came back: UDP got out, but no STUN server listens where it was sent.
-      row("STUN server", "none answers", r.mapping.reason)
-    } else if r.udpBlocked {
-      row("UDP", "blocked", r.mapping.reason)
-      if let tcp = r.tcp { row("STUN/TCP", tcp.reachable ? "reachable" : "blocked", tcp.reason) }
+    let findings = ProbeFindings.derive(r)
+    func text(_ codes: [FindingCode]) -> String {
+      findings.filter { codes.contains($0.code) }.map(\.text).joined(separator: " ")
+    }
+    func aspect(_ a: FindingAspect) -> String {
+      findings.first { $0.aspect == a && $0.subject == .thisHost }?.text ?? ""
+    }
+    if findings.contains(.serverOnThisHost) {
+      row("server", "on this host", text([.serverOnThisHost]))
+    }
+    if r.mappedAddress == nil {
+      if findings.contains(.probeUDPUnreachable) || findings.contains(.probeUDPErrorResponse) {
+        // ICMP (or an error) came back: UDP got out, but no STUN server answers there.
+        row(
+          "STUN server", "none answers",
+          text([.probeUDPUnreachable, .probeUDPErrorResponse, .probeUDPNoAnswer]))
+      } else if findings.contains(.probeUDPBlocked) {
+        row("UDP", "blocked", text([.probeUDPBlocked]))
+      } else if findings.contains(.probeNoServer) {
+        row("STUN server", "none given", text([.probeNoServer]))
+      } else {
+        row("UDP", "no answer", text([.probeUDPNoAnswer, .probeUDPNotMeasured]))
+      }
+      if let tcp = findings.first(where: { $0.code.rawValue.hasPrefix("tcp.") }) {
+        let value: String
+        switch tcp.code {
+        case .probeTCPAnswered: value = "reachable"
+        case .probeTCPRefused: value = "refused (host up)"
+        case .probeTCPNoAnswer: value = "no answer"
+        default: value = "failed"
+        }
+        row("STUN/TCP", value, tcp.text)
+      }
     } else {
-      let local =
-        r.localAddress.map { $0.ip.isUnspecified ? "*:\($0.port)" : $0.description } ?? "?"
+      let local = r.localAddress.map(BindingFindings.localText) ?? "?"
       let mapped = r.mappedAddress.map(\.description) ?? "?"
       row("NAT", r.natDetected ? "yes: \(local) → \(mapped)" : "no: the server saw \(mapped)")
-      row("mapping", r.mapping.behavior?.rawValue ?? "unknown", r.mapping.reason)
-      row("filtering", r.filtering.behavior?.rawValue ?? "unknown", r.filtering.reason)
+      let silent = text([.probeUDPNoAnswer, .probeUDPUnreachable])
+      if !silent.isEmpty { row("other servers", "no answer", silent) }
+      row("mapping", r.mapping.behavior?.rawValue ?? "unknown", aspect(.mapping))
       row(
-        "hairpinning", r.hairpinning.map { $0 ? "yes" : "no" } ?? "not tested", r.hairpinningReason)
+        "filtering",
+        r.filtering.behavior?.rawValue
+          ?? (findings.notMeasured(.filtering, of: .thisHost) ? "not measured" : "unknown"),
+        aspect(.filtering))
+      row(
+        "hairpinning", r.hairpinning.map { $0 ? "yes" : "no" } ?? "not tested", aspect(.hairpinning)
+      )
       if let p = r.portAllocation {
         let what: String
         switch p.pattern {
@@ -55,16 +96,14 @@ struct ProbeReportText {
         case .sequential: what = "sequential, step \(p.delta ?? 0): the next port can be predicted"
         case .random: what = "random: ports cannot be predicted"
         }
-        row(
-          "port alloc.", what,
-          "\(p.preservedCount) of \(p.samples.count) fresh sockets kept their port, \(p.parityPreservedCount) kept their parity."
-        )
+        row("port alloc.", what, text([.portAllocation]))
       }
       row(
         "ALG", r.alg.detected.map { $0 ? "rewrites addresses" : "none seen" } ?? "not tested",
-        r.alg.reason)
+        aspect(.alg))
       if let l = r.bindingLifetime {
-        row("lifetime", l.aliveAfterSeconds.map { "≥ \(Int($0)) s" } ?? "unknown", l.reason)
+        row(
+          "lifetime", l.aliveAfterSeconds.map { "≥ \(Int($0)) s" } ?? "unknown", aspect(.lifetime))
       }
     }
     if let pm = r.portMapping {
@@ -114,9 +153,12 @@ struct ProbeReportText {
         }
       }
     }
-    row("legacy name", r.legacyType)
+    // RFC 3489 names silence from one server "UDP Blocked"; natscope does not, unless the
+    // findings show the network drops UDP.
+    row("legacy name", findings.contains(.probeUDPNotMeasured) ? "unknown" : r.legacyType)
     out.append("")
-    out.append(contentsOf: wrap(r.summary, width: detailWidth + 14).map { "  " + $0 })
+    let verdict = r.summary.isEmpty ? ProbeFindings.apply(to: r).summary : r.summary
+    out.append(contentsOf: wrap(verdict, width: detailWidth + 14).map { "  " + $0 })
     out.append("")
     let requests = r.steps.reduce(0) { $0 + attempts($1) }
     out.append(
@@ -127,9 +169,9 @@ struct ProbeReportText {
       out.append("")
       out.append("  tests:")
       for step in r.steps {
-        var line = "  " + step.test.rawValue.padding(toLength: 20, withPad: " ", startingAt: 0)
-        line +=
-          "\(step.query.socket) \(step.localAddress.map(\.description) ?? "") → \(step.query.destination)"
+        let name = "  " + step.test.rawValue.padding(toLength: 20, withPad: " ", startingAt: 0)
+        var line =
+          "\(step.query.socket) \(step.localAddress.map(BindingFindings.localText) ?? "") → \(step.query.destination)"
         if step.query.changeIP || step.query.changePort {
           line +=
             " change \(step.query.changeIP ? "IP" : "")\(step.query.changeIP && step.query.changePort ? "+" : "")\(step.query.changePort ? "port" : "")"
@@ -138,16 +180,20 @@ struct ProbeReportText {
         switch step.outcome {
         case .answered(let a)?:
           line += String(
-            format: ": from %@ saw %@ (%.1f ms, %d tries)", a.source.description,
-            a.reflexive?.description ?? "-", a.rtt.milliseconds, a.attempts)
+            format: ": from %@ saw %@ (%.1f ms, %@)", a.source.description,
+            a.reflexive?.description ?? "-", a.rtt.milliseconds, counted(a.attempts, "try"))
         case .noAnswer(let n, let w)?:
-          line += String(format: ": no answer (%d tries over %.2f s)", n, w.milliseconds / 1000)
+          line += String(
+            format: ": no answer (%@ over %.2f s)", counted(n, "try"), w.milliseconds / 1000)
         case .unreachable(let u, let n)?:
-          line += ": \(u) after \(n) tr\(n == 1 ? "y" : "ies")"
+          line += ": \(u) after \(counted(n, "try"))"
         case nil:
           line += ": not finished"
         }
-        out.append(line)
+        // Wrapped at spaces under the test name, so no address is broken.
+        out.append(
+          contentsOf: TextWrap.lines(
+            line, width: max(40, width), indent: String(repeating: " ", count: 24), first: name))
       }
     }
     return out.joined(separator: "\n")
@@ -164,6 +210,6 @@ struct ProbeReportText {
 }
 
 /// Splits text into lines of at most `width` characters at spaces.
-func wrap(_ text: String, width: Int) -> [String] {
+private func wrap(_ text: String, width: Int) -> [String] {
   TextWrap.lines(text, width: width)
 }
