@@ -116,6 +116,7 @@ let package = Package(
       name: "SimulationTests",
       dependencies: [
         "Simulation", "Scenarios", "Sessions", "Report", "Runtime", "Traversal", "STUN",
+        "TestSupport",
       ],
       swiftSettings: strict),
     // Golden frames, update() tests and an end-to-end run under tmux.

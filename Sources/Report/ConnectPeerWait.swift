@@ -13,24 +13,23 @@ public enum ConnectPeerWait: String, Codable, Sendable, Hashable {
     }
   }
 
-  /// The line shown while waiting: "waiting for the other side: paste your answer there
-  /// (waited 45 s of 5 min)".
+  /// The line shown while waiting: "waiting for the answer token to be pasted here (waited
+  /// 45 s of 5 min)" (the ``FindingCode/connectWaiting`` finding's text).
   public func waitingText(waitedMs: Double, limitMs: Double) -> String {
-    let what =
-      switch self {
-      case .answer: "waiting for the answer token to be pasted here"
-      case .checks: "waiting for the other side: paste your answer there"
-      }
-    return
-      "\(what) (waited \(ConnectReportText.duration(waitedMs)) of \(ConnectReportText.duration(limitMs)))"
+    Finding(
+      .connectWaiting, about: .peer, .measured,
+      parameters: [
+        "waitedFor": .text(rawValue), "waitedMs": .milliseconds(waitedMs),
+        "limitMs": .milliseconds(limitMs),
+      ]
+    ).text
   }
 
-  /// The line shown when the wait ended.
+  /// The line shown when the wait ended with what it waited for.
   public func endedText(waitedMs: Double) -> String {
-    switch self {
-    case .answer: "the answer came after \(ConnectReportText.duration(waitedMs))"
-    case .checks:
-      "the offerer's first check came after \(ConnectReportText.duration(waitedMs)): checks running"
-    }
+    Finding(
+      .connectWaitEndedLine, about: .peer, .measured,
+      parameters: ["waitedFor": .text(rawValue), "ms": .milliseconds(waitedMs)]
+    ).text
   }
 }

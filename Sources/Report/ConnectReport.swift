@@ -429,12 +429,16 @@ public struct ConnectReport: Codable, Sendable, Hashable {
     /// already found it, else `prflx`. The pair then proves the path through the NATs, not a
     /// direct one. Absent otherwise.
     public var peerReflexive: Endpoint?
+    /// For an `unreachable` failure, the ICMP error that came back, when the socket learned
+    /// it (not encoded: `detail` words it).
+    public var icmp: Unreachable.Kind?
 
     public init(
       local: Endpoint, remote: Endpoint, succeeded: Bool, failure: Failure? = nil,
       detail: String? = nil, requests: Int = 1, rttMs: Double? = nil, checked: Bool? = nil,
-      peerReflexive: Endpoint? = nil
+      peerReflexive: Endpoint? = nil, icmp: Unreachable.Kind? = nil
     ) {
+      self.icmp = icmp
       self.local = local
       self.remote = remote
       self.succeeded = succeeded
@@ -455,6 +459,25 @@ public struct ConnectReport: Codable, Sendable, Hashable {
     /// when the answer came back through this host's NAT (`peerReflexive`).
     public var kind: PathKind {
       peerReflexive == nil ? .of(local.type, remote.type) : .of(.prflx, remote.type)
+    }
+
+    private enum CodingKeys: String, CodingKey {
+      case local, remote, checked, succeeded, failure, detail, requests, rttMs, peerReflexive
+    }
+
+    public init(from decoder: any Decoder) throws {
+      let c = try decoder.container(keyedBy: CodingKeys.self)
+      local = try c.decode(Endpoint.self, forKey: .local)
+      remote = try c.decode(Endpoint.self, forKey: .remote)
+      checked = try c.decode(Bool.self, forKey: .checked)
+      succeeded = try c.decode(Bool.self, forKey: .succeeded)
+      failure = try c.decodeIfPresent(Failure.self, forKey: .failure)
+      detail = try c.decodeIfPresent(String.self, forKey: .detail)
+      requests = try c.decode(Int.self, forKey: .requests)
+      rttMs = try c.decodeIfPresent(Double.self, forKey: .rttMs)
+      peerReflexive = try c.decodeIfPresent(Endpoint.self, forKey: .peerReflexive)
+      // The ICMP kind is not encoded; `detail` starts with its phrase when it was known.
+      icmp = detail.flatMap { d in Unreachable.Kind.allCases.first { d.hasPrefix($0.phrase) } }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -525,25 +548,11 @@ public struct ConnectReport: Codable, Sendable, Hashable {
     public var seen: Bool { answersLost > 0 || provenChecksRetransmitted > 0 }
 
     /// One sentence when loss was seen, e.g. "Packets were lost: 12 of 40 checks needed a
-    /// retransmission, and the peer asked again for 3 answers this host had sent."
+    /// retransmission, and the peer asked again for 3 answers this host had sent." (the
+    /// ``FindingCode/connectLoss`` finding's text).
     public var sentence: String? {
       guard seen else { return nil }
-      var parts = [
-        "\(checksRetransmitted) of \(checks) check\(checks == 1 ? "" : "s") needed a retransmission"
-      ]
-      if provenChecksRetransmitted > 0 {
-        parts.append(
-          "\(provenChecksRetransmitted) of them on a pair that had already answered")
-      }
-      if answersLost > 0 {
-        parts.append(
-          "the peer asked again for \(answersLost) answer\(answersLost == 1 ? "" : "s") this host had sent"
-        )
-      }
-      let list =
-        parts.count == 1
-        ? parts[0] : parts.dropLast().joined(separator: ", ") + ", and " + parts[parts.count - 1]
-      return "Packets were lost on the way: \(list)."
+      return ConnectReportBuilder.lossFinding(self).text
     }
 
     private enum CodingKeys: String, CodingKey {
@@ -570,6 +579,11 @@ public struct ConnectReport: Codable, Sendable, Hashable {
       try c.encode(seen, forKey: .seen)
     }
   }
+  /// Every claim of the report as a finding (``ConnectFindings``): the verdict, each path's
+  /// reason, the predictions, the waits. The string fields (`reason`, `paths.*.reason`,
+  /// `prediction.*.reason`) are these findings' texts.
+  public var findings = FindingSet()
+
   /// Sentences about how the run was set up that weaken what it proves (`--insecure`: TLS
   /// certificates of turns: servers not verified); `[]` when none.
   public var warnings: [String] = []
@@ -600,7 +614,26 @@ public struct ConnectReport: Codable, Sendable, Hashable {
 
   private enum CodingKeys: String, CodingKey {
     case schemaVersion, state, reason, selectedPair, timeToConnectedMs, timings, paths
-    case prediction, local, remote, candidates, pairs, loss, warnings
+    case prediction, local, remote, candidates, pairs, loss, warnings, findings
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    schemaVersion = try c.decode(Int.self, forKey: .schemaVersion)
+    state = try c.decode(State.self, forKey: .state)
+    reason = try c.decodeIfPresent(String.self, forKey: .reason)
+    selectedPair = try c.decodeIfPresent(SelectedPair.self, forKey: .selectedPair)
+    timeToConnectedMs = try c.decodeIfPresent(Double.self, forKey: .timeToConnectedMs)
+    timings = try c.decode(Timings.self, forKey: .timings)
+    paths = try c.decode(Paths.self, forKey: .paths)
+    prediction = try c.decode(Predictions.self, forKey: .prediction)
+    local = try c.decode(Host.self, forKey: .local)
+    remote = try c.decode(Host.self, forKey: .remote)
+    candidates = try c.decode(Candidates.self, forKey: .candidates)
+    pairs = try c.decode([PairOutcome].self, forKey: .pairs)
+    loss = try c.decodeIfPresent(Loss.self, forKey: .loss)
+    warnings = try c.decodeIfPresent([String].self, forKey: .warnings) ?? []
+    findings = try c.decodeIfPresent(FindingSet.self, forKey: .findings) ?? FindingSet()
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -620,5 +653,6 @@ public struct ConnectReport: Codable, Sendable, Hashable {
     try c.encode(pairs, forKey: .pairs)
     try c.encode(loss, forKey: .loss)
     try c.encode(warnings, forKey: .warnings)
+    try c.encode(findings, forKey: .findings)
   }
 }

@@ -2,9 +2,11 @@ import Runtime
 import STUN
 import Traversal
 
-/// Assembles a `ConnectReport` from what both hosts signalled and the per-pair outcomes the ICE
-/// agent reports, deriving `paths.*` (what happened, and why, in one sentence each) and
-/// `prediction.*` (what should happen, from both NAT profiles).
+/// The recorded evidence of one `connect` (what both hosts signalled, the per-pair outcomes the
+/// ICE agent reports, the waits, the relays' results, the probe's servers) and the pure
+/// derivation of its findings (``ConnectFindings``), from which the ``ConnectReport`` is
+/// built: `paths.*` (what happened, and why), `prediction.*` (what should happen, from both
+/// NAT profiles), the verdict and every other sentence are the findings' texts.
 ///
 /// ```swift
 /// var b = ConnectReportBuilder(
@@ -29,11 +31,16 @@ public struct ConnectReportBuilder: Sendable {
     /// The port mapping this side's router granted (known for the local side only, except in
     /// the demo, which knows both hosts').
     public var portMapping: ConnectReport.PortMapping?
+    /// The probe's server, when every server the probe asked is on this host (loopback or one
+    /// of its own addresses): the profile then says nothing about a NAT, and the report does
+    /// not state it. Known for the local side only.
+    public var probeServerOnThisHost: TransportAddress?
 
     public init(
       profile: NATProfile?, legacyType: LegacyNATType? = nil, candidates: [SignaledCandidate],
       turn: [SignaledCandidate.Transport] = [], relays: [ConnectReport.RelayServer] = [],
-      portMapping: ConnectReport.PortMapping? = nil
+      portMapping: ConnectReport.PortMapping? = nil,
+      probeServerOnThisHost: TransportAddress? = nil
     ) {
       self.portMapping = portMapping
       self.profile = profile
@@ -41,6 +48,7 @@ public struct ConnectReportBuilder: Sendable {
       self.candidates = candidates
       self.turn = turn
       self.relays = relays
+      self.probeServerOnThisHost = probeServerOnThisHost
     }
 
     /// A side from its session description. `turn` defaults to `[.udp]` when the description
@@ -52,6 +60,31 @@ public struct ConnectReportBuilder: Sendable {
     }
 
     var hasRelay: Bool { !turn.isEmpty || candidates.contains { $0.kind == .relay } }
+
+    /// The side as the derivations see it: no profile when its probe asked only a server on
+    /// this host (that profile is no measurement of a NAT).
+    var measured: Side {
+      guard probeServerOnThisHost != nil else { return self }
+      var s = self
+      s.profile = nil
+      return s
+    }
+  }
+
+  /// How the wait for the person at the other end went.
+  public struct PeerWait: Sendable, Hashable {
+    /// What this side waited for.
+    public var what: ConnectPeerWait
+    /// How long it waited, in milliseconds.
+    public var waitedMs: Double
+    /// Whether what it waited for came (the answer, the offerer's first check).
+    public var came: Bool
+
+    public init(_ what: ConnectPeerWait, waitedMs: Double, came: Bool) {
+      self.what = what
+      self.waitedMs = waitedMs
+      self.came = came
+    }
   }
 
   public var local: Side
@@ -68,23 +101,50 @@ public struct ConnectReportBuilder: Sendable {
   /// Set when the verdict came because the person at the other end took longer than this
   /// side waits: what did not come, and the limit.
   public var peerWaitExpired: (ConnectPeerWait, Duration)?
+  /// The wait for the person at the other end, when this side waited; nil when it did not
+  /// (or it is not known: then the report says nothing about it).
+  public var peerWait: PeerWait?
   /// What the checks showed of packet loss; nil when unknown.
   public var loss: ConnectReport.Loss?
+  /// Whether the peer's description arrived. When it did not, nothing is known of its
+  /// candidates or the pairs: the paths are not measured.
+  public var peerDescriptionReceived = true
+  /// How many checks came from the peer (nil when not known): none at all, on an answerer,
+  /// means the offerer may not have had the answer yet.
+  public var peerChecksReceived: Int?
+  /// How the reflexive prediction names the hosts: `this host` and `the peer` (false), or
+  /// `host A` and `host B` (true, the demo).
+  public var namesHostsAB = false
 
   public init(local: Side, remote: Side) {
     self.local = local
     self.remote = remote
   }
 
-  /// The report.
+  /// The findings the evidence supports, in the order the report shows them.
+  public func findings() -> FindingSet { derive().findings }
+
+  /// The report: every sentence in it is one of ``findings()``'s texts.
   public func build() -> ConnectReport {
+    let d = derive()
     let connected = selectedPair != nil
+    func result(_ k: ConnectReport.PathKind) -> ConnectReport.PathResult {
+      let p = d.paths[k]
+      return .init(
+        attempted: p.attempted, succeeded: p.succeeded,
+        reason: p.findings.map(\.text).joined(separator: " "), rttMs: p.rttMs,
+        problem: p.problem)
+    }
+    func predicted(_ k: ConnectReport.PathKind) -> PathPrediction {
+      PathPrediction(d.predictions[k].outcome, d.predictions[k].finding.text)
+    }
     var r = ConnectReport(
       state: connected ? .connected : .failed, selectedPair: selectedPair,
       timeToConnectedMs: connected ? (timeToConnectedMs ?? timings.connectedMs) : nil,
       timings: timings,
-      paths: Self.paths(pairs, local: local, remote: remote, selected: selectedPair),
-      prediction: Self.predict(local: local, remote: remote),
+      paths: .init(direct: result(.direct), reflexive: result(.reflexive), relay: result(.relay)),
+      prediction: .init(
+        direct: predicted(.direct), reflexive: predicted(.reflexive), relay: predicted(.relay)),
       local: .init(
         profile: local.profile, legacyType: local.legacyType.rawValue, turn: local.turn,
         relays: local.relays, portMapping: local.portMapping),
@@ -93,66 +153,181 @@ public struct ConnectReportBuilder: Sendable {
       candidates: .init(
         local: local.candidates.map(ConnectReport.CandidateEntry.init),
         remote: remote.candidates.map(ConnectReport.CandidateEntry.init)),
-      pairs: pairs, reason: connected ? nil : failureReason())
+      pairs: pairs, reason: d.verdict.isEmpty ? nil : d.verdict.map(\.text).joined(separator: " "))
+    if connected { r.reason = nil }
     r.loss = loss
-    // When loss was seen and nothing connected, the loss may well be why.
-    if !connected, let sentence = loss?.sentence, let why = r.reason {
-      r.reason = why + " " + sentence
-    }
-    explainStoppedPaths(&r)
-    explainBlockedUDP(&r)
-    explainPortMapping(&r)
+    r.findings = d.findings
     return r
+  }
+
+  /// One path while it is derived: its result and the findings its reason is made of.
+  struct PathDraft: Codable, Sendable, Hashable {
+    var attempted = false
+    var succeeded = false
+    var rttMs: Double?
+    var problem: String?
+    var findings: [Finding] = []
+  }
+
+  struct Derived {
+    var paths: ConnectReport.PerPath<PathDraft>
+    var predictions: ConnectReport.PerPath<PredictionBox>
+    /// The verdict's findings when nothing was selected (why, and the loss seen); empty when
+    /// connected.
+    var verdict: [Finding]
+    var findings: FindingSet
+  }
+
+  /// A prediction with its finding.
+  struct PredictionBox: Codable, Sendable, Hashable {
+    var outcome: PathPrediction.Outcome
+    var finding: Finding
+  }
+
+  /// Derives every finding from the evidence.
+  func derive() -> Derived {
+    let local = self.local.measured
+    let remote = self.remote.measured
+    let predictions = Self.predictionFindings(
+      local: local, remote: remote, peerKnown: peerDescriptionReceived, namesHostsAB: namesHostsAB)
+    var drafts = Self.pathDrafts(
+      pairs, local: local, remote: remote, selected: selectedPair, role: role,
+      peerChecksReceived: peerChecksReceived)
+    var all = FindingSet()
+    var verdict: [Finding] = []
+    let connected = selectedPair != nil
+    if !peerDescriptionReceived {
+      for kind in ConnectReport.PathKind.allCases {
+        drafts[kind] = PathDraft(findings: [
+          Finding(
+            .connectPathNotMeasured, about: .path(kind.rawValue), .notMeasured,
+            aspect: .connectPairs)
+        ])
+      }
+    } else {
+      if connected {
+        Self.explainStoppedPaths(
+          &drafts, pairs: pairs, selected: selectedPair, predictions: predictions,
+          derive: { informative in
+            Self.pathDrafts(
+              informative, local: local, remote: remote, selected: selectedPair, role: role,
+              peerChecksReceived: peerChecksReceived)
+          })
+      }
+      Self.explainBlockedUDP(&drafts, local: local, remote: remote)
+      Self.explainPortMapping(&drafts, local: local, remote: remote, selected: selectedPair)
+    }
+    if let s = selectedPair {
+      var p: FindingParameters = [
+        "path": .text(ConnectReport.PathKind.of(s.local.type, s.remote.type).rawValue),
+        "localType": .text(s.local.type.rawValue), "remoteType": .text(s.remote.type.rawValue),
+      ]
+      if let t = timeToConnectedMs ?? timings.connectedMs { p["ms"] = .milliseconds(t) }
+      all.append(
+        Finding(
+          .connectConnected, about: .session, .measured, aspect: .connectPathWorks,
+          parameters: p,
+          evidence: [EvidenceItem(.answered, step: "selected pair", value: s.rttMs)]))
+    } else {
+      verdict.append(failureFinding())
+      if let l = loss, l.seen { verdict.append(Self.lossFinding(l)) }
+    }
+    all.append(contentsOf: verdict)
+    if !peerDescriptionReceived {
+      all.append(
+        Finding(.connectNoPeerDescription, about: .peer, .notMeasured, aspect: .connectPeer))
+    }
+    // The NAT line, and this host's NAT type when its probe's server was on this host.
+    var nat: FindingParameters = [
+      "local": .text(self.local.legacyType.rawValue),
+      "peer": .text(self.remote.legacyType.rawValue), "peerKnown": .flag(peerDescriptionReceived),
+    ]
+    if let server = self.local.probeServerOnThisHost {
+      nat["localServerOnThisHost"] = .address(server)
+      all.append(
+        Finding(
+          .connectProbeServerOnThisHost, about: .thisHost, .notMeasured, aspect: .connectNATType,
+          parameters: ["server": .address(server)]))
+    }
+    all.append(Finding(.connectNATTypes, about: .session, .measured, parameters: nat))
+    for kind in ConnectReport.PathKind.allCases { all.append(contentsOf: drafts[kind].findings) }
+    for kind in ConnectReport.PathKind.allCases { all.append(predictions[kind].finding) }
+    if connected, let l = loss, l.seen { all.append(Self.lossFinding(l)) }
+    if let w = peerWait {
+      all.append(
+        Finding(
+          w.came ? .connectWaitEnded : .connectWaitUnanswered, about: .peer, .measured,
+          parameters: ["waitedFor": .text(w.what.rawValue), "ms": .milliseconds(w.waitedMs)],
+          evidence: [EvidenceItem(.signalling, step: w.what.rawValue, value: w.waitedMs)]))
+    }
+    return Derived(paths: drafts, predictions: predictions, verdict: verdict, findings: all)
+  }
+
+  static func lossFinding(_ l: ConnectReport.Loss) -> Finding {
+    Finding(
+      .connectLoss, about: .network, .measured, aspect: "loss",
+      parameters: [
+        "checks": .int(l.checks), "checksRetransmitted": .int(l.checksRetransmitted),
+        "answersLost": .int(l.answersLost), "provenChecks": .int(l.provenChecks),
+        "provenChecksRetransmitted": .int(l.provenChecksRetransmitted),
+      ],
+      evidence: [EvidenceItem(.traffic, step: "checks", count: l.checks)])
   }
 
   /// When the selected pair's local candidate is the router's port mapping (and STUN saw this
   /// host elsewhere, so only the mapping offered that address), the mapping made the
   /// difference: the reflexive path says so.
-  func explainPortMapping(_ r: inout ConnectReport) {
+  static func explainPortMapping(
+    _ drafts: inout ConnectReport.PerPath<PathDraft>, local: Side, remote: Side,
+    selected: ConnectReport.SelectedPair?
+  ) {
+    func method(_ m: ConnectReport.PortMapping) -> String {
+      m.protocol.flatMap { PortMappingResult.Method(rawValue: $0)?.displayName } ?? "port mapping"
+    }
     if let m = local.portMapping, m.granted, let seen = Self.mappingBehindAnotherNAT(local) {
       // The router's own external address is not where servers see this host: the mapping
       // opens a port on a NAT that is itself behind another one.
-      let name =
-        m.protocol.flatMap { PortMappingResult.Method(rawValue: $0)?.displayName }
-        ?? "port mapping"
-      let sentence =
-        "The port mapping natscope made on your router (\(name), \(m.externalAddress ?? "?"):\(m.externalPort ?? 0)) is on a router behind another NAT (servers see this host at \(seen)), so peers outside that NAT cannot use it."
-      r.paths.reflexive.reason += r.paths.reflexive.reason.isEmpty ? sentence : " " + sentence
+      drafts.reflexive.findings.append(
+        Finding(
+          .connectPathMappingBehindNAT, about: .path("reflexive"), .inferred,
+          parameters: [
+            "method": .text(method(m)), "external": .text(m.externalAddress ?? "?"),
+            "port": .int(Int(m.externalPort ?? 0)), "seen": .text(seen.description),
+          ]))
       return
     }
-    guard let m = local.portMapping, m.granted, let s = r.selectedPair, s.local.type == .srflx,
+    guard let m = local.portMapping, m.granted, let s = selected, s.local.type == .srflx,
       s.local.address == m.externalAddress, s.local.port == m.externalPort
     else { return }
     // With an endpoint-independent NAT, STUN learns the same address: then the mapping made
     // no difference that the evidence shows.
     guard let a = local.profile?.mapping, a != .endpointIndependent else { return }
-    let name =
-      m.protocol.flatMap { PortMappingResult.Method(rawValue: $0)?.displayName } ?? "port mapping"
-    var text =
-      "Connected through the port mapping natscope made on your router (\(name), \(m.externalAddress ?? "?"):\(m.externalPort ?? 0)): without it, this host's NAT (\(a.rawValue) mapping) gives each destination its own port, so the peer would have had no address it could reach"
-    if remote.profile?.mapping.map({ $0 != .endpointIndependent }) == true {
-      text += "; with the peer's NAT doing the same, the two hosts would have needed the relay"
-    }
-    r.paths.reflexive.reason = text + "."
+    drafts.reflexive.findings = [
+      Finding(
+        .connectPathThroughMapping, about: .path("reflexive"), .inferred,
+        parameters: [
+          "method": .text(method(m)), "external": .text(m.externalAddress ?? "?"),
+          "port": .int(Int(m.externalPort ?? 0)), "mapping": .text(a.rawValue),
+          "peerAlso": .flag(remote.profile?.mapping.map { $0 != .endpointIndependent } == true),
+        ])
+    ]
   }
 
   /// Pairs still being checked when another path won (`cancelled`) say nothing about their
   /// own path. A path explains itself by its other checked pairs when it has some; when every
   /// checked pair of a path was stopped, it says so, with the prediction's reason when that
   /// was "fails".
-  func explainStoppedPaths(_ r: inout ConnectReport) {
-    guard r.state == .connected else { return }
+  static func explainStoppedPaths(
+    _ drafts: inout ConnectReport.PerPath<PathDraft>, pairs: [ConnectReport.PairOutcome],
+    selected: ConnectReport.SelectedPair?, predictions: ConnectReport.PerPath<PredictionBox>,
+    derive: ([ConnectReport.PairOutcome]) -> ConnectReport.PerPath<PathDraft>
+  ) {
     func stopped(_ p: ConnectReport.PairOutcome) -> Bool { p.failure == .cancelled }
     let informative = pairs.filter { p in
       !stopped(p) || !pairs.contains { $0.kind == p.kind && $0.checked && !stopped($0) }
     }
-    if informative.count != pairs.count {
-      r.paths = Self.paths(informative, local: local, remote: remote, selected: r.selectedPair)
-    }
-    let winner =
-      r.selectedPair.map {
-        "the \(ConnectReport.PathKind.of($0.local.type, $0.remote.type).rawValue) path"
-      } ?? "another path"
+    if informative.count != pairs.count { drafts = derive(informative) }
+    let winner = selected.map { ConnectReport.PathKind.of($0.local.type, $0.remote.type) }
     for kind in ConnectReport.PathKind.allCases {
       let checked = pairs.filter { $0.kind == kind && $0.checked }
       guard !checked.isEmpty, !checked.contains(where: \.succeeded),
@@ -160,79 +335,97 @@ public struct ConnectReportBuilder: Sendable {
       else { continue }
       let requests = checked.map(\.requests).max() ?? 0
       // Not a failure: these checks were cut short, so the path was never really tried.
-      var reason =
-        "Not tried to the end: \(winner) connected first, while these checks had no answer yet (\(requests) request\(requests == 1 ? "" : "s"))."
-      let predicted = r.prediction[kind]
-      if predicted.outcome == .fails { reason += " " + predicted.reason }
-      r.paths[kind].reason = reason
+      var p: FindingParameters = ["requests": .int(requests)]
+      if let winner { p["winner"] = .text(winner.rawValue) }
+      let predicted = predictions[kind]
+      if predicted.outcome == .fails { p["predictedFails"] = .text(predicted.finding.text) }
+      drafts[kind].findings = [
+        Finding(.connectPathCutShort, about: .path(kind.rawValue), .measured, parameters: p)
+      ]
     }
   }
 
   /// When a host's probe found UDP blocked, that is the reason the UDP paths failed, not the
   /// generic ones ("no pair could be formed"). The relay keeps its own reason: a blocked host
   /// may reach the relay over TCP.
-  func explainBlockedUDP(_ r: inout ConnectReport) {
+  static func explainBlockedUDP(
+    _ drafts: inout ConnectReport.PerPath<PathDraft>, local: Side, remote: Side
+  ) {
     let mine = local.profile?.udpBlocked == true
     let peers = remote.profile?.udpBlocked == true
     guard mine || peers else { return }
-    let who =
-      mine && peers
-      ? "both hosts' networks" : (mine ? "this host's network" : "the peer's network")
-    let blockedReachRelayOverTCP =
-      (!mine || local.turn.contains(.tcp)) && (!peers || remote.turn.contains(.tcp))
-    let noUDP =
-      blockedReachRelayOverTCP
-      ? "UDP is blocked on \(who), so no UDP path can work; only the TURN relay, reached over TCP, can connect these hosts."
-      : "UDP is blocked on \(who), so no UDP path can work; only a TURN relay over TCP or TLS could connect these hosts."
+    let who = mine && peers ? "both" : (mine ? "this-host" : "peer")
+    let overTCP = (!mine || local.turn.contains(.tcp)) && (!peers || remote.turn.contains(.tcp))
+    func blocked(_ kind: ConnectReport.PathKind) -> Finding {
+      Finding(
+        .connectPathUDPBlocked, about: .path(kind.rawValue), .inferred,
+        parameters: ["who": .text(who), "overTCP": .flag(overTCP)])
+    }
     // A probe to servers on the internet says nothing about the LAN: two hosts that share a
     // subnet keep the direct path's own evidence.
-    if !r.paths.direct.succeeded && Self.sharedSubnet(local, remote) == nil {
-      r.paths.direct.reason = noUDP
+    if !drafts.direct.succeeded && Self.sharedSubnet(local, remote) == nil {
+      drafts.direct.findings = [blocked(.direct)]
     }
-    if !r.paths.reflexive.succeeded { r.paths.reflexive.reason = noUDP }
+    if !drafts.reflexive.succeeded { drafts.reflexive.findings = [blocked(.reflexive)] }
   }
 
-  /// Why nothing was selected, in one sentence.
-  func failureReason() -> String {
+  /// Why nothing was selected.
+  func failureFinding() -> Finding {
     let checked = pairs.filter(\.checked).count
     if let (what, limit) = peerWaitExpired {
-      return Self.peerWaitExpiredReason(what, limit: limit)
+      return Finding(
+        .connectWaitExpired, about: .session, .measured,
+        parameters: [
+          "waitedFor": .text(what.rawValue), "limitMs": .milliseconds(limit.milliseconds),
+        ],
+        evidence: [EvidenceItem(.signalling, step: what.rawValue, value: limit.milliseconds)])
     }
     if pairs.contains(where: \.succeeded) {
-      switch role {
-      case .controlled?:
-        return
-          "Checks worked, but the peer (the controlling side) never nominated a pair before the time ran out: it may have quit or given up first."
-      case .controlling?:
-        return "Checks worked, but no nominating check was answered before the time ran out."
-      case nil:
-        return "Checks worked, but no pair was nominated before the time ran out."
-      }
+      let r: String =
+        switch role {
+        case .controlled?: "controlled"
+        case .controlling?: "controlling"
+        case nil: "unknown"
+        }
+      return Finding(
+        .connectNotNominated, about: .session, .measured, parameters: ["role": .text(r)])
+    }
+    if !peerDescriptionReceived {
+      return Finding(
+        .connectNoPeerDescription, about: .session, .measured,
+        evidence: [EvidenceItem(.signalling, step: "peer description")])
     }
     if pairs.isEmpty {
-      return remote.candidates.isEmpty
-        ? "No pair could be formed: the peer signalled no candidates."
-        : "No pair could be formed from the candidates."
+      return Finding(
+        .connectNoPair, about: .session, .measured,
+        parameters: ["peerSignalledNone": .flag(remote.candidates.isEmpty)])
     }
-    return Self.noPathWorked(checked: checked)
+    if Self.peerSilent(pairs.filter(\.checked), role: role, peerChecksReceived: peerChecksReceived)
+    {
+      return Finding(
+        .connectPeerSilent, about: .session, .likely, parameters: ["checked": .int(checked)],
+        evidence: [EvidenceItem(.noAnswer, step: "checks from the peer", count: 0)])
+    }
+    return Finding(
+      .connectNoPathWorked, about: .session, .measured, parameters: ["checked": .int(checked)])
   }
 
-  /// Why nothing happened when the person at the other end did not act in time.
-  static func peerWaitExpiredReason(_ what: ConnectPeerWait, limit: Duration) -> String {
-    let time = ConnectReportText.duration(limit.milliseconds)
-    switch what {
-    case .answer:
-      return
-        "No answer was pasted within \(time) of the offer being ready; run again and paste the answer token sooner, or raise --timeout."
-    case .checks:
-      return
-        "No check came from the offerer within \(time) of this answer being ready: the answer was not pasted there in time, the offerer had quit, or its checks could not reach this host."
-    }
+  /// Whether the checks all timed out on an answerer to which no check ever came: the offerer
+  /// may not have had the answer yet, so the silence says nothing about the network.
+  static func peerSilent(
+    _ checked: [ConnectReport.PairOutcome], role: ICERole?, peerChecksReceived: Int?
+  ) -> Bool {
+    role == .controlled && peerChecksReceived == 0 && !checked.isEmpty
+      && checked.allSatisfy { $0.failure == .timeout || $0.failure == nil }
+      && !checked.contains(where: \.succeeded)
   }
 
   /// "No path worked (N pairs checked)."
   static func noPathWorked(checked: Int) -> String {
-    "No path worked (\(checked) pair\(checked == 1 ? "" : "s") checked)."
+    Finding(
+      .connectNoPathWorked, about: .session, .measured, parameters: ["checked": .int(checked)]
+    )
+    .text
   }
 
   // MARK: - What happened
@@ -245,8 +438,23 @@ public struct ConnectReportBuilder: Sendable {
     _ pairs: [ConnectReport.PairOutcome], local: Side, remote: Side,
     selected: ConnectReport.SelectedPair?
   ) -> ConnectReport.Paths {
+    let d = pathDrafts(
+      pairs, local: local, remote: remote, selected: selected, role: nil, peerChecksReceived: nil)
+    func result(_ p: PathDraft) -> ConnectReport.PathResult {
+      .init(
+        attempted: p.attempted, succeeded: p.succeeded,
+        reason: p.findings.map(\.text).joined(separator: " "), rttMs: p.rttMs, problem: p.problem)
+    }
+    return .init(direct: result(d.direct), reflexive: result(d.reflexive), relay: result(d.relay))
+  }
+
+  static func pathDrafts(
+    _ pairs: [ConnectReport.PairOutcome], local: Side, remote: Side,
+    selected: ConnectReport.SelectedPair?, role: ICERole?, peerChecksReceived: Int?
+  ) -> ConnectReport.PerPath<PathDraft> {
     let connected = selected != nil
-    func result(_ kind: ConnectReport.PathKind) -> ConnectReport.PathResult {
+    func result(_ kind: ConnectReport.PathKind) -> PathDraft {
+      let subject = FindingSubject.path(kind.rawValue)
       let all = pairs.filter { $0.kind == kind }
       let checked = all.filter(\.checked)
       let won = checked.filter(\.succeeded)
@@ -258,33 +466,41 @@ public struct ConnectReportBuilder: Sendable {
         let best =
           chosen ?? won.min { ($0.rttMs ?? .infinity) < ($1.rttMs ?? .infinity) } ?? won[0]
         let rtt = best.rttMs ?? won.compactMap(\.rttMs).min()
-        let answered = rtt.map { "answered in \(ConnectReportText.ms($0))" } ?? "answered"
-        let mark = chosen != nil ? "; selected" : ""
-        return .init(
-          attempted: true, succeeded: true,
-          reason:
-            "Worked: \(best.peerReflexive ?? best.local) ↔ \(best.remote) \(answered)\(mark).",
-          rttMs: rtt)
+        var p: FindingParameters = [
+          "local": .text((best.peerReflexive ?? best.local).description),
+          "remote": .text(best.remote.description), "selected": .flag(chosen != nil),
+        ]
+        if let rtt { p["rttMs"] = .milliseconds(rtt) }
+        return PathDraft(
+          attempted: true, succeeded: true, rttMs: rtt,
+          findings: [
+            Finding(
+              .connectPathWorked, about: subject, .measured, aspect: .connectPathWorks,
+              parameters: p,
+              evidence: [EvidenceItem(.answered, step: "pair", count: best.requests, value: rtt)])
+          ])
       }
       if checked.isEmpty {
         if kind == .direct, let p = pairs.first(where: { $0.throughLocalNAT }),
           let seen = p.peerReflexive
         {
-          return .init(
-            attempted: false, succeeded: false,
-            reason:
-              "This host's checks to the peer's host address \(p.remote) were answered through this host's NAT (the peer saw it at \(seen)), so that pair is the path through the NATs; no path avoids a NAT."
-          )
+          return PathDraft(findings: [
+            Finding(
+              .connectPathThroughLocalNAT, about: subject, .measured,
+              parameters: ["remote": .text(p.remote.description), "seen": .text(seen.description)])
+          ])
         }
-        return .init(
-          attempted: false, succeeded: false,
-          reason: notTried(
-            kind, formed: !all.isEmpty, local: local, remote: remote,
-            connected: connected))
+        return PathDraft(findings: [
+          notTried(kind, formed: !all.isEmpty, local: local, remote: remote, connected: connected)
+        ])
       }
-      return .init(
-        attempted: true, succeeded: false,
-        reason: failed(kind, checked, local: local, remote: remote))
+      return PathDraft(
+        attempted: true,
+        findings: [
+          failed(
+            kind, checked, local: local, remote: remote,
+            peerSilent: peerSilent(checked, role: role, peerChecksReceived: peerChecksReceived))
+        ])
     }
     var relay = result(.relay)
     if !relay.succeeded, let trouble = local.relays.first(where: { $0.problem != nil }) {
@@ -293,13 +509,12 @@ public struct ConnectReportBuilder: Sendable {
       if trouble.problem == TURNCheckProblem.Code.relayedAddressUnroutable.rawValue,
         let why = trouble.reason
       {
-        let pairs = pairs.filter { $0.kind == .relay && $0.checked }
-        let lead =
-          pairs.isEmpty
-          ? ""
-          : "\(pairs.count == 1 ? "The relayed pair" : "All \(pairs.count) relayed pairs") failed: "
-        let sentence = lead.isEmpty ? why.prefix(1).uppercased() + why.dropFirst() : why
-        relay.reason = lead + sentence + "."
+        let n = pairs.filter { $0.kind == .relay && $0.checked }.count
+        relay.findings = [
+          Finding(
+            .connectPathRelayUnroutable, about: .path("relay"), .inferred,
+            parameters: ["pairs": .int(n), "why": .text(why)])
+        ]
       }
     }
     return .init(direct: result(.direct), reflexive: result(.reflexive), relay: relay)
@@ -307,27 +522,33 @@ public struct ConnectReportBuilder: Sendable {
 
   static func notTried(
     _ kind: ConnectReport.PathKind, formed: Bool, local: Side, remote: Side, connected: Bool
-  ) -> String {
+  ) -> Finding {
+    let subject = FindingSubject.path(kind.rawValue)
+    func notFormed(_ why: String, _ extra: FindingParameters = [:]) -> Finding {
+      var p = extra
+      p["why"] = .text(why)
+      return Finding(.connectPathNotFormed, about: subject, .measured, parameters: p)
+    }
     if formed {
-      return connected
-        ? "Not tried: a better path connected before these pairs were checked."
-        : "These pairs were formed but never checked."
+      return Finding(
+        .connectPathNotChecked, about: subject, .measured,
+        parameters: ["connected": .flag(connected)])
     }
     switch kind {
     case .relay:
-      if !local.hasRelay && !remote.hasRelay { return "No relay was configured (use --turn)." }
+      if !local.hasRelay && !remote.hasRelay { return notFormed("no-relay-configured") }
       if !local.turn.isEmpty && !local.candidates.contains(where: { $0.kind == .relay }) {
         let failed = local.relays.filter { !$0.allocated }
-        guard !failed.isEmpty else {
-          return "The TURN server gave no relay address, so no relayed pair could be formed."
-        }
-        let why = failed.map { r in
-          "at \(r.server) over \(r.transport.rawValue), \(r.reason ?? "no answer")"
-        }
-        return "No relayed candidate, so no relayed pair could be formed: "
-          + why.joined(separator: "; ") + "."
+        guard !failed.isEmpty else { return notFormed("no-relay-address") }
+        return notFormed(
+          "relay-failed",
+          [
+            "servers": .list(failed.map { .text($0.server) }),
+            "transports": .list(failed.map { .text($0.transport.rawValue) }),
+            "reasons": .list(failed.map { .text($0.reason ?? "no answer") }),
+          ])
       }
-      return "No relayed pair could be formed from the candidates."
+      return notFormed("relay")
     case .reflexive:
       let any = (local.candidates + remote.candidates).contains {
         $0.kind == .srflx || $0.kind == .prflx
@@ -335,147 +556,153 @@ public struct ConnectReportBuilder: Sendable {
       if !any {
         // A STUN answer that shows no NAT gives a reflexive address equal to the host one,
         // which ICE drops as redundant: say so rather than "no answer".
-        let open = [(local.profile, "this host"), (remote.profile, "the peer")].filter {
+        let open = [(local.profile, "this-host"), (remote.profile, "peer")].filter {
           $0.0.map { !$0.udpBlocked && !$0.natDetected } ?? false
         }.map(\.1)
         if !open.isEmpty {
-          let who = open.count == 2 ? "both hosts" : open[0]
-          return
-            "The STUN server saw \(who) at its own address (no NAT), so there was no separate public address to try: the direct path covers it."
+          return notFormed("no-nat", ["who": .text(open.count == 2 ? "both" : open[0])])
         }
-        if local.profile == nil && remote.profile == nil {
-          return
-            "Neither host offered a server-reflexive candidate (no STUN server was given with --stun, or none answered), so this path was not tried."
-        }
-        return
-          "Neither host learned a public address different from its own, so this path was not tried."
+        if local.profile == nil && remote.profile == nil { return notFormed("no-stun") }
+        return notFormed("same-address")
       }
-      return "No pair through the NATs could be formed from the candidates."
+      return notFormed("reflexive")
     case .direct:
       let remoteHosts = remote.candidates.filter { $0.kind == .host }
       if !remoteHosts.isEmpty && remoteHosts.allSatisfy({ $0.unusableReason != nil }) {
-        return
-          "The peer's host candidates are mDNS names or TCP, which natscope cannot check."
+        return notFormed("mdns")
       }
-      if !local.candidates.contains(where: { $0.kind == .host }) || remoteHosts.isEmpty {
-        return "One host offered no host candidates, so no host↔host pair was formed."
+      if !local.candidates.contains(where: { $0.kind == .host }) {
+        return notFormed("no-host-candidates", ["who": .text("this-host")])
       }
-      return "No host↔host pair could be formed (the addresses' families differ)."
+      if remoteHosts.isEmpty { return notFormed("no-host-candidates", ["who": .text("peer")]) }
+      return notFormed("families")
     }
   }
 
   static func failed(
     _ kind: ConnectReport.PathKind, _ checked: [ConnectReport.PairOutcome], local: Side,
-    remote: Side
-  ) -> String {
+    remote: Side, peerSilent: Bool = false
+  ) -> Finding {
+    let subject = FindingSubject.path(kind.rawValue)
     let requests = checked.map(\.requests).max() ?? 0
     let allTimedOut = checked.allSatisfy { $0.failure == .timeout || $0.failure == nil }
     if !allTimedOut,
       let other = checked.first(where: { $0.failure != .timeout && $0.failure != nil })
     {
-      let detail = other.detail.map { " (\($0))" } ?? ""
+      var p: FindingParameters = ["remote": .text(other.remote.description)]
+      if let d = other.detail { p["detail"] = .text(d) }
       switch other.failure {
       case .errorResponse:
-        return "The peer answered the checks to \(other.remote) with an error\(detail)."
+        return Finding(
+          .connectPathErrorResponse, about: subject, .measured, parameters: p,
+          evidence: [EvidenceItem(.errorCode, step: "check", address: nil)])
       case .unreachable:
-        // The detail is the ICMP evidence ("ICMP port unreachable from X") when the socket
-        // learned it.
-        let kind = other.detail.flatMap { d in
-          Unreachable.Kind.allCases.first { d.hasPrefix($0.phrase) }
-        }
-        switch kind {
-        case .portUnreachable?:
-          return
-            "The peer is not listening on \(other.remote)\(detail): it may have quit, or the token is old."
-        case .hostUnreachable?, .networkUnreachable?:
-          return
-            "Checks to \(other.remote) could not be delivered\(detail): that address cannot be reached from here."
-        case .prohibited?:
-          return "A firewall refused the checks to \(other.remote)\(detail)."
-        case nil:
-          return
-            "Checks to \(other.remote) were refused (ICMP unreachable)\(detail): nothing listens at that address."
-        }
+        p["icmp"] = .text(other.icmp?.rawValue ?? "unreachable")
+        return Finding(
+          .connectPathUnreachable, about: subject, .measured, parameters: p,
+          evidence: [EvidenceItem(.icmp, step: "check")])
       default:
-        return "The checks were stopped before any answer came back\(detail)."
+        var q: FindingParameters = [:]
+        if let d = other.detail { q["detail"] = .text(d) }
+        return Finding(.connectPathStopped, about: subject, .measured, parameters: q)
       }
     }
-    let nPairs: String = {
-      let what = kind == .direct ? "host↔host" : (kind == .relay ? "relayed" : "NAT")
-      return checked.count == 1 ? "The \(what) pair" : "All \(checked.count) \(what) pairs"
-    }()
-    let after = "timed out after \(requests) request\(requests == 1 ? "" : "s")"
+    var p: FindingParameters = ["pairs": .int(checked.count), "requests": .int(requests)]
+    let evidence = [EvidenceItem(.noAnswer, step: "checks", count: requests)]
+    if peerSilent {
+      return Finding(
+        .connectPathPeerSilent, about: subject, .likely, parameters: p, evidence: evidence)
+    }
     switch kind {
     case .direct:
       // Timed out: requests went out, no answer and no ICMP error came back.
-      let seen = "\(nPairs) \(after), no ICMP error"
       if let subnet = sharedSubnet(local, remote) {
-        return
-          "\(seen), although both hosts are on \(subnet): a firewall probably drops the checks."
+        p["why"] = .text("same-subnet")
+        p["subnet"] = .text(subnet)
+      } else if bothLoopback(local, remote) {
+        p["why"] = .text("loopback")
+      } else if hostIPs(local).isEmpty || hostIPs(remote).isEmpty {
+        p["why"] = .text("no-host-address")
+      } else {
+        p["why"] = .text("different-networks")
       }
-      if bothLoopback(local, remote) {
-        return
-          "\(seen), although both ends are on this machine (loopback): a firewall probably drops the checks."
-      }
-      if hostIPs(local).isEmpty || hostIPs(remote).isEmpty {
-        return "\(seen): a firewall probably drops the checks."
-      }
-      return "\(seen): the hosts share no subnet, so probably different networks."
     case .reflexive:
       let target =
         checked.first(where: { $0.remote.type == .srflx })?.remote ?? checked[0].remote
-      return "Checks to \(target) got no answer: \(natReason(local.profile, remote.profile))."
+      p["target"] = .text(target.description)
+      let (nat, filtering) = natReason(local.profile, remote.profile)
+      p["nat"] = .text(nat)
+      if let filtering { p["filtering"] = .text(filtering.rawValue) }
     case .relay:
       let target =
         checked.first(where: { $0.local.type == .relay })?.local ?? checked[0].remote
-      return
-        "\(nPairs) \(after): the relay at \(target) did not pass the checks on, or the peer cannot reach it."
+      p["why"] = .text("relay")
+      p["target"] = .text(target.description)
     }
+    return Finding(.connectPathTimedOut, about: subject, .likely, parameters: p, evidence: evidence)
   }
 
-  /// Why checks through the NATs got no answer, from both profiles.
-  static func natReason(_ mine: NATProfile?, _ peer: NATProfile?) -> String {
-    if mine?.udpBlocked == true { return "UDP is blocked on this host's network" }
-    if peer?.udpBlocked == true { return "UDP is blocked on the peer's network" }
+  /// Why checks through the NATs got no answer, from both profiles: the reason's name, and the
+  /// filtering it names.
+  static func natReason(_ mine: NATProfile?, _ peer: NATProfile?) -> (String, FilteringBehavior?) {
+    if mine?.udpBlocked == true { return ("udp-blocked-here", nil) }
+    if peer?.udpBlocked == true { return ("udp-blocked-peer", nil) }
     guard let mine, let peer, let mm = mine.mapping, let mf = mine.filtering,
       let pm = peer.mapping, let pf = peer.filtering
-    else {
-      return
-        "natscope does not know how both NATs map and filter, so it cannot say which one dropped them"
-    }
-    func filters(_ f: FilteringBehavior) -> String {
-      f == .addressDependent ? "filters by address" : "filters by address and port"
-    }
-    if mm != .endpointIndependent && pm != .endpointIndependent {
-      return
-        "both NATs change ports for each destination (symmetric), so neither side's checks reach a port the other has opened"
-    }
-    if mm != .endpointIndependent && pf != .endpointIndependent {
-      return "the peer's NAT \(filters(pf)) and yours changes ports (symmetric)"
-    }
-    if pm != .endpointIndependent && mf != .endpointIndependent {
-      return "your NAT \(filters(mf)) and the peer's changes ports (symmetric)"
-    }
-    return
-      "both NATs should have let them through, so a firewall probably drops UDP between the hosts"
+    else { return ("unknown", nil) }
+    if mm != .endpointIndependent && pm != .endpointIndependent { return ("both-symmetric", nil) }
+    if mm != .endpointIndependent && pf != .endpointIndependent { return ("peer-filters", pf) }
+    if pm != .endpointIndependent && mf != .endpointIndependent { return ("local-filters", mf) }
+    return ("firewall", nil)
   }
 
   // MARK: - What should happen
 
   /// Predicts each kind of path from both sides' NAT profiles, candidates and TURN settings.
   public static func predict(local: Side, remote: Side) -> ConnectReport.Predictions {
-    .init(
-      direct: predictDirect(local, remote), reflexive: predictReflexive(local, remote),
-      relay: predictRelay(local, remote))
+    let p = predictionFindings(
+      local: local.measured, remote: remote.measured, peerKnown: true, namesHostsAB: false)
+    func one(_ k: ConnectReport.PathKind) -> PathPrediction {
+      PathPrediction(p[k].outcome, p[k].finding.text)
+    }
+    return .init(direct: one(.direct), reflexive: one(.reflexive), relay: one(.relay))
   }
 
-  static func predictReflexive(_ local: Side, _ remote: Side) -> PathPrediction {
+  static func predictionFindings(
+    local: Side, remote: Side, peerKnown: Bool, namesHostsAB: Bool
+  ) -> ConnectReport.PerPath<PredictionBox> {
+    func box(_ kind: ConnectReport.PathKind, _ o: PathPrediction.Outcome, _ p: FindingParameters)
+      -> PredictionBox
+    {
+      var p = p
+      p["outcome"] = .text(o.rawValue)
+      if namesHostsAB { p["naming"] = .text("hosts") }
+      return PredictionBox(
+        outcome: o,
+        finding: Finding(.connectPrediction, about: .path(kind.rawValue), .inferred, parameters: p))
+    }
+    guard peerKnown else {
+      let none: FindingParameters = ["why": .text("no-peer")]
+      return .init(
+        direct: box(.direct, .unknown, none), reflexive: box(.reflexive, .unknown, none),
+        relay: box(.relay, .unknown, none))
+    }
+    let d = predictDirect(local, remote)
+    let r = predictReflexive(local, remote)
+    let l = predictRelay(local, remote)
+    return .init(
+      direct: box(.direct, d.0, d.1), reflexive: box(.reflexive, r.0, r.1),
+      relay: box(.relay, l.0, l.1))
+  }
+
+  static func predictReflexive(_ local: Side, _ remote: Side) -> (
+    PathPrediction.Outcome, FindingParameters
+  ) {
     guard var a = local.profile, var b = remote.profile else {
       let who =
         local.profile == nil && remote.profile == nil
-        ? "either host" : (local.profile == nil ? "this host" : "the peer")
-      return PathPrediction(
-        .unknown, "There is no NAT profile for \(who), so this path can only be tried.")
+        ? "both" : (local.profile == nil ? "a" : "b")
+      return (.unknown, ["why": .text("no-profile"), "who": .text(who)])
     }
     // A granted port mapping is a fixed open door for the host candidate's port: for that port
     // this host's NAT maps and filters independently of the destination. Not when the router
@@ -491,49 +718,45 @@ public struct ConnectReportBuilder: Sendable {
       b.mapping = .endpointIndependent
       b.filtering = .endpointIndependent
     }
-    var p = PathPrediction.reflexive(a, b)
+    let prediction = PathPrediction.reflexive(a, b)
     func name(_ m: ConnectReport.PortMapping?) -> String {
       m?.protocol.flatMap { PortMappingResult.Method(rawValue: $0)?.displayName } ?? "port mapping"
     }
-    if mapped && peerMapped {
-      p.reason =
-        "With both routers' mappings (\(name(local.portMapping)), \(name(remote.portMapping))) counted as endpoint-independent NATs for the mapped ports: "
-        + p.reason
-    } else if mapped {
-      p.reason =
-        "With the router's \(name(local.portMapping)) mapping counted as an endpoint-independent NAT for this host's port: "
-        + p.reason
-    } else if peerMapped {
-      p.reason =
-        "With the peer's router's \(name(remote.portMapping)) mapping counted as an endpoint-independent NAT for the peer's port: "
-        + p.reason
+    var p: FindingParameters = [:]
+    if mapped { p["mappedHere"] = .text(name(local.portMapping)) }
+    if peerMapped { p["mappedPeer"] = .text(name(remote.portMapping)) }
+    func who(_ h: PathPrediction.Host) -> FindingValue { .text(h.rawValue) }
+    switch prediction.basis {
+    case .udpBlocked(let h)?:
+      p["why"] = .text("reflexive-udp-blocked")
+      p["who"] = who(h)
+    case .behaviourUnknown?, nil: p["why"] = .text("behaviour-unknown")
+    case .bothPublic?: p["why"] = .text("both-public")
+    case .bothKeepOneAddress?: p["why"] = .text("both-keep-one-address")
+    case .letsIn(let h, let nat)?:
+      p["why"] = .text("lets-in")
+      p["who"] = who(h)
+      p["natDetected"] = .flag(nat)
+    case .filtersTooStrictly?: p["why"] = .text("filters-too-strictly")
+    case .portPerDestination(let h)?:
+      p["why"] = .text("port-per-destination")
+      p["who"] = who(h)
     }
-    // PathPrediction names the hosts A and B; the report speaks of this host and the peer.
-    for (from, to) in [
-      ("Host A's", "This host's"), ("Host B's", "The peer's"), ("Host A ", "This host "),
-      ("Host B ", "The peer "), ("host A", "this host"), ("host B", "the peer"),
-    ] {
-      p.reason = p.reason.replacingAll(from, with: to)
-    }
-    return p
+    return (prediction.outcome, p)
   }
 
   /// The reflexive path's prediction from both sides, as `natscope demo` states it: the local
   /// side is host A and the remote side host B. `counted` is true when a port mapping of
   /// either side changed it (it then differs from `PathPrediction.reflexive` of the probes).
   public func reflexivePredictionNamingHosts() -> (prediction: PathPrediction, counted: Bool) {
-    var p = Self.predictReflexive(local, remote)
+    let p = Self.predictionFindings(
+      local: local.measured, remote: remote.measured, peerKnown: true, namesHostsAB: true
+    ).reflexive
     let counted = [local, remote].contains { side in
       side.profile != nil && side.portMapping?.granted == true
         && Self.mappingBehindAnotherNAT(side) == nil
     }
-    for (from, to) in [
-      ("This host's", "Host A's"), ("The peer's", "Host B's"), ("This host ", "Host A "),
-      ("The peer ", "Host B "), ("this host", "host A"), ("the peer", "host B"),
-    ] {
-      p.reason = p.reason.replacingAll(from, with: to)
-    }
-    return (p, counted)
+    return (PathPrediction(p.outcome, p.finding.text), counted)
   }
 
   /// When `s`'s router granted a mapping whose external address differs from the address STUN
@@ -590,112 +813,65 @@ public struct ConnectReportBuilder: Sendable {
     return nil
   }
 
-  static func predictDirect(_ local: Side, _ remote: Side) -> PathPrediction {
+  static func predictDirect(_ local: Side, _ remote: Side) -> (
+    PathPrediction.Outcome, FindingParameters
+  ) {
+    func why(_ w: String, _ extra: FindingParameters = [:]) -> FindingParameters {
+      var p = extra
+      p["why"] = .text(w)
+      return p
+    }
     let remoteHosts = remote.candidates.filter { $0.kind == .host }
-    if bothLoopback(local, remote) {
-      return PathPrediction(
-        .works,
-        "Both ends are on this machine (loopback), so their host addresses reach each other.")
-    }
-    if !remoteHosts.isEmpty && hostIPs(remote).isEmpty {
-      return PathPrediction(
-        .unknown,
-        "The peer hides its host addresses behind mDNS names, so whether the hosts share a network is unknown."
-      )
-    }
+    if bothLoopback(local, remote) { return (.works, why("loopback")) }
+    if !remoteHosts.isEmpty && hostIPs(remote).isEmpty { return (.unknown, why("mdns")) }
     if let subnet = sharedSubnet(local, remote) {
       let mine = publicIPs(local)
       let theirs = publicIPs(remote)
-      if mine.isEmpty || theirs.isEmpty {
-        return PathPrediction(
-          .works, "Both hosts have addresses on \(subnet), so they are probably on the same LAN.")
-      }
-      if !mine.isDisjoint(with: theirs) {
-        return PathPrediction(
-          .works,
-          "Both hosts are on \(subnet) behind the same public address, so their host addresses reach each other."
-        )
-      }
-      return PathPrediction(
-        .unknown,
-        "Both hosts use \(subnet) but reach the internet through different public addresses, so they are probably different networks reusing the same private range."
-      )
+      let s: FindingParameters = ["subnet": .text(subnet)]
+      if mine.isEmpty || theirs.isEmpty { return (.works, why("same-lan", s)) }
+      if !mine.isDisjoint(with: theirs) { return (.works, why("same-public", s)) }
+      return (.unknown, why("private-range-reused", s))
     }
     // UDP that does not get out reaches no other network (a shared subnet was handled above).
-    let blocked = [(local, "this host's network"), (remote, "the peer's network")].filter {
-      $0.0.profile?.udpBlocked == true
-    }.map(\.1)
+    let blocked = [(local, "a"), (remote, "b")].filter { $0.0.profile?.udpBlocked == true }.map(
+      \.1)
     if !blocked.isEmpty {
-      let who = blocked.count == 2 ? "both hosts' networks" : blocked[0]
-      return PathPrediction(
-        .fails, "UDP is blocked on \(who), so the hosts' addresses cannot reach each other.")
+      return (
+        .fails, why("direct-udp-blocked", ["who": .text(blocked.count == 2 ? "both" : blocked[0])])
+      )
     }
-    for (side, who, otherSide, otherWho) in [
-      (remote, "The peer", local, "this host"), (local, "This host", remote, "the peer"),
-    ] {
+    for (side, who, otherSide) in [(remote, "b", local), (local, "a", remote)] {
       guard hostIPs(side).contains(where: isPublic) else { continue }
       // A host behind a NAT reaches a public address only through its NAT: the pair that
       // answers is then host ↔ peer-reflexive, the path through the NATs, not a direct one.
       if otherSide.profile?.natDetected == true
         || (!hostIPs(otherSide).isEmpty && !hostIPs(otherSide).contains(where: isPublic))
       {
-        return PathPrediction(
-          .fails,
-          "\(who) has a public address but \(otherWho) is behind a NAT, so checks between them pass through that NAT: the path through the NATs, not a direct one."
-        )
+        return (.fails, why("public-behind-nat", ["who": .text(who)]))
       }
       guard let p = side.profile else {
-        return PathPrediction(
-          .unknown,
-          "\(who) has a public address, so a direct path works unless a firewall blocks it.")
+        return (.unknown, why("public-unknown", ["who": .text(who)]))
       }
       if !p.natDetected && p.filtering == .endpointIndependent {
-        return PathPrediction(
-          .works,
-          "\(who) has a public address and no firewall, so \(otherWho == "this host" ? "your" : "the peer's") checks reach it directly."
-        )
+        return (.works, why("public-open", ["who": .text(who)]))
       }
     }
-    if hostIPs(local).isEmpty || hostIPs(remote).isEmpty {
-      return PathPrediction(.fails, "One host has no usable host address.")
-    }
-    return PathPrediction(
-      .fails,
-      "The hosts are on different private networks, so their host addresses cannot reach each other."
-    )
+    if hostIPs(local).isEmpty || hostIPs(remote).isEmpty { return (.fails, why("no-host-address")) }
+    return (.fails, why("different-private"))
   }
 
-  static func predictRelay(_ local: Side, _ remote: Side) -> PathPrediction {
-    guard local.hasRelay || remote.hasRelay else {
-      return PathPrediction(.fails, "No relay was configured on either host (use --turn).")
-    }
+  static func predictRelay(_ local: Side, _ remote: Side) -> (
+    PathPrediction.Outcome, FindingParameters
+  ) {
+    guard local.hasRelay || remote.hasRelay else { return (.fails, ["why": .text("no-relay")]) }
     if !remote.hasRelay, local.profile?.udpBlocked == true, !local.turn.contains(.tcp) {
-      return PathPrediction(
-        .fails,
-        "UDP is blocked on this host's network and its TURN server is reached over UDP; use a TURN server over TCP."
-      )
+      return (.fails, ["why": .text("relay-udp-blocked")])
     }
-    let who =
-      local.hasRelay && remote.hasRelay ? "both hosts" : (local.hasRelay ? "this host" : "the peer")
-    let how =
-      local.hasRelay && !local.turn.isEmpty
-      ? " (\(local.turn.map { $0.rawValue.uppercased() }.joined(separator: ", ")))" : ""
-    return PathPrediction(
-      .works,
-      "A TURN relay is configured on \(who)\(how), so traffic can be relayed as long as the TURN server is reachable."
-    )
-  }
-}
-
-extension String {
-  fileprivate func replacingAll(_ target: String, with replacement: String) -> String {
-    guard !target.isEmpty else { return self }
-    var out = ""
-    var rest = self[...]
-    while let r = rest.firstRange(of: target) {
-      out += rest[..<r.lowerBound] + replacement
-      rest = rest[r.upperBound...]
+    let who = local.hasRelay && remote.hasRelay ? "both" : (local.hasRelay ? "a" : "b")
+    var p: FindingParameters = ["why": .text("relay-configured"), "who": .text(who)]
+    if local.hasRelay && !local.turn.isEmpty {
+      p["transports"] = .text(local.turn.map { $0.rawValue.uppercased() }.joined(separator: ", "))
     }
-    return out + rest
+    return (.works, p)
   }
 }

@@ -9,8 +9,15 @@ public enum ConnectReportText {
   public static func render(_ r: ConnectReport, width: Int = 80) -> String {
     var out: [String] = []
     out += wrap(headline(r), width: width, indent: "")
-    out.append(
-      "NATs: this host \(r.local.legacyType), peer \(r.remote.legacyType).")
+    if let nats = r.findings.with(.connectNATTypes).first {
+      out.append(nats.text)
+    } else {
+      out.append(
+        Finding(
+          .connectNATTypes, about: .session, .measured,
+          parameters: ["local": .text(r.local.legacyType), "peer": .text(r.remote.legacyType)]
+        ).text)
+    }
     out.append("")
     out.append("Paths")
     for kind in ConnectReport.PathKind.allCases {
@@ -51,16 +58,17 @@ public enum ConnectReportText {
     if let g = r.timings.gatheringMs { t.append("gathering \(ms(g))") }
     if let f = r.timings.firstCheckMs { t.append("first check \(ms(f))") }
     if let c = r.timings.connectedMs { t.append("connected \(ms(c))") }
-    if !t.isEmpty || r.timings.waitedForPeerMs != nil {
+    let waits =
+      r.findings.contains(.connectWaitEnded) || r.findings.contains(.connectWaitUnanswered)
+    if !t.isEmpty || waits {
       out.append("")
       out.append("Timings")
       if !t.isEmpty { out += wrap(t.joined(separator: ", "), width: width, indent: "  ") }
-      if let w = r.timings.waitedForPeerMs {
-        let what =
-          r.timings.waitedFor.flatMap(ConnectPeerWait.init(rawValue:))?.noun ?? "the peer"
-        out += wrap(
-          "Waited \(duration(w)) for \(what).",
-          width: width, indent: "  ")
+      for wait in r.findings
+      where wait.code == .connectWaitEnded
+        || wait.code == .connectWaitUnanswered
+      {
+        out += wrap(wait.text, width: width, indent: "  ")
       }
     }
     let unusable =
@@ -88,15 +96,13 @@ public enum ConnectReportText {
         r.reason ?? ConnectReportBuilder.noPathWorked(checked: r.pairs.filter(\.checked).count)
       return "Not connected. \(why)"
     }
-    let how: String
-    switch ConnectReport.PathKind.of(s.local.type, s.remote.type) {
-    case .direct: how = "directly"
-    case .reflexive: how = "through the NATs"
-    case .relay: how = "through a TURN relay"
-    }
-    let time = r.timeToConnectedMs.map { " in \(ms($0))" } ?? ""
-    return
-      "Connected\(time), \(how) (\(s.local.type.rawValue) ↔ \(s.remote.type.rawValue))."
+    if let connected = r.findings.with(.connectConnected).first { return connected.text }
+    var p: FindingParameters = [
+      "path": .text(ConnectReport.PathKind.of(s.local.type, s.remote.type).rawValue),
+      "localType": .text(s.local.type.rawValue), "remoteType": .text(s.remote.type.rawValue),
+    ]
+    if let t = r.timeToConnectedMs { p["ms"] = .milliseconds(t) }
+    return Finding(.connectConnected, about: .session, .measured, parameters: p).text
   }
 
   static func endpoint(_ e: ConnectReport.Endpoint) -> String {

@@ -340,8 +340,15 @@ public final class TwoHostDemo {
         profile: pb, candidates: sessionA?.remoteDescription?.candidates ?? [],
         turn: turn(configuration.b), portMapping: sessionB?.report?.local.portMapping))
     b.role = .controlling
+    // Host A's recorded evidence, with both hosts' full profiles in place of its own view.
+    if let e = sessionA?.evidence {
+      b.peerWait = e.peerWait
+      b.peerChecksReceived = e.peerChecksReceived
+      b.peerDescriptionReceived = e.peerDescriptionReceived
+      b.peerWaitExpired = e.peerWaitExpired
+    }
     if let report = sessionA?.report {
-      b.pairs = report.pairs
+      b.pairs = sessionA?.evidence?.pairs ?? report.pairs
       b.selectedPair = report.selectedPair
       b.timings = report.timings
       // Counted from both descriptions held, as connect counts it (not from the start). The
@@ -357,12 +364,12 @@ public final class TwoHostDemo {
     let connect = b.build()
     // A port mapping that counts (granted, not below another NAT) changes the prediction as it
     // changes the report's.
+    // Worded by the report module (host A and host B), as the report words its own.
     let withMappings = b.reflexivePredictionNamingHosts()
     let prediction: PathPrediction =
-      if pa != nil, pb != nil, withMappings.counted {
+      if pa != nil, pb != nil {
         withMappings.prediction
-      } else if let pa, let pb { .reflexive(pa, pb) } else if uncertainA != nil || uncertainB != nil
-      {
+      } else if uncertainA != nil || uncertainB != nil {
         PathPrediction(
           .unknown,
           "A probe's classification is uncertain because of loss, so there is no prediction.")

@@ -34,6 +34,10 @@ public struct ConnectProgress: Sendable, Hashable {
     public var checksAnswered = 0
     /// Why the pair failed, while it is failed.
     public var failureReason: ICEPairReason?
+    /// For a valid pair learnt from a check's mapped address (not in the check list): the
+    /// check-list pair whose answered check produced it. Its checks are this pair's checks:
+    /// ``checksSent``, ``checksAnswered`` and ``rttMs`` count them, as the report does.
+    public var producedBy: Int?
   }
 
   /// The session's phase.
@@ -59,6 +63,8 @@ public struct ConnectProgress: Sendable, Hashable {
   public private(set) var startedAt: Instant?
   public private(set) var remoteSetAt: Instant?
   public private(set) var verdictAt: Instant?
+  /// The last pair an answer made succeed: the generator of the valid pair that follows.
+  private var lastSucceeded: Int?
 
   public init() {}
 
@@ -105,6 +111,17 @@ public struct ConnectProgress: Sendable, Hashable {
         if let rtt { p.rttMs = rtt }
         if from == .inProgress, Self.isAnswer(to: to, reason) { p.checksAnswered += 1 }
       }
+      if to == .succeeded, case .succeeded? = reason { lastSucceeded = id }
+    case .pairValid(let id):
+      // The agent makes a pair valid right after the answer that produced it: a valid-only
+      // pair takes its generator's checks as its own.
+      guard let g = lastSucceeded, g != id, let vi = pairs.firstIndex(where: { $0.id == id }),
+        !pairs[vi].inCheckList, let gi = pairs.firstIndex(where: { $0.id == g })
+      else { return }
+      pairs[vi].producedBy = g
+      pairs[vi].checksSent += pairs[gi].checksSent
+      pairs[vi].checksAnswered += pairs[gi].checksAnswered
+      if pairs[vi].rttMs == nil { pairs[vi].rttMs = pairs[gi].rttMs }
     case .checkSent(let id, _, _, let attempt, _, _):
       if attempt == 1 { update(id) { $0.checksSent += 1 } }
     case .pairNominated(let id): update(id) { $0.nominated = true }
@@ -137,7 +154,15 @@ public struct ConnectProgress: Sendable, Hashable {
 
   private mutating func update(_ id: Int, _ change: (inout Pair) -> Void) {
     guard let i = pairs.firstIndex(where: { $0.id == id }) else { return }
+    let before = pairs[i]
     change(&pairs[i])
+    // The valid pairs this one produced count its checks too.
+    let after = pairs[i]
+    for k in pairs.indices where pairs[k].producedBy == id {
+      pairs[k].checksSent += after.checksSent - before.checksSent
+      pairs[k].checksAnswered += after.checksAnswered - before.checksAnswered
+      if after.rttMs != before.rttMs, let rtt = after.rttMs { pairs[k].rttMs = rtt }
+    }
   }
 
   private mutating func sortPairs() {

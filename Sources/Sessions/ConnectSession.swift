@@ -361,6 +361,9 @@ public final class ConnectSession {
   public private(set) var natProfile: NATProfile?
   /// The verdict, once finished.
   public private(set) var report: ConnectReport?
+  /// The recorded evidence the verdict was derived from (the report module's input), once
+  /// finished: the demo rebuilds its report from it.
+  public private(set) var evidence: ConnectReportBuilder?
   /// The ICE session (its agent holds pairs and statistics). Not public: fronts see pairs,
   /// candidates and states through the events (``ConnectProgress``), never the agent.
   let ice: ICESession
@@ -389,6 +392,8 @@ public final class ConnectSession {
   private var waitTimer: (any TimerHandle)?
   private var waitTick: (any TimerHandle)?
   private var waitedForPeer: Duration?
+  /// Whether what the last wait was for came (the answer, the offerer's first check).
+  private var waitCame = false
   private var waitExpired: ConnectPeerWait?
   private var keepAlive: ConnectSession?
   /// The router's port mapping, once asked for.
@@ -464,19 +469,19 @@ public final class ConnectSession {
 
   /// Sets the peer's description and starts checks on its usable candidates.
   ///
-  /// - Parameter peerHoldsOurs: whether the peer already has our description. Always true for
-  ///   the offerer (the answer proves it), and for an answerer whose answer went straight to
-  ///   the offerer (a FIFO it reads). An answerer whose answer was handed to a person passes
-  ///   false: it then waits up to ``ConnectSessionConfiguration/peerWaitTimeout`` for the
-  ///   offerer's first check (keeping its NAT open meanwhile), and the check timeout starts
-  ///   when that check arrives.
+  /// - Parameter peerHoldsOurs: whether the peer is known to have our description. Always true
+  ///   for the offerer (the answer proves it). An answerer passes false however its answer
+  ///   left (a file, a FIFO or pipe, whose reader may be slow, or a person): it then waits up
+  ///   to ``ConnectSessionConfiguration/peerWaitTimeout`` for the offerer's first check
+  ///   (keeping its NAT open meanwhile), and the check timeout starts when that check
+  ///   arrives.
   public func setRemoteDescription(_ description: SessionDescription, peerHoldsOurs: Bool = true) {
     guard remoteDescription == nil, phase != .finished, phase != .closed else { return }
     remoteDescription = description
     self.peerHoldsOurs = peerHoldsOurs || configuration.role == .offer
     if !started { start() }
     remoteSetAt = runtime.now
-    if waiting?.kind == .answer { endWait() }
+    if waiting?.kind == .answer { endWait(came: true) }
     ice.setRemoteCredentials(
       ICECredentials(ufrag: description.ufrag, password: description.password))
     var usable = 0
@@ -528,7 +533,7 @@ public final class ConnectSession {
     waitTimer = runtime.schedule(at: since + limit) { [weak self] in
       guard let self, self.waiting?.kind == kind, self.report == nil else { return }
       self.waitExpired = kind
-      self.endWait(record: false)
+      self.endWait(record: false, came: false)
       self.finish()
     }
     scheduleWaitTick()
@@ -549,9 +554,10 @@ public final class ConnectSession {
     }
   }
 
-  private func endWait(record report: Bool = true) {
+  private func endWait(record report: Bool = true, came: Bool) {
     guard let w = waiting else { return }
     waiting = nil
+    waitCame = came
     waitTimer?.cancel()
     waitTick?.cancel()
     waitTimer = nil
@@ -785,7 +791,7 @@ public final class ConnectSession {
       if firstCheckAt == nil { firstCheckAt = entry.at }
     case .checkReceived:
       if waiting?.kind == .checks {
-        endWait()
+        endWait(came: true)
         maybeStartChecks()
       }
       // The peer is still checking (its nominating check may have lost its answer): hold on.
@@ -798,7 +804,7 @@ public final class ConnectSession {
       // Waiting for a person is pointless when the offerer is gone: its sockets answer ICMP
       // port unreachable, which a live offerer's never do.
       if waiting?.kind == .checks, offererHasQuit {
-        endWait(record: false)
+        endWait(record: false, came: false)
         finish()
       }
     default:
@@ -821,11 +827,12 @@ public final class ConnectSession {
     guard localDescription == nil, probeDone, ice.gatheringDone, phase == .gathering else {
       return
     }
+    // A profile from a server on this host is no measurement of a NAT: the peer is not told one.
     let d = SessionDescription(
       ufrag: ice.localCredentials.ufrag, password: ice.localCredentials.password,
       role: configuration.role, tieBreaker: ice.agent.tieBreaker,
       candidates: ice.localCandidates.map(SignaledCandidate.init), endOfCandidates: true,
-      natProfile: natProfile)
+      natProfile: probeServerOnThisHost == nil ? natProfile : nil)
     localDescription = d
     setPhase(remoteDescription == nil ? .waitingForRemote : .checking)
     record(.localDescriptionReady(d))
@@ -850,9 +857,11 @@ public final class ConnectSession {
     guard report == nil else { return }
     checkTimer?.cancel()
     checkTimer = nil
-    endWait(record: false)
+    endWait(record: false, came: false)
     verdictAt = runtime.now
-    let r = buildReport()
+    let e = recordedEvidence()
+    evidence = e
+    let r = e.build()
     report = r
     setPhase(.finished)
     record(.finished(r))
@@ -897,19 +906,43 @@ public final class ConnectSession {
     at.map { ($0 - startedAt).milliseconds.rounded(toPlaces: 1) }
   }
 
-  private func buildReport() -> ConnectReport {
+  /// The probe's first server, when the probe ran and every server it asked is on this host
+  /// (loopback, or one of this host's addresses): its answers say nothing about a NAT.
+  private var probeServerOnThisHost: TransportAddress? {
+    guard configuration.probeTimeout != nil, let first = configuration.stunServers.first else {
+      return nil
+    }
+    let mine = Set(configuration.localAddresses ?? runtime.localAddresses())
+    let onThisHost = configuration.stunServers.allSatisfy { s in
+      s.ip.isLoopback || s.ip.isUnspecified || mine.contains(s.ip)
+    }
+    return onThisHost ? first : nil
+  }
+
+  /// The evidence this session recorded, handed to the report module, which derives the
+  /// findings and the report from it.
+  private func recordedEvidence() -> ConnectReportBuilder {
     let local = localDescription
     let remote = remoteDescription
     var b = ConnectReportBuilder(
       local: .init(
         profile: natProfile, candidates: local?.candidates ?? [],
         turn: configuration.turnServers.map(\.transport), relays: relayOutcomes(),
-        portMapping: mapping.map { mappingReport($0.report) }),
+        portMapping: mapping.map { mappingReport($0.report) },
+        probeServerOnThisHost: natProfile == nil ? nil : probeServerOnThisHost),
       remote: remote.map { ConnectReportBuilder.Side($0) }
         ?? .init(profile: nil, candidates: []))
     let agent = ice.agent
     b.role = agent.role
+    b.peerDescriptionReceived = remote != nil
+    b.peerChecksReceived =
+      agent.peerCheckReceived
+      ? max(1, agent.pairs.map(\.stats.requestsReceived).reduce(0, +)) : 0
     b.peerWaitExpired = waitExpired.map { ($0, configuration.peerWaitTimeout) }
+    if let waited = waitedForPeer {
+      b.peerWait = .init(
+        waitedForKind, waitedMs: waited.milliseconds.rounded(toPlaces: 1), came: waitCame)
+    }
     let selected = agent.selectedPair
     b.pairs = agent.pairs.map { p in
       var o = Self.outcome(p, connected: selected != nil)
@@ -926,6 +959,7 @@ public final class ConnectSession {
           ICESession.PairKey(base: p.local.base ?? p.local.address, remote: p.remote.address)]
       {
         o.detail = u.description
+        o.icmp = u.kind
       }
       return o
     }
@@ -957,7 +991,7 @@ public final class ConnectSession {
     if let c = connected, let s = iceStartedAt {
       b.timeToConnectedMs = max(0, (c - s).milliseconds).rounded(toPlaces: 1)
     }
-    return b.build()
+    return b
   }
 
   /// What each configured TURN server did, from this session's events: the relayed address,

@@ -33,8 +33,9 @@ struct ConnectCommand: ParsableCommand {
       checks themselves get 15 s, counted from when this side holds both tokens (for the \
       answerer, from the offerer's first check); "Connected in" and timeToConnectedMs count \
       from there too, and the wait for the person is reported apart ("Waited 62 s for the \
-      peer's answer", timings.waitedForPeerMs). An answer written with --token-out to a FIFO \
-      or pipe is taken as delivered at once: the answerer then does not wait.
+      peer's answer", timings.waitedForPeerMs). The answerer waits for the offerer's first \
+      check however its answer left (a file, a FIFO or pipe whose reader may be slow, the \
+      terminal), and says so.
 
       The TURN password comes from --turn-password or NATSCOPE_TURN_PASSWORD and is never \
       printed. With --turn-secret (or NATSCOPE_TURN_SECRET), a TURN REST API shared secret, \
@@ -225,7 +226,7 @@ struct ConnectCommand: ParsableCommand {
       let report = try ConsoleRunner.runConnect(
         runtime: runtime, configuration: configuration, peerRole: peerRole,
         options: console.renderOptions)
-      print(withWarnings(report).text)
+      print(TerminalText.fit(withWarnings(report).text, ascii: console.renderOptions.ascii))
       if report.state != .connected { throw ExitCode(NatscopeExit.unreachable.rawValue) }
       return
     }
@@ -273,9 +274,13 @@ struct ConnectCommand: ParsableCommand {
     }
     let delivered = try writeOwn(mine, runner)
     let limitText = ConnectReportText.duration(configuration.peerWaitTimeout.milliseconds)
-    if answer && !delivered {
+    // However the answer left (a FIFO's reader may pass it on late), the offerer's first
+    // check is the only proof it arrived.
+    if answer {
       stderr(
-        "Waiting up to \(limitText) for the other side's checks: paste your answer there.")
+        delivered
+          ? "Waiting up to \(limitText) for the offerer's first check (the answer went to \(tokenOut ?? "-"))."
+          : "Waiting up to \(limitText) for the offerer's first check: paste your answer there.")
     }
 
     // 3. The peer's description (the offerer reads the answer now, bounded by --timeout: the
@@ -284,13 +289,12 @@ struct ConnectCommand: ParsableCommand {
       peer = try readPeerWhileOpen(runner, limitText: limitText)
     }
 
-    // 4. Checks, verdict, hold, close. An answerer whose answer went to a person first waits
-    // for the offerer's first check.
+    // 4. Checks, verdict, hold, close. The answerer first waits for the offerer's first check.
     var limit = configuration.checkTimeout + configuration.holdTime + .seconds(10)
-    if answer && !delivered { limit += configuration.peerWaitTimeout }
+    if answer { limit += configuration.peerWaitTimeout }
     do {
       if let peer {
-        try runner.send(.setRemoteDescription(peer, peerHoldsOurs: delivered))
+        try runner.send(.setRemoteDescription(peer, peerHoldsOurs: !answer))
       }
     } catch {
       Self.close(runner)
@@ -314,7 +318,7 @@ struct ConnectCommand: ParsableCommand {
     if json {
       try JSONOutput.print(report, schema: .connect)
     } else {
-      print(report.text)
+      print(TerminalText.fit(report.text, ascii: console.renderOptions.ascii))
     }
     if report.state != .connected { throw ExitCode(NatscopeExit.unreachable.rawValue) }
   }

@@ -65,10 +65,11 @@ struct HumanSpeedCommandTests {
       #expect(started > 59_000)
     }
     // The answerer said what it waited for, and (with -v) how long it had waited.
-    #expect(answer.stderr.contains("Waiting up to 5 min for the other side's checks"))
+    #expect(answer.stderr.contains("Waiting up to 5 min for the offerer's first check"))
     #expect(
       answer.stderr.contains(
-        "waiting for the other side: paste your answer there (waited 45 s of 5 min)"))
+        "waiting for the offerer's first check, which comes once it has your answer (waited 45 s of 5 min)"
+      ))
     #expect(answer.stderr.contains("the offerer's first check came after"))
   }
 }

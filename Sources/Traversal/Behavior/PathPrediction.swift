@@ -1,16 +1,51 @@
 /// Whether a kind of ICE path should work between two hosts, and why.
+///
+/// ``basis`` says which rule of the model decided (and about which host), so a report can word
+/// the prediction for its own readers ("this host" and "the peer", or "host A" and "host B")
+/// without rewriting ``reason``'s text.
 public struct PathPrediction: Codable, Sendable, Hashable {
   public enum Outcome: String, Codable, Sendable, Hashable {
     case works, fails, unknown
   }
 
+  /// One of the two hosts of ``reflexive(_:_:)``, or both.
+  public enum Host: String, Codable, Sendable, Hashable {
+    case a, b, both
+  }
+
+  /// The rule of ``reflexive(_:_:)`` that decided.
+  public enum Basis: Codable, Sendable, Hashable {
+    /// UDP does not get out of the named host's network.
+    case udpBlocked(Host)
+    /// A NAT's mapping or filtering behaviour is unknown.
+    case behaviourUnknown
+    /// Neither host is behind a NAT.
+    case bothPublic
+    /// Both NATs map endpoint-independently.
+    case bothKeepOneAddress
+    /// The named host's NAT (or, without a NAT, the host itself) lets the other's checks in.
+    case letsIn(Host, natDetected: Bool)
+    /// Both NATs map endpoint-independently but filter too strictly.
+    case filtersTooStrictly
+    /// The named NAT(s) pick a new port per destination and the other filters by port.
+    case portPerDestination(Host)
+  }
+
   public var outcome: Outcome
   /// One sentence a person can act on.
   public var reason: String
+  /// The rule that decided, when the prediction came from ``reflexive(_:_:)``; nil otherwise
+  /// (not encoded).
+  public var basis: Basis?
 
-  public init(_ outcome: Outcome, _ reason: String) {
+  public init(_ outcome: Outcome, _ reason: String, basis: Basis? = nil) {
     self.outcome = outcome
     self.reason = reason
+    self.basis = basis
+  }
+
+  private enum CodingKeys: String, CodingKey {
+    case outcome, reason
   }
 
   /// Predicts the "through the NATs" path: each side sends connectivity checks to the other's
@@ -28,14 +63,17 @@ public struct PathPrediction: Codable, Sendable, Hashable {
   /// direction gets both the check in and the answer back.
   public static func reflexive(_ a: NATProfile, _ b: NATProfile) -> PathPrediction {
     if a.udpBlocked || b.udpBlocked {
-      let who = a.udpBlocked && b.udpBlocked ? "both hosts" : (a.udpBlocked ? "host A" : "host B")
+      let who: Host = a.udpBlocked && b.udpBlocked ? .both : (a.udpBlocked ? .a : .b)
+      let name = who == .both ? "both hosts" : (who == .a ? "host A" : "host B")
       return PathPrediction(
-        .fails, "UDP is blocked for \(who), so no UDP path but a relay over TCP can work.")
+        .fails, "UDP is blocked for \(name), so no UDP path but a relay over TCP can work.",
+        basis: .udpBlocked(who))
     }
     guard let am = a.mapping, let af = a.filtering, let bm = b.mapping, let bf = b.filtering else {
       return PathPrediction(
         .unknown,
-        "A NAT's mapping or filtering behaviour is unknown, so this path can only be tried.")
+        "A NAT's mapping or filtering behaviour is unknown, so this path can only be tried.",
+        basis: .behaviourUnknown)
     }
     func checkGetsIn(from xm: MappingBehavior, to ym: MappingBehavior, _ yf: FilteringBehavior)
       -> Bool
@@ -54,30 +92,34 @@ public struct PathPrediction: Codable, Sendable, Hashable {
     if aToB || bToA {
       if !a.natDetected && !b.natDetected {
         return PathPrediction(
-          .works, "Both hosts have public addresses, so they reach each other directly.")
+          .works, "Both hosts have public addresses, so they reach each other directly.",
+          basis: .bothPublic)
       }
       if am == .endpointIndependent && bm == .endpointIndependent {
         return PathPrediction(
           .works,
-          "Each side keeps one public address per socket, so each side's checks open a hole the other's can use."
-        )
+          "Each side keeps one public address per socket, so each side's checks open a hole the other's can use.",
+          basis: .bothKeepOneAddress)
       }
-      let (open, openProfile) = aToB ? ("B", b) : ("A", a)
-      let what = openProfile.natDetected ? "Host \(open)'s NAT" : "Host \(open) has no NAT and"
+      let (open, openProfile): (Host, NATProfile) = aToB ? (.b, b) : (.a, a)
+      let name = open == .a ? "A" : "B"
+      let what = openProfile.natDetected ? "Host \(name)'s NAT" : "Host \(name) has no NAT and"
       return PathPrediction(
         .works,
-        "\(what) lets the other side's checks in even though the other NAT changes its port per destination."
-      )
+        "\(what) lets the other side's checks in even though the other NAT changes its port per destination.",
+        basis: .letsIn(open, natDetected: openProfile.natDetected))
     }
-    let dependent = [(am, "A"), (bm, "B")].filter { $0.0 != .endpointIndependent }.map(\.1)
+    let dependent = [(am, Host.a), (bm, Host.b)].filter { $0.0 != .endpointIndependent }.map(\.1)
     if dependent.isEmpty {
       return PathPrediction(
-        .fails, "Both NATs filter too strictly for either side's checks to get in.")
+        .fails, "Both NATs filter too strictly for either side's checks to get in.",
+        basis: .filtersTooStrictly)
     }
-    let who = dependent.count == 2 ? "Both NATs" : "Host \(dependent[0])'s NAT"
+    let who: Host = dependent.count == 2 ? .both : dependent[0]
+    let name = who == .both ? "Both NATs pick" : "Host \(who == .a ? "A" : "B")'s NAT picks"
     return PathPrediction(
       .fails,
-      "\(who) picks a new public port for each destination, and the other side's NAT only accepts packets from the exact address it sent to, so only a relay can work."
-    )
+      "\(name) a new public port for each destination, and the other side's NAT only accepts packets from the exact address it sent to, so only a relay can work.",
+      basis: .portPerDestination(who))
   }
 }
