@@ -467,7 +467,7 @@ public struct ProbeScreen: ConsoleScreen {
       throw ConsoleFileUnavailable(
         "no report yet: j writes it once the probe is done")
     }
-    return try ReportJSON.encode(report)
+    return try ReportJSON.encode(SchemaTaggedDocument(report, schema: .probe))
   }
 
 }

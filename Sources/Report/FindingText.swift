@@ -7,7 +7,9 @@ public enum FindingText {
 
   /// Every domain's vocabulary. A finding no vocabulary knows is a programming error that the
   /// tests catch (`FindingTextTests`); it is then shown by its code rather than dropped.
-  static let vocabularies: [Vocabulary] = []
+  static let vocabularies: [Vocabulary] = [
+    SessionEndFindings.vocabulary
+  ]
 
   /// The sentence for `finding`.
   public static func sentence(_ finding: Finding) -> String {

@@ -138,10 +138,11 @@ struct ProbeReportText {
         switch step.outcome {
         case .answered(let a)?:
           line += String(
-            format: ": from %@ saw %@ (%.1f ms, %d tries)", a.source.description,
-            a.reflexive?.description ?? "-", a.rtt.milliseconds, a.attempts)
+            format: ": from %@ saw %@ (%.1f ms, %@)", a.source.description,
+            a.reflexive?.description ?? "-", a.rtt.milliseconds, counted(a.attempts, "try"))
         case .noAnswer(let n, let w)?:
-          line += String(format: ": no answer (%d tries over %.2f s)", n, w.milliseconds / 1000)
+          line += String(
+            format: ": no answer (%@ over %.2f s)", counted(n, "try"), w.milliseconds / 1000)
         case .unreachable(let u, let n)?:
           line += ": \(u) after \(n) tr\(n == 1 ? "y" : "ies")"
         case nil:

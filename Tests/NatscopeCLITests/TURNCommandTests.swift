@@ -11,7 +11,9 @@ final class RESTCoturn {
   let port: UInt16
   let directory: URL
 
-  init?() {
+  /// - Parameter verbose: coturn's `-v`: the log then has a line per allocation made
+  ///   ("new") and released ("refreshed, … lifetime=0"), which ``log`` reads.
+  init?(verbose: Bool = false) {
     guard
       let path = ["/usr/bin/turnserver", "/usr/sbin/turnserver"].first(where: {
         FileManager.default.isExecutableFile(atPath: $0)
@@ -30,6 +32,7 @@ final class RESTCoturn {
       "--log-file=\(directory.path)/turn.log", "--pidfile=\(directory.path)/turn.pid",
       "--userdb=\(directory.path)/turndb",
     ]
+    if verbose { process.arguments?.insert("-v", at: 1) }
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
     guard (try? process.run()) != nil else { return nil }
@@ -53,6 +56,14 @@ final class RESTCoturn {
         connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
       }
     }
+  }
+
+  /// coturn's log so far (it names the file after the day: every file it wrote).
+  var log: String {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+    return names.filter { $0.hasPrefix("turn") && $0.hasSuffix(".log") }.sorted().compactMap {
+      try? String(contentsOf: directory.appendingPathComponent($0), encoding: .utf8)
+    }.joined()
   }
 
   func stop() {

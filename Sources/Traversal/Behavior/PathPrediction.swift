@@ -74,10 +74,10 @@ public struct PathPrediction: Codable, Sendable, Hashable {
       return PathPrediction(
         .fails, "Both NATs filter too strictly for either side's checks to get in.")
     }
-    let who = dependent.count == 2 ? "Both NATs" : "Host \(dependent[0])'s NAT"
+    let who = dependent.count == 2 ? "Both NATs pick" : "Host \(dependent[0])'s NAT picks"
     return PathPrediction(
       .fails,
-      "\(who) picks a new public port for each destination, and the other side's NAT only accepts packets from the exact address it sent to, so only a relay can work."
+      "\(who) a new public port for each destination, and the other side's NAT only accepts packets from the exact address it sent to, so only a relay can work."
     )
   }
 }
