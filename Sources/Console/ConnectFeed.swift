@@ -18,6 +18,11 @@ public struct ConnectFeed: Sendable {
   public private(set) var start: Instant?
   /// Everything the events said so far.
   public private(set) var progress = ConnectProgress()
+  /// What this side waits for from the person at the other end, while it waits: the pasted
+  /// answer, or (an answerer) the offerer's first check. The title then says "waiting", not
+  /// the ICE agent's state: an answerer's own checks may succeed before the offerer has even
+  /// read the answer, and that is no connection.
+  public private(set) var waitingFor: ConnectPeerWait?
 
   public init(start: Instant? = nil) { self.start = start }
 
@@ -37,11 +42,17 @@ public struct ConnectFeed: Sendable {
       case .checking: out.append(.agentState(.checking))
       case .new, .finished, .closed: break
       }
-    case .waitingForPeer: out.append(.agentState(.waiting))
+    case .waitingForPeer(let w, _, _):
+      waitingFor = w
+      out.append(.agentState(.waiting))
+    case .peerWaitEnded:
+      waitingFor = nil
+      if !hadReport, let s = Self.state(progress.agentState) { out.append(.agentState(s)) }
     case .localDescriptionReady(let d):
       // In-process events carry the password the peer needs (encoded ones never do).
       out.append(.localToken(d.token))
     case .finished(let report):
+      waitingFor = nil
       out.append(.pairs(Self.pairs(progress)))
       // The panel renders it to its width; `j` writes it as `natscope connect --json` does.
       out.append(.finalReport(report))
@@ -55,7 +66,7 @@ public struct ConnectFeed: Sendable {
       case .candidateGathered(let c): out.append(.candidate(Self.candidate(c, side: .local)))
       case .remoteCandidateAdded(let c): out.append(.candidate(Self.candidate(c, side: .remote)))
       case .agentStateChanged(_, let to, _):
-        if let s = Self.state(to), !hadReport { out.append(.agentState(s)) }
+        if let s = Self.state(to), !hadReport, waitingFor == nil { out.append(.agentState(s)) }
       case .roleChanged(_, let to, _): out.append(.role(to.rawValue))
       case .pairAdded, .pairPruned, .pairStateChanged, .checkSent, .checkReceived, .pairValid,
         .pairNominated, .selectedPairChanged, .consentLost, .consentRestored:

@@ -38,6 +38,8 @@ public struct ConnectScreen: ConsoleScreen {
   public var editingRemote = false
   /// The remote token being typed or pasted.
   public var remoteDraft = ""
+  /// Whether the field's text came from a paste (not typed): a second paste replaces it.
+  public var draftIsPaste = false
   /// The remote token the user confirmed last (a record; the description decoded from it
   /// leaves `update` as ``ConsoleCommand/setRemoteDescription(_:)``).
   public var submittedRemoteToken: String?
@@ -108,6 +110,12 @@ public struct ConnectScreen: ConsoleScreen {
     }
   }
 
+  /// Once the verdict is in, the candidates and the tokens give way to the report: Tab moves
+  /// between the check list and the report (or log) only.
+  public func showsPanel(_ panel: Int) -> Bool {
+    !(verdictIn && (panel == 1 || panel == 3))
+  }
+
   public func itemCount(panel: Int) -> Int {
     switch panel {
     case 0: model.pairs.count
@@ -152,10 +160,29 @@ public struct ConnectScreen: ConsoleScreen {
           ? "remote \(what) set (\(token.count) characters)"
           : "peer's \(what) accepted (\(token.count) characters); checking"
         return commands
-      case .paste(let text): appendDraft(text)
-      case .char(let c): appendDraft(String(c))
-      case .backspace: if !remoteDraft.isEmpty { remoteDraft.removeLast() }
-      case .clearField: remoteDraft = ""
+      case .paste(let text):
+        // A second paste before Enter replaces the first (two tokens joined would be refused
+        // as damaged): the last paste is the one meant, and the status says so.
+        let earlier = remoteDraft.count
+        if earlier > 0 && draftIsPaste {
+          remoteDraft = ""
+          appendDraft(text)
+          chrome.status =
+            "this paste replaced the earlier \(earlier) characters (\(remoteDraft.count) now); Enter accepts"
+        } else {
+          appendDraft(text)
+          chrome.status = "pasted \(remoteDraft.count) characters; Enter accepts"
+        }
+        draftIsPaste = true
+      case .char(let c):
+        appendDraft(String(c))
+        draftIsPaste = false
+      case .backspace:
+        if !remoteDraft.isEmpty { remoteDraft.removeLast() }
+        draftIsPaste = false
+      case .clearField:
+        remoteDraft = ""
+        draftIsPaste = false
       case .interrupt: return [.quit]
       default: break
       }
@@ -190,11 +217,13 @@ public struct ConnectScreen: ConsoleScreen {
         remoteDraft = ""
         chrome.focus = 3
         appendDraft(text)
+        draftIsPaste = true
         chrome.status = "pasted \(remoteDraft.count) characters; Enter accepts"
         return []
       }
       editingRemote = true
       remoteDraft = ""
+      draftIsPaste = false
       chrome.focus = 3
       chrome.status = "paste the peer's token, then Enter (Esc cancels)"
       return []
@@ -327,6 +356,9 @@ public struct ConnectScreen: ConsoleScreen {
     }
   }
 
+  /// Whether this is the answerer and the offer has not been pasted yet: its first step.
+  var awaitsOffer: Bool { peerRole == .offer && model.remoteToken.isEmpty }
+
   /// "offer", "answer", or nil (fixtures that take any token).
   var localRoleName: String? {
     switch peerRole {
@@ -437,8 +469,11 @@ public struct ConnectScreen: ConsoleScreen {
       r += 1
     }
     grid.put(
-      editingRemote ? "peer's (Enter accepts):" : "peer's (p pastes):", row: r,
-      column: candWidth + 2, style: CellStyle(bold: editingRemote, dim: !editingRemote))
+      editingRemote
+        ? "peer's (Enter accepts):"
+        : (awaitsOffer ? "paste the offer here (p):" : "peer's (p pastes):"), row: r,
+      column: candWidth + 2,
+      style: CellStyle(bold: editingRemote || awaitsOffer, dim: !editingRemote && !awaitsOffer))
     r += 1
     let remote =
       editingRemote ? remoteDraft + "_" : (m.remoteToken.isEmpty ? "(none yet)" : m.remoteToken)
@@ -654,6 +689,10 @@ public struct ConnectScreen: ConsoleScreen {
       say(
         "Then paste the answer the other side prints here (p, or just paste).", CellStyle(dim: true)
       )
+    } else if localRoleName == "answer" {
+      say(
+        "First paste the offer the other side printed here (p, or just paste); then give it this answer.",
+        CellStyle(bold: true))
     }
     ConsoleView.drawStatus(
       into: &grid, hints: "t or Esc back  c copy  p paste  q quit", status: chrome.status,
@@ -721,13 +760,13 @@ public struct ConnectScreen: ConsoleScreen {
   }
 
   /// The `j` file: the report exactly as `natscope connect --json` prints it (the same
-  /// encoder, the same schema), once the verdict is in. It holds no token and no password.
+  /// encoder, the same `schema` key), once the verdict is in. It holds no token and no password.
   public func jsonData() throws -> Data {
     guard let finalReport else {
       throw ConsoleFileUnavailable(
         "no report yet: j writes it once the verdict is in")
     }
-    return try ReportJSON.encode(finalReport)
+    return try ReportJSON.encode(SchemaTaggedDocument(finalReport, schema: .connect))
   }
 }
 

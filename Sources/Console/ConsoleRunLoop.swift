@@ -71,20 +71,66 @@ public enum ConsoleRunLoop {
     }
   }
 
-  /// Writes `natscope-<screen>-<time>.json` and returns the status line to show.
+  /// Writes `natscope-<screen>-<time>-<pid>.json` (then `-2`, `-3`, … when that name is
+  /// taken) and returns the status line to show. The file is created exclusively (`O_EXCL`):
+  /// two consoles writing in the same second, or one writing twice, never overwrite a report.
   public static func writeJSON<S: ConsoleScreen>(_ model: S, directory: String) -> String {
     let formatter = DateFormatter()
     formatter.locale = Locale(identifier: "en_US_POSIX")
     formatter.dateFormat = "yyyyMMdd-HHmmss"
-    let name = "natscope-\(model.name)-\(formatter.string(from: Date())).json"
-    let url = URL(fileURLWithPath: directory).appendingPathComponent(name)
+    let stem = "natscope-\(model.name)-\(formatter.string(from: Date()))-\(getpid())"
+    let data: Data
     do {
-      try model.jsonData().write(to: url)
-      return "wrote \(url.path)"
+      data = try model.jsonData()
     } catch let unavailable as ConsoleFileUnavailable {
       return unavailable.message
     } catch {
-      return "could not write \(name): \(error.localizedDescription)"
+      return "could not write \(stem).json: \(error.localizedDescription)"
     }
+    switch createExclusively(directory: directory, stem: stem, data: data) {
+    case .success(let path): return "wrote \(path)"
+    case .failure(let failure): return failure.message
+    }
+  }
+
+  /// The most names `writeJSON` tries (`stem.json`, `stem-2.json`, …) before giving up.
+  static let nameAttempts = 1000
+
+  /// Creates `directory/stem.json`, or the first free `stem-N.json`, with `O_CREAT | O_EXCL`,
+  /// and writes `data` whole; an existing file is never opened.
+  static func createExclusively(directory: String, stem: String, data: Data)
+    -> Result<String, ConsoleFileUnavailable>
+  {
+    for n in 1...nameAttempts {
+      let name = n == 1 ? "\(stem).json" : "\(stem)-\(n).json"
+      let path = URL(fileURLWithPath: directory).appendingPathComponent(name).path
+      let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+      if fd < 0 {
+        if errno == EEXIST { continue }
+        let reason = String(cString: strerror(errno))
+        return .failure(ConsoleFileUnavailable("could not write \(name): \(reason)"))
+      }
+      defer { close(fd) }
+      let written = data.withUnsafeBytes { buffer -> Bool in
+        guard let base = buffer.baseAddress else { return true }
+        var offset = 0
+        while offset < buffer.count {
+          let n = write(fd, base + offset, buffer.count - offset)
+          if n < 0 && errno == EINTR { continue }
+          guard n > 0 else { return false }
+          offset += n
+        }
+        return true
+      }
+      guard written else {
+        let reason = String(cString: strerror(errno))
+        unlink(path)
+        return .failure(ConsoleFileUnavailable("could not write \(name): \(reason)"))
+      }
+      return .success(path)
+    }
+    return .failure(
+      ConsoleFileUnavailable(
+        "could not write \(stem).json: \(nameAttempts) files of that name exist already"))
   }
 }

@@ -35,6 +35,8 @@ public protocol ConsoleScreen: Equatable, Sendable {
   var name: String { get }
   /// The focusable panels, in Tab order.
   var panelTitles: [String] { get }
+  /// Whether `panel` is on the screen now (Tab skips the others).
+  func showsPanel(_ panel: Int) -> Bool
   /// How many selectable rows `panel` has.
   func itemCount(panel: Int) -> Int
   /// Applies an engine event.
@@ -52,6 +54,7 @@ public protocol ConsoleScreen: Equatable, Sendable {
 }
 
 extension ConsoleScreen {
+  public func showsPanel(_ panel: Int) -> Bool { true }
   public mutating func handleScreenKey(_ key: KeyEvent) -> [ConsoleCommand]? { nil }
   public var helpLines: [String] { ["r               run again"] }
 }

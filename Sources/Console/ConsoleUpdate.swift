@@ -40,10 +40,10 @@ public enum ConsoleUpdate {
     case .char("r"), .char("R"): commands.append(.rerun)
     case .char("j"), .char("J"): commands.append(.writeJSON)
     case .tab:
-      chrome.focus = (focus + 1) % panels
+      chrome.focus = nextShownPanel(model, from: focus, step: 1, panels: panels)
       chrome.detailOpen = false
     case .backTab:
-      chrome.focus = (focus + panels - 1) % panels
+      chrome.focus = nextShownPanel(model, from: focus, step: panels - 1, panels: panels)
       chrome.detailOpen = false
     case .up: chrome.selection[focus] -= 1
     case .down: chrome.selection[focus] += 1
@@ -58,6 +58,19 @@ public enum ConsoleUpdate {
     chrome.selection[focus] = min(max(chrome.selection[focus], 0), max(0, count - 1))
     model.chrome = chrome
     return commands
+  }
+
+  /// The next panel in Tab order (`step` 1) or backwards (`step` panels − 1) that the screen
+  /// shows; `from` itself when no other is shown.
+  static func nextShownPanel<S: ConsoleScreen>(_ model: S, from focus: Int, step: Int, panels: Int)
+    -> Int
+  {
+    var next = focus
+    for _ in 0..<panels {
+      next = (next + step) % panels
+      if model.showsPanel(next) { return next }
+    }
+    return focus
   }
 
   static func clampSelections<S: ConsoleScreen>(_ model: inout S) {

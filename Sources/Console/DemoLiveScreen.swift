@@ -178,6 +178,8 @@ public struct DemoLiveScreen: ConsoleScreen {
     guard var object = try JSONSerialization.jsonObject(with: inner) as? [String: Any] else {
       return inner
     }
+    // The state of the demo's screen, not a `connect --json` document: no `schema` key.
+    object["schema"] = nil
     object["screen"] = name
     object["natA"] = natA
     object["natB"] = natB

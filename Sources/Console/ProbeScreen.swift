@@ -474,7 +474,7 @@ public struct ProbeScreen: ConsoleScreen {
       throw ConsoleFileUnavailable(
         "no report yet: j writes it once the probe is done")
     }
-    return try ReportJSON.encode(ProbeDocument(report))
+    return try ReportJSON.encode(SchemaTaggedDocument(ProbeDocument(report), schema: .probe))
   }
 
 }

@@ -55,7 +55,8 @@ struct ConnectCommand: ParsableCommand {
       to the terminal's clipboard (OSC 52, which tmux and many terminals drop), `p` or a \
       paste takes the peer's token or SDP, Enter accepts it; candidates, checks and events \
       show live; `j` writes the --json report once the verdict is in; `q` quits and the \
-      report is printed (before a verdict, your token).
+      report is printed (before a verdict: that the session ended, and that its token is no \
+      longer usable).
 
       Port mapping (unless --no-port-mapping): while gathering, natscope asks the default \
       gateway for a mapping of the host candidate's UDP port: a PCP MAP request (RFC 6887) \
@@ -70,10 +71,13 @@ struct ConnectCommand: ParsableCommand {
       waiting for the person), and deleted (lifetime 0, or DeletePortMapping) when natscope \
       exits, on Ctrl-C and SIGTERM too. JSON: local.portMapping.
 
-      Exit status: 0 connected, 1 usage error or unreadable token, 2 no path worked; 130 or \
-      143 when interrupted by SIGINT (Ctrl-C) or SIGTERM outside the console (quitting the \
-      console with q is a normal exit); the port mapping and TURN allocations are released \
-      first.
+      Exit status: 0 connected, 1 usage error or no readable token (a pasted token that \
+      cannot be read is asked for again, up to 5 times), 2 no path worked, 3 ended before a \
+      verdict (the console quit with q or Ctrl-C before it; the token it made is then no \
+      longer usable); 130, 143 or 129 when interrupted by SIGINT (Ctrl-C), SIGTERM or SIGHUP \
+      outside the console; in the console, SIGTERM and SIGHUP print what q prints, then exit \
+      143 or 129. \
+      The port mapping and TURN allocations are released first, on every way out.
       """)
 
   @Flag(help: "Answer an offer (ICE controlled) instead of making one.")
@@ -223,11 +227,17 @@ struct ConnectCommand: ParsableCommand {
     let useConsole =
       console.wantsConsole(json: json) && tokenIn == nil && tokenOut == nil && !sdp
     if useConsole {
-      let report = try ConsoleRunner.runConnect(
+      let end = try ConsoleRunner.runConnect(
         runtime: runtime, configuration: configuration, peerRole: peerRole,
-        options: console.renderOptions)
-      print(TerminalText.fit(withWarnings(report).text, ascii: console.renderOptions.ascii))
-      if report.state != .connected { throw ExitCode(NatscopeExit.unreachable.rawValue) }
+        options: console.renderOptions, finish: withWarnings)
+      switch end {
+      case .verdict(let report):
+        print(TerminalText.fit(report.text, ascii: console.renderOptions.ascii))
+        if report.state != .connected { throw ExitCode(NatscopeExit.unreachable.rawValue) }
+      case .endedEarly(let findings):
+        for finding in findings { print(finding.text) }
+        throw ExitCode(NatscopeExit.endedEarly.rawValue)
+      }
       return
     }
     let runner = Self.runner(runtime, configuration) { global.logged($0, "natscope.connect") }
@@ -241,12 +251,13 @@ struct ConnectCommand: ParsableCommand {
     // However this command ends (a verdict, or an error that closed the session first), the
     // `-v` lines of every event the session gave are printed before it returns.
     defer { delivery.sync {} }
-    // Ctrl-C (or SIGTERM) while waiting for a paste or during the checks: release the TURN
-    // allocations before exiting.
+    // Ctrl-C, SIGTERM or SIGHUP (the terminal or ssh session closed) while waiting for a paste
+    // or during the checks: release the TURN allocations and the port mapping before exiting
+    // with 128 + the signal.
     let signalQueue = DispatchQueue(label: "natscope.connect.signals")
     var sources: [any DispatchSourceSignal] = []
     defer { sources.forEach { $0.cancel() } }
-    for sig in [SIGINT, SIGTERM] {
+    for sig in [SIGINT, SIGTERM, SIGHUP] {
       signal(sig, SIG_IGN)
       let source = DispatchSource.makeSignalSource(signal: sig, queue: signalQueue)
       source.setEventHandler {
@@ -453,6 +464,13 @@ struct ConnectCommand: ParsableCommand {
     }
   }
 
+  /// How many pastes of the peer's description are read before the session gives up: a
+  /// mistyped character asks again rather than ending the session (and the offer with it).
+  static let pasteAttempts = 5
+
+  /// Reads the peer's description. One that cannot be read is refused in one sentence and
+  /// asked for again (up to ``pasteAttempts`` in all) while the session stays open; at the end
+  /// of the input (a file, a closed pipe) the refusal is final.
   func readPeer(_ runner: ConnectRunner, prompt: String? = nil) throws -> SessionDescription {
     let source = tokenIn ?? "-"
     if tokenIn == nil {
@@ -469,27 +487,45 @@ struct ConnectCommand: ParsableCommand {
       throw fail("cannot read the token from \(source): \(String(cString: strerror(errno))).")
     }
     defer { fclose(file) }
-    var reader = DescriptionReader(expecting: peerRole)
-    var step = DescriptionReader.Step.needMore
+    let attempts = Self.pasteAttempts
     var line: UnsafeMutablePointer<CChar>?
     var capacity = 0
     defer { free(line) }
     var lines = 0
-    while step == .needMore, lines < 10_000, getline(&line, &capacity, file) >= 0, let line {
-      lines += 1
-      step = reader.feed(String(cString: line))
+    for attempt in 1...attempts {
+      var reader = DescriptionReader(expecting: peerRole)
+      var step = DescriptionReader.Step.needMore
+      var ended = false
+      while step == .needMore, lines < 10_000 {
+        guard getline(&line, &capacity, file) >= 0, let line else {
+          ended = true
+          break
+        }
+        lines += 1
+        step = reader.feed(String(cString: line))
+      }
+      if step == .needMore { step = reader.finish() }
+      let error: SignalingError
+      switch step {
+      case .complete(let d):
+        return d
+      case .error(let e):
+        error = e
+      case .needMore:
+        error = .empty
+      }
+      // Nothing more can come (end of input, or the line limit): no use asking again.
+      let last = attempt == attempts || ended || lines >= 10_000
+      let refused = SessionEndFindings.pasteRefused(
+        reason: error.message, attempt: attempt, attempts: last ? attempt : attempts)
+      if last {
+        Self.close(runner)
+        throw fail(ended ? error.message : refused.text)
+      }
+      stderr(refused.text)
     }
-    if step == .needMore { step = reader.finish() }
-    switch step {
-    case .complete(let d):
-      return d
-    case .error(let e):
-      Self.close(runner)
-      throw fail(e.message)
-    case .needMore:
-      Self.close(runner)
-      throw fail(SignalingError.empty.message)
-    }
+    Self.close(runner)
+    throw fail(SignalingError.empty.message)
   }
 
   /// Closes the session (releasing TURN allocations), bounded; callable from any thread but

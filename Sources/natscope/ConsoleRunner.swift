@@ -17,7 +17,10 @@ import Traversal
 
 /// `--no-tui` and `--ascii`, shared by the commands with a console view.
 struct ConsoleArguments: ParsableArguments {
-  @Flag(help: "Print the plain report even when standard output is a terminal.")
+  @Flag(
+    help:
+      "Print the plain report even when standard output is a terminal (and show --log-level lines, which the live console hides)."
+  )
   var noTui = false
 
   @Flag(help: "Draw the console with ASCII characters only (automatic without a UTF-8 locale).")
@@ -40,8 +43,10 @@ struct ConsoleArguments: ParsableArguments {
 /// events drained on this (the UI) thread, commands from `update` handed back to it.
 enum ConsoleRunner {
   /// Opens the terminal, runs the loop, and always restores the terminal; then runs `cleanup`
-  /// (e.g. closing a session); then a SIGTERM or SIGHUP is re-raised (default action). The one
-  /// open/restore/re-raise path of every console.
+  /// (e.g. closing a session). The one open/restore path of every console. A SIGTERM or SIGHUP
+  /// ends the loop as `q` does, so the command prints what `q` prints (the report, or how the
+  /// session ended); the signal is kept in ``ConsoleStop`` and `Natscope.main` then exits
+  /// with 128 + its number, as outside the console.
   static func withTerminal<S: ConsoleScreen>(
     options: RenderOptions, model: inout S, engine: (inout S) -> Void,
     perform: (ConsoleCommand, inout S) -> Void, stopAt deadline: Double? = nil,
@@ -59,12 +64,20 @@ enum ConsoleRunner {
       directory: FileManager.default.currentDirectoryPath, engine: engine, perform: perform,
       stopAt: deadline)
     terminal.restore()
-    cleanup()
     if case .signal(let sig) = exit {
-      signal(sig, SIG_DFL)
-      raise(sig)
+      ConsoleStop.record(sig)
+      // The terminal may be gone (SIGHUP): a write to it must not kill natscope before the
+      // session is released and the report printed.
+      signal(SIGPIPE, SIG_IGN)
     }
+    cleanup()
     return exit
+  }
+
+  /// How a console's session stopped, for its "ended before a verdict" findings.
+  static func stop(_ exit: ConsoleRunLoop.Exit) -> SessionEndFindings.Stop {
+    if case .signal(let sig) = exit { return .signal(sig) }
+    return .quit
   }
 
   // MARK: Demo
@@ -285,7 +298,7 @@ enum ConsoleRunner {
     }
     start(&model)
     let limitSeconds = Double(limit.nanoseconds) / 1e9
-    _ = try withTerminal(
+    let exit = try withTerminal(
       options: options, model: &model,
       engine: { model in
         for event in runner.drain() + (router?.drain() ?? []) {
@@ -306,7 +319,11 @@ enum ConsoleRunner {
         start(&model)
       })
     if let failure = model.failure { throw fail(failure) }
-    guard var report else { throw fail("the probe was stopped before it finished") }
+    guard var report else {
+      let end = SessionEndFindings.derive(
+        .init(stop: stop(exit), stage: .probe, verdictIn: false))
+      throw fail(end.map(\.text).joined(separator: " "), code: NatscopeExit.endedEarly)
+    }
     // Quit before the router answered: its questions finish (each gives up on its own) and
     // still make the printed report.
     if let router, model.portMapping == nil,
@@ -329,6 +346,18 @@ extension NIORuntime {
       try self.onLoop { _ in call.body() }
     }
   }
+}
+
+/// The signal (SIGTERM, SIGHUP) that stopped a console, once one has: the command prints what
+/// `q` prints, then `Natscope.main` exits with 128 + its number. Set and read on the main
+/// thread (the console's) only.
+enum ConsoleStop {
+  nonisolated(unsafe) private static var stoppedBy: Int32?
+
+  static func record(_ signal: Int32) { stoppedBy = signal }
+
+  /// The signal that stopped a console in this process, if one did.
+  static var signal: Int32? { stoppedBy }
 }
 
 /// A body carried onto the loop, where it alone runs (the runner's contract).

@@ -39,8 +39,9 @@ struct DemoCommand: ParsableCommand {
       why the others did not. \(DemoCommand.twoHostHelp)
 
       Exit status: 0 the run finished (also when the simulated hosts could not connect: that \
-      is the result), 1 usage error; 130 or 143 when interrupted by SIGINT (Ctrl-C) or SIGTERM \
-      outside the console (quitting the console with q is a normal exit).
+      is the result), 1 usage error, 3 the console was quit (q, Ctrl-C) before every probe \
+      finished; 130 or 143 when interrupted by SIGINT (Ctrl-C) or SIGTERM outside the console; \
+      in the console, SIGTERM and SIGHUP print what q prints, then exit 143 or 129.
       """)
 
   static let presetNames = NATBehavior.presets.map(\.name)

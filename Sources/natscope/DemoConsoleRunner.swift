@@ -163,7 +163,7 @@ extension ConsoleRunner {
     }
 
     try tableRunner.start()
-    _ = try withTerminal(
+    let exit = try withTerminal(
       options: options, model: &model,
       engine: { model in
         for event in tableRunner.drain() { ConsoleUpdate.update(&model, engine: .table(event)) }
@@ -216,7 +216,9 @@ extension ConsoleRunner {
         }
       })
     guard let report = current.report() else {
-      throw fail("the demo was stopped before every probe finished")
+      let end = SessionEndFindings.derive(
+        .init(stop: stop(exit), stage: .probe, verdictIn: false))
+      throw fail(end.map(\.text).joined(separator: " "), code: NatscopeExit.endedEarly)
     }
     print(TerminalText.fit(report.text(width: TerminalText.width), ascii: options.ascii))
     if let live {

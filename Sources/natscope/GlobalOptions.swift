@@ -9,7 +9,7 @@ struct GlobalOptions: ParsableArguments {
   @Option(
     name: .long,
     help: ArgumentHelp(
-      "Log verbosity on standard error: trace, debug, info, notice, warning, error or critical. debug shows every socket, every STUN message sent and received (type, transaction ID, attribute names; never a password) and each session's state changes; trace adds timers and non-STUN datagrams. Not shown while the live console runs (add --no-tui).",
+      "Log verbosity on standard error: trace, debug, info, notice, warning, error or critical. debug shows every socket, every STUN message sent and received (type, transaction ID, attribute names; never a password) and each session's state changes; trace adds timers and non-STUN datagrams.",
       valueName: "level"),
     completion: .list(Completions.logLevels))
   var logLevel: LogLevelArgument = .init(.warning)

@@ -16,7 +16,10 @@ struct Natscope: ParsableCommand {
       `natscope connect --answer` on the other.
 
       Exit status: 0 success, 1 usage or internal error, 2 no server reachable, no answer, or \
-      no path; 130 or 143 when interrupted by SIGINT (Ctrl-C) or SIGTERM outside the console.
+      no path, 3 ended before a verdict (quit in the console before the probe finished or the \
+      connect verdict was in); 130 or 143 when interrupted by SIGINT (Ctrl-C) or SIGTERM \
+      outside the console; in the console, SIGTERM and SIGHUP print what q prints, then exit \
+      143 or 129.
       """,
     version: NatscopeVersion.current,
     subcommands: [
@@ -41,15 +44,29 @@ struct Natscope: ParsableCommand {
         Foundation.exit(1)
       }
     }
+    // `natscope` alone is a usage error: the help goes to standard error, exit 1 (not the
+    // help on standard output with exit 0 that ArgumentParser gives a command without `run`).
+    if args.isEmpty {
+      FileHandle.standardError.write(Data((UsageText.wrap(helpMessage()) + "\n").utf8))
+      Foundation.exit(NatscopeExit.usage.rawValue)
+    }
     do {
       var command = try parseAsRoot()
       try command.run()
+      exitAfterConsoleSignal()
     } catch let error as UserFacingError {
       FileHandle.standardError.write(Data(("natscope: " + error.message + "\n").utf8))
+      exitAfterConsoleSignal()
       Foundation.exit(error.code.rawValue)
     } catch {
+      exitAfterConsoleSignal()
       let code = exitCode(for: error)
-      let message = fullMessage(for: error)
+      var message = fullMessage(for: error)
+      if args.contains("--generate-completion-script") {
+        message = CompletionScript.amend(message)
+      } else {
+        message = UsageText.wrap(message)
+      }
       if code == .success {
         if !message.isEmpty { print(message) }
         Foundation.exit(0)
@@ -57,6 +74,13 @@ struct Natscope: ParsableCommand {
       if !message.isEmpty { FileHandle.standardError.write(Data((message + "\n").utf8)) }
       Foundation.exit(code == .validationFailure ? 1 : code.rawValue)
     }
+  }
+
+  /// A console stopped by SIGTERM or SIGHUP has printed what `q` prints: now the exit status
+  /// says the signal (128 + its number), as outside the console.
+  static func exitAfterConsoleSignal() {
+    guard let sig = ConsoleStop.signal else { return }
+    Foundation.exit(InterruptExit.status(for: sig))
   }
 }
 
@@ -69,6 +93,11 @@ enum NatscopeExit {
   static let usage = ExitCode(1)
   /// No server reachable, no answer, UDP blocked, or (connect) no path worked.
   static let unreachable = ExitCode(2)
+  /// The session ended before a verdict: `q`, Ctrl-C (or, in the console, SIGTERM/SIGHUP,
+  /// which then exit 128 + signal) before the probe finished or the connect verdict was in.
+  static let endedEarly = ExitCode(3)
+  /// (turn) No server is broken, but relaying was not tested on some: the verdict `unverified`.
+  static let unverified = ExitCode(4)
 }
 
 /// Prints one sentence to standard error and exits with `code`.

@@ -52,8 +52,10 @@ struct ProbeCommand: ParsableCommand {
 
       Exit status: 0 verdict reached (stuns: every server answered), 1 usage or internal \
       error, 2 no server reachable, no STUN server at the address (ICMP port unreachable), UDP \
-      blocked, or a stuns: server not answering over TLS; 130 or 143 when interrupted by SIGINT \
-      (Ctrl-C) or SIGTERM outside the console (quitting the console with q is a normal exit).
+      blocked, or a stuns: server not answering over TLS, 3 the console was quit (q, Ctrl-C) \
+      before the probe finished; 130 or 143 when interrupted by SIGINT (Ctrl-C) or SIGTERM \
+      outside the console; in the console, SIGTERM and SIGHUP print what q prints, then exit \
+      143 or 129.
       """)
 
   static let defaultServers = [

@@ -131,7 +131,7 @@ struct ServeCommand: ParsableCommand {
   }
 
   static func describe(_ s: STUNServerStats) -> String {
-    "natscope serve: \(s.received) received, \(s.answered) answered, \(s.errorsSent) errors sent, \(s.changeRequests) change requests, \(s.malformed) malformed, \(s.ignored) ignored, \(s.rateLimited) rate-limited, \(s.oversized) oversized"
+    "natscope serve: \(s.received) received, \(s.answered) answered, \(counted(s.errorsSent, "error")) sent, \(counted(s.changeRequests, "change request")), \(s.malformed) malformed, \(s.ignored) ignored, \(s.rateLimited) rate-limited, \(s.oversized) oversized"
   }
 }
 

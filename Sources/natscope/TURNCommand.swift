@@ -54,7 +54,7 @@ struct TURNCommand: ParsableCommand {
       least one: its policy forbade the peer address), broken (a server failed a check).
 
       Exit status: 0 every server works (allocates and relays), 1 usage error, 2 any server \
-      is broken, 3 unverified (none broken, relaying not tested on some); 130 or 143 \
+      is broken, 4 unverified (none broken, relaying not tested on some); 130 or 143 \
       when interrupted by SIGINT (Ctrl-C) or SIGTERM (after releasing the allocations and \
       printing the report).
       """)
@@ -210,15 +210,10 @@ struct TURNCommand: ParsableCommand {
     if let sig = box.signal { throw ExitCode(128 + sig) }
     switch report.verdict {
     case .works: break
-    case .unverified: throw ExitCode(TURNCommand.unverifiedExit)
+    case .unverified: throw NatscopeExit.unverified
     case .broken: throw ExitCode(NatscopeExit.unreachable.rawValue)
     }
   }
-}
-
-extension TURNCommand {
-  /// No server broken, and relaying not tested on at least one (the verdict `unverified`).
-  static let unverifiedExit: Int32 = 3
 }
 
 /// The running check, reachable from the signal handler (touched only on the loop).

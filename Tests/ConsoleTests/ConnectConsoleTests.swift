@@ -180,7 +180,7 @@ import Traversal
     #expect(shown.count >= 8, "only \(shown.count) report lines at 80x24:\n\(text)")
     #expect(text.contains(" 1-13/"), "\(text)")
     #expect(!text.contains(lines.last ?? ""))
-    ConsoleUpdate.update(&s, key: .tab)
+    // One Tab: the candidates panel is gone once the report is in.
     ConsoleUpdate.update(&s, key: .tab)
     #expect(s.chrome.focus == 2)
     ConsoleUpdate.update(&s, key: .end)

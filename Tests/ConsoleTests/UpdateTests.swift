@@ -163,10 +163,11 @@ import Traversal
     let data = try #require(
       FileManager.default.contents(atPath: dir.appendingPathComponent(files[0]).path))
     let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-    // The file is the report exactly as `natscope probe --json` prints it.
+    // The file is the report exactly as `natscope probe --json` prints it, `schema` key and all.
     let report = try #require(s.report)
     #expect(object?["schemaVersion"] as? Int == report.schemaVersion)
-    #expect(data == (try ReportJSON.encode(report)))
+    #expect(object?["schema"] as? String == JSONSchemaID.probe.identifier)
+    #expect(data == (try ReportJSON.encode(SchemaTaggedDocument(report, schema: .probe))))
   }
 
   @Test func renderOptionsFollowLocaleAndNoColor() {
@@ -273,7 +274,7 @@ import Traversal
     let screen = run.offerScreen
     let report = try #require(run.offerFeed.progress.report)
     let data = try screen.jsonData()
-    #expect(data == (try ReportJSON.encode(report)))
+    #expect(data == (try ReportJSON.encode(SchemaTaggedDocument(report, schema: .connect))))
     let text = String(decoding: data, as: UTF8.self)
     for token in [screen.model.localToken, screen.model.remoteToken] {
       let d = try SessionDescription(token: token)
@@ -283,6 +284,7 @@ import Traversal
     let o = try #require(
       try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
     #expect(o["schemaVersion"] as? Int == ConnectReport.currentSchemaVersion)
+    #expect(o["schema"] as? String == JSONSchemaID.connect.identifier)
     #expect(o["state"] as? String == "connected")
     #expect(o["selectedPair"] is [String: Any])
   }

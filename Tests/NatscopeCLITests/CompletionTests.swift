@@ -114,6 +114,43 @@ import Testing
     #expect(symmetric == ["symmetric"], "bash: `--a sym<Tab>` gives \(symmetric)")
   }
 
+  /// `natscope help <Tab>` offers the commands (the generated script offered nothing).
+  @Test func bashOffersCommandsAfterHelp() throws {
+    let scratch = try Scratch()
+    let values = try Self.bash(["help", ""], in: scratch)
+    for command in ["demo", "probe", "connect", "binding", "serve", "turn"] {
+      #expect(values.contains(command), "bash: `natscope help <Tab>` gives \(values)")
+    }
+    #expect(try Self.bash(["help", "co"], in: scratch) == ["connect"])
+  }
+
+  /// The NAT names of `demo --a/--b` are words, not paths: the completion turns bash's
+  /// `-o filenames` off for them, so `eim/adf`, `adm/adf`, `apdm/adf` are not shown as
+  /// `adf` three times.
+  @Test func bashShowsNATNamesWhole() throws {
+    let scratch = try Scratch()
+    let path = try Self.script("bash", into: scratch.dir)
+    for option in ["--a", "--b"] {
+      let all = [Binary.url.path, "demo", option, ""]
+      let program = """
+        source '\(path)'
+        compopt() { printf 'compopt %s\\n' "$*"; }
+        COMP_WORDS=(\(all.map { "'\($0)'" }.joined(separator: " ")))
+        COMP_CWORD=3
+        COMP_LINE='\(all.joined(separator: " "))'
+        COMP_POINT=${#COMP_LINE}
+        COMPREPLY=()
+        _natscope natscope '' '\(option)'
+        printf '%s\\n' "${COMPREPLY[@]}"
+        """
+      let out = try Self.run("/bin/bash", ["-c", program], in: scratch.dir)
+      #expect(out.contains("compopt +o filenames"), "bash: `demo \(option) <Tab>`: \(out)")
+      let values = out.split(separator: "\n").filter { !$0.hasPrefix("compopt") }
+      #expect(Set(values).count == values.count, "duplicates: \(values)")
+      #expect(values.contains("apdm/adf"))
+    }
+  }
+
   @Test func bashOffersLogLevels() throws {
     let scratch = try Scratch()
     for command in ["probe", "binding", "connect", "turn", "serve", "demo"] {

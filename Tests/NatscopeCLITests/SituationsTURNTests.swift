@@ -193,7 +193,7 @@ struct SituationsTURNTests {
         .turnServerAllocates, .turnVerdictUnverified,
       ],
       mustNotFind: [.turnRelays, .turnServerWorks, .turnVerdictWorks, .turnVerdictBroken])
-    TURNSituations.check(situation, run, status: 3)
+    TURNSituations.check(situation, run, status: 4)
     #expect(run.document["verdict"] as? String == "unverified")
     let coversRelay = run.findings.filter { $0.covers.contains(.turnRelay) }
     #expect(coversRelay.isEmpty, "claims relaying: \(coversRelay.map(\.code))")
@@ -203,7 +203,7 @@ struct SituationsTURNTests {
 
     let text = try Binary.run(
       ["turn", uri, "--turn-user", "alice"], environment: ["NATSCOPE_TURN_SECRET": "cli-secret"])
-    #expect(text.status == 3)
+    #expect(text.status == 4)
     #expect(text.stdout.contains("verdict: unverified"))
     #expect(!text.stdout.contains("relays both ways"), Comment(rawValue: text.stdout))
     try TURNSituations.validate(samples)

@@ -13,7 +13,9 @@ final class RESTCoturn {
 
   /// A coturn on loopback. `allowLoopbackPeers: false` makes it refuse its own (loopback)
   /// relayed addresses as peers (403 to CreatePermission); `extra` adds options (a quota).
-  init?(allowLoopbackPeers: Bool = true, extra: [String] = []) {
+  /// `verbose` is coturn's `-v`: the log then has a line per allocation made ("new") and
+  /// released ("refreshed, … lifetime=0"), which ``log`` reads.
+  init?(allowLoopbackPeers: Bool = true, extra: [String] = [], verbose: Bool = false) {
     guard
       let path = ["/usr/bin/turnserver", "/usr/sbin/turnserver"].first(where: {
         FileManager.default.isExecutableFile(atPath: $0)
@@ -33,6 +35,7 @@ final class RESTCoturn {
         "--log-file=\(directory.path)/turn.log", "--pidfile=\(directory.path)/turn.pid",
         "--userdb=\(directory.path)/turndb",
       ] + (allowLoopbackPeers ? ["--allow-loopback-peers"] : []) + extra
+    if verbose { process.arguments?.insert("-v", at: 1) }
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
     guard (try? process.run()) != nil else { return nil }
@@ -56,6 +59,14 @@ final class RESTCoturn {
         connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
       }
     }
+  }
+
+  /// coturn's log so far (it names the file after the day: every file it wrote).
+  var log: String {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+    return names.filter { $0.hasPrefix("turn") && $0.hasSuffix(".log") }.sorted().compactMap {
+      try? String(contentsOf: directory.appendingPathComponent($0), encoding: .utf8)
+    }.joined()
   }
 
   func stop() {
