@@ -214,6 +214,21 @@ import Traversal
       f.description
         == "UPnP error 718 (ConflictInMappingEntry): The external port is already mapped to another host or port on this device."
     )
+    // Found by `scripts/fuzz http`: an element name that is not UTF-8 made Foundation's
+    // XMLParser trap; it is refused as not UTF-8 instead.
+    var broken = Array(UPnPFixture.soapFault(718, "ConflictInMappingEntry").utf8)
+    if let i = broken.firstIndex(of: UInt8(ascii: "F")) { broken[i] = 0xF3 }
+    let garbled = HTTPResponse(
+      status: 500, reason: "Internal Server Error", headers: [], body: broken)
+    #expect(throws: UPnPXMLError.self) {
+      try UPnPSOAPResult(response: garbled, action: "AddPortMapping")
+    }
+    #expect(
+      throws: UPnPXMLError(
+        document: "UPnP device description from \(UPnPFixture.location)", reason: "not UTF-8 text")
+    ) {
+      try UPnPDeviceDescription(xml: broken, location: UPnPFixture.location)
+    }
     // A 500 that is not SOAP, and a 200 without the action's response, say so.
     let html = HTTPResponse(status: 500, reason: "Oops", headers: [], body: Array("<html>".utf8))
     #expect(throws: UPnPXMLError.self) { try UPnPSOAPResult(response: html, action: "X") }
