@@ -107,16 +107,15 @@ struct SituationsConnectTests {
         Binary.url.path, "connect", "--answer", "--json", "--no-probe", "--token-in",
         fifos.offer, "--token-out", fifos.answer,
       ] + Self.loopback, name: "answer")
-    // The slow relay: reads the answer at once, writes it on after 20 s.
-    let answerPath = fifos.answer
-    let relay = Thread {
-      guard let answerText = try? String(contentsOfFile: answerPath, encoding: .utf8) else {
-        return
-      }
-      Thread.sleep(forTimeInterval: 20)
-      try? answerText.write(toFile: late, atomically: false, encoding: .utf8)
-    }
-    relay.start()
+    // The slow relay, a process as in a real pipeline: reads the answer at once, writes it on
+    // after 20 s.
+    let relay = try Spawned(
+      [
+        "/bin/sh", "-c",
+        "cat \"$1\" > \"$1.held\" && sleep 20 && cat \"$1.held\" > \"$2\"", "relay",
+        fifos.answer, late,
+      ], name: "relay")
+    defer { kill(relay.pid, SIGKILL) }
     #expect(answer.wait(timeout: 90) == 0, Comment(rawValue: answer.stderr))
     #expect(offer.wait(timeout: 30) == 0, Comment(rawValue: offer.stderr))
     let answerRow = Situation(
