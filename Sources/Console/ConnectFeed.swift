@@ -108,13 +108,15 @@ public struct ConnectFeed: Sendable {
         case .succeeded: .succeeded
         case .failed: .failed
         }
-      return ConnectViewModel.Pair(
+      var pair = ConnectViewModel.Pair(
         id: String(p.id), local: p.local.address.description,
         remote: p.remote.address.description, localKind: p.local.type.rawValue,
         remoteKind: p.remote.type.rawValue, state: state, nominated: p.nominated,
         selected: p.selected, rttMs: p.rttMs, checksSent: p.checksSent,
         checksAnswered: p.checksAnswered, failureReason: p.failureReason?.description,
         priority: p.priority)
+      pair.producedBy = p.producedBy.map { String($0) }
+      return pair
     }
   }
 }

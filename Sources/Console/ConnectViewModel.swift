@@ -50,6 +50,9 @@ public struct ConnectViewModel: Equatable, Sendable, Codable {
     public var checksAnswered: Int
     public var failureReason: String?
     public var priority: UInt64
+    /// For a valid pair learnt from an answer: the id of the check-list pair whose checks it
+    /// shows as its own (so the totals count them once).
+    public var producedBy: String?
 
     public init(
       id: String, local: String, remote: String, localKind: String, remoteKind: String,
@@ -94,7 +97,12 @@ public struct ConnectViewModel: Equatable, Sendable, Codable {
 
   public init() {}
 
-  /// Checks sent and answered over all pairs.
-  public var checksSent: Int { pairs.reduce(0) { $0 + $1.checksSent } }
-  public var checksAnswered: Int { pairs.reduce(0) { $0 + $1.checksAnswered } }
+  /// Checks sent and answered over all pairs, each check once (a learnt valid pair shows its
+  /// generator's checks, which the generator already counts).
+  public var checksSent: Int {
+    pairs.filter { $0.producedBy == nil }.reduce(0) { $0 + $1.checksSent }
+  }
+  public var checksAnswered: Int {
+    pairs.filter { $0.producedBy == nil }.reduce(0) { $0 + $1.checksAnswered }
+  }
 }

@@ -62,7 +62,8 @@ import Traversal
     let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     #expect(object["schema"] as? String == JSONSchemaID.probe.identifier)
     let report = try #require(s.report)
-    #expect(data == (try ReportJSON.encode(SchemaTaggedDocument(report, schema: .probe))))
+    #expect(
+      data == (try ReportJSON.encode(SchemaTaggedDocument(ProbeDocument(report), schema: .probe))))
   }
 
   // MARK: #13 Tab, pastes, the answerer's first step, the title

@@ -167,7 +167,8 @@ import Traversal
     let report = try #require(s.report)
     #expect(object?["schemaVersion"] as? Int == report.schemaVersion)
     #expect(object?["schema"] as? String == JSONSchemaID.probe.identifier)
-    #expect(data == (try ReportJSON.encode(SchemaTaggedDocument(report, schema: .probe))))
+    #expect(
+      data == (try ReportJSON.encode(SchemaTaggedDocument(ProbeDocument(report), schema: .probe))))
   }
 
   @Test func renderOptionsFollowLocaleAndNoColor() {
