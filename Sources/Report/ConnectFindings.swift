@@ -117,7 +117,7 @@ public enum ConnectFindings {
       switch p.word("role") ?? "" {
       case "controlled":
         return
-          "Checks worked, but the peer (the controlling side) never nominated a pair before the time ran out: it may have quit or given up first."
+          "Checks worked, but the peer (the controlling side) never nominated a pair before the time ran out: it may not have had this host's description yet (a relay still passing it on), or it quit or gave up first."
       case "controlling":
         return "Checks worked, but no nominating check was answered before the time ran out."
       default:

@@ -33,9 +33,9 @@ struct ConnectCommand: ParsableCommand {
       checks themselves get 15 s, counted from when this side holds both tokens (for the \
       answerer, from the offerer's first check); "Connected in" and timeToConnectedMs count \
       from there too, and the wait for the person is reported apart ("Waited 62 s for the \
-      peer's answer", timings.waitedForPeerMs). The answerer waits for the offerer's first \
-      check however its answer left (a file, a FIFO or pipe whose reader may be slow, the \
-      terminal), and says so.
+      peer's answer", timings.waitedForPeerMs). An answer written with --token-out to a FIFO \
+      or pipe is taken as delivered at once: the answerer then does not wait, and when no \
+      check comes from the offerer its report says the offerer may not have had the answer.
 
       The TURN password comes from --turn-password or NATSCOPE_TURN_PASSWORD and is never \
       printed. With --turn-secret (or NATSCOPE_TURN_SECRET), a TURN REST API shared secret, \
@@ -285,13 +285,11 @@ struct ConnectCommand: ParsableCommand {
     }
     let delivered = try writeOwn(mine, runner)
     let limitText = ConnectReportText.duration(configuration.peerWaitTimeout.milliseconds)
-    // However the answer left (a FIFO's reader may pass it on late), the offerer's first
-    // check is the only proof it arrived.
-    if answer {
-      stderr(
-        delivered
-          ? "Waiting up to \(limitText) for the offerer's first check (the answer went to \(tokenOut ?? "-"))."
-          : "Waiting up to \(limitText) for the offerer's first check: paste your answer there.")
+    // An answer that went to a person is waited for; one written to a FIFO or pipe (a
+    // program reads it) is taken as delivered, so the checks start at once. When no check
+    // then comes from the offerer, the report says the offerer may not have had the answer.
+    if answer && !delivered {
+      stderr("Waiting up to \(limitText) for the offerer's first check: paste your answer there.")
     }
 
     // 3. The peer's description (the offerer reads the answer now, bounded by --timeout: the
@@ -302,10 +300,10 @@ struct ConnectCommand: ParsableCommand {
 
     // 4. Checks, verdict, hold, close. The answerer first waits for the offerer's first check.
     var limit = configuration.checkTimeout + configuration.holdTime + .seconds(10)
-    if answer { limit += configuration.peerWaitTimeout }
+    if answer && !delivered { limit += configuration.peerWaitTimeout }
     do {
       if let peer {
-        try runner.send(.setRemoteDescription(peer, peerHoldsOurs: !answer))
+        try runner.send(.setRemoteDescription(peer, peerHoldsOurs: !answer || delivered))
       }
     } catch {
       Self.close(runner)
@@ -470,7 +468,7 @@ struct ConnectCommand: ParsableCommand {
 
   /// Reads the peer's description. One that cannot be read is refused in one sentence and
   /// asked for again (up to ``pasteAttempts`` in all) while the session stays open; at the end
-  /// of the input (a file, a closed pipe) the refusal is final.
+  /// of the input (a closed pipe), or from a regular file, the refusal is final.
   func readPeer(_ runner: ConnectRunner, prompt: String? = nil) throws -> SessionDescription {
     let source = tokenIn ?? "-"
     if tokenIn == nil {
@@ -487,7 +485,11 @@ struct ConnectCommand: ParsableCommand {
       throw fail("cannot read the token from \(source): \(String(cString: strerror(errno))).")
     }
     defer { fclose(file) }
-    let attempts = Self.pasteAttempts
+    // A regular file named with --token-in holds what it holds: nobody pastes into it again.
+    var info = stat()
+    let regularFile =
+      source != "-" && fstat(fileno(file), &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+    let attempts = regularFile ? 1 : Self.pasteAttempts
     var line: UnsafeMutablePointer<CChar>?
     var capacity = 0
     defer { free(line) }
@@ -520,7 +522,7 @@ struct ConnectCommand: ParsableCommand {
         reason: error.message, attempt: attempt, attempts: last ? attempt : attempts)
       if last {
         Self.close(runner)
-        throw fail(ended ? error.message : refused.text)
+        throw fail(ended || regularFile ? error.message : refused.text)
       }
       stderr(refused.text)
     }
