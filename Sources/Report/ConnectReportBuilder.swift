@@ -609,7 +609,12 @@ public struct ConnectReportBuilder: Sendable {
     }
     var p: FindingParameters = ["pairs": .int(checked.count), "requests": .int(requests)]
     let evidence = [EvidenceItem(.noAnswer, step: "checks", count: requests)]
-    if peerSilent {
+    // No check from the peer says nothing about the network, unless both profiles explain
+    // the silence both ways (a NAT that changes ports against one that filters).
+    let explained =
+      kind == .reflexive
+      && !["unknown", "firewall"].contains(natReason(local.profile, remote.profile).0)
+    if peerSilent && !explained {
       return Finding(
         .connectPathPeerSilent, about: subject, .likely, parameters: p, evidence: evidence)
     }
