@@ -26,6 +26,24 @@ import Traversal
         == "candidate:7 1 udp 2013266431 10.200.20.84 40006 typ host generation 0")
   }
 
+  /// Found by `scripts/fuzz candidate`: a NUL and a line feed inside a field were kept, and the
+  /// line written out again did not read back the same. A control character in an extension
+  /// is refused.
+  @Test func aControlCharacterInsideALineIsRefused() {
+    let line =
+      "candidate:1 5 UDP 8265471 198.51.100.20 49170 typ relay raddr x.local 54400 typ host g203.0.113.7\u{0}\u{0}\u{0}\n rport 61665"
+    #expect(
+      throws: SignalingError.badCandidate(
+        line: 0, reason: "an extension contains a control character")
+    ) {
+      try SignaledCandidate(sdpAttribute: line)
+    }
+    // Line ends and tabs between fields are still fine.
+    #expect(
+      (try? SignaledCandidate(sdpAttribute: "a=candidate:1 1 udp 1 192.0.2.1 9\ttyp host\r\n"))
+        != nil)
+  }
+
   @Test func serverReflexiveAndIPv6RoundTrip() throws {
     let lines = [
       "candidate:2 1 udp 1694498815 198.51.100.1 40006 typ srflx raddr 192.168.1.10 rport 40006",

@@ -243,6 +243,13 @@ extension SignaledCandidate {
         guard name.count <= 64, value.count <= 256 else {
           throw fail("an extension is longer than natscope accepts")
         }
+        // An SDP line holds no control characters (CR and LF end it, NUL is not text); one in
+        // an extension would not survive being written out again (found by
+        // `scripts/fuzz candidate`).
+        let control: (Unicode.Scalar) -> Bool = { $0.value < 0x20 || $0.value == 0x7F }
+        guard !name.unicodeScalars.contains(where: control),
+          !value.unicodeScalars.contains(where: control)
+        else { throw fail("an extension contains a control character") }
         c.extensions.append(Extension(name, String(value)))
       }
       i += 2
