@@ -7,7 +7,7 @@ import Testing
 import Traversal
 
 /// ICMP errors reach the socket's owner on real sockets (IP_RECVERR and the error queue).
-@Suite("ICMP on loopback", .timeLimit(.minutes(1)))
+@Suite("ICMP on loopback", .timeLimit(.minutes(3)))
 struct ICMPTests {
   /// A loopback port that was free a moment ago (bound, noted, closed).
   func closedPort(_ rt: NIORuntime, _ ip: IPAddress) throws -> TransportAddress {
@@ -93,7 +93,7 @@ struct ICMPTests {
 }
 
 /// An ICE pair to a closed port fails at once on real sockets, with the ICMP evidence.
-@Suite("ICE and ICMP on loopback", .timeLimit(.minutes(1)))
+@Suite("ICE and ICMP on loopback", .timeLimit(.minutes(3)))
 struct ICEICMPTests {
   @Test func aPairToAClosedPortFailsAtOnce() throws {
     let runtime = NIORuntime()

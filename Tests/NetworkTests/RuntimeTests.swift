@@ -6,7 +6,7 @@ import Sessions
 import Testing
 import Traversal
 
-@Suite("Runtime lifecycle", .timeLimit(.minutes(1)))
+@Suite("Runtime lifecycle", .timeLimit(.minutes(3)))
 struct RuntimeTests {
   @Test func localAddressesFollowTheConfiguration() {
     let plain = NIORuntime()
@@ -91,7 +91,7 @@ struct RuntimeTests {
   }
 }
 
-@Suite("Extreme durations", .timeLimit(.minutes(1)))
+@Suite("Extreme durations", .timeLimit(.minutes(3)))
 struct ExtremeDurationTests {
   @Test func hugeTimeoutsAndDistantDeadlinesDoNotOverflow() throws {
     let runtime = NIORuntime()

@@ -10,7 +10,7 @@ import Traversal
   import Glibc
 #endif
 
-@Suite("STUN over TCP on loopback", .timeLimit(.minutes(1)))
+@Suite("STUN over TCP on loopback", .timeLimit(.minutes(3)))
 struct TCPTests {
   /// Starts a listener that echoes every frame back (with ChannelData padding). Call on the loop.
   func openFrameEcho(_ rt: NIORuntime) throws -> TCPListener {
@@ -142,7 +142,7 @@ struct TCPTests {
   }
 }
 
-@Suite("STUN over TCP: timeouts and IPv6", .timeLimit(.minutes(1)))
+@Suite("STUN over TCP: timeouts and IPv6", .timeLimit(.minutes(3)))
 struct TCPMoreTests {
   @Test func connectTimesOutWhenTheAcceptQueueIsFull() throws {
     // A listener nobody accepts on, with a backlog of 0: Linux then drops further SYNs, so

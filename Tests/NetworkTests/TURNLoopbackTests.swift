@@ -7,7 +7,7 @@ import Testing
 import Traversal
 
 /// natscope's own TURN server and client on real loopback sockets.
-@Suite("natscope TURN server and client on loopback", .timeLimit(.minutes(1)))
+@Suite("natscope TURN server and client on loopback", .timeLimit(.minutes(3)))
 struct TURNLoopbackTests {
   @Test func ownServerRelaysBothWays() throws {
     let port = try Coturn.freePort()

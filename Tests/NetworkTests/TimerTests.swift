@@ -5,7 +5,7 @@ import Sessions
 import Testing
 import Traversal
 
-@Suite("Timers", .timeLimit(.minutes(1)))
+@Suite("Timers", .timeLimit(.minutes(3)))
 struct TimerTests {
   @Test func timersFireInDeadlineOrderAndCancelWorks() throws {
     let runtime = NIORuntime()

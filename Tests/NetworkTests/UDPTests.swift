@@ -6,7 +6,7 @@ import Sessions
 import Testing
 import Traversal
 
-@Suite("UDP on loopback", .timeLimit(.minutes(1)))
+@Suite("UDP on loopback", .timeLimit(.minutes(3)))
 struct UDPTests {
   func echoRoundTrip(_ ip: IPAddress) throws {
     let runtime = NIORuntime()
@@ -58,7 +58,7 @@ struct UDPTests {
   }
 }
 
-@Suite("UDP binding", .timeLimit(.minutes(1)))
+@Suite("UDP binding", .timeLimit(.minutes(3)))
 struct UDPBindingTests {
   @Test func portRangeGivesAPortInRange() throws {
     let runtime = NIORuntime()
@@ -190,7 +190,7 @@ struct UDPBindingTests {
   }
 }
 
-@Suite("UDP errors", .timeLimit(.minutes(1)))
+@Suite("UDP errors", .timeLimit(.minutes(3)))
 struct UDPErrorTests {
   @Test func sendToClosedPortKeepsSocketWorking() throws {
     let runtime = NIORuntime()

@@ -7,7 +7,7 @@ import Testing
 import Traversal
 
 /// The usage example from the module's report, run against a local echo "server".
-@Suite("Usage example", .timeLimit(.minutes(1)))
+@Suite("Usage example", .timeLimit(.minutes(3)))
 struct UsageExampleTests {
   @Test func example() throws {
     let runtime = NIORuntime()
