@@ -23,6 +23,9 @@ extension FindingCode {
   public static let probeUDPBlocked: FindingCode = "udp.blocked"
   /// Whether UDP gets out of this network was not measured (one silent server says nothing).
   public static let probeUDPNotMeasured: FindingCode = "udp.reachability.not-measured"
+  /// The probe saw no answer over UDP, but later UDP answers (a server-reflexive or relayed
+  /// candidate, an answered check) show packets were lost, not blocked (the demo).
+  public static let probeUDPBlockedContradicted: FindingCode = "udp.blocked.contradicted"
   /// No server was given.
   public static let probeNoServer: FindingCode = "probe.no-server"
   /// A server's name did not resolve, so it was not asked.
@@ -236,7 +239,7 @@ public enum ProbeFindings {
     var works: [FindingValue] = []
     var fails: [FindingValue] = []
     for peer in NATProfile.referencePeers {
-      if PathPrediction.reflexive(profile, peer.profile).outcome == .works {
+      if ReflexivePathRule.decide(profile, peer.profile).outcome == .works {
         works.append(.text(peer.name))
       } else {
         fails.append(.text(peer.name))
@@ -463,7 +466,8 @@ public enum ProbeFindings {
     func silence(_ test: ProbeTest) -> FindingParameters {
       if case .unreachable(let u, _)? = outcome(test) {
         return [
-          "silence": .text(u.kind.rawValue), "silenceFrom": u.reporter.map(FindingValue.ip) ?? .text(""),
+          "silence": .text(u.kind.rawValue),
+          "silenceFrom": u.reporter.map(FindingValue.ip) ?? .text(""),
         ]
       }
       return ["silence": .text("no-answer")]
@@ -696,6 +700,18 @@ public enum ProbeFindings {
         add(.peersUnknown, .thisHost, .inferred)
       }
     }
+  }
+}
+
+extension ProbeFindings {
+  /// A probe's "no answer over UDP" that later UDP traffic contradicts: `gathered` when a
+  /// server's answer over UDP gave a candidate, otherwise a UDP check was answered.
+  public static func udpBlockedContradicted(gathered: Bool) -> Finding {
+    Finding(
+      .probeUDPBlockedContradicted, about: .thisHost, .measured, aspect: .udpReachability,
+      parameters: ["later": .text(gathered ? "candidate" : "check")],
+      evidence: [EvidenceItem(gathered ? .answered : .traffic, step: gathered ? "gather" : "check")]
+    )
   }
 }
 

@@ -21,6 +21,13 @@ extension ProbeFindings {
     case .serverOnThisHost:
       return
         "\(server) is on this host, so this result says nothing about the path from this host to the internet."
+    case .probeUDPBlockedContradicted:
+      let what =
+        p.text("later") == "candidate"
+        ? "the servers' answers over UDP came later (a server-reflexive or relayed candidate)"
+        : "a UDP check through its network was answered later"
+      return
+        "The probe got no answer over UDP, but \(what): packets were lost, UDP is not blocked, and the NAT classification is uncertain because of loss."
     case .internetPathNotMeasured:
       return
         "The path to the internet was not measured: probe a server on another host to learn what peers will meet."
