@@ -174,6 +174,7 @@ public enum ProbeFindings {
     }
     d.resolvedNothing = !unresolved.isEmpty
     out.append(contentsOf: d.run())
+    if let verdict = report.doubleNAT { out.append(DoubleNATFindings.finding(verdict)) }
     return out
   }
 
