@@ -26,6 +26,9 @@ extension FindingCode {
   /// The probe saw no answer over UDP, but later UDP answers (a server-reflexive or relayed
   /// candidate, an answered check) show packets were lost, not blocked (the demo).
   public static let probeUDPBlockedContradicted: FindingCode = "udp.blocked.contradicted"
+  /// No answer over UDP yet, said before anything else could tell loss from blocking (the
+  /// demo's line when a probe ends).
+  public static let probeUDPSilentSoFar: FindingCode = "udp.silent-so-far"
   /// No server was given.
   public static let probeNoServer: FindingCode = "probe.no-server"
   /// A server's name did not resolve, so it was not asked.
@@ -705,6 +708,12 @@ public enum ProbeFindings {
 }
 
 extension ProbeFindings {
+  /// No answer over UDP, all a probe knows when it ends: the demo says later whether answers
+  /// came after all (``udpBlockedContradicted(gathered:)``).
+  public static let udpSilentSoFar = Finding(
+    .probeUDPSilentSoFar, about: .thisHost, .inferred, aspect: .udpReachability,
+    evidence: [EvidenceItem(.noAnswer, step: "reachability")])
+
   /// A probe's "no answer over UDP" that later UDP traffic contradicts: `gathered` when a
   /// server's answer over UDP gave a candidate, otherwise a UDP check was answered.
   public static func udpBlockedContradicted(gathered: Bool) -> Finding {

@@ -21,6 +21,8 @@ extension ProbeFindings {
     case .serverOnThisHost:
       return
         "\(server) is on this host, so this result says nothing about the path from this host to the internet."
+    case .probeUDPSilentSoFar:
+      return "no answer over UDP (UDP blocked, or every request lost)"
     case .probeUDPBlockedContradicted:
       let what =
         p.text("later") == "candidate"
