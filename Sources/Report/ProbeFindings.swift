@@ -372,26 +372,7 @@ public enum ProbeFindings {
     }
 
     mutating func addTCP(_ tcp: TCPReachability) {
-      let s = tcp.server
-      if tcp.reachable {
-        add(
-          .probeTCPAnswered, .server(s), .measured, ["server": .address(s)],
-          evidence: [EvidenceItem(.tcp, address: s, count: 1, value: tcp.rttMs)])
-      } else if tcp.refused == true {
-        add(
-          .probeTCPRefused, .server(s), .measured, ["server": .address(s)],
-          evidence: [EvidenceItem(.tcp, address: s, count: 1)])
-      } else if let ms = tcp.timeoutMs {
-        add(
-          .probeTCPNoAnswer, .server(s), .measured,
-          ["server": .address(s), "timeoutMs": .milliseconds(ms)],
-          evidence: [EvidenceItem(.tcp, address: s, count: 1)])
-      } else {
-        add(
-          .probeTCPFailed, .server(s), .measured,
-          ["server": .address(s), "error": .text(tcp.error ?? "")],
-          evidence: [EvidenceItem(.tcp, address: s, count: 1)])
-      }
+      out.append(ProbeFindings.tcpFinding(tcp))
     }
 
     static func icmp(_ u: Unreachable) -> FindingParameters {
@@ -708,6 +689,29 @@ public enum ProbeFindings {
 }
 
 extension ProbeFindings {
+  /// What one STUN Binding request over a stream (`transport` "TCP", or "TLS" for stuns:)
+  /// found: answered, refused (the host is up), no answer, or failed otherwise.
+  public static func tcpFinding(_ tcp: TCPReachability, transport: String = "TCP") -> Finding {
+    let s = tcp.server
+    var p: FindingParameters = ["server": .address(s)]
+    if transport != "TCP" { p["transport"] = .text(transport) }
+    let code: FindingCode
+    var evidence = EvidenceItem(.tcp, address: s, count: 1)
+    if tcp.reachable {
+      code = .probeTCPAnswered
+      evidence.value = tcp.rttMs
+    } else if tcp.refused == true {
+      code = .probeTCPRefused
+    } else if let ms = tcp.timeoutMs {
+      code = .probeTCPNoAnswer
+      p["timeoutMs"] = .milliseconds(ms)
+    } else {
+      code = .probeTCPFailed
+      p["error"] = .text(tcp.error ?? "")
+    }
+    return Finding(code, about: .server(s), .measured, parameters: p, evidence: [evidence])
+  }
+
   /// No answer over UDP, all a probe knows when it ends: the demo says later whether answers
   /// came after all (``udpBlockedContradicted(gathered:)``).
   public static let udpSilentSoFar = Finding(

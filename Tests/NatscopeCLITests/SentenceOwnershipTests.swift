@@ -65,7 +65,6 @@ import Testing
     "Traversal/PortMapping/PCPClient.swift": .toMove("a request's failure as a sentence"),
     "Traversal/PortMapping/NATPMPClient.swift": .toMove("a request's failure as a sentence"),
     "Traversal/PortMapping/UPnPIGDClient.swift": .toMove("the device's failures as sentences"),
-    "Traversal/PortMapping/PortMappingTestReport.swift": .toMove("the test mapping's summary"),
     "Traversal/Probe/ProbeTest.swift": .name,
     "Traversal/Behavior/NATProfile.swift": .name,
     "Traversal/Behavior/LegacyNATType.swift": .name,
@@ -79,16 +78,12 @@ import Testing
     "Traversal/ICE/ICECredentials.swift": .trace,
     "Traversal/ICE/ICEEvent+Description.swift": .trace,
     "Traversal/TURN/TURNClientEvent+Description.swift": .trace,
-    "Traversal/TURN/TURNFailure.swift": .toMove(
-      "the failure's explanation: a typed cause worded by the TURN vocabulary"),
-    "Traversal/TURN/TURNClient.swift": .toMove("failures built as sentences"),
     "Traversal/TURN/TURNServer.swift": .trace,
+    "Traversal/TURN/TURNClient.swift": .trace,
     "Traversal/Server/STUNServer.swift": .wire,
     // Runtime and Network: the operating system's errors.
     "Runtime/Runtime.swift": .runtimeError,
     "Runtime/LoggingRuntime.swift": .trace,
-    "Runtime/StreamTransport.swift": .toMove(
-      "the TLS failure prefixes Report matches: a typed close reason"),
     "Network/POSIXSocket.swift": .runtimeError,
     "Network/UDPSocket.swift": .runtimeError,
     "Network/NIORuntime.swift": .runtimeError,
@@ -99,9 +94,7 @@ import Testing
     "Network/STUNServerURI.swift": .inputError,
     "Network/TURNServerURI.swift": .inputError,
     "Network/RawTCPStream.swift": .toMove("a connection's end as text: a typed close reason"),
-    "Network/TCPConnection.swift": .toMove("a connection's end as text: a typed close reason"),
-    "Network/TLSClientSettings.swift": .toMove(
-      "TLS failures as sentences with a prefix Report matches: a typed close reason"),
+    "Network/TLSClientSettings.swift": .inputError,
     // Simulation and the demo's labs.
     "Simulation/NATBehavior.swift": .simulation,
     "Simulation/RouterUPnPIGD.swift": .simulation,
@@ -109,7 +102,6 @@ import Testing
     "Simulation/VirtualNetwork.swift": .simulation,
     "Simulation/SimulatedHost.swift": .simulation,
     "Simulation/SimulatedRawStream.swift": .simulation,
-    "Simulation/SimulatedStream.swift": .simulation,
     "Simulation/Realm.swift": .simulation,
     "Simulation/TextAddresses.swift": .simulation,
     "Simulation/SimulationError.swift": .simulation,
@@ -119,8 +111,6 @@ import Testing
     "Sessions/ConnectEvent+Line.swift": .trace,
     "Sessions/STUNClient.swift": .runtimeError,
     "Sessions/TURNCheckSession.swift": .runtimeError,
-    "Sessions/TURNAllocationSession.swift": .toMove("a closed connection as a sentence"),
-    "Sessions/TCPBindingCheck.swift": .toMove("the STUN-over-TCP outcome as sentences"),
     "Sessions/ConnectSession.swift": .toMove("gathering and relay failures as sentences"),
     "Sessions/PortMappingSession.swift": .toMove(
       "the router's silence and refusals as sentences (one port-mapping agent, issue 19)"),
