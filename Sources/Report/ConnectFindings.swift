@@ -6,6 +6,9 @@ import Traversal
 // the recorded evidence; every sentence of a ``ConnectReport`` is one of these.
 
 extension FindingCode {
+  /// A candidate natscope keeps but cannot check (`candidate`, `port`, `why`: `tcp`,
+  /// `mdns-name`, `host-name`).
+  public static let connectCandidateUnusable: FindingCode = "connect.candidate.unusable"
   /// A pair was selected (session): `path`, `localType`, `remoteType`, `ms` when known.
   public static let connectConnected: FindingCode = "connect.connected"
   /// Nothing was selected because the person at the other end did not act within `limitMs`
@@ -95,6 +98,18 @@ public enum ConnectFindings {
   static func sentence(_ f: Finding) -> String? {
     let p = f.parameters
     switch f.code {
+    case .connectCandidateUnusable:
+      let address = p.word("candidate") ?? "?"
+      switch p.word("why").flatMap(SignaledCandidate.Unusable.init(rawValue:)) {
+      case .tcp?:
+        return
+          "TCP candidate \(address) port \(p.int("port") ?? 0) is not supported: natscope checks UDP paths only."
+      case .mdnsName?:
+        return
+          "Candidate \(address) is an mDNS name that only resolves on the peer's own network, so natscope cannot check it."
+      case .hostName?, nil:
+        return "Candidate address \(address) is a host name, and natscope only checks IP addresses."
+      }
     case .connectConnected:
       let how =
         switch p.word("path") ?? "" {
@@ -525,5 +540,19 @@ extension FindingParameters {
     case .ip(let ip)?: return ip.description
     default: return nil
     }
+  }
+}
+
+extension SignaledCandidate {
+  /// Why natscope cannot check this candidate, in words, or nil when it can.
+  public var unusableReason: String? {
+    guard let why = unusable else { return nil }
+    return Finding(
+      .connectCandidateUnusable, about: .peer, .measured,
+      parameters: [
+        "candidate": .text(address.description), "port": .int(Int(port)),
+        "why": .text(why.rawValue),
+      ]
+    ).text
   }
 }

@@ -485,7 +485,7 @@ public final class ConnectSession {
     ice.setRemoteCredentials(
       ICECredentials(ufrag: description.ufrag, password: description.password))
     var usable = 0
-    for c in description.candidates where c.unusableReason == nil {
+    for c in description.candidates where c.unusable == nil {
       guard let candidate = Candidate(c) else { continue }
       usable += 1
       ice.addRemoteCandidate(candidate)

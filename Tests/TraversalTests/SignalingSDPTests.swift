@@ -1,3 +1,4 @@
+import Report
 import STUN
 import TestSupport
 import Testing
@@ -50,8 +51,11 @@ import Traversal
     let unusable = d.unusableCandidates
     #expect(unusable.count == 2)
     #expect(unusable[0].candidate.address.isMDNS)
-    #expect(unusable[0].reason.contains("mDNS"))
-    #expect(unusable[1].reason.hasPrefix("TCP candidate 192.168.1.23 port 9 is not supported"))
+    #expect(unusable[0].reason == .mdnsName)
+    #expect(unusable[1].reason == .tcp)
+    #expect(
+      unusable[1].candidate.unusableReason?.hasPrefix(
+        "TCP candidate 192.168.1.23 port 9 is not supported") == true)
     #expect(d.usableCandidates.count == 3)
   }
 

@@ -47,12 +47,14 @@ public struct SessionDescription: Hashable, Sendable {
 
   /// Candidates natscope can check.
   public var usableCandidates: [SignaledCandidate] {
-    candidates.filter { $0.unusableReason == nil }
+    candidates.filter { $0.unusable == nil }
   }
 
-  /// Candidates natscope keeps but cannot check (TCP, mDNS names), each with its reason.
-  public var unusableCandidates: [(candidate: SignaledCandidate, reason: String)] {
-    candidates.compactMap { c in c.unusableReason.map { (c, $0) } }
+  /// Candidates natscope keeps but cannot check (TCP, mDNS names), each with why.
+  public var unusableCandidates:
+    [(candidate: SignaledCandidate, reason: SignaledCandidate.Unusable)]
+  {
+    candidates.compactMap { c in c.unusable.map { (c, $0) } }
   }
 }
 

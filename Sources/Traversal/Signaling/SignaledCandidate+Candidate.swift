@@ -14,10 +14,10 @@ extension SignaledCandidate {
 
 extension Candidate {
   /// A signalled candidate for the agent; nil when the agent cannot check it (a TCP candidate,
-  /// or an mDNS or DNS name instead of an IP address: ``SignaledCandidate/unusableReason``
+  /// or an mDNS or DNS name instead of an IP address: ``SignaledCandidate/unusable``
   /// says why).
   public init?(_ s: SignaledCandidate) {
-    guard s.unusableReason == nil, let address = s.transportAddress else { return nil }
+    guard s.unusable == nil, let address = s.transportAddress else { return nil }
     var related: TransportAddress?
     if let ra = s.relatedAddress?.ip, let rp = s.relatedPort {
       related = TransportAddress(ip: ra, port: rp)

@@ -133,20 +133,22 @@ public struct SignaledCandidate: Hashable, Sendable {
     address.ip.map { TransportAddress(ip: $0, port: port) }
   }
 
-  /// Why natscope cannot use this candidate for checks (one sentence), or nil when it can.
-  /// Such candidates are kept and listed, never silently dropped.
-  public var unusableReason: String? {
-    if transport == .tcp {
-      return
-        "TCP candidate \(address) port \(port) is not supported: natscope checks UDP paths only."
-    }
-    if address.isMDNS {
-      return
-        "Candidate \(address) is an mDNS name that only resolves on the peer's own network, so natscope cannot check it."
-    }
-    if case .hostname(let name) = address {
-      return "Candidate address \(name) is a host name, and natscope only checks IP addresses."
-    }
+  /// Why natscope cannot check a candidate.
+  public enum Unusable: String, Sendable, Hashable, Codable {
+    /// A TCP candidate: natscope checks UDP paths only.
+    case tcp
+    /// An mDNS name (`….local`), which resolves only on the peer's own network.
+    case mdnsName = "mdns-name"
+    /// Another host name: natscope checks IP addresses only.
+    case hostName = "host-name"
+  }
+
+  /// Why natscope cannot use this candidate for checks, or nil when it can. Such candidates
+  /// are kept and listed, never silently dropped (the report module says why in words).
+  public var unusable: Unusable? {
+    if transport == .tcp { return .tcp }
+    if address.isMDNS { return .mdnsName }
+    if case .hostname = address { return .hostName }
     return nil
   }
 }
