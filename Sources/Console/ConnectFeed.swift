@@ -113,7 +113,7 @@ public struct ConnectFeed: Sendable {
         remote: p.remote.address.description, localKind: p.local.type.rawValue,
         remoteKind: p.remote.type.rawValue, state: state, nominated: p.nominated,
         selected: p.selected, rttMs: p.rttMs, checksSent: p.checksSent,
-        checksAnswered: p.checksAnswered, failureReason: p.failureReason?.description,
+        checksAnswered: p.checksAnswered, failureReason: p.failureReason?.phrase,
         priority: p.priority)
       pair.producedBy = p.producedBy.map { String($0) }
       return pair

@@ -556,3 +556,24 @@ extension SignaledCandidate {
     ).text
   }
 }
+
+extension ICEPairReason {
+  /// Why a pair is where it is, as the check list shows it ("no response after 7 requests").
+  public var phrase: String {
+    switch self {
+    case .unfrozen: return "unfrozen"
+    case .foundationSucceeded: return "a pair with the same foundation succeeded"
+    case .checkSent(let triggered): return triggered ? "triggered check sent" : "check sent"
+    case .triggeredByIncomingCheck: return "the peer's check arrived; triggered check queued"
+    case .succeeded: return "authenticated response received"
+    case .timeout(let n): return "no response after \(ConnectFindings.plural(n, "request"))"
+    case .errorCode(let c, let r): return "error response \(c) \(r)"
+    case .unreachable: return "destination unreachable"
+    case .roleConflict: return "role conflict (487); retrying with the other role"
+    case .pruned(let why): return "pruned: \(why)"
+    case .nonSymmetric: return "response addresses are not symmetric with the request"
+    case .cancelled: return "checks stopped"
+    case .recheck: return "checked again now that the peer holds our description"
+    }
+  }
+}

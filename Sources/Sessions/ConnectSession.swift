@@ -1082,7 +1082,7 @@ public final class ConnectSession {
     case .unreachable?: failure = .unreachable
     case .some(let other):
       failure = .cancelled
-      detail = other.description
+      detail = other.phrase
     case nil:
       if p.state == .inProgress {
         // Unanswered so far; the verdict came before the last retransmission. When another

@@ -8,12 +8,14 @@ final class ServerProcess {
   private let errPipe = Pipe()
 
   /// Starts `natscope serve` on 127.0.0.1 (and 127.0.0.2 when `alternate`) at a port derived
-  /// from the test's PID, waiting at most 5 s for it to listen.
+  /// from the test's PID (`portOffset` 1 for a second server in the same test), waiting at
+  /// most 5 s for it to listen.
   init(
     alternate: Bool = true, primary: String = "127.0.0.1", extra: [String] = [],
     portOffset: UInt16 = 0
   ) throws {
-    port = 20000 + UInt16(getpid() % 5000) * 2 + portOffset * 10_000 % 10_000
+    // Four ports per PID: this server's two at offset 0, a second server's at offset 1.
+    port = 20000 + UInt16(getpid() % 4000) * 4 + (portOffset % 2) * 2
     process.executableURL = Binary.url
     var args = [
       "serve", "--primary", primary, "--port", "\(port)", "--alt-port", "\(port + 1)",

@@ -133,7 +133,7 @@ import Traversal
       if case .agentStateChanged(_, .failed, let r) = e { return r }
       return nil
     }.first
-    #expect(reason?.contains("no response after 7 requests") == true)
+    #expect(reason?.contains("2 × timeout(attempts: 7)") == true, "\(reason ?? "")")
   }
 
   @Test func withoutEndOfCandidatesTheAgentKeepsWaiting() {

@@ -9,8 +9,9 @@ public enum CandidatePairState: String, Codable, Sendable, Hashable {
   case failed = "Failed"
 }
 
-/// Why a pair changed state, or why it failed.
-public enum ICEPairReason: Codable, Sendable, Hashable, CustomStringConvertible {
+/// Why a pair changed state, or why it failed (typed: the report module words it, and trace
+/// lines show the case as it is).
+public enum ICEPairReason: Codable, Sendable, Hashable {
   /// Unfrozen: first pair of its foundation, or no other pair of the foundation is active.
   case unfrozen
   /// Unfrozen because a pair with the same foundation succeeded.
@@ -38,24 +39,6 @@ public enum ICEPairReason: Codable, Sendable, Hashable, CustomStringConvertible 
   case cancelled
   /// Checked again: its checks went unanswered before the peer could hold our description.
   case recheck
-
-  public var description: String {
-    switch self {
-    case .unfrozen: return "unfrozen"
-    case .foundationSucceeded: return "a pair with the same foundation succeeded"
-    case .checkSent(let t): return t ? "triggered check sent" : "check sent"
-    case .triggeredByIncomingCheck: return "the peer's check arrived; triggered check queued"
-    case .succeeded: return "authenticated response received"
-    case .timeout(let n): return "no response after \(n) request\(n == 1 ? "" : "s")"
-    case .errorCode(let c, let r): return "error response \(c) \(r)"
-    case .unreachable: return "destination unreachable"
-    case .roleConflict: return "role conflict (487); retrying with the other role"
-    case .pruned(let why): return "pruned: \(why)"
-    case .nonSymmetric: return "response addresses are not symmetric with the request"
-    case .cancelled: return "checks stopped"
-    case .recheck: return "checked again now that the peer holds our description"
-    }
-  }
 }
 
 /// One state change of a pair, for its history.

@@ -1188,7 +1188,7 @@ public struct ICEAgent: Sendable {
       return
     }
     var counts: [String: Int] = [:]
-    for p in list { counts[p.failureReason?.description ?? "failed", default: 0] += 1 }
+    for p in list { counts[p.failureReason.map { "\($0)" } ?? "failed", default: 0] += 1 }
     let summary = counts.sorted { $0.key < $1.key }.map { "\($0.value) × \($0.key)" }.joined(
       separator: ", ")
     setAgentState(.failed, reason: "all \(list.count) candidate pairs failed (\(summary))")
