@@ -69,6 +69,15 @@ let package = Package(
       name: "Scenarios",
       dependencies: ["STUN", "Traversal", "Runtime", "Simulation", "Sessions", "Report"],
       swiftSettings: strict),
+    // OpenSSL 3 (Debian libssl-dev) for DTLS 1.2 with use_srtp over memory BIOs: swift-nio-ssl
+    // has no DTLS. Its BoringSSL is vendored with prefixed symbols (CNIOBoringSSL_…), so the two
+    // link side by side.
+    .systemLibrary(
+      name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl",
+      providers: [.apt(["libssl-dev"])]),
+    // The DTLS handshake as a sans-IO machine (OpenSSL driven through BIOs; no sockets, no
+    // runtime). The only module importing COpenSSL.
+    .target(name: "DTLS", dependencies: ["COpenSSL", "STUN", "Traversal"], swiftSettings: strict),
     .systemLibrary(
       name: "CNcursesw", path: "Sources/CNcursesw",
       providers: [.apt(["libncurses-dev"])]),
@@ -99,6 +108,8 @@ let package = Package(
     .target(
       name: "TestSupport", dependencies: ["Report", "Traversal", "STUN"], path: "Tests/TestSupport",
       swiftSettings: strict),
+    .testTarget(
+      name: "DTLSTests", dependencies: ["DTLS", "Traversal", "STUN"], swiftSettings: strict),
     .testTarget(
       name: "TraversalTests", dependencies: ["Traversal", "STUN", "TestSupport", "Report"],
       swiftSettings: strict),

@@ -10,6 +10,7 @@ import Testing
     "STUN": [],
     "Traversal": ["STUN"],
     "Runtime": ["STUN", "Traversal"],
+    "DTLS": ["STUN", "Traversal", "COpenSSL"],
     "Report": ["STUN", "Traversal", "Runtime"],
     "Sessions": ["STUN", "Traversal", "Runtime", "Report"],
     "Network": ["STUN", "Traversal", "Runtime"],
@@ -70,5 +71,7 @@ import Testing
     #expect(!traversal.contains("Runtime"))
     #expect(!traversal.contains("Network"))
     #expect(!traversal.contains("Simulation"))
+    let dtls = try #require(try Self.targets()["DTLS"])
+    #expect(dtls.isDisjoint(with: ["Runtime", "Network", "Simulation", "Sessions"]))
   }
 }
