@@ -48,7 +48,8 @@ let package = Package(
     .target(
       name: "Sessions",
       dependencies: [
-        "STUN", "Traversal", "Runtime", "Report", .product(name: "Logging", package: "swift-log"),
+        "STUN", "Traversal", "Runtime", "Report", "DTLS",
+        .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strict),
     // The real runtime and the one module that opens sockets (SwiftNIO).
@@ -67,7 +68,9 @@ let package = Package(
     // Simulated labs and demo scenarios built on the simulated network and the sessions.
     .target(
       name: "Scenarios",
-      dependencies: ["STUN", "Traversal", "Runtime", "Simulation", "Sessions", "Report"],
+      dependencies: [
+        "STUN", "Traversal", "Runtime", "Simulation", "Sessions", "Report", "DTLS",
+      ],
       swiftSettings: strict),
     // OpenSSL 3 (Debian libssl-dev) for DTLS 1.2 with use_srtp over memory BIOs: swift-nio-ssl
     // has no DTLS. Its BoringSSL is vendored with prefixed symbols (CNIOBoringSSL_…), so the two
@@ -89,7 +92,7 @@ let package = Package(
       name: "natscope",
       dependencies: [
         "STUN", "Traversal", "Runtime", "Report", "Sessions", "Network", "Simulation",
-        "Scenarios", "Console",
+        "Scenarios", "Console", "DTLS",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],

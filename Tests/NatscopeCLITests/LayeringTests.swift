@@ -12,10 +12,10 @@ import Testing
     "Runtime": ["STUN", "Traversal"],
     "DTLS": ["STUN", "Traversal", "COpenSSL"],
     "Report": ["STUN", "Traversal", "Runtime"],
-    "Sessions": ["STUN", "Traversal", "Runtime", "Report"],
+    "Sessions": ["STUN", "Traversal", "Runtime", "Report", "DTLS"],
     "Network": ["STUN", "Traversal", "Runtime"],
     "Simulation": ["STUN", "Traversal", "Runtime"],
-    "Scenarios": ["STUN", "Traversal", "Runtime", "Simulation", "Sessions", "Report"],
+    "Scenarios": ["STUN", "Traversal", "Runtime", "Simulation", "Sessions", "Report", "DTLS"],
     "Console": ["STUN", "Traversal", "Sessions", "Report", "CNcursesw"],
   ]
 
