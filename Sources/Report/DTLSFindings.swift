@@ -271,8 +271,10 @@ public enum DTLSFindings {
         "No answer to the DTLS ClientHello (sent \(ConnectFindings.plural(tries, "time"))\(time)), though ICE connected: something on the path passes STUN but drops DTLS, or the peer does not speak it."
     case .dtlsStalled:
       let largest = p.int("largest") ?? 0
+      let received = ConnectFindings.plural(p.int("received") ?? 0, "datagram")
+      let tries = ConnectFindings.plural(p.int("retransmissions") ?? 0, "retransmission")
       return
-        "The DTLS handshake stalled after the first flight: the peer answered (\(ConnectFindings.plural(p.int("received") ?? 0, "datagram")) came), then the rest never arrived. A path that drops large datagrams does this (the largest this side sent was \(largest) bytes; certificate flights are the largest)."
+        "The DTLS handshake stalled after the first flight: the peer answered (\(received) came), then the rest never arrived (\(tries)). Heavy loss does this, and so does a path that drops large datagrams (the largest this side sent was \(largest) bytes; certificate flights are the largest)."
     case .dtlsFingerprintMismatch:
       // The first 8 bytes keep the sentence within a line; JSON has the whole fingerprints.
       func short(_ f: String?) -> String? { f.map { $0.count > 23 ? $0.prefix(23) + "..." : $0 } }
