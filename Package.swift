@@ -48,7 +48,8 @@ let package = Package(
     .target(
       name: "Sessions",
       dependencies: [
-        "STUN", "Traversal", "Runtime", "Report", .product(name: "Logging", package: "swift-log"),
+        "STUN", "Traversal", "Runtime", "Report", "DTLS",
+        .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strict),
     // The real runtime and the one module that opens sockets (SwiftNIO).
@@ -67,8 +68,19 @@ let package = Package(
     // Simulated labs and demo scenarios built on the simulated network and the sessions.
     .target(
       name: "Scenarios",
-      dependencies: ["STUN", "Traversal", "Runtime", "Simulation", "Sessions", "Report"],
+      dependencies: [
+        "STUN", "Traversal", "Runtime", "Simulation", "Sessions", "Report", "DTLS",
+      ],
       swiftSettings: strict),
+    // OpenSSL 3 (Debian libssl-dev) for DTLS 1.2 with use_srtp over memory BIOs: swift-nio-ssl
+    // has no DTLS. Its BoringSSL is vendored with prefixed symbols (CNIOBoringSSL_…), so the two
+    // link side by side.
+    .systemLibrary(
+      name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl",
+      providers: [.apt(["libssl-dev"])]),
+    // The DTLS handshake as a sans-IO machine (OpenSSL driven through BIOs; no sockets, no
+    // runtime). The only module importing COpenSSL.
+    .target(name: "DTLS", dependencies: ["COpenSSL", "STUN", "Traversal"], swiftSettings: strict),
     .systemLibrary(
       name: "CNcursesw", path: "Sources/CNcursesw",
       providers: [.apt(["libncurses-dev"])]),
@@ -80,7 +92,7 @@ let package = Package(
       name: "natscope",
       dependencies: [
         "STUN", "Traversal", "Runtime", "Report", "Sessions", "Network", "Simulation",
-        "Scenarios", "Console",
+        "Scenarios", "Console", "DTLS",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -99,6 +111,8 @@ let package = Package(
     .target(
       name: "TestSupport", dependencies: ["Report", "Traversal", "STUN"], path: "Tests/TestSupport",
       swiftSettings: strict),
+    .testTarget(
+      name: "DTLSTests", dependencies: ["DTLS", "Traversal", "STUN"], swiftSettings: strict),
     .testTarget(
       name: "TraversalTests", dependencies: ["Traversal", "STUN", "TestSupport", "Report"],
       swiftSettings: strict),

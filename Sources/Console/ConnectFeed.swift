@@ -56,11 +56,14 @@ public struct ConnectFeed: Sendable {
       out.append(.pairs(Self.pairs(progress)))
       // The panel renders it to its width; `j` writes it as `natscope connect --json` does.
       out.append(.finalReport(report))
+      if let d = report.dtls, let word = Self.dtlsWord(d.state) { out.append(.dtls(word)) }
       out.append(
         .report(
           lines: report.text.split(separator: "\n", omittingEmptySubsequences: false).map(
             String.init),
           connected: report.state == .connected))
+    case .dtls(let d):
+      if let word = Self.dtlsWord(d.state) { out.append(.dtls(word)) }
     case .ice(let e):
       switch e {
       case .candidateGathered(let c): out.append(.candidate(Self.candidate(c, side: .local)))
@@ -76,6 +79,18 @@ public struct ConnectFeed: Sendable {
     default: break
     }
     return out
+  }
+
+  /// The title's DTLS word for a state.
+  static func dtlsWord(_ s: ConnectReport.DTLS.State) -> String? {
+    switch s {
+    case .handshaking: "dtls running"
+    case .connected: "dtls ok"
+    case .failed: "dtls failed"
+    case .off: "dtls off"
+    case .peerOfferedNone: "no dtls"
+    case .notRun: nil
+    }
   }
 
   static func state(_ s: ICEAgentState) -> ConnectViewModel.AgentState? {

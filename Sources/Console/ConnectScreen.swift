@@ -27,6 +27,8 @@ public struct ConnectScreen: ConsoleScreen {
     case role(String)
     /// The verdict and the plain-text report.
     case report(lines: [String], connected: Bool)
+    /// The DTLS handshake's state word (``ConnectViewModel/dtls``).
+    case dtls(String)
     /// The report itself: the panel renders it to its width, `j` writes it as
     /// `natscope connect --json` prints it.
     case finalReport(ConnectReport)
@@ -107,6 +109,7 @@ public struct ConnectScreen: ConsoleScreen {
       showToken = false
       if let i = model.pairs.firstIndex(where: { $0.selected }) { chrome.selection[0] = i }
     case .finalReport(let report): finalReport = report
+    case .dtls(let word): model.dtls = word
     }
   }
 
@@ -374,7 +377,8 @@ public struct ConnectScreen: ConsoleScreen {
     ConsoleView.drawTitle(
       into: &grid,
       left:
-        "natscope connect  \(state.text) (\(m.role))  checks \(m.checksAnswered)/\(m.checksSent) answered",
+        "natscope connect  \(state.text) (\(m.role))  checks \(m.checksAnswered)/\(m.checksSent) answered"
+        + (m.dtls.map { "  \($0)" } ?? ""),
       right: String(format: "%.2f s", m.elapsedMs / 1000))
     if m.agentState != .new || m.connected != nil {
       // Colour the state word in the title.

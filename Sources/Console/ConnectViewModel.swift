@@ -94,6 +94,9 @@ public struct ConnectViewModel: Equatable, Sendable, Codable {
   public var reportLines: [String] = []
   /// The verdict: true connected, false no path worked, nil not yet.
   public var connected: Bool?
+  /// The DTLS handshake on the selected pair in a word or two ("dtls running", "dtls ok",
+  /// "dtls failed", "dtls off", "no dtls"); nil before it starts.
+  public var dtls: String?
 
   public init() {}
 

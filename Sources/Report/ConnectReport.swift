@@ -516,6 +516,9 @@ public struct ConnectReport: Codable, Sendable, Hashable {
   public var pairs: [PairOutcome]
   /// What the checks showed of packet loss; nil when no check was sent.
   public var loss: Loss?
+  /// The DTLS handshake over the selected pair (``DTLS``); nil when the session ran without
+  /// DTLS configured.
+  public var dtls: DTLS?
 
   /// Packet loss as the checks saw it: `{checks, checksRetransmitted, answersLost,
   /// provenChecks, provenChecksRetransmitted, seen}`. A check that needed a retransmission
@@ -614,7 +617,7 @@ public struct ConnectReport: Codable, Sendable, Hashable {
 
   private enum CodingKeys: String, CodingKey {
     case schemaVersion, state, reason, selectedPair, timeToConnectedMs, timings, paths
-    case prediction, local, remote, candidates, pairs, loss, warnings, findings
+    case prediction, local, remote, candidates, pairs, loss, warnings, findings, dtls
   }
 
   public init(from decoder: any Decoder) throws {
@@ -634,6 +637,7 @@ public struct ConnectReport: Codable, Sendable, Hashable {
     loss = try c.decodeIfPresent(Loss.self, forKey: .loss)
     warnings = try c.decodeIfPresent([String].self, forKey: .warnings) ?? []
     findings = try c.decodeIfPresent(FindingSet.self, forKey: .findings) ?? FindingSet()
+    dtls = try c.decodeIfPresent(DTLS.self, forKey: .dtls)
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -654,5 +658,6 @@ public struct ConnectReport: Codable, Sendable, Hashable {
     try c.encode(loss, forKey: .loss)
     try c.encode(warnings, forKey: .warnings)
     try c.encode(findings, forKey: .findings)
+    try c.encodeIfPresent(dtls, forKey: .dtls)
   }
 }

@@ -115,6 +115,9 @@ public struct ConnectReportBuilder: Sendable {
   /// How the reflexive prediction names the hosts: `this host` and `the peer` (false), or
   /// `host A` and `host B` (true, the demo).
   public var namesHostsAB = false
+  /// What the DTLS handshake over the selected pair did; nil when the session had no DTLS
+  /// configured (the simulated labs).
+  public var dtls: ConnectReport.DTLS?
 
   public init(local: Side, remote: Side) {
     self.local = local
@@ -157,6 +160,14 @@ public struct ConnectReportBuilder: Sendable {
     if connected { r.reason = nil }
     r.loss = loss
     r.findings = d.findings
+    r.dtls = dtls
+    if connected, dtls?.state == .failed {
+      // ICE connected, DTLS did not: nothing a WebRTC peer sends would flow, so the verdict is
+      // failed, and its reason is the DTLS findings' sentences.
+      r.state = .failed
+      let failed = d.findings.filter { DTLSFindings.codes.contains($0.code) }
+      r.reason = failed.reversed().map(\.text).joined(separator: " ")
+    }
     return r
   }
 
@@ -253,6 +264,7 @@ public struct ConnectReportBuilder: Sendable {
     for kind in ConnectReport.PathKind.allCases { all.append(contentsOf: drafts[kind].findings) }
     for kind in ConnectReport.PathKind.allCases { all.append(predictions[kind].finding) }
     if connected, let l = loss, l.seen { all.append(Self.lossFinding(l)) }
+    if let dtls { all.append(contentsOf: DTLSFindings.derive(dtls)) }
     if let w = peerWait {
       all.append(
         Finding(

@@ -53,6 +53,11 @@ public enum ConnectReportText {
       out.append("  local   \(endpoint(s.local))")
       out.append("  remote  \(endpoint(s.remote))")
       if let rtt = s.rttMs { out.append("  rtt     \(ms(rtt))") }
+      // What DTLS did on that pair (the verdict's own sentence is in the headline).
+      for f in r.findings
+      where DTLSFindings.codes.contains(f.code) && f.code != .dtlsFailedAfterICE {
+        out += wrap(f.text, width: width, indent: "          ", first: "  dtls    ")
+      }
     }
     var t: [String] = []
     if let g = r.timings.gatheringMs { t.append("gathering \(ms(g))") }

@@ -29,15 +29,21 @@ public struct TwoHostDemoConfiguration: Sendable, Hashable {
   /// read-only (as `natscope probe`), each connect session asks for a mapping (as `natscope
   /// connect`, unless `--no-port-mapping`). On by default.
   public var portMapping: Bool
+  /// Whether both hosts run DTLS after ICE, as `natscope connect` does. Off by default: OpenSSL
+  /// keeps its retransmission timer on the wall clock, so a lost DTLS datagram is recovered
+  /// only in a run paced to real time (the console), not in one that skips idle time; and each
+  /// run's certificate is fresh, so a report with DTLS is not the same twice.
+  public var dtls: Bool
 
   /// A configuration; latency 10 ms plus up to 20 ms of jitter per hop (10–30 ms).
   public init(
     a: SitePreset, b: SitePreset, turn: Bool = true, seed: UInt64 = 1, loss: Double = 0,
     latency: Duration = .milliseconds(10), jitter: Duration = .milliseconds(20),
     signalingDelay: Duration = .milliseconds(50), timeLimit: Duration = .seconds(40),
-    portMapping: Bool = true
+    portMapping: Bool = true, dtls: Bool = false
   ) {
     self.portMapping = portMapping
+    self.dtls = dtls
     self.a = a
     self.b = b
     self.turn = turn
@@ -220,15 +226,19 @@ public final class TwoHostDemo {
       let overTCP = (side == .a ? configuration.a : configuration.b).blocksOutgoingUDP
       let relay = lab.turnRelay
       let turn = relay.map { [overTCP ? $0.connectServerOverTCP : $0.connectServer] } ?? []
+      var settings = ConnectSessionConfiguration(
+        role: side == .a ? .offer : .answer, stunServers: [lab.stunServerAddress],
+        turnServers: turn, gatheringTimeout: .seconds(3),
+        // Both hosts ran the full probe already; its profiles go into the report.
+        probeTimeout: nil,
+        // As `natscope connect` does by default: a mapping on the host's default gateway.
+        portMapping: configuration.portMapping ? ConnectPortMappingConfiguration() : nil)
+      // DTLS after ICE, as `natscope connect` runs it (a certificate OpenSSL cannot make
+      // leaves it out, and the report then says nothing about DTLS).
+      if configuration.dtls { settings.dtls = try? ConnectDTLSSettings.fresh() }
       return ConnectSession(
         runtime: host(side),
-        configuration: ConnectSessionConfiguration(
-          role: side == .a ? .offer : .answer, stunServers: [lab.stunServerAddress],
-          turnServers: turn, gatheringTimeout: .seconds(3),
-          // Both hosts ran the full probe already; its profiles go into the report.
-          probeTimeout: nil,
-          // As `natscope connect` does by default: a mapping on the host's default gateway.
-          portMapping: configuration.portMapping ? ConnectPortMappingConfiguration() : nil),
+        configuration: settings,
         streamConnector: overTCP ? relay?.streamConnector(for: host(side)) : nil,
         // UPnP IGD's HTTP to the router, over the simulated TCP.
         rawStreamConnector: host(side).rawStreamConnector(),
@@ -341,6 +351,7 @@ public final class TwoHostDemo {
       b.peerChecksReceived = e.peerChecksReceived
       b.peerDescriptionReceived = e.peerDescriptionReceived
       b.peerWaitExpired = e.peerWaitExpired
+      b.dtls = e.dtls
     }
     if let report = sessionA?.report {
       b.pairs = sessionA?.evidence?.pairs ?? report.pairs

@@ -1,4 +1,5 @@
 import Foundation
+import Report
 import Traversal
 
 extension ConnectEvent {
@@ -23,6 +24,10 @@ extension ConnectEvent {
       w.waitingText(waitedMs: waited, limitMs: limit)
     case .peerWaitEnded(let w, let waited): w.endedText(waitedMs: waited)
     case .portMapping(let m): "port mapping: \(m.line)"
+    case .dtls(let d):
+      d.state == .handshaking
+        ? "dtls: handshake started as the \(d.role ?? "?") on the selected pair"
+        : "dtls: " + DTLSFindings.derive(d).map(\.text).joined(separator: " ")
     }
   }
 }

@@ -59,6 +59,9 @@ public struct ConnectProgress: Sendable, Hashable {
   public private(set) var localDescription: SessionDescription?
   /// The verdict, once `finished` arrived.
   public private(set) var report: ConnectReport?
+  /// The DTLS handshake on the selected pair: `handshaking` once it started, then how it
+  /// ended; nil before (or when the session runs none).
+  public private(set) var dtls: ConnectReport.DTLS?
   /// When the first event, the peer's description and the verdict arrived.
   public private(set) var startedAt: Instant?
   public private(set) var remoteSetAt: Instant?
@@ -85,6 +88,7 @@ public struct ConnectProgress: Sendable, Hashable {
       report = r
       verdictAt = entry.at
     case .ice(let e): apply(e)
+    case .dtls(let d): dtls = d
     case .portMapping(let m):
       // Renewals and the deletion come after the verdict too: the report keeps up.
       report?.local.portMapping = m

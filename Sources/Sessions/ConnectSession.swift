@@ -1,3 +1,4 @@
+import DTLS
 import Report
 import Runtime
 import STUN
@@ -89,6 +90,12 @@ public struct ConnectSessionConfiguration: Sendable {
   /// offered as a server-reflexive candidate, renewed while the session lives and deleted when
   /// it closes; nil asks for none (`--no-port-mapping`).
   public var portMapping: ConnectPortMappingConfiguration?
+  /// DTLS after ICE (the fingerprint goes in the description; the handshake runs on the
+  /// selected pair); nil runs none.
+  public var dtls: ConnectDTLSSettings?
+  /// Whether DTLS is off because the person asked (`--no-dtls`): the report then says so.
+  /// Without it, a session with no `dtls` reports nothing about DTLS (the simulated labs).
+  public var dtlsTurnedOff = false
 
   public init(
     role: SignalingRole, stunServers: [TransportAddress] = [],
@@ -166,12 +173,14 @@ public enum ConnectEvent: Sendable, Hashable {
   case peerWaitEnded(ConnectPeerWait, waitedMs: Double)
   /// The router's port mapping changed: granted (or refused), renewed, lost or deleted.
   case portMapping(ConnectReport.PortMapping)
+  /// The DTLS handshake on the selected pair started (`handshaking`) or ended.
+  case dtls(ConnectReport.DTLS)
 }
 
 extension ConnectEvent: Codable {
   private enum Key: String, CodingKey {
     case kind, phase, servers, profile, reason, event, server, description, candidates, usable
-    case report, waitingFor, waitedMs, limitMs, portMapping, certificate
+    case report, waitingFor, waitedMs, limitMs, portMapping, certificate, dtls
   }
 
   /// A description without its password, for events.
@@ -238,6 +247,9 @@ extension ConnectEvent: Codable {
     case .portMapping(let m):
       try c.encode("portMapping", forKey: .kind)
       try c.encode(m, forKey: .portMapping)
+    case .dtls(let d):
+      try c.encode("dtls", forKey: .kind)
+      try c.encode(d, forKey: .dtls)
     }
   }
 
@@ -297,6 +309,8 @@ extension ConnectEvent: Codable {
         waitedMs: try c.decode(Double.self, forKey: .waitedMs))
     case "portMapping":
       self = .portMapping(try c.decode(ConnectReport.PortMapping.self, forKey: .portMapping))
+    case "dtls":
+      self = .dtls(try c.decode(ConnectReport.DTLS.self, forKey: .dtls))
     case let other:
       throw DecodingError.dataCorruptedError(
         forKey: .kind, in: c, debugDescription: "unknown connect event \(other)")
@@ -402,6 +416,13 @@ public final class ConnectSession {
   private let rawStreamConnector: RawStreamConnector?
   /// Whether close() waits for the mapping's deletion.
   private var mappingReleasePending = false
+  /// The DTLS handshake on the selected pair, once ICE selected one.
+  private var dtlsRun: ConnectDTLSRun?
+  /// Its outcome (or why none ran), once known.
+  private var dtlsOutcome: ConnectReport.DTLS?
+  /// DTLS datagrams that came before the handshake started (the peer's ClientHello may beat
+  /// this side's own nomination), with their source; at most 16.
+  private var dtlsEarly: [([UInt8], TransportAddress)] = []
 
   /// A session, not yet started.
   /// - Parameters:
@@ -460,6 +481,9 @@ public final class ConnectSession {
     keepAlive = self
     setPhase(.gathering)
     ice.onEvent = { [weak self] entry in self?.iceEvent(entry) }
+    if configuration.dtls != nil {
+      ice.onDTLS = { [weak self] bytes, from, _ in self?.dtlsInput(bytes, from: from) }
+    }
     if let limit = configuration.probeTimeout, !configuration.stunServers.isEmpty {
       startProbe(limit)
     }
@@ -518,6 +542,8 @@ public final class ConnectSession {
     checkTimer = runtime.schedule(at: runtime.now + configuration.checkTimeout) {
       [weak self] in
       guard let self, self.report == nil, self.phase != .closed else { return }
+      // A handshake under way has its own time limit.
+      if self.dtlsRun != nil, self.dtlsOutcome == nil { return }
       self.finish()
     }
   }
@@ -593,6 +619,13 @@ public final class ConnectSession {
           if self.releasesPending == 0 { self.closed() }
         }
       }
+    }
+    if let run = dtlsRun {
+      // close_notify to the peer when the association is up.
+      for t in run.endpoint.close(at: runtime.now).transmits() {
+        ice.send(t.bytes, from: run.base, to: t.to)
+      }
+      run.stop()
     }
     ice.onEvent = nil
     ice.close()  // closes the relay channels it holds: Refresh LIFETIME 0
@@ -832,7 +865,10 @@ public final class ConnectSession {
       ufrag: ice.localCredentials.ufrag, password: ice.localCredentials.password,
       role: configuration.role, tieBreaker: ice.agent.tieBreaker,
       candidates: ice.localCandidates.map(SignaledCandidate.init), endOfCandidates: true,
-      natProfile: probeServerOnThisHost == nil ? natProfile : nil)
+      natProfile: probeServerOnThisHost == nil ? natProfile : nil,
+      dtls: configuration.dtls.map {
+        DTLSParameters(fingerprint: $0.certificate.fingerprint, setup: localSetup)
+      })
     localDescription = d
     setPhase(remoteDescription == nil ? .waitingForRemote : .checking)
     record(.localDescriptionReady(d))
@@ -848,9 +884,112 @@ public final class ConnectSession {
       phase == .checking
     else { return }
     switch ice.state {
-    case .completed, .failed: finish()
+    case .completed:
+      if !startDTLSIfWanted() { finish() }
+    case .failed: finish()
     default: break
     }
+  }
+
+  // MARK: - DTLS
+
+  /// This side's `a=setup`: the offerer offers actpass; the answerer takes the client role
+  /// (active) unless the offer insists on it (RFC 8842 §5.3).
+  private var localSetup: DTLSSetupRole {
+    if configuration.role == .offer { return .actpass }
+    return remoteDescription?.dtls?.setup == .active ? .passive : .active
+  }
+
+  /// Starts the handshake on the selected pair when DTLS is configured and the peer offered
+  /// it; true while it runs (the verdict waits for it), false when there is nothing to wait
+  /// for (the outcome then says why none ran).
+  private func startDTLSIfWanted() -> Bool {
+    if dtlsRun != nil { return dtlsOutcome == nil }
+    guard dtlsOutcome == nil, let settings = configuration.dtls else { return false }
+    guard let peer = remoteDescription?.dtls else {
+      dtlsOutcome = ConnectReport.DTLS(state: .peerOfferedNone)
+      return false
+    }
+    guard let selected = ice.agent.selectedPair else { return false }
+    let mine = localDescription?.dtls?.setup ?? localSetup
+    guard let role = DTLSRole.from(local: mine, remote: peer.setup) else {
+      dtlsOutcome = ConnectReport.DTLS(state: .failed, failure: .roleConflict)
+      return false
+    }
+    let base = selected.local.base ?? selected.local.address
+    let endpoint: DTLSEndpoint
+    do {
+      endpoint = try DTLSEndpoint(
+        configuration: DTLSConfiguration(
+          role: role, certificate: settings.certificate,
+          expectedPeerFingerprint: peer.fingerprint, linkMTU: settings.linkMTU,
+          initialRetransmission: settings.initialRetransmission,
+          handshakeTimeout: settings.handshakeTimeout),
+        remote: selected.remote.address)
+    } catch {
+      dtlsOutcome = ConnectReport.DTLS(
+        state: .failed, role: role.rawValue, failure: .error, detail: error.message)
+      return false
+    }
+    let run = ConnectDTLSRun(
+      endpoint: endpoint, base: base, expected: peer.fingerprint, linkMTU: settings.linkMTU,
+      runtime: runtime,
+      send: { [weak self] t in self?.ice.send(t.bytes, from: base, to: t.to) },
+      timeout: { [weak self, weak endpoint] now in
+        guard let self, let endpoint else { return }
+        self.dtlsApply(endpoint.handleTimeout(at: now))
+      })
+    dtlsRun = run
+    var started = run.report(now: runtime.now)
+    started.state = .handshaking
+    record(.dtls(started))
+    dtlsApply(endpoint.start(at: runtime.now))
+    let early = dtlsEarly
+    dtlsEarly = []
+    for (bytes, from) in early where from == endpoint.remote && dtlsOutcome == nil {
+      dtlsApply(endpoint.handleInput(bytes, at: runtime.now))
+    }
+    return dtlsOutcome == nil
+  }
+
+  private func dtlsInput(_ bytes: [UInt8], from: TransportAddress) {
+    guard phase != .closed else { return }
+    guard let run = dtlsRun else {
+      if dtlsEarly.count < 16 { dtlsEarly.append((bytes, from)) }
+      return
+    }
+    // Only the selected pair's peer speaks DTLS to us.
+    guard from == run.endpoint.remote else { return }
+    dtlsApply(run.endpoint.handleInput(bytes, at: runtime.now))
+  }
+
+  private func dtlsApply(_ outputs: [MachineOutput<DTLSEvent>]) {
+    guard let run = dtlsRun else { return }
+    for event in run.carryOut(outputs) {
+      switch event {
+      case .connected, .failed:
+        guard dtlsOutcome == nil else { continue }
+        let outcome = run.report(now: runtime.now)
+        dtlsOutcome = outcome
+        record(.dtls(outcome))
+        if report == nil, phase != .closed { finish() }
+      case .retransmitted, .closedByPeer:
+        break
+      }
+    }
+  }
+
+  /// The DTLS evidence for the report.
+  private func dtlsEvidence() -> ConnectReport.DTLS? {
+    guard configuration.dtls != nil else {
+      return configuration.dtlsTurnedOff ? ConnectReport.DTLS(state: .off) : nil
+    }
+    if let o = dtlsOutcome { return o }
+    if let run = dtlsRun { return run.report(now: runtime.now) }
+    if ice.agent.selectedPair != nil, remoteDescription != nil, remoteDescription?.dtls == nil {
+      return ConnectReport.DTLS(state: .peerOfferedNone)
+    }
+    return ConnectReport.DTLS(state: .notRun)
   }
 
   private func finish() {
@@ -991,6 +1130,7 @@ public final class ConnectSession {
     if let c = connected, let s = iceStartedAt {
       b.timeToConnectedMs = max(0, (c - s).milliseconds).rounded(toPlaces: 1)
     }
+    b.dtls = dtlsEvidence()
     return b
   }
 

@@ -103,6 +103,11 @@ public final class ICESession {
   public private(set) var log: [ICELogEntry] = []
   /// Datagrams on the host sockets that were not STUN or did not decode.
   public private(set) var nonSTUNDropped = 0
+  /// DTLS datagrams (first byte 20–63, RFC 7983) that arrive on a host socket or a relay, with
+  /// their source and the base they arrived on; without a handler they count as
+  /// `nonSTUNDropped`.
+  public var onDTLS:
+    ((_ bytes: [UInt8], _ from: TransportAddress, _ base: TransportAddress) -> Void)?
   /// Whether gathering has finished.
   public private(set) var gatheringDone = false
 
@@ -273,6 +278,7 @@ public final class ICESession {
 
   /// Stops the agent, releases relays and closes every socket and timer.
   public func close() {
+    onDTLS = nil
     guard !closed else { return }
     apply(agent.close(at: runtime.now))
     closed = true
@@ -323,8 +329,20 @@ public final class ICESession {
     apply(agent.handleUnreachable(u.destination, from: base, at: runtime.now))
   }
 
+  /// Sends a datagram that is not the agent's (DTLS on the selected pair) from a host socket
+  /// or relay base, as the agent's own sends are routed.
+  public func send(_ bytes: [UInt8], from base: TransportAddress, to destination: TransportAddress)
+  {
+    guard !closed else { return }
+    route(Transmit(bytes: bytes, from: base, to: destination))
+  }
+
   private func receive(_ datagram: ReceivedDatagram, onSocketFor ip: IPAddress) {
     guard !closed, let base = socketBases[ip] else { return }
+    if let onDTLS, PacketKind.classify(datagram.bytes) == .dtls {
+      onDTLS(datagram.bytes, datagram.source, base)
+      return
+    }
     guard PacketKind.classify(datagram.bytes) == .stun, let m = try? Message(bytes: datagram.bytes)
     else {
       nonSTUNDropped += 1
@@ -379,6 +397,10 @@ public final class ICESession {
     relays[relayed] = channel
     channel.onReceive = { [weak self] bytes, from in
       guard let self, !self.closed else { return }
+      if let onDTLS = self.onDTLS, PacketKind.classify(bytes) == .dtls {
+        onDTLS(bytes, from, relayed)
+        return
+      }
       guard PacketKind.classify(bytes) == .stun else {
         self.nonSTUNDropped += 1
         return

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DTLS
 import Dispatch
 import Foundation
 import Logging
@@ -71,8 +72,15 @@ struct ConnectCommand: ParsableCommand {
       waiting for the person), and deleted (lifetime 0, or DeletePortMapping) when natscope \
       exits, on Ctrl-C and SIGTERM too. JSON: local.portMapping.
 
+      DTLS (unless --no-dtls): a fresh ECDSA P-256 certificate per run; its fingerprint and \
+      DTLS role go in the token (--sdp: a=fingerprint:sha-256 and a=setup). Once ICE selects \
+      a pair, a DTLS 1.2 handshake runs on it (use_srtp offered, flights of at most 1200 \
+      bytes, 10 s at most); the peer's certificate must match its fingerprint. JSON: dtls. A \
+      peer whose description has no fingerprint offers no DTLS: none is tried, no failure.
+
       Exit status: 0 connected, 1 usage error or no readable token (a pasted token that \
-      cannot be read is asked for again, up to 5 times), 2 no path worked, 3 ended before a \
+      cannot be read is asked for again, up to 5 times), 2 no path worked (or ICE connected \
+      and DTLS failed), 3 ended before a \
       verdict (the console quit with q or Ctrl-C before it; the token it made is then no \
       longer usable); 130, 143 or 129 when interrupted by SIGINT (Ctrl-C), SIGTERM or SIGHUP \
       outside the console; in the console, SIGTERM and SIGHUP print what q prints, then exit \
@@ -129,6 +137,13 @@ struct ConnectCommand: ParsableCommand {
       "Do not ask the router for a port mapping (by default a PCP, else NAT-PMP, else UPnP IGD, mapping of the host candidate's UDP port, deleted on exit)."
   )
   var noPortMapping = false
+
+  @Flag(
+    name: .customLong("no-dtls"),
+    help:
+      "Do not run DTLS after ICE (by default a DTLS 1.2 handshake runs on the selected pair when the peer's description carries a fingerprint)."
+  )
+  var noDTLS = false
 
   @Flag(help: "Print the local description as SDP lines instead of a token.")
   var sdp = false
@@ -216,13 +231,22 @@ struct ConnectCommand: ParsableCommand {
     defer { runtime.shutdown() }
     var agent = ICEConfiguration()
     if aggressive { agent.nomination = .aggressive }
-    let configuration = ConnectSessionConfiguration(
+    var configuration = ConnectSessionConfiguration(
       role: role, stunServers: stunServers, turnServers: turnServers,
       portRange: sockets.portRange?.range, includeLoopback: includeLoopback,
       localAddresses: sockets.bind.map { [$0.ip] },
       probeTimeout: noProbe ? nil : .milliseconds(1200), agent: agent,
       peerWaitTimeout: .seconds(Int64(timeout)),
       portMapping: noPortMapping ? nil : ConnectPortMappingConfiguration())
+    if noDTLS {
+      configuration.dtlsTurnedOff = true
+    } else {
+      do {
+        configuration.dtls = try ConnectDTLSSettings.fresh()
+      } catch {
+        throw ValidationError(error.message)
+      }
+    }
     // The console needs the terminal for itself: tokens go through it, not through files.
     let useConsole =
       console.wantsConsole(json: json) && tokenIn == nil && tokenOut == nil && !sdp

@@ -125,7 +125,9 @@ extension ConsoleRunner {
     let hop = min(latency, 100)
     return TwoHostDemoConfiguration(
       a: a, b: b, turn: true, seed: seed, loss: loss / 100,
-      latency: .milliseconds(Int64(hop)), jitter: .milliseconds(Int64(hop) * 2))
+      latency: .milliseconds(Int64(hop)), jitter: .milliseconds(Int64(hop) * 2),
+      // Paced to the wall clock: OpenSSL's retransmission timer keeps up, loss or not.
+      dtls: true)
   }
 
   /// `natscope demo` in a terminal: the NAT table, then the live ICE story for

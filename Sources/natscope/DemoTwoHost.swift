@@ -69,7 +69,12 @@ extension DemoCommand {
     let presetB = try Self.preset(b, option: "--b")
     let configuration = TwoHostDemoConfiguration(
       a: presetA, b: presetB, turn: !twoHost.noTURN, seed: seed, loss: loss / 100,
-      latency: .milliseconds(Int64(latency)), jitter: .milliseconds(Int64(latency) * 2))
+      latency: .milliseconds(Int64(latency)), jitter: .milliseconds(Int64(latency) * 2),
+      // DTLS after ICE, as connect runs it: in the console (paced to real time) always; in
+      // the text report when no loss is simulated (a run that skips idle time cannot wait for
+      // OpenSSL's wall-clock retransmission timer); never in --json, which is the same bytes
+      // for the same seed (each run's certificate is fresh).
+      dtls: console.wantsConsole(json: json) || (!json && loss == 0))
     let demo: TwoHostDemo
     do {
       demo = try TwoHostDemo(configuration)

@@ -192,8 +192,11 @@ struct TmuxTests {
     #expect(
       pairRow(live, state: "in-progress") || pairRow(live, state: "waiting"),
       "no live pair row:\n\(live)")
+    // The run's outcome (headed by the prediction) follows host A's own verdict once host B
+    // has its verdict too (after the DTLS handshake, one flight later).
     let done = pane.waitFor(tries: 600) {
       pairRow($0, state: "succeeded") && $0.contains("Connected")
+        && $0.contains("Predicted from both probes")
     }
     #expect(pairRow(done, state: "succeeded"), "no succeeded pair:\n\(done)")
     #expect(done.contains("Predicted from both probes"), "\(done)")
@@ -209,7 +212,8 @@ struct TmuxTests {
 
   /// `--a/--b` opens the live console directly; keys are never echoed; `n` steps while paused.
   @Test func demoPairOpensTheConsole() throws {
-    let pane = try TmuxPane(command: demo + " --a symmetric --b port-restricted")
+    // Tall enough for the whole report printed on exit (with its DTLS line) under its heading.
+    let pane = try TmuxPane(command: demo + " --a symmetric --b port-restricted", rows: 36)
     defer { pane.close() }
     pane.expectShows(["A symmetric → B port-restricted", "1x  t="])
     pane.send("Space")

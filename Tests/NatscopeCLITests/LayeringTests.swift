@@ -10,11 +10,12 @@ import Testing
     "STUN": [],
     "Traversal": ["STUN"],
     "Runtime": ["STUN", "Traversal"],
+    "DTLS": ["STUN", "Traversal", "COpenSSL"],
     "Report": ["STUN", "Traversal", "Runtime"],
-    "Sessions": ["STUN", "Traversal", "Runtime", "Report"],
+    "Sessions": ["STUN", "Traversal", "Runtime", "Report", "DTLS"],
     "Network": ["STUN", "Traversal", "Runtime"],
     "Simulation": ["STUN", "Traversal", "Runtime"],
-    "Scenarios": ["STUN", "Traversal", "Runtime", "Simulation", "Sessions", "Report"],
+    "Scenarios": ["STUN", "Traversal", "Runtime", "Simulation", "Sessions", "Report", "DTLS"],
     "Console": ["STUN", "Traversal", "Sessions", "Report", "CNcursesw"],
   ]
 
@@ -70,5 +71,7 @@ import Testing
     #expect(!traversal.contains("Runtime"))
     #expect(!traversal.contains("Network"))
     #expect(!traversal.contains("Simulation"))
+    let dtls = try #require(try Self.targets()["DTLS"])
+    #expect(dtls.isDisjoint(with: ["Runtime", "Network", "Simulation", "Sessions"]))
   }
 }

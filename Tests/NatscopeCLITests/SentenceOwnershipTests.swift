@@ -46,6 +46,10 @@ import Testing
     "STUN/Attributes/TURNAttributes.swift": .inputError,
     "STUN/Attributes/CredentialAttributes.swift": .inputError,
     "STUN/TransportAddress.swift": .inputError,
+    // DTLS: OpenSSL's errors setting up a certificate or an endpoint (the handshake's outcomes
+    // are typed and worded by Report's DTLS vocabulary).
+    "DTLS/DTLSCertificate.swift": .runtimeError,
+    "DTLS/DTLSEndpoint.swift": .runtimeError,
     // Traversal: input errors, names, trace.
     "Traversal/Signaling/SignaledCandidate.swift": .inputError,
     "Traversal/Signaling/SessionToken.swift": .inputError,

@@ -1,7 +1,8 @@
 extension SessionDescription {
   /// The description as SDP attribute lines (RFC 8839), ending with an empty line:
   /// `a=ice-ufrag`, `a=ice-pwd`, natscope's own `a=x-natscope-*` lines (role, tie-breaker,
-  /// NAT profile; other agents ignore them), one `a=candidate:` per candidate, and
+  /// NAT profile; other agents ignore them), `a=fingerprint:sha-256 …` and `a=setup:` (RFC 8122,
+  /// RFC 8842) when DTLS is offered, one `a=candidate:` per candidate, and
   /// `a=end-of-candidates` when gathering is complete (else `a=ice-options:trickle`, so the
   /// reader knows more may come). Lines end in LF.
   public var sdp: String { sdpLines.joined(separator: "\n") + "\n" }
@@ -15,6 +16,10 @@ extension SessionDescription {
       lines.append(
         "a=x-natscope-nat:\(p.udpBlocked ? "udp-blocked" : (p.natDetected ? "nat" : "no-nat")) "
           + "\(p.mapping?.rawValue ?? "unknown") \(p.filtering?.rawValue ?? "unknown")")
+    }
+    if let dtls {
+      lines.append("a=fingerprint:sha-256 \(dtls.fingerprint.text)")
+      lines.append("a=setup:\(dtls.setup.rawValue)")
     }
     // RFC 8838 §3: without ice-options:trickle a description is complete.
     if !endOfCandidates { lines.append("a=ice-options:trickle") }
@@ -30,8 +35,10 @@ extension SessionDescription {
   }
 
   /// Parses SDP lines. Lines may carry the `a=` prefix or not; other SDP lines (`v=`, `m=`,
-  /// `c=`, …) and attributes natscope does not use (`a=ice-options`, `a=fingerprint`, …) are
-  /// ignored; TCP and mDNS candidates are kept (see `SignaledCandidate.unusableReason`).
+  /// `c=`, …) and attributes natscope does not use are ignored; `a=fingerprint:sha-256` (other
+  /// hash functions are ignored) and `a=setup:` give `dtls` (a missing `a=setup` reads as
+  /// `actpass` in an offer and `active` in an answer, RFC 8842 §5.3); without a fingerprint
+  /// `dtls` is nil (the peer offers no DTLS); TCP and mDNS candidates are kept (see `SignaledCandidate.unusableReason`).
   ///
   /// - Parameter assumedRole: the role when no `a=x-natscope-role` line says otherwise (SDP from
   ///   other agents: the role the reader is waiting for).
@@ -45,6 +52,8 @@ extension SessionDescription {
     var candidates: [SignaledCandidate] = []
     var end = false
     var trickle = false
+    var fingerprint: DTLSFingerprint?
+    var setup: DTLSSetupRole?
     for (index, raw) in sdpLines.enumerated() {
       let number = index + 1
       var line = Substring(raw).trimmingSignalingWhitespace()
@@ -77,6 +86,23 @@ extension SessionDescription {
         if password == nil { password = String(value) }
       case "candidate":
         candidates.append(try SignaledCandidate(sdpAttribute: line, line: number))
+      case "fingerprint":
+        let f = value.split(separator: " ", omittingEmptySubsequences: true)
+        guard f.count == 2 else {
+          throw .badAttribute(line: number, reason: "the fingerprint is not 'hash digest'")
+        }
+        guard f[0].lowercased() == "sha-256" else { continue }
+        guard let parsed = DTLSFingerprint(text: f[1]) else {
+          throw .badAttribute(
+            line: number, reason: "the sha-256 fingerprint is not 32 hexadecimal bytes")
+        }
+        if fingerprint == nil { fingerprint = parsed }
+      case "setup":
+        guard let s = DTLSSetupRole(rawValue: value.lowercased()) else {
+          throw .badAttribute(
+            line: number, reason: "the setup role is not actpass, active or passive")
+        }
+        setup = s
       case "end-of-candidates":
         end = true
       case "ice-options":
@@ -110,7 +136,10 @@ extension SessionDescription {
     guard let password else { throw .missingAttribute("ice-pwd") }
     self.init(
       ufrag: ufrag, password: password, role: role, tieBreaker: tieBreaker,
-      candidates: candidates, endOfCandidates: end || !trickle, natProfile: profile)
+      candidates: candidates, endOfCandidates: end || !trickle, natProfile: profile,
+      dtls: fingerprint.map {
+        DTLSParameters(fingerprint: $0, setup: setup ?? (role == .offer ? .actpass : .active))
+      })
   }
 
   /// Splits on LF, dropping a CR before it (CRLF is one Character in Swift).

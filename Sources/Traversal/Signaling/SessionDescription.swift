@@ -28,12 +28,15 @@ public struct SessionDescription: Hashable, Sendable {
   public var natProfile: NATProfile?
   /// The RFC 3489 name for this host's NAT (`unknown` without a probe).
   public var legacyNATType: LegacyNATType
+  /// The DTLS certificate fingerprint and setup role (`a=fingerprint:` / `a=setup:`); nil when
+  /// the sender offers no DTLS (an SDP from an agent without it, or `connect --no-dtls`).
+  public var dtls: DTLSParameters?
 
   /// - Parameter legacyNATType: defaults to the profile's legacy name, or `unknown`.
   public init(
     ufrag: String, password: String, role: SignalingRole, tieBreaker: UInt64,
     candidates: [SignaledCandidate], endOfCandidates: Bool = true, natProfile: NATProfile? = nil,
-    legacyNATType: LegacyNATType? = nil
+    legacyNATType: LegacyNATType? = nil, dtls: DTLSParameters? = nil
   ) {
     self.ufrag = ufrag
     self.password = password
@@ -43,6 +46,7 @@ public struct SessionDescription: Hashable, Sendable {
     self.endOfCandidates = endOfCandidates
     self.natProfile = natProfile
     self.legacyNATType = legacyNATType ?? natProfile?.legacyType ?? .unknown
+    self.dtls = dtls
   }
 
   /// Candidates natscope can check.

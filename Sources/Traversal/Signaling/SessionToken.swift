@@ -4,8 +4,10 @@ import STUN
 /// `natscope1.` + base64url (no padding) of a compact binary description and its CRC-32.
 ///
 /// Binary layout (format 1): version byte `1`, body length (UInt16), body, CRC-32 (IEEE) of
-/// everything before it. The body holds flags, tie-breaker, ufrag, password, NAT profile and
-/// candidates with varint lengths; a typical description with six candidates is about 330
+/// everything before it. The body holds flags, tie-breaker, ufrag, password, NAT profile, the
+/// DTLS parameters (flag 8: the 32-byte SHA-256 certificate fingerprint and a setup byte, 0
+/// actpass, 1 active, 2 passive; tokens without it, as older builds wrote them, still read)
+/// and candidates with varint lengths; a typical description with six candidates is about 330
 /// characters. Decoding strips whitespace and line breaks first and never traps: anything else
 /// is a `SignalingError` with one sentence for the user.
 ///
@@ -38,6 +40,7 @@ public enum SessionToken {
     if d.role == .answer { flags |= 1 }
     if d.endOfCandidates { flags |= 2 }
     if d.natProfile != nil { flags |= 4 }
+    if d.dtls != nil { flags |= 8 }
     body.u8(flags)
     body.u64(d.tieBreaker)
     body.string(d.ufrag)
@@ -50,6 +53,10 @@ public enum SessionToken {
       b |= code(p.mapping) << 2
       b |= code(p.filtering) << 4
       body.u8(b)
+    }
+    if let dtls = d.dtls {
+      body.bytes += dtls.fingerprint.bytes
+      body.u8(UInt8(DTLSSetupRole.allCases.firstIndex(of: dtls.setup) ?? 0))
     }
     body.varint(UInt64(d.candidates.count))
     for c in d.candidates { write(c, to: &body) }
@@ -254,7 +261,7 @@ public enum SessionToken {
 
   private static func read(_ r: inout TokenReader) throws(SignalingError) -> SessionDescription {
     let flags = try r.u8("the flags")
-    guard flags & 0xF8 == 0 else { throw .malformed("the flags are unknown") }
+    guard flags & 0xF0 == 0 else { throw .malformed("the flags are unknown") }
     let tieBreaker = try r.u64("the tie-breaker")
     let ufrag = try r.string("the user name fragment", max: 256)
     let password = try r.string("the password", max: 256)
@@ -276,6 +283,18 @@ public enum SessionToken {
         udpBlocked: b & 1 != 0, natDetected: b & 2 != 0, mapping: behavior((b >> 2) & 3),
         filtering: behavior((b >> 4) & 3))
     }
+    var dtls: DTLSParameters?
+    if flags & 8 != 0 {
+      guard let fingerprint = DTLSFingerprint(bytes: Array(try r.take(32, "the DTLS fingerprint")))
+      else {
+        throw .malformed("the DTLS fingerprint is not 32 bytes")
+      }
+      let setup = Int(try r.u8("the DTLS setup role"))
+      guard setup < DTLSSetupRole.allCases.count else {
+        throw .malformed("the DTLS setup role is unknown")
+      }
+      dtls = DTLSParameters(fingerprint: fingerprint, setup: DTLSSetupRole.allCases[setup])
+    }
     let count = try r.varint("the candidate count")
     guard count <= UInt64(maximumCandidates), count <= UInt64(r.remaining) else {
       throw .malformed("the candidate count is impossible")
@@ -285,7 +304,7 @@ public enum SessionToken {
     return SessionDescription(
       ufrag: ufrag, password: password, role: flags & 1 != 0 ? .answer : .offer,
       tieBreaker: tieBreaker, candidates: candidates, endOfCandidates: flags & 2 != 0,
-      natProfile: profile, legacyNATType: LegacyNATType.allCases[legacyIndex])
+      natProfile: profile, legacyNATType: LegacyNATType.allCases[legacyIndex], dtls: dtls)
   }
 }
 
