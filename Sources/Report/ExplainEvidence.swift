@@ -238,9 +238,12 @@ public struct ObservedPair: Codable, Sendable, Hashable {
 
 extension ExplainEvidence {
   /// The kind of path between two candidate types.
+  /// `unknown` when an end's type is not known and the other does not decide it (aioice logs
+  /// name the addresses of a pair, not their types).
   public static func path(_ a: SignaledCandidate.Kind?, _ b: SignaledCandidate.Kind?) -> String {
     if a == .relay || b == .relay { return "relay" }
     if a == .srflx || a == .prflx || b == .srflx || b == .prflx { return "reflexive" }
+    if a == nil || b == nil { return "unknown" }
     return "direct"
   }
 }

@@ -38,6 +38,8 @@ extension FindingCode {
   public static let explainMissingChecks: FindingCode = "explain.missing.checks"
   /// How the session ended is not in the input (not measured).
   public static let explainMissingOutcome: FindingCode = "explain.missing.outcome"
+  /// Checks answered with an error (`code`, `count`, `remote`, `connected`).
+  public static let explainCheckError: FindingCode = "explain.checks.error-response"
   /// One pair of the check list (`local`, `remote`, `localKind`, `remoteKind`, `state`,
   /// counts, `nominated`, `rttMs`).
   public static let explainPair: FindingCode = "explain.pair"
@@ -142,6 +144,17 @@ public enum ExplainFindings {
       out.append(
         Finding(
           .explainMissingPeer, about: .peer, .notMeasured, aspect: .explainCandidates))
+    }
+    for err in e.checkErrors {
+      var p: FindingParameters = ["code": .int(err.code), "count": .int(err.count)]
+      if let r = err.remote { p["remote"] = .text(r) }
+      p["connected"] = .flag(e.selected != nil || first(e, [.connected, .completed]) != nil)
+      out.append(
+        Finding(
+          .explainCheckError, about: .session, .measured, parameters: p,
+          evidence: [
+            EvidenceItem(.errorCode, step: "checks", count: err.count, value: Double(err.code))
+          ]))
     }
     if e.checksShown {
       for pair in e.pairs { out.append(pairFinding(pair)) }
@@ -411,8 +424,11 @@ public enum ExplainFindings {
         }
         continue
       }
-      // No pair of the path in the check list (or no check list): what the candidates say.
+      // No pair of the path in the check list (or no check list): what the candidates say,
+      // when the input shows both sides' candidates.
+      let candidatesShown = !e.local.isEmpty && !e.remote.isEmpty
       let why: String? = {
+        guard candidatesShown else { return nil }
         switch kind {
         case "relay":
           return !localKinds.contains(.relay) && !remoteKinds.contains(.relay) && peerKnown
@@ -434,7 +450,10 @@ public enum ExplainFindings {
         out.append(
           Finding(
             .explainPathNotMeasured, about: subject, .notMeasured, aspect: .connectPathWorks,
-            parameters: ["checksShown": .flag(e.checksShown), "peerKnown": .flag(peerKnown)]))
+            parameters: [
+              "checksShown": .flag(e.checksShown), "peerKnown": .flag(peerKnown),
+              "typesUnknown": .flag(e.pairs.contains { $0.path == "unknown" }),
+            ]))
       }
     }
   }
@@ -566,7 +585,9 @@ public enum ExplainFindings {
 
   static func codeWords(_ code: Int) -> String {
     switch code {
+    case 400: "400 Bad Request"
     case 401: "401 Unauthorized: wrong or expired credentials"
+    case 487: "487 Role Conflict"
     case 403: "403 Forbidden: the server's policy refuses this client or peer"
     case 437: "437 Allocation Mismatch: a stale allocation on the same 5-tuple"
     case 438: "438 Stale Nonce"
@@ -706,8 +727,11 @@ public enum ExplainFindings {
     case .explainMissingOutcome:
       return "The input does not show how the session ended (no ICE state)."
     case .explainPair:
+      let kinds =
+        p.text("localKind") == nil && p.text("remoteKind") == nil
+        ? "" : " (\(p.text("localKind") ?? "?") ↔ \(p.text("remoteKind") ?? "?"))"
       var s =
-        "\(p.text("local") ?? "?") ↔ \(p.text("remote") ?? "?") (\(p.text("localKind") ?? "?") ↔ \(p.text("remoteKind") ?? "?")): \(p.text("state") ?? "unknown")"
+        "\(p.text("local") ?? "?") ↔ \(p.text("remote") ?? "?")\(kinds): \(p.text("state") ?? "unknown")"
       if p.flag("nominated") == true { s += ", nominated" }
       if let sent = p.int("requestsSent") {
         s += "; \(counted(sent, "check")) sent, \(p.int("responsesReceived") ?? 0) answered"
@@ -717,6 +741,16 @@ public enum ExplainFindings {
       }
       if let r = p.milliseconds("rttMs") { s += "; RTT \(ConnectReportText.ms(r))" }
       return s + "."
+    case .explainCheckError:
+      let from = p.text("remote").map { " from \($0)" } ?? ""
+      let then =
+        p.flag("connected") == true
+        ? (p.int("code") == 487
+          ? ": the agents took the same role, resolved it (RFC 8445 §7.3.1.1) and connected"
+          : ", and the session still connected")
+        : ""
+      return
+        "Checks were answered with \(codeWords(p.int("code") ?? 0))\(from), \(counted(p.int("count") ?? 0, "time"))\(then)."
     case .explainEvent:
       let at = p.milliseconds("atMs").map { seconds($0) + "  " } ?? ""
       return at + eventWords(p.text("event") ?? "", p.text("detail"))
@@ -729,8 +763,13 @@ public enum ExplainFindings {
         switch p.text("path") ?? "" {
         case "direct": "directly"
         case "reflexive": "through the NATs"
-        default: "through a TURN relay"
+        case "relay": "through a TURN relay"
+        default: ""
         }
+      guard !how.isEmpty else {
+        return
+          "Connected\(at): \(l) ↔ \(r) (the input does not give the candidates' types, so which path this is is not known)."
+      }
       return
         "Connected\(at), \(how): \(p.text("localKind") ?? "?") ↔ \(p.text("remoteKind") ?? "?") \(l) ↔ \(r)."
     case .explainFailed:
@@ -777,9 +816,14 @@ public enum ExplainFindings {
         ? "\(pathName(f.subject)): \(counted(p.int("pairs") ?? 0, "pair")) not checked to the end: another pair connected first."
         : "\(pathName(f.subject)): \(counted(p.int("pairs") ?? 0, "pair")) not checked to the end."
     case .explainPathNotMeasured:
-      return p.flag("peerKnown") == false
-        ? "\(pathName(f.subject)): not known (nothing from the peer is in the input)."
-        : "\(pathName(f.subject)): not known (the input does not show its checks)."
+      if p.flag("peerKnown") == false {
+        return "\(pathName(f.subject)): not known (nothing from the peer is in the input)."
+      }
+      if p.flag("typesUnknown") == true {
+        return
+          "\(pathName(f.subject)): not known (the input gives the pairs' addresses, not their candidate types)."
+      }
+      return "\(pathName(f.subject)): not known (the input does not show its checks)."
     case .explainCauseChecksUnanswered:
       return
         "Cause (likely): every check went unanswered (\(counted(p.int("requests") ?? 0, "check")) on \(counted(p.int("pairs") ?? 0, "pair"))) and none came from the peer: a firewall or NAT filters the packets between the hosts."

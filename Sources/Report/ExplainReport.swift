@@ -139,7 +139,10 @@ public struct ExplainSession: Codable, Sendable {
     section(
       "servers", all.filter { $0.code == .explainServers || $0.code == .explainServerError })
     section(
-      "check list", all.filter { $0.code == .explainPair || $0.code == .explainMissingChecks })
+      "check list",
+      all.filter {
+        [.explainPair, .explainMissingChecks, .explainCheckError].contains($0.code)
+      })
     section("timeline", all.filter { $0.code == .explainEvent })
     section(
       "paths",
