@@ -64,43 +64,65 @@ enum LineTools {
   /// The value after `key` (`key: value`, `key:value`, `key=value`, `key='value'`), up to
   /// the next comma, space, quote or bracket; keys are compared without case and without `_`.
   static func value(_ key: String, in line: String) -> Substring? {
-    let want = key.lowercased().replacingUnderscores()
-    var rest = line[...]
-    while let colon = rest.firstIndex(where: { $0 == ":" || $0 == "=" }) {
-      // The key: the letters, digits and underscores just before the separator.
-      var start = colon
-      while start > rest.startIndex {
-        let prev = rest.index(before: start)
-        let c = rest[prev]
-        guard c.isLetter || c.isNumber || c == "_" || c == "-" else { break }
+    let want = Array(key.utf8).filter { $0 != 0x5F && $0 != 0x2D }.map(lowerASCII)
+    guard !want.isEmpty else { return nil }
+    let u = line.utf8
+    var i = u.startIndex
+    while let sep = u[i...].firstIndex(where: { $0 == 0x3A || $0 == 0x3D }) {
+      // The key: the letters, digits, `_` and `-` just before the separator, compared without
+      // case, `_` or `-`, and without allocating.
+      var start = sep
+      while start > u.startIndex {
+        let prev = u.index(before: start)
+        let c = u[prev]
+        guard isKeyByte(c) else { break }
         start = prev
       }
-      let name = rest[start..<colon].lowercased().replacingUnderscores()
-      var v = rest.index(after: colon)
-      if name == want {
-        while v < rest.endIndex, rest[v] == " " { v = rest.index(after: v) }
-        var quote: Character?
-        if v < rest.endIndex, rest[v] == "'" || rest[v] == "\"" {
-          quote = rest[v]
-          v = rest.index(after: v)
+      var matches = true
+      var k = want.count
+      var j = sep
+      while j > start {
+        j = u.index(before: j)
+        let c = u[j]
+        if c == 0x5F || c == 0x2D { continue }
+        k -= 1
+        if k < 0 || want[k] != lowerASCII(c) {
+          matches = false
+          break
+        }
+      }
+      if matches && k == 0 {
+        var v = u.index(after: sep)
+        while v < u.endIndex, u[v] == 0x20 { v = u.index(after: v) }
+        var quote: UInt8?
+        if v < u.endIndex, u[v] == 0x27 || u[v] == 0x22 {
+          quote = u[v]
+          v = u.index(after: v)
         }
         var end = v
-        while end < rest.endIndex {
-          let c = rest[end]
+        while end < u.endIndex {
+          let c = u[end]
           if let q = quote {
             if c == q { break }
-          } else if c == "," || c == " " || c == ")"
-            || c == "]" || c == "}" || c == "'" || c == "\"" || c == ";"
+          } else if c == 0x2C || c == 0x20 || c == 0x29 || c == 0x5D || c == 0x7D || c == 0x27
+            || c == 0x22 || c == 0x3B
           {
             break
           }
-          end = rest.index(after: end)
+          end = u.index(after: end)
         }
-        if end > v { return rest[v..<end] }
+        if end > v { return line[v..<end] }
       }
-      rest = rest[v...]
+      i = u.index(after: sep)
     }
     return nil
+  }
+
+  static func lowerASCII(_ c: UInt8) -> UInt8 { c >= 0x41 && c <= 0x5A ? c + 0x20 : c }
+
+  static func isKeyByte(_ c: UInt8) -> Bool {
+    (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F
+      || c == 0x2D
   }
 
   /// `[ip]:port`, `ip:port` or `('ip', port)` addresses in `text`, in order.

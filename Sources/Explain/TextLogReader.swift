@@ -48,8 +48,10 @@ public struct TextLogReader {
     }
   }
 
+  /// The session's builder, taken out of `builders` (so that changing it copies nothing) until
+  /// ``consume(_:)`` puts it back.
   mutating func builder(_ key: String, label: String?) -> SessionBuilder {
-    if let b = builders[key] { return b }
+    if let b = builders.removeValue(forKey: key) { return b }
     order.append(key)
     return SessionBuilder(format: format, label: label)
   }
@@ -122,14 +124,15 @@ public struct TextLogReader {
       hit = true
     }
     // Settings.
-    if let lo = LineTools.value("min_port", in: line).flatMap({ Int($0) }),
+    if lower.contains("port"), let lo = LineTools.value("min_port", in: line).flatMap({ Int($0) }),
       let hi = LineTools.value("max_port", in: line).flatMap({ Int($0) }), lo <= hi,
       (0...65535).contains(lo), (0...65535).contains(hi)
     {
       b.evidence.portRange = PortRange(low: lo, high: hi)
       hit = true
     }
-    for (k, kind) in [("stun_server", ConfiguredServer.Kind.stun), ("turn_server", .turn)] {
+    for (k, kind) in [("stun_server", ConfiguredServer.Kind.stun), ("turn_server", .turn)]
+    where lower.contains("server") {
       if let host = LineTools.value(k, in: line), !host.isEmpty, host.count <= 255 {
         let port = LineTools.value(k.replacingOccurrences("_server", "_port"), in: line)
           .flatMap { Int($0) }
@@ -142,7 +145,7 @@ public struct TextLogReader {
     for k in [
       "newicestate", "new_state", "newstate", "new_ice_state", "iceconnectionstate",
       "connectionstate", "icestate", "ice_state", "state",
-    ] {
+    ] where lower.contains("state") {
       guard let w = LineTools.value(k, in: line), LineTools.isWord(w) else { continue }
       if k == "icestate" || k == "state",
         LineTools.value("newicestate", in: line) != nil
