@@ -77,8 +77,11 @@ let package = Package(
     // Readers of what other stacks left behind (webrtc-internals dumps, libnice, aioice and
     // any log with SDP candidate lines), streamed, into Report's evidence of an ICE session.
     // Pure values: no sockets.
+    // libpcap (Debian libpcap-dev): `explain` reads pcap and pcapng captures as tcpdump,
+    // Wireshark and dumpcap write them, one packet at a time.
+    .systemLibrary(name: "CPcap", path: "Sources/CPcap", providers: [.apt(["libpcap-dev"])]),
     .target(
-      name: "Explain", dependencies: ["STUN", "Traversal", "Report", "CZlib"],
+      name: "Explain", dependencies: ["STUN", "Traversal", "Report", "CZlib", "CPcap"],
       swiftSettings: strict),
     .systemLibrary(
       name: "CNcursesw", path: "Sources/CNcursesw",

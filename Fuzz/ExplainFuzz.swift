@@ -1,8 +1,9 @@
 // libFuzzer targets for the readers of `natscope explain`: log lines (the generic, libnice and
-// aioice rules), webrtc-internals dumps (JSON), and gzip input. Not built by SwiftPM:
+// aioice rules), webrtc-internals dumps (JSON), packet captures (pcap and pcapng, through
+// libpcap), and gzip input. Not built by SwiftPM:
 // `scripts/fuzz` compiles Sources/Explain together with this file into the module Explain
 // (instrumented), importing the debug builds of STUN, Traversal and Report, and picks the
-// target with NATSCOPE_FUZZ_TARGET (explain-log, explain-dump, explain-gzip).
+// target with NATSCOPE_FUZZ_TARGET (explain-log, explain-dump, explain-pcap, explain-gzip).
 //
 // Beyond "never crash", each target checks what the report promises and traps when it breaks:
 // every finding derived from what was read is worded by a vocabulary, and no finding claims
@@ -21,6 +22,7 @@ func explainFuzzFail(_ what: String) -> Never {
 enum ExplainFuzzTarget: String, CaseIterable {
   case log = "explain-log"
   case dump = "explain-dump"
+  case pcap = "explain-pcap"
   case gzip = "explain-gzip"
 
   static let selected: ExplainFuzzTarget = {
@@ -38,6 +40,7 @@ enum ExplainFuzzTarget: String, CaseIterable {
     switch self {
     case .log: fuzzLog(bytes)
     case .dump: fuzzDump(bytes)
+    case .pcap: fuzzPcap(bytes)
     case .gzip: fuzzGzip(bytes)
     }
   }
@@ -72,6 +75,13 @@ func fuzzLog(_ bytes: [UInt8]) {
 func fuzzDump(_ bytes: [UInt8]) {
   if let s = try? WebRTCInternalsReader.read(bytes, pc: nil, secrets: SecretSet(), name: "fuzz") {
     checkSessions(s)
+  }
+}
+
+func fuzzPcap(_ bytes: [UInt8]) {
+  // Through the sniffer (a pcap or pcapng magic) to libpcap and the packet parser.
+  if let r = try? Explainer.read(name: "fuzz", source: MemorySource(bytes), secrets: SecretSet()) {
+    checkSessions(r.sessions)
   }
 }
 

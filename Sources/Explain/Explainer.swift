@@ -1,5 +1,9 @@
 import Report
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// Reads one input (a file, or standard input for `-`; gzip-compressed or not) and returns the
 /// ICE sessions it shows, the format recognised from its content, never from its name.
 public enum Explainer {
@@ -35,6 +39,34 @@ public enum Explainer {
     let format = try recognise(head, name: name)
     let stream = PrefixedSource(prefix: head, rest: rest)
     switch format {
+    case .pcap:
+      // libpcap reads from a FILE*: the (inflated) capture is spooled to a temporary file,
+      // which takes disk, not memory, and is gone when closed.
+      guard let file = tmpfile() else {
+        throw ExplainError("cannot read \(name): no temporary file for the capture")
+      }
+      var bytes = 0
+      while true {
+        let chunk = try stream.read(max: 1 << 20)
+        if chunk.isEmpty { break }
+        bytes += chunk.count
+        guard chunk.withUnsafeBytes({ fwrite($0.baseAddress, 1, chunk.count, file) }) == chunk.count
+        else {
+          fclose(file)
+          throw ExplainError("cannot read \(name): the temporary file for the capture is full")
+        }
+      }
+      rewind(file)
+      // PcapReader closes the file (libpcap's pcap_close closes the FILE* it was given).
+      var e = try PcapReader.read(file: file, name: name)
+      e.credentialsSeen = secrets.count
+      guard !(e.local.isEmpty && e.remote.isEmpty && e.pairs.isEmpty && e.timeline.isEmpty) else {
+        throw ExplainError(
+          "\(name) is a packet capture with no STUN or DTLS traffic natscope can read (\(e.linesRead) packets)"
+        )
+      }
+      return Result(
+        input: ExplainInput(name: name, format: format, gzip: gzip, bytes: bytes), sessions: [e])
     case .webrtcInternals:
       var all: [UInt8] = []
       while true {
@@ -85,9 +117,7 @@ public enum Explainer {
       let m =
         (UInt32(head[0]) << 24) | (UInt32(head[1]) << 16) | (UInt32(head[2]) << 8) | UInt32(head[3])
       if [0xA1B2_C3D4, 0xD4C3_B2A1, 0xA1B2_3C4D, 0x4D3C_B2A1, 0x0A0D_0D0A].contains(m) {
-        throw ExplainError(
-          "\(name) is a packet capture (pcap or pcapng): natscope explain does not read captures yet; give it the log or dump of the stack instead"
-        )
+        return .pcap
       }
     }
     let nul = head.prefix(4096).filter { $0 == 0 }.count

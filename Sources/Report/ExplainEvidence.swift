@@ -18,6 +18,8 @@ public struct ExplainEvidence: Codable, Sendable, Hashable {
     case webrtcInternals = "webrtc-internals"
     /// An aioice log (Python logging at DEBUG).
     case aioice
+    /// A packet capture (pcap or pcapng): STUN checks matched by transaction ID.
+    case pcap
   }
 
   /// The input's format.

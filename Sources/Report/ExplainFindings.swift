@@ -634,6 +634,7 @@ public enum ExplainFindings {
         case .libnice?: "a libnice debug log"
         case .webrtcInternals?: "a chrome://webrtc-internals dump"
         case .aioice?: "an aioice log"
+        case .pcap?: "a packet capture"
         case nil: "an input"
         }
       let truncated =
@@ -641,7 +642,11 @@ public enum ExplainFindings {
         ? "; it held more candidates, pairs or events than natscope keeps, and the rest was counted only"
         : ""
       let unit =
-        p.text("format") == ExplainEvidence.Format.webrtcInternals.rawValue ? "record" : "line"
+        switch p.text("format") {
+        case ExplainEvidence.Format.webrtcInternals.rawValue?: "record"
+        case ExplainEvidence.Format.pcap.rawValue?: "packet"
+        default: "line"
+        }
       return
         "Read as \(format): \(p.int("understood") ?? 0) of \(counted(p.int("lines") ?? 0, unit)) understood\(truncated)."
     case .explainCredentialsRedacted:

@@ -246,8 +246,8 @@ import Testing
     for (bytes, words) in [
       ([UInt8](), "empty"),
       (Array("just some text\nwith nothing in it\n".utf8), "not a format"),
-      ([0xD4, 0xC3, 0xB2, 0xA1, 2, 0, 4, 0] + [UInt8](repeating: 0, count: 32), "packet capture"),
-      ([0x0A, 0x0D, 0x0D, 0x0A] + [UInt8](repeating: 0, count: 28), "packet capture"),
+      ([0xD4, 0xC3, 0xB2, 0xA1, 2, 0, 4, 0] + [UInt8](repeating: 0, count: 32), "capture"),
+      ([0x0A, 0x0D, 0x0D, 0x0A] + [UInt8](repeating: 0, count: 28), "capture"),
       ([0x00, 0x01, 0x02, 0x03], "binary"),
       (Array("{\"PeerConnections\": [1,".utf8), "not valid JSON"),
     ] {
