@@ -136,6 +136,11 @@ public enum Explainer {
       return .webrtcInternals
     }
     if text.contains(" aioice.") || text.contains(":aioice.") { return .aioice }
+    if text.contains("ice TRACE:") || text.contains("ice DEBUG:") || text.contains("ice INFO:")
+      || text.contains("Ping STUN from")
+    {
+      return .pion
+    }
     if text.contains("libnice-DEBUG") || text.contains("libnice-INFO") || text.contains("STUN-CC")
       || text.contains("STATE-CHANGE")
       || text.contains("Local selected pair")

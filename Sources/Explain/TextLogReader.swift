@@ -42,6 +42,16 @@ public struct TextLogReader {
     order.compactMap { key in
       guard var e = builders[key]?.evidence else { return nil }
       e.credentialsSeen = secrets.count
+      // pion logs no pair failure: when ICE failed, the pairs still being checked failed.
+      if format == .pion, e.timeline.contains(where: { $0.kind == .failed }),
+        !e.timeline.contains(where: { $0.kind == .connected || $0.kind == .completed })
+      {
+        let end = e.timeline.last { $0.kind == .failed }?.atMs
+        for i in e.pairs.indices
+        where e.pairs[i].state != "succeeded" && e.pairs[i].state != "failed" {
+          e.pairs[i].states.append(StateChange("failed", atMs: end))
+        }
+      }
       e.linesRead = lines
       e.linesUnderstood = understood
       return e
@@ -83,6 +93,7 @@ public struct TextLogReader {
     var hit = false
     switch format {
     case .aioice: hit = aioice(line, key: key, at: at, &b)
+    case .pion: hit = pion(line, key: key, at: at, &b)
     case .libnice: hit = libnice(line, key: key, at: at, &b)
     default: break
     }
@@ -497,6 +508,101 @@ public struct TextLogReader {
       return true
     }
     if line.contains("connection_made") { return true }
+    return false
+  }
+
+  // MARK: pion
+
+  /// A pion candidate as its logs write it: `udp4 host 192.168.1.2:5000`,
+  /// `udp4 srflx 203.0.113.5:6000 related 192.168.1.2:5000`.
+  static func pionCandidate(_ text: Substring) -> ObservedCandidate? {
+    let words = text.split(separator: " ")
+    guard let k = words.firstIndex(where: { LineTools.kind($0) != nil }),
+      let kind = LineTools.kind(words[k])
+    else { return nil }
+    let addresses = LineTools.addresses(in: text)
+    guard let a = addresses.first else { return nil }
+    let tcp = words.prefix(k).contains { $0.lowercased().hasPrefix("tcp") }
+    var c = ObservedCandidate(
+      kind: kind, transport: tcp ? .tcp : .udp, address: a.ip.description, port: Int(a.port))
+    if addresses.count >= 2, text.contains("related") {
+      c.relatedAddress = addresses[1].ip.description
+      c.relatedPort = Int(addresses[1].port)
+    }
+    return c
+  }
+
+  mutating func pion(_ line: String, key: String, at: Double?, _ b: inout SessionBuilder) -> Bool {
+    func pairOf(local: Substring, remote: Substring) -> Int? {
+      guard var l = Self.pionCandidate(local), var r = Self.pionCandidate(remote) else {
+        return nil
+      }
+      l.atMs = at
+      r.atMs = at
+      b.candidate(l, local: true)
+      b.candidate(r, local: false)
+      return b.pair(
+        "\(l.endpointText)>\(r.endpointText)",
+        local: PairEnd(address: l.address, port: l.port, kind: l.kind),
+        remote: PairEnd(address: r.address, port: r.port, kind: r.kind))
+    }
+    // Ping STUN from udp4 host 192.168.1.2:5000 to udp4 host 192.168.1.3:6000
+    if let r = line.firstRange(of: "Ping STUN from ") {
+      let rest = line[r.upperBound...]
+      guard let to = rest.firstRange(of: " to ") else { return false }
+      if let i = pairOf(local: rest[..<to.lowerBound], remote: rest[to.upperBound...]) {
+        b.count(i, \.requestsSent)
+        if b.evidence.pairs[i].states.isEmpty { b.pairState(i, "in-progress", at: at) }
+      }
+      b.eventOnce(.checking, at: at)
+      return true
+    }
+    // Inbound STUN (Request) from REMOTE to LOCAL, useCandidate: true
+    if let r = line.firstRange(of: "Inbound STUN (") {
+      let rest = line[r.upperBound...]
+      guard let close = rest.firstIndex(of: ")"), let from = rest.firstRange(of: " from "),
+        let to = rest[from.upperBound...].firstRange(of: " to ")
+      else { return false }
+      let cls = rest[..<close]
+      let local = rest[to.upperBound...].prefix { $0 != "," }
+      guard let i = pairOf(local: local, remote: rest[from.upperBound..<to.lowerBound]) else {
+        return true
+      }
+      switch cls {
+      case "Request": b.count(i, \.requestsReceived)
+      case "SuccessResponse":
+        b.count(i, \.responsesReceived)
+        b.pairState(i, "succeeded", at: at)
+      case "ErrorResponse":
+        if let code = Self.errorCode(line.lowercased()) {
+          b.checkError(code, remote: b.evidence.pairs[i].remote.text)
+        }
+      default: break
+      }
+      return true
+    }
+    // Set selected candidate pair: prio … (local, prio …) udp4 host A <-> udp4 host B (remote, …)
+    if let r = line.firstRange(of: "selected candidate pair") {
+      let rest = line[r.upperBound...]
+      guard let arrow = rest.firstRange(of: "<->") else { return true }
+      let localText = rest[..<arrow.lowerBound]
+      let remoteText = rest[arrow.upperBound...]
+      // The candidate is after the `(local, prio …)` note.
+      let l =
+        localText.lastIndex(of: ")").map { localText[localText.index(after: $0)...] } ?? localText
+      if let i = pairOf(local: l, remote: remoteText) {
+        b.evidence.pairs[i].nominated = true
+        let p = b.evidence.pairs[i]
+        select(p.local, p.remote, at: at, &b)
+      }
+      return true
+    }
+    // Setting new connection state: Checking
+    if let r = line.firstRange(of: "connection state: ") {
+      let word = line[r.upperBound...].prefix { $0.isLetter }
+      if let kind = LineTools.stateEvent(word) { b.event(kind, at: at, detail: String(word)) }
+      return true
+    }
     return false
   }
 

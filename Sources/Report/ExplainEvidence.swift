@@ -18,6 +18,8 @@ public struct ExplainEvidence: Codable, Sendable, Hashable {
     case webrtcInternals = "webrtc-internals"
     /// An aioice log (Python logging at DEBUG).
     case aioice
+    /// A pion/ice log (`PION_LOG_TRACE=ice`, `PION_LOG_DEBUG=ice`).
+    case pion
     /// A packet capture (pcap or pcapng): STUN checks matched by transaction ID.
     case pcap
   }

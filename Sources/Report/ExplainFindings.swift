@@ -635,6 +635,7 @@ public enum ExplainFindings {
         case .webrtcInternals?: "a chrome://webrtc-internals dump"
         case .aioice?: "an aioice log"
         case .pcap?: "a packet capture"
+        case .pion?: "a pion/ice log"
         case nil: "an input"
         }
       let truncated =
@@ -742,7 +743,8 @@ public enum ExplainFindings {
         s += "; \(counted(sent, "check")) sent, \(p.int("responsesReceived") ?? 0) answered"
       }
       if let rec = p.int("requestsReceived") {
-        s += "; \(rec) received, \(p.int("responsesSent") ?? 0) answered"
+        // Whether this side answered is said only when the input shows it.
+        s += "; \(rec) received" + (p.int("responsesSent").map { ", \($0) answered" } ?? "")
       }
       if let r = p.milliseconds("rttMs") { s += "; RTT \(ConnectReportText.ms(r))" }
       return s + "."

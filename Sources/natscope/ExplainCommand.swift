@@ -19,12 +19,12 @@ struct ExplainCommand: ParsableCommand {
 
       Inputs: chrome://webrtc-internals dumps (every PeerConnection, or --pc ID), libnice \
       debug logs (NICE_DEBUG=all, also inside Janus or GStreamer logs), aioice logs (Python \
-      logging at DEBUG), packet captures (pcap, pcapng; read with libpcap: STUN checks and \
+      logging at DEBUG), pion/ice logs (PION_LOG_TRACE=ice), packet captures (pcap, pcapng; read with libpcap: STUN checks and \
       answers matched by transaction ID, USE-CANDIDATE, error codes such as 487, TURN \
       allocations, DTLS records), and any other text log with SDP candidate lines \
       (a=candidate:), ufrag and state words, such as a Licode/erizo log. Log lines and \
       packets are streamed (bounded memory; a capture is spooled to a temporary file for \
-      libpcap); a dump is parsed whole, up to 512 MiB. pion logs are not read yet.
+      libpcap); a dump is parsed whole, up to 512 MiB.
 
       ICE passwords, TURN credentials and REST secrets in the input never reach the output.
 

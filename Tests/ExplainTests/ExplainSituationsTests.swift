@@ -148,6 +148,15 @@ import Testing
         ],
         mustNotFind: [.explainConnected, .explainCauseSymmetric, .explainCauseUnknown])),
     Row(
+      fixture: "pion-failed.log", session: 0,
+      situation: Situation(
+        "pion: checks reach this side one way only, no relay",
+        mustFind: [
+          .explainFailed, .explainCauseOneWay, .explainCauseNoRelay, .explainPathFailed,
+          .explainPortRewritten,
+        ],
+        mustNotFind: [.explainConnected, .explainCauseChecksUnanswered, .explainMissingChecks])),
+    Row(
       fixture: "webrtc-internals.json", session: 0,
       situation: Situation(
         "webrtc-internals: both NATs symmetric, TURN unreachable (701), mDNS host",

@@ -44,7 +44,9 @@ import Testing
     .enabled(if: SchemaValidator.python != nil, Comment(rawValue: SchemaValidator.missingReason)))
   func everyReadersJSONValidates() throws {
     var samples: [SchemaTests.Sample] = []
-    let names = ["libnice-connected.log", "libnice-failed.log", "webrtc-internals.json"]
+    let names = [
+      "libnice-connected.log", "libnice-failed.log", "webrtc-internals.json", "pion-failed.log",
+    ]
     for name in names {
       let r = try Binary.run(["explain", "--json", Self.fixture(name)])
       #expect(r.status == 0, Comment(rawValue: r.stderr))
@@ -53,7 +55,7 @@ import Testing
     let all = try Binary.run(["explain", "--json"] + names.map(Self.fixture))
     samples.append(.init(name: "explain-all", schema: "explain", text: all.stdout))
     let object = try JSONSerialization.jsonObject(with: Data(all.stdout.utf8)) as? [String: Any]
-    #expect((object?["sessions"] as? [Any])?.count == 4)
+    #expect((object?["sessions"] as? [Any])?.count == 5)
     let one = try Binary.run(["explain", "--json", "--pc", "91234-2", Self.fixture(names[2])])
     samples.append(.init(name: "explain-pc", schema: "explain", text: one.stdout))
     try SchemaValidator.validate(samples)
