@@ -42,7 +42,7 @@ public struct DemoLiveFeed: Sendable {
     let found =
       report.udpBlocked
       // All the probe knows yet: the report says later whether UDP answers came after all.
-      ? "no answer over UDP (UDP blocked, or every request lost)"
+      ? ProbeFindings.udpSilentSoFar.text
       : "\(report.legacyType), public address \(report.mappedAddress?.description ?? "?")"
     var lines = ["\(who) probed its NAT: \(found)"]
     if let pm = report.portMapping, pm.gateway != nil {

@@ -12,13 +12,13 @@ import Traversal
 public final class NIOTURNStream: StreamTransport {
   private var connection: TCPConnection?
   public var onFrame: (([UInt8]) -> Void)?
-  public var onClose: ((String) -> Void)?
+  public var onClose: ((StreamCloseReason) -> Void)?
   /// Taken from the connection when the first frame arrives (the handshake is done by then).
   public private(set) var peerCertificate: TLSPeerCertificate?
 
   /// Connects to `server` (returns at once; frames queue until connected). Call on the loop.
   /// With `tls`, the connection speaks TLS (turns:); a failed handshake closes it with a
-  /// reason that begins with a `TLSFailurePrefix`.
+  /// ``StreamCloseReason/tls(_:)`` reason.
   public init(
     runtime: NIORuntime, server: TransportAddress, connectTimeout: Duration = .seconds(5),
     tls: TLSClientSettings? = nil
@@ -32,7 +32,7 @@ public final class NIOTURNStream: StreamTransport {
         }
         self.onFrame?(frame.bytes)
       },
-      onClose: { [weak self] _, reason in self?.onClose?(reason.description) }, tls: tls)
+      onClose: { [weak self] _, reason in self?.onClose?(reason.stream) }, tls: tls)
   }
 
   public func send(_ bytes: [UInt8]) { connection?.send(bytes) }

@@ -1,6 +1,7 @@
 import NIOCore
 import Runtime
 import STUN
+import Traversal
 
 #if canImport(Glibc)
   import Glibc
@@ -120,6 +121,16 @@ extension TransportAddress {
 func errnoText(_ code: Int32) -> String {
   guard let p = strerror(code) else { return "error \(code)" }
   return String(cString: p)
+}
+
+/// A TCP connect or I/O failure, typed: a refusal (ECONNREFUSED) and the connect timeout are
+/// told apart; anything else keeps the system's words.
+func closeReason(for error: any Error) -> StreamCloseReason {
+  if let e = error as? IOError, e.errnoCode == ECONNREFUSED { return .refused }
+  if let e = error as? ChannelError, case .connectTimeout(let t) = e {
+    return .timedOut(milliseconds: Int(t.nanoseconds / 1_000_000))
+  }
+  return .failed(describeConnectionError(error))
 }
 
 /// A TCP connect or I/O failure in words: the errno's text, or the connect timeout.

@@ -2,27 +2,30 @@ import NIOCore
 import NIOPosix
 import Runtime
 import STUN
+import Traversal
 
 /// Why a TCP connection ended.
 public enum TCPCloseReason: Equatable, Sendable, CustomStringConvertible {
   /// The peer closed the connection.
   case closedByPeer
   /// The connection could not be established (refused, timed out, unreachable).
-  case connectFailed(String)
+  case connectFailed(StreamCloseReason)
   /// The peer sent bytes that are neither STUN nor ChannelData; we closed the connection.
   case framingError(StreamFramingError)
   /// The connection failed after it was established.
-  case failed(String)
+  case failed(StreamCloseReason)
 
-  /// One sentence.
-  public var description: String {
+  /// The reason as a stream reports it.
+  public var stream: StreamCloseReason {
     switch self {
-    case .closedByPeer: return "closed by the peer"
-    case .connectFailed(let s): return s
-    case .framingError(let e): return "\(e)"
-    case .failed(let s): return s
+    case .closedByPeer: .closedByPeer
+    case .connectFailed(let r), .failed(let r): r
+    case .framingError(let e): .framing("\(e)")
     }
   }
+
+  /// For trace lines: the case and its detail, not a sentence.
+  public var description: String { "\(stream)" }
 }
 
 /// A STUN-over-TCP connection (RFC 8489 §6.2.2) on a `NIORuntime`'s loop: bytes sent go out as
@@ -109,7 +112,7 @@ public final class TCPConnection: RuntimeResource {
 
   func connectFailed(_ error: any Error) {
     guard case .connecting = state else { return }
-    finish(.connectFailed("cannot connect to \(remoteAddress): \(describeConnectionError(error))"))
+    finish(.connectFailed(closeReason(for: error)))
   }
 
   func received(_ buffer: ByteBuffer) {
@@ -132,11 +135,11 @@ public final class TCPConnection: RuntimeResource {
 
   func failed(_ error: any Error) {
     guard !isClosed else { return }
-    if let text = tlsDiagnostics?.explain(error, server: remoteAddress.ip.description) {
-      finish(.failed(text))
+    if let problem = tlsDiagnostics?.explain(error, server: remoteAddress.ip.description) {
+      finish(.failed(.tls(problem)))
       return
     }
-    finish(.failed("connection to \(remoteAddress) failed: \(describeConnectionError(error))"))
+    finish(.failed(closeReason(for: error)))
   }
 
   private func finish(_ reason: TCPCloseReason) {

@@ -3,6 +3,7 @@ import NIOCore
 import NIOSSL
 import Runtime
 import STUN
+import Traversal
 
 /// How natscope speaks TLS to a server (turns:, stuns:): certificate verification against the
 /// system trust store by default, or a private CA from a PEM file, or none (`insecure`).
@@ -67,64 +68,49 @@ final class TLSDiagnostics {
     return result
   }
 
-  /// One sentence beginning with a ``TLSFailurePrefix``, or nil when `error` is not TLS's.
-  func explain(_ error: any Error, server: String) -> String? {
+  /// What went wrong, typed, or nil when `error` is not TLS's.
+  func explain(_ error: any Error, server: String) -> TLSProblem? {
     if let e = error as? NIOSSLExtraError, e == .failedToValidateHostname {
       let leaf = handler?.peerCertificate ?? judged.last?.certificate
-      let names = leaf.map(Self.names) ?? []
-      let expected = settings.serverName ?? server
-      return TLSFailurePrefix.certificate
-        + "the server's certificate is not for \(expected); it names "
-        + (names.isEmpty ? "no host" : names.joined(separator: ", "))
+      return .wrongName(
+        expected: settings.serverName ?? server, names: leaf.map(Self.names) ?? [])
     }
     guard let e = error as? NIOSSLError else { return nil }
     switch e {
     case .handshakeFailed(let boring):
       let text = "\(boring)"
-      if text.contains("CERTIFICATE_VERIFY_FAILED") {
-        return TLSFailurePrefix.certificate + certificateProblem()
-      }
-      if text.contains("EOF during handshake") {
-        return TLSFailurePrefix.handshake
-          + "the server closed the connection during the TLS handshake (is this its TLS port?)"
-      }
-      if text.contains("WRONG_VERSION_NUMBER") {
-        return TLSFailurePrefix.handshake
-          + "the server did not answer in TLS (is this its TLS port?) (\(text))"
-      }
+      if text.contains("CERTIFICATE_VERIFY_FAILED") { return certificateProblem() }
+      if text.contains("EOF during handshake") { return .closedDuringHandshake }
+      if text.contains("WRONG_VERSION_NUMBER") { return .notTLS(detail: text) }
       if text.contains("NO_SHARED_CIPHER") || text.contains("UNSUPPORTED_PROTOCOL")
         || text.contains("PROTOCOL_VERSION")
       {
-        return TLSFailurePrefix.handshake
-          + "the server and natscope share no TLS version or cipher (\(text))"
+        return .noCommonVersionOrCipher(detail: text)
       }
-      return TLSFailurePrefix.handshake + text
+      return .handshake(detail: text)
     case .uncleanShutdown:
       // After the handshake (a certificate was received) this is an ordinary abrupt close.
       guard handler?.peerCertificate == nil else { return nil }
-      return TLSFailurePrefix.handshake
-        + "the server closed the connection during the TLS handshake (is it a TLS port?)"
+      return .closedDuringHandshake
     default:
-      return TLSFailurePrefix.handshake + "\(e)"
+      return .handshake(detail: "\(e)")
     }
   }
 
-  private func certificateProblem() -> String {
+  private func certificateProblem() -> TLSProblem {
     let now = time(nil)
     let failed = judged.filter { !$0.ok }.map(\.certificate)
     let candidates = failed.isEmpty ? judged.map(\.certificate) : failed
     for c in candidates where c.notValidAfter < now {
-      return "the server's certificate \(Self.subject(c)) expired on \(Self.date(c.notValidAfter))"
+      return .expired(subject: Self.commonName(c), date: Self.date(c.notValidAfter))
     }
     for c in candidates where c.notValidBefore > now {
-      return
-        "the server's certificate \(Self.subject(c)) is not valid before \(Self.date(c.notValidBefore))"
+      return .notYetValid(subject: Self.commonName(c), date: Self.date(c.notValidBefore))
     }
     if let c = candidates.first {
-      return
-        "the server's certificate \(Self.subject(c)) is issued by \(Self.issuer(c)), which this host does not trust; give that CA with --ca FILE"
+      return .untrustedIssuer(subject: Self.commonName(c), issuer: Self.issuer(c))
     }
-    return "the server's certificate could not be verified"
+    return .unverified
   }
 
   static func names(_ c: NIOSSLCertificate) -> [String] {
@@ -140,9 +126,8 @@ final class TLSDiagnostics {
     return out
   }
 
-  static func subject(_ c: NIOSSLCertificate) -> String {
-    let cn = c.subjectName.first { $0.type == .commonName }.map { "\($0.value)" }
-    return cn.map { "(\($0))" } ?? ""
+  static func commonName(_ c: NIOSSLCertificate) -> String? {
+    c.subjectName.first { $0.type == .commonName }.map { "\($0.value)" }
   }
 
   static func issuer(_ c: NIOSSLCertificate) -> String {

@@ -429,6 +429,10 @@ public enum ConnectFindings {
       return "There is no NAT profile for \(who), so this path can only be tried."
     case "no-peer":
       return "No prediction: nothing is known of the peer, whose description never came."
+    case "uncertain-from-loss":
+      return "A probe's classification is uncertain because of loss, so there is no prediction."
+    case "probe-unfinished":
+      return "A probe did not finish, so there is no prediction."
     case "reflexive-udp-blocked":
       return
         prefix(p, hosts)

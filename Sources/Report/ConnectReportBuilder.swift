@@ -668,7 +668,7 @@ public struct ConnectReportBuilder: Sendable {
     let p = predictionFindings(
       local: local.measured, remote: remote.measured, peerKnown: true, namesHostsAB: false)
     func one(_ k: ConnectReport.PathKind) -> PathPrediction {
-      PathPrediction(p[k].outcome, p[k].finding.text)
+      PathPrediction(p[k].outcome, p[k].finding)
     }
     return .init(direct: one(.direct), reflexive: one(.reflexive), relay: one(.relay))
   }
@@ -723,31 +723,37 @@ public struct ConnectReportBuilder: Sendable {
       b.mapping = .endpointIndependent
       b.filtering = .endpointIndependent
     }
-    let prediction = PathPrediction.reflexive(a, b)
+    let rule = ReflexivePathRule.decide(a, b)
     func name(_ m: ConnectReport.PortMapping?) -> String {
       m?.protocol.flatMap { PortMappingResult.Method(rawValue: $0)?.displayName } ?? "port mapping"
     }
-    var p: FindingParameters = [:]
+    var p = parameters(of: rule.basis)
     if mapped { p["mappedHere"] = .text(name(local.portMapping)) }
     if peerMapped { p["mappedPeer"] = .text(name(remote.portMapping)) }
-    func who(_ h: PathPrediction.Host) -> FindingValue { .text(h.rawValue) }
-    switch prediction.basis {
-    case .udpBlocked(let h)?:
+    return (rule.outcome, p)
+  }
+
+  /// The parameters of a reflexive prediction that the model's rule `basis` decided.
+  static func parameters(of basis: ReflexivePathRule.Basis) -> FindingParameters {
+    var p: FindingParameters = [:]
+    func who(_ h: ReflexivePathRule.Host) -> FindingValue { .text(h.rawValue) }
+    switch basis {
+    case .udpBlocked(let h):
       p["why"] = .text("reflexive-udp-blocked")
       p["who"] = who(h)
-    case .behaviourUnknown?, nil: p["why"] = .text("behaviour-unknown")
-    case .bothPublic?: p["why"] = .text("both-public")
-    case .bothKeepOneAddress?: p["why"] = .text("both-keep-one-address")
-    case .letsIn(let h, let nat)?:
+    case .behaviourUnknown: p["why"] = .text("behaviour-unknown")
+    case .bothPublic: p["why"] = .text("both-public")
+    case .bothKeepOneAddress: p["why"] = .text("both-keep-one-address")
+    case .letsIn(let h, let nat):
       p["why"] = .text("lets-in")
       p["who"] = who(h)
       p["natDetected"] = .flag(nat)
-    case .filtersTooStrictly?: p["why"] = .text("filters-too-strictly")
-    case .portPerDestination(let h)?:
+    case .filtersTooStrictly: p["why"] = .text("filters-too-strictly")
+    case .portPerDestination(let h):
       p["why"] = .text("port-per-destination")
       p["who"] = who(h)
     }
-    return (prediction.outcome, p)
+    return p
   }
 
   /// The reflexive path's prediction from both sides, as `natscope demo` states it: the local

@@ -9,7 +9,8 @@ public enum FindingText {
   /// tests catch (`FindingTextTests`); it is then shown by its code rather than dropped.
   static let vocabularies: [Vocabulary] = [
     ProbeFindings.vocabulary, BindingFindings.vocabulary, TURNFindings.vocabulary,
-    ConnectFindings.vocabulary, SessionEndFindings.vocabulary, ExplainFindings.vocabulary,
+    ConnectFindings.vocabulary, SessionEndFindings.vocabulary, DoubleNATFindings.vocabulary,
+    ExplainFindings.vocabulary,
   ]
 
   /// The sentence for `finding`.

@@ -23,6 +23,12 @@ extension FindingCode {
   public static let probeUDPBlocked: FindingCode = "udp.blocked"
   /// Whether UDP gets out of this network was not measured (one silent server says nothing).
   public static let probeUDPNotMeasured: FindingCode = "udp.reachability.not-measured"
+  /// The probe saw no answer over UDP, but later UDP answers (a server-reflexive or relayed
+  /// candidate, an answered check) show packets were lost, not blocked (the demo).
+  public static let probeUDPBlockedContradicted: FindingCode = "udp.blocked.contradicted"
+  /// No answer over UDP yet, said before anything else could tell loss from blocking (the
+  /// demo's line when a probe ends).
+  public static let probeUDPSilentSoFar: FindingCode = "udp.silent-so-far"
   /// No server was given.
   public static let probeNoServer: FindingCode = "probe.no-server"
   /// A server's name did not resolve, so it was not asked.
@@ -171,6 +177,7 @@ public enum ProbeFindings {
     }
     d.resolvedNothing = !unresolved.isEmpty
     out.append(contentsOf: d.run())
+    if let verdict = report.doubleNAT { out.append(DoubleNATFindings.finding(verdict)) }
     return out
   }
 
@@ -236,7 +243,7 @@ public enum ProbeFindings {
     var works: [FindingValue] = []
     var fails: [FindingValue] = []
     for peer in NATProfile.referencePeers {
-      if PathPrediction.reflexive(profile, peer.profile).outcome == .works {
+      if ReflexivePathRule.decide(profile, peer.profile).outcome == .works {
         works.append(.text(peer.name))
       } else {
         fails.append(.text(peer.name))
@@ -365,26 +372,7 @@ public enum ProbeFindings {
     }
 
     mutating func addTCP(_ tcp: TCPReachability) {
-      let s = tcp.server
-      if tcp.reachable {
-        add(
-          .probeTCPAnswered, .server(s), .measured, ["server": .address(s)],
-          evidence: [EvidenceItem(.tcp, address: s, count: 1, value: tcp.rttMs)])
-      } else if tcp.refused == true {
-        add(
-          .probeTCPRefused, .server(s), .measured, ["server": .address(s)],
-          evidence: [EvidenceItem(.tcp, address: s, count: 1)])
-      } else if let ms = tcp.timeoutMs {
-        add(
-          .probeTCPNoAnswer, .server(s), .measured,
-          ["server": .address(s), "timeoutMs": .milliseconds(ms)],
-          evidence: [EvidenceItem(.tcp, address: s, count: 1)])
-      } else {
-        add(
-          .probeTCPFailed, .server(s), .measured,
-          ["server": .address(s), "error": .text(tcp.error ?? "")],
-          evidence: [EvidenceItem(.tcp, address: s, count: 1)])
-      }
+      out.append(ProbeFindings.tcpFinding(tcp))
     }
 
     static func icmp(_ u: Unreachable) -> FindingParameters {
@@ -463,7 +451,8 @@ public enum ProbeFindings {
     func silence(_ test: ProbeTest) -> FindingParameters {
       if case .unreachable(let u, _)? = outcome(test) {
         return [
-          "silence": .text(u.kind.rawValue), "silenceFrom": u.reporter.map(FindingValue.ip) ?? .text(""),
+          "silence": .text(u.kind.rawValue),
+          "silenceFrom": u.reporter.map(FindingValue.ip) ?? .text(""),
         ]
       }
       return ["silence": .text("no-answer")]
@@ -696,6 +685,47 @@ public enum ProbeFindings {
         add(.peersUnknown, .thisHost, .inferred)
       }
     }
+  }
+}
+
+extension ProbeFindings {
+  /// What one STUN Binding request over a stream (`transport` "TCP", or "TLS" for stuns:)
+  /// found: answered, refused (the host is up), no answer, or failed otherwise.
+  public static func tcpFinding(_ tcp: TCPReachability, transport: String = "TCP") -> Finding {
+    let s = tcp.server
+    var p: FindingParameters = ["server": .address(s)]
+    if transport != "TCP" { p["transport"] = .text(transport) }
+    let code: FindingCode
+    var evidence = EvidenceItem(.tcp, address: s, count: 1)
+    if tcp.reachable {
+      code = .probeTCPAnswered
+      evidence.value = tcp.rttMs
+    } else if tcp.refused == true {
+      code = .probeTCPRefused
+    } else if let ms = tcp.timeoutMs {
+      code = .probeTCPNoAnswer
+      p["timeoutMs"] = .milliseconds(ms)
+    } else {
+      code = .probeTCPFailed
+      p["error"] = .text(tcp.error ?? "")
+    }
+    return Finding(code, about: .server(s), .measured, parameters: p, evidence: [evidence])
+  }
+
+  /// No answer over UDP, all a probe knows when it ends: the demo says later whether answers
+  /// came after all (``udpBlockedContradicted(gathered:)``).
+  public static let udpSilentSoFar = Finding(
+    .probeUDPSilentSoFar, about: .thisHost, .inferred, aspect: .udpReachability,
+    evidence: [EvidenceItem(.noAnswer, step: "reachability")])
+
+  /// A probe's "no answer over UDP" that later UDP traffic contradicts: `gathered` when a
+  /// server's answer over UDP gave a candidate, otherwise a UDP check was answered.
+  public static func udpBlockedContradicted(gathered: Bool) -> Finding {
+    Finding(
+      .probeUDPBlockedContradicted, about: .thisHost, .measured, aspect: .udpReachability,
+      parameters: ["later": .text(gathered ? "candidate" : "check")],
+      evidence: [EvidenceItem(gathered ? .answered : .traffic, step: gathered ? "gather" : "check")]
+    )
   }
 }
 

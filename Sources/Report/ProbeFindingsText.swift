@@ -21,6 +21,15 @@ extension ProbeFindings {
     case .serverOnThisHost:
       return
         "\(server) is on this host, so this result says nothing about the path from this host to the internet."
+    case .probeUDPSilentSoFar:
+      return "no answer over UDP (UDP blocked, or every request lost)"
+    case .probeUDPBlockedContradicted:
+      let what =
+        p.text("later") == "candidate"
+        ? "the servers' answers over UDP came later (a server-reflexive or relayed candidate)"
+        : "a UDP check through its network was answered later"
+      return
+        "The probe got no answer over UDP, but \(what): packets were lost, UDP is not blocked, and the NAT classification is uncertain because of loss."
     case .internetPathNotMeasured:
       return
         "The path to the internet was not measured: probe a server on another host to learn what peers will meet."
@@ -62,6 +71,9 @@ extension ProbeFindings {
       return
         "\(p.text("error") ?? "cannot resolve \(p.text("name") ?? "")"): that server was not asked."
     case .probeTCPAnswered:
+      if let t = p.text("transport") {
+        return "A Binding request over \(t) to \(server) was answered."
+      }
       return
         "A Binding request over TCP to \(server) was answered, so a TURN relay over TCP (or TLS) can carry traffic."
     case .probeTCPRefused:
@@ -69,10 +81,12 @@ extension ProbeFindings {
         "\(server) refused the TCP connection: that host is up and was reached, but nothing listens on that port over TCP."
     case .probeTCPNoAnswer:
       return
-        "STUN over TCP to \(server) got no answer within \(Int(p.milliseconds("timeoutMs") ?? 0)) ms."
+        "STUN over \(p.text("transport") ?? "TCP") to \(server) got no answer within \(Int(p.milliseconds("timeoutMs") ?? 0)) ms."
     case .probeTCPFailed:
       let e = p.text("error").flatMap { $0.isEmpty ? nil : ": \($0)" } ?? ""
-      return "STUN over TCP to \(server) failed too\(e)."
+      // Over TCP the check runs because UDP failed ("too"); over TLS it is the only try.
+      let t = p.text("transport")
+      return "STUN over \(t ?? "TCP") to \(server) failed\(t == nil ? " too" : "")\(e)."
     case .natNone:
       return "The server saw this host's own address \(addr(p, "mapped")): no NAT translates it."
     case .natDetected:

@@ -94,7 +94,7 @@ public struct STUNTLSServerCheck: Codable, Sendable, Hashable {
   /// The entry for a finished check: the stream's close reason (a TLS handshake sentence, a
   /// refused connection) is sorted as `natscope turn` sorts it.
   public init(
-    uri: String, result: TCPReachability, closeReason: String?,
+    uri: String, result: TCPReachability, closeReason: StreamCloseReason?,
     certificate: TLSPeerCertificate? = nil
   ) {
     self.init(
@@ -104,7 +104,7 @@ public struct STUNTLSServerCheck: Codable, Sendable, Hashable {
     guard !result.reachable else { return }
     if let closeReason {
       let p = TURNCheckClassifier.allocationProblem(
-        TURNFailure(code: nil, explanation: closeReason), reachable: false)
+        TURNFailure(cause: .connectionClosed(closeReason)), reachable: false)
       problems = [p.code == .unreachable ? TURNCheckProblem(.unreachable, result.reason) : p]
     } else {
       problems = [TURNCheckProblem(.unreachable, result.reason)]

@@ -364,12 +364,9 @@ public enum TURNFindings {
     let code: TURNCheckProblem.Code
     switch failure.code {
     case nil:
-      if failure.explanation.contains(TLSFailurePrefix.certificate) {
-        code = .tlsCertificate
-        p["failure"] = .text(tlsSentence(failure.explanation))
-      } else if failure.explanation.contains(TLSFailurePrefix.handshake) {
-        code = .tlsHandshake
-        p["failure"] = .text(tlsSentence(failure.explanation))
+      if case .connectionClosed(.tls(let problem)) = failure.cause {
+        code = problem.isCertificate ? .tlsCertificate : .tlsHandshake
+        p["failure"] = .text(problem.explanation)
       } else {
         code = reachable ? .allocateFailed : .unreachable
       }
@@ -392,14 +389,6 @@ public enum TURNFindings {
     if let code = failure.code { p["errorCode"] = .int(code) }
     if let reason = failure.serverReason { p["serverReason"] = .text(reason) }
     return p
-  }
-
-  /// The TLS part of a closed connection's explanation.
-  static func tlsSentence(_ text: String) -> String {
-    for prefix in [TLSFailurePrefix.certificate, TLSFailurePrefix.handshake] {
-      if let r = text.range(of: prefix) { return prefix + text[r.upperBound...] }
-    }
-    return text
   }
 
   // MARK: Vocabulary

@@ -15,8 +15,8 @@ public protocol StreamTransport: AnyObject {
   /// Set by the session: called with each whole frame that arrives.
   var onFrame: (([UInt8]) -> Void)? { get set }
   /// Set by the session: called once when the connection ends other than by ``close()``, with
-  /// the reason in words.
-  var onClose: ((String) -> Void)? { get set }
+  /// why (typed: the report module words it).
+  var onClose: ((StreamCloseReason) -> Void)? { get set }
   /// The server's certificate once a TLS handshake on this stream succeeded; nil for plain
   /// streams, before the handshake, and when it failed. Kept after ``close()``.
   var peerCertificate: TLSPeerCertificate? { get }
@@ -26,15 +26,6 @@ public protocol StreamTransport: AnyObject {
 /// connection is up, and a failure to connect arrives through ``StreamTransport/onClose``.
 /// Called on the runtime's serial context.
 public typealias StreamConnector = (_ server: TransportAddress) throws -> any StreamTransport
-
-/// How a stream's close reason begins when TLS failed, so a report can tell a certificate
-/// problem from another handshake failure without parsing the rest of the sentence.
-public enum TLSFailurePrefix {
-  /// The server's certificate could not be verified (expired, wrong name, untrusted issuer).
-  public static let certificate = "TLS certificate problem: "
-  /// The handshake failed for another reason (no common version or cipher, refused).
-  public static let handshake = "TLS handshake failed: "
-}
 
 /// The certificate a TLS server presented (its leaf), as a report shows it after a handshake
 /// that succeeded: `{subject, issuer, notValidAfter, subjectAlternativeNames}`.

@@ -297,7 +297,7 @@ public final class TwoHostDemo {
   /// Why a host's probe verdict "UDP blocked" cannot stand: UDP answers came through later
   /// (the STUN server's answer gave a server-reflexive candidate, or a UDP check was
   /// answered), so the probe's unanswered requests were lost, not blocked. nil otherwise.
-  func probeContradicted(_ side: TwoHostDemoSide) -> String? {
+  func probeContradicted(_ side: TwoHostDemoSide) -> Finding? {
     guard probes[side]?.udpBlocked == true else { return nil }
     let mine = side == .a ? sessionA : sessionB
     let candidates = mine?.localDescription?.candidates ?? []
@@ -312,12 +312,7 @@ public final class TwoHostDemo {
         && (side == .a ? p.local.type != .relay : p.remote.type != .relay)
     }
     guard gathered || answered else { return nil }
-    let what =
-      gathered
-      ? "the servers' answers over UDP came later (a server-reflexive or relayed candidate)"
-      : "a UDP check through its network was answered later"
-    return
-      "The probe got no answer over UDP, but \(what): packets were lost, UDP is not blocked, and the NAT classification is uncertain because of loss."
+    return ProbeFindings.udpBlockedContradicted(gathered: gathered)
   }
 
   private func makeResult() -> TwoHostDemoResult {
@@ -370,11 +365,9 @@ public final class TwoHostDemo {
       if pa != nil, pb != nil {
         withMappings.prediction
       } else if uncertainA != nil || uncertainB != nil {
-        PathPrediction(
-          .unknown,
-          "A probe's classification is uncertain because of loss, so there is no prediction.")
+        .none(.uncertainFromLoss)
       } else {
-        PathPrediction(.unknown, "A probe did not finish, so there is no prediction.")
+        .none(.probeUnfinished)
       }
     return TwoHostDemoResult(
       seed: configuration.seed, lossPercent: configuration.loss * 100,
@@ -383,11 +376,11 @@ public final class TwoHostDemo {
       a: .init(
         preset: configuration.a.name, nat: configuration.a.summary,
         host: hostA.localAddresses().first?.description ?? "?", probe: probes[.a],
-        probeError: probeFailures[.a], probeUncertain: uncertainA),
+        probeError: probeFailures[.a], probeUncertain: uncertainA?.text),
       b: .init(
         preset: configuration.b.name, nat: configuration.b.summary,
         host: hostB.localAddresses().first?.description ?? "?", probe: probes[.b],
-        probeError: probeFailures[.b], probeUncertain: uncertainB),
+        probeError: probeFailures[.b], probeUncertain: uncertainB?.text),
       turnServer: lab.turnRelay?.serverAddress.description, prediction: prediction,
       connect: connect, finishedAtMs: (lab.network.now.milliseconds * 10).rounded() / 10)
   }

@@ -80,7 +80,8 @@ final class ConnectPortMapping {
     return DoubleNATVerdict.evaluate(
       router: routerAddress, serverSeen: serverSeen,
       refusals: attempted.isEmpty
-        ? nil : (report.granted, attempted, report.refusals ?? []))
+        ? nil : (report.granted, attempted, report.refusals ?? [])
+    ).worded
   }
 
   private var phase: Phase = .idle

@@ -671,7 +671,7 @@ public final class ConnectSession {
         case .failed(let failure):
           if !answered {
             answered = true
-            completion(.failure(.failed("TURN server \(server.address): \(failure)")))
+            completion(.failure(.failed("TURN server \(server.address): \(failure.line)")))
           }
           session.relayFinished(turn)
         case .released:

@@ -1,12 +1,7 @@
+import Report
 import Runtime
 import STUN
 import Traversal
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Darwin)
-  import Darwin
-#endif
 
 /// One STUN Binding request over TCP (RFC 8489 §6.2.2): does a TCP path to the server exist
 /// when UDP is blocked? Runs on any runtime that can open a stream to the server (real TCP, or
@@ -24,9 +19,9 @@ public final class TCPBindingCheck {
   public let timeout: Duration
   /// "TCP" or "TLS", as the sentences name the transport.
   public let transportName: String
-  /// Why the connection failed or closed before an answer (the stream's own sentence, e.g. a
-  /// TLS handshake failure); nil when it did not.
-  public private(set) var closeReason: String?
+  /// Why the connection failed or closed before an answer (a TLS handshake failure, a
+  /// refusal); nil when it did not.
+  public private(set) var closeReason: StreamCloseReason?
   /// The server's TLS certificate, when the stream spoke TLS and the server answered over it.
   public private(set) var peerCertificate: TLSPeerCertificate?
   private let runtime: any NetworkRuntime
@@ -56,24 +51,29 @@ public final class TCPBindingCheck {
     let started = runtime.now
     let server = self.server
     let name = transportName
+    func worded(_ r: TCPReachability) -> TCPReachability {
+      var r = r
+      r.reason = ProbeFindings.tcpFinding(r, transport: name).text
+      return r
+    }
     timer = runtime.schedule(at: started + timeout) { [weak self] in
       guard let self else { return }
       self.finish(
-        TCPReachability(
-          reachable: false, server: server,
-          reason:
-            "STUN over \(name) to \(server) got no answer within \(Int(self.timeout.milliseconds)) ms.",
-          timeoutMs: self.timeout.milliseconds))
+        worded(
+          TCPReachability(
+            reachable: false, server: server, reason: "",
+            timeoutMs: self.timeout.milliseconds)))
     }
     let s: any StreamTransport
     do {
       s = try connector(server)
     } catch {
-      closeReason = "\(error)"
+      let reason = StreamCloseReason.failed("\(error)")
+      closeReason = reason
       finish(
-        TCPReachability(
-          reachable: false, server: server,
-          reason: "STUN over \(name) to \(server) failed: \(error).", error: "\(error)"))
+        worded(
+          TCPReachability(
+            reachable: false, server: server, reason: "", error: reason.explanation)))
       return
     }
     stream = s
@@ -82,32 +82,23 @@ public final class TCPBindingCheck {
       let mapped = (try? m.get(XORMappedAddress.self))?.address
       self.peerCertificate = s?.peerCertificate
       self.finish(
-        TCPReachability(
-          reachable: true, server: server, mappedAddress: mapped,
-          rttMs: (self.runtime.now - started).milliseconds,
-          reason: "A Binding request over \(name) to \(server) was answered."))
+        worded(
+          TCPReachability(
+            reachable: true, server: server, mappedAddress: mapped,
+            rttMs: (self.runtime.now - started).milliseconds, reason: "")))
     }
     s.onClose = { [weak self] reason in
       guard let self, self.completion != nil else { return }
       self.closeReason = reason
-      // Over TCP this check runs because UDP failed ("too"); over TLS it is the only try.
       self.finish(
-        TCPReachability(
-          reachable: false, server: server,
-          reason: "STUN over \(name) to \(server) failed\(name == "TCP" ? " too" : ""): \(reason).",
-          refused: Self.isRefusal(reason), error: reason))
+        worded(
+          TCPReachability(
+            reachable: false, server: server, reason: "", refused: reason == .refused,
+            error: reason.explanation)))
     }
     var b = MessageBuilder(type: .bindingRequest, transactionID: id)
     b.addFingerprint()
     s.send(b.bytes)
-  }
-
-  /// Whether a stream's close reason is the system's "connection refused" (the host answered
-  /// the connection attempt with a reset): the stream carries only its reason's words, which
-  /// end with the C library's text for ECONNREFUSED.
-  static func isRefusal(_ reason: String) -> Bool {
-    guard let text = strerror(ECONNREFUSED) else { return false }
-    return reason.hasSuffix(String(cString: text))
   }
 
   /// Stops without reporting.

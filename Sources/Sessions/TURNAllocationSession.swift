@@ -100,10 +100,7 @@ public final class TURNAllocationSession: RelayChannel {
     }
     stream.onClose = { [weak self] reason in
       guard let self, !self.finished else { return }
-      self.drain.post(
-        .failed(
-          TURNFailure(code: nil, explanation: "the connection to the TURN server closed: \(reason)")
-        ))
+      self.drain.post(.failed(TURNFailure(cause: .connectionClosed(reason))))
     }
   }
 

@@ -12,7 +12,7 @@ import Traversal
 /// owned by whoever uses it, and they refer to each other weakly.
 public final class SimulatedStreamEnd: StreamTransport {
   public var onFrame: (([UInt8]) -> Void)?
-  public var onClose: ((String) -> Void)?
+  public var onClose: ((StreamCloseReason) -> Void)?
   /// Frames this end sent.
   public private(set) var framesSent = 0
 
@@ -71,7 +71,7 @@ public final class SimulatedStreamEnd: StreamTransport {
     let report = onClose
     onFrame = nil
     onClose = nil
-    report?("the connection was closed by the other side")
+    report?(.closedByPeer)
   }
 }
 

@@ -138,10 +138,11 @@ final class DemoTwoHostLiveLog {
     case .phase(.connecting):
       return t + "Both hosts gather candidates and run ICE checks …"
     case .probed(let side, let r):
-      let address =
+      let found =
         r.udpBlocked
-        ? "no answer over UDP: blocked, or every request lost" : r.mappedAddress?.description ?? "?"
-      return t + "host \(side.label): \(r.legacyType) (public address \(address))"
+        ? ProbeFindings.udpSilentSoFar.text
+        : "public address \(r.mappedAddress?.description ?? "?")"
+      return t + "host \(side.label): \(r.legacyType), \(found)"
     case .probeFailed(let side, let why):
       return t + "host \(side.label): the probe could not run: \(why)"
     case .connect(let side, let entry):

@@ -36,7 +36,7 @@ struct TURNLoopbackTests {
         case .released:
           _ = server  // keep the server open until here
           done.succeed(replies)
-        case .failed(let f): done.fail(RuntimeError.failed(f.description))
+        case .failed(let f): done.fail(RuntimeError.failed(f.line))
         default: break
         }
       }

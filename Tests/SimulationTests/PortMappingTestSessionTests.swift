@@ -131,7 +131,7 @@ import Traversal
     let report = try #require(pm)
     #expect(report.gateway == ip("192.168.1.1"))
     #expect(report.externalAddress == ip("100.64.0.2"))
-    let verdict = DoubleNATVerdict.evaluate(portMapping: report, serverSeen: ip("198.51.100.90"))
+    let verdict = DoubleNATVerdict.evaluate(portMapping: report, serverSeen: ip("198.51.100.90")).worded
     #expect(verdict.detected == true)
     #expect(verdict.reason.contains("100.64.0.2") && verdict.reason.contains("198.51.100.90"))
 

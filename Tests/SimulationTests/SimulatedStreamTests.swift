@@ -37,14 +37,14 @@ import Traversal
     let client = try lab.addSite("a", behavior: nil)
     let ends = SimulatedStreamEnd.connect(
       client: client, server: lab.serverHost, oneWay: .milliseconds(5))
-    var reasons: [String] = []
+    var reasons: [StreamCloseReason] = []
     ends.server.onClose = { reasons.append($0) }
     var late: [[UInt8]] = []
     ends.server.onFrame = { late.append($0) }
     ends.client.close()
     ends.client.send([1])  // after close: never sent
     lab.network.run(for: .seconds(1))
-    #expect(reasons == ["the connection was closed by the other side"])
+    #expect(reasons == [.closedByPeer])
     #expect(late.isEmpty)
   }
 

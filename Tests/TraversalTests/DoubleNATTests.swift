@@ -1,4 +1,5 @@
 import Foundation
+import Report
 import STUN
 import Testing
 import Traversal
@@ -19,7 +20,7 @@ import Traversal
       portMapping: report(IPAddress("100.64.12.7")), serverSeen: IPAddress("198.51.100.9"))
     #expect(v.detected == true)
     #expect(
-      v.reason.hasPrefix(
+      v.worded.reason.hasPrefix(
         "Your router's own internet address is 100.64.12.7, but servers see 198.51.100.9: there is another NAT above your router (carrier-grade NAT or a second router)."
       ))
   }
@@ -29,7 +30,7 @@ import Traversal
       portMapping: report(IPAddress("203.0.113.7")), serverSeen: IPAddress("203.0.113.7"))
     #expect(v.detected == false)
     #expect(
-      v.reason.hasPrefix(
+      v.worded.reason.hasPrefix(
         "None seen: the internet address your router reports, 203.0.113.7, is the address servers see."
       ))
   }
@@ -79,10 +80,10 @@ import Traversal
     #expect(v.detected == nil)
     #expect(v.likely == true)
     #expect(
-      v.reason.hasPrefix(
+      v.worded.reason.hasPrefix(
         "Likely: your router reports the address servers see, 198.51.100.1, yet it refused to open a port over every protocol asked: PCP result 8 (NO_RESOURCES), NAT-PMP result 3 (Network Failure) and UPnP IGD error 501 (Action Failed)."
       ))
-    #expect(v.reason.contains("so this is not proof"))
+    #expect(v.worded.reason.contains("so this is not proof"))
     // JSON: `likely` appears only when true.
     let json = String(decoding: try JSONEncoder().encode(v), as: UTF8.self)
     #expect(json.contains("\"likely\":true"))

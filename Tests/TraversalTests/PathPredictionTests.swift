@@ -6,7 +6,7 @@ import Traversal
   typealias P = NATProfile
 
   @Test(arguments: [
-    (P.portRestrictedCone, P.portRestrictedCone, PathPrediction.Outcome.works),
+    (P.portRestrictedCone, P.portRestrictedCone, PathOutcome.works),
     (P.symmetric, P.portRestrictedCone, .fails),
     (P.portRestrictedCone, P.symmetric, .fails),
     (P.symmetric, P.symmetric, .fails),
@@ -16,22 +16,22 @@ import Traversal
     (P.fullCone, P.fullCone, .works),
     (P.udpBlocked, P.openInternet, .fails),
   ])
-  func classicPairs(a: NATProfile, b: NATProfile, expected: PathPrediction.Outcome) {
-    #expect(PathPrediction.reflexive(a, b).outcome == expected)
+  func classicPairs(a: NATProfile, b: NATProfile, expected: PathOutcome) {
+    #expect(ReflexivePathRule.decide(a, b).outcome == expected)
     // The model is symmetric in its two hosts.
-    #expect(PathPrediction.reflexive(b, a).outcome == expected)
+    #expect(ReflexivePathRule.decide(b, a).outcome == expected)
   }
 
   @Test func dependentMappingWithOpenFilteringCannotAnswerThroughStrictPeer() {
     let apdmEIF = NATProfile(
       natDetected: true, mapping: .addressAndPortDependent, filtering: .endpointIndependent)
-    #expect(PathPrediction.reflexive(apdmEIF, .symmetric).outcome == .fails)
-    #expect(PathPrediction.reflexive(apdmEIF, .restrictedCone).outcome == .works)
+    #expect(ReflexivePathRule.decide(apdmEIF, .symmetric).outcome == .fails)
+    #expect(ReflexivePathRule.decide(apdmEIF, .restrictedCone).outcome == .works)
   }
 
   @Test func unknownBehaviourIsNeverGuessed() {
     let half = NATProfile(natDetected: true, mapping: .endpointIndependent, filtering: nil)
-    #expect(PathPrediction.reflexive(half, .openInternet).outcome == .unknown)
+    #expect(ReflexivePathRule.decide(half, .openInternet).outcome == .unknown)
   }
 
   @Test func legacyNames() {

@@ -1,4 +1,5 @@
 import Foundation
+import Report
 import STUN
 import Testing
 import Traversal
@@ -137,6 +138,8 @@ struct ScriptError: Error {}
     #expect(try JSONDecoder().decode([TURNClientEvent].self, from: data) == events)
     let text = String(decoding: data, as: UTF8.self)
     #expect(text.contains("\"relayed\":\"198.51.100.3:6000\""))
-    #expect(text.contains("the TURN server rejected the username or password"))
+    // The failure travels typed (its code and cause); Report words it.
+    #expect(text.contains("\"code\":441"))
+    #expect(!text.contains("the TURN server rejected"))
   }
 }

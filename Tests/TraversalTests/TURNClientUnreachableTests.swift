@@ -1,3 +1,4 @@
+import Report
 import STUN
 import Testing
 import Traversal

@@ -76,7 +76,7 @@ extension ICEEvent: CustomStringConvertible {
       return
         "check from \(from) on pair #\(id) answered\(useCandidate ? " (the peer nominates it)" : "")"
     case .messageRejected(let from, let reason): return "refused a message from \(from): \(reason)"
-    case .pairValid(let id): return "pair #\(id) works: an authenticated answer came back"
+    case .pairValid(let id): return "pair #\(id) valid: an authenticated answer came back"
     case .pairNominated(let id): return "pair #\(id) nominated"
     case .roleChanged(let from, let to, let reason):
       return "role \(from.rawValue) -> \(to.rawValue): \(reason)"

@@ -36,10 +36,30 @@ public struct PortMappingReport: Sendable, Hashable, Codable {
 /// ``PortMappingRefusal/cannotForward``), the verdict is `likely`, not `detected`: such answers
 /// make a NAT above the router probable, they do not prove one.
 ///
+/// The verdict is typed (``basis``); its sentence, ``reason``, is the report module's to word
+/// (empty until it has).
+///
 /// JSON keys: `detected` (true, false, or null when the addresses could not be compared or
 /// did not settle it), `likely` (true when the refusals make a NAT above the router likely;
 /// absent otherwise), `routerAddress`, `serverSeenAddress`, `reason`.
 public struct DoubleNATVerdict: Sendable, Hashable, Codable {
+  /// What decided the verdict.
+  public enum Basis: Sendable, Hashable {
+    /// No router answered a port-mapping request with its own internet address.
+    case noRouterAddress
+    /// The router claimed an address but no STUN server answered.
+    case noServerAnswer
+    /// The two addresses are of different IP versions.
+    case familiesDiffer
+    /// The router claims the address servers see.
+    case same
+    /// The router claims the address servers see, yet every protocol asked refused the test
+    /// mapping as a router that cannot forward from its internet side does.
+    case refusedAsBehindAnotherNAT(refusals: [PortMappingRefusal], protocolsAsked: Int)
+    /// The router's address differs from the one servers see.
+    case differs
+  }
+
   /// True when the two addresses differ; nil when there was nothing to compare, or when the
   /// addresses match but the router's refusals make a NAT above it likely.
   public var detected: Bool?
@@ -50,18 +70,51 @@ public struct DoubleNATVerdict: Sendable, Hashable, Codable {
   public var routerAddress: IPAddress?
   /// The address the STUN server saw.
   public var serverSeenAddress: IPAddress?
-  /// Why, in one or two sentences.
-  public var reason: String
+  /// What decided (not encoded: ``reason`` says it).
+  public var basis: Basis
+  /// Why, in one or two sentences, as the report module words ``basis``.
+  public var reason: String = ""
 
   public init(
     detected: Bool?, likely: Bool? = nil, routerAddress: IPAddress?,
-    serverSeenAddress: IPAddress?, reason: String
+    serverSeenAddress: IPAddress?, basis: Basis
   ) {
     self.detected = detected
     self.likely = likely
     self.routerAddress = routerAddress
     self.serverSeenAddress = serverSeenAddress
-    self.reason = reason
+    self.basis = basis
+  }
+
+  private enum CodingKeys: String, CodingKey {
+    case detected, likely, routerAddress, serverSeenAddress, reason
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    detected = try c.decodeIfPresent(Bool.self, forKey: .detected)
+    likely = try c.decodeIfPresent(Bool.self, forKey: .likely)
+    routerAddress = try c.decodeIfPresent(IPAddress.self, forKey: .routerAddress)
+    serverSeenAddress = try c.decodeIfPresent(IPAddress.self, forKey: .serverSeenAddress)
+    reason = try c.decodeIfPresent(String.self, forKey: .reason) ?? ""
+    switch (detected, likely) {
+    case (true?, _): basis = .differs
+    case (false?, _): basis = .same
+    case (nil, true?): basis = .refusedAsBehindAnotherNAT(refusals: [], protocolsAsked: 0)
+    case (nil, _):
+      basis =
+        routerAddress == nil
+        ? .noRouterAddress : (serverSeenAddress == nil ? .noServerAnswer : .familiesDiffer)
+    }
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encodeIfPresent(detected, forKey: .detected)
+    try c.encodeIfPresent(likely, forKey: .likely)
+    try c.encodeIfPresent(routerAddress, forKey: .routerAddress)
+    try c.encodeIfPresent(serverSeenAddress, forKey: .serverSeenAddress)
+    try c.encode(reason, forKey: .reason)
   }
 
   /// Compares what the router claims (`portMapping.externalAddress`) with `serverSeen`, the
@@ -87,94 +140,31 @@ public struct DoubleNATVerdict: Sendable, Hashable, Codable {
   ) -> DoubleNATVerdict {
     guard let router else {
       return DoubleNATVerdict(
-        detected: nil, routerAddress: nil, serverSeenAddress: serverSeen,
-        reason:
-          "Unknown: no router answered a port-mapping request with its own internet address, so there is nothing to compare with what servers see."
-      )
+        detected: nil, routerAddress: nil, serverSeenAddress: serverSeen, basis: .noRouterAddress)
     }
     guard let serverSeen else {
       return DoubleNATVerdict(
-        detected: nil, routerAddress: router, serverSeenAddress: nil,
-        reason:
-          "Unknown: your router's own internet address is \(router), but no STUN server answered, so there is nothing to compare it with."
-      )
+        detected: nil, routerAddress: router, serverSeenAddress: nil, basis: .noServerAnswer)
     }
     guard router.family == serverSeen.family else {
       return DoubleNATVerdict(
         detected: nil, routerAddress: router, serverSeenAddress: serverSeen,
-        reason:
-          "Unknown: your router's own internet address (\(router)) and the address servers see (\(serverSeen)) are of different IP versions, so they cannot be compared."
-      )
+        basis: .familiesDiffer)
     }
     if router == serverSeen {
-      if let likely = likelyFromRefusals(refusals, router: router) {
+      if let test = refusals, !test.created, !test.refusals.isEmpty,
+        test.refusals.allSatisfy(\.cannotForward),
+        test.attempted.allSatisfy({ m in test.refusals.contains { $0.protocol == m } })
+      {
         return DoubleNATVerdict(
           detected: nil, likely: true, routerAddress: router, serverSeenAddress: serverSeen,
-          reason: likely)
+          basis: .refusedAsBehindAnotherNAT(
+            refusals: test.refusals, protocolsAsked: test.attempted.count))
       }
       return DoubleNATVerdict(
-        detected: false, routerAddress: router, serverSeenAddress: serverSeen,
-        reason:
-          "None seen: the internet address your router reports, \(router), is the address servers see. (A router that learns its address from a STUN server, as miniupnpd can, reports the outermost address even behind another NAT, so this does not rule one out.)"
-      )
+        detected: false, routerAddress: router, serverSeenAddress: serverSeen, basis: .same)
     }
     return DoubleNATVerdict(
-      detected: true, routerAddress: router, serverSeenAddress: serverSeen,
-      reason:
-        "Your router's own internet address is \(router), but servers see \(serverSeen): there is another NAT above your router (carrier-grade NAT or a second router). A port opened on your router does not open one on the NAT above it, so peers cannot reach you through a port mapping; a direct connection needs hole punching through both NATs, or a relay."
-    )
-  }
-}
-
-extension DoubleNATVerdict {
-  /// The "likely" sentence when a test mapping was refused by every protocol asked, each with
-  /// an answer of ``PortMappingRefusal/cannotForward``; nil otherwise (no test, a mapping was
-  /// made, a protocol gave no such answer, or one refused by policy).
-  static func likelyFromRefusals(
-    _ test: (created: Bool, attempted: [PortMappingResult.Method], refusals: [PortMappingRefusal])?,
-    router: IPAddress
-  ) -> String? {
-    guard let test, !test.created, !test.refusals.isEmpty,
-      test.refusals.allSatisfy(\.cannotForward),
-      test.attempted.allSatisfy({ m in test.refusals.contains { $0.protocol == m } })
-    else { return nil }
-    let answers = list(test.refusals.map(\.phrase))
-    let every = test.refusals.count == 1 ? "the one protocol asked" : "every protocol asked"
-    return
-      "Likely: your router reports the address servers see, \(router), yet it refused to open a port over \(every): \(answers). Those are the answers of a router that is up and allows the request but cannot forward from its own internet side; miniupnpd, for one, refuses so when its STUN test finds a NAT above it that would block what it forwards (it learns the outer address by STUN, so the addresses match). A router out of resources, or with forwarding broken, would answer the same, so this is not proof. If there is a NAT above your router, no port opened on your router opens one on it: a direct connection needs hole punching through both NATs, or a relay."
-  }
-
-  /// `a`, `a and b`, `a, b and c`.
-  static func list(_ items: [String]) -> String {
-    guard items.count > 1, let last = items.last else { return items.first ?? "" }
-    return items.dropLast().joined(separator: ", ") + " and " + last
-  }
-}
-
-extension ProbeReport {
-  /// Adds the test mapping (`probe --port-mapping`) and weighs its refusals in the double-NAT
-  /// verdict; when that makes a NAT above the router likely, the summary says so too.
-  public mutating func attach(testMapping: PortMappingTestReport) {
-    guard var pm = portMapping else { return }
-    pm.testMapping = testMapping
-    portMapping = pm
-    let before = doubleNAT
-    let verdict = DoubleNATVerdict.evaluate(
-      portMapping: pm, serverSeen: udpBlocked ? nil : mappedAddress?.ip)
-    doubleNAT = verdict
-    if verdict.likely == true, before?.likely != true, before?.detected != true {
-      summary += " " + verdict.reason
-    }
-  }
-
-  /// Adds what the router said about port mapping, and the double-NAT verdict that follows
-  /// from comparing its external address with the probe's mapped address; when a NAT above the
-  /// router is detected, the summary says so too.
-  public mutating func attach(portMapping: PortMappingReport) {
-    self.portMapping = portMapping
-    let verdict = DoubleNATVerdict.evaluate(
-      portMapping: portMapping, serverSeen: udpBlocked ? nil : mappedAddress?.ip)
-    doubleNAT = verdict
-    if verdict.detected == true { summary += " " + verdict.reason }
+      detected: true, routerAddress: router, serverSeenAddress: serverSeen, basis: .differs)
   }
 }

@@ -285,10 +285,7 @@ public struct TURNClient: Sendable {
     var out = process(table.handleTimeout(at: now), at: now)
     guard state == .allocated else { return finish(out) }
     if let e = expiresAt, now >= e {
-      out += fail(
-        TURNFailure(
-          code: nil,
-          explanation: "the TURN allocation expired: it could not be refreshed in time"))
+      out += fail(TURNFailure(cause: .allocationExpired))
       return finish(out)
     }
     if let k = keepaliveAt, k <= now, let interval = configuration.keepaliveInterval {
@@ -570,9 +567,7 @@ public struct TURNClient: Sendable {
       guard state == .allocating,
         let relayed = try? m.get(XORRelayedAddress.self)?.address
       else {
-        return fail(
-          TURNFailure(
-            code: nil, explanation: "the TURN server's Allocate answer had no relayed address"))
+        return fail(TURNFailure(cause: .noRelayedAddress))
       }
       relayedAddress = relayed
       mappedAddress = try? m.get(XORMappedAddress.self)?.address
@@ -661,10 +656,7 @@ public struct TURNClient: Sendable {
               ? .sha256 : o.algorithms.contains { $0.algorithm == .md5 } ? .md5 : nil
           }
         if offered != nil && algorithm == nil {
-          return fail(
-            TURNFailure(
-              code: 401,
-              explanation: "the TURN server offers no password algorithm natscope supports"))
+          return fail(TURNFailure(code: 401, cause: .noSupportedPasswordAlgorithm))
         }
         let key: IntegrityKey
         do {
@@ -672,8 +664,7 @@ public struct TURNClient: Sendable {
             username: credentials.username, realm: realm, password: credentials.password,
             algorithm: algorithm ?? .md5)
         } catch {
-          return fail(
-            TURNFailure(code: nil, explanation: "the credentials cannot be used: \(error.problem)"))
+          return fail(TURNFailure(cause: .unusableCredentials(error.problem)))
         }
         auth = Auth(realm: realm, nonce: nonce, key: key, algorithm: algorithm, offered: offered)
         var out: [Output] = [
@@ -708,8 +699,7 @@ public struct TURNClient: Sendable {
     {
       guard !redirected, transport == .udp, alternate != server else {
         var f = TURNFailure.explaining(code, reason: error?.reason)
-        f.explanation += redirected ? " twice" : ""
-        f.explanation += " at \(alternate)"
+        f.cause = .alternateNotFollowed(alternate: alternate, twice: redirected)
         return fail(f)
       }
       redirected = true

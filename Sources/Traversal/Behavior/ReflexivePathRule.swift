@@ -1,19 +1,18 @@
-/// Whether a kind of ICE path should work between two hosts, and why.
-///
-/// ``basis`` says which rule of the model decided (and about which host), so a report can word
-/// the prediction for its own readers ("this host" and "the peer", or "host A" and "host B")
-/// without rewriting ``reason``'s text.
-public struct PathPrediction: Codable, Sendable, Hashable {
-  public enum Outcome: String, Codable, Sendable, Hashable {
-    case works, fails, unknown
-  }
+/// Whether a kind of ICE path should work between two hosts.
+public enum PathOutcome: String, Codable, Sendable, Hashable {
+  case works, fails, unknown
+}
 
-  /// One of the two hosts of ``reflexive(_:_:)``, or both.
+/// The model's rule for the "through the NATs" path between two profiled hosts: the outcome
+/// and the rule that decided (and about which host). It says nothing in words: the report
+/// module words it for its readers ("this host" and "the peer", or "host A" and "host B").
+public struct ReflexivePathRule: Sendable, Hashable {
+  /// One of the two hosts of ``decide(_:_:)``, or both.
   public enum Host: String, Codable, Sendable, Hashable {
     case a, b, both
   }
 
-  /// The rule of ``reflexive(_:_:)`` that decided.
+  /// The rule of ``decide(_:_:)`` that decided.
   public enum Basis: Codable, Sendable, Hashable {
     /// UDP does not get out of the named host's network.
     case udpBlocked(Host)
@@ -31,24 +30,15 @@ public struct PathPrediction: Codable, Sendable, Hashable {
     case portPerDestination(Host)
   }
 
-  public var outcome: Outcome
-  /// One sentence a person can act on.
-  public var reason: String
-  /// The rule that decided, when the prediction came from ``reflexive(_:_:)``; nil otherwise
-  /// (not encoded).
-  public var basis: Basis?
+  public var outcome: PathOutcome
+  public var basis: Basis
 
-  public init(_ outcome: Outcome, _ reason: String, basis: Basis? = nil) {
+  public init(_ outcome: PathOutcome, basis: Basis) {
     self.outcome = outcome
-    self.reason = reason
     self.basis = basis
   }
 
-  private enum CodingKeys: String, CodingKey {
-    case outcome, reason
-  }
-
-  /// Predicts the "through the NATs" path: each side sends connectivity checks to the other's
+  /// Decides the "through the NATs" path: each side sends connectivity checks to the other's
   /// server-reflexive address, and answers (or triggered checks) go back to the peer-reflexive
   /// address the check arrived from.
   ///
@@ -61,19 +51,13 @@ public struct PathPrediction: Codable, Sendable, Hashable {
   /// gets back into A's NAT if B maps endpoint-independently (it comes from the address A sent
   /// to), or if A filters endpoint-independently or by address only. The path works when one
   /// direction gets both the check in and the answer back.
-  public static func reflexive(_ a: NATProfile, _ b: NATProfile) -> PathPrediction {
+  public static func decide(_ a: NATProfile, _ b: NATProfile) -> ReflexivePathRule {
     if a.udpBlocked || b.udpBlocked {
       let who: Host = a.udpBlocked && b.udpBlocked ? .both : (a.udpBlocked ? .a : .b)
-      let name = who == .both ? "both hosts" : (who == .a ? "host A" : "host B")
-      return PathPrediction(
-        .fails, "UDP is blocked for \(name), so no UDP path but a relay over TCP can work.",
-        basis: .udpBlocked(who))
+      return ReflexivePathRule(.fails, basis: .udpBlocked(who))
     }
     guard let am = a.mapping, let af = a.filtering, let bm = b.mapping, let bf = b.filtering else {
-      return PathPrediction(
-        .unknown,
-        "A NAT's mapping or filtering behaviour is unknown, so this path can only be tried.",
-        basis: .behaviourUnknown)
+      return ReflexivePathRule(.unknown, basis: .behaviourUnknown)
     }
     func checkGetsIn(from xm: MappingBehavior, to ym: MappingBehavior, _ yf: FilteringBehavior)
       -> Bool
@@ -91,35 +75,19 @@ public struct PathPrediction: Codable, Sendable, Hashable {
     let bToA = checkGetsIn(from: bm, to: am, af) && answerGetsBack(from: am, to: bf)
     if aToB || bToA {
       if !a.natDetected && !b.natDetected {
-        return PathPrediction(
-          .works, "Both hosts have public addresses, so they reach each other directly.",
-          basis: .bothPublic)
+        return ReflexivePathRule(.works, basis: .bothPublic)
       }
       if am == .endpointIndependent && bm == .endpointIndependent {
-        return PathPrediction(
-          .works,
-          "Each side keeps one public address per socket, so each side's checks open a hole the other's can use.",
-          basis: .bothKeepOneAddress)
+        return ReflexivePathRule(.works, basis: .bothKeepOneAddress)
       }
       let (open, openProfile): (Host, NATProfile) = aToB ? (.b, b) : (.a, a)
-      let name = open == .a ? "A" : "B"
-      let what = openProfile.natDetected ? "Host \(name)'s NAT" : "Host \(name) has no NAT and"
-      return PathPrediction(
-        .works,
-        "\(what) lets the other side's checks in even though the other NAT changes its port per destination.",
-        basis: .letsIn(open, natDetected: openProfile.natDetected))
+      return ReflexivePathRule(.works, basis: .letsIn(open, natDetected: openProfile.natDetected))
     }
     let dependent = [(am, Host.a), (bm, Host.b)].filter { $0.0 != .endpointIndependent }.map(\.1)
     if dependent.isEmpty {
-      return PathPrediction(
-        .fails, "Both NATs filter too strictly for either side's checks to get in.",
-        basis: .filtersTooStrictly)
+      return ReflexivePathRule(.fails, basis: .filtersTooStrictly)
     }
     let who: Host = dependent.count == 2 ? .both : dependent[0]
-    let name = who == .both ? "Both NATs pick" : "Host \(who == .a ? "A" : "B")'s NAT picks"
-    return PathPrediction(
-      .fails,
-      "\(name) a new public port for each destination, and the other side's NAT only accepts packets from the exact address it sent to, so only a relay can work.",
-      basis: .portPerDestination(who))
+    return ReflexivePathRule(.fails, basis: .portPerDestination(who))
   }
 }
