@@ -81,6 +81,20 @@ let package = Package(
     // The DTLS handshake as a sans-IO machine (OpenSSL driven through BIOs; no sockets, no
     // runtime). The only module importing COpenSSL.
     .target(name: "DTLS", dependencies: ["COpenSSL", "STUN", "Traversal"], swiftSettings: strict),
+    // zlib (Debian zlib1g-dev): `explain` reads gzip-compressed dumps and logs as they come
+    // (Chrome's webrtc-internals page writes `.gz` by default), inflating them as a stream in
+    // bounded memory; Foundation has no inflate on Linux, and zlib is the reference
+    // implementation every distribution ships.
+    .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+    // libpcap (Debian libpcap-dev): `explain` reads pcap and pcapng captures as tcpdump,
+    // Wireshark and dumpcap write them, one packet at a time.
+    .systemLibrary(name: "CPcap", path: "Sources/CPcap", providers: [.apt(["libpcap-dev"])]),
+    // Readers of what other stacks left behind (webrtc-internals dumps, libnice, aioice and
+    // any log with SDP candidate lines), streamed, into Report's evidence of an ICE session.
+    // Pure values: no sockets.
+    .target(
+      name: "Explain", dependencies: ["STUN", "Traversal", "Report", "CZlib", "CPcap"],
+      swiftSettings: strict),
     .systemLibrary(
       name: "CNcursesw", path: "Sources/CNcursesw",
       providers: [.apt(["libncurses-dev"])]),
@@ -92,7 +106,7 @@ let package = Package(
       name: "natscope",
       dependencies: [
         "STUN", "Traversal", "Runtime", "Report", "Sessions", "Network", "Simulation",
-        "Scenarios", "Console", "DTLS",
+        "Scenarios", "Console", "DTLS", "Explain",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -141,6 +155,11 @@ let package = Package(
         "Scenarios",
       ],
       exclude: ["Snapshots"], swiftSettings: strict),
+    // The readers and the explanation of what they read (pure values; aioice runs for real).
+    .testTarget(
+      name: "ExplainTests",
+      dependencies: ["Explain", "Report", "Traversal", "STUN", "TestSupport"],
+      exclude: ["Fixtures"], swiftSettings: strict),
     .testTarget(
       name: "NatscopeCLITests", dependencies: ["natscope", "Report", "TestSupport"],
       swiftSettings: strict),

@@ -16,6 +16,8 @@ public enum JSONSchemaID: String, Sendable, CaseIterable {
   case demoTwoHost = "demo-two-host"
   /// `binding stuns:…`, and `probe` given only stuns: servers: STUN over TLS.
   case stuns
+  /// `natscope explain FILE...`: what other stacks' artifacts show of their ICE sessions.
+  case explain
 
   /// The schema's version (the document's `schemaVersion`).
   public var version: Int { 1 }

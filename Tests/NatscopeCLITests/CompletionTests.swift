@@ -118,7 +118,7 @@ import Testing
   @Test func bashOffersCommandsAfterHelp() throws {
     let scratch = try Scratch()
     let values = try Self.bash(["help", ""], in: scratch)
-    for command in ["demo", "probe", "connect", "binding", "serve", "turn"] {
+    for command in ["demo", "probe", "connect", "binding", "serve", "turn", "explain"] {
       #expect(values.contains(command), "bash: `natscope help <Tab>` gives \(values)")
     }
     #expect(try Self.bash(["help", "co"], in: scratch) == ["connect"])

@@ -14,7 +14,7 @@ import Testing
     #expect(r.stderr.contains("no-such-option"))
   }
 
-  static let commands = ["demo", "probe", "connect", "binding", "serve", "turn"]
+  static let commands = ["demo", "probe", "connect", "binding", "serve", "turn", "explain"]
 
   /// Usage lines fit 80 columns (ArgumentParser writes them on one line, 156–180 columns for
   /// connect and probe), in the help and in a usage error alike.
@@ -48,7 +48,8 @@ import Testing
   @Test(arguments: commands)
   func logLevelHelpNamesNoTUIOnlyWithAConsole(_ command: String) throws {
     let help = try Binary.run([command, "--help"]).stdout
-    let hasConsole = ["demo", "probe", "connect"].contains(command)
+    // explain takes --no-tui (its report is plain text until the console replay exists).
+    let hasConsole = ["demo", "probe", "connect", "explain"].contains(command)
     #expect(help.contains("--no-tui") == hasConsole, "`natscope \(command) --help`:\n\(help)")
   }
 

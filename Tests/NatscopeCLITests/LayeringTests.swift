@@ -17,6 +17,7 @@ import Testing
     "Simulation": ["STUN", "Traversal", "Runtime"],
     "Scenarios": ["STUN", "Traversal", "Runtime", "Simulation", "Sessions", "Report", "DTLS"],
     "Console": ["STUN", "Traversal", "Sessions", "Report", "CNcursesw"],
+    "Explain": ["STUN", "Traversal", "Report", "CZlib", "CPcap"],
   ]
 
   /// The project dependencies of every `.target(name: …)` in Package.swift (quoted names in

@@ -7,7 +7,7 @@ import Testing
   static let repository = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-  static let commands = ["demo", "probe", "binding", "connect", "turn", "serve"]
+  static let commands = ["demo", "probe", "binding", "connect", "turn", "serve", "explain"]
 
   /// The man page source, with roff's escaped hyphens made plain.
   static func manPage() throws -> String {

@@ -30,6 +30,9 @@ import Testing
     case simulation
     /// An operating-system or runtime error, as the runtime reports it.
     case runtimeError
+    /// Another stack's own words, which a reader of `explain` looks for in its logs
+    /// ("setting remote sdp", "handshake completed"): matched, never printed.
+    case foreign
     /// Sentences about what happened that still have to move into Report as findings; the
     /// text says what is left.
     case toMove(String)
@@ -37,6 +40,12 @@ import Testing
 
   /// Every file outside Report, Console and the CLI that holds prose, and what it is.
   static let voices: [String: Voice] = [
+    // Explain: why an input cannot be read, and the other stacks' log phrases it matches.
+    "Explain/ByteSource.swift": .inputError,
+    "Explain/Explainer.swift": .inputError,
+    "Explain/PcapReader.swift": .inputError,
+    "Explain/WebRTCInternalsReader.swift": .inputError,
+    "Explain/TextLogReader.swift": .foreign,
     // STUN: the codec's errors and names.
     "STUN/Credentials.swift": .inputError,
     "STUN/ErrorCode.swift": .name,
