@@ -11,6 +11,10 @@ extension ConnectEvent {
     case .probeStarted(let s): "probe started: \(s.map(\.description).joined(separator: ", "))"
     case .probeFinished(let p, let r):
       "probe finished: " + (p.map { $0.summary } ?? (r ?? "no profile"))
+    // A pair's reason is typed; the event log words it as the check list does.
+    case .ice(.pairStateChanged(let id, let from, let to, let reason?, _)):
+      "ice pair #\(id) \(from.rawValue) -> \(to.rawValue): \(reason.phrase)"
+    case .ice(.pairPruned(let id, let reason)): "ice pair #\(id) \(reason.phrase)"
     case .ice(let e): "ice \(e)"
     case .relay(let s, let e): "turn \(s): \(e)"
     case .relayUnavailable(let s, let r): "turn \(s) unavailable: \(r)"
