@@ -22,7 +22,8 @@ import Traversal
 ///
 /// Receives: on Linux the socket has `IP_RECVERR` / `IPV6_RECVERR` on, so every ICMP
 /// destination unreachable that comes back for a datagram it sent (port, host or network
-/// unreachable, administratively prohibited) is queued on the socket's error queue with the
+/// unreachable, administratively prohibited; and "fragmentation needed" / "packet too big",
+/// which say a datagram was too large, not that its destination is unreachable) is queued on the socket's error queue with the
 /// original destination and the address of the host or router that sent it. SwiftNIO cannot
 /// carry that (it does not read the error queue, and closes a datagram channel on a pending
 /// error other than ECONNREFUSED), so a small poller thread per socket waits in `poll(2)` and
@@ -141,6 +142,47 @@ public final class UDPSocket: DatagramSocket, RuntimeResource {
     }
   }
 
+  /// Sends one datagram with the don't-fragment bit and no local fragmentation
+  /// (`IP_PMTUDISC_PROBE`, which also ignores the kernel's cached path MTU, so the size under
+  /// test is what goes out), then puts the socket's usual setting back. A datagram larger
+  /// than this host's interface is refused at once and reported as `tooBig`.
+  public func send(_ bytes: [UInt8], to destination: TransportAddress, dontFragment: Bool) {
+    guard dontFragment, !isClosed, destination.ip.family == localAddress.ip.family else {
+      send(bytes, to: destination)
+      return
+    }
+    #if os(Linux)
+      let v6 = localAddress.ip.family == .ipv6
+      let level = v6 ? Int32(IPPROTO_IPV6) : Int32(IPPROTO_IP)
+      let name = v6 ? LinuxSocketOption.ipv6MTUDiscover : LinuxSocketOption.ipMTUDiscover
+      var usual: Int32 = 1
+      var length = socklen_t(MemoryLayout<Int32>.size)
+      let known = getsockopt(fd, level, name, &usual, &length) == 0
+      var probe = LinuxSocketOption.pmtuDiscoverProbe
+      guard known, setsockopt(fd, level, name, &probe, socklen_t(MemoryLayout<Int32>.size)) == 0
+      else {
+        send(bytes, to: destination)
+        return
+      }
+      defer { _ = setsockopt(fd, level, name, &usual, socklen_t(MemoryLayout<Int32>.size)) }
+      let code = POSIXSocket.sendTo(fd, bytes, destination)
+      if code == EMSGSIZE {
+        report(
+          .tooBig(mtu: nil), destination, reporter: nil,
+          "cannot send \(bytes.count) bytes to \(destination) unfragmented: larger than this host's interface takes"
+        )
+        return
+      }
+      if code == 0 {
+        sentCount += 1
+        return
+      }
+      send(bytes, to: destination)
+    #else
+      send(bytes, to: destination)
+    #endif
+  }
+
   /// Closes the socket; no callbacks run after this returns, and the port is free again. The
   /// poller thread is woken (shutting the socket down wakes a `poll(2)` on it, even for an
   /// unconnected UDP socket on Linux) and out of `poll` before the descriptor is closed, so
@@ -208,7 +250,7 @@ public final class UDPSocket: DatagramSocket, RuntimeResource {
 
   #if os(Linux)
     /// One message from the error queue as a `SocketError`, or nil when the queue is empty.
-    /// Errors that are not destination-unreachable (e.g. a local EMSGSIZE) are skipped.
+    /// Errors that are neither destination unreachable nor too big are skipped.
     private func receiveError() -> SocketError? {
       for _ in 0..<16 {
         var control = [UInt8](repeating: 0, count: 256)
@@ -218,9 +260,20 @@ public final class UDPSocket: DatagramSocket, RuntimeResource {
         else { return nil }
         for c in ControlMessages(bytes: control, length: controlLength) {
           guard let (kind, reporter) = c.extendedError, let original else { continue }
-          return SocketError(
-            kind: .unreachable(kind), destination: original, reporter: reporter, at: runtime.now,
-            message: "\(kind.phrase) from \(reporter.map { "\($0)" } ?? "?") for \(original)")
+          let from = reporter.map { "\($0)" } ?? "this host"
+          switch kind {
+          case .unreachable(let u):
+            return SocketError(
+              kind: .unreachable(u), destination: original, reporter: reporter, at: runtime.now,
+              message: "\(u.phrase) from \(from) for \(original)")
+          case .tooBig(let mtu):
+            return SocketError(
+              kind: .tooBig(mtu: mtu), destination: original, reporter: reporter,
+              at: runtime.now,
+              message:
+                "datagram to \(original) too big for a link (MTU \(mtu.map { "\($0)" } ?? "?"), said \(from))"
+            )
+          }
         }
       }
       return nil
@@ -275,6 +328,9 @@ enum LinuxSocketOption {
   static let ipv6RecvPacketInfo: Int32 = 49  // IPV6_RECVPKTINFO
   static let ipv6PacketInfo: Int32 = 50  // IPV6_PKTINFO
   static let msgErrQueue: Int32 = 0x2000  // MSG_ERRQUEUE
+  static let ipMTUDiscover: Int32 = 10  // IP_MTU_DISCOVER
+  static let ipv6MTUDiscover: Int32 = 23  // IPV6_MTU_DISCOVER
+  static let pmtuDiscoverProbe: Int32 = 3  // IP_PMTUDISC_PROBE / IPV6_PMTUDISC_PROBE
 }
 
 /// The control messages of one `recvmsg`, parsed from bytes (the CMSG_* macros are not
@@ -298,33 +354,58 @@ struct ControlMessages: Sequence, IteratorProtocol {
       return nil
     }
 
+    /// What an `IP_RECVERR` / `IPV6_RECVERR` message said.
+    enum ExtendedError: Equatable {
+      /// An ICMP destination unreachable.
+      case unreachable(Unreachable.Kind)
+      /// ICMP fragmentation needed, ICMPv6 packet too big, or a local "message too long",
+      /// with the MTU it named (0 counts as not said).
+      case tooBig(mtu: Int?)
+    }
+
     /// The kind and reporter of an `IP_RECVERR` / `IPV6_RECVERR` message carrying an ICMP
-    /// destination unreachable; nil for anything else.
-    var extendedError: (Unreachable.Kind, IPAddress?)? {
+    /// destination unreachable or a too-big error; nil for anything else.
+    var extendedError: (ExtendedError, IPAddress?)? {
       let v4 = level == Int32(IPPROTO_IP) && type == LinuxSocketOption.ipRecvError
       let v6 = level == Int32(IPPROTO_IPV6) && type == LinuxSocketOption.ipv6RecvError
       guard v4 || v6, data.count >= 16 else { return nil }
       // struct sock_extended_err { u32 errno; u8 origin, type, code, pad; u32 info, data; }
       // followed by the offender's sockaddr (SO_EE_OFFENDER).
-      let origin = data[data.startIndex + 4]
-      let icmpType = data[data.startIndex + 5]
-      let code = data[data.startIndex + 6]
-      let kind: Unreachable.Kind
+      let s = data.startIndex
+      let origin = data[s + 4]
+      let icmpType = data[s + 5]
+      let code = data[s + 6]
+      // ee_info, in host byte order: the MTU for the too-big errors.
+      let info = Int(
+        UInt32(data[s + 8]) | UInt32(data[s + 9]) << 8 | UInt32(data[s + 10]) << 16
+          | UInt32(data[s + 11]) << 24)
+      let mtu = info > 0 && info <= 65_535 ? info : nil
+      let kind: ExtendedError
       switch origin {
+      case 2 where icmpType == 3 && code == 4:  // fragmentation needed and DF set
+        kind = .tooBig(mtu: mtu)
       case 2 where icmpType == 3:  // SO_EE_ORIGIN_ICMP, destination unreachable
         switch code {
-        case 0, 6: kind = .networkUnreachable
-        case 3: kind = .portUnreachable
-        case 9, 10, 13: kind = .prohibited
-        default: kind = .hostUnreachable
+        case 0, 6: kind = .unreachable(.networkUnreachable)
+        case 3: kind = .unreachable(.portUnreachable)
+        case 9, 10, 13: kind = .unreachable(.prohibited)
+        default: kind = .unreachable(.hostUnreachable)
         }
+      case 3 where icmpType == 2:  // SO_EE_ORIGIN_ICMP6, packet too big
+        kind = .tooBig(mtu: mtu)
       case 3 where icmpType == 1:  // SO_EE_ORIGIN_ICMP6, destination unreachable
         switch code {
-        case 0: kind = .networkUnreachable
-        case 1, 5, 6: kind = .prohibited
-        case 4: kind = .portUnreachable
-        default: kind = .hostUnreachable
+        case 0: kind = .unreachable(.networkUnreachable)
+        case 1, 5, 6: kind = .unreachable(.prohibited)
+        case 4: kind = .unreachable(.portUnreachable)
+        default: kind = .unreachable(.hostUnreachable)
         }
+      case 1
+      where Int32(
+        UInt32(data[s]) | UInt32(data[s + 1]) << 8 | UInt32(data[s + 2]) << 16 | UInt32(data[s + 3])
+          << 24) == EMSGSIZE:
+        // SO_EE_ORIGIN_LOCAL: this host's own interface MTU.
+        kind = .tooBig(mtu: mtu)
       default:
         return nil
       }

@@ -519,6 +519,9 @@ public struct ConnectReport: Codable, Sendable, Hashable {
   /// The DTLS handshake over the selected pair (``DTLS``); nil when the session ran without
   /// DTLS configured.
   public var dtls: DTLS?
+  /// The largest datagram the selected pair carried, both ways (``PathMTUResult``); nil when
+  /// no search ran (`--no-path-mtu`, no pair selected, or the simulated labs).
+  public var pathMTU: PathMTUResult?
 
   /// Packet loss as the checks saw it: `{checks, checksRetransmitted, answersLost,
   /// provenChecks, provenChecksRetransmitted, seen}`. A check that needed a retransmission
@@ -617,7 +620,7 @@ public struct ConnectReport: Codable, Sendable, Hashable {
 
   private enum CodingKeys: String, CodingKey {
     case schemaVersion, state, reason, selectedPair, timeToConnectedMs, timings, paths
-    case prediction, local, remote, candidates, pairs, loss, warnings, findings, dtls
+    case prediction, local, remote, candidates, pairs, loss, warnings, findings, dtls, pathMTU
   }
 
   public init(from decoder: any Decoder) throws {
@@ -638,6 +641,7 @@ public struct ConnectReport: Codable, Sendable, Hashable {
     warnings = try c.decodeIfPresent([String].self, forKey: .warnings) ?? []
     findings = try c.decodeIfPresent(FindingSet.self, forKey: .findings) ?? FindingSet()
     dtls = try c.decodeIfPresent(DTLS.self, forKey: .dtls)
+    pathMTU = try c.decodeIfPresent(PathMTUResult.self, forKey: .pathMTU)
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -659,5 +663,6 @@ public struct ConnectReport: Codable, Sendable, Hashable {
     try c.encode(warnings, forKey: .warnings)
     try c.encode(findings, forKey: .findings)
     try c.encodeIfPresent(dtls, forKey: .dtls)
+    try c.encodeIfPresent(pathMTU, forKey: .pathMTU)
   }
 }

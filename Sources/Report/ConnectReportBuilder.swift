@@ -118,6 +118,10 @@ public struct ConnectReportBuilder: Sendable {
   /// What the DTLS handshake over the selected pair did; nil when the session had no DTLS
   /// configured (the simulated labs).
   public var dtls: ConnectReport.DTLS?
+  /// What the path MTU search on the selected pair found; nil when none ran.
+  public var pathMTU: PathMTUResult?
+  /// `--no-path-mtu`: the report says the search was not run.
+  public var pathMTUTurnedOff = false
 
   public init(local: Side, remote: Side) {
     self.local = local
@@ -161,6 +165,7 @@ public struct ConnectReportBuilder: Sendable {
     r.loss = loss
     r.findings = d.findings
     r.dtls = dtls
+    r.pathMTU = pathMTU
     if connected, dtls?.state == .failed {
       // ICE connected, DTLS did not: nothing a WebRTC peer sends would flow, so the verdict is
       // failed, and its reason is the DTLS findings' sentences.
@@ -265,6 +270,11 @@ public struct ConnectReportBuilder: Sendable {
     for kind in ConnectReport.PathKind.allCases { all.append(predictions[kind].finding) }
     if connected, let l = loss, l.seen { all.append(Self.lossFinding(l)) }
     if let dtls { all.append(contentsOf: DTLSFindings.derive(dtls)) }
+    if let pathMTU {
+      all.append(contentsOf: PathMTUFindings.derive(pathMTU, dtls: dtls))
+    } else if pathMTUTurnedOff, connected {
+      all.append(Finding(.mtuOff, about: .session, .notMeasured, aspect: .pathMTU))
+    }
     if let w = peerWait {
       all.append(
         Finding(

@@ -58,6 +58,10 @@ public enum ConnectReportText {
       where DTLSFindings.codes.contains(f.code) && f.code != .dtlsFailedAfterICE {
         out += wrap(f.text, width: width, indent: "          ", first: "  dtls    ")
       }
+      // The largest datagram the pair carried, each way, and what that means.
+      for f in r.findings where PathMTUFindings.codes.contains(f.code) {
+        out += wrap(f.text, width: width, indent: "          ", first: "  mtu     ")
+      }
     }
     var t: [String] = []
     if let g = r.timings.gatheringMs { t.append("gathering \(ms(g))") }

@@ -148,6 +148,16 @@ private final class LoggingSocket: DatagramSocket {
     base.send(bytes, to: destination)
   }
 
+  func send(_ bytes: [UInt8], to destination: TransportAddress, dontFragment: Bool) {
+    if logger.logLevel <= .debug {
+      LoggingRuntime.log(
+        logger,
+        "→ \(destination) from \(base.localAddress)\(dontFragment ? " (DF)" : ""): "
+          + LoggingRuntime.summary(bytes), bytes: bytes)
+    }
+    base.send(bytes, to: destination, dontFragment: dontFragment)
+  }
+
   func close() {
     logger.debug("UDP socket on \(base.localAddress) closed")
     base.close()

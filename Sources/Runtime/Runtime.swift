@@ -33,6 +33,10 @@ public protocol DatagramSocket: AnyObject {
   /// error callback (`onError` of ``NetworkRuntime/openUDP(_:onReceive:onError:)``), never
   /// thrown: UDP sends are fire-and-forget.
   func send(_ bytes: [UInt8], to destination: TransportAddress)
+  /// Sends one datagram with the don't-fragment bit set and no local fragmentation (a path
+  /// MTU probe): a datagram too large for a link on the way is dropped there, and the router
+  /// may say so with an ICMP error (reported as ``SocketError/Kind/tooBig(mtu:)``).
+  func send(_ bytes: [UInt8], to destination: TransportAddress, dontFragment: Bool)
   /// Closes the socket; no callbacks are delivered after this returns.
   func close()
 }
@@ -48,6 +52,11 @@ public struct SocketError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The local system refused the send for another reason (a full buffer, a closed socket,
     /// a destination of the other address family); `code` is the errno when there is one.
     case sendFailed(code: Int32?)
+    /// The datagram was too large for a link on the way and not fragmented (ICMP
+    /// fragmentation needed, ICMPv6 packet too big, or this host's own interface); `mtu` is the
+    /// largest IP datagram that link takes, when the error said. Not a reason to give up on
+    /// the destination.
+    case tooBig(mtu: Int?)
   }
 
   /// What went wrong.

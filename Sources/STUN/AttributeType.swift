@@ -34,6 +34,8 @@ public struct AttributeType: RawRepresentable, Hashable, Sendable {
   public static let responsePort = AttributeType(0x0027)
   public static let responseOrigin = AttributeType(0x802B)
   public static let otherAddress = AttributeType(0x802C)
+  // natscope's own, comprehension-optional (agents that do not know it ignore it)
+  public static let responseSize = AttributeType(0xFF5A)
   // RFC 8445
   public static let priority = AttributeType(0x0024)
   public static let useCandidate = AttributeType(0x0025)
@@ -95,6 +97,7 @@ public struct AttributeType: RawRepresentable, Hashable, Sendable {
     case 0x802A: return "ICE-CONTROLLING"
     case 0x802B: return "RESPONSE-ORIGIN"
     case 0x802C: return "OTHER-ADDRESS"
+    case 0xFF5A: return "NATSCOPE-RESPONSE-SIZE"
     default: return nil
     }
   }

@@ -36,6 +36,7 @@ extension Message {
     case .changeRequest: _ = try ChangeRequest(value: v, transactionID: t)
     case .responsePort: _ = try ResponsePort(value: v, transactionID: t)
     case .padding: _ = try Padding(value: v, transactionID: t)
+    case .responseSize: _ = try ResponseSize(value: v, transactionID: t)
     case .priority: _ = try Priority(value: v, transactionID: t)
     case .useCandidate: _ = try UseCandidate(value: v, transactionID: t)
     case .iceControlled: _ = try ICEControlled(value: v, transactionID: t)

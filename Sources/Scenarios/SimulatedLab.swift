@@ -52,14 +52,17 @@ public final class SimulatedLab {
   }
 
   /// Adds a site: a host behind a NAT with `behavior`, or on the public realm when `behavior`
-  /// is nil. `loss` applies to the site's uplink, both ways.
+  /// is nil. `loss` applies to the site's uplink, both ways, and so does `largestDatagram`
+  /// (a path MTU black hole: larger IP datagrams are dropped silently).
   @discardableResult
-  public func addSite(_ name: String, behavior: NATBehavior?, loss: Double = 0) throws
-    -> SimulatedHost
-  {
+  public func addSite(
+    _ name: String, behavior: NATBehavior?, loss: Double = 0, largestDatagram: Int? = nil
+  ) throws -> SimulatedHost {
     sites += 1
     let k = UInt32(sites)
-    let uplink = Link(latency: internetLatency, jitter: internetJitter, loss: loss)
+    let uplink = Link(
+      latency: internetLatency, jitter: internetJitter, loss: loss,
+      largestDatagram: largestDatagram)
     guard let behavior else {
       return try network.addHost(
         name, in: internet, address: .v4(0xC633_6400 + 100 + k), link: uplink)

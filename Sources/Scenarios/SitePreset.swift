@@ -181,13 +181,16 @@ public struct SitePreset: Hashable, Sendable {
 
   /// Adds a site for this preset to `lab` (see `SimulatedLab.addSite`).
   @discardableResult
-  public func addSite(to lab: SimulatedLab, name: String, loss: Double = 0) throws
-    -> SimulatedHost
-  {
+  public func addSite(
+    to lab: SimulatedLab, name: String, loss: Double = 0, largestDatagram: Int? = nil
+  ) throws -> SimulatedHost {
     let host: SimulatedHost
     switch kind {
-    case .open: return try lab.addSite(name, behavior: nil, loss: loss)
-    case .nat(let b): host = try lab.addSite(name, behavior: b, loss: loss)
+    case .open:
+      return try lab.addSite(
+        name, behavior: nil, loss: loss, largestDatagram: largestDatagram)
+    case .nat(let b):
+      host = try lab.addSite(name, behavior: b, loss: loss, largestDatagram: largestDatagram)
     case .carrier: host = try lab.addCarrierSite(name, loss: loss)
     }
     if !portMapping.isEmpty, let box = lab.router(of: host) {

@@ -34,14 +34,23 @@ public struct TwoHostDemoConfiguration: Sendable, Hashable {
   /// only in a run paced to real time (the console), not in one that skips idle time; and each
   /// run's certificate is fresh, so a report with DTLS is not the same twice.
   public var dtls: Bool
+  /// Whether both hosts search for the largest datagram on the selected pair, as `natscope
+  /// connect` does. Off by default (the demo shows ICE and DTLS).
+  public var pathMTU: Bool
+  /// The largest IP datagram host A's uplink carries, both ways (a path MTU black hole);
+  /// nil carries any size. Not for a carrier-grade site.
+  public var largestDatagramA: Int?
 
   /// A configuration; latency 10 ms plus up to 20 ms of jitter per hop (10–30 ms).
   public init(
     a: SitePreset, b: SitePreset, turn: Bool = true, seed: UInt64 = 1, loss: Double = 0,
     latency: Duration = .milliseconds(10), jitter: Duration = .milliseconds(20),
     signalingDelay: Duration = .milliseconds(50), timeLimit: Duration = .seconds(40),
-    portMapping: Bool = true, dtls: Bool = false
+    portMapping: Bool = true, dtls: Bool = false, pathMTU: Bool = false,
+    largestDatagramA: Int? = nil
   ) {
+    self.pathMTU = pathMTU
+    self.largestDatagramA = largestDatagramA
     self.portMapping = portMapping
     self.dtls = dtls
     self.a = a
@@ -136,7 +145,9 @@ public final class TwoHostDemo {
     lab = try SimulatedLab(
       seed: configuration.seed, latency: configuration.latency, jitter: configuration.jitter)
     if configuration.turn { try lab.addTURNRelay() }
-    hostA = try configuration.a.addSite(to: lab, name: "a", loss: configuration.loss)
+    hostA = try configuration.a.addSite(
+      to: lab, name: "a", loss: configuration.loss,
+      largestDatagram: configuration.largestDatagramA)
     hostB = try configuration.b.addSite(to: lab, name: "b", loss: configuration.loss)
   }
 
@@ -236,6 +247,7 @@ public final class TwoHostDemo {
       // DTLS after ICE, as `natscope connect` runs it (a certificate OpenSSL cannot make
       // leaves it out, and the report then says nothing about DTLS).
       if configuration.dtls { settings.dtls = try? ConnectDTLSSettings.fresh() }
+      if configuration.pathMTU { settings.pathMTU = PathMTUConfiguration() }
       return ConnectSession(
         runtime: host(side),
         configuration: settings,
@@ -352,6 +364,7 @@ public final class TwoHostDemo {
       b.peerDescriptionReceived = e.peerDescriptionReceived
       b.peerWaitExpired = e.peerWaitExpired
       b.dtls = e.dtls
+      b.pathMTU = e.pathMTU
     }
     if let report = sessionA?.report {
       b.pairs = sessionA?.evidence?.pairs ?? report.pairs

@@ -96,6 +96,12 @@ public struct ConnectSessionConfiguration: Sendable {
   /// Whether DTLS is off because the person asked (`--no-dtls`): the report then says so.
   /// Without it, a session with no `dtls` reports nothing about DTLS (the simulated labs).
   public var dtlsTurnedOff = false
+  /// The search for the largest datagram the selected pair carries, after DTLS (or at once
+  /// when there is none); nil runs none.
+  public var pathMTU: PathMTUConfiguration?
+  /// Whether the search is off because the person asked (`--no-path-mtu`): the report then
+  /// says so.
+  public var pathMTUTurnedOff = false
 
   public init(
     role: SignalingRole, stunServers: [TransportAddress] = [],
@@ -423,6 +429,15 @@ public final class ConnectSession {
   /// DTLS datagrams that came before the handshake started (the peer's ClientHello may beat
   /// this side's own nomination), with their source; at most 16.
   private var dtlsEarly: [([UInt8], TransportAddress)] = []
+  /// The path MTU search on the selected pair, once it started, and its driver.
+  private var mtuSearch: PathMTUSearch?
+  private var mtuDriver: MachineDriver<PathMTUEvent>?
+  /// What the search found.
+  private var mtuResult: PathMTUResult?
+  /// While holding after the verdict: the peer's path probes answered so far, and when the
+  /// count last moved (the peer is still measuring: stay to answer it).
+  private var peerProbesSeen = 0
+  private var peerProbesMovedAt: Instant?
 
   /// A session, not yet started.
   /// - Parameters:
@@ -542,8 +557,9 @@ public final class ConnectSession {
     checkTimer = runtime.schedule(at: runtime.now + configuration.checkTimeout) {
       [weak self] in
       guard let self, self.report == nil, self.phase != .closed else { return }
-      // A handshake under way has its own time limit.
+      // A handshake or a path MTU search under way has its own time limit.
       if self.dtlsRun != nil, self.dtlsOutcome == nil { return }
+      if self.mtuSearch != nil, self.mtuResult == nil { return }
       self.finish()
     }
   }
@@ -620,6 +636,7 @@ public final class ConnectSession {
         }
       }
     }
+    mtuDriver?.stop()
     if let run = dtlsRun {
       // close_notify to the peer when the association is up.
       for t in run.endpoint.close(at: runtime.now).transmits() {
@@ -885,7 +902,7 @@ public final class ConnectSession {
     else { return }
     switch ice.state {
     case .completed:
-      if !startDTLSIfWanted() { finish() }
+      if !startDTLSIfWanted() && !startPathMTUIfWanted() { finish() }
     case .failed: finish()
     default: break
     }
@@ -972,9 +989,67 @@ public final class ConnectSession {
         let outcome = run.report(now: runtime.now)
         dtlsOutcome = outcome
         record(.dtls(outcome))
-        if report == nil, phase != .closed { finish() }
+        if report == nil, phase != .closed, !startPathMTUIfWanted() { finish() }
       case .retransmitted, .closedByPeer:
         break
+      }
+    }
+  }
+
+  // MARK: - Path MTU
+
+  /// Starts the search for the largest datagram on the selected pair when configured; true
+  /// while it runs (the verdict waits for it).
+  private func startPathMTUIfWanted() -> Bool {
+    if mtuSearch != nil { return mtuResult == nil }
+    guard let settings = configuration.pathMTU, report == nil, phase != .closed,
+      let selected = ice.agent.selectedPair, let identity = ice.agent.pathProbeIdentity
+    else { return false }
+    let base = selected.localBase
+    var search = PathMTUSearch(
+      configuration: settings, identity: identity, base: base, remote: selected.remote.address,
+      viaRelay: selected.local.type == .relay)
+    let driver = MachineDriver<PathMTUEvent>(
+      runtime: runtime, transmit: { [weak self] t in self?.ice.send(t) },
+      timeout: { [weak self] now in
+        guard let self, var s = self.mtuSearch else { return }
+        let out = s.handleTimeout(at: now)
+        self.mtuSearch = s
+        self.mtuApply(out)
+      })
+    mtuDriver = driver
+    ice.onSTUNResponse = { [weak self] message, length, from, arrivedOn in
+      guard let self, var s = self.mtuSearch, arrivedOn == s.base,
+        s.owns(message.transactionID)
+      else { return false }
+      let out = s.handleInput(message, length: length, from: from, at: self.runtime.now)
+      self.mtuSearch = s
+      self.mtuApply(out)
+      return true
+    }
+    ice.onTooBig = { [weak self] destination, from, mtu, reporter in
+      guard let self, var s = self.mtuSearch, from == s.base, destination == s.remote else {
+        return
+      }
+      let out = s.handleTooBig(mtu: mtu, reporter: reporter, at: self.runtime.now)
+      self.mtuSearch = s
+      self.mtuApply(out)
+    }
+    let out = search.start(at: runtime.now)
+    mtuSearch = search
+    mtuApply(out)
+    return mtuResult == nil
+  }
+
+  private func mtuApply(_ outputs: [MachineOutput<PathMTUEvent>]) {
+    guard let driver = mtuDriver else { return }
+    for event in driver.carryOut(outputs) {
+      switch event {
+      case .finished(let r):
+        guard mtuResult == nil else { continue }
+        mtuResult = r
+        driver.stop()
+        if report == nil, phase != .closed { finish() }
       }
     }
   }
@@ -1027,7 +1102,27 @@ public final class ConnectSession {
       first && ice.agent.role == .controlling
       ? configuration.holdTime : max(configuration.holdTime, window)
     let at = min(runtime.now + quiet, limit)
-    holdTimer = runtime.schedule(at: max(at, runtime.now)) { [weak self] in self?.close() }
+    holdTimer = runtime.schedule(at: max(at, runtime.now)) { [weak self] in self?.holdEnded() }
+  }
+
+  /// The hold is over, unless the peer is still measuring the path's largest datagram (its
+  /// probes keep coming): then it goes on while they do, for at most 15 s after the verdict.
+  private func holdEnded() {
+    let seen = ice.agent.pathProbesAnswered
+    let now = runtime.now
+    if seen != peerProbesSeen {
+      peerProbesSeen = seen
+      peerProbesMovedAt = now
+    }
+    if let moved = peerProbesMovedAt, now - moved < .milliseconds(2500),
+      now < (verdictAt ?? now) + .seconds(15)
+    {
+      holdTimer = runtime.schedule(at: now + .milliseconds(500)) { [weak self] in
+        self?.holdEnded()
+      }
+      return
+    }
+    close()
   }
 
   private func closed() {
@@ -1131,6 +1226,14 @@ public final class ConnectSession {
       b.timeToConnectedMs = max(0, (c - s).milliseconds).rounded(toPlaces: 1)
     }
     b.dtls = dtlsEvidence()
+    if mtuResult == nil, var s = mtuSearch {
+      // The session ends while the search runs: what it knows so far, marked unfinished.
+      _ = s.cancel(at: runtime.now)
+      b.pathMTU = s.result
+    } else {
+      b.pathMTU = mtuResult
+    }
+    b.pathMTUTurnedOff = configuration.pathMTUTurnedOff
     return b
   }
 

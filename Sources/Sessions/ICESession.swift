@@ -110,6 +110,25 @@ public final class ICESession {
     ((_ bytes: [UInt8], _ from: TransportAddress, _ base: TransportAddress) -> Void)?
   /// Whether gathering has finished.
   public private(set) var gatheringDone = false
+  /// STUN responses that are not the gathering's, offered here before the agent sees them
+  /// (a path MTU search's answers): with the UDP payload's length as it arrived, its source
+  /// and the base it arrived on; returns true when it took the message.
+  public var onSTUNResponse:
+    (
+      (_ message: Message, _ length: Int, _ from: TransportAddress, _ base: TransportAddress)
+        -> Bool
+    )?
+  /// A datagram a host socket sent was too big for a link on the way (ICMP fragmentation
+  /// needed / packet too big, or this host's interface): its destination, the base it left
+  /// from, the MTU the error named and who sent it. Not an unreachable destination.
+  public var onTooBig:
+    (
+      (
+        _ destination: TransportAddress, _ base: TransportAddress, _ mtu: Int?,
+        _ reporter: IPAddress?
+      )
+        -> Void
+    )?
 
   private struct Gather {
     var base: TransportAddress
@@ -279,6 +298,8 @@ public final class ICESession {
   /// Stops the agent, releases relays and closes every socket and timer.
   public func close() {
     onDTLS = nil
+    onSTUNResponse = nil
+    onTooBig = nil
     guard !closed else { return }
     apply(agent.close(at: runtime.now))
     closed = true
@@ -320,7 +341,12 @@ public final class ICESession {
   /// An ICMP error for something a socket sent: a gathering request to that server fails at
   /// once, and so do the agent's checks from that base to that address.
   private func socketError(_ error: SocketError, onSocketFor ip: IPAddress) {
-    guard !closed, let base = socketBases[ip], let u = error.unreachable else { return }
+    guard !closed, let base = socketBases[ip] else { return }
+    if case .tooBig(let mtu) = error.kind {
+      onTooBig?(error.destination, base, mtu, error.reporter)
+      return
+    }
+    guard let u = error.unreachable else { return }
     if unreachable.count < 1000 || unreachable[PairKey(base: base, remote: u.destination)] != nil {
       unreachable[PairKey(base: base, remote: u.destination)] = u
     }
@@ -337,6 +363,13 @@ public final class ICESession {
     route(Transmit(bytes: bytes, from: base, to: destination))
   }
 
+  /// Sends a transmit of another machine on the pair's base (a path MTU probe), with its
+  /// don't-fragment flag; a relay base sends it as usual.
+  public func send(_ transmit: Transmit) {
+    guard !closed else { return }
+    route(transmit)
+  }
+
   private func receive(_ datagram: ReceivedDatagram, onSocketFor ip: IPAddress) {
     guard !closed, let base = socketBases[ip] else { return }
     if let onDTLS, PacketKind.classify(datagram.bytes) == .dtls {
@@ -348,13 +381,16 @@ public final class ICESession {
       nonSTUNDropped += 1
       return
     }
-    if m.messageClass == .successResponse || m.messageClass == .errorResponse,
-      gathers[m.transactionID] != nil
-    {
-      processGather(
-        gatherTable.handleInput(
-          id: m.transactionID, from: datagram.source, at: runtime.now, response: m))
-      return
+    if m.messageClass == .successResponse || m.messageClass == .errorResponse {
+      if gathers[m.transactionID] != nil {
+        processGather(
+          gatherTable.handleInput(
+            id: m.transactionID, from: datagram.source, at: runtime.now, response: m))
+        return
+      }
+      if let onSTUNResponse, onSTUNResponse(m, datagram.bytes.count, datagram.source, base) {
+        return
+      }
     }
     apply(agent.handleInput(datagram.bytes, from: datagram.source, to: base, at: runtime.now))
   }
@@ -403,6 +439,12 @@ public final class ICESession {
       }
       guard PacketKind.classify(bytes) == .stun else {
         self.nonSTUNDropped += 1
+        return
+      }
+      if let onSTUNResponse = self.onSTUNResponse, let m = try? Message(bytes: bytes),
+        m.messageClass == .successResponse || m.messageClass == .errorResponse,
+        onSTUNResponse(m, bytes.count, from, relayed)
+      {
         return
       }
       self.apply(self.agent.handleInput(bytes, from: from, to: relayed, at: self.runtime.now))
@@ -486,7 +528,11 @@ public final class ICESession {
   private func route(_ t: Transmit) {
     guard let from = t.from else { return }
     if let s = sockets[from] {
-      s.send(t.bytes, to: t.to)
+      if t.dontFragment {
+        s.send(t.bytes, to: t.to, dontFragment: true)
+      } else {
+        s.send(t.bytes, to: t.to)
+      }
     } else if let r = relays[from] {
       r.send(t.bytes, to: t.to)
     }

@@ -12,13 +12,21 @@ public struct LinkConditions: Hashable, Sendable, Codable {
   public var jitter: Duration
   /// The probability (0...1) that a datagram is dropped.
   public var loss: Double
+  /// The largest IP datagram (UDP payload plus 28 bytes of header over IPv4, 48 over IPv6)
+  /// this direction carries; larger ones are dropped silently, as a path MTU black hole
+  /// does. Nil carries any size.
+  public var largestDatagram: Int?
 
   /// Conditions with the given latency, jitter and loss (loss is clamped to 0...1; negative
   /// durations count as zero).
-  public init(latency: Duration = .zero, jitter: Duration = .zero, loss: Double = 0) {
+  public init(
+    latency: Duration = .zero, jitter: Duration = .zero, loss: Double = 0,
+    largestDatagram: Int? = nil
+  ) {
     self.latency = max(latency, .zero)
     self.jitter = max(jitter, .zero)
     self.loss = loss.isNaN ? 0 : min(max(loss, 0), 1)
+    self.largestDatagram = largestDatagram
   }
 
   /// No delay, no loss.
@@ -44,8 +52,12 @@ public struct Link: Hashable, Sendable, Codable {
   }
 
   /// A symmetric link: both directions have the same latency, jitter and loss.
-  public init(latency: Duration = .zero, jitter: Duration = .zero, loss: Double = 0) {
-    let c = LinkConditions(latency: latency, jitter: jitter, loss: loss)
+  public init(
+    latency: Duration = .zero, jitter: Duration = .zero, loss: Double = 0,
+    largestDatagram: Int? = nil
+  ) {
+    let c = LinkConditions(
+      latency: latency, jitter: jitter, loss: loss, largestDatagram: largestDatagram)
     self.init(up: c, down: c)
   }
 

@@ -51,6 +51,8 @@ public enum DropReason: String, Hashable, Sendable, Codable, CaseIterable {
   case hopLimit = "hop-limit"
   /// The sending socket was closed, or the datagram's address family has no interface.
   case unsendable
+  /// Larger than a link's ``LinkConditions/largestDatagram`` (a path MTU black hole).
+  case tooLarge = "too-large"
 }
 
 /// Counts of what happened to datagrams, network-wide.

@@ -31,6 +31,13 @@ public final class SimulatedSocket: DatagramSocket {
     host.send(bytes, from: self, to: destination)
   }
 
+  /// Sends a datagram that no link fragments: one larger than a link's
+  /// ``LinkConditions/largestDatagram`` is dropped there (a black hole: no ICMP comes back).
+  /// Every simulated datagram crosses links whole, so the flag changes nothing else.
+  public func send(_ bytes: [UInt8], to destination: TransportAddress, dontFragment: Bool) {
+    send(bytes, to: destination)
+  }
+
   /// Unbinds the socket; nothing is delivered to it afterwards.
   public func close() {
     guard isOpen else { return }

@@ -294,6 +294,17 @@ public final class VirtualNetwork {
     }
     let up = sender.link.up
     let down = target.link.down
+    if packet.icmp == nil {
+      let size = packet.payload.count + (packet.destination.ip.family == .ipv6 ? 48 : 28)
+      if let m = up.largestDatagram, size > m {
+        record(.dropped(.tooLarge), packet, at: sender.nodeName)
+        return
+      }
+      if let m = down.largestDatagram, size > m {
+        record(.dropped(.tooLarge), packet, at: sender.nodeName)
+        return
+      }
+    }
     if lost(up) || lost(down) {
       record(.dropped(.loss), packet, at: sender.nodeName)
       return

@@ -12,15 +12,19 @@ public struct Transmit: Sendable, Hashable {
   /// The STUN transaction ID the bytes carry when they are a request or response the machine
   /// tracks, so a driver never has to decode its own outgoing bytes to learn it.
   public var transactionID: TransactionID?
+  /// Send with the don't-fragment bit and never fragment locally: a path MTU probe, whose
+  /// size is the question (``PathMTUSearch``). Drivers that cannot honour it send as usual.
+  public var dontFragment: Bool
 
   public init(
     bytes: [UInt8], from: TransportAddress? = nil, to: TransportAddress,
-    transactionID: TransactionID? = nil
+    transactionID: TransactionID? = nil, dontFragment: Bool = false
   ) {
     self.bytes = bytes
     self.from = from
     self.to = to
     self.transactionID = transactionID
+    self.dontFragment = dontFragment
   }
 }
 

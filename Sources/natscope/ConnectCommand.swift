@@ -78,6 +78,14 @@ struct ConnectCommand: ParsableCommand {
       bytes, 10 s at most); the peer's certificate must match its fingerprint. JSON: dtls. A \
       peer whose description has no fingerprint offers no DTLS: none is tried, no failure.
 
+      Path MTU (unless --no-path-mtu): after DTLS, the largest datagram the selected pair \
+      carries is searched, both ways, from 576 to 1500 bytes (IP and UDP headers included): \
+      Binding checks padded with PADDING (RFC 5780) and sent with the don't-fragment bit, \
+      largest size first, then halving, two tries per size, 8 s at most. An ICMP \
+      "fragmentation needed" names the router's MTU; silence is a black hole. The reverse \
+      direction is measured by asking the peer to pad its answers (a natscope peer does; \
+      other agents answer unpadded, and the report says so). JSON: pathMTU.
+
       Exit status: 0 connected, 1 usage error or no readable token (a pasted token that \
       cannot be read is asked for again, up to 5 times), 2 no path worked (or ICE connected \
       and DTLS failed), 3 ended before a \
@@ -144,6 +152,13 @@ struct ConnectCommand: ParsableCommand {
       "Do not run DTLS after ICE (by default a DTLS 1.2 handshake runs on the selected pair when the peer's description carries a fingerprint)."
   )
   var noDTLS = false
+
+  @Flag(
+    name: .customLong("no-path-mtu"),
+    help:
+      "Do not search for the largest datagram the selected pair carries (by default searched both ways, 576 to 1500 bytes, after DTLS)."
+  )
+  var noPathMTU = false
 
   @Flag(help: "Print the local description as SDP lines instead of a token.")
   var sdp = false
@@ -238,6 +253,11 @@ struct ConnectCommand: ParsableCommand {
       probeTimeout: noProbe ? nil : .milliseconds(1200), agent: agent,
       peerWaitTimeout: .seconds(Int64(timeout)),
       portMapping: noPortMapping ? nil : ConnectPortMappingConfiguration())
+    if noPathMTU {
+      configuration.pathMTUTurnedOff = true
+    } else {
+      configuration.pathMTU = PathMTUConfiguration()
+    }
     if noDTLS {
       configuration.dtlsTurnedOff = true
     } else {

@@ -50,3 +50,25 @@ public struct Padding: STUNAttribute, Hashable {
     bytes.append(contentsOf: self.bytes)
   }
 }
+
+/// NATSCOPE-RESPONSE-SIZE (0xFF5A, natscope's own, comprehension-optional): asks the agent
+/// that answers this Binding request to pad its success response with PADDING to `size` bytes
+/// of UDP payload, so that the path from the answerer back to the asker is measured with
+/// datagrams of that size. 16 bits of size followed by 16 bits of zero. Agents that do not
+/// know it ignore it and answer unpadded, which the asker sees from the response's length.
+public struct ResponseSize: STUNAttribute, Hashable {
+  public static let attributeType = AttributeType.responseSize
+  /// The largest response an answerer pads to: a full Ethernet frame's UDP payload over IPv4.
+  public static let maximum = 1472
+  /// The UDP payload size asked for (the whole STUN message).
+  public var size: Int
+  public init(_ size: Int) { self.size = min(max(0, size), Int(UInt16.max)) }
+  public init(value: ArraySlice<UInt8>, transactionID: TransactionID) throws(STUNError) {
+    try Self.expectLength(value, 4)
+    self.size = Int(value.be16(0))
+  }
+  public func encodeValue(into bytes: inout [UInt8], transactionID: TransactionID) {
+    bytes.appendBE16(UInt16(size))
+    bytes.appendBE16(0)
+  }
+}

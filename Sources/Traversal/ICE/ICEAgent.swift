@@ -54,6 +54,8 @@ public struct ICEAgent: Sendable {
   /// indication every ``ICEConfiguration/keepaliveInterval`` so this side's NAT stays open
   /// for the peer's checks.
   public private(set) var peerCheckReceived = false
+  /// Path MTU probes from the peer answered on the selected pair (not counted as checks).
+  public private(set) var pathProbesAnswered = 0
 
   private var rng: AnyRandomGenerator
   private var localKey: IntegrityKey?
@@ -138,6 +140,17 @@ public struct ICEAgent: Sendable {
 
   /// The check list, highest priority first.
   public var checkList: [CandidatePair] { pairs.filter(\.inCheckList) }
+
+  /// What a ``PathMTUSearch`` on the selected pair needs so that the peer's agent answers
+  /// its probes as checks; nil until a pair is selected and the peer's password is known.
+  public var pathProbeIdentity: PathProbeIdentity? {
+    guard let remote = remoteCredentials, let key = remoteKey, let sel = selectedPair else {
+      return nil
+    }
+    return PathProbeIdentity(
+      username: "\(remote.ufrag):\(localCredentials.ufrag)", remoteKey: key, role: role,
+      tieBreaker: tieBreaker, priority: prflxPriority(sel.local))
+  }
 
   /// A transaction ID from the agent's generator (for a session's own STUN requests, so one
   /// seeded generator makes a whole run reproducible).
@@ -868,6 +881,12 @@ public struct ICEAgent: Sendable {
         return
       }
     }
+    if m.contains(.padding) || m.contains(.responseSize), let sel = selectedPair,
+      sel.localBase == localBase, sel.remote.address == source
+    {
+      answerPathProbe(m, from: localBase, to: source, key: key)
+      return
+    }
     let repeated = answered.contains(m.transactionID)
     if !repeated {
       answered.insert(m.transactionID)
@@ -949,6 +968,34 @@ public struct ICEAgent: Sendable {
         nominateOnSuccess.insert(pairID)
       }
     }
+  }
+
+  /// Answers a path MTU probe on the selected pair (``PathMTUSearch``): a success response,
+  /// padded to the size NATSCOPE-RESPONSE-SIZE asks for (at most ``ResponseSize/maximum``),
+  /// sent with the don't-fragment bit. It is no check: the pair's statistics and state stay
+  /// as ICE left them.
+  private mutating func answerPathProbe(
+    _ m: Message, from localBase: TransportAddress, to source: TransportAddress,
+    key: IntegrityKey
+  ) {
+    pathProbesAnswered += 1
+    func build(padding: Int?) -> [UInt8] {
+      var b = MessageBuilder(type: .bindingSuccess, transactionID: m.transactionID)
+      b.add(XORMappedAddress(source))
+      if let padding { b.add(Padding(count: padding)) }
+      b.addMessageIntegrity(key: key)
+      b.addFingerprint()
+      return b.bytes
+    }
+    var bytes = build(padding: nil)
+    let asked = min((try? m.get(ResponseSize.self))?.size ?? 0, ResponseSize.maximum)
+    let fill = (asked - bytes.count - 4) / 4 * 4
+    if fill >= 0 { bytes = build(padding: fill) }
+    outputs.append(
+      .transmit(
+        Transmit(
+          bytes: bytes, from: localBase, to: source, transactionID: m.transactionID,
+          dontFragment: fill >= 0)))
   }
 
   private mutating func sendError(
