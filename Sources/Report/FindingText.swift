@@ -10,7 +10,7 @@ public enum FindingText {
   static let vocabularies: [Vocabulary] = [
     ProbeFindings.vocabulary, BindingFindings.vocabulary, TURNFindings.vocabulary,
     ConnectFindings.vocabulary, SessionEndFindings.vocabulary, DoubleNATFindings.vocabulary,
-    DTLSFindings.vocabulary, ExplainFindings.vocabulary,
+    DTLSFindings.vocabulary, ExplainFindings.vocabulary, MonitorFindings.vocabulary,
   ]
 
   /// The sentence for `finding`.

@@ -130,6 +130,14 @@ import Testing
       "the test mapping's outcome as sentences (one port-mapping agent, issue 19)"),
     "Sessions/ConnectPortMapping.swift": .toMove(
       "the mapping's failures as sentences (one port-mapping agent, issue 19)"),
+    // Exporter: a config file or a /probe query that cannot be used, metric HELP texts and
+    // HTTP response bodies (on the wire), and the scheduler's log line.
+    "Exporter/ExporterConfig.swift": .inputError,
+    "Exporter/ProbeQuery.swift": .inputError,
+    "Exporter/ExporterMetrics.swift": .wire,
+    "Exporter/ProcessMetrics.swift": .wire,
+    "Exporter/ExporterServer.swift": .wire,
+    "Exporter/CheckScheduler.swift": .trace,
   ]
 
   /// Literals outside Report that contain a claim word but are names, not claims: the RFC 3489
