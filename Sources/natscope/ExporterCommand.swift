@@ -37,7 +37,7 @@ struct ExporterCommand: ParsableCommand {
       one sentence.
 
       Exit status: 1 usage error, unreadable config or cannot listen; stopped by SIGINT or \
-      SIGTERM, 0.
+      SIGTERM, 0 (not 130 or 143: a signal is how it is meant to stop).
       """)
 
   @Option(

@@ -111,10 +111,10 @@ struct ExporterCLITests {
   static let repository = SchemaValidator.repository
 
   @Test func probeAgainstNatscopesOwnSTUNServer() throws {
-    let server = try ServerProcess()
+    let server = try ServerProcess(alternate: false, primary: "127.0.0.4")
     defer { server.stop() }
     let exporter = try Exporter()
-    let target = "127.0.0.1:\(server.port)"
+    let target = "127.0.0.4:\(server.port)"
     let binding = try #require(
       Self.get(exporter.port, "/probe?target=\(target)&module=binding"),
       "no answer from the exporter")
@@ -182,7 +182,7 @@ struct ExporterCLITests {
       "prometheus or coturn is not installed (Debian: apt-get install prometheus coturn); .ci/run installs them"
     ))
   func aRealPrometheusScrapesTheExporter() throws {
-    let server = try ServerProcess()
+    let server = try ServerProcess(alternate: false, primary: "127.0.0.4")
     defer { server.stop() }
     let coturn = try #require(RESTCoturn(), "coturn did not start")
     defer { coturn.stop() }
@@ -213,7 +213,7 @@ struct ExporterCLITests {
       - job_name: natscope_stun
         metrics_path: /probe
         params: {module: [binding]}
-        static_configs: [{targets: ["127.0.0.1:\(server.port)"]}]
+        static_configs: [{targets: ["127.0.0.4:\(server.port)"]}]
         relabel_configs:
           - {source_labels: [__address__], target_label: __param_target}
           - {source_labels: [__param_target], target_label: instance}
@@ -251,7 +251,7 @@ struct ExporterCLITests {
     }
     let stunSeries = try #require(
       stun, Comment(rawValue: prometheus.stderr.suffix(2000).description))
-    #expect(stunSeries.contains("\"instance\":\"127.0.0.1:\(server.port)\""))
+    #expect(stunSeries.contains("\"instance\":\"127.0.0.4:\(server.port)\""))
     let rtt = try #require(Self.get(promPort, "/api/v1/query?query=natscope_stun_rtt_seconds"))
     #expect(rtt.body.contains("natscope_stun"), Comment(rawValue: rtt.body))
     let turnSeries = try #require(turn)
