@@ -16,6 +16,10 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    // The exporter: swift-prometheus for the metric registry and its exposition (never the
+    // text format by hand), Yams (libyaml) for its YAML config file.
+    .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
   ],
   targets: [
     // The layers, bottom to top (each arrow is a dependency the compiler enforces):
@@ -102,11 +106,29 @@ let package = Package(
     .target(
       name: "Console", dependencies: ["CNcursesw", "Sessions", "Report", "Traversal", "STUN"],
       swiftSettings: strict),
+    // The Prometheus exporter, a front like Console: a small HTTP/1.1 server on NIOHTTP1
+    // (already in swift-nio, so no HTTP framework), its YAML config (Yams), a bounded queue
+    // of probes, and the mapping of reports to metrics (swift-prometheus, pure functions of
+    // the reports). Its checks run as sessions on Network's real runtime, as the CLI's do;
+    // its only socket of its own is the HTTP listener. A module of its own rather than part of
+    // Network, so Network stays free of HTTP, YAML and Prometheus.
+    .target(
+      name: "Exporter",
+      dependencies: [
+        "STUN", "Traversal", "Runtime", "Report", "Sessions", "Network",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "Yams", package: "Yams"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strict),
     .executableTarget(
       name: "natscope",
       dependencies: [
         "STUN", "Traversal", "Runtime", "Report", "Sessions", "Network", "Simulation",
-        "Scenarios", "Console", "DTLS", "Explain",
+        "Scenarios", "Console", "DTLS", "Explain", "Exporter",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -160,6 +182,14 @@ let package = Package(
       name: "ExplainTests",
       dependencies: ["Explain", "Report", "Traversal", "STUN", "TestSupport"],
       exclude: ["Fixtures"], swiftSettings: strict),
+    // Metric mapping, config and query parsing (pure), and the HTTP server on loopback.
+    .testTarget(
+      name: "ExporterTests",
+      dependencies: [
+        "Exporter", "Network", "Sessions", "Report", "Runtime", "Traversal", "STUN", "Simulation",
+        "Scenarios",
+      ],
+      swiftSettings: strict),
     .testTarget(
       name: "NatscopeCLITests", dependencies: ["natscope", "Report", "TestSupport"],
       swiftSettings: strict),

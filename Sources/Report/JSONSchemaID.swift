@@ -18,6 +18,8 @@ public enum JSONSchemaID: String, Sendable, CaseIterable {
   case stuns
   /// `natscope explain FILE...`: what other stacks' artifacts show of their ICE sessions.
   case explain
+  /// `probe`, `binding` or `turn` with `--every`: one document a line, one line per run.
+  case monitor
 
   /// The schema's version (the document's `schemaVersion`).
   public var version: Int { 1 }
@@ -52,3 +54,5 @@ public struct SchemaTaggedDocument<Value: Encodable>: Encodable {
     if addsVersion { try c.encode(schema.version, forKey: .schemaVersion) }
   }
 }
+
+extension SchemaTaggedDocument: Sendable where Value: Sendable {}

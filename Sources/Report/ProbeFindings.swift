@@ -730,7 +730,7 @@ extension ProbeFindings {
 }
 
 /// The `--json` document of `natscope probe`: the report's keys and its `findings`.
-public struct ProbeDocument: Encodable {
+public struct ProbeDocument: Encodable, Sendable {
   public var report: ProbeReport
   public var findings: FindingSet
 

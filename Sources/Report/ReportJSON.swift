@@ -4,9 +4,13 @@ import Foundation
 /// diffs), slashes unescaped, ending with a line break. `--json` prints this and the console's
 /// `j` file holds the same bytes.
 public enum ReportJSON {
-  public static func encode<T: Encodable>(_ value: T) throws -> Data {
+  /// `pretty: false` writes the document on one line (monitor mode's JSON lines).
+  public static func encode<T: Encodable>(_ value: T, pretty: Bool = true) throws -> Data {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.outputFormatting =
+      pretty
+      ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+      : [.sortedKeys, .withoutEscapingSlashes]
     return try encoder.encode(value) + Data("\n".utf8)
   }
 }

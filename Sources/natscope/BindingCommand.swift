@@ -27,6 +27,12 @@ struct BindingCommand: ParsableCommand {
       sentence (expired, wrong name, untrusted issuer, no common TLS version or cipher, \
       refused).
 
+      With --every DURATION (monitor mode), the request is repeated every DURATION, --count \
+      N times or until SIGINT or SIGTERM: a line per run and what changed since the last run \
+      (the address the server saw, whether it answered, since when it has not); with --json \
+      one JSON document a line (schema urn:natscope:schema:monitor-1). SIGINT or SIGTERM ends \
+      the loop with a summary and exit status 0.
+
       Exit status: 0 answered, 1 usage error, 2 unresolvable name, no answer, ICMP \
       unreachable, or a failed TLS handshake; 130 or 143 when interrupted by SIGINT \
       (Ctrl-C) or SIGTERM.
@@ -51,12 +57,18 @@ struct BindingCommand: ParsableCommand {
   )
   var verbose = false
 
+  @OptionGroup var monitor: MonitorArguments
   @OptionGroup var sockets: SocketArguments
   @OptionGroup var tls: STUNTLSArguments
   @OptionGroup var global: GlobalOptions
 
   func validate() throws {
+    try monitor.check()
     let secure = (try? STUNServerURI.parse(server))?.secure ?? false
+    if secure && monitor.enabled {
+      throw ValidationError(
+        "--every repeats a Binding request over UDP; it does not take a stuns: server.")
+    }
     try tls.check(anyTLS: secure)
     if secure && (sockets.bind != nil || sockets.portRange != nil) {
       throw ValidationError(
@@ -73,8 +85,8 @@ struct BindingCommand: ParsableCommand {
 
   func run() throws {
     global.bootstrapLogging()
-    // Ctrl-C or SIGTERM exits 130 or 143.
-    InterruptExit.install()
+    // Ctrl-C or SIGTERM exits 130 or 143 (in monitor mode: ends the loop with a summary).
+    if !monitor.enabled { InterruptExit.install() }
     let uri = try parseSTUNServer(server)
     if uri.secure {
       try runOverTLS(uri)
@@ -95,6 +107,29 @@ struct BindingCommand: ParsableCommand {
     let runtime = NIORuntime()
     defer { runtime.shutdown() }
     let window = policy.timeoutWindow()
+    if monitor.enabled {
+      let logging = global
+      try MonitorRunner.run(
+        command: "binding", arguments: monitor, json: json, schema: .binding, runtime: runtime,
+        perRun: window + .seconds(5)
+      ) { rt, done in
+        let client = STUNClient(
+          runtime: logging.logged(rt, "natscope.binding"), policy: policy, socketOptions: options)
+        client.answersBindingRequests = false
+        do {
+          try client.send(BindingQuery(socket: ProbeSocketID(0), destination: destination)) {
+            outcome, local in
+            client.close()
+            let report = BindingReport(server: destination, local: local, outcome: outcome)
+            done((report, MonitorObservation(binding: report)))
+          }
+        } catch {
+          stderr("natscope: cannot open a UDP socket: \(error)")
+          done(nil)
+        }
+      }
+      return
+    }
     if verbose || (isatty(STDERR_FILENO) == 1 && !json) {
       // Without an answer the wait is long (RFC 8489's schedule): say what is going on.
       let seconds = String(

@@ -24,7 +24,7 @@ struct Natscope: ParsableCommand {
     version: NatscopeVersion.current,
     subcommands: [
       DemoCommand.self, ProbeCommand.self, ConnectCommand.self, BindingCommand.self,
-      ServeCommand.self, TURNCommand.self, ExplainCommand.self,
+      ServeCommand.self, TURNCommand.self, ExplainCommand.self, ExporterCommand.self,
     ]
   )
 

@@ -3,6 +3,7 @@ import Console
 import Foundation
 import Network
 import Report
+import Runtime
 import STUN
 import Sessions
 import Traversal
@@ -50,6 +51,14 @@ struct ProbeCommand: ParsableCommand {
       it saw; RFC 5780's tests need UDP, so they are not run, and the report says so. stun: and \
       stuns: servers are not mixed in one run.
 
+      With --every DURATION (monitor mode), the probe is repeated every DURATION, --count N \
+      times or until SIGINT or SIGTERM: a line per run, then what changed since the last run \
+      (mapping, filtering, the address the server saw, whether it answered); a property a run \
+      did not measure is "not measured", never a change. With --json each run is one JSON \
+      document on one line (schema urn:natscope:schema:monitor-1, with a timestamp). The \
+      router is not asked about port mapping in monitor mode. SIGINT or SIGTERM ends the loop \
+      with a summary and exit status 0.
+
       Exit status: 0 verdict reached (stuns: every server answered), 1 usage or internal \
       error, 2 no server reachable, no STUN server at the address (ICMP port unreachable), UDP \
       blocked, or a stuns: server not answering over TLS, 3 the console was quit (q, Ctrl-C) \
@@ -95,13 +104,20 @@ struct ProbeCommand: ParsableCommand {
     help: ArgumentHelp("Fresh sockets used to learn port allocation (0 to skip).", valueName: "n"))
   var portSamples: Int = 4
 
+  @OptionGroup var monitor: MonitorArguments
   @OptionGroup var sockets: SocketArguments
   @OptionGroup var tls: STUNTLSArguments
   @OptionGroup var console: ConsoleArguments
   @OptionGroup var global: GlobalOptions
 
   func validate() throws {
+    try monitor.check()
     let secure = servers.filter { (try? STUNServerURI.parse($0))?.secure ?? false }
+    if monitor.enabled && (!secure.isEmpty || portMapping || lifetime) {
+      throw ValidationError(
+        "--every repeats the UDP probe; it cannot be combined with stuns: servers, --port-mapping or --lifetime."
+      )
+    }
     if !secure.isEmpty && secure.count < servers.count {
       throw ValidationError(
         "stuns: servers are checked over TLS only and stun: servers run RFC 5780's UDP tests; give one kind per run."
@@ -128,7 +144,7 @@ struct ProbeCommand: ParsableCommand {
     global.bootstrapLogging()
     // Outside the console, Ctrl-C or SIGTERM exits 130 or 143 (the console restores the
     // terminal and handles them itself).
-    if !console.wantsConsole(json: json) { InterruptExit.install() }
+    if !console.wantsConsole(json: json) && !monitor.enabled { InterruptExit.install() }
     var names = servers
     if names.isEmpty {
       names =
@@ -172,6 +188,12 @@ struct ProbeCommand: ParsableCommand {
       testHairpinning: !noHairpin, portAllocationSamples: portSamples,
       lifetime: lifetime ? .upTo(.seconds(Int64(lifetimeMax))) : nil)
     let limit: Duration = .seconds(30) + (lifetime ? .seconds(Int64(lifetimeMax) + 30) : .zero)
+    if monitor.enabled {
+      try runMonitor(
+        runtime: runtime, configuration: configuration, options: options, unresolved: unresolved,
+        limit: limit)
+      return
+    }
     var report: ProbeReport
     // A server on loopback is reached without the router: its answer says nothing about the
     // router, so the router is not asked.
@@ -225,6 +247,38 @@ struct ProbeCommand: ParsableCommand {
     // was reported unreachable (no STUN server there).
     if report.udpBlocked || report.mappedAddress == nil {
       throw ExitCode(NatscopeExit.unreachable.rawValue)
+    }
+  }
+
+  /// `--every`: the probe, again and again, with what changed between runs.
+  func runMonitor(
+    runtime: NIORuntime, configuration: ProbeConfiguration, options: UDPSocketOptions,
+    unresolved: [(name: String, error: String)], limit: Duration
+  ) throws {
+    let logLabel = global
+    let names = unresolved.map { MonitorUnresolved(name: $0.name, error: $0.error) }
+    try MonitorRunner.run(
+      command: "probe", arguments: monitor, json: json, schema: .probe, runtime: runtime,
+      perRun: limit
+    ) { rt, done in
+      let session = ProbeSession(
+        runtime: logLabel.logged(rt, "natscope.probe"), configuration: configuration,
+        socketOptions: options, tcpConnector: rt.streamConnector())
+      // The completion keeps the session alive until it has run.
+      session.start { result in
+        _ = session
+        switch result {
+        case .success(let r):
+          done(
+            (
+              ProbeDocument(r, unresolved: names.map { ($0.name, $0.error) }),
+              MonitorObservation(probe: r)
+            ))
+        case .failure(let e):
+          stderr("natscope: cannot open a UDP socket: \(e)")
+          done(nil)
+        }
+      }
     }
   }
 
@@ -309,6 +363,12 @@ struct ProbeCommand: ParsableCommand {
 
   /// Loopback addresses count as "ours" when a probe runs against a local server.
   static let loopbacks: [IPAddress] = [.loopbackV4, .loopbackV6]
+}
+
+/// A server name that did not resolve, as monitor mode carries it between runs.
+struct MonitorUnresolved: Sendable {
+  var name: String
+  var error: String
 }
 
 /// The running test mapping, reachable from the signal handler (touched only on the loop).

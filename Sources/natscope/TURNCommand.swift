@@ -53,6 +53,12 @@ struct TURNCommand: ParsableCommand {
       both ways), unverified (no server failed a check, but relaying was not tested on at \
       least one: its policy forbade the peer address), broken (a server failed a check).
 
+      With --every DURATION (monitor mode), the check is repeated every DURATION, --count N \
+      times or until SIGINT or SIGTERM: a line per run and what changed since the last run \
+      ("TURN relay failing since 14:02 (3 runs)"); an unverified run is "not measured", never \
+      a failure. With --json one JSON document a line (schema urn:natscope:schema:monitor-1). \
+      SIGINT or SIGTERM releases the allocations, ends the loop with a summary and exits 0.
+
       Exit status: 0 every server works (allocates and relays), 1 usage error, 2 any server \
       is broken, 4 unverified (none broken, relaying not tested on some); 130 or 143 \
       when interrupted by SIGINT (Ctrl-C) or SIGTERM (after releasing the allocations and \
@@ -82,9 +88,11 @@ struct TURNCommand: ParsableCommand {
   @Flag(help: "Print the report as JSON (schema in the README and man page).")
   var json = false
 
+  @OptionGroup var monitor: MonitorArguments
   @OptionGroup var global: GlobalOptions
 
   func validate() throws {
+    try monitor.check()
     guard !uris.isEmpty else {
       throw ValidationError("Give at least one TURN server, e.g. turn:turn.example.org:3478.")
     }
@@ -132,6 +140,35 @@ struct TURNCommand: ParsableCommand {
     let configuration = TURNCheckSession.Configuration(probes: probes)
     let runtime = NIORuntime()
     defer { runtime.shutdown() }
+    if monitor.enabled {
+      let logging = global
+      let monitorBox = TURNCheckBox()
+      try MonitorRunner.run(
+        command: "turn", arguments: monitor, json: json, schema: .turn, runtime: runtime,
+        perRun: configuration.deadline + .seconds(15),
+        interrupt: { _ = try? runtime.onLoop { _ in monitorBox.session?.cancel() } }
+      ) { rt, done in
+        let session = TURNCheckSession(
+          runtime: logging.logged(rt, "natscope.turn"), targets: checkTargets,
+          connector: rt.streamConnector(),
+          tlsConnector: { target in
+            rt.tlsStreamConnector(
+              TLSClientSettings(
+                serverName: target.serverName, caFile: caFile, insecure: skipVerification))
+          }, configuration: configuration)
+        if skipVerification {
+          session.warnings.append(
+            "--insecure: TLS certificates were not verified, so anyone on the path could have answered for the turns: servers."
+          )
+        }
+        monitorBox.session = session
+        session.start { report in
+          monitorBox.session = nil
+          done((report, MonitorObservation(turn: report)))
+        }
+      }
+      return
+    }
     let box = TURNCheckBox()
     let text = !json
     let ascii = RenderOptions.detect(

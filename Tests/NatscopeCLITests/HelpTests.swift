@@ -14,7 +14,9 @@ import Testing
     #expect(r.stderr.contains("no-such-option"))
   }
 
-  static let commands = ["demo", "probe", "connect", "binding", "serve", "turn", "explain"]
+  static let commands = [
+    "demo", "probe", "connect", "binding", "serve", "turn", "explain", "exporter",
+  ]
 
   /// Usage lines fit 80 columns (ArgumentParser writes them on one line, 156–180 columns for
   /// connect and probe), in the help and in a usage error alike.

@@ -7,7 +7,9 @@ import Testing
   static let repository = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-  static let commands = ["demo", "probe", "binding", "connect", "turn", "serve", "explain"]
+  static let commands = [
+    "demo", "probe", "binding", "connect", "turn", "serve", "explain", "exporter",
+  ]
 
   /// The man page source, with roff's escaped hyphens made plain.
   static func manPage() throws -> String {

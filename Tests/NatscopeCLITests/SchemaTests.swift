@@ -48,6 +48,28 @@ struct SchemaTests {
         "binding", "binding", ["binding", "127.0.0.1:\(server.port)", "--json"], status: 0))
     samples.append(
       try Self.sample("binding-unreachable", "binding", ["binding", closed, "--json"], status: 2))
+    // Monitor mode: one document a line, each validated on its own.
+    for (name, args) in [
+      ("binding", ["binding", "127.0.0.1:\(server.port)", "--every", "200ms", "--count", "2"]),
+      (
+        "probe",
+        [
+          "probe", "127.0.0.1:\(server.port)", "--port-samples", "0", "--every", "1s",
+          "--count", "2",
+        ]
+      ),
+      ("binding-unreachable", ["binding", closed, "--every", "200ms", "--count", "2"]),
+    ] {
+      let r = try Binary.run(args + ["--json"], timeout: 90)
+      #expect(
+        r.status == 0, "natscope \(args.joined(separator: " ")) exited \(r.status): \(r.stderr)")
+      let lines = r.stdout.split(separator: "\n")
+      #expect(lines.count == 2, "monitor mode printed \(lines.count) lines: \(r.stdout)")
+      for (i, line) in lines.enumerated() {
+        samples.append(
+          Sample(name: "monitor-\(name)-\(i + 1)", schema: "monitor", text: String(line)))
+      }
+    }
     // STUN over TLS to a closed port: refused, the failure document of stuns:.
     samples.append(
       try Self.sample(

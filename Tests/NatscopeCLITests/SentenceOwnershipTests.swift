@@ -130,12 +130,22 @@ import Testing
       "the test mapping's outcome as sentences (one port-mapping agent, issue 19)"),
     "Sessions/ConnectPortMapping.swift": .toMove(
       "the mapping's failures as sentences (one port-mapping agent, issue 19)"),
+    // Exporter: a config file or a /probe query that cannot be used, metric HELP texts and
+    // HTTP response bodies (on the wire), and the scheduler's log line.
+    "Exporter/ExporterConfig.swift": .inputError,
+    "Exporter/ProbeQuery.swift": .inputError,
+    "Exporter/ExporterMetrics.swift": .wire,
+    "Exporter/ProcessMetrics.swift": .wire,
+    "Exporter/ExporterServer.swift": .wire,
+    "Exporter/CheckScheduler.swift": .trace,
   ]
 
   /// Literals outside Report that contain a claim word but are names, not claims: the RFC 3489
   /// types, the demo's site names, the ICMP kind for "administratively prohibited", and the
-  /// console's labels for a verdict that Report made.
+  /// console's labels for a verdict that Report made, and the exporter's metric name for the
+  /// relay result (its value is the TURN findings' measurement).
   static let names: Set<String> = [
+    "natscope_turn_relay_works",
     "Symmetric UDP Firewall", "UDP Blocked", "udp-blocked", "blocked", "no NAT, UDP firewall",
     "refused by this host's firewall", "Sym UDP Firewall", "[firewall]", "should work",
     "X blocked", "UDP blocked",
