@@ -300,8 +300,10 @@ public struct PathMTUSearch: Sendable {
   public mutating func handleTooBig(
     mtu: Int?, reporter: IPAddress?, at now: Instant
   ) -> [MachineOutput<PathMTUEvent>] {
+    // An MTU at or above the size in flight concerns an earlier, larger probe (the kernel may
+    // report a local "message too long" twice: at the send and on the error queue).
     guard result == nil, let i = legs.firstIndex(where: { $0.direction == .forward }),
-      let flight = legs[i].inFlight
+      let flight = legs[i].inFlight, mtu.map({ $0 < flight.size }) ?? true
     else { return flush(now) }
     legs[i].inFlight = nil
     if let mtu, mtu > 0 { legs[i].icmpMTU = min(legs[i].icmpMTU ?? mtu, mtu) }
