@@ -140,27 +140,32 @@ struct TURNCommand: ParsableCommand {
     let configuration = TURNCheckSession.Configuration(probes: probes)
     let runtime = NIORuntime()
     defer { runtime.shutdown() }
+    // One check of every target, as both the single run and each monitor run make it.
+    let logging = global
+    @Sendable func makeSession(_ rt: NIORuntime) -> TURNCheckSession {
+      let session = TURNCheckSession(
+        runtime: logging.logged(rt, "natscope.turn"), targets: checkTargets,
+        connector: rt.streamConnector(),
+        tlsConnector: { target in
+          rt.tlsStreamConnector(
+            TLSClientSettings(
+              serverName: target.serverName, caFile: caFile, insecure: skipVerification))
+        }, configuration: configuration)
+      if skipVerification {
+        session.warnings.append(
+          "--insecure: TLS certificates were not verified, so anyone on the path could have answered for the turns: servers."
+        )
+      }
+      return session
+    }
     if monitor.enabled {
-      let logging = global
       let monitorBox = TURNCheckBox()
       try MonitorRunner.run(
         command: "turn", arguments: monitor, json: json, schema: .turn, runtime: runtime,
         perRun: configuration.deadline + .seconds(15),
         interrupt: { _ = try? runtime.onLoop { _ in monitorBox.session?.cancel() } }
       ) { rt, done in
-        let session = TURNCheckSession(
-          runtime: logging.logged(rt, "natscope.turn"), targets: checkTargets,
-          connector: rt.streamConnector(),
-          tlsConnector: { target in
-            rt.tlsStreamConnector(
-              TLSClientSettings(
-                serverName: target.serverName, caFile: caFile, insecure: skipVerification))
-          }, configuration: configuration)
-        if skipVerification {
-          session.warnings.append(
-            "--insecure: TLS certificates were not verified, so anyone on the path could have answered for the turns: servers."
-          )
-        }
+        let session = makeSession(rt)
         monitorBox.session = session
         session.start { report in
           monitorBox.session = nil
@@ -196,19 +201,7 @@ struct TURNCommand: ParsableCommand {
     let report: TURNCheckReport
     do {
       report = try runtime.run(timeout: configuration.deadline + .seconds(15)) { rt, done in
-        let session = TURNCheckSession(
-          runtime: global.logged(rt, "natscope.turn"), targets: checkTargets,
-          connector: rt.streamConnector(),
-          tlsConnector: { target in
-            rt.tlsStreamConnector(
-              TLSClientSettings(
-                serverName: target.serverName, caFile: caFile, insecure: skipVerification))
-          }, configuration: configuration)
-        if skipVerification {
-          session.warnings.append(
-            "--insecure: TLS certificates were not verified, so anyone on the path could have answered for the turns: servers."
-          )
-        }
+        let session = makeSession(rt)
         box.session = session
         if text {
           // Each server's block as soon as its check is done (flushed at once), and what is
