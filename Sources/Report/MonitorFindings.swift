@@ -28,6 +28,9 @@ public struct MonitorObservation: Codable, Sendable, Hashable {
   public var relayWorks: Bool?
   /// The round-trip time to the server, in milliseconds (reported, not compared).
   public var rttMs: Double?
+  /// The server, when it is on this host (loopback, or it saw this host's own address): the
+  /// runs then say nothing about a NAT or the path outside (reported, not compared).
+  public var serverOnThisHost: TransportAddress?
 
   public init(
     answered: Bool? = nil, mapping: String? = nil, filtering: String? = nil,
@@ -50,12 +53,19 @@ public struct MonitorObservation: Codable, Sendable, Hashable {
       filtering: answered ? (r.natDetected ? r.filtering.behavior?.rawValue : "no-nat") : nil,
       reflexive: r.mappedAddress,
       rttMs: r.steps.lazy.compactMap { $0.outcome?.answer?.rtt.milliseconds }.first)
+    serverOnThisHost = Self.onThisHost(ProbeFindings.derive(r))
+  }
+
+  /// The server a `server.on-this-host` finding names.
+  static func onThisHost(_ findings: FindingSet) -> TransportAddress? {
+    findings.with(.serverOnThisHost).first?.parameters.address("server")
   }
 
   /// What one Binding request measured. A name that did not resolve measured nothing.
   public init(binding r: BindingReport) {
     self.init(
       answered: r.server == nil ? nil : r.answered, reflexive: r.reflexive, rttMs: r.rttMs)
+    serverOnThisHost = Self.onThisHost(BindingFindings.derive(r))
   }
 
   /// What a TURN check measured: relaying works, fails, or (unverified) was not measured.
@@ -78,7 +88,9 @@ public struct MonitorObservation: Codable, Sendable, Hashable {
     case "answered": answered.map { .flag($0) }
     case "mapping": mapping.map { .text($0) }
     case "filtering": filtering.map { .text($0) }
-    case "reflexive": reflexive.map { .address($0) }
+    // The IP only: each run asks from a fresh socket, whose new port a NAT maps to a new
+    // port too, so a port that differs from the last run's is no change.
+    case "reflexive": reflexive.map { .ip($0.ip) }
     case "relay": relayWorks.map { .flag($0) }
     default: nil
     }
@@ -124,6 +136,7 @@ public enum MonitorFindings {
     case ("relay", .flag(let b)?): return b ? "relaying" : "failing"
     case (_, .text(let t)?): return t
     case (_, .address(let a)?): return a.description
+    case (_, .ip(let a)?): return a.description
     case (_, let v?): return "\(v)"
     }
   }
@@ -166,7 +179,12 @@ public enum MonitorFindings {
   ) -> String {
     var parts: [String] = []
     for aspect in MonitorObservation.aspects {
-      if let v = o.value(aspect) { parts.append("\(name(aspect)) \(word(aspect, v))") }
+      if aspect == "reflexive", let r = o.reflexive {
+        // Compared by IP, shown whole.
+        parts.append("\(name(aspect)) \(r)")
+      } else if let v = o.value(aspect) {
+        parts.append("\(name(aspect)) \(word(aspect, v))")
+      }
     }
     if let rtt = o.rttMs { parts.append("RTT \(formatMs(rtt)) ms") }
     if parts.isEmpty { parts.append("nothing measured") }
@@ -226,6 +244,13 @@ public struct MonitorHistory: Sendable {
     let previous = runs == 0 ? nil : lastMeasured
     runs += 1
     var findings = MonitorFindings.changes(from: previous, to: o)
+    if runs == 1, let server = o.serverOnThisHost {
+      // Once, on the first line: what every run then shows is this host's own loopback.
+      findings.append(
+        Finding(
+          .serverOnThisHost, about: .server(server), .measured,
+          parameters: ["server": .address(server)]))
+    }
     changeCount += findings.filter { $0.code == .monitorChanged }.count
     for (aspect, failed) in [("answered", o.answered), ("relay", o.relayWorks)]
       as [(FindingAspect, Bool?)]

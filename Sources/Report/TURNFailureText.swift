@@ -31,7 +31,13 @@ extension TURNFailure {
     case .unusableCredentials(let problem):
       return "the credentials cannot be used: \(problem)"
     case .connectionClosed(let reason):
-      return "the connection to the TURN server closed: \(reason.explanation)"
+      switch reason {
+      case .closedByPeer, .framing:
+        return "the connection to the TURN server closed: \(reason.explanation)"
+      case .refused, .timedOut, .tls, .failed:
+        // It may never have opened: "closed" would claim it had.
+        return "the connection to the TURN server failed: \(reason.explanation)"
+      }
     }
   }
 
@@ -76,7 +82,9 @@ extension StreamCloseReason {
   public var explanation: String {
     switch self {
     case .closedByPeer: return "closed by the other side"
-    case .refused: return "the connection was refused (Connection refused)"
+    case .refused:
+      return
+        "refused: a TCP reset came back, so the host was reached but nothing accepts connections on that port (or a firewall rejects them)"
     case .timedOut(let ms): return "no answer to the connection within \(ms) ms"
     case .framing(let detail): return "the server sent bytes that are not STUN (\(detail))"
     case .tls(let problem): return problem.explanation

@@ -10,14 +10,14 @@ extension ConnectEvent {
     case .phaseChanged(let p): "phase: \(p.words)"
     case .probeStarted(let s): "probe started: \(s.map(\.description).joined(separator: ", "))"
     case .probeFinished(let p, let r):
-      "probe finished: " + (p.map { $0.summary } ?? (r ?? "no profile"))
+      "probe finished: " + (p.map { $0.summary } ?? (r?.explanation ?? "no profile"))
     // A pair's reason is typed; the event log words it as the check list does.
     case .ice(.pairStateChanged(let id, let from, let to, let reason?, _)):
       "ice pair #\(id) \(from.rawValue) -> \(to.rawValue): \(reason.phrase)"
     case .ice(.pairPruned(let id, let reason)): "ice pair #\(id) \(reason.phrase)"
     case .ice(let e): "ice \(e)"
     case .relay(let s, let e): "turn \(s): \(e)"
-    case .relayUnavailable(let s, let r): "turn \(s) unavailable: \(r)"
+    case .relayUnavailable(let s, let r): "turn \(s) unavailable: \(r.explanation)"
     case .relayCertificate(let s, let c): "turns \(s): TLS handshake done, \(c.summary)"
     case .localDescriptionReady(let d):
       "local description ready: \(counted(d.candidates.count, "candidate"))"

@@ -4,337 +4,6 @@ import Runtime
 import STUN
 import Traversal
 
-/// A TURN server a ``ConnectSession`` allocates a relayed candidate on.
-public struct ConnectTURNServer: Sendable, Hashable, CustomStringConvertible {
-  /// The server's address.
-  public var address: TransportAddress
-  /// Long-term credentials (the password never appears in events, logs or reports).
-  public var credentials: TURNCredentials
-  /// How the client reaches the server: `udp`, or `tcp` (needs a ``StreamConnector``).
-  public var transport: SignaledCandidate.Transport
-  /// Set for `turns:` (TLS over TCP; `transport` is `tcp`): how to verify the server.
-  public var tls: TLS?
-
-  /// How natscope speaks TLS to a `turns:` server; the runtime's TLS connector reads it.
-  public struct TLS: Sendable, Hashable {
-    /// The name the certificate must carry (and SNI); nil when the server was given by IP.
-    public var serverName: String?
-    /// A PEM file of CA certificates to trust instead of the system's.
-    public var caFile: String?
-    /// Skip certificate verification.
-    public var insecure: Bool
-    public init(serverName: String?, caFile: String? = nil, insecure: Bool = false) {
-      self.serverName = serverName
-      self.caFile = caFile
-      self.insecure = insecure
-    }
-  }
-
-  public init(
-    address: TransportAddress, credentials: TURNCredentials,
-    transport: SignaledCandidate.Transport = .udp, tls: TLS? = nil
-  ) {
-    self.address = address
-    self.credentials = credentials
-    self.transport = tls == nil ? transport : .tcp
-    self.tls = tls
-  }
-
-  /// `turn 203.0.113.10:3478 over tcp as user (password hidden)`, `turns … over tls …`.
-  public var description: String {
-    tls == nil
-      ? "turn \(address) over \(transport.rawValue) as \(credentials)"
-      : "turns \(address) over tls as \(credentials)"
-  }
-}
-
-/// How a ``ConnectSession`` runs: role, servers, sockets, timing.
-public struct ConnectSessionConfiguration: Sendable {
-  /// Offer (ICE controlling) or answer (controlled).
-  public var role: SignalingRole
-  /// STUN servers for server-reflexive candidates (and the quick NAT probe).
-  public var stunServers: [TransportAddress]
-  /// TURN servers, one relayed candidate each.
-  public var turnServers: [ConnectTURNServer]
-  /// Host sockets bind in this range when set.
-  public var portRange: ClosedRange<UInt16>?
-  /// Whether loopback addresses give host candidates.
-  public var includeLoopback: Bool
-  /// The addresses to gather on; nil means the runtime's.
-  public var localAddresses: [IPAddress]?
-  /// Gathering (STUN answers and TURN allocations) ends after this long.
-  public var gatheringTimeout: Duration
-  /// The quick RFC 5780 probe against the STUN servers, bounded by this long (its profile goes
-  /// into the description); nil skips it.
-  public var probeTimeout: Duration?
-  /// Once this side holds both descriptions (and, for an answerer still waiting for the
-  /// offerer, once the offerer's first check arrived), a verdict is forced after this long
-  /// (failed unless a pair was selected by then).
-  public var checkTimeout: Duration
-  /// How long a person may take: the offerer waits this long for the answer after its offer
-  /// is ready, and an answerer whose answer was handed to a person waits this long for the
-  /// offerer's first check. Then the verdict is failed, saying what did not come.
-  public var peerWaitTimeout: Duration
-  /// While waiting for the peer, a ``ConnectEvent/waitingForPeer(_:waitedMs:limitMs:)`` comes
-  /// this often (and once when the wait starts).
-  public var peerWaitReportInterval: Duration
-  /// STUN keepalives from each host socket to the server its server-reflexive candidate came
-  /// from, this often, while the session is open (nil: none).
-  public var serverKeepaliveInterval: Duration?
-  /// How long the selected pair is kept alive (answering checks and consent) after the
-  /// verdict, so the peer can finish its own nomination, before everything is closed.
-  public var holdTime: Duration
-  /// The ICE agent's settings.
-  public var agent: ICEConfiguration
-  /// The port mapping asked of the router for the host candidate's port (PCP, else NAT-PMP),
-  /// offered as a server-reflexive candidate, renewed while the session lives and deleted when
-  /// it closes; nil asks for none (`--no-port-mapping`).
-  public var portMapping: ConnectPortMappingConfiguration?
-  /// DTLS after ICE (the fingerprint goes in the description; the handshake runs on the
-  /// selected pair); nil runs none.
-  public var dtls: ConnectDTLSSettings?
-  /// Whether DTLS is off because the person asked (`--no-dtls`): the report then says so.
-  /// Without it, a session with no `dtls` reports nothing about DTLS (the simulated labs).
-  public var dtlsTurnedOff = false
-  /// The search for the largest datagram the selected pair carries, after DTLS (or at once
-  /// when there is none); nil runs none.
-  public var pathMTU: PathMTUConfiguration?
-  /// Whether the search is off because the person asked (`--no-path-mtu`): the report then
-  /// says so.
-  public var pathMTUTurnedOff = false
-
-  public init(
-    role: SignalingRole, stunServers: [TransportAddress] = [],
-    turnServers: [ConnectTURNServer] = [], portRange: ClosedRange<UInt16>? = nil,
-    includeLoopback: Bool = false, localAddresses: [IPAddress]? = nil,
-    gatheringTimeout: Duration = .seconds(3), probeTimeout: Duration? = .milliseconds(1200),
-    checkTimeout: Duration = .seconds(15), holdTime: Duration = .seconds(1),
-    agent: ICEConfiguration = ICEConfiguration(), peerWaitTimeout: Duration = .seconds(300),
-    peerWaitReportInterval: Duration = .seconds(15),
-    serverKeepaliveInterval: Duration? = .seconds(15),
-    portMapping: ConnectPortMappingConfiguration? = nil
-  ) {
-    self.portMapping = portMapping
-    self.serverKeepaliveInterval = serverKeepaliveInterval
-    self.peerWaitTimeout = peerWaitTimeout
-    self.peerWaitReportInterval = max(peerWaitReportInterval, .seconds(1))
-    self.role = role
-    self.stunServers = stunServers
-    self.turnServers = turnServers
-    self.portRange = portRange
-    self.includeLoopback = includeLoopback
-    self.localAddresses = localAddresses
-    self.gatheringTimeout = gatheringTimeout
-    self.probeTimeout = probeTimeout
-    self.checkTimeout = checkTimeout
-    self.holdTime = holdTime
-    self.agent = agent
-  }
-}
-
-/// Where a ``ConnectSession`` is.
-public enum ConnectPhase: String, Codable, Sendable, Hashable {
-  /// Not started.
-  case new
-  /// Gathering candidates (and probing the NAT).
-  case gathering
-  /// The local description is ready; waiting for the peer's.
-  case waitingForRemote
-  /// Connectivity checks are running.
-  case checking
-  /// The verdict is in; the selected pair is kept alive for ``ConnectSessionConfiguration/holdTime``.
-  case finished
-  /// Everything is closed (sockets, timers, TURN allocations released).
-  case closed
-}
-
-/// Something a ``ConnectSession`` did or saw. Codable for `--json` and logs; no event carries
-/// the ICE or TURN password (`localDescriptionReady` encodes the description without it).
-public enum ConnectEvent: Sendable, Hashable {
-  /// The phase changed.
-  case phaseChanged(ConnectPhase)
-  /// The quick NAT probe started against these servers.
-  case probeStarted(servers: [TransportAddress])
-  /// The quick NAT probe ended: the profile, or nil with the reason it is unknown.
-  case probeFinished(profile: NATProfile?, reason: String?)
-  /// An ICE event (candidates gathered, pairs, checks, states).
-  case ice(ICEEvent)
-  /// A TURN allocation event of one server.
-  case relay(server: TransportAddress, event: TURNClientEvent)
-  /// A TURN server could not be used at all (socket, connection).
-  case relayUnavailable(server: TransportAddress, reason: String)
-  /// A `turns:` server's TLS handshake succeeded and it presented this certificate (its leaf).
-  case relayCertificate(server: TransportAddress, certificate: TLSPeerCertificate)
-  /// Our description, to give to the peer (token or SDP).
-  case localDescriptionReady(SessionDescription)
-  /// The peer's description was set and checks started; `usable` candidates were added.
-  case remoteDescriptionSet(candidates: Int, usable: Int)
-  /// The verdict.
-  case finished(ConnectReport)
-  /// Waiting for the person at the other end (once when the wait starts, then every
-  /// ``ConnectSessionConfiguration/peerWaitReportInterval``): for the answer to be pasted, or
-  /// (answerer) for the offerer's first check, which comes once the answer is pasted there.
-  case waitingForPeer(ConnectPeerWait, waitedMs: Double, limitMs: Double)
-  /// The wait ended: the answer was set, or the offerer's first check arrived.
-  case peerWaitEnded(ConnectPeerWait, waitedMs: Double)
-  /// The router's port mapping changed: granted (or refused), renewed, lost or deleted.
-  case portMapping(ConnectReport.PortMapping)
-  /// The DTLS handshake on the selected pair started (`handshaking`) or ended.
-  case dtls(ConnectReport.DTLS)
-}
-
-extension ConnectEvent: Codable {
-  private enum Key: String, CodingKey {
-    case kind, phase, servers, profile, reason, event, server, description, candidates, usable
-    case report, waitingFor, waitedMs, limitMs, portMapping, certificate, dtls
-  }
-
-  /// A description without its password, for events.
-  private struct PublicDescription: Codable {
-    var role: SignalingRole
-    var ufrag: String
-    var tieBreaker: UInt64
-    var candidates: [String]
-    var endOfCandidates: Bool
-    var natProfile: NATProfile?
-  }
-
-  public func encode(to encoder: any Encoder) throws {
-    var c = encoder.container(keyedBy: Key.self)
-    switch self {
-    case .phaseChanged(let p):
-      try c.encode("phaseChanged", forKey: .kind)
-      try c.encode(p, forKey: .phase)
-    case .probeStarted(let s):
-      try c.encode("probeStarted", forKey: .kind)
-      try c.encode(s, forKey: .servers)
-    case .probeFinished(let p, let r):
-      try c.encode("probeFinished", forKey: .kind)
-      try c.encode(p, forKey: .profile)
-      try c.encode(r, forKey: .reason)
-    case .ice(let e):
-      try c.encode("ice", forKey: .kind)
-      try c.encode(e, forKey: .event)
-    case .relay(let s, let e):
-      try c.encode("relay", forKey: .kind)
-      try c.encode(s, forKey: .server)
-      try c.encode(e, forKey: .event)
-    case .relayUnavailable(let s, let r):
-      try c.encode("relayUnavailable", forKey: .kind)
-      try c.encode(s, forKey: .server)
-      try c.encode(r, forKey: .reason)
-    case .relayCertificate(let s, let certificate):
-      try c.encode("relayCertificate", forKey: .kind)
-      try c.encode(s, forKey: .server)
-      try c.encode(certificate, forKey: .certificate)
-    case .localDescriptionReady(let d):
-      try c.encode("localDescriptionReady", forKey: .kind)
-      try c.encode(
-        PublicDescription(
-          role: d.role, ufrag: d.ufrag, tieBreaker: d.tieBreaker,
-          candidates: d.candidates.map(\.sdpAttribute), endOfCandidates: d.endOfCandidates,
-          natProfile: d.natProfile), forKey: .description)
-    case .remoteDescriptionSet(let n, let u):
-      try c.encode("remoteDescriptionSet", forKey: .kind)
-      try c.encode(n, forKey: .candidates)
-      try c.encode(u, forKey: .usable)
-    case .finished(let r):
-      try c.encode("finished", forKey: .kind)
-      try c.encode(r, forKey: .report)
-    case .waitingForPeer(let w, let waited, let limit):
-      try c.encode("waitingForPeer", forKey: .kind)
-      try c.encode(w, forKey: .waitingFor)
-      try c.encode(waited, forKey: .waitedMs)
-      try c.encode(limit, forKey: .limitMs)
-    case .peerWaitEnded(let w, let waited):
-      try c.encode("peerWaitEnded", forKey: .kind)
-      try c.encode(w, forKey: .waitingFor)
-      try c.encode(waited, forKey: .waitedMs)
-    case .portMapping(let m):
-      try c.encode("portMapping", forKey: .kind)
-      try c.encode(m, forKey: .portMapping)
-    case .dtls(let d):
-      try c.encode("dtls", forKey: .kind)
-      try c.encode(d, forKey: .dtls)
-    }
-  }
-
-  /// Decodes an event; a decoded `localDescriptionReady` has an empty password (it was never
-  /// encoded).
-  public init(from decoder: any Decoder) throws {
-    let c = try decoder.container(keyedBy: Key.self)
-    switch try c.decode(String.self, forKey: .kind) {
-    case "phaseChanged": self = .phaseChanged(try c.decode(ConnectPhase.self, forKey: .phase))
-    case "probeStarted":
-      self = .probeStarted(servers: try c.decode([TransportAddress].self, forKey: .servers))
-    case "probeFinished":
-      self = .probeFinished(
-        profile: try c.decodeIfPresent(NATProfile.self, forKey: .profile),
-        reason: try c.decodeIfPresent(String.self, forKey: .reason))
-    case "ice": self = .ice(try c.decode(ICEEvent.self, forKey: .event))
-    case "relay":
-      self = .relay(
-        server: try c.decode(TransportAddress.self, forKey: .server),
-        event: try c.decode(TURNClientEvent.self, forKey: .event))
-    case "relayUnavailable":
-      self = .relayUnavailable(
-        server: try c.decode(TransportAddress.self, forKey: .server),
-        reason: try c.decode(String.self, forKey: .reason))
-    case "relayCertificate":
-      self = .relayCertificate(
-        server: try c.decode(TransportAddress.self, forKey: .server),
-        certificate: try c.decode(TLSPeerCertificate.self, forKey: .certificate))
-    case "localDescriptionReady":
-      let p = try c.decode(PublicDescription.self, forKey: .description)
-      var candidates: [SignaledCandidate] = []
-      for line in p.candidates {
-        do {
-          candidates.append(try SignaledCandidate(sdpAttribute: line))
-        } catch {
-          throw DecodingError.dataCorruptedError(
-            forKey: .description, in: c, debugDescription: error.message)
-        }
-      }
-      self = .localDescriptionReady(
-        SessionDescription(
-          ufrag: p.ufrag, password: "", role: p.role, tieBreaker: p.tieBreaker,
-          candidates: candidates, endOfCandidates: p.endOfCandidates, natProfile: p.natProfile))
-    case "remoteDescriptionSet":
-      self = .remoteDescriptionSet(
-        candidates: try c.decode(Int.self, forKey: .candidates),
-        usable: try c.decode(Int.self, forKey: .usable))
-    case "finished": self = .finished(try c.decode(ConnectReport.self, forKey: .report))
-    case "waitingForPeer":
-      self = .waitingForPeer(
-        try c.decode(ConnectPeerWait.self, forKey: .waitingFor),
-        waitedMs: try c.decode(Double.self, forKey: .waitedMs),
-        limitMs: try c.decode(Double.self, forKey: .limitMs))
-    case "peerWaitEnded":
-      self = .peerWaitEnded(
-        try c.decode(ConnectPeerWait.self, forKey: .waitingFor),
-        waitedMs: try c.decode(Double.self, forKey: .waitedMs))
-    case "portMapping":
-      self = .portMapping(try c.decode(ConnectReport.PortMapping.self, forKey: .portMapping))
-    case "dtls":
-      self = .dtls(try c.decode(ConnectReport.DTLS.self, forKey: .dtls))
-    case let other:
-      throw DecodingError.dataCorruptedError(
-        forKey: .kind, in: c, debugDescription: "unknown connect event \(other)")
-    }
-  }
-}
-
-/// One event with the runtime time it happened at.
-public struct ConnectLogEntry: Codable, Sendable, Hashable {
-  public var at: Instant
-  public var event: ConnectEvent
-
-  public init(at: Instant, event: ConnectEvent) {
-    self.at = at
-    self.event = event
-  }
-}
-
 /// One side of `natscope connect`, over any `NetworkRuntime` (real sockets or a simulated
 /// host): gathers candidates (host, server-reflexive, relayed through TURN over UDP or TCP)
 /// while a quick NAT probe runs, hands out the local ``SessionDescription``, runs ICE checks
@@ -438,6 +107,8 @@ public final class ConnectSession {
   /// count last moved (the peer is still measuring: stay to answer it).
   private var peerProbesSeen = 0
   private var peerProbesMovedAt: Instant?
+  /// What each TURN server did so far, by its address.
+  private var relayEvidence: [TransportAddress: ConnectRelayEvidence] = [:]
 
   /// A session, not yet started.
   /// - Parameters:
@@ -458,6 +129,10 @@ public final class ConnectSession {
     self.rawStreamConnector = rawStreamConnector
     self.configuration = configuration
     self.startedAt = runtime.now
+    for server in configuration.turnServers {
+      relayEvidence[server.address] = ConnectRelayEvidence(
+        server: server.address, transport: server.relayTransport)
+    }
     let iceConfiguration = ICESessionConfiguration(
       stunServers: configuration.stunServers, portRange: configuration.portRange,
       includeLoopback: configuration.includeLoopback,
@@ -683,8 +358,10 @@ public final class ConnectSession {
               address: server.address.ip.family == .ipv6 ? .anyV6 : .anyV4, portRange: portRange))
         case .tcp:
           guard let connector else {
-            throw RuntimeError.failed(
-              "TURN over \(server.tls == nil ? "TCP" : "TLS") is not available on this runtime")
+            let why = RelayUnavailable.noStreamTransport(tls: server.tls != nil)
+            session.record(.relayUnavailable(server: server.address, reason: why))
+            completion(.failure(.failed(why.explanation)))
+            return
           }
           let opened = try connector(server.address)
           if server.tls != nil { stream = opened }
@@ -693,11 +370,12 @@ public final class ConnectSession {
             stream: opened)
         }
       } catch let e as RuntimeError {
-        session.record(.relayUnavailable(server: server.address, reason: e.description))
+        session.record(
+          .relayUnavailable(server: server.address, reason: .openFailed(e.description)))
         completion(.failure(e))
         return
       } catch {
-        session.record(.relayUnavailable(server: server.address, reason: "\(error)"))
+        session.record(.relayUnavailable(server: server.address, reason: .openFailed("\(error)")))
         completion(.failure(.failed("\(error)")))
         return
       }
@@ -805,8 +483,7 @@ public final class ConnectSession {
       guard let self, !self.probeDone else { return }
       self.probe?.cancel()
       self.probe = nil
-      self.probeEnded(
-        nil, "the quick NAT probe did not finish within \(Int(limit.milliseconds)) ms")
+      self.probeEnded(nil, .timedOut(milliseconds: Int(limit.milliseconds)))
     }
     p.start { [weak self] result in
       guard let self, !self.probeDone else { return }
@@ -814,12 +491,12 @@ public final class ConnectSession {
       case .success(let report):
         self.probeEnded(report.profile, nil)
       case .failure(let e):
-        self.probeEnded(nil, "the probe could not open a socket: \(e)")
+        self.probeEnded(nil, .socketFailed("\(e)"))
       }
     }
   }
 
-  private func probeEnded(_ profile: NATProfile?, _ reason: String?) {
+  private func probeEnded(_ profile: NATProfile?, _ reason: ConnectProbeGap?) {
     probeDone = true
     probeTimer?.cancel()
     probeTimer = nil
@@ -1179,14 +856,14 @@ public final class ConnectSession {
     }
     let selected = agent.selectedPair
     b.pairs = agent.pairs.map { p in
-      var o = Self.outcome(p, connected: selected != nil)
+      var o = ConnectReport.PairOutcome(p, anotherSelected: selected != nil)
       // A check answered with another address than the local candidate went through this
       // host's NAT: its valid pair's local candidate is that address (server-reflexive when
       // STUN had already shown it, else peer-reflexive).
       if o.succeeded, let v = p.validPairID, v != p.id,
         let valid = agent.pair(id: v), valid.local.address != p.local.address
       {
-        o.peerReflexive = Self.endpoint(valid.local)
+        o.peerReflexive = ConnectReport.Endpoint(valid.local)
       }
       if o.failure == .unreachable,
         let u = ice.unreachable[
@@ -1204,7 +881,7 @@ public final class ConnectSession {
         $0.stats.minRTTMs
       }
       b.selectedPair = ConnectReport.SelectedPair(
-        local: Self.endpoint(s.local), remote: Self.endpoint(s.remote),
+        local: ConnectReport.Endpoint(s.local), remote: ConnectReport.Endpoint(s.remote),
         rttMs: rtts.min().map { $0.rounded(toPlaces: 2) })
     }
     let stats = agent.pairs.map(\.stats)
@@ -1237,49 +914,13 @@ public final class ConnectSession {
     return b
   }
 
-  /// What each configured TURN server did, from this session's events: the relayed address,
-  /// or the reason there is none (the server's error, a connection that failed, or no answer
-  /// before gathering ended).
+  /// What each configured TURN server did, as recorded when it happened: the relayed
+  /// address, or the reason there is none (the report module words it).
   func relayOutcomes() -> [ConnectReport.RelayServer] {
     configuration.turnServers.map { server in
-      var outcome = ConnectReport.RelayServer(
-        server: server.address.description,
-        transport: server.tls != nil ? .tls : server.transport == .tcp ? .tcp : .udp,
-        allocated: false,
-        reason:
-          "no relayed address before gathering ended (\(Int(configuration.gatheringTimeout.milliseconds)) ms)"
-      )
-      var answered = false
-      for entry in log {
-        switch entry.event {
-        case .relay(let s, .challenged) where s == server.address:
-          answered = true
-        case .relay(let s, .allocated(let relayed, _, _)) where s == server.address:
-          outcome.allocated = true
-          outcome.relayedAddress = relayed.description
-          outcome.code = nil
-          // The external-ip misconfiguration: an address no peer can reach is named, with
-          // the sentence `natscope turn` gives it, rather than left to time out.
-          let unroutable = TURNCheckClassifier.unroutableRelay(
-            relayed: relayed, server: server.address)
-          outcome.problem = unroutable?.code.rawValue
-          outcome.reason = unroutable?.message
-        case .relay(let s, .failed(let failure)) where s == server.address && !outcome.allocated:
-          // The same code and sentence as `natscope turn`.
-          let problem = TURNCheckClassifier.allocationProblem(failure, reachable: answered)
-          outcome.code = failure.code
-          outcome.problem = problem.code.rawValue
-          outcome.reason = problem.message
-        case .relayCertificate(let s, let certificate) where s == server.address:
-          outcome.certificate = certificate
-        case .relayUnavailable(let s, let reason) where s == server.address:
-          outcome.problem = TURNCheckProblem.Code.unreachable.rawValue
-          outcome.reason = reason
-        default:
-          break
-        }
-      }
-      return outcome
+      (relayEvidence[server.address]
+        ?? ConnectRelayEvidence(server: server.address, transport: server.relayTransport))
+        .row(gatheringTimeout: configuration.gatheringTimeout)
     }
   }
 
@@ -1306,42 +947,6 @@ public final class ConnectSession {
     configuration.role == .offer ? .answer : .checks
   }
 
-  static func endpoint(_ c: Candidate) -> ConnectReport.Endpoint {
-    ConnectReport.Endpoint(
-      type: SignaledCandidate.Kind(rawValue: c.type.rawValue) ?? .host,
-      address: c.address.ip.description, port: c.address.port,
-      protocol: c.transport.lowercased() == "tcp" ? .tcp : .udp)
-  }
-
-  static func outcome(_ p: CandidatePair, connected: Bool) -> ConnectReport.PairOutcome {
-    let succeeded = p.isValid || p.state == .succeeded
-    var failure: ConnectReport.PairOutcome.Failure?
-    var detail: String?
-    switch p.failureReason {
-    case .timeout?: failure = .timeout
-    case .errorCode(let code, let reason)?:
-      failure = .errorResponse
-      detail = "\(code) \(reason)"
-    case .unreachable?: failure = .unreachable
-    case .some(let other):
-      failure = .cancelled
-      detail = other.phrase
-    case nil:
-      if p.state == .inProgress {
-        // Unanswered so far; the verdict came before the last retransmission. When another
-        // pair was selected, the checks stopped there: that says nothing about this path.
-        failure = connected ? .cancelled : .timeout
-        detail = connected ? "no answer yet when another pair was selected" : nil
-      }
-    }
-    let requests = p.stats.requestsSent + p.stats.retransmissions
-    return ConnectReport.PairOutcome(
-      local: endpoint(p.local), remote: endpoint(p.remote), succeeded: succeeded,
-      failure: failure, detail: detail, requests: requests,
-      rttMs: p.stats.minRTTMs.map { $0.rounded(toPlaces: 2) },
-      checked: requests > 0 || succeeded)
-  }
-
   // MARK: - Events
 
   private func setPhase(_ p: ConnectPhase) {
@@ -1351,6 +956,12 @@ public final class ConnectSession {
   }
 
   private func record(_ e: ConnectEvent) {
+    switch e {
+    case .relay(let server, let event): relayEvidence[server]?.record(event)
+    case .relayUnavailable(let server, let why): relayEvidence[server]?.unavailable = why
+    case .relayCertificate(let server, let c): relayEvidence[server]?.certificate = c
+    default: break
+    }
     let entry = ConnectLogEntry(at: runtime.now, event: e)
     log.append(entry)
     onEvent?(entry)

@@ -123,7 +123,11 @@ import Testing
     "Sessions/ConnectEvent+Line.swift": .trace,
     "Sessions/STUNClient.swift": .runtimeError,
     "Sessions/TURNCheckSession.swift": .runtimeError,
-    "Sessions/ConnectSession.swift": .toMove("gathering and relay failures as sentences"),
+    // The relay's failure handed to the ICE session's trace (`relayFailed`); the report's
+    // relay rows come from typed evidence (Report's ConnectRelayEvidence).
+    "Sessions/ConnectSession.swift": .trace,
+    "Sessions/ConnectEvent.swift": .inputError,
+    "Sessions/ConnectSessionConfiguration.swift": .trace,
     "Sessions/PortMappingSession.swift": .toMove(
       "the router's silence and refusals as sentences (one port-mapping agent, issue 19)"),
     "Sessions/PortMappingTestSession.swift": .toMove(
