@@ -60,6 +60,16 @@ public final class DTLSCertificate: @unchecked Sendable {
     self.derLength = Int(i2d_X509(cert, nil))
   }
 
+  /// A fresh certificate of about `bytes` bytes (DER), padded as ``init(paddingBytes:)`` pads,
+  /// as large as the certificate chain a media server sends; a normal one when `bytes` is no
+  /// larger than that.
+  public static func sized(about bytes: Int) throws(DTLSError) -> DTLSCertificate {
+    let plain = try DTLSCertificate()
+    // The comment extension's own headers (OID, octet and IA5 string) take about 20 bytes.
+    guard bytes > plain.derLength + 40 else { return plain }
+    return try DTLSCertificate(paddingBytes: bytes - plain.derLength - 20)
+  }
+
   deinit {
     X509_free(certificate)
     EVP_PKEY_free(key)
