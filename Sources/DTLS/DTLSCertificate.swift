@@ -19,7 +19,7 @@ public final class DTLSCertificate: @unchecked Sendable {
   ///
   /// - Parameter paddingBytes: adds a comment extension of this many bytes, to make a
   ///   certificate as large as a long chain would be (for testing paths that drop large
-  ///   datagrams); 0 for a normal one of about 400 bytes.
+  ///   datagrams); 0 for a normal one of about 300 bytes.
   /// - Throws: `DTLSError.certificate` when OpenSSL refuses a step.
   public init(paddingBytes: Int = 0) throws(DTLSError) {
     guard let key = natscope_generate_p256_key() else {

@@ -158,7 +158,7 @@ struct ConnectCommand: ParsableCommand {
   @Option(
     name: .customLong("dtls-certificate-size"),
     help: ArgumentHelp(
-      "Make this run's DTLS certificate about this many bytes (600 to 16000; normally about 400), as large as the chain a media server sends, to see whether this path carries its handshake.",
+      "Make this run's DTLS certificate about this many bytes (600 to 16000; normally about 300), as large as the chain a media server sends, to see whether this path carries its handshake.",
       valueName: "bytes"))
   var dtlsCertificateSize: Int?
 
@@ -214,7 +214,7 @@ struct ConnectCommand: ParsableCommand {
       }
       guard (600...16_000).contains(n) else {
         throw ValidationError(
-          "--dtls-certificate-size must be between 600 and 16000 bytes (a normal certificate is about 400), not \(n)."
+          "--dtls-certificate-size must be between 600 and 16000 bytes (a normal certificate is about 300), not \(n)."
         )
       }
     }
