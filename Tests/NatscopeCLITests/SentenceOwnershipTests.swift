@@ -128,8 +128,6 @@ import Testing
     "Sessions/ConnectSession.swift": .trace,
     "Sessions/ConnectEvent.swift": .inputError,
     "Sessions/ConnectSessionConfiguration.swift": .trace,
-    "Sessions/PortMappingSession.swift": .toMove(
-      "the router's silence and refusals as sentences (one port-mapping agent, issue 19)"),
     "Sessions/PortMappingTestSession.swift": .toMove(
       "the test mapping's outcome as sentences (one port-mapping agent, issue 19)"),
     "Sessions/ConnectPortMapping.swift": .toMove(
