@@ -4,7 +4,7 @@ import Traversal
 /// The port-mapping vocabulary: the typed answers of a ``PortMappingAgent`` survey (the probe's
 /// read-only questions) worded as the report's ``PortMappingResult`` sentences.
 ///
-/// Silence is said as what it was ("did not answer within 900 ms"), never as a guess about
+/// Silence is said as what it was ("did not answer within 750 ms"), never as a guess about
 /// why; an ICMP error is said as the ICMP error it was.
 public enum PortMappingWords {
   /// The report of a survey, one result per protocol in the order PCP, NAT-PMP, UPnP IGD.

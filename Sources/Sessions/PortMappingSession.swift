@@ -10,7 +10,7 @@ import Traversal
 ///
 /// It never creates, renews or deletes a mapping. All calls happen on the runtime's serial
 /// context; `completion` runs once, as soon as every question is settled (answered, refused,
-/// unreachable, or silent past its deadline: 900 ms by default).
+/// unreachable, or silent past its deadline: 750 ms by default).
 public final class PortMappingSession {
   /// Waits.
   public struct Configuration: Sendable, Hashable {
@@ -23,8 +23,8 @@ public final class PortMappingSession {
       gateway: IPAddress? = nil, serverPort: UInt16 = 5351,
       ssdpAddress: TransportAddress = SSDP.multicastAddress,
       ssdpUnicastPort: UInt16? = 1900,
-      firstWait: Duration = .milliseconds(300),
-      ssdpWait: Duration = .milliseconds(900), httpTimeout: Duration = .seconds(2)
+      firstWait: Duration = .milliseconds(250),
+      ssdpWait: Duration = .milliseconds(750), httpTimeout: Duration = .seconds(2)
     ) {
       self.gateway = gateway
       self.agent = PortMappingAgent.Configuration(

@@ -33,7 +33,7 @@ struct PortMappingAgentTests {
     }
   }
 
-  @Test func aSilentGatewayIsSettledWithin900msAndNothingIsMapped() throws {
+  @Test func aSilentGatewayIsSettledWithin750msAndNothingIsMapped() throws {
     var a = Self.agent()
     let first = a.start(at: PM.t(0))
     #expect(Self.sends(first, .pcp).count == 1)
@@ -46,20 +46,20 @@ struct PortMappingAgentTests {
       let text = String(decoding: bytes, as: UTF8.self)
       #expect(text.contains(to == Self.ssdpUnicast ? "HOST: 192.168.1.1:1900" : "MX: 1\r\n"))
     }
-    #expect(try #require(a.nextDeadline) <= PM.t(300))
+    #expect(try #require(a.nextDeadline) <= PM.t(250))
     let (survey, at, rest) = Self.runTimeouts(&a, limit: PM.s(5))
     let s = try #require(survey)
-    #expect(try #require(at) <= PM.t(900))
+    #expect(try #require(at) <= PM.t(750))
     #expect(s.questions.map(\.method) == [.pcp, .natPMP, .upnpIGD])
     #expect(s.questions.allSatisfy { !$0.answer.answered })
-    // PCP's retransmissions carry RFC 6887's random factor: its give-up is at most 900 ms.
+    // PCP's retransmissions carry RFC 6887's random factor: its give-up is at most 750 ms.
     guard case .silent(2, let pcpWait) = s.questions[0].answer else {
       Issue.record("PCP: \(s.questions[0].answer)")
       return
     }
-    #expect(pcpWait <= .milliseconds(900) && pcpWait >= .milliseconds(700))
-    #expect(s.questions[1].answer == .silent(requests: 2, within: .milliseconds(900)))
-    #expect(s.questions[2].answer == .silent(requests: 4, within: .milliseconds(900)))
+    #expect(pcpWait <= .milliseconds(750) && pcpWait >= .milliseconds(580))
+    #expect(s.questions[1].answer == .silent(requests: 2, within: .milliseconds(750)))
+    #expect(s.questions[2].answer == .silent(requests: 4, within: .milliseconds(750)))
     // One retransmission each, never a mapping request; every socket closed.
     #expect(Self.sends(rest, .natPMP).map(\.0) == [[0, 0]])
     #expect(Self.sends(rest, .pcp).count == 1)

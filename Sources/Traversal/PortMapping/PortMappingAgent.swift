@@ -118,7 +118,9 @@ public enum PortMappingAgentInput: Sendable, Hashable {
 /// The SSDP search goes both to the gateway itself (unicast, port 1900: a device answers at
 /// once, a gateway without SSDP says so with ICMP port unreachable) and to the multicast group
 /// with the smallest MX (1 s) devices accept; the search window is ``Configuration/ssdpWait``
-/// (900 ms, the same deadline as PCP and NAT-PMP: miniupnpd answers within about 70 ms).
+/// (750 ms, the same deadline as PCP and NAT-PMP: miniupnpd answers within about 70 ms, and a
+/// gateway answers a unicast search at once; a device elsewhere on the LAN that answers the
+/// multicast search after a random delay of up to MX may be missed).
 ///
 /// It never creates, renews or deletes a mapping.
 public struct PortMappingAgent: Machine, Sendable {
@@ -131,7 +133,7 @@ public struct PortMappingAgent: Machine, Sendable {
     /// The UDP port the unicast search goes to on the gateway (1900); nil sends none.
     public var ssdpUnicastPort: UInt16?
     /// The first wait of NAT-PMP and PCP; the second request waits twice as long, then the
-    /// protocol is given up (0.3 s: 0.9 s in all).
+    /// protocol is given up (0.25 s, RFC 6886's first wait: 0.75 s in all).
     public var firstWait: Duration
     /// How long to wait for an SSDP answer.
     public var ssdpWait: Duration
@@ -140,8 +142,8 @@ public struct PortMappingAgent: Machine, Sendable {
 
     public init(
       serverPort: UInt16 = 5351, ssdpAddress: TransportAddress = SSDP.multicastAddress,
-      ssdpUnicastPort: UInt16? = 1900, firstWait: Duration = .milliseconds(300),
-      ssdpWait: Duration = .milliseconds(900), httpTimeout: Duration = .seconds(2)
+      ssdpUnicastPort: UInt16? = 1900, firstWait: Duration = .milliseconds(250),
+      ssdpWait: Duration = .milliseconds(750), httpTimeout: Duration = .seconds(2)
     ) {
       self.serverPort = serverPort
       self.ssdpAddress = ssdpAddress
