@@ -532,7 +532,7 @@ final class ConnectPortMapping {
         if phase == .requesting, case .result(let code, _) = f.reason {
           refused(PortMappingRefusal(pcp: code))
         }
-        udpProtocolFailed(f.description)
+        udpProtocolFailed(f.sentence)
       case .versionNotSupported:
         if phase == .requesting, let server {
           startNATPMP(server)
@@ -568,7 +568,7 @@ final class ConnectPortMapping {
         if phase == .requesting, case .result(let code) = f.reason {
           refused(PortMappingRefusal(natPMP: code))
         }
-        udpProtocolFailed(f.description)
+        udpProtocolFailed(f.sentence)
       default:
         break
       }

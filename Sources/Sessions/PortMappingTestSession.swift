@@ -1,3 +1,4 @@
+import Report
 import Runtime
 import STUN
 import Traversal
@@ -260,13 +261,13 @@ public final class PortMappingTestSession {
         complete()
       case .failed(let failure):
         if phase == .deleting {
-          report.error = failure.description
+          report.error = failure.sentence
           complete()
         } else {
           if case .result(let code, _) = failure.reason {
             report.refusals.append(PortMappingRefusal(pcp: code))
           }
-          failedToMap(failure.description)
+          failedToMap(failure.sentence)
         }
       case .versionNotSupported(let v):
         if phase == .deleting {
@@ -327,13 +328,13 @@ public final class PortMappingTestSession {
         complete()
       case .failed(let failure):
         if phase == .deleting {
-          report.error = failure.description
+          report.error = failure.sentence
           complete()
         } else {
           if case .result(let code) = failure.reason {
             report.refusals.append(PortMappingRefusal(natPMP: code))
           }
-          failedToMap(failure.description)
+          failedToMap(failure.sentence)
         }
       default:
         break

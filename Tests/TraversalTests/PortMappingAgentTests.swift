@@ -176,3 +176,27 @@ struct PortMappingAgentTests {
     }
   }
 }
+
+/// The clients' failures, worded in Report: a refusal with its code's meaning, silence as
+/// silence.
+struct PortMappingFailureWordsTests {
+  @Test func silenceIsCountedAndNeverCalledUnsupported() {
+    let pcp = PCPFailure(
+      server: PM.gateway, opcode: .map, mapping: PortMappingKey(.udp, internalPort: 4000),
+      reason: .noAnswer(attempts: 4))
+    #expect(pcp.sentence == "PCP MAP of UDP port 4000 at 192.168.1.1:5351: no answer to 4 requests")
+    let natpmp = NATPMPFailure(
+      gateway: PM.gateway, opcode: .externalAddress, mapping: nil, reason: .noAnswer(attempts: 1))
+    #expect(
+      natpmp.sentence
+        == "NAT-PMP external address request at 192.168.1.1:5351: no answer to 1 request")
+    for s in [pcp.sentence, natpmp.sentence] {
+      #expect(!s.contains("support") && !s.contains("probably"), "\(s)")
+    }
+    let refused = NATPMPFailure(
+      gateway: PM.gateway, opcode: .externalAddress, mapping: nil, reason: .result(.notAuthorized))
+    #expect(
+      refused.sentence.hasSuffix(
+        "result 2 Not Authorized/Refused. \(NATPMPResultCode.notAuthorized.explanation)"))
+  }
+}
