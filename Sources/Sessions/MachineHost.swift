@@ -77,3 +77,20 @@ public final class MachineHost<M: Machine> {
     }
   }
 }
+
+extension MachineHost {
+  /// For a machine whose outputs are ``MachineOutput``s: sends each transmit with `transmit`
+  /// and hands each event to `event` (the host keeps the timer itself, so `.timeout` outputs
+  /// need nothing).
+  public func route<Event>(
+    transmit: @escaping (Transmit) -> Void, event: @escaping (Event) -> Void
+  ) where M.Output == MachineOutput<Event> {
+    perform = { output in
+      switch output {
+      case .transmit(let t): transmit(t)
+      case .timeout: break
+      case .event(let e): event(e)
+      }
+    }
+  }
+}

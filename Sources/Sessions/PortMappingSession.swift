@@ -36,6 +36,7 @@ public final class PortMappingSession {
   private let runtime: any NetworkRuntime
   private let configuration: Configuration
   private let connector: RawStreamConnector?
+  private let generator: any RandomNumberGenerator & Sendable
 
   private var host: MachineHost<PortMappingAgent>?
   private var sockets: [PortMappingChannel: any DatagramSocket] = [:]
@@ -44,11 +45,14 @@ public final class PortMappingSession {
   private var finished = false
 
   /// A session on `runtime`; `connector` opens the TCP connections UPnP IGD needs (without
-  /// one, UPnP IGD is reported as not asked).
+  /// one, UPnP IGD is reported as not asked). `generator` is PCP's randomness (seed it on the
+  /// simulator, so a run repeats exactly).
   public init(
     runtime: any NetworkRuntime, configuration: Configuration = Configuration(),
-    connector: RawStreamConnector?
+    connector: RawStreamConnector?,
+    generator: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
   ) {
+    self.generator = generator
     self.runtime = runtime
     self.configuration = configuration
     self.connector = connector
@@ -65,7 +69,7 @@ public final class PortMappingSession {
     }
     let agent = PortMappingAgent(
       gateway: gateway, localAddress: local, askUPnP: connector != nil,
-      configuration: configuration.agent)
+      configuration: configuration.agent, generator: generator)
     let host = MachineHost(agent, runtime: runtime)
     host.perform = { [weak self] output in self?.perform(output) }
     self.host = host

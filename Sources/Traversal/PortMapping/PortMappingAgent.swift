@@ -166,6 +166,7 @@ public struct PortMappingAgent: Machine, Sendable {
   public private(set) var ignoredSSDPAnswers = 0
 
   private let askUPnP: Bool
+  private let generator: any RandomNumberGenerator & Sendable
   private var pcp: PCPClient?
   private var natpmp: NATPMPClient?
   private var upnp: UPnPIGDClient?
@@ -175,11 +176,14 @@ public struct PortMappingAgent: Machine, Sendable {
   private var finished = false
 
   /// An agent for `gateway` (nil: the host has none); `askUPnP` false when the runtime cannot
-  /// open TCP connections.
+  /// open TCP connections. `generator` is PCP's randomness (nonce, retransmission jitter): seed
+  /// it for runs that must repeat exactly (the simulator).
   public init(
     gateway: IPAddress?, localAddress: IPAddress?, askUPnP: Bool,
-    configuration: Configuration = Configuration()
+    configuration: Configuration = Configuration(),
+    generator: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
   ) {
+    self.generator = generator
     self.gateway = gateway
     self.localAddress = localAddress
     self.askUPnP = askUPnP
@@ -207,7 +211,7 @@ public struct PortMappingAgent: Machine, Sendable {
       maxDuration: configuration.firstWait * 3)
     var pcp = PCPClient(
       server: server, clientAddress: localAddress ?? .anyV4,
-      configuration: .init(retransmission: retransmission))
+      configuration: .init(retransmission: retransmission), generator: generator)
     out += pcpOutputs(pcp.announce(at: now), now: now)
     self.pcp = pcp
 
