@@ -171,7 +171,10 @@ public final class TwoHostDemo {
       // mapping and the router's own external address (at the same time as the probe).
       let ask =
         configuration.portMapping
-        ? PortMappingSession(runtime: host, connector: host.rawStreamConnector()) : nil
+        ? PortMappingSession(
+          runtime: host, connector: host.rawStreamConnector(),
+          generator: SeededGenerator(seed: configuration.seed &* 2 &+ (side == .a ? 101 : 102)))
+        : nil
       var probeResult: Result<ProbeReport, RuntimeError>?
       var routerAnswer: PortMappingReport?
       var asked = ask == nil

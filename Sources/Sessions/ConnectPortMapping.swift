@@ -93,10 +93,8 @@ final class ConnectPortMapping {
 
   // PCP and NAT-PMP, one at a time, on one socket.
   private var socket: (any DatagramSocket)?
-  private var pcp: PCPClient?
-  private var natpmp: NATPMPClient?
-  private var driver: MachineDriver<PCPClientEvent>?
-  private var natpmpDriver: MachineDriver<NATPMPClientEvent>?
+  private var pcp: MachineHost<PCPClient>?
+  private var natpmp: MachineHost<NATPMPClient>?
   private var natpmpMapping: PortMapping?
   private var udpTimer: (any TimerHandle)?
   /// PCP and NAT-PMP granted nothing; why, when they answered or failed.
@@ -213,69 +211,56 @@ final class ConnectPortMapping {
     method = .pcp
     attempted.append(.pcp)
     report.protocol = PortMappingResult.Method.pcp.rawValue
-    var client = PCPClient(
+    let client = PCPClient(
       server: server, clientAddress: base.ip,
       configuration: .init(
         retransmission: PCPRetransmission(
           initial: .milliseconds(250), maximum: .seconds(2), maxRequests: 5,
           maxDuration: .seconds(5)),
         requestedLifetime: configuration.lifetime))
-    driver = MachineDriver(
-      runtime: runtime,
+    let host = MachineHost(client, runtime: runtime)
+    host.route(
       transmit: { [weak self] t in self?.socket?.send(t.bytes, to: t.to) },
-      timeout: { [weak self] now in
-        guard let self, var c = self.pcp else { return }
-        let out = c.handleTimeout(at: now)
-        self.pcp = c
-        self.pcpEvents(self.driver?.carryOut(out) ?? [])
-      })
-    let out = client.map(
-      .udp, internalPort: base.port, suggestedExternalPort: base.port,
-      lifetime: configuration.lifetime, at: runtime.now)
-    pcp = client
-    pcpEvents(driver?.carryOut(out) ?? [])
+      event: { [weak self] e in self?.pcpEvents([e]) })
+    pcp = host
+    let (port, lifetime) = (base.port, configuration.lifetime)
+    host.step { c, now in
+      c.map(.udp, internalPort: port, suggestedExternalPort: port, lifetime: lifetime, at: now)
+    }
   }
 
   private func startNATPMP(_ server: TransportAddress) {
-    driver?.stop()
-    driver = nil
+    pcp?.stop()
     pcp = nil
     method = .natPMP
     report.protocol = PortMappingResult.Method.natPMP.rawValue
     // PCP's "unsupported version" is no refusal: the router does not speak it.
     attempted.removeAll { $0 == .pcp }
     attempted.append(.natPMP)
-    var client = NATPMPClient(
+    let client = NATPMPClient(
       gateway: server,
       configuration: .init(
         initialWait: .milliseconds(250), maxRequests: 9,
         requestedLifetime: configuration.lifetime))
-    natpmpDriver = MachineDriver(
-      runtime: runtime,
+    let host = MachineHost(client, runtime: runtime)
+    host.route(
       transmit: { [weak self] t in self?.socket?.send(t.bytes, to: t.to) },
-      timeout: { [weak self] now in
-        guard let self, var c = self.natpmp else { return }
-        let out = c.handleTimeout(at: now)
-        self.natpmp = c
-        self.natpmpEvents(self.natpmpDriver?.carryOut(out) ?? [])
-      })
-    var out = client.requestExternalAddress(at: runtime.now)
-    out += client.map(
-      .udp, internalPort: base.port, suggestedExternalPort: base.port,
-      lifetime: configuration.lifetime, at: runtime.now)
-    natpmp = client
-    natpmpEvents(natpmpDriver?.carryOut(out) ?? [])
+      event: { [weak self] e in self?.natpmpEvents([e]) })
+    natpmp = host
+    let (port, lifetime) = (base.port, configuration.lifetime)
+    host.step { c, now in
+      c.requestExternalAddress(at: now)
+        + c.map(
+          .udp, internalPort: port, suggestedExternalPort: port, lifetime: lifetime, at: now)
+    }
   }
 
   private func receive(_ d: ReceivedDatagram) {
-    if var c = pcp {
-      let out = c.handleInput(d.bytes, from: d.source, at: d.receivedAt)
-      pcp = c
-      pcpEvents(driver?.carryOut(out) ?? [])
-    } else if var c = natpmp {
-      let out = c.handleInput(d.bytes, from: d.source, at: d.receivedAt)
-      natpmp = c
-      natpmpEvents(natpmpDriver?.carryOut(out) ?? [])
+    let datagram = PortMappingDatagram(bytes: d.bytes, from: d.source)
+    if let pcp {
+      pcp.input(datagram)
+    } else if let natpmp {
+      natpmp.input(datagram)
     }
   }
 
@@ -310,10 +295,8 @@ final class ConnectPortMapping {
 
   /// Stops the PCP and NAT-PMP clients and closes their socket.
   private func closeDatagramProtocols() {
-    driver?.stop()
-    natpmpDriver?.stop()
-    driver = nil
-    natpmpDriver = nil
+    pcp?.stop()
+    natpmp?.stop()
     pcp = nil
     natpmp = nil
     socket?.close()
@@ -532,7 +515,7 @@ final class ConnectPortMapping {
         if phase == .requesting, case .result(let code, _) = f.reason {
           refused(PortMappingRefusal(pcp: code))
         }
-        udpProtocolFailed(f.description)
+        udpProtocolFailed(f.sentence)
       case .versionNotSupported:
         if phase == .requesting, let server {
           startNATPMP(server)
@@ -556,7 +539,7 @@ final class ConnectPortMapping {
         natpmpGranted(m)
       case .renewed(let m) where m.internalPort == base.port:
         natpmpMapping = m
-        let ip = m.external.ip.isUnspecified ? natpmp?.externalAddress : m.external.ip
+        let ip = m.external.ip.isUnspecified ? natpmp?.machine.externalAddress : m.external.ip
         renewed(
           lifetime: m.lifetime, external: TransportAddress(ip: ip ?? .anyV4, port: m.external.port))
       case .deleted:
@@ -568,7 +551,7 @@ final class ConnectPortMapping {
         if phase == .requesting, case .result(let code) = f.reason {
           refused(PortMappingRefusal(natPMP: code))
         }
-        udpProtocolFailed(f.description)
+        udpProtocolFailed(f.sentence)
       default:
         break
       }
@@ -576,7 +559,7 @@ final class ConnectPortMapping {
   }
 
   private func natpmpGranted(_ m: PortMapping) {
-    let ip = m.external.ip.isUnspecified ? natpmp?.externalAddress : m.external.ip
+    let ip = m.external.ip.isUnspecified ? natpmp?.machine.externalAddress : m.external.ip
     guard let ip, !ip.isUnspecified else { return }
     grant(external: TransportAddress(ip: ip, port: m.external.port), lifetime: m.lifetime)
   }
@@ -631,7 +614,7 @@ final class ConnectPortMapping {
     done?(nil, nil)
     let upnpInFlight: Bool
     if case .running = upnp?.client.state { upnpInFlight = true } else { upnpInFlight = false }
-    if (pcp?.hasPendingRequests ?? false) || (natpmp?.hasPendingRequests ?? false)
+    if (pcp?.machine.hasPendingRequests ?? false) || (natpmp?.machine.hasPendingRequests ?? false)
       || upnpInFlight
     {
       deleteNow()
@@ -650,15 +633,11 @@ final class ConnectPortMapping {
     upnpRenewTimer?.cancel()
     upnpRenewTimer = nil
     closeSSDP()
-    let now = runtime.now
-    if var c = pcp {
-      let out = c.delete(.udp, internalPort: base.port, at: now)
-      pcp = c
-      pcpEvents(driver?.carryOut(out) ?? [])
-    } else if var c = natpmp {
-      let out = c.delete(.udp, internalPort: base.port, at: now)
-      natpmp = c
-      natpmpEvents(natpmpDriver?.carryOut(out) ?? [])
+    let port = base.port
+    if let pcp {
+      pcp.step { c, now in c.delete(.udp, internalPort: port, at: now) }
+    } else if let natpmp {
+      natpmp.step { c, now in c.delete(.udp, internalPort: port, at: now) }
     } else if let upnp {
       switch upnp.client.state {
       case .holdingMapping:

@@ -1,3 +1,4 @@
+import Report
 import Runtime
 import STUN
 import Traversal
@@ -92,10 +93,8 @@ public final class PortMappingTestSession {
 
   // One protocol at a time.
   private var socket: (any DatagramSocket)?
-  private var natpmp: NATPMPClient?
-  private var natpmpDriver: MachineDriver<NATPMPClientEvent>?
-  private var pcp: PCPClient?
-  private var pcpDriver: MachineDriver<PCPClientEvent>?
+  private var natpmp: MachineHost<NATPMPClient>?
+  private var pcp: MachineHost<PCPClient>?
   private var upnp: UPnPIGDDriver?
   private var ssdpTimer: (any TimerHandle)?
   private var upnpPermanent = false
@@ -217,7 +216,7 @@ public final class PortMappingTestSession {
     let server = TransportAddress(ip: gateway, port: configuration.serverPort)
     report.gateway = server
     let w = configuration.firstWait
-    var client = PCPClient(
+    let client = PCPClient(
       server: server, clientAddress: local ?? .anyV4,
       configuration: .init(
         retransmission: PCPRetransmission(
@@ -225,29 +224,21 @@ public final class PortMappingTestSession {
         requestedLifetime: configuration.lifetime))
     guard
       openSocket({ [weak self] d in
-        guard let self, var c = self.pcp else { return }
-        let out = c.handleInput(d.bytes, from: d.source, at: d.receivedAt)
-        self.pcp = c
-        self.pcpEvents(self.pcpDriver?.carryOut(out) ?? [])
+        self?.pcp?.input(PortMappingDatagram(bytes: d.bytes, from: d.source))
       })
     else { return nextProtocol() }
-    pcpDriver = MachineDriver(
-      runtime: runtime,
+    let host = MachineHost(client, runtime: runtime)
+    host.route(
       transmit: { [weak self] t in self?.socket?.send(t.bytes, to: t.to) },
-      timeout: { [weak self] now in
-        guard let self, var c = self.pcp else { return }
-        let out = c.handleTimeout(at: now)
-        self.pcp = c
-        self.pcpEvents(self.pcpDriver?.carryOut(out) ?? [])
-      })
+      event: { [weak self] e in self?.pcpEvents([e]) })
+    pcp = host
     report.sent.append(
       "PCP MAP request to \(server): UDP, internal port \(internalPort) of \(local.map { "\($0)" } ?? "this host"), suggested external port \(internalPort), lifetime \(configuration.lifetime) s"
     )
-    let out = client.map(
-      .udp, internalPort: internalPort, suggestedExternalPort: internalPort,
-      lifetime: configuration.lifetime, at: runtime.now)
-    pcp = client
-    pcpEvents(pcpDriver?.carryOut(out) ?? [])
+    let (port, lifetime) = (internalPort, configuration.lifetime)
+    host.step { c, now in
+      c.map(.udp, internalPort: port, suggestedExternalPort: port, lifetime: lifetime, at: now)
+    }
   }
 
   private func pcpEvents(_ events: [PCPClientEvent]) {
@@ -260,13 +251,13 @@ public final class PortMappingTestSession {
         complete()
       case .failed(let failure):
         if phase == .deleting {
-          report.error = failure.description
+          report.error = failure.sentence
           complete()
         } else {
           if case .result(let code, _) = failure.reason {
             report.refusals.append(PortMappingRefusal(pcp: code))
           }
-          failedToMap(failure.description)
+          failedToMap(failure.sentence)
         }
       case .versionNotSupported(let v):
         if phase == .deleting {
@@ -285,36 +276,28 @@ public final class PortMappingTestSession {
   private func startNATPMP(gateway: IPAddress) {
     let server = TransportAddress(ip: gateway, port: configuration.serverPort)
     report.gateway = server
-    var client = NATPMPClient(
+    let client = NATPMPClient(
       gateway: server,
       configuration: .init(
         initialWait: configuration.firstWait, maxRequests: 4,
         requestedLifetime: configuration.lifetime))
     guard
       openSocket({ [weak self] d in
-        guard let self, var c = self.natpmp else { return }
-        let out = c.handleInput(d.bytes, from: d.source, at: d.receivedAt)
-        self.natpmp = c
-        self.natpmpEvents(self.natpmpDriver?.carryOut(out) ?? [])
+        self?.natpmp?.input(PortMappingDatagram(bytes: d.bytes, from: d.source))
       })
     else { return nextProtocol() }
-    natpmpDriver = MachineDriver(
-      runtime: runtime,
+    let host = MachineHost(client, runtime: runtime)
+    host.route(
       transmit: { [weak self] t in self?.socket?.send(t.bytes, to: t.to) },
-      timeout: { [weak self] now in
-        guard let self, var c = self.natpmp else { return }
-        let out = c.handleTimeout(at: now)
-        self.natpmp = c
-        self.natpmpEvents(self.natpmpDriver?.carryOut(out) ?? [])
-      })
+      event: { [weak self] e in self?.natpmpEvents([e]) })
+    natpmp = host
     report.sent.append(
       "NAT-PMP UDP mapping request (opcode 1) to \(server): internal port \(internalPort), suggested external port \(internalPort), lifetime \(configuration.lifetime) s"
     )
-    let out = client.map(
-      .udp, internalPort: internalPort, suggestedExternalPort: internalPort,
-      lifetime: configuration.lifetime, at: runtime.now)
-    natpmp = client
-    natpmpEvents(natpmpDriver?.carryOut(out) ?? [])
+    let (port, lifetime) = (internalPort, configuration.lifetime)
+    host.step { c, now in
+      c.map(.udp, internalPort: port, suggestedExternalPort: port, lifetime: lifetime, at: now)
+    }
   }
 
   private func natpmpEvents(_ events: [NATPMPClientEvent]) {
@@ -327,13 +310,13 @@ public final class PortMappingTestSession {
         complete()
       case .failed(let failure):
         if phase == .deleting {
-          report.error = failure.description
+          report.error = failure.sentence
           complete()
         } else {
           if case .result(let code) = failure.reason {
             report.refusals.append(PortMappingRefusal(natPMP: code))
           }
-          failedToMap(failure.description)
+          failedToMap(failure.sentence)
         }
       default:
         break
@@ -503,27 +486,24 @@ public final class PortMappingTestSession {
     stun?.close()
     stun = nil
     guard let method = report.protocol else { return complete() }
-    let now = runtime.now
+    let port = internalPort
     switch method {
     case .pcp:
-      guard var c = pcp, report.created || (wasMapping && c.hasPendingRequests),
+      guard let host = pcp, report.created || (wasMapping && host.machine.hasPendingRequests),
         let server = report.gateway
       else { return complete() }
       report.sent.append(
         "PCP MAP request to \(server): UDP, internal port \(internalPort), lifetime 0 (delete)")
-      let out = c.delete(.udp, internalPort: internalPort, at: now)
-      pcp = c
-      pcpEvents(pcpDriver?.carryOut(out) ?? [])
+      host.step { c, now in c.delete(.udp, internalPort: port, at: now) }
     case .natPMP:
-      guard var c = natpmp, report.created || (wasMapping && c.hasPendingRequests),
+      guard let host = natpmp,
+        report.created || (wasMapping && host.machine.hasPendingRequests),
         let server = report.gateway
       else { return complete() }
       report.sent.append(
         "NAT-PMP UDP mapping request (opcode 1) to \(server): internal port \(internalPort), lifetime 0 (delete)"
       )
-      let out = c.delete(.udp, internalPort: internalPort, at: now)
-      natpmp = c
-      natpmpEvents(natpmpDriver?.carryOut(out) ?? [])
+      host.step { c, now in c.delete(.udp, internalPort: port, at: now) }
     case .upnpIGD:
       guard let upnp else { return complete() }
       if upnp.client.state == .holdingMapping {
@@ -541,10 +521,8 @@ public final class PortMappingTestSession {
   // MARK: Completion
 
   private func closeProtocol() {
-    natpmpDriver?.stop()
-    pcpDriver?.stop()
-    natpmpDriver = nil
-    pcpDriver = nil
+    natpmp?.stop()
+    pcp?.stop()
     natpmp = nil
     pcp = nil
     socket?.close()

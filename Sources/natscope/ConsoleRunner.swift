@@ -125,7 +125,9 @@ enum ConsoleRunner {
           session.onStep = { [weak self] action in self?.emit?(.step(site: i, action)) }
           // As `natscope probe` does, each host also asks its router, read-only, about port
           // mapping and its own address; the report waits for both.
-          let ask = PortMappingSession(runtime: host, connector: host.rawStreamConnector())
+          let ask = PortMappingSession(
+            runtime: host, connector: host.rawStreamConnector(),
+            generator: SeededGenerator(seed: (self?.seed ?? 0) &+ UInt64(i) &* 7919))
           var probed: ProbeReport?
           var routerAnswer: PortMappingReport?
           let settle = { [weak self] in

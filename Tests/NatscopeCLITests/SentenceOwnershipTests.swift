@@ -71,12 +71,10 @@ import Testing
     "Traversal/PortMapping/UPnPXML.swift": .inputError,
     "Traversal/PortMapping/HTTPResponseParser.swift": .inputError,
     "Traversal/PortMapping/SSDP.swift": .inputError,
-    "Traversal/PortMapping/NATPMPMessage.swift": .toMove(
-      "the result codes' explanations: typed codes worded by a port-mapping vocabulary"),
-    "Traversal/PortMapping/PCPMessage.swift": .toMove(
-      "the result codes' explanations: typed codes worded by a port-mapping vocabulary"),
-    "Traversal/PortMapping/PCPClient.swift": .toMove("a request's failure as a sentence"),
-    "Traversal/PortMapping/NATPMPClient.swift": .toMove("a request's failure as a sentence"),
+    // The codecs' decode errors (and the RFCs' names of result codes); what a code means and a
+    // request's failure are worded in Report (PortMappingCodeWords).
+    "Traversal/PortMapping/NATPMPMessage.swift": .inputError,
+    "Traversal/PortMapping/PCPMessage.swift": .inputError,
     "Traversal/PortMapping/UPnPIGDClient.swift": .toMove("the device's failures as sentences"),
     "Traversal/Probe/ProbeTest.swift": .name,
     "Traversal/Behavior/NATProfile.swift": .name,
@@ -128,8 +126,6 @@ import Testing
     "Sessions/ConnectSession.swift": .trace,
     "Sessions/ConnectEvent.swift": .inputError,
     "Sessions/ConnectSessionConfiguration.swift": .trace,
-    "Sessions/PortMappingSession.swift": .toMove(
-      "the router's silence and refusals as sentences (one port-mapping agent, issue 19)"),
     "Sessions/PortMappingTestSession.swift": .toMove(
       "the test mapping's outcome as sentences (one port-mapping agent, issue 19)"),
     "Sessions/ConnectPortMapping.swift": .toMove(

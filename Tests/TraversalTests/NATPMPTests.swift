@@ -1,3 +1,4 @@
+import Report
 import STUN
 import Testing
 import Traversal
@@ -142,7 +143,7 @@ import Traversal
     #expect(sendTimes == [0, 250, 750, 1750, 3750, 7750, 15750, 31750, 63750])
     #expect(failedAt == 127_750)
     #expect(failure?.reason == .noAnswer(attempts: 9))
-    #expect(failure?.description.contains("192.168.1.1:5351") == true)
+    #expect(failure?.sentence.contains("192.168.1.1:5351") == true)
     #expect(c.stats.retransmissions == 8)
     #expect(!c.hasPendingRequests && c.nextWake == nil)
     #expect(c.schedule.last == .milliseconds(127_750))
@@ -237,8 +238,8 @@ import Traversal
     #expect(f.reason == .result(.notAuthorized))
     #expect(f.mapping == PortMappingKey(.udp, internalPort: 4000))
     #expect(
-      f.description.hasPrefix("NAT-PMP mapping of UDP port 4000 at 192.168.1.1:5351: result 2"))
-    #expect(f.description.contains("refused"))
+      f.sentence.hasPrefix("NAT-PMP mapping of UDP port 4000 at 192.168.1.1:5351: result 2"))
+    #expect(f.sentence.contains("refused"))
   }
 
   @Test func garbageShortAndStrangersAreDroppedAndCounted() {

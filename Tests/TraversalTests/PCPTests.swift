@@ -1,3 +1,4 @@
+import Report
 import STUN
 import Testing
 import Traversal
@@ -268,7 +269,7 @@ private func mapResponse(
     }
     #expect(f.reason == .result(.notAuthorized, lifetime: 30))
     #expect(
-      f.description.hasPrefix(
+      f.sentence.hasPrefix(
         "PCP MAP of TCP port 22 at 192.168.1.1:5351: result 2 NOT_AUTHORIZED."))
     #expect(c.mappings.isEmpty && c.nextWake == nil)
     // Answers after that are unmatched.

@@ -56,7 +56,7 @@ public struct PortMappingKey: Sendable, Hashable, Comparable, CustomStringConver
 }
 
 /// Why a NAT-PMP request ended without the wanted result.
-public struct NATPMPFailure: Error, Sendable, Hashable, CustomStringConvertible {
+public struct NATPMPFailure: Error, Sendable, Hashable {
   /// What went wrong.
   public enum Reason: Sendable, Hashable {
     /// The gateway answered with a non-zero result code.
@@ -83,17 +83,6 @@ public struct NATPMPFailure: Error, Sendable, Hashable, CustomStringConvertible 
     self.reason = reason
   }
 
-  /// One sentence that says which request, to which gateway, and why.
-  public var description: String {
-    let what = mapping.map { "NAT-PMP mapping of \($0)" } ?? "NAT-PMP external address request"
-    switch reason {
-    case .result(let code):
-      return "\(what) at \(gateway): result \(code). \(code.explanation)"
-    case .noAnswer(let n):
-      return
-        "\(what) at \(gateway): no answer after \(n) request\(n == 1 ? "" : "s"); the gateway probably does not support NAT-PMP."
-    }
-  }
 }
 
 /// What a ``NATPMPClient`` reports.

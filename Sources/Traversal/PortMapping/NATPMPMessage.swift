@@ -52,24 +52,6 @@ public struct NATPMPResultCode: RawRepresentable, Hashable, Sendable, CustomStri
     }
   }
 
-  /// One sentence saying what the gateway meant.
-  public var explanation: String {
-    switch rawValue {
-    case 0: return "The gateway did what was asked."
-    case 1: return "The gateway does not speak this version of NAT-PMP."
-    case 2:
-      return
-        "The gateway supports NAT-PMP but refused the request, typically because port mapping is turned off in its settings."
-    case 3:
-      return
-        "The gateway has no working external connection yet (for example, it has not been given an address by its upstream)."
-    case 4: return "The gateway cannot create more mappings: its table is full or a port is taken."
-    case 5: return "The gateway does not know this NAT-PMP opcode."
-    default:
-      return "The gateway answered with result code \(rawValue), which RFC 6886 does not define."
-    }
-  }
-
   /// For example `2 Not Authorized/Refused`.
   public var description: String {
     name.map { "\(rawValue) \($0)" } ?? "\(rawValue)"

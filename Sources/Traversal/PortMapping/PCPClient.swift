@@ -42,7 +42,7 @@ public struct PCPRetransmission: Sendable, Hashable {
 }
 
 /// Why a PCP request ended without the wanted result.
-public struct PCPFailure: Error, Sendable, Hashable, CustomStringConvertible {
+public struct PCPFailure: Error, Sendable, Hashable {
   /// What went wrong.
   public enum Reason: Sendable, Hashable {
     /// The server answered with a non-zero result code; `lifetime` is how long (seconds) the
@@ -70,17 +70,6 @@ public struct PCPFailure: Error, Sendable, Hashable, CustomStringConvertible {
     self.reason = reason
   }
 
-  /// One sentence that says which request, to which server, and why.
-  public var description: String {
-    let what = mapping.map { "PCP MAP of \($0)" } ?? "PCP \(opcode)"
-    switch reason {
-    case .result(let code, _):
-      return "\(what) at \(server): result \(code). \(code.explanation)"
-    case .noAnswer(let n):
-      return
-        "\(what) at \(server): no answer after \(n) request\(n == 1 ? "" : "s"); the gateway probably does not support PCP."
-    }
-  }
 }
 
 /// What a ``PCPClient`` reports.

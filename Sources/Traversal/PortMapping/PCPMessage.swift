@@ -64,34 +64,6 @@ public struct PCPResultCode: RawRepresentable, Hashable, Sendable, CustomStringC
     }
   }
 
-  /// One sentence saying what the server meant.
-  public var explanation: String {
-    switch rawValue {
-    case 0: return "The server did what was asked."
-    case 1: return "The server does not speak this version of PCP."
-    case 2:
-      return
-        "The server supports PCP but refused the request, typically because mapping is turned off or not allowed for this client."
-    case 3: return "The server could not make sense of the request."
-    case 4: return "The server does not support this PCP opcode."
-    case 5: return "The server does not support a mandatory option the request carried."
-    case 6: return "An option in the request was malformed."
-    case 7:
-      return
-        "The server has a network problem, for example no external address of its own yet."
-    case 8: return "The server has no room for another mapping right now."
-    case 9: return "The server does not map this transport protocol."
-    case 10: return "This client already holds as many mappings as the server allows it."
-    case 11: return "The server cannot give the external address or port that was asked for."
-    case 12:
-      return
-        "The request's source address differs from the client address it carries, so another NAT sits between this host and the PCP server."
-    case 13: return "The server cannot track that many remote peers for this mapping."
-    default:
-      return "The server answered with result code \(rawValue), which RFC 6887 does not define."
-    }
-  }
-
   /// For example `2 NOT_AUTHORIZED`.
   public var description: String {
     name.map { "\(rawValue) \($0)" } ?? "\(rawValue)"

@@ -41,6 +41,21 @@ public enum SSDP {
     text += "\r\n"
     return Array(text.utf8)
   }
+
+  /// The unicast M-SEARCH request for `target`, sent to one device at `host` (UDA 1.1
+  /// section 1.3.2): its HOST is that address and it has no MX, since the device answers at
+  /// once.
+  public static func unicastSearchRequest(for target: SSDPSearchTarget, host: TransportAddress)
+    -> [UInt8]
+  {
+    let text =
+      "M-SEARCH * HTTP/1.1\r\n"
+      + "HOST: \(host)\r\n"
+      + "MAN: \"ssdp:discover\"\r\n"
+      + "ST: \(target.rawValue)\r\n"
+      + "\r\n"
+    return Array(text.utf8)
+  }
 }
 
 /// A device's answer to M-SEARCH (or a NOTIFY alive announcement): where its description is.
