@@ -177,6 +177,24 @@ struct ConnectCommand: ParsableCommand {
     completion: .file())
   var tokenOut: String?
 
+  @Option(
+    help: ArgumentHelp(
+      "Connect to a media server's WHIP endpoint (RFC 9725, ingest): POST an offer, run ICE and DTLS against its answer, DELETE the session at the end.",
+      valueName: "url"))
+  var whip: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "Connect to a media server's WHEP endpoint (egress, a recvonly offer), as --whip does.",
+      valueName: "url"))
+  var whep: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "Bearer token for --whip/--whep (or NATSCOPE_WHIP_TOKEN); never printed.",
+      valueName: "token"))
+  var bearer: String?
+
   @Flag(help: "Print the report as JSON (schema in the README and man page).")
   var json = false
 
@@ -210,8 +228,10 @@ struct ConnectCommand: ParsableCommand {
         throw ValidationError(error.message)
       }
     }
-    if (ca != nil || insecure) && !anyTLS {
-      throw ValidationError("--ca and --insecure apply to turns: servers; none is given.")
+    try validateWHIP()
+    if (ca != nil || insecure) && !anyTLS && whipEndpoint?.url.scheme != "https" {
+      throw ValidationError(
+        "--ca and --insecure apply to turns: servers and https: WHIP/WHEP URLs; none is given.")
     }
     if ca != nil && insecure {
       throw ValidationError(
@@ -240,33 +260,12 @@ struct ConnectCommand: ParsableCommand {
 
   func run() throws {
     global.bootstrapLogging()
-    let stunServers = try stun.map(resolveServer)
-    let turnServers = try turnConfiguration()
+    if let (kind, url) = whipEndpoint {
+      return try runWHIP(kind: kind, url: url)
+    }
     let runtime = NIORuntime(includeLoopback: includeLoopback)
     defer { runtime.shutdown() }
-    var agent = ICEConfiguration()
-    if aggressive { agent.nomination = .aggressive }
-    var configuration = ConnectSessionConfiguration(
-      role: role, stunServers: stunServers, turnServers: turnServers,
-      portRange: sockets.portRange?.range, includeLoopback: includeLoopback,
-      localAddresses: sockets.bind.map { [$0.ip] },
-      probeTimeout: noProbe ? nil : .milliseconds(1200), agent: agent,
-      peerWaitTimeout: .seconds(Int64(timeout)),
-      portMapping: noPortMapping ? nil : ConnectPortMappingConfiguration())
-    if noPathMTU {
-      configuration.pathMTUTurnedOff = true
-    } else {
-      configuration.pathMTU = PathMTUConfiguration()
-    }
-    if noDTLS {
-      configuration.dtlsTurnedOff = true
-    } else {
-      do {
-        configuration.dtls = try ConnectDTLSSettings.fresh()
-      } catch {
-        throw ValidationError(error.message)
-      }
-    }
+    let configuration = try sessionConfiguration()
     // The console needs the terminal for itself: tokens go through it, not through files.
     let useConsole =
       console.wantsConsole(json: json) && tokenIn == nil && tokenOut == nil && !sdp
@@ -374,6 +373,36 @@ struct ConnectCommand: ParsableCommand {
       print(TerminalText.fit(report.text, ascii: console.renderOptions.ascii))
     }
     if report.state != .connected { throw ExitCode(NatscopeExit.unreachable.rawValue) }
+  }
+
+  /// The session's configuration from the options (both the token exchange and WHIP/WHEP).
+  func sessionConfiguration() throws -> ConnectSessionConfiguration {
+    let stunServers = try stun.map(resolveServer)
+    let turnServers = try turnConfiguration()
+    var agent = ICEConfiguration()
+    if aggressive { agent.nomination = .aggressive }
+    var configuration = ConnectSessionConfiguration(
+      role: role, stunServers: stunServers, turnServers: turnServers,
+      portRange: sockets.portRange?.range, includeLoopback: includeLoopback,
+      localAddresses: sockets.bind.map { [$0.ip] },
+      probeTimeout: noProbe ? nil : .milliseconds(1200), agent: agent,
+      peerWaitTimeout: .seconds(Int64(timeout)),
+      portMapping: noPortMapping ? nil : ConnectPortMappingConfiguration())
+    if noPathMTU {
+      configuration.pathMTUTurnedOff = true
+    } else {
+      configuration.pathMTU = PathMTUConfiguration()
+    }
+    if noDTLS {
+      configuration.dtlsTurnedOff = true
+    } else {
+      do {
+        configuration.dtls = try ConnectDTLSSettings.fresh()
+      } catch {
+        throw ValidationError(error.message)
+      }
+    }
+    return configuration
   }
 
   /// The runner of this command's session on `runtime`: the headless run and the console

@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""A small WHIP/WHEP endpoint on aiortc (a full WebRTC stack: ICE, DTLS, SRTP) for natscope's
+lab tests: it answers an SDP offer POSTed to /whip or /whep with 201 Created, a Location and
+Link headers, and ends the session on DELETE. Plain HTTP/1.1 on asyncio streams (no HTTP
+framework needed for four routes). Every event goes, one JSON object a line, to --events.
+
+  whip-server.py --host ADDR --port N --events FILE [--token T] [--refuse-offer REASON]
+
+--token: requests without `Authorization: Bearer T` get 401. --refuse-offer: every POST gets
+400 with REASON as its text body. The server uses no STUN or TURN server of its own (aiortc
+would otherwise ask a public one): its only candidates are its own addresses.
+"""
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+import uuid
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+sessions = {}
+args = None
+
+
+def event(kind, **fields):
+    fields.update(event=kind, t=time.time())
+    with open(args.events, "a") as f:
+        f.write(json.dumps(fields) + "\n")
+
+
+async def respond(writer, status, reason, headers=(), body=b""):
+    lines = [f"HTTP/1.1 {status} {reason}"]
+    lines += [f"{k}: {v}" for k, v in headers]
+    lines += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
+    writer.write("\r\n".join(lines).encode() + body)
+    await writer.drain()
+    writer.close()
+
+
+async def answer(offer_sdp, kind):
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    sid = uuid.uuid4().hex[:12]
+    sessions[sid] = pc
+
+    @pc.on("connectionstatechange")
+    async def on_state():
+        event("connection", session=sid, state=pc.connectionState)
+
+    @pc.on("iceconnectionstatechange")
+    async def on_ice():
+        event("ice", session=sid, state=pc.iceConnectionState)
+
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+    local = await pc.createAnswer()
+    await pc.setLocalDescription(local)
+    dtls = [t.receiver.transport.state for t in pc.getTransceivers()]
+    event("answered", session=sid, kind=kind, dtls=dtls)
+    return sid, pc.localDescription.sdp
+
+
+async def dtls_watch(sid):
+    # aiortc has no DTLS state event: poll (bounded, 30 s) and record when it connects.
+    for _ in range(300):
+        pc = sessions.get(sid)
+        if pc is None:
+            return
+        states = {t.receiver.transport.state for t in pc.getTransceivers()}
+        if "connected" in states:
+            event("dtls", session=sid, state="connected")
+            return
+        if "failed" in states:
+            event("dtls", session=sid, state="failed")
+            return
+        await asyncio.sleep(0.1)
+
+
+async def handle(reader, writer):
+    try:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        lines = head.decode("latin-1").split("\r\n")
+        method, path, _ = lines[0].split(" ", 2)
+        headers = {}
+        for line in lines[1:]:
+            if ":" in line:
+                k, v = line.split(":", 1)
+                headers[k.strip().lower()] = v.strip()
+        length = int(headers.get("content-length", "0") or 0)
+        body = await reader.readexactly(length) if length else b""
+        authorized = args.token is None or headers.get("authorization") == f"Bearer {args.token}"
+        event("request", method=method, path=path, authorized=authorized,
+              bearer="authorization" in headers)
+        if method == "POST" and path in ("/whip", "/whep"):
+            if not authorized:
+                return await respond(writer, 401, "Unauthorized", [("WWW-Authenticate", "Bearer")])
+            if args.refuse_offer:
+                return await respond(writer, 400, "Bad Request", [("Content-Type", "text/plain")],
+                                     args.refuse_offer.encode())
+            if headers.get("content-type", "").split(";")[0].strip() != "application/sdp":
+                return await respond(writer, 415, "Unsupported Media Type")
+            sid, sdp = await answer(body.decode(), path[1:])
+            asyncio.ensure_future(dtls_watch(sid))
+            return await respond(writer, 201, "Created", [
+                ("Content-Type", "application/sdp"),
+                ("Location", f"/session/{sid}"),
+                ("ETag", f'"{sid}"'),
+                ("Accept-Patch", "application/trickle-ice-sdpfrag"),
+                ("Link", '<turn:192.0.2.1:3478?transport=udp>; rel="ice-server"; '
+                         'username="lab-user"; credential="lab-credential-9"; credential-type="password"'),
+            ], sdp.encode())
+        if method == "DELETE" and path.startswith("/session/"):
+            sid = path.rsplit("/", 1)[1]
+            pc = sessions.pop(sid, None)
+            if pc is None:
+                return await respond(writer, 404, "Not Found")
+            if not authorized:
+                sessions[sid] = pc
+                return await respond(writer, 401, "Unauthorized")
+            event("delete", session=sid)
+            await pc.close()
+            return await respond(writer, 200, "OK")
+        return await respond(writer, 404, "Not Found")
+    except Exception as e:  # a test fixture: say what broke, keep serving
+        event("error", detail=repr(e))
+        try:
+            await respond(writer, 500, "Internal Server Error", [("Content-Type", "text/plain")],
+                          repr(e).encode())
+        except Exception:
+            pass
+
+
+async def main():
+    server = await asyncio.start_server(handle, args.host, args.port)
+    event("listening", host=args.host, port=args.port)
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--host", required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--events", required=True)
+    p.add_argument("--token")
+    p.add_argument("--refuse-offer")
+    args = p.parse_args()
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        sys.exit(0)
