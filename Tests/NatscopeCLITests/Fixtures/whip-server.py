@@ -5,10 +5,14 @@ Link headers, and ends the session on DELETE. Plain HTTP/1.1 on asyncio streams 
 framework needed for four routes). Every event goes, one JSON object a line, to --events.
 
   whip-server.py --host ADDR --port N --events FILE [--token T] [--refuse-offer REASON]
+                [--ice-address ADDR ...] [--link VALUE ...]
 
 --token: requests without `Authorization: Bearer T` get 401. --refuse-offer: every POST gets
 400 with REASON as its text body. The server uses no STUN or TURN server of its own (aiortc
-would otherwise ask a public one): its only candidates are its own addresses.
+would otherwise ask a public one): its only candidates are its own addresses, or only the
+--ice-address ones when given (aioice leaves out 127.0.0.1 by itself: a loopback test names it
+here). --link: a Link header field value sent with each 201 (e.g. a lab TURN server's
+`<turn:ADDR:3478?transport=udp>; rel="ice-server"; username="u"; credential="p"`).
 """
 
 import argparse
@@ -18,14 +22,15 @@ import sys
 import time
 import uuid
 
+import aioice.ice
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 sessions = {}
 args = None
 
 
-def event(kind, **fields):
-    fields.update(event=kind, t=time.time())
+def event(what, **fields):
+    fields.update(event=what, t=time.time())
     with open(args.events, "a") as f:
         f.write(json.dumps(fields) + "\n")
 
@@ -106,9 +111,7 @@ async def handle(reader, writer):
                 ("Location", f"/session/{sid}"),
                 ("ETag", f'"{sid}"'),
                 ("Accept-Patch", "application/trickle-ice-sdpfrag"),
-                ("Link", '<turn:192.0.2.1:3478?transport=udp>; rel="ice-server"; '
-                         'username="lab-user"; credential="lab-credential-9"; credential-type="password"'),
-            ], sdp.encode())
+            ] + [("Link", v) for v in args.link], sdp.encode())
         if method == "DELETE" and path.startswith("/session/"):
             sid = path.rsplit("/", 1)[1]
             pc = sessions.pop(sid, None)
@@ -144,7 +147,12 @@ if __name__ == "__main__":
     p.add_argument("--events", required=True)
     p.add_argument("--token")
     p.add_argument("--refuse-offer")
+    p.add_argument("--ice-address", action="append", default=[])
+    p.add_argument("--link", action="append", default=[])
     args = p.parse_args()
+    if args.ice_address:
+        chosen = list(args.ice_address)
+        aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: chosen
     try:
         asyncio.run(main())
     except KeyboardInterrupt:
