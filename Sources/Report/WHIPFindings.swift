@@ -221,15 +221,18 @@ public enum WHIPFindings {
           evidence: [EvidenceItem(.signalling, step: "answer")]))
     }
     if r.location == nil {
-      out.append(Finding(.whipNoLocation, about: .peer, .measured))
+      out.append(
+        Finding(
+          .whipNoLocation, about: .peer, .measured, parameters: ["kind": .text(r.kind.rawValue)]))
     } else if r.deleteSent {
       if let s = r.deleteStatus, (200..<300).contains(s) {
         out.append(
           Finding(
-            .whipDeleted, about: .session, .measured, parameters: ["status": .int(s)],
+            .whipDeleted, about: .session, .measured,
+            parameters: ["status": .int(s), "kind": .text(r.kind.rawValue)],
             evidence: [EvidenceItem(.signalling, step: "DELETE", value: Double(s))]))
       } else {
-        var q: FindingParameters = [:]
+        var q: FindingParameters = ["kind": .text(r.kind.rawValue)]
         if let s = r.deleteStatus { q["status"] = .int(s) }
         if let t = r.deleteFailure { q["detail"] = .text(transportWords(t)) }
         out.append(Finding(.whipDeleteFailed, about: .peer, .measured, parameters: q))

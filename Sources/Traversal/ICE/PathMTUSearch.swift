@@ -74,10 +74,10 @@ public struct PathMTUResult: Sendable, Hashable, Codable {
     case measured
     /// Not even the smallest padded probe was answered: the peer does not answer padded
     /// checks, or the path stopped carrying anything; nothing is known about sizes.
-    case baselineUnanswered
+    case baselineUnanswered = "baseline-unanswered"
     /// Reverse only: the peer answered, but without the padding asked for (an agent that does
     /// not know natscope's NATSCOPE-RESPONSE-SIZE); the reverse direction is not measured.
-    case peerDoesNotPad
+    case peerDoesNotPad = "peer-does-not-pad"
     /// The time limit came (or the session ended) before the search did; the sizes known so
     /// far are kept.
     case unfinished

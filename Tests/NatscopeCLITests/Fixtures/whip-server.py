@@ -13,11 +13,17 @@ would otherwise ask a public one): its only candidates are its own addresses, or
 --ice-address ones when given (aioice leaves out 127.0.0.1 by itself: a loopback test names it
 here). --link: a Link header field value sent with each 201 (e.g. a lab TURN server's
 `<turn:ADDR:3478?transport=udp>; rel="ice-server"; username="u"; credential="p"`).
+--blackhole: the answer's candidates name the port of a UDP socket that reads and drops
+everything, and so do the offer's candidates aiortc is given (its checks, which would
+make a peer-reflexive path, are dropped too): the server's candidates are unreachable. --port 0 takes a free port; the
+"listening" event names it.
 """
 
 import argparse
 import asyncio
 import json
+import re
+import socket
 import sys
 import time
 import uuid
@@ -27,6 +33,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 sessions = {}
 args = None
+blackhole = None
 
 
 def event(what, **fields):
@@ -44,6 +51,13 @@ async def respond(writer, status, reason, headers=(), body=b""):
     writer.close()
 
 
+def to_blackhole(sdp):
+    """Every candidate's port replaced by the blackhole's."""
+    port = blackhole.getsockname()[1]
+    return re.sub(r"^(a=candidate:\S+ \d+ \S+ \d+ \S+) \d+ ", lambda m: f"{m.group(1)} {port} ",
+                  sdp, flags=re.M)
+
+
 async def answer(offer_sdp, kind):
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     sid = uuid.uuid4().hex[:12]
@@ -57,12 +71,18 @@ async def answer(offer_sdp, kind):
     async def on_ice():
         event("ice", session=sid, state=pc.iceConnectionState)
 
+    if blackhole is not None:
+        offer_sdp = to_blackhole(offer_sdp)
     await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
     local = await pc.createAnswer()
     await pc.setLocalDescription(local)
     dtls = [t.receiver.transport.state for t in pc.getTransceivers()]
     event("answered", session=sid, kind=kind, dtls=dtls)
-    return sid, pc.localDescription.sdp
+    sdp = pc.localDescription.sdp
+    if blackhole is not None:
+        sdp = to_blackhole(sdp)
+    event("answer-sdp", session=sid, sdp=sdp)
+    return sid, sdp
 
 
 async def dtls_watch(sid):
@@ -134,8 +154,14 @@ async def handle(reader, writer):
 
 
 async def main():
+    global blackhole
+    if args.blackhole:
+        blackhole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        blackhole.bind((args.ice_address[0] if args.ice_address else args.host, 0))
+        blackhole.setblocking(False)
+        asyncio.get_running_loop().add_reader(blackhole, lambda: blackhole.recv(65536))
     server = await asyncio.start_server(handle, args.host, args.port)
-    event("listening", host=args.host, port=args.port)
+    event("listening", host=args.host, port=server.sockets[0].getsockname()[1])
     async with server:
         await server.serve_forever()
 
@@ -149,6 +175,7 @@ if __name__ == "__main__":
     p.add_argument("--refuse-offer")
     p.add_argument("--ice-address", action="append", default=[])
     p.add_argument("--link", action="append", default=[])
+    p.add_argument("--blackhole", action="store_true")
     args = p.parse_args()
     if args.ice_address:
         chosen = list(args.ice_address)
