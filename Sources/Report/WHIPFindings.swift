@@ -42,6 +42,12 @@ extension FindingCode {
   public static let whipClosed: FindingCode = "whip.closed"
   /// Another transport error (`detail`, the library's words).
   public static let whipTransportError: FindingCode = "whip.transport-error"
+  /// Link headers of the OPTIONS before gathering named ICE servers (`servers`, `used`,
+  /// `uris` of those used): gathered with beside --stun/--turn.
+  public static let whipICEServersUsed: FindingCode = "whip.ice-servers"
+  /// The 201 named ICE servers the OPTIONS had not (`servers`, `uris`): too late to gather
+  /// with (natscope does not trickle), so not used.
+  public static let whipICEServersTooLate: FindingCode = "whip.ice-servers-after-offer"
   /// The session was deleted at the end (`status`).
   public static let whipDeleted: FindingCode = "whip.deleted"
   /// The DELETE did not succeed (`status` or `detail`).
@@ -73,13 +79,45 @@ public struct WHIPReport: Codable, Sendable, Hashable {
     }
   }
 
-  /// An ICE server from a `Link` header: its URI and whether it came with credentials.
+  /// An ICE server from a `Link` header: its URI, whether it came with credentials, which
+  /// response named it (`options`: the OPTIONS before gathering; `answer`: the 201) and
+  /// whether natscope gathered with it.
   public struct ICEServer: Codable, Sendable, Hashable {
+    public enum Source: String, Codable, Sendable, Hashable { case options, answer }
+    /// Why a server named before the offer was not used.
+    public enum Unused: String, Codable, Sendable, Hashable {
+      /// A TURN server without username and credential.
+      case noCredentials = "no-credentials"
+      /// The URI could not be read as a stun:, turn: or turns: URI.
+      case unreadable
+      /// Its host name did not resolve.
+      case unresolved
+      /// Named only in the 201, after the offer (natscope does not trickle).
+      case afterOffer = "after-offer"
+    }
     public var uri: String
     public var withCredentials: Bool
-    public init(uri: String, withCredentials: Bool) {
+    public var source: Source
+    public var used: Bool
+    public var unused: Unused?
+    public init(
+      uri: String, withCredentials: Bool, source: Source = .answer, used: Bool = false,
+      unused: Unused? = nil
+    ) {
       self.uri = uri
       self.withCredentials = withCredentials
+      self.source = source
+      self.used = used
+      self.unused = unused
+    }
+    private enum CodingKeys: String, CodingKey { case uri, withCredentials, source, used, unused }
+    public func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(uri, forKey: .uri)
+      try c.encode(withCredentials, forKey: .withCredentials)
+      try c.encode(source, forKey: .source)
+      try c.encode(used, forKey: .used)
+      try c.encode(unused, forKey: .unused)
     }
   }
 
@@ -91,6 +129,9 @@ public struct WHIPReport: Codable, Sendable, Hashable {
   public var bearer: Bool
   /// Every request, in order: the POST, redirects, the DELETE.
   public var requests: [Request] = []
+  /// The status of the OPTIONS sent before gathering; nil when it got no response (or was
+  /// not sent).
+  public var preflightStatus: Int?
   /// The final status of the POST; nil when no response came.
   public var status: Int?
   /// The session's resource (redacted); nil when none was given.
@@ -125,7 +166,8 @@ public struct WHIPReport: Codable, Sendable, Hashable {
   }
 
   private enum CodingKeys: String, CodingKey {
-    case kind, url, bearer, requests, status, location, iceServers, malformedLinks, etag
+    case kind, url, bearer, requests, preflightStatus, status, location, iceServers
+    case malformedLinks, etag
     case trickleAllowed, iceLite, answerCandidates, problem, deleteStatus, findings
   }
 
@@ -135,6 +177,7 @@ public struct WHIPReport: Codable, Sendable, Hashable {
     url = try c.decode(String.self, forKey: .url)
     bearer = try c.decode(Bool.self, forKey: .bearer)
     requests = try c.decode([Request].self, forKey: .requests)
+    preflightStatus = try c.decodeIfPresent(Int.self, forKey: .preflightStatus)
     status = try c.decodeIfPresent(Int.self, forKey: .status)
     location = try c.decodeIfPresent(String.self, forKey: .location)
     iceServers = try c.decode([ICEServer].self, forKey: .iceServers)
@@ -153,6 +196,7 @@ public struct WHIPReport: Codable, Sendable, Hashable {
     try c.encode(url, forKey: .url)
     try c.encode(bearer, forKey: .bearer)
     try c.encode(requests, forKey: .requests)
+    try c.encode(preflightStatus, forKey: .preflightStatus)
     try c.encode(status, forKey: .status)
     try c.encode(location, forKey: .location)
     try c.encode(iceServers, forKey: .iceServers)
@@ -171,10 +215,14 @@ public struct WHIPReport: Codable, Sendable, Hashable {
     if let e = exchange.established {
       status = e.status
       location = e.location.map(WHIPExchange.redacted)
-      iceServers = e.iceServers.map {
-        ICEServer(uri: $0.uri, withCredentials: $0.credential != nil)
+      // The servers named before the offer stay; the 201's that are new were too late.
+      let known = Set(iceServers.map(\.uri))
+      iceServers += e.iceServers.filter { !known.contains($0.uri) }.map {
+        ICEServer(
+          uri: $0.uri, withCredentials: $0.credential != nil, source: .answer, used: false,
+          unused: .afterOffer)
       }
-      malformedLinks = e.malformedLinks
+      malformedLinks += e.malformedLinks
       etag = e.etag
       trickleAllowed = e.trickleAllowed
       iceLite = e.answer.iceLite
@@ -209,7 +257,6 @@ public enum WHIPFindings {
       p["ms"] = .milliseconds(ms)
     }
     p["candidates"] = .int(r.answerCandidates ?? 0)
-    p["servers"] = .int(r.iceServers.count)
     out.append(
       Finding(
         .whipAnswered, about: .peer, .measured, aspect: .whipSignalling, parameters: p,
@@ -219,6 +266,27 @@ public enum WHIPFindings {
         Finding(
           .whipICELite, about: .peer, .measured,
           evidence: [EvidenceItem(.signalling, step: "answer")]))
+    }
+    let before = r.iceServers.filter { $0.source == .options }
+    if !before.isEmpty {
+      out.append(
+        Finding(
+          .whipICEServersUsed, about: .peer, .measured,
+          parameters: [
+            "servers": .int(before.count), "used": .int(before.filter(\.used).count),
+            "uris": .text(before.filter(\.used).map(\.uri).joined(separator: ", ")),
+          ],
+          evidence: [EvidenceItem(.signalling, step: "OPTIONS", count: before.count)]))
+    }
+    let late = r.iceServers.filter { $0.unused == .afterOffer }
+    if !late.isEmpty {
+      out.append(
+        Finding(
+          .whipICEServersTooLate, about: .peer, .measured,
+          parameters: [
+            "servers": .int(late.count), "uris": .text(late.map(\.uri).joined(separator: ", ")),
+          ],
+          evidence: [EvidenceItem(.signalling, step: "answer", count: late.count)]))
     }
     if r.location == nil {
       out.append(
@@ -245,7 +313,8 @@ public enum WHIPFindings {
     var p: FindingParameters = ["kind": .text(r.kind.rawValue), "url": .text(r.url)]
     let code: FindingCode
     var subject: FindingSubject = .peer
-    var evidence = [EvidenceItem(.signalling, step: "POST", count: r.requests.count)]
+    let step = r.requests.last?.method ?? "POST"
+    var evidence = [EvidenceItem(.signalling, step: step, count: r.requests.count)]
     switch f {
     case .unauthorized(let status, let hadToken):
       code = .whipUnauthorized
@@ -286,7 +355,7 @@ public enum WHIPFindings {
       p["status"] = .int(status)
     case .transport(let t):
       subject = .network
-      evidence = [EvidenceItem(.tcp, step: "POST", count: r.requests.count)]
+      evidence = [EvidenceItem(.tcp, step: step, count: r.requests.count)]
       switch t {
       case .refused:
         code = .whipRefused
@@ -300,11 +369,11 @@ public enum WHIPFindings {
       case .responseTimeout(let ms):
         code = .whipNoAnswer
         p["ms"] = .int(ms)
-        evidence = [EvidenceItem(.noAnswer, step: "POST", value: Double(ms))]
+        evidence = [EvidenceItem(.noAnswer, step: step, value: Double(ms))]
       case .tls, .tlsWrongName:
         code = .whipTLS
         p["detail"] = .text(transportWords(t))
-        evidence = [EvidenceItem(.tls, step: "POST")]
+        evidence = [EvidenceItem(.tls, step: step)]
       case .closed:
         code = .whipClosed
       case .other(let words):
@@ -344,12 +413,8 @@ public enum WHIPFindings {
     switch f.code {
     case .whipAnswered:
       let ms = p.milliseconds("ms").map { " in \(ConnectReportText.ms($0))" } ?? ""
-      let servers = p.int("servers") ?? 0
-      let linked =
-        servers > 0
-        ? "; it named \(ConnectFindings.plural(servers, "ICE server")) in Link headers" : ""
       return
-        "The \(name) endpoint took the offer (\(status)\(ms)) and answered with \(ConnectFindings.plural(p.int("candidates") ?? 0, "usable candidate"))\(linked)."
+        "The \(name) endpoint took the offer (\(status)\(ms)) and answered with \(ConnectFindings.plural(p.int("candidates") ?? 0, "usable candidate"))."
     case .whipICELite:
       return
         "The server is ICE-lite: it answers natscope's checks and sends none of its own, as media servers do; that is expected, not a failure."
@@ -402,6 +467,18 @@ public enum WHIPFindings {
       return "The \(name) server closed the connection before a whole response came."
     case .whipTransportError:
       return "The HTTP request to \(url) failed: \(p.text("detail") ?? "?")."
+    case .whipICEServersUsed:
+      let n = p.int("servers") ?? 0
+      let used = p.int("used") ?? 0
+      let which = p.text("uris").map { $0.isEmpty ? "" : " (\($0))" } ?? ""
+      let verb = n == 1 ? "it" : "them"
+      return used == n
+        ? "The server named \(ConnectFindings.plural(n, "ICE server")) before the offer (Link headers of the OPTIONS request); natscope gathered with \(verb)\(which) beside --stun and --turn."
+        : "The server named \(ConnectFindings.plural(n, "ICE server")) before the offer (Link headers of the OPTIONS request); natscope gathered with \(used) of them\(which): the others lack credentials, cannot be read or do not resolve."
+    case .whipICEServersTooLate:
+      let n = p.int("servers") ?? 0
+      return
+        "The answer named \(ConnectFindings.plural(n, "ICE server")) (\(p.text("uris") ?? "?")) natscope did not gather with: they came after the offer, which natscope sends complete (no trickle), and the OPTIONS request before it did not name them."
     case .whipDeleted:
       return "The \(name) session was deleted at the end (DELETE answered \(status))."
     case .whipDeleteFailed:

@@ -74,9 +74,34 @@ extension ConnectCommand {
       throw fail(error.description)
     }
     defer { http.shutdown() }
+    var whipReport = WHIPReport(
+      kind: kind, url: WHIPExchange.redacted(url), bearer: token != nil)
+    var configuration = try sessionConfiguration()
+    // 0. OPTIONS first: ICE servers named there are gathered with beside --stun/--turn.
+    if verbose { stderr("\(kind.rawValue.uppercased()): OPTIONS \(whipReport.url)") }
+    let (preflight, preflightRecord) = http.send(
+      WHIPExchange.preflight(endpoint: url, hasToken: token != nil), timeout: .seconds(5))
+    whipReport.requests.append(Self.request(preflightRecord))
+    switch preflight {
+    case .success(let r):
+      whipReport.preflightStatus = r.status
+      if (200..<300).contains(r.status) {
+        let (servers, malformed) = WHIPICEServer.servers(linkFields: r.values("Link"))
+        whipReport.malformedLinks += malformed
+        for server in servers {
+          whipReport.iceServers.append(adopt(server, into: &configuration))
+        }
+      }
+    case .failure(let f):
+      // The host is down or refuses: the POST would fail the same way; say so at once.
+      var exchange = WHIPExchange(kind: kind, endpoint: url, offer: "", hasToken: token != nil)
+      exchange.transportFailed(f)
+      whipReport.record(exchange)
+      try output(WHIPConnectDocument(report: nil, whip: whipReport))
+      throw ExitCode(NatscopeExit.unreachable.rawValue)
+    }
     let runtime = NIORuntime(includeLoopback: includeLoopback)
     defer { runtime.shutdown() }
-    var configuration = try sessionConfiguration()
     // The server answers at once: no person to wait for.
     configuration.peerWaitTimeout = .seconds(30)
     let runner = Self.runner(runtime, configuration) { global.logged($0, "natscope.connect") }
@@ -87,8 +112,6 @@ extension ConnectCommand {
     runner.onAvailable = { delivery.async { events.handle(runner.drain()) } }
     defer { delivery.sync {} }
 
-    var whipReport = WHIPReport(
-      kind: kind, url: WHIPExchange.redacted(url), bearer: token != nil)
     // The session to DELETE, once the server made one: the signal handlers read it.
     let pending = PendingDelete()
     let signalQueue = DispatchQueue(label: "natscope.connect.signals")
@@ -123,9 +146,7 @@ extension ConnectCommand {
     if verbose { stderr("\(kind.rawValue.uppercased()): POST \(whipReport.url)") }
     var exchange = WHIPExchange(kind: kind, endpoint: url, offer: offer, hasToken: token != nil)
     let records = http.establish(&exchange)
-    whipReport.requests = records.map {
-      WHIPReport.Request(method: $0.method, url: $0.url, status: $0.status, ms: $0.milliseconds)
-    }
+    whipReport.requests += records.map(Self.request)
     whipReport.record(exchange)
     if let delete = exchange.deleteRequest() { pending.set(delete) }
     if verbose, let status = whipReport.status {
@@ -170,13 +191,59 @@ extension ConnectCommand {
     guard let request = pending.take() else { return }
     let (result, record) = http.send(request, timeout: .seconds(5))
     report.deleteSent = true
-    report.requests.append(
-      WHIPReport.Request(
-        method: record.method, url: record.url, status: record.status, ms: record.milliseconds))
+    report.requests.append(Self.request(record))
     switch result {
     case .success(let r): report.deleteStatus = r.status
     case .failure(let f): report.deleteFailure = f
     }
+  }
+
+  static func request(_ r: WHIPRequestRecord) -> WHIPReport.Request {
+    WHIPReport.Request(method: r.method, url: r.url, status: r.status, ms: r.milliseconds)
+  }
+
+  /// Adds an ICE server the endpoint named to the session's servers when it can be used
+  /// (a stun: URI; a turn:/turns: URI with username and credential, which stay secret), and
+  /// says what became of it.
+  func adopt(_ server: WHIPICEServer, into configuration: inout ConnectSessionConfiguration)
+    -> WHIPReport.ICEServer
+  {
+    var entry = WHIPReport.ICEServer(
+      uri: server.uri, withCredentials: server.credential != nil, source: .options)
+    if server.isTURN {
+      guard let uri = try? TURNServerURI.parse(server.uri) else {
+        entry.unused = .unreadable
+        return entry
+      }
+      guard let user = server.username, let credential = server.credential else {
+        entry.unused = .noCredentials
+        return entry
+      }
+      guard let address = try? Resolver.resolve(uri.server).first else {
+        entry.unused = .unresolved
+        return entry
+      }
+      configuration.turnServers.append(
+        ConnectTURNServer(
+          address: address, credentials: TURNCredentials(username: user, password: credential),
+          transport: uri.transport == .tcp ? .tcp : .udp,
+          tls: uri.secure
+            ? ConnectTURNServer.TLS(
+              serverName: uri.server.literal == nil ? uri.server.host : nil, caFile: ca,
+              insecure: insecure) : nil))
+    } else {
+      guard let uri = try? STUNServerURI.parse(server.uri), !uri.secure else {
+        entry.unused = .unreadable
+        return entry
+      }
+      guard let address = try? Resolver.resolve(uri.server).first else {
+        entry.unused = .unresolved
+        return entry
+      }
+      configuration.stunServers.append(address)
+    }
+    entry.used = true
+    return entry
   }
 
   private func output(_ document: WHIPConnectDocument) throws {

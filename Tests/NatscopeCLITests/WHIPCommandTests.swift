@@ -149,6 +149,71 @@ struct WHIPCommandTests {
     #expect(server.waitFor("delete") != nil)
   }
 
+  /// TURN REST API credentials (the scheme RESTCoturn's secret serves): user, password.
+  static func restCredentials(secret: String) throws -> (String, String) {
+    let user = "\(Int(Date().timeIntervalSince1970) + 3600):whip"
+    let python = try #require(WHIPFixture.python)
+    let p = try Spawned(
+      [
+        python, "-c",
+        "import base64,hashlib,hmac,sys; print(base64.b64encode(hmac.new(sys.argv[1].encode(), sys.argv[2].encode(), hashlib.sha1).digest()).decode())",
+        secret, user,
+      ], name: "hmac")
+    #expect(p.wait(timeout: 20) == 0)
+    return (user, p.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+  }
+
+  @Test(
+    .enabled(
+      if: FileManager.default.isExecutableFile(atPath: "/usr/bin/turnserver"),
+      "coturn (/usr/bin/turnserver) is not installed"))
+  func aTURNServerNamedInTheOPTIONSLinkIsUsedForGathering() throws {
+    let coturn = try #require(RESTCoturn())
+    defer { coturn.stop() }
+    let (user, password) = try Self.restCredentials(secret: "cli-secret")
+    let link =
+      "<turn:127.0.0.1:\(coturn.port)?transport=udp>; rel=\"ice-server\"; username=\"\(user)\"; credential=\"\(password)\"; credential-type=\"password\""
+    let server = try Server(["--options-links", "--link", link])
+    let r = try Binary.run(
+      ["connect", "--whip", server.url("/whip"), "--json"] + Self.loopback, timeout: 90)
+    #expect(r.status == 0, Comment(rawValue: r.stderr + r.stdout))
+    let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+    let whip = try #require(Self.object(json, "whip"))
+    #expect(whip["preflightStatus"] as? Int == 204)
+    let servers = whip["iceServers"] as? [[String: Any]] ?? []
+    #expect(servers.count == 1)
+    #expect(servers.first?["used"] as? Bool == true)
+    #expect(servers.first?["source"] as? String == "options")
+    let relays = Self.object(json, "local")?["relays"] as? [[String: Any]] ?? []
+    #expect(relays.first?["allocated"] as? Bool == true, Comment(rawValue: r.stdout))
+    // The relayed candidate went to the server in the offer.
+    let offer = server.log.first { $0["event"] as? String == "offer" }?["sdp"] as? String ?? ""
+    #expect(offer.contains("typ relay"), Comment(rawValue: offer))
+    // The server's credential is a secret.
+    #expect(!r.stdout.contains(password) && !r.stderr.contains(password))
+    #expect(!r.stdout.contains(user))
+    try SchemaValidator.validateIfAvailable([
+      SchemaTests.Sample(name: "connect-whip-link-turn", schema: "connect", text: r.stdout)
+    ])
+  }
+
+  @Test func aServerNamedOnlyInTheAnswerIsReportedAsTooLate() throws {
+    let link =
+      "<turn:127.0.0.1:9?transport=udp>; rel=\"ice-server\"; username=\"u\"; credential=\"late-secret-1\""
+    let server = try Server(["--link", link])
+    let r = try Binary.run(["connect", "--whip", server.url("/whip"), "--json"] + Self.loopback)
+    #expect(r.status == 0, Comment(rawValue: r.stderr + r.stdout))
+    let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+    let servers = Self.object(json, "whip")?["iceServers"] as? [[String: Any]] ?? []
+    #expect(servers.first?["unused"] as? String == "after-offer")
+    #expect(servers.first?["used"] as? Bool == false)
+    let codes = (Self.object(json, "whip")?["findings"] as? [[String: Any]] ?? []).compactMap {
+      $0["code"] as? String
+    }
+    #expect(codes.contains("whip.ice-servers-after-offer"))
+    #expect(!r.stdout.contains("late-secret-1"))
+  }
+
   @Test func sigtermDeletesTheSessionBeforeExiting() throws {
     let server = try Server(["--blackhole"])
     let p = try Spawned(

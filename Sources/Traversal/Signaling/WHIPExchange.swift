@@ -224,6 +224,14 @@ public struct WHIPExchange: Sendable {
     failure = .transport(f)
   }
 
+  /// The OPTIONS request sent before gathering: some servers answer it (as WHIP drafts before
+  /// RFC 9725 described) with the same `Link: <…>; rel="ice-server"` headers as the 201, early enough to gather with them
+  /// (the 201's come after the offer, which natscope sends complete). The token goes with it.
+  public static func preflight(endpoint: URL, hasToken: Bool) -> WHIPRequest {
+    WHIPRequest(
+      method: "OPTIONS", url: endpoint, headers: [:], body: [], authorized: hasToken)
+  }
+
   /// The DELETE that ends the session (RFC 9725 §4.4), nil when there is no Location.
   public func deleteRequest() -> WHIPRequest? {
     guard let url = established?.location else { return nil }

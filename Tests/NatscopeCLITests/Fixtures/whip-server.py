@@ -13,6 +13,7 @@ would otherwise ask a public one): its only candidates are its own addresses, or
 --ice-address ones when given (aioice leaves out 127.0.0.1 by itself: a loopback test names it
 here). --link: a Link header field value sent with each 201 (e.g. a lab TURN server's
 `<turn:ADDR:3478?transport=udp>; rel="ice-server"; username="u"; credential="p"`).
+--options-links: the OPTIONS answer (204) carries the --link values too (else only the 201).
 --blackhole: the answer's candidates name the port of a UDP socket that reads and drops
 everything, and so do the offer's candidates aiortc is given (its checks, which would
 make a peer-reflexive path, are dropped too): the server's candidates are unreachable. --port 0 takes a free port; the
@@ -116,6 +117,8 @@ async def handle(reader, writer):
         authorized = args.token is None or headers.get("authorization") == f"Bearer {args.token}"
         event("request", method=method, path=path, authorized=authorized,
               bearer="authorization" in headers)
+        if method == "POST":
+            event("offer", sdp=body.decode(errors="replace"))
         if method == "POST" and path in ("/whip", "/whep"):
             if not authorized:
                 return await respond(writer, 401, "Unauthorized", [("WWW-Authenticate", "Bearer")])
@@ -132,6 +135,10 @@ async def handle(reader, writer):
                 ("ETag", f'"{sid}"'),
                 ("Accept-Patch", "application/trickle-ice-sdpfrag"),
             ] + [("Link", v) for v in args.link], sdp.encode())
+        if method == "OPTIONS" and path in ("/whip", "/whep"):
+            links = [("Link", v) for v in args.link] if args.options_links else []
+            return await respond(writer, 204, "No Content",
+                                 [("Accept-Post", "application/sdp")] + links)
         if method == "DELETE" and path.startswith("/session/"):
             sid = path.rsplit("/", 1)[1]
             pc = sessions.pop(sid, None)
@@ -176,6 +183,7 @@ if __name__ == "__main__":
     p.add_argument("--ice-address", action="append", default=[])
     p.add_argument("--link", action="append", default=[])
     p.add_argument("--blackhole", action="store_true")
+    p.add_argument("--options-links", action="store_true")
     args = p.parse_args()
     if args.ice_address:
         chosen = list(args.ice_address)
