@@ -640,6 +640,9 @@ final class HeadlessConnectEvents: @unchecked Sendable {
   private let localReady = DispatchSemaphore(value: 0)
   /// Logs each event's line at debug (`--log-level debug`); nil otherwise.
   private let logger: Logger?
+  /// `-v` leaves out the waiting-for-the-peer lines (they speak of pasting tokens; with
+  /// --whip/--whep the HTTP exchange prints its own lines instead).
+  var omitsWaitingLines = false
 
   init(verbose: Bool, logger: Logger? = nil) {
     self.verbose = verbose
@@ -655,7 +658,9 @@ final class HeadlessConnectEvents: @unchecked Sendable {
       let hasLocal = state.localDescription != nil
       lock.unlock()
       // `-v`: one line per event with the milliseconds since the runtime started.
-      if verbose { stderr(entry.logLine(since: .zero, width: 9)) }
+      if verbose, !(omitsWaitingLines && entry.event.isWaitingForPeer) {
+        stderr(entry.logLine(since: .zero, width: 9))
+      }
       // `--log-level debug`: the session's state changes, as log records.
       logger?.debug("\(entry.event.logLine)")
       if !hadLocal && hasLocal { localReady.signal() }
@@ -673,6 +678,13 @@ final class HeadlessConnectEvents: @unchecked Sendable {
 
   func waitForLocalDescription(timeout: Duration) -> Bool {
     localReady.wait(timeout: .now() + .milliseconds(Int(timeout.milliseconds))) == .success
+  }
+}
+
+extension ConnectEvent {
+  var isWaitingForPeer: Bool {
+    if case .waitingForPeer = self { return true }
+    return false
   }
 }
 

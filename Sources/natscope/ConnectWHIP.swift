@@ -108,6 +108,7 @@ extension ConnectCommand {
     let events = HeadlessConnectEvents(
       verbose: verbose,
       logger: global.logLevel.level <= .debug ? Logger(label: "natscope.connect") : nil)
+    events.omitsWaitingLines = true
     let delivery = DispatchQueue(label: "natscope.connect.events")
     runner.onAvailable = { delivery.async { events.handle(runner.drain()) } }
     defer { delivery.sync {} }
