@@ -35,7 +35,9 @@ let package = Package(
     .target(
       name: "STUN",
       dependencies: [.product(name: "Crypto", package: "swift-crypto")],
-      swiftSettings: strict),
+      swiftSettings: strict + [
+        .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))
+      ]),
     // Sans-IO protocol machines: transactions, RFC 5780 probe, STUN server, ICE agent, TURN
     // client and server, NAT behaviour, signalling codec. No sockets, clocks or threads.
     .target(name: "Traversal", dependencies: ["STUN"], swiftSettings: strict),

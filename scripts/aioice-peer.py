@@ -20,6 +20,7 @@ Needs aioice (pip install aioice; 0.13 tested).
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
 import time
@@ -184,9 +185,13 @@ def main():
     p.add_argument("--timeout", type=float, default=20, help="gathering/check bound, s")
     p.add_argument("--read-timeout", type=float, default=60, help="wait for the peer, s")
     p.add_argument("--hold", type=float, default=1.0, help="keep the pair alive, s")
+    p.add_argument("--log", help="write aioice's DEBUG log here (as `natscope explain` reads it)")
     p.add_argument("--no-end-of-candidates", action="store_true",
                    help="write no a=end-of-candidates (regular, non-trickle ICE SDP)")
     args = p.parse_args()
+    if args.log:
+        logging.basicConfig(level=logging.DEBUG, filename=args.log,
+                            format="%(asctime)s %(levelname)s %(name)s %(message)s")
     result, code = asyncio.run(run(args))
     print(json.dumps(result), flush=True)
     # Executor threads blocked on a FIFO must not keep the process alive.

@@ -19,7 +19,7 @@ public final class DTLSCertificate: @unchecked Sendable {
   ///
   /// - Parameter paddingBytes: adds a comment extension of this many bytes, to make a
   ///   certificate as large as a long chain would be (for testing paths that drop large
-  ///   datagrams); 0 for a normal one of about 400 bytes.
+  ///   datagrams); 0 for a normal one of about 300 bytes.
   /// - Throws: `DTLSError.certificate` when OpenSSL refuses a step.
   public init(paddingBytes: Int = 0) throws(DTLSError) {
     guard let key = natscope_generate_p256_key() else {
@@ -58,6 +58,16 @@ public final class DTLSCertificate: @unchecked Sendable {
     self.certificate = cert
     self.fingerprint = fingerprint
     self.derLength = Int(i2d_X509(cert, nil))
+  }
+
+  /// A fresh certificate of about `bytes` bytes (DER), padded as ``init(paddingBytes:)`` pads,
+  /// as large as the certificate chain a media server sends; a normal one when `bytes` is no
+  /// larger than that.
+  public static func sized(about bytes: Int) throws(DTLSError) -> DTLSCertificate {
+    let plain = try DTLSCertificate()
+    // The comment extension's own headers (OID, octet and IA5 string) take about 20 bytes.
+    guard bytes > plain.derLength + 40 else { return plain }
+    return try DTLSCertificate(paddingBytes: bytes - plain.derLength - 20)
   }
 
   deinit {

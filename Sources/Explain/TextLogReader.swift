@@ -17,6 +17,10 @@ public struct TextLogReader {
   var lastRemote: [String: Int] = [:]
   /// aioice: which local address each `protocol(N)` sends from.
   var protocolLocal: [String: PairEnd] = [:]
+  /// aioice: the addresses its TURN client's Allocate responses named (XOR-RELAYED-ADDRESS).
+  /// Its TURN lines name no connection, so a pair whose local end is one of these is relayed,
+  /// whichever connection it belongs to.
+  var relayedAddresses: Set<TransportAddress> = []
   /// Partly seen selected pairs (local and remote named on two lines).
   var pendingLocal: [String: PairEnd] = [:]
   var pendingRemote: [String: PairEnd] = [:]
@@ -75,6 +79,13 @@ public struct TextLogReader {
     var key = "session"
     var label: String?
     if format == .aioice {
+      if line.contains(" aioice.turn "), let r = line.firstRange(of: "'XOR-RELAYED-ADDRESS': ("),
+        let relayed = LineTools.addresses(in: line[r.lowerBound...]).first
+      {
+        relayedAddresses.insert(relayed)
+        understood += 1
+        return
+      }
       guard let r = line.firstRange(of: "Connection(") else { return }
       let rest = line[r.upperBound...]
       guard let close = rest.firstIndex(of: ")"), rest[..<close].allSatisfy(\.isNumber),
@@ -430,8 +441,15 @@ public struct TextLogReader {
       let rest = line[r.upperBound...]
       let addresses = LineTools.addresses(in: rest)
       guard addresses.count >= 2 else { return false }
-      let l = PairEnd(address: addresses[0].ip.description, port: Int(addresses[0].port))
+      let relayed = relayedAddresses.contains(addresses[0])
+      let l = PairEnd(
+        address: addresses[0].ip.description, port: Int(addresses[0].port),
+        kind: relayed ? .relay : nil)
       let rm = PairEnd(address: addresses[1].ip.description, port: Int(addresses[1].port))
+      if relayed {
+        _ = b.candidate(
+          ObservedCandidate(kind: .relay, address: l.address, port: l.port, atMs: at), local: true)
+      }
       b.eventOnce(.checking, at: at)
       guard let i = b.pair("\(addresses[0])>\(addresses[1])", local: l, remote: rm) else {
         return true

@@ -116,9 +116,10 @@ public final class UDPSocket: DatagramSocket, RuntimeResource {
       return
     }
     var code = POSIXSocket.sendTo(fd, bytes, destination)
-    if code == ECONNREFUSED || code == EHOSTUNREACH || code == ENETUNREACH {
+    if code == ECONNREFUSED || code == EHOSTUNREACH || code == ENETUNREACH || code == EMSGSIZE {
       // With IP_RECVERR, Linux also returns a pending ICMP error (for an earlier datagram,
-      // perhaps to another destination) from the next send, which is then not sent. Read the
+      // perhaps to another destination, or a "fragmentation needed" for an earlier probe sent
+      // unfragmented) from the next send, which is then not sent. Read the
       // error queue (which clears it) and send once more: the kernel's answer then concerns
       // this datagram.
       drainErrors()
@@ -165,7 +166,14 @@ public final class UDPSocket: DatagramSocket, RuntimeResource {
         return
       }
       defer { _ = setsockopt(fd, level, name, &usual, socklen_t(MemoryLayout<Int32>.size)) }
-      let code = POSIXSocket.sendTo(fd, bytes, destination)
+      var code = POSIXSocket.sendTo(fd, bytes, destination)
+      if code == EMSGSIZE {
+        // The error may be a router's "fragmentation needed" for an earlier, larger datagram,
+        // which Linux returns from the next send (and that datagram is not sent): read the
+        // error queue, where that report waits with its MTU, and send once more.
+        drainErrors()
+        code = POSIXSocket.sendTo(fd, bytes, destination)
+      }
       if code == EMSGSIZE {
         report(
           .tooBig(mtu: nil), destination, reporter: nil,

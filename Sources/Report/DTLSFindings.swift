@@ -68,6 +68,8 @@ extension ConnectReport {
     public var largestDatagramSent: Int
     /// The largest datagram the handshake may write (flights are fragmented to fit).
     public var linkMTU: Int?
+    /// The size of this side's certificate (DER), which the largest flight carries.
+    public var certificateBytes: Int?
 
     public init(
       state: State, role: String? = nil, handshakeMs: Double? = nil, cipher: String? = nil,
@@ -75,7 +77,7 @@ extension ConnectReport {
       expectedFingerprint: String? = nil, receivedFingerprint: String? = nil,
       failure: Failure? = nil, detail: String? = nil, alertCode: Int? = nil,
       datagramsSent: Int = 0, datagramsReceived: Int = 0, retransmissions: Int = 0,
-      largestDatagramSent: Int = 0, linkMTU: Int? = nil
+      largestDatagramSent: Int = 0, linkMTU: Int? = nil, certificateBytes: Int? = nil
     ) {
       self.state = state
       self.role = role
@@ -93,12 +95,14 @@ extension ConnectReport {
       self.retransmissions = retransmissions
       self.largestDatagramSent = largestDatagramSent
       self.linkMTU = linkMTU
+      self.certificateBytes = certificateBytes
     }
 
     private enum CodingKeys: String, CodingKey {
       case state, role, handshakeMs, cipher, srtpProfile, fingerprintMatched
       case expectedFingerprint, receivedFingerprint, failure, detail, alertCode
       case datagramsSent, datagramsReceived, retransmissions, largestDatagramSent, linkMTU
+      case certificateBytes
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -120,6 +124,7 @@ extension ConnectReport {
       try c.encode(retransmissions, forKey: .retransmissions)
       try c.encode(largestDatagramSent, forKey: .largestDatagramSent)
       try c.encode(linkMTU, forKey: .linkMTU)
+      try c.encode(certificateBytes, forKey: .certificateBytes)
     }
   }
 }
@@ -232,6 +237,7 @@ public enum DTLSFindings {
       if let detail = d.detail { p["detail"] = .text(detail) }
       if let a = d.alertCode { p["alert"] = .int(a) }
       if let mtu = d.linkMTU { p["mtu"] = .int(mtu) }
+      if let n = d.certificateBytes { p["certificate"] = .int(n) }
       let why = Finding(code, about: subject, .measured, parameters: p, evidence: evidence)
       return FindingSet([
         why,
@@ -273,8 +279,9 @@ public enum DTLSFindings {
       let largest = p.int("largest") ?? 0
       let received = ConnectFindings.plural(p.int("received") ?? 0, "datagram")
       let tries = ConnectFindings.plural(p.int("retransmissions") ?? 0, "retransmission")
+      let certificate = p.int("certificate").map { ", with its \($0)-byte certificate" } ?? ""
       return
-        "The DTLS handshake stalled after the first flight: the peer answered (\(received) came), then the rest never arrived (\(tries)). Heavy loss does this, and so does a path that drops large datagrams (the largest this side sent was \(largest) bytes; certificate flights are the largest)."
+        "The DTLS handshake stalled after the first flight: the peer answered (\(received) came), then the rest never arrived (\(tries)). Heavy loss does this, and so does a path that drops large datagrams (the largest this side sent was \(largest) bytes\(certificate); certificate flights are the largest)."
     case .dtlsFingerprintMismatch:
       // The first 8 bytes keep the sentence within a line; JSON has the whole fingerprints.
       func short(_ f: String?) -> String? { f.map { $0.count > 23 ? $0.prefix(23) + "..." : $0 } }

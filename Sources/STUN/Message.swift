@@ -30,16 +30,49 @@ public struct Message: Sendable {
   ///
   /// - Throws: ``STUNError`` naming the byte offset (and attribute) of the first problem.
   public init(bytes: [UInt8]) throws(STUNError) {
-    let count = bytes.count
+    let layout = try bytes.withUnsafeBufferPointer { (b) throws(STUNError) in try Message.scan(b) }
+    self.bytes = bytes
+    self.type = layout.type
+    self.transactionID = layout.transactionID
+    self.integrityOffset = layout.integrity
+    self.integritySHA256Offset = layout.integritySHA256
+    self.fingerprintOffset = layout.fingerprint
+    self.visibleEnd = layout.visibleEnd
+  }
+
+  /// Where a valid message's parts are, as ``scan(_:)`` finds them.
+  struct Layout {
+    var type: MessageType
+    var transactionID: TransactionID
+    var integrity: Int
+    var integritySHA256: Int
+    var fingerprint: Int
+    var visibleEnd: Int
+  }
+
+  /// The layout of `b`; throws the first problem in it. Every read is preceded by the check that
+  /// makes it safe (the buffer is read without Array's per-byte bounds checks: this is the one
+  /// loop every received packet goes through).
+  @inline(__always)
+  static func scan(_ b: UnsafeBufferPointer<UInt8>) throws(STUNError) -> Layout {
+    @inline(__always) func be16(_ i: Int) -> UInt16 { UInt16(b[i]) << 8 | UInt16(b[i &+ 1]) }
+    @inline(__always) func be32(_ i: Int) -> UInt32 {
+      UInt32(b[i]) << 24 | UInt32(b[i &+ 1]) << 16 | UInt32(b[i &+ 2]) << 8 | UInt32(b[i &+ 3])
+    }
+    let count = b.count
     guard count >= 20 else {
       throw STUNError(.truncated(needed: 20, available: count), at: 0)
     }
-    guard bytes[0] & 0xC0 == 0 else { throw STUNError(.notSTUN, at: 0) }
-    let cookie = bytes.be32(at: 4)
-    guard cookie == stunMagicCookie else { throw STUNError(.badMagicCookie(cookie), at: 4) }
-    let length = Int(bytes.be16(at: 2))
-    guard length & 3 == 0 else { throw STUNError(.lengthNotMultipleOfFour(length), at: 2) }
-    guard length == count - 20 else {
+    guard b[0] & 0xC0 == 0 else { throw STUNError(.notSTUN, at: 0) }
+    let cookie = be32(4)
+    guard cookie == stunMagicCookie else {
+      throw STUNError(.badMagicCookie(cookie), at: 4)
+    }
+    let length = Int(be16(2))
+    guard length & 3 == 0 else {
+      throw STUNError(.lengthNotMultipleOfFour(length), at: 2)
+    }
+    guard length == count &- 20 else {
       throw STUNError(.lengthMismatch(declared: length, actual: count - 20), at: 2)
     }
     let end = count
@@ -49,13 +82,11 @@ public struct Message: Sendable {
     var fp = -1
     var visibleEnd = end
     while i < end {
-      guard end - i >= 4 else {
-        throw STUNError(.truncated(needed: 4, available: end - i), at: i)
-      }
-      let t = bytes.be16(at: i)
-      let l = Int(bytes.be16(at: i + 2))
-      let padded = (l + 3) & ~3
-      guard padded <= end - i - 4 else {
+      // `length` is a multiple of 4 and every step below is too, so 4 bytes remain here.
+      let t = be16(i)
+      let l = Int(be16(i &+ 2))
+      let padded = (l &+ 3) & ~3
+      guard padded <= end &- i &- 4 else {
         throw STUNError(
           .attributeOverrun(valueLength: l, remaining: end - i - 4), at: i + 2,
           in: AttributeType(t))
@@ -78,16 +109,13 @@ public struct Message: Sendable {
         }
       default: break
       }
-      i += 4 + padded
+      i &+= 4 &+ padded
     }
-    self.bytes = bytes
-    self.type = MessageType(rawValue: bytes.be16(at: 0))
-    self.transactionID = TransactionID(
-      high: UInt64(bytes.be32(at: 8)) << 32 | UInt64(bytes.be32(at: 12)), low: bytes.be32(at: 16))
-    self.integrityOffset = mi
-    self.integritySHA256Offset = mi256
-    self.fingerprintOffset = fp
-    self.visibleEnd = visibleEnd
+    return Layout(
+      type: MessageType(rawValue: be16(0)),
+      transactionID: TransactionID(
+        high: UInt64(be32(8)) << 32 | UInt64(be32(12)), low: be32(16)),
+      integrity: mi, integritySHA256: mi256, fingerprint: fp, visibleEnd: visibleEnd)
   }
 
   /// The method (Binding, Allocate, …).

@@ -25,10 +25,17 @@ public struct ConnectDTLSSettings: Sendable {
     self.initialRetransmission = initialRetransmission
   }
 
-  /// Settings with a fresh certificate.
+  /// Settings with a fresh certificate, of about `certificateBytes` bytes when given (to test a
+  /// path with a certificate as large as a media server's chain).
   /// - Throws: `DTLSError` when OpenSSL cannot make one.
-  public static func fresh() throws(DTLSError) -> ConnectDTLSSettings {
-    ConnectDTLSSettings(certificate: try DTLSCertificate())
+  public static func fresh(certificateBytes: Int? = nil) throws(DTLSError) -> ConnectDTLSSettings {
+    let certificate: DTLSCertificate
+    if let n = certificateBytes {
+      certificate = try DTLSCertificate.sized(about: n)
+    } else {
+      certificate = try DTLSCertificate()
+    }
+    return ConnectDTLSSettings(certificate: certificate)
   }
 }
 
@@ -39,17 +46,20 @@ final class ConnectDTLSRun {
   let base: TransportAddress
   let expected: DTLSFingerprint
   let linkMTU: Int
+  /// The size of this side's certificate (DER).
+  let certificateBytes: Int
   private let driver: MachineDriver<DTLSEvent>
 
   init(
     endpoint: DTLSEndpoint, base: TransportAddress, expected: DTLSFingerprint, linkMTU: Int,
-    runtime: any NetworkRuntime, send: @escaping (Transmit) -> Void,
+    certificateBytes: Int, runtime: any NetworkRuntime, send: @escaping (Transmit) -> Void,
     timeout: @escaping (Instant) -> Void
   ) {
     self.endpoint = endpoint
     self.base = base
     self.expected = expected
     self.linkMTU = linkMTU
+    self.certificateBytes = certificateBytes
     self.driver = MachineDriver(runtime: runtime, transmit: send, timeout: timeout)
   }
 
@@ -69,7 +79,7 @@ final class ConnectDTLSRun {
       role: e.role.rawValue, expectedFingerprint: expected.text,
       datagramsSent: c.datagramsSent, datagramsReceived: c.datagramsReceived,
       retransmissions: c.retransmissions, largestDatagramSent: c.largestDatagramSent,
-      linkMTU: linkMTU)
+      linkMTU: linkMTU, certificateBytes: certificateBytes)
     if let start = e.startedAt {
       let end = e.connectedAt ?? now
       r.handshakeMs = (max(0, (end - start).milliseconds) * 10).rounded() / 10

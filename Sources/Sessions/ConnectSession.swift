@@ -627,7 +627,7 @@ public final class ConnectSession {
     }
     let run = ConnectDTLSRun(
       endpoint: endpoint, base: base, expected: peer.fingerprint, linkMTU: settings.linkMTU,
-      runtime: runtime,
+      certificateBytes: settings.certificate.derLength, runtime: runtime,
       send: { [weak self] t in self?.ice.send(t.bytes, from: base, to: t.to) },
       timeout: { [weak self, weak endpoint] now in
         guard let self, let endpoint else { return }

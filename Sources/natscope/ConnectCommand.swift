@@ -76,7 +76,9 @@ struct ConnectCommand: ParsableCommand {
       DTLS role go in the token (--sdp: a=fingerprint:sha-256 and a=setup). Once ICE selects \
       a pair, a DTLS 1.2 handshake runs on it (use_srtp offered, flights of at most 1200 \
       bytes, 10 s at most); the peer's certificate must match its fingerprint. JSON: dtls. A \
-      peer whose description has no fingerprint offers no DTLS: none is tried, no failure.
+      peer whose description has no fingerprint offers no DTLS: none is tried, no failure. \
+      --dtls-certificate-size makes the certificate as large as a media server's chain, to \
+      see whether a path that drops large datagrams stalls such a handshake.
 
       Path MTU (unless --no-path-mtu): after DTLS, the largest datagram the selected pair \
       carries is searched, both ways, from 576 to 1500 bytes (IP and UDP headers included): \
@@ -153,6 +155,13 @@ struct ConnectCommand: ParsableCommand {
   )
   var noDTLS = false
 
+  @Option(
+    name: .customLong("dtls-certificate-size"),
+    help: ArgumentHelp(
+      "Make this run's DTLS certificate about this many bytes (600 to 16000; normally about 300), as large as the chain a media server sends, to see whether this path carries its handshake.",
+      valueName: "bytes"))
+  var dtlsCertificateSize: Int?
+
   @Flag(
     name: .customLong("no-path-mtu"),
     help:
@@ -214,6 +223,18 @@ struct ConnectCommand: ParsableCommand {
       throw ValidationError(
         "--aggressive applies to the offerer, which nominates; the answering side follows the offerer's choice, so drop --aggressive here."
       )
+    }
+    if let n = dtlsCertificateSize {
+      if noDTLS {
+        throw ValidationError(
+          "--dtls-certificate-size sets the certificate of the DTLS handshake, which --no-dtls turns off; drop one of them."
+        )
+      }
+      guard (600...16_000).contains(n) else {
+        throw ValidationError(
+          "--dtls-certificate-size must be between 600 and 16000 bytes (a normal certificate is about 300), not \(n)."
+        )
+      }
     }
     if turn.isEmpty && turnCredentials.isGiven {
       throw ValidationError(
@@ -397,7 +418,7 @@ struct ConnectCommand: ParsableCommand {
       configuration.dtlsTurnedOff = true
     } else {
       do {
-        configuration.dtls = try ConnectDTLSSettings.fresh()
+        configuration.dtls = try ConnectDTLSSettings.fresh(certificateBytes: dtlsCertificateSize)
       } catch {
         throw ValidationError(error.message)
       }

@@ -45,7 +45,7 @@ struct LabConnectTests {
     var verbose = false
     /// aioice: SDP without `a=end-of-candidates`, as regular (non-trickle) agents write it.
     var regular = false
-    /// natscope: more arguments (e.g. a turns: server with --ca).
+    /// More arguments for the agent (natscope: e.g. a turns: server with --ca; aioice: --log).
     var extra: [String] = []
   }
 
@@ -104,7 +104,7 @@ struct LabConnectTests {
           "--turn-password", Self.turnPassword,
         ]
       }
-      return c
+      return c + end.extra
     }
   }
 
