@@ -20,6 +20,9 @@ let package = Package(
     // text format by hand), Yams (libyaml) for its YAML config file.
     .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    // WHIP/WHEP (connect --whip/--whep): HTTP/1.1 and HTTP/2 over NIO with swift-nio-ssl's
+    // verified TLS, redirects, timeouts; the server-side Swift HTTP client, in the mirror.
+    .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
   ],
   targets: [
     // The layers, bottom to top (each arrow is a dependency the compiler enforces):
@@ -58,7 +61,9 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strict),
-    // The real runtime and the one module that opens sockets (SwiftNIO).
+    // The real runtime and the one module that opens sockets (SwiftNIO). It also holds the
+    // WHIP/WHEP HTTP driver (AsyncHTTPClient): HTTP opens sockets too, so it lives here, and
+    // drives Traversal's sans-IO WHIP exchange.
     .target(
       name: "Network",
       dependencies: [
@@ -66,6 +71,8 @@ let package = Package(
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
       ],
       swiftSettings: strict),
     // The simulated runtime: a discrete-event network of hosts, links and NAT boxes.

@@ -1,7 +1,8 @@
 // libFuzzer targets for every parser in Traversal that reads outside input: a pasted token, SDP
 // lines and a=candidate attributes (from a person or another stack), PCP and NAT-PMP answers
 // and SSDP answers (from any device on the LAN), HTTP responses and the UPnP XML inside them
-// (from the router). Not built by SwiftPM: `scripts/fuzz` compiles Sources/STUN and
+// (from the router), and a WHIP/WHEP server's response (Link values, Location, the SDP answer,
+// a refusal's reason). Not built by SwiftPM: `scripts/fuzz` compiles Sources/STUN and
 // Sources/Traversal together with this file into one module (so their imports of STUN are
 // ignored), with `-sanitize=fuzzer,address`, and runs the binary once per target, choosing the
 // target with NATSCOPE_FUZZ_TARGET.
@@ -22,7 +23,7 @@ func traversalFuzzFail(_ what: String) -> Never {
 
 /// The parsers, by the name NATSCOPE_FUZZ_TARGET gives.
 enum TraversalFuzzTarget: String, CaseIterable {
-  case token, sdp, candidate, pcp, natpmp, ssdp, http, upnp
+  case token, sdp, candidate, pcp, natpmp, ssdp, http, upnp, whip
 
   static let selected: TraversalFuzzTarget = {
     let name = ProcessInfo.processInfo.environment["NATSCOPE_FUZZ_TARGET"] ?? "token"
@@ -45,6 +46,41 @@ enum TraversalFuzzTarget: String, CaseIterable {
     case .ssdp: _ = try? SSDPResponse(bytes: bytes)
     case .http: fuzzHTTP(bytes)
     case .upnp: fuzzUPnP(bytes)
+    case .whip: fuzzWHIP(bytes)
+    }
+  }
+}
+
+/// A WHIP/WHEP server's response: the first line is a Link field value, the second a
+/// Location, the rest the body, tried as a 201 answer and as a refusal. The answer keeps only
+/// component-1 candidates, each once; a quoted reason stays bounded.
+func fuzzWHIP(_ bytes: [UInt8]) {
+  let parts = bytes.split(separator: 0x0A, maxSplits: 2, omittingEmptySubsequences: false)
+  let link = String(decoding: parts.first ?? [], as: UTF8.self)
+  let location = String(decoding: parts.count > 1 ? parts[1] : [], as: UTF8.self)
+  let body = parts.count > 2 ? Array(parts[2]) : []
+  _ = WHIPICEServer.servers(linkFields: [link])
+  guard let endpoint = URL(string: "http://192.0.2.1/whip") else { return }
+  for status in [201, 400, 307, 503] {
+    var x = WHIPExchange(kind: .whip, endpoint: endpoint, offer: "v=0", hasToken: true)
+    _ = x.start()
+    let r = WHIPResponse(
+      status: status,
+      headers: [
+        WHIPHeader("Content-Type", "application/sdp"), WHIPHeader("Link", link),
+        WHIPHeader("Location", location),
+      ], body: body)
+    _ = x.receive(r)
+    if let e = x.established {
+      let keys = e.answer.description.candidates.map { "\($0.address) \($0.port) \($0.transport)" }
+      guard Set(keys).count == keys.count,
+        e.answer.description.candidates.allSatisfy({ $0.component == 1 })
+      else { traversalFuzzFail("an answer kept a repeated or RTCP candidate") }
+    }
+    if case .offerRefused(_, let reason?) = x.failure,
+      reason.count > WHIPExchange.reasonLimit + 1
+    {
+      traversalFuzzFail("a quoted reason is longer than the limit")
     }
   }
 }

@@ -25,6 +25,17 @@ public struct TLSClientSettings: Sendable, Hashable {
   /// The NIOSSL context for these settings.
   /// - Throws: `RuntimeError` with one sentence when the CA file cannot be used.
   func makeContext() throws -> NIOSSLContext {
+    let configuration = try tlsConfiguration()
+    do {
+      return try NIOSSLContext(configuration: configuration)
+    } catch {
+      throw RuntimeError.failed("cannot set up TLS: \(error)")
+    }
+  }
+
+  /// The NIOSSL client configuration for these settings (also what the WHIP HTTP client uses).
+  /// - Throws: `RuntimeError` with one sentence when the CA file cannot be used.
+  func tlsConfiguration() throws -> TLSConfiguration {
     var configuration = TLSConfiguration.makeClientConfiguration()
     if insecure {
       configuration.certificateVerification = .none
@@ -44,11 +55,7 @@ public struct TLSClientSettings: Sendable, Hashable {
         throw RuntimeError.failed("the CA file \(caFile) holds no readable PEM certificate")
       }
     }
-    do {
-      return try NIOSSLContext(configuration: configuration)
-    } catch {
-      throw RuntimeError.failed("cannot set up TLS: \(error)")
-    }
+    return configuration
   }
 }
 

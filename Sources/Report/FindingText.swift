@@ -11,7 +11,7 @@ public enum FindingText {
     ProbeFindings.vocabulary, BindingFindings.vocabulary, TURNFindings.vocabulary,
     ConnectFindings.vocabulary, SessionEndFindings.vocabulary, DoubleNATFindings.vocabulary,
     DTLSFindings.vocabulary, PathMTUFindings.vocabulary, ExplainFindings.vocabulary,
-    MonitorFindings.vocabulary,
+    MonitorFindings.vocabulary, WHIPFindings.vocabulary,
   ]
 
   /// The sentence for `finding`.

@@ -186,6 +186,24 @@ struct ConnectCommand: ParsableCommand {
     completion: .file())
   var tokenOut: String?
 
+  @Option(
+    help: ArgumentHelp(
+      "Connect to a media server's WHIP endpoint (RFC 9725, ingest): POST an offer, run ICE and DTLS against its answer, DELETE the session at the end.",
+      valueName: "url"))
+  var whip: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "Connect to a media server's WHEP endpoint (egress, a recvonly offer), as --whip does.",
+      valueName: "url"))
+  var whep: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "Bearer token for --whip/--whep (or NATSCOPE_WHIP_TOKEN); never printed.",
+      valueName: "token"))
+  var bearer: String?
+
   @Flag(help: "Print the report as JSON (schema in the README and man page).")
   var json = false
 
@@ -231,8 +249,10 @@ struct ConnectCommand: ParsableCommand {
         throw ValidationError(error.message)
       }
     }
-    if (ca != nil || insecure) && !anyTLS {
-      throw ValidationError("--ca and --insecure apply to turns: servers; none is given.")
+    try validateWHIP()
+    if (ca != nil || insecure) && !anyTLS && whipEndpoint?.url.scheme != "https" {
+      throw ValidationError(
+        "--ca and --insecure apply to turns: servers and https: WHIP/WHEP URLs; none is given.")
     }
     if ca != nil && insecure {
       throw ValidationError(
@@ -261,33 +281,12 @@ struct ConnectCommand: ParsableCommand {
 
   func run() throws {
     global.bootstrapLogging()
-    let stunServers = try stun.map(resolveServer)
-    let turnServers = try turnConfiguration()
+    if let (kind, url) = whipEndpoint {
+      return try runWHIP(kind: kind, url: url)
+    }
     let runtime = NIORuntime(includeLoopback: includeLoopback)
     defer { runtime.shutdown() }
-    var agent = ICEConfiguration()
-    if aggressive { agent.nomination = .aggressive }
-    var configuration = ConnectSessionConfiguration(
-      role: role, stunServers: stunServers, turnServers: turnServers,
-      portRange: sockets.portRange?.range, includeLoopback: includeLoopback,
-      localAddresses: sockets.bind.map { [$0.ip] },
-      probeTimeout: noProbe ? nil : .milliseconds(1200), agent: agent,
-      peerWaitTimeout: .seconds(Int64(timeout)),
-      portMapping: noPortMapping ? nil : ConnectPortMappingConfiguration())
-    if noPathMTU {
-      configuration.pathMTUTurnedOff = true
-    } else {
-      configuration.pathMTU = PathMTUConfiguration()
-    }
-    if noDTLS {
-      configuration.dtlsTurnedOff = true
-    } else {
-      do {
-        configuration.dtls = try ConnectDTLSSettings.fresh(certificateBytes: dtlsCertificateSize)
-      } catch {
-        throw ValidationError(error.message)
-      }
-    }
+    let configuration = try sessionConfiguration()
     // The console needs the terminal for itself: tokens go through it, not through files.
     let useConsole =
       console.wantsConsole(json: json) && tokenIn == nil && tokenOut == nil && !sdp
@@ -395,6 +394,36 @@ struct ConnectCommand: ParsableCommand {
       print(TerminalText.fit(report.text, ascii: console.renderOptions.ascii))
     }
     if report.state != .connected { throw ExitCode(NatscopeExit.unreachable.rawValue) }
+  }
+
+  /// The session's configuration from the options (both the token exchange and WHIP/WHEP).
+  func sessionConfiguration() throws -> ConnectSessionConfiguration {
+    let stunServers = try stun.map(resolveServer)
+    let turnServers = try turnConfiguration()
+    var agent = ICEConfiguration()
+    if aggressive { agent.nomination = .aggressive }
+    var configuration = ConnectSessionConfiguration(
+      role: role, stunServers: stunServers, turnServers: turnServers,
+      portRange: sockets.portRange?.range, includeLoopback: includeLoopback,
+      localAddresses: sockets.bind.map { [$0.ip] },
+      probeTimeout: noProbe ? nil : .milliseconds(1200), agent: agent,
+      peerWaitTimeout: .seconds(Int64(timeout)),
+      portMapping: noPortMapping ? nil : ConnectPortMappingConfiguration())
+    if noPathMTU {
+      configuration.pathMTUTurnedOff = true
+    } else {
+      configuration.pathMTU = PathMTUConfiguration()
+    }
+    if noDTLS {
+      configuration.dtlsTurnedOff = true
+    } else {
+      do {
+        configuration.dtls = try ConnectDTLSSettings.fresh(certificateBytes: dtlsCertificateSize)
+      } catch {
+        throw ValidationError(error.message)
+      }
+    }
+    return configuration
   }
 
   /// The runner of this command's session on `runtime`: the headless run and the console
@@ -632,6 +661,9 @@ final class HeadlessConnectEvents: @unchecked Sendable {
   private let localReady = DispatchSemaphore(value: 0)
   /// Logs each event's line at debug (`--log-level debug`); nil otherwise.
   private let logger: Logger?
+  /// `-v` leaves out the waiting-for-the-peer lines (they speak of pasting tokens; with
+  /// --whip/--whep the HTTP exchange prints its own lines instead).
+  var omitsWaitingLines = false
 
   init(verbose: Bool, logger: Logger? = nil) {
     self.verbose = verbose
@@ -647,7 +679,9 @@ final class HeadlessConnectEvents: @unchecked Sendable {
       let hasLocal = state.localDescription != nil
       lock.unlock()
       // `-v`: one line per event with the milliseconds since the runtime started.
-      if verbose { stderr(entry.logLine(since: .zero, width: 9)) }
+      if verbose, !(omitsWaitingLines && entry.event.isWaitingForPeer) {
+        stderr(entry.logLine(since: .zero, width: 9))
+      }
       // `--log-level debug`: the session's state changes, as log records.
       logger?.debug("\(entry.event.logLine)")
       if !hadLocal && hasLocal { localReady.signal() }
@@ -665,6 +699,13 @@ final class HeadlessConnectEvents: @unchecked Sendable {
 
   func waitForLocalDescription(timeout: Duration) -> Bool {
     localReady.wait(timeout: .now() + .milliseconds(Int(timeout.milliseconds))) == .success
+  }
+}
+
+extension ConnectEvent {
+  var isWaitingForPeer: Bool {
+    if case .waitingForPeer = self { return true }
+    return false
   }
 }
 

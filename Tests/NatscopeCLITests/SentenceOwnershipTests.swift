@@ -66,6 +66,7 @@ import Testing
     "Traversal/Signaling/SessionDescription.swift": .trace,
     "Traversal/Signaling/TokenBytes.swift": .inputError,
     "Traversal/Signaling/SignalingError.swift": .inputError,
+    "Traversal/Signaling/WHIPOffer.swift": .wire,
     "Traversal/PortMapping/UPnPSOAP.swift": .wire,
     "Traversal/PortMapping/UPnPControlRequest.swift": .wire,
     "Traversal/PortMapping/UPnPXML.swift": .inputError,
@@ -105,6 +106,8 @@ import Testing
     "Network/TURNServerURI.swift": .inputError,
     "Network/RawTCPStream.swift": .toMove("a connection's end as text: a typed close reason"),
     "Network/TLSClientSettings.swift": .inputError,
+    // BoringSSL's error phrases, matched to type a TLS failure, never printed.
+    "Network/WHIPHTTPClient.swift": .foreign,
     // Simulation and the demo's labs.
     "Simulation/NATBehavior.swift": .simulation,
     "Simulation/RouterUPnPIGD.swift": .simulation,
