@@ -68,8 +68,8 @@ enum PionWHIP {
     lock.lock()
     defer { lock.unlock() }
     if let built { return built }
-    let dir = FileManager.default.temporaryDirectory
-      .appendingPathComponent("natscope-pion-gopath-\(getpid())").path
+    // Inside the build directory (kept between runs like any build product, never in /tmp).
+    let dir = Lab.root.appendingPathComponent(".build/pion-whip-gopath").path
     try FileManager.default.createDirectory(
       atPath: dir + "/src/whipserver", withIntermediateDirectories: true)
     let main = dir + "/src/whipserver/main.go"
