@@ -64,6 +64,10 @@ let package = Package(
     // The real runtime and the one module that opens sockets (SwiftNIO). It also holds the
     // WHIP/WHEP HTTP driver (AsyncHTTPClient): HTTP opens sockets too, so it lives here, and
     // drives Traversal's sans-IO WHIP exchange.
+    // Known hazard: AsyncHTTPClient asks `#if canImport(Network)` to choose Apple's transport,
+    // and this module's name answers yes once it is built. A fresh build compiles
+    // AsyncHTTPClient first (it is a dependency) and is fine; if AsyncHTTPClient alone must be
+    // rebuilt later, remove .build/debug/Modules/Network.* first. Renaming this module ends it.
     .target(
       name: "Network",
       dependencies: [
