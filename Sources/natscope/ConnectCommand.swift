@@ -318,19 +318,8 @@ struct ConnectCommand: ParsableCommand {
     // Ctrl-C, SIGTERM or SIGHUP (the terminal or ssh session closed) while waiting for a paste
     // or during the checks: release the TURN allocations and the port mapping before exiting
     // with 128 + the signal.
-    let signalQueue = DispatchQueue(label: "natscope.connect.signals")
-    var sources: [any DispatchSourceSignal] = []
+    let sources = InterruptExit.onSignals { Self.close(runner) }
     defer { sources.forEach { $0.cancel() } }
-    for sig in [SIGINT, SIGTERM, SIGHUP] {
-      signal(sig, SIG_IGN)
-      let source = DispatchSource.makeSignalSource(signal: sig, queue: signalQueue)
-      source.setEventHandler {
-        Self.close(runner)
-        Foundation.exit(128 + sig)
-      }
-      source.resume()
-      sources.append(source)
-    }
 
     // 1. Start gathering (and probing) at once: the answerer gathers while the offer is pasted.
     try runner.start()

@@ -115,22 +115,13 @@ extension ConnectCommand {
 
     // The session to DELETE, once the server made one: the signal handlers read it.
     let pending = PendingDelete()
-    let signalQueue = DispatchQueue(label: "natscope.connect.signals")
-    var sources: [any DispatchSourceSignal] = []
-    defer { sources.forEach { $0.cancel() } }
-    for sig in [SIGINT, SIGTERM, SIGHUP] {
-      signal(sig, SIG_IGN)
-      let source = DispatchSource.makeSignalSource(signal: sig, queue: signalQueue)
-      source.setEventHandler {
-        if let request = pending.take() {
-          _ = http.send(request, timeout: .seconds(3))
-        }
-        Self.close(runner)
-        Foundation.exit(128 + sig)
+    let sources = InterruptExit.onSignals {
+      if let request = pending.take() {
+        _ = http.send(request, timeout: .seconds(3))
       }
-      source.resume()
-      sources.append(source)
+      Self.close(runner)
     }
+    defer { sources.forEach { $0.cancel() } }
 
     // 1. Gather (and probe), as connect does.
     try runner.start()

@@ -32,6 +32,28 @@ enum InterruptExit {
     }
   }
 
+  /// Until the returned sources are cancelled, SIGINT, SIGTERM and SIGHUP (the terminal or ssh
+  /// session closed) run `release` (on a queue of their own), then end the process with
+  /// 128 + signal. For commands that hold something to give back: TURN allocations, a port
+  /// mapping, a WHIP session.
+  static func onSignals(releasing release: @escaping @Sendable () -> Void)
+    -> [any DispatchSourceSignal]
+  {
+    let queue = DispatchQueue(label: "natscope.interrupt.release")
+    var sources: [any DispatchSourceSignal] = []
+    for sig in [SIGINT, SIGTERM, SIGHUP] {
+      signal(sig, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+      source.setEventHandler {
+        release()
+        exit(status(for: sig))
+      }
+      source.resume()
+      sources.append(source)
+    }
+    return sources
+  }
+
   /// The exit status for a command interrupted by `signal`.
   static func status(for signal: Int32) -> Int32 { 128 + signal }
 }
