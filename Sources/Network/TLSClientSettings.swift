@@ -5,23 +5,9 @@ import Runtime
 import STUN
 import Traversal
 
-/// How natscope speaks TLS to a server (turns:, stuns:): certificate verification against the
-/// system trust store by default, or a private CA from a PEM file, or none (`insecure`).
-public struct TLSClientSettings: Sendable, Hashable {
-  /// The name the certificate must carry, also sent as SNI; nil when the server was named by
-  /// an IP address (the certificate must then carry that IP).
-  public var serverName: String?
-  /// A PEM file of CA certificates to trust instead of the system's.
-  public var caFile: String?
-  /// Skip verification entirely (reports say so).
-  public var insecure: Bool
-
-  public init(serverName: String?, caFile: String? = nil, insecure: Bool = false) {
-    self.serverName = serverName
-    self.caFile = caFile
-    self.insecure = insecure
-  }
-
+// How natscope speaks TLS (``TLSClientSettings``, in Runtime, so that sessions can carry it)
+// turned into NIOSSL's configuration, and a failed handshake explained.
+extension TLSClientSettings {
   /// The NIOSSL context for these settings.
   /// - Throws: `RuntimeError` with one sentence when the CA file cannot be used.
   func makeContext() throws -> NIOSSLContext {

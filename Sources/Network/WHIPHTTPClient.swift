@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import Runtime
 import Traversal
 
 /// One HTTP request of a WHIP/WHEP exchange as it went: what was asked (the URL redacted: no

@@ -23,6 +23,9 @@ extension FindingCode {
   /// Pairs were checked and none worked, and no check ever came from the peer: it may not have
   /// had this host's description yet (`checked`).
   public static let connectPeerSilent: FindingCode = "connect.failed.peer-silent"
+  /// Pairs were checked (`checked`) and none worked, and both sides' measured behaviour rules
+  /// out every path: the answerer did not wait for the offerer's checks (none could arrive).
+  public static let connectNoPathPossible: FindingCode = "connect.failed.no-path-possible"
   /// No description came from the peer: nothing is known of its candidates (not measured).
   public static let connectNoPeerDescription: FindingCode = "connect.peer.no-description"
   /// What the checks showed of packet loss.
@@ -147,6 +150,9 @@ public enum ConnectFindings {
     case .connectPeerSilent:
       return
         "No path worked (\(plural(p.int("checked") ?? 0, "pair")) checked), and no check ever came from the peer: it may not have had this host's description yet, or it gave up before it had it."
+    case .connectNoPathPossible:
+      return
+        "No path worked (\(plural(p.int("checked") ?? 0, "pair")) checked), and none can: both NATs' measured behaviour rules out every path (see the predictions), so no check from the offerer could arrive either, and natscope did not wait for one."
     case .connectNoPeerDescription:
       return
         "No description came from the peer, so no pair was formed: nothing is known of the peer's candidates, its NAT or the paths to it."

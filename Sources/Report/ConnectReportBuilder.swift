@@ -101,6 +101,10 @@ public struct ConnectReportBuilder: Sendable {
   /// Set when the verdict came because the person at the other end took longer than this
   /// side waits: what did not come, and the limit.
   public var peerWaitExpired: (ConnectPeerWait, Duration)?
+  /// Set when the answerer stopped waiting for the offerer's first check because every pair
+  /// failed and ``everyPathPredictedToFail``: the verdict then rests on both sides' measured
+  /// behaviour, not on a silence.
+  public var peerWaitNeedless = false
   /// The wait for the person at the other end, when this side waited; nil when it did not
   /// (or it is not known: then the report says nothing about it).
   public var peerWait: PeerWait?
@@ -402,6 +406,11 @@ public struct ConnectReportBuilder: Sendable {
         ],
         evidence: [EvidenceItem(.signalling, step: what.rawValue, value: limit.milliseconds)])
     }
+    if peerWaitNeedless {
+      return Finding(
+        .connectNoPathPossible, about: .session, .inferred, parameters: ["checked": .int(checked)],
+        evidence: [EvidenceItem(.noAnswer, step: "checks from the peer", count: 0)])
+    }
     if pairs.contains(where: \.succeeded) {
       let r: String =
         switch role {
@@ -684,6 +693,14 @@ public struct ConnectReportBuilder: Sendable {
   }
 
   // MARK: - What should happen
+
+  /// Whether both sides' measured NAT behaviour, candidates and TURN settings rule out every
+  /// kind of path (each predicted to fail, none unknown). An answerer whose pairs all failed
+  /// then has no check from the offerer to wait for: none could arrive.
+  public var everyPathPredictedToFail: Bool {
+    let p = Self.predict(local: local, remote: remote)
+    return ConnectReport.PathKind.allCases.allSatisfy { p[$0].outcome == .fails }
+  }
 
   /// Predicts each kind of path from both sides' NAT profiles, candidates and TURN settings.
   public static func predict(local: Side, remote: Side) -> ConnectReport.Predictions {

@@ -84,6 +84,10 @@ public final class ConnectSession {
   /// Whether what the last wait was for came (the answer, the offerer's first check).
   private var waitCame = false
   private var waitExpired: ConnectPeerWait?
+  /// Set when the answerer stopped waiting for the offerer's first check because every pair
+  /// had failed and both sides' measured behaviour rules out every path: no check from the
+  /// offerer could arrive either.
+  private var waitNeedless = false
   private var keepAlive: ConnectSession?
   /// The router's port mapping, once asked for.
   private var mapping: ConnectPortMapping?
@@ -527,10 +531,16 @@ public final class ConnectSession {
       if connectedAt == nil { connectedAt = entry.at }
     case .agentStateChanged:
       evaluate()
-    case .pairStateChanged(_, _, .failed, .unreachable?, _):
+    case .pairStateChanged(_, _, .failed, let reason, _):
+      guard waiting?.kind == .checks, everyPairFailed else { break }
       // Waiting for a person is pointless when the offerer is gone: its sockets answer ICMP
       // port unreachable, which a live offerer's never do.
-      if waiting?.kind == .checks, offererHasQuit {
+      if reason == .unreachable, offererHasQuit {
+        endWait(record: false, came: false)
+        finish()
+      } else if recordedEvidence().everyPathPredictedToFail {
+        // And when no path can work: the offerer's checks could not arrive either.
+        waitNeedless = true
         endWait(record: false, came: false)
         finish()
       }
@@ -543,11 +553,17 @@ public final class ConnectSession {
   /// the process that made the offer has quit (or the token is old).
   private var offererHasQuit: Bool {
     let pairs = ice.agent.pairs
-    guard !pairs.isEmpty, pairs.allSatisfy({ $0.state == .failed }) else { return false }
+    guard everyPairFailed else { return false }
     let remotes = Set(pairs.map(\.remote.address))
     return ice.unreachable.values.contains {
       $0.kind == .portUnreachable && remotes.contains($0.destination)
     }
+  }
+
+  /// Whether pairs were formed and every one of them failed.
+  private var everyPairFailed: Bool {
+    let pairs = ice.agent.pairs
+    return !pairs.isEmpty && pairs.allSatisfy { $0.state == .failed }
   }
 
   private func maybeDescriptionReady() {
@@ -850,6 +866,7 @@ public final class ConnectSession {
       agent.peerCheckReceived
       ? max(1, agent.pairs.map(\.stats.requestsReceived).reduce(0, +)) : 0
     b.peerWaitExpired = waitExpired.map { ($0, configuration.peerWaitTimeout) }
+    b.peerWaitNeedless = waitNeedless
     if let waited = waitedForPeer {
       b.peerWait = .init(
         waitedForKind, waitedMs: waited.milliseconds.rounded(toPlaces: 1), came: waitCame)

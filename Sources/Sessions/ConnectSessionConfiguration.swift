@@ -12,27 +12,13 @@ public struct ConnectTURNServer: Sendable, Hashable, CustomStringConvertible {
   public var credentials: TURNCredentials
   /// How the client reaches the server: `udp`, or `tcp` (needs a ``StreamConnector``).
   public var transport: SignaledCandidate.Transport
-  /// Set for `turns:` (TLS over TCP; `transport` is `tcp`): how to verify the server.
-  public var tls: TLS?
-
-  /// How natscope speaks TLS to a `turns:` server; the runtime's TLS connector reads it.
-  public struct TLS: Sendable, Hashable {
-    /// The name the certificate must carry (and SNI); nil when the server was given by IP.
-    public var serverName: String?
-    /// A PEM file of CA certificates to trust instead of the system's.
-    public var caFile: String?
-    /// Skip certificate verification.
-    public var insecure: Bool
-    public init(serverName: String?, caFile: String? = nil, insecure: Bool = false) {
-      self.serverName = serverName
-      self.caFile = caFile
-      self.insecure = insecure
-    }
-  }
+  /// Set for `turns:` (TLS over TCP; `transport` is `tcp`): how to verify the server (the
+  /// runtime's TLS connector reads it).
+  public var tls: TLSClientSettings?
 
   public init(
     address: TransportAddress, credentials: TURNCredentials,
-    transport: SignaledCandidate.Transport = .udp, tls: TLS? = nil
+    transport: SignaledCandidate.Transport = .udp, tls: TLSClientSettings? = nil
   ) {
     self.address = address
     self.credentials = credentials

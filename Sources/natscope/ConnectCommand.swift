@@ -34,9 +34,11 @@ struct ConnectCommand: ParsableCommand {
       checks themselves get 15 s, counted from when this side holds both tokens (for the \
       answerer, from the offerer's first check); "Connected in" and timeToConnectedMs count \
       from there too, and the wait for the person is reported apart ("Waited 62 s for the \
-      peer's answer", timings.waitedForPeerMs). An answer written with --token-out to a FIFO \
-      or pipe is taken as delivered at once: the answerer then does not wait, and when no \
-      check comes from the offerer its report says the offerer may not have had the answer.
+      peer's answer", timings.waitedForPeerMs). The answerer waits so however its answer \
+      left (the prompt, a file, or a FIFO or pipe whose reader may be a slow relay): only the \
+      offerer's check shows the offerer has it. It stops waiting early when the offerer's \
+      sockets answer ICMP port unreachable (it quit), or when every pair failed and both \
+      NATs' measured behaviour rules out every path (no check could arrive).
 
       The TURN password comes from --turn-password or NATSCOPE_TURN_PASSWORD and is never \
       printed. With --turn-secret (or NATSCOPE_TURN_SECRET), a TURN REST API shared secret, \
@@ -336,13 +338,16 @@ struct ConnectCommand: ParsableCommand {
       throw fail(
         "gathering candidates did not finish within \(gatherLimit.components.seconds) s")
     }
-    let delivered = try writeOwn(mine, runner)
+    let toProgram = try writeOwn(mine, runner)
     let limitText = ConnectReportText.duration(configuration.peerWaitTimeout.milliseconds)
-    // An answer that went to a person is waited for; one written to a FIFO or pipe (a
-    // program reads it) is taken as delivered, so the checks start at once. When no check
-    // then comes from the offerer, the report says the offerer may not have had the answer.
-    if answer && !delivered {
-      stderr("Waiting up to \(limitText) for the offerer's first check: paste your answer there.")
+    // However the answer left (to a person, a file, or a FIFO or pipe whose reader may be a
+    // slow relay), the answerer waits for the offerer's first check before the checks'
+    // timeout starts: only that check shows the offerer has the answer.
+    if answer {
+      stderr(
+        toProgram
+          ? "Waiting up to \(limitText) for the offerer's first check (the answer went to \(tokenOut ?? "standard output"); the checks start when the offerer has it)."
+          : "Waiting up to \(limitText) for the offerer's first check: paste your answer there.")
     }
 
     // 3. The peer's description (the offerer reads the answer now, bounded by --timeout: the
@@ -353,10 +358,10 @@ struct ConnectCommand: ParsableCommand {
 
     // 4. Checks, verdict, hold, close. The answerer first waits for the offerer's first check.
     var limit = configuration.checkTimeout + configuration.holdTime + .seconds(10)
-    if answer && !delivered { limit += configuration.peerWaitTimeout }
+    if answer { limit += configuration.peerWaitTimeout }
     do {
       if let peer {
-        try runner.send(.setRemoteDescription(peer, peerHoldsOurs: !answer || delivered))
+        try runner.send(.setRemoteDescription(peer, peerHoldsOurs: !answer))
       }
     } catch {
       Self.close(runner)
@@ -428,10 +433,7 @@ struct ConnectCommand: ParsableCommand {
         runtime: logged(runtime), configuration: configuration,
         streamConnector: runtime.streamConnector(),
         tlsConnector: { server in
-          let tls = server.tls ?? ConnectTURNServer.TLS(serverName: nil)
-          return runtime.tlsStreamConnector(
-            TLSClientSettings(
-              serverName: tls.serverName, caFile: tls.caFile, insecure: tls.insecure))
+          runtime.tlsStreamConnector(server.tls ?? TLSClientSettings(serverName: nil))
         },
         rawStreamConnector: runtime.rawStreamConnector())
     }
@@ -469,7 +471,7 @@ struct ConnectCommand: ParsableCommand {
         address: address, credentials: credentials,
         transport: uri.transport == .tcp ? .tcp : .udp,
         tls: uri.secure
-          ? ConnectTURNServer.TLS(
+          ? TLSClientSettings(
             serverName: uri.server.literal == nil ? uri.server.host : nil, caFile: ca,
             insecure: insecure) : nil)
     }

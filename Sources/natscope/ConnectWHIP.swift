@@ -220,7 +220,7 @@ extension ConnectCommand {
           address: address, credentials: TURNCredentials(username: user, password: credential),
           transport: uri.transport == .tcp ? .tcp : .udp,
           tls: uri.secure
-            ? ConnectTURNServer.TLS(
+            ? TLSClientSettings(
               serverName: uri.server.literal == nil ? uri.server.host : nil, caFile: ca,
               insecure: insecure) : nil))
     } else {

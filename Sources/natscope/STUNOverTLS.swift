@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Network
 import Report
+import Runtime
 import STUN
 import Sessions
 

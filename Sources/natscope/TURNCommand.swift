@@ -4,6 +4,7 @@ import Dispatch
 import Foundation
 import Network
 import Report
+import Runtime
 import STUN
 import Sessions
 import Traversal

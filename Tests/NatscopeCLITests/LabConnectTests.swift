@@ -288,13 +288,26 @@ struct LabConnectTests {
   func failedVerdictAgainstARegularPeerComesAtOnce(natscopeOffers: Bool) throws {
     let lab = try coturnLab(a: "apdm-apdf", b: "eim-apdf")
     defer { lab.down() }
-    let natscope = End(agent: .natscope, node: "client-a", verbose: true)
+    // An answerer waits for the offerer's first check (aioice sends no NAT profile, so
+    // nothing rules the paths out): here for 20 s, then its verdict says no check came.
+    let natscope = End(
+      agent: .natscope, node: "client-a", verbose: true,
+      extra: natscopeOffers ? [] : ["--timeout", "20"])
     let aioice = End(agent: .aioice, node: "client-b", regular: true)
     let (x, y) = try connect(
       lab, offer: natscopeOffers ? natscope : aioice, answer: natscopeOffers ? aioice : natscope)
     let o = natscopeOffers ? x : y
     #expect(o.status == 2, o.note)
     #expect(o.state == "failed", o.note)
+    guard natscopeOffers else {
+      let codes = (o.json["findings"] as? [[String: Any]] ?? []).compactMap {
+        $0["code"] as? String
+      }
+      #expect(codes.contains("connect.failed.wait-expired"), o.note)
+      #expect(!o.stdout.contains("firewall"), o.note)
+      #expect(o.seconds > 19 && o.seconds < 30, o.note)
+      return
+    }
     let set = try #require(Self.eventTime(o.stderr, containing: "remote description set"), o.note)
     let lastPair = try #require(
       Self.eventTime(o.stderr, containing: "ice pair #", "-> Failed", last: true), o.note)

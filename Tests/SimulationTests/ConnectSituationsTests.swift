@@ -162,6 +162,26 @@ import Traversal
     #expect(p.isEmpty, Comment(rawValue: p.joined(separator: "\n")))
   }
 
+  /// A symmetric NAT against a port-restricted cone, no TURN: every pair fails and both
+  /// measured profiles rule out every path, so the answerer does not wait out its 5 minutes
+  /// for a check that could not arrive; it says why, and blames no firewall.
+  @Test func noPathPossibleEndsTheAnswerersWait() throws {
+    let run = try Self.run(
+      Setup(a: "symmetric", b: "port-restricted-cone", duration: .seconds(40)))
+    let row = Situation(
+      "no path possible (answerer)",
+      mustFind: [.connectNoPathPossible],
+      mustNotFind: [
+        .connectWaitExpired, .connectPeerSilent, .connectConnected, .connectWaitEnded,
+      ])
+    let p = try Self.problems(row, run.answer.report, mustNotSay: ["firewall"])
+    #expect(p.isEmpty, Comment(rawValue: p.joined(separator: "\n")))
+    #expect(run.answer.report?.state == .failed)
+    for kind in ConnectReport.PathKind.allCases {
+      #expect(run.answer.report?.prediction[kind].outcome == .fails)
+    }
+  }
+
   /// The answerer waits for a check that never comes, within its limit: it says what it
   /// waited for, and no firewall.
   @Test func answerNeverArrives() throws {
