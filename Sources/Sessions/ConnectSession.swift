@@ -60,12 +60,11 @@ public final class ConnectSession {
   private let startedAt: Instant
   private var started = false
   private var probeDone = true
-  private var probe: ProbeSession?
-  private var probeTimer: (any TimerHandle)?
+  private var probe: ConnectQuickProbe?
   private var checkTimer: (any TimerHandle)?
   private var holdTimer: (any TimerHandle)?
-  private var relaysOpen: [TURNAllocationSession] = []
-  private var relaysHanded: Set<ObjectIdentifier> = []
+  /// The TURN allocations and what each server did.
+  private let relays: ConnectRelays
   private var releasesPending = 0
   private var closeTimer: (any TimerHandle)?
   private var gatheringEndedAt: Instant?
@@ -77,13 +76,13 @@ public final class ConnectSession {
   private var iceStartedAt: Instant?
   private var peerHoldsOurs = true
   private var remoteEndOfCandidates = false
-  private var waiting: (kind: ConnectPeerWait, since: Instant)?
-  private var waitTimer: (any TimerHandle)?
-  private var waitTick: (any TimerHandle)?
-  private var waitedForPeer: Duration?
-  /// Whether what the last wait was for came (the answer, the offerer's first check).
-  private var waitCame = false
-  private var waitExpired: ConnectPeerWait?
+  /// The wait for the person at the other end.
+  private lazy var wait = ConnectPeerWaiting(
+    runtime: runtime, limit: configuration.peerWaitTimeout,
+    reportInterval: configuration.peerWaitReportInterval,
+    record: { [weak self] e in self?.record(e) },
+    live: { [weak self] in self.map { $0.report == nil } ?? false },
+    onExpired: { [weak self] in self?.finish() })
   /// Set when the answerer stopped waiting for the offerer's first check because every pair
   /// had failed and both sides' measured behaviour rules out every path: no check from the
   /// offerer could arrive either.
@@ -95,24 +94,16 @@ public final class ConnectSession {
   private let rawStreamConnector: RawStreamConnector?
   /// Whether close() waits for the mapping's deletion.
   private var mappingReleasePending = false
-  /// The DTLS handshake on the selected pair, once ICE selected one.
-  private var dtlsRun: ConnectDTLSRun?
-  /// Its outcome (or why none ran), once known.
-  private var dtlsOutcome: ConnectReport.DTLS?
-  /// DTLS datagrams that came before the handshake started (the peer's ClientHello may beat
-  /// this side's own nomination), with their source; at most 16.
-  private var dtlsEarly: [([UInt8], TransportAddress)] = []
-  /// The path MTU search on the selected pair, once it started, and its driver.
-  private var mtuSearch: PathMTUSearch?
-  private var mtuDriver: MachineDriver<PathMTUEvent>?
-  /// What the search found.
-  private var mtuResult: PathMTUResult?
+  /// The DTLS handshake and the path MTU search on the selected pair.
+  private lazy var afterICE = ConnectAfterICE(
+    runtime: runtime, ice: ice, configuration: configuration,
+    record: { [weak self] e in self?.record(e) },
+    live: { [weak self] in self.map { $0.report == nil && $0.phase != .closed } ?? false },
+    done: { [weak self] in self?.finish() })
   /// While holding after the verdict: the peer's path probes answered so far, and when the
   /// count last moved (the peer is still measuring: stay to answer it).
   private var peerProbesSeen = 0
   private var peerProbesMovedAt: Instant?
-  /// What each TURN server did so far, by its address.
-  private var relayEvidence: [TransportAddress: ConnectRelayEvidence] = [:]
 
   /// A session, not yet started.
   /// - Parameters:
@@ -133,10 +124,8 @@ public final class ConnectSession {
     self.rawStreamConnector = rawStreamConnector
     self.configuration = configuration
     self.startedAt = runtime.now
-    for server in configuration.turnServers {
-      relayEvidence[server.address] = ConnectRelayEvidence(
-        server: server.address, transport: server.relayTransport)
-    }
+    let turn = ConnectRelays(servers: configuration.turnServers)
+    self.relays = turn
     let iceConfiguration = ICESessionConfiguration(
       stunServers: configuration.stunServers, portRange: configuration.portRange,
       includeLoopback: configuration.includeLoopback,
@@ -144,13 +133,13 @@ public final class ConnectSession {
       gatheringTimeout: configuration.gatheringTimeout, agent: configuration.agent,
       serverKeepaliveInterval: configuration.serverKeepaliveInterval)
     var factories = relays
-    let owner = ConnectSessionRelays()
     for server in configuration.turnServers {
       factories.append(
-        Self.relayFactory(
+        turn.factory(
           server, runtime: runtime, portRange: configuration.portRange,
-          connector: server.tls == nil ? streamConnector : tlsConnector?(server), owner: owner))
+          connector: server.tls == nil ? streamConnector : tlsConnector?(server)))
     }
+    let owner = ConnectSessionReference()
     var portMapper: PortMappingFactory?
     if let pm = configuration.portMapping {
       portMapper = { base, completion in
@@ -163,6 +152,8 @@ public final class ConnectSession {
       configuration: iceConfiguration, relays: factories, portMapper: portMapper,
       generator: generator)
     owner.session = self
+    turn.record = { [weak self] e in self?.record(e) }
+    turn.onEnded = { [weak self] in self?.relayEnded() }
   }
 
   /// The ICE role this session starts with.
@@ -176,7 +167,10 @@ public final class ConnectSession {
     setPhase(.gathering)
     ice.onEvent = { [weak self] entry in self?.iceEvent(entry) }
     if configuration.dtls != nil {
-      ice.onDTLS = { [weak self] bytes, from, _ in self?.dtlsInput(bytes, from: from) }
+      ice.onDTLS = { [weak self] bytes, from, _ in
+        guard let self, self.phase != .closed else { return }
+        self.afterICE.input(bytes, from: from)
+      }
     }
     if let limit = configuration.probeTimeout, !configuration.stunServers.isEmpty {
       startProbe(limit)
@@ -199,7 +193,7 @@ public final class ConnectSession {
     self.peerHoldsOurs = peerHoldsOurs || configuration.role == .offer
     if !started { start() }
     remoteSetAt = runtime.now
-    if waiting?.kind == .answer { endWait(came: true) }
+    if wait.kind == .answer { wait.end(came: true) }
     ice.setRemoteCredentials(
       ICECredentials(ufrag: description.ufrag, password: description.password))
     var usable = 0
@@ -218,13 +212,13 @@ public final class ConnectSession {
   /// Starts the check timeout once both descriptions are held, or (an answerer whose answer
   /// went to a person) starts waiting for the offerer's first check.
   private func maybeStartChecks() {
-    guard iceStartedAt == nil, waiting?.kind != .checks, report == nil, phase != .closed,
+    guard iceStartedAt == nil, wait.kind != .checks, report == nil, phase != .closed,
       localDescription != nil, remoteDescription != nil
     else { return }
     if !peerHoldsOurs, !ice.agent.peerCheckReceived {
       // Until the offerer checks, its candidate list is not taken as final: our pairs may all
       // fail before the answer is even pasted there, and that is no verdict.
-      startWait(.checks)
+      wait.start(.checks)
       return
     }
     iceStartedAt = runtime.now
@@ -237,72 +231,23 @@ public final class ConnectSession {
       [weak self] in
       guard let self, self.report == nil, self.phase != .closed else { return }
       // A handshake or a path MTU search under way has its own time limit.
-      if self.dtlsRun != nil, self.dtlsOutcome == nil { return }
-      if self.mtuSearch != nil, self.mtuResult == nil { return }
+      if self.afterICE.running { return }
       self.finish()
     }
-  }
-
-  // MARK: - Waiting for the person at the other end
-
-  private func startWait(_ kind: ConnectPeerWait) {
-    guard waiting == nil, report == nil else { return }
-    let since = runtime.now
-    waiting = (kind, since)
-    let limit = configuration.peerWaitTimeout
-    record(.waitingForPeer(kind, waitedMs: 0, limitMs: limit.milliseconds))
-    waitTimer = runtime.schedule(at: since + limit) { [weak self] in
-      guard let self, self.waiting?.kind == kind, self.report == nil else { return }
-      self.waitExpired = kind
-      self.endWait(record: false, came: false)
-      self.finish()
-    }
-    scheduleWaitTick()
-  }
-
-  private func scheduleWaitTick() {
-    guard let w = waiting else { return }
-    waitTick = runtime.schedule(at: runtime.now + configuration.peerWaitReportInterval) {
-      [weak self] in
-      guard let self, let now = self.waiting, now.kind == w.kind, self.report == nil else {
-        return
-      }
-      self.record(
-        .waitingForPeer(
-          w.kind, waitedMs: (self.runtime.now - w.since).milliseconds,
-          limitMs: self.configuration.peerWaitTimeout.milliseconds))
-      self.scheduleWaitTick()
-    }
-  }
-
-  private func endWait(record report: Bool = true, came: Bool) {
-    guard let w = waiting else { return }
-    waiting = nil
-    waitCame = came
-    waitTimer?.cancel()
-    waitTick?.cancel()
-    waitTimer = nil
-    waitTick = nil
-    let waited = runtime.now - w.since
-    waitedForPeer = waited
-    if report { record(.peerWaitEnded(w.kind, waitedMs: waited.milliseconds)) }
   }
 
   /// Stops at once: releases TURN allocations and closes every socket and timer. If no verdict
   /// was reached, none is reported.
   public func close() {
     guard phase != .closed else { return }
-    for t in [probeTimer, checkTimer, holdTimer, waitTimer, waitTick] { t?.cancel() }
-    waiting = nil
-    waitTimer = nil
-    waitTick = nil
-    probeTimer = nil
+    for t in [checkTimer, holdTimer] { t?.cancel() }
+    wait.cancel()
     checkTimer = nil
     holdTimer = nil
     probe?.cancel()
     probe = nil
     probeDone = true
-    releasesPending = relaysOpen.count
+    releasesPending = relays.open.count
     if let mapping {
       releasesPending += 1
       mappingReleasePending = true
@@ -315,19 +260,10 @@ public final class ConnectSession {
         }
       }
     }
-    mtuDriver?.stop()
-    if let run = dtlsRun {
-      // close_notify to the peer when the association is up.
-      for t in run.endpoint.close(at: runtime.now).transmits() {
-        ice.send(t.bytes, from: run.base, to: t.to)
-      }
-      run.stop()
-    }
+    afterICE.stop()
     ice.onEvent = nil
     ice.close()  // closes the relay channels it holds: Refresh LIFETIME 0
-    for turn in relaysOpen where !relaysHanded.contains(ObjectIdentifier(turn)) {
-      turn.close()  // still allocating
-    }
+    relays.closeUnhanded()  // still allocating
     if releasesPending == 0 {
       closed()
     } else {
@@ -339,82 +275,6 @@ public final class ConnectSession {
   }
 
   // MARK: - Relays
-
-  private static func relayFactory(
-    _ server: ConnectTURNServer, runtime: any NetworkRuntime, portRange: ClosedRange<UInt16>?,
-    connector: StreamConnector?, owner: ConnectSessionRelays
-  ) -> RelayChannelFactory {
-    { completion in
-      guard let session = owner.session else {
-        completion(.failure(.failed("the session is gone")))
-        return
-      }
-      let turn: TURNAllocationSession
-      // The TLS stream of a turns: server, whose certificate the report names.
-      var stream: (any StreamTransport)?
-      do {
-        switch server.transport {
-        case .udp:
-          turn = try TURNAllocationSession(
-            runtime: runtime, server: server.address, credentials: server.credentials,
-            policy: .diagnostics(),
-            socketOptions: UDPSocketOptions(
-              address: server.address.ip.family == .ipv6 ? .anyV6 : .anyV4, portRange: portRange))
-        case .tcp:
-          guard let connector else {
-            let why = RelayUnavailable.noStreamTransport(tls: server.tls != nil)
-            session.record(.relayUnavailable(server: server.address, reason: why))
-            completion(.failure(.failed(why.explanation)))
-            return
-          }
-          let opened = try connector(server.address)
-          if server.tls != nil { stream = opened }
-          turn = TURNAllocationSession(
-            runtime: runtime, server: server.address, credentials: server.credentials,
-            stream: opened)
-        }
-      } catch let e as RuntimeError {
-        session.record(
-          .relayUnavailable(server: server.address, reason: .openFailed(e.description)))
-        completion(.failure(e))
-        return
-      } catch {
-        session.record(.relayUnavailable(server: server.address, reason: .openFailed("\(error)")))
-        completion(.failure(.failed("\(error)")))
-        return
-      }
-      session.relaysOpen.append(turn)
-      var answered = false
-      turn.onEvent = { [weak session, weak turn] event in
-        guard let session else { return }
-        // The first answer over TLS comes after the handshake: its certificate is known.
-        if let certificate = stream?.peerCertificate {
-          stream = nil
-          session.record(.relayCertificate(server: server.address, certificate: certificate))
-        }
-        session.record(.relay(server: server.address, event: event))
-        switch event {
-        case .allocated:
-          if !answered, let turn {
-            answered = true
-            session.relaysHanded.insert(ObjectIdentifier(turn))
-            completion(.success(turn))
-          }
-        case .failed(let failure):
-          if !answered {
-            answered = true
-            completion(.failure(.failed("TURN server \(server.address): \(failure.line)")))
-          }
-          session.relayFinished(turn)
-        case .released:
-          session.relayFinished(turn)
-        default:
-          break
-        }
-      }
-      turn.start()
-    }
-  }
 
   /// Asks the router for a mapping of `base` (see ``ConnectPortMapping``); its changes become
   /// `portMapping` events.
@@ -452,9 +312,8 @@ public final class ConnectSession {
     return r
   }
 
-  private func relayFinished(_ turn: TURNAllocationSession?) {
-    guard let turn, let i = relaysOpen.firstIndex(where: { $0 === turn }) else { return }
-    relaysOpen.remove(at: i)
+  /// An allocation ended: one release fewer to wait for once closing.
+  private func relayEnded() {
     if phase != .closed, releasesPending > 0 {
       releasesPending -= 1
       if releasesPending == 0 { closed() }
@@ -466,44 +325,16 @@ public final class ConnectSession {
   private func startProbe(_ limit: Duration) {
     probeDone = false
     let servers = configuration.stunServers
-    let locals =
-      (configuration.localAddresses ?? runtime.localAddresses()) + [
-        .loopbackV4, .loopbackV6,
-      ]
-    let p = ProbeSession(
-      runtime: runtime,
-      configuration: ProbeConfiguration(
-        servers: servers, localAddresses: locals, testHairpinning: false,
-        portAllocationSamples: 0),
-      policy: RetransmissionPolicy(
-        initialRTO: .milliseconds(100), maxRequests: 4, lastWaitMultiplier: 2,
-        adaptive: .init(floor: .milliseconds(50), ceiling: .milliseconds(400)), backoff: 1),
-      socketOptions: UDPSocketOptions(
-        address: servers[0].ip.family == .ipv6 ? .anyV6 : .anyV4,
-        portRange: configuration.portRange))
-    probe = p
     record(.probeStarted(servers: servers))
-    probeTimer = runtime.schedule(at: runtime.now + limit) { [weak self] in
-      guard let self, !self.probeDone else { return }
-      self.probe?.cancel()
-      self.probe = nil
-      self.probeEnded(nil, .timedOut(milliseconds: Int(limit.milliseconds)))
-    }
-    p.start { [weak self] result in
-      guard let self, !self.probeDone else { return }
-      switch result {
-      case .success(let report):
-        self.probeEnded(report.profile, nil)
-      case .failure(let e):
-        self.probeEnded(nil, .socketFailed("\(e)"))
-      }
-    }
+    probe = ConnectQuickProbe(
+      runtime: runtime, servers: servers,
+      localAddresses: configuration.localAddresses ?? runtime.localAddresses(),
+      portRange: configuration.portRange, limit: limit
+    ) { [weak self] profile, gap in self?.probeEnded(profile, gap) }
   }
 
   private func probeEnded(_ profile: NATProfile?, _ reason: ConnectProbeGap?) {
     probeDone = true
-    probeTimer?.cancel()
-    probeTimer = nil
     probe = nil
     natProfile = profile
     record(.probeFinished(profile: profile, reason: reason))
@@ -521,8 +352,8 @@ public final class ConnectSession {
     case .checkSent:
       if firstCheckAt == nil { firstCheckAt = entry.at }
     case .checkReceived:
-      if waiting?.kind == .checks {
-        endWait(came: true)
+      if wait.kind == .checks {
+        wait.end(came: true)
         maybeStartChecks()
       }
       // The peer is still checking (its nominating check may have lost its answer): hold on.
@@ -532,16 +363,16 @@ public final class ConnectSession {
     case .agentStateChanged:
       evaluate()
     case .pairStateChanged(_, _, .failed, let reason, _):
-      guard waiting?.kind == .checks, everyPairFailed else { break }
+      guard wait.kind == .checks, everyPairFailed else { break }
       // Waiting for a person is pointless when the offerer is gone: its sockets answer ICMP
       // port unreachable, which a live offerer's never do.
       if reason == .unreachable, offererHasQuit {
-        endWait(record: false, came: false)
+        wait.end(record: false, came: false)
         finish()
       } else if recordedEvidence().everyPathPredictedToFail {
         // And when no path can work: the offerer's checks could not arrive either.
         waitNeedless = true
-        endWait(record: false, came: false)
+        wait.end(record: false, came: false)
         finish()
       }
     default:
@@ -577,12 +408,14 @@ public final class ConnectSession {
       candidates: ice.localCandidates.map(SignaledCandidate.init), endOfCandidates: true,
       natProfile: probeServerOnThisHost == nil ? natProfile : nil,
       dtls: configuration.dtls.map {
-        DTLSParameters(fingerprint: $0.certificate.fingerprint, setup: localSetup)
+        DTLSParameters(
+          fingerprint: $0.certificate.fingerprint,
+          setup: afterICE.localSetup(remote: remoteDescription))
       })
     localDescription = d
     setPhase(remoteDescription == nil ? .waitingForRemote : .checking)
     record(.localDescriptionReady(d))
-    if remoteDescription == nil, configuration.role == .offer { startWait(.answer) }
+    if remoteDescription == nil, configuration.role == .offer { wait.start(.answer) }
     maybeStartChecks()
     evaluate()
   }
@@ -595,176 +428,17 @@ public final class ConnectSession {
     else { return }
     switch ice.state {
     case .completed:
-      if !startDTLSIfWanted() && !startPathMTUIfWanted() { finish() }
+      if !afterICE.start(local: localDescription, remote: remoteDescription) { finish() }
     case .failed: finish()
     default: break
     }
-  }
-
-  // MARK: - DTLS
-
-  /// This side's `a=setup`: the offerer offers actpass; the answerer takes the client role
-  /// (active) unless the offer insists on it (RFC 8842 §5.3).
-  private var localSetup: DTLSSetupRole {
-    if configuration.role == .offer { return .actpass }
-    return remoteDescription?.dtls?.setup == .active ? .passive : .active
-  }
-
-  /// Starts the handshake on the selected pair when DTLS is configured and the peer offered
-  /// it; true while it runs (the verdict waits for it), false when there is nothing to wait
-  /// for (the outcome then says why none ran).
-  private func startDTLSIfWanted() -> Bool {
-    if dtlsRun != nil { return dtlsOutcome == nil }
-    guard dtlsOutcome == nil, let settings = configuration.dtls else { return false }
-    guard let peer = remoteDescription?.dtls else {
-      dtlsOutcome = ConnectReport.DTLS(state: .peerOfferedNone)
-      return false
-    }
-    guard let selected = ice.agent.selectedPair else { return false }
-    let mine = localDescription?.dtls?.setup ?? localSetup
-    guard let role = DTLSRole.from(local: mine, remote: peer.setup) else {
-      dtlsOutcome = ConnectReport.DTLS(state: .failed, failure: .roleConflict)
-      return false
-    }
-    let base = selected.local.base ?? selected.local.address
-    let endpoint: DTLSEndpoint
-    do {
-      endpoint = try DTLSEndpoint(
-        configuration: DTLSConfiguration(
-          role: role, certificate: settings.certificate,
-          expectedPeerFingerprint: peer.fingerprint, linkMTU: settings.linkMTU,
-          initialRetransmission: settings.initialRetransmission,
-          handshakeTimeout: settings.handshakeTimeout),
-        remote: selected.remote.address)
-    } catch {
-      dtlsOutcome = ConnectReport.DTLS(
-        state: .failed, role: role.rawValue, failure: .error, detail: error.message)
-      return false
-    }
-    let run = ConnectDTLSRun(
-      endpoint: endpoint, base: base, expected: peer.fingerprint, linkMTU: settings.linkMTU,
-      certificateBytes: settings.certificate.derLength, runtime: runtime,
-      send: { [weak self] t in self?.ice.send(t.bytes, from: base, to: t.to) },
-      timeout: { [weak self, weak endpoint] now in
-        guard let self, let endpoint else { return }
-        self.dtlsApply(endpoint.handleTimeout(at: now))
-      })
-    dtlsRun = run
-    var started = run.report(now: runtime.now)
-    started.state = .handshaking
-    record(.dtls(started))
-    dtlsApply(endpoint.start(at: runtime.now))
-    let early = dtlsEarly
-    dtlsEarly = []
-    for (bytes, from) in early where from == endpoint.remote && dtlsOutcome == nil {
-      dtlsApply(endpoint.handleInput(bytes, at: runtime.now))
-    }
-    return dtlsOutcome == nil
-  }
-
-  private func dtlsInput(_ bytes: [UInt8], from: TransportAddress) {
-    guard phase != .closed else { return }
-    guard let run = dtlsRun else {
-      if dtlsEarly.count < 16 { dtlsEarly.append((bytes, from)) }
-      return
-    }
-    // Only the selected pair's peer speaks DTLS to us.
-    guard from == run.endpoint.remote else { return }
-    dtlsApply(run.endpoint.handleInput(bytes, at: runtime.now))
-  }
-
-  private func dtlsApply(_ outputs: [MachineOutput<DTLSEvent>]) {
-    guard let run = dtlsRun else { return }
-    for event in run.carryOut(outputs) {
-      switch event {
-      case .connected, .failed:
-        guard dtlsOutcome == nil else { continue }
-        let outcome = run.report(now: runtime.now)
-        dtlsOutcome = outcome
-        record(.dtls(outcome))
-        if report == nil, phase != .closed, !startPathMTUIfWanted() { finish() }
-      case .retransmitted, .closedByPeer:
-        break
-      }
-    }
-  }
-
-  // MARK: - Path MTU
-
-  /// Starts the search for the largest datagram on the selected pair when configured; true
-  /// while it runs (the verdict waits for it).
-  private func startPathMTUIfWanted() -> Bool {
-    if mtuSearch != nil { return mtuResult == nil }
-    guard let settings = configuration.pathMTU, report == nil, phase != .closed,
-      let selected = ice.agent.selectedPair, let identity = ice.agent.pathProbeIdentity
-    else { return false }
-    let base = selected.localBase
-    var search = PathMTUSearch(
-      configuration: settings, identity: identity, base: base, remote: selected.remote.address,
-      viaRelay: selected.local.type == .relay)
-    let driver = MachineDriver<PathMTUEvent>(
-      runtime: runtime, transmit: { [weak self] t in self?.ice.send(t) },
-      timeout: { [weak self] now in
-        guard let self, var s = self.mtuSearch else { return }
-        let out = s.handleTimeout(at: now)
-        self.mtuSearch = s
-        self.mtuApply(out)
-      })
-    mtuDriver = driver
-    ice.onSTUNResponse = { [weak self] message, length, from, arrivedOn in
-      guard let self, var s = self.mtuSearch, arrivedOn == s.base,
-        s.owns(message.transactionID)
-      else { return false }
-      let out = s.handleInput(message, length: length, from: from, at: self.runtime.now)
-      self.mtuSearch = s
-      self.mtuApply(out)
-      return true
-    }
-    ice.onTooBig = { [weak self] destination, from, mtu, reporter in
-      guard let self, var s = self.mtuSearch, from == s.base, destination == s.remote else {
-        return
-      }
-      let out = s.handleTooBig(mtu: mtu, reporter: reporter, at: self.runtime.now)
-      self.mtuSearch = s
-      self.mtuApply(out)
-    }
-    let out = search.start(at: runtime.now)
-    mtuSearch = search
-    mtuApply(out)
-    return mtuResult == nil
-  }
-
-  private func mtuApply(_ outputs: [MachineOutput<PathMTUEvent>]) {
-    guard let driver = mtuDriver else { return }
-    for event in driver.carryOut(outputs) {
-      switch event {
-      case .finished(let r):
-        guard mtuResult == nil else { continue }
-        mtuResult = r
-        driver.stop()
-        if report == nil, phase != .closed { finish() }
-      }
-    }
-  }
-
-  /// The DTLS evidence for the report.
-  private func dtlsEvidence() -> ConnectReport.DTLS? {
-    guard configuration.dtls != nil else {
-      return configuration.dtlsTurnedOff ? ConnectReport.DTLS(state: .off) : nil
-    }
-    if let o = dtlsOutcome { return o }
-    if let run = dtlsRun { return run.report(now: runtime.now) }
-    if ice.agent.selectedPair != nil, remoteDescription != nil, remoteDescription?.dtls == nil {
-      return ConnectReport.DTLS(state: .peerOfferedNone)
-    }
-    return ConnectReport.DTLS(state: .notRun)
   }
 
   private func finish() {
     guard report == nil else { return }
     checkTimer?.cancel()
     checkTimer = nil
-    endWait(record: false, came: false)
+    wait.end(record: false, came: false)
     verdictAt = runtime.now
     let e = recordedEvidence()
     evidence = e
@@ -833,17 +507,13 @@ public final class ConnectSession {
     at.map { ($0 - startedAt).milliseconds.rounded(toPlaces: 1) }
   }
 
-  /// The probe's first server, when the probe ran and every server it asked is on this host
-  /// (loopback, or one of this host's addresses): its answers say nothing about a NAT.
+  /// The probe's first server when every server it asks is on this host (see
+  /// ``ConnectQuickProbe/serverOnThisHost(_:localAddresses:)``); nil when no probe runs.
   private var probeServerOnThisHost: TransportAddress? {
-    guard configuration.probeTimeout != nil, let first = configuration.stunServers.first else {
-      return nil
-    }
-    let mine = Set(configuration.localAddresses ?? runtime.localAddresses())
-    let onThisHost = configuration.stunServers.allSatisfy { s in
-      s.ip.isLoopback || s.ip.isUnspecified || mine.contains(s.ip)
-    }
-    return onThisHost ? first : nil
+    guard configuration.probeTimeout != nil else { return nil }
+    return ConnectQuickProbe.serverOnThisHost(
+      configuration.stunServers,
+      localAddresses: configuration.localAddresses ?? runtime.localAddresses())
   }
 
   /// The evidence this session recorded, handed to the report module, which derives the
@@ -854,98 +524,38 @@ public final class ConnectSession {
     var b = ConnectReportBuilder(
       local: .init(
         profile: natProfile, candidates: local?.candidates ?? [],
-        turn: configuration.turnServers.map(\.transport), relays: relayOutcomes(),
+        turn: configuration.turnServers.map(\.transport),
+        relays: relays.outcomes(gatheringTimeout: configuration.gatheringTimeout),
         portMapping: mapping.map { mappingReport($0.report) },
         probeServerOnThisHost: natProfile == nil ? nil : probeServerOnThisHost),
       remote: remote.map { ConnectReportBuilder.Side($0) }
         ?? .init(profile: nil, candidates: []))
-    let agent = ice.agent
-    b.role = agent.role
+    b.role = ice.agent.role
     b.peerDescriptionReceived = remote != nil
-    b.peerChecksReceived =
-      agent.peerCheckReceived
-      ? max(1, agent.pairs.map(\.stats.requestsReceived).reduce(0, +)) : 0
-    b.peerWaitExpired = waitExpired.map { ($0, configuration.peerWaitTimeout) }
+    b.peerChecksReceived = ice.peerChecksReceived
+    b.peerWaitExpired = wait.expired.map { ($0, configuration.peerWaitTimeout) }
     b.peerWaitNeedless = waitNeedless
-    if let waited = waitedForPeer {
+    if let waited = wait.waited {
       b.peerWait = .init(
-        waitedForKind, waitedMs: waited.milliseconds.rounded(toPlaces: 1), came: waitCame)
+        waitedForKind, waitedMs: waited.milliseconds.rounded(toPlaces: 1), came: wait.came)
     }
-    let selected = agent.selectedPair
-    b.pairs = agent.pairs.map { p in
-      var o = ConnectReport.PairOutcome(p, anotherSelected: selected != nil)
-      // A check answered with another address than the local candidate went through this
-      // host's NAT: its valid pair's local candidate is that address (server-reflexive when
-      // STUN had already shown it, else peer-reflexive).
-      if o.succeeded, let v = p.validPairID, v != p.id,
-        let valid = agent.pair(id: v), valid.local.address != p.local.address
-      {
-        o.peerReflexive = ConnectReport.Endpoint(valid.local)
-      }
-      if o.failure == .unreachable,
-        let u = ice.unreachable[
-          ICESession.PairKey(base: p.local.base ?? p.local.address, remote: p.remote.address)]
-      {
-        o.detail = u.description
-        o.icmp = u.kind
-      }
-      return o
-    }
-    if let s = selected {
-      // A valid pair learnt from a check (peer-reflexive local) has no checks of its own: the
-      // round trip is that of the checks that produced it.
-      let rtts = agent.pairs.filter { $0.id == s.id || $0.validPairID == s.id }.compactMap {
-        $0.stats.minRTTMs
-      }
-      b.selectedPair = ConnectReport.SelectedPair(
-        local: ConnectReport.Endpoint(s.local), remote: ConnectReport.Endpoint(s.remote),
-        rttMs: rtts.min().map { $0.rounded(toPlaces: 2) })
-    }
-    let stats = agent.pairs.map(\.stats)
-    let checks = stats.map(\.requestsSent).reduce(0, +)
-    if checks > 0 {
-      b.loss = ConnectReport.Loss(
-        checks: checks, checksRetransmitted: stats.map(\.checksRetransmitted).reduce(0, +),
-        answersLost: stats.map(\.requestsRepeatedByPeer).reduce(0, +),
-        provenChecks: stats.map(\.checksOnProvenPath).reduce(0, +),
-        provenChecksRetransmitted: stats.map(\.checksOnProvenPathRetransmitted).reduce(0, +))
-    }
-    let connected = selected == nil ? nil : (connectedAt ?? runtime.now)
+    let pairs = ice.pairEvidence()
+    b.pairs = pairs.pairs
+    b.selectedPair = pairs.selected
+    b.loss = pairs.loss
+    let connected = pairs.selected == nil ? nil : (connectedAt ?? runtime.now)
     b.timings = ConnectReport.Timings(
       gatheringMs: ms(gatheringEndedAt), firstCheckMs: ms(firstCheckAt),
       connectedMs: ms(connected), checksStartedMs: ms(iceStartedAt),
-      waitedForPeerMs: waitedForPeer.map { $0.milliseconds.rounded(toPlaces: 1) },
-      waitedFor: waitedForPeer == nil ? nil : waitedForKind)
+      waitedForPeerMs: wait.waited.map { $0.milliseconds.rounded(toPlaces: 1) },
+      waitedFor: wait.waited == nil ? nil : waitedForKind)
     if let c = connected, let s = iceStartedAt {
       b.timeToConnectedMs = max(0, (c - s).milliseconds).rounded(toPlaces: 1)
     }
-    b.dtls = dtlsEvidence()
-    if mtuResult == nil, var s = mtuSearch {
-      // The session ends while the search runs: what it knows so far, marked unfinished.
-      _ = s.cancel(at: runtime.now)
-      b.pathMTU = s.result
-    } else {
-      b.pathMTU = mtuResult
-    }
+    b.dtls = afterICE.dtlsEvidence(remote: remote)
+    b.pathMTU = afterICE.pathMTUEvidence()
     b.pathMTUTurnedOff = configuration.pathMTUTurnedOff
     return b
-  }
-
-  /// What each configured TURN server did, as recorded when it happened: the relayed
-  /// address, or the reason there is none (the report module words it).
-  func relayOutcomes() -> [ConnectReport.RelayServer] {
-    configuration.turnServers.map { server in
-      (relayEvidence[server.address]
-        ?? ConnectRelayEvidence(server: server.address, transport: server.relayTransport))
-        .row(gatheringTimeout: configuration.gatheringTimeout)
-    }
-  }
-
-  /// The time from holding both descriptions (for an answerer that waited, from the
-  /// offerer's first check) to the selected pair, when both happened.
-  public var checksToConnectedMs: Double? {
-    guard let a = iceStartedAt ?? remoteSetAt, let c = connectedAt else { return nil }
-    return max(0, (c - a).milliseconds)
   }
 
   /// The time from holding both descriptions (for an answerer that waited, from the
@@ -954,10 +564,6 @@ public final class ConnectSession {
     guard let a = iceStartedAt ?? remoteSetAt, let v = verdictAt else { return nil }
     return max(0, (v - a).milliseconds)
   }
-
-  /// How long this side waited for the person at the other end (for the answer, or for the
-  /// offerer's first check), once that wait ended.
-  public var waitedForPeerMs: Double? { waitedForPeer?.milliseconds }
 
   /// What this side waits for (or waited for last).
   private var waitedForKind: ConnectPeerWait {
@@ -973,27 +579,13 @@ public final class ConnectSession {
   }
 
   private func record(_ e: ConnectEvent) {
-    switch e {
-    case .relay(let server, let event): relayEvidence[server]?.record(event)
-    case .relayUnavailable(let server, let why): relayEvidence[server]?.unavailable = why
-    case .relayCertificate(let server, let c): relayEvidence[server]?.certificate = c
-    default: break
-    }
     let entry = ConnectLogEntry(at: runtime.now, event: e)
     log.append(entry)
     onEvent?(entry)
   }
 }
 
-/// Lets relay factories made before the session exists find it.
-private final class ConnectSessionRelays {
+/// Lets the port-mapping factory, made before the session exists, find it.
+private final class ConnectSessionReference {
   weak var session: ConnectSession?
-}
-
-extension Double {
-  fileprivate func rounded(toPlaces n: Int) -> Double {
-    var f = 1.0
-    for _ in 0..<n { f *= 10 }
-    return (self * f).rounded() / f
-  }
 }

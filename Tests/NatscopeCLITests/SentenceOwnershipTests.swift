@@ -126,7 +126,7 @@ import Testing
     "Sessions/TURNCheckSession.swift": .runtimeError,
     // The relay's failure handed to the ICE session's trace (`relayFailed`); the report's
     // relay rows come from typed evidence (Report's ConnectRelayEvidence).
-    "Sessions/ConnectSession.swift": .trace,
+    "Sessions/ConnectRelays.swift": .trace,
     "Sessions/ConnectEvent.swift": .inputError,
     "Sessions/ConnectSessionConfiguration.swift": .trace,
     "Sessions/PortMappingTestSession.swift": .toMove(
