@@ -392,7 +392,7 @@ public final class ICESession {
         return
       }
     }
-    apply(agent.handleInput(datagram.bytes, from: datagram.source, to: base, at: runtime.now))
+    apply(agent.handleInput(message: m, from: datagram.source, to: base, at: runtime.now))
   }
 
   private func relayReady(_ result: Result<any RelayChannel, RuntimeError>) {
@@ -437,17 +437,18 @@ public final class ICESession {
         onDTLS(bytes, from, relayed)
         return
       }
-      guard PacketKind.classify(bytes) == .stun else {
+      guard PacketKind.classify(bytes) == .stun, let m = try? Message(bytes: bytes) else {
         self.nonSTUNDropped += 1
         return
       }
-      if let onSTUNResponse = self.onSTUNResponse, let m = try? Message(bytes: bytes),
+      if let onSTUNResponse = self.onSTUNResponse,
         m.messageClass == .successResponse || m.messageClass == .errorResponse,
         onSTUNResponse(m, bytes.count, from, relayed)
       {
         return
       }
-      self.apply(self.agent.handleInput(bytes, from: from, to: relayed, at: self.runtime.now))
+      self.apply(
+        self.agent.handleInput(message: m, from: from, to: relayed, at: self.runtime.now))
     }
     apply(
       agent.addRelayedCandidate(

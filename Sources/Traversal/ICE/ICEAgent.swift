@@ -330,9 +330,21 @@ public struct ICEAgent: Sendable {
     at now: Instant
   ) -> [ICEAgentOutput] {
     guard state != .closed, state != .failed else { return [] }
-    guard PacketKind.classify(bytes) == .stun, let m = try? Message(bytes: bytes),
-      m.method == .binding
-    else {
+    guard PacketKind.classify(bytes) == .stun, let m = try? Message(bytes: bytes) else {
+      malformedDropped += 1
+      return flush(now)
+    }
+    return handleInput(message: m, from: source, to: localBase, at: now)
+  }
+
+  /// Handles a STUN message already decoded from a datagram (the session decodes each datagram
+  /// once, to route it): as ``handleInput(_:from:to:at:)`` does after decoding.
+  public mutating func handleInput(
+    message m: Message, from source: TransportAddress, to localBase: TransportAddress,
+    at now: Instant
+  ) -> [ICEAgentOutput] {
+    guard state != .closed, state != .failed else { return [] }
+    guard m.method == .binding else {
       malformedDropped += 1
       return flush(now)
     }
