@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// The layers of DESIGN.md, as Package.swift declares them: a module may depend only on the
+/// The layers of docs/architecture.md, as Package.swift declares them: a module may depend only on the
 /// modules below it. A new dependency that points the wrong way (a machine reaching for a
 /// runtime, a front for the sockets) fails here with the offending edge named.
 @Suite struct LayeringTests {
