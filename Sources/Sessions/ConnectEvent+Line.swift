@@ -16,6 +16,7 @@ extension ConnectEvent {
       "ice pair #\(id) \(from.rawValue) -> \(to.rawValue): \(reason.phrase)"
     case .ice(.pairPruned(let id, let reason)): "ice pair #\(id) \(reason.phrase)"
     case .ice(let e): "ice \(e)"
+    case .gathering(let e): "ice \(e)"
     case .relay(let s, let e): "turn \(s): \(e)"
     case .relayUnavailable(let s, let r): "turn \(s) unavailable: \(r.explanation)"
     case .relayCertificate(let s, let c): "turns \(s): TLS handshake done, \(c.summary)"

@@ -13,8 +13,11 @@ public enum ConnectEvent: Sendable, Hashable {
   case probeStarted(servers: [TransportAddress])
   /// The quick NAT probe ended: the profile, or nil with the reason it is unknown.
   case probeFinished(profile: NATProfile?, reason: ConnectProbeGap?)
-  /// An ICE event (candidates gathered, pairs, checks, states).
+  /// An ICE agent's event (candidates gathered, pairs, checks, states).
   case ice(ICEEvent)
+  /// What the ICE session met while gathering (a silent STUN server, a socket or relay it
+  /// could not open, the gathering deadline, a keepalive to a STUN server).
+  case gathering(ICEGatheringEvent)
   /// A TURN allocation event of one server.
   case relay(server: TransportAddress, event: TURNClientEvent)
   /// A TURN server could not be used at all (socket, connection).
@@ -70,6 +73,9 @@ extension ConnectEvent: Codable {
       try c.encode(r, forKey: .reason)
     case .ice(let e):
       try c.encode("ice", forKey: .kind)
+      try c.encode(e, forKey: .event)
+    case .gathering(let e):
+      try c.encode("gathering", forKey: .kind)
       try c.encode(e, forKey: .event)
     case .relay(let s, let e):
       try c.encode("relay", forKey: .kind)
@@ -128,6 +134,7 @@ extension ConnectEvent: Codable {
         profile: try c.decodeIfPresent(NATProfile.self, forKey: .profile),
         reason: try c.decodeIfPresent(ConnectProbeGap.self, forKey: .reason))
     case "ice": self = .ice(try c.decode(ICEEvent.self, forKey: .event))
+    case "gathering": self = .gathering(try c.decode(ICEGatheringEvent.self, forKey: .event))
     case "relay":
       self = .relay(
         server: try c.decode(TransportAddress.self, forKey: .server),

@@ -344,8 +344,16 @@ public final class ConnectSession {
   // MARK: - ICE
 
   private func iceEvent(_ entry: ICELogEntry) {
-    record(.ice(entry.event))
+    let event: ICEEvent
     switch entry.event {
+    case .gathering(let g):
+      record(.gathering(g))
+      return
+    case .agent(let e):
+      event = e
+    }
+    record(.ice(event))
+    switch event {
     case .gatheringDone:
       gatheringEndedAt = entry.at
       maybeDescriptionReady()

@@ -60,9 +60,9 @@ public struct ICESessionConfiguration: Sendable {
 /// One event with the runtime time it happened at, for logs and `--json`.
 public struct ICELogEntry: Codable, Sendable, Hashable {
   public var at: Instant
-  public var event: ICEEvent
+  public var event: ICESessionEvent
 
-  public init(at: Instant, event: ICEEvent) {
+  public init(at: Instant, event: ICESessionEvent) {
     self.at = at
     self.event = event
   }
@@ -160,7 +160,7 @@ public final class ICESession {
       self.processGather(self.gatherTable.handleTimeout(at: now))
     })
   /// The agent's and the session's own events, delivered in order after each call returns.
-  private lazy var events = EventDrain<ICEEvent> { [weak self] e in self?.deliver(e) }
+  private lazy var events = EventDrain<ICESessionEvent> { [weak self] e in self?.deliver(e) }
   private var gatheringTimeoutTimer: (any TimerHandle)?
   private var relayFactories: [RelayChannelFactory]
   private var serverKeepalives: STUNKeepaliveSchedule?
@@ -516,13 +516,13 @@ public final class ICESession {
         type: .bindingIndication, transactionID: agent.randomTransactionID(), capacity: 28)
       b.addFingerprint()
       socket.send(b.bytes, to: t.server)
-      record(.keepaliveSent(from: t.base, to: t.server, purpose: .stunServer))
+      record(.serverKeepaliveSent(from: t.base, to: t.server))
     }
     armKeepalive()
   }
 
   private func apply(_ outputs: [ICEAgentOutput]) {
-    events.post(contentsOf: agentDriver.carryOut(outputs))
+    events.post(contentsOf: agentDriver.carryOut(outputs).map(ICESessionEvent.agent))
   }
 
   /// Sends from the host socket or the relay whose base the agent named.
@@ -540,11 +540,11 @@ public final class ICESession {
   }
 
   /// Queues an event of the session's own; it is delivered after any being delivered now.
-  private func record(_ e: ICEEvent) {
-    events.post(e)
+  private func record(_ e: ICEGatheringEvent) {
+    events.post(.gathering(e))
   }
 
-  private func deliver(_ e: ICEEvent) {
+  private func deliver(_ e: ICESessionEvent) {
     let entry = ICELogEntry(at: runtime.now, event: e)
     log.append(entry)
     onEvent?(entry)

@@ -156,7 +156,7 @@ final class DemoTwoHostLiveLog {
         return t + "host \(side.label): candidate \(c.type.rawValue) \(c.address)"
       case .relay(_, .allocated(let relayed, _, _)):
         return t + "host \(side.label): TURN relay allocated \(relayed)"
-      case .ice(.relayFailed(let why)):
+      case .gathering(.relayFailed(let why)):
         return t + "host \(side.label): no relay candidate: \(why)"
       case .localDescriptionReady(let d):
         return t

@@ -88,6 +88,7 @@ import Testing
     "Traversal/ICE/ICEAgent.swift": .trace,
     "Traversal/ICE/ICECredentials.swift": .trace,
     "Traversal/ICE/ICEEvent+Description.swift": .trace,
+    "Sessions/ICESessionEvent.swift": .trace,
     "Traversal/TURN/TURNClientEvent+Description.swift": .trace,
     "Traversal/TURN/TURNServer.swift": .trace,
     "Traversal/TURN/TURNClient.swift": .trace,

@@ -109,10 +109,10 @@ struct ICEICMPTests {
           includeLoopback: true, localAddresses: [.loopbackV4]))
       var sentAt: Instant?
       session.onEvent = { entry in
-        switch entry.event {
-        case .checkSent(_, _, let to, 1, _, _) where to == closed:
+        switch entry.event.agentEvent {
+        case .checkSent(_, _, let to, 1, _, _)? where to == closed:
           sentAt = sentAt ?? entry.at
-        case .pairStateChanged(_, _, .failed, .unreachable?, _):
+        case .pairStateChanged(_, _, .failed, .unreachable?, _)?:
           let base = session.localCandidates.first?.address ?? closed
           let evidence = session.unreachable[ICESession.PairKey(base: base, remote: closed)]
           done.succeed((entry.at - (sentAt ?? entry.at), evidence, closed))

@@ -319,12 +319,12 @@ enum HumanSpeedLab {
     #expect(b.text.contains("for the offerer's first check"))
     // Keepalives went to the STUN server and on the answerer's failed pairs while it waited.
     let stun = HumanSpeedLab.at(run.answer) {
-      if case .ice(.keepaliveSent(_, _, .stunServer)) = $0 { return true }
+      if case .gathering(.serverKeepaliveSent) = $0 { return true }
       return false
     }
     #expect(stun.count >= 3)
     let pairs = HumanSpeedLab.at(run.answer) {
-      if case .ice(.keepaliveSent(_, _, .awaitingPeerChecks)) = $0 { return true }
+      if case .ice(.keepaliveSent) = $0 { return true }
       return false
     }
     #expect(pairs.count >= 3)

@@ -69,10 +69,10 @@ enum ICELab {
   static func signal(from: ICESession, on host: SimulatedHost, to: ICESession) {
     from.onEvent = { [weak to] entry in
       guard let to else { return }
-      switch entry.event {
-      case .candidateGathered(let c) where c.type != .prflx:
+      switch entry.event.agentEvent {
+      case .candidateGathered(let c)? where c.type != .prflx:
         host.schedule(at: host.now + .milliseconds(50)) { to.addRemoteCandidate(c) }
-      case .gatheringDone:
+      case .gatheringDone?:
         host.schedule(at: host.now + .milliseconds(50)) { to.endOfRemoteCandidates() }
       default:
         break
@@ -82,7 +82,7 @@ enum ICELab {
 
   static func time(_ s: ICESession, _ state: ICEAgentState) -> Instant? {
     s.log.first {
-      if case .agentStateChanged(_, let to, _) = $0.event { return to == state }
+      if case .agentStateChanged(_, let to, _)? = $0.event.agentEvent { return to == state }
       return false
     }?.at
   }
@@ -207,7 +207,7 @@ enum ICELab {
     run.lab.network.run(for: .seconds(60))
     #expect(run.a.log.count == logged)
     #expect(run.lab.network.counters == before)
-    if case .agentStateChanged(_, .closed, _) = run.a.log.last?.event {
+    if case .agentStateChanged(_, .closed, _)? = run.a.log.last?.event.agentEvent {
     } else {
       Issue.record("last event is not the close")
     }
@@ -325,10 +325,10 @@ final class FakeRelayChannel: RelayChannel {
       run.b.close()
     }
     let timedOut = try #require(
-      run.a.log.first { if case .gatheringTimedOut = $0.event { true } else { false } })
+      run.a.log.first { if case .gathering(.gatheringTimedOut) = $0.event { true } else { false } })
     #expect(timedOut.at == .zero + .seconds(3))
     let done = try #require(
-      run.a.log.first { if case .gatheringDone = $0.event { true } else { false } })
+      run.a.log.first { if case .agent(.gatheringDone) = $0.event { true } else { false } })
     #expect(done.at == timedOut.at)
     // Checks ran meanwhile (trickle): the agent did not wait for gathering to connect.
     #expect(try #require(ICELab.time(run.a, .connected)) < timedOut.at)
@@ -342,8 +342,10 @@ final class FakeRelayChannel: RelayChannel {
       run.b.close()
     }
     let entry = try #require(
-      run.a.log.first { if case .serverUnreachable = $0.event { true } else { false } })
-    guard case .serverUnreachable(let server, _, let attempts) = entry.event else { return }
+      run.a.log.first { if case .gathering(.serverUnreachable) = $0.event { true } else { false } })
+    guard case .gathering(.serverUnreachable(let server, _, let attempts)) = entry.event else {
+      return
+    }
     #expect(server == run.lab.stunServerAddress)
     #expect(attempts == 6)
     #expect(entry.at == .zero + .milliseconds(1400))
@@ -358,7 +360,8 @@ final class FakeRelayChannel: RelayChannel {
       run.a.close()
       run.b.close()
     }
-    #expect(run.a.log.contains { if case .relayFailed = $0.event { true } else { false } })
+    #expect(
+      run.a.log.contains { if case .gathering(.relayFailed) = $0.event { true } else { false } })
     #expect(run.a.gatheringDone)
     #expect(run.a.state == .completed)
   }

@@ -115,14 +115,14 @@ import Traversal
       configuration: ICESessionConfiguration(stunServers: [lab.stunServerAddress]))
     var trace: [String] = []
     session.onEvent = { entry in
-      switch entry.event {
-      case .candidateGathered:
+      switch entry.event.agentEvent {
+      case .candidateGathered?:
         trace.append("gathered")
         if trace.count == 1 {
           session.close()
           trace.append("close returned")
         }
-      case .agentStateChanged(_, let to, _):
+      case .agentStateChanged(_, let to, _)?:
         trace.append("state \(to.rawValue)")
       default:
         break

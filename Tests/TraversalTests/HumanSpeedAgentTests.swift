@@ -10,7 +10,7 @@ import Traversal
 
   static func pairKeepalives(_ wire: ICEWire, _ k: Int) -> [Instant] {
     wire.events[k].compactMap {
-      if case .keepaliveSent(_, _, .awaitingPeerChecks) = $0.event { return $0.at }
+      if case .keepaliveSent = $0.event { return $0.at }
       return nil
     }
   }

@@ -1226,7 +1226,7 @@ public struct ICEAgent: Sendable {
         .transmit(Transmit(bytes: b.bytes, from: p.localBase, to: p.remote.address)))
       pairs[i].stats.keepalivesSent += 1
       lastSentOnPair[p.id] = now
-      emit(.keepaliveSent(from: p.localBase, to: p.remote.address, purpose: .awaitingPeerChecks))
+      emit(.keepaliveSent(from: p.localBase, to: p.remote.address))
     }
   }
 

@@ -5,10 +5,6 @@ extension ICEEvent: CustomStringConvertible {
     case .candidateGathered: return "candidateGathered"
     case .candidateRedundant: return "candidateRedundant"
     case .gatheringDone: return "gatheringDone"
-    case .serverUnreachable: return "serverUnreachable"
-    case .socketFailed: return "socketFailed"
-    case .relayFailed: return "relayFailed"
-    case .gatheringTimedOut: return "gatheringTimedOut"
     case .remoteCandidateAdded: return "remoteCandidateAdded"
     case .remoteCandidateRejected: return "remoteCandidateRejected"
     case .remoteGatheringDone: return "remoteGatheringDone"
@@ -48,13 +44,6 @@ extension ICEEvent: CustomStringConvertible {
     case .candidateRedundant(let c):
       return "candidate \(c.address) is the same as one already gathered; not used"
     case .gatheringDone(let n): return "gathering done: \(n) local candidate\(n == 1 ? "" : "s")"
-    case .serverUnreachable(let server, let base, let n):
-      return
-        "STUN server \(server) did not answer \(base) after \(n) request\(n == 1 ? "" : "s"); no server-reflexive candidate from it"
-    case .socketFailed(let address, let reason):
-      return "could not open a UDP socket on \(address): \(reason)"
-    case .relayFailed(let reason): return "no relayed candidate: \(reason)"
-    case .gatheringTimedOut(let ms): return "gathering stopped after \(Int(ms)) ms"
     case .remoteCandidateAdded(let c):
       return c.type == .prflx
         ? "the peer's check came from \(c.address), an address it did not signal: peer-reflexive candidate"
@@ -88,15 +77,9 @@ extension ICEEvent: CustomStringConvertible {
     case .consentLost(let id, let ms):
       return "consent lost on pair #\(id): no answer for \(Int(ms)) ms"
     case .consentRestored(let id): return "consent answers came back on pair #\(id)"
-    case .keepaliveSent(let from, let to, let purpose):
-      switch purpose {
-      case .stunServer:
-        return
-          "keepalive \(from) -> STUN server \(to): keeps the NAT mapping of the server-reflexive candidate"
-      case .awaitingPeerChecks:
-        return
-          "keepalive \(from) -> \(to): keeps the NAT open for the peer's checks, which have not come yet"
-      }
+    case .keepaliveSent(let from, let to):
+      return
+        "keepalive \(from) -> \(to): keeps the NAT open for the peer's checks, which have not come yet"
     }
   }
 }

@@ -50,14 +50,6 @@ public enum ICEEvent: Codable, Sendable, Hashable {
   case candidateRedundant(Candidate)
   /// No more local candidates will come.
   case gatheringDone(localCandidates: Int)
-  /// A STUN server did not answer a gathering request from `base` (session).
-  case serverUnreachable(server: TransportAddress, base: TransportAddress, attempts: Int)
-  /// A host socket could not be opened on `address` (session).
-  case socketFailed(address: IPAddress, reason: String)
-  /// A relay could not be allocated (session).
-  case relayFailed(String)
-  /// Gathering was cut short after `afterMs` milliseconds (session).
-  case gatheringTimedOut(afterMs: Double)
   /// A remote candidate was added (from signalling, or peer-reflexive from a check's source).
   case remoteCandidateAdded(Candidate)
   /// A remote candidate was refused (wrong component or transport, duplicate, unusable).
@@ -95,20 +87,9 @@ public enum ICEEvent: Codable, Sendable, Hashable {
   case consentLost(pairID: Int, silentForMs: Double)
   /// Consent responses came back after a silence.
   case consentRestored(pairID: Int)
-  /// A STUN Binding indication went out only to keep NAT state alive while a person is slow:
-  /// to a STUN server (the server-reflexive candidate's mapping), or on a pair while no check
-  /// from the peer has arrived yet (the NAT's filter for the peer's address).
-  case keepaliveSent(from: TransportAddress, to: TransportAddress, purpose: ICEKeepalivePurpose)
-}
-
-/// Why a keepalive Binding indication was sent (``ICEEvent/keepaliveSent(from:to:purpose:)``).
-public enum ICEKeepalivePurpose: String, Codable, Sendable, Hashable {
-  /// To the STUN server a server-reflexive candidate came from: keeps its NAT mapping
-  /// (Linux forgets an idle UDP mapping after 30 s).
-  case stunServer
-  /// On a pair, while the peer has not checked yet: keeps this side's NAT open for the
-  /// peer's checks.
-  case awaitingPeerChecks
+  /// A STUN Binding indication went out on a pair only to keep this side's NAT open for the
+  /// peer's checks while a person is slow: no check from the peer has arrived yet.
+  case keepaliveSent(from: TransportAddress, to: TransportAddress)
 }
 
 /// What an ``ICEAgent`` asks its driver to do, or tells it: transmits `from` a local base (a
