@@ -70,7 +70,7 @@ public struct ConnectFeed: Sendable {
       case .remoteCandidateAdded(let c): out.append(.candidate(Self.candidate(c, side: .remote)))
       case .agentStateChanged(_, let to, _):
         if let s = Self.state(to), !hadReport, waitingFor == nil { out.append(.agentState(s)) }
-      case .roleChanged(_, let to, _): out.append(.role(to.rawValue))
+      case .roleChanged(_, let to, _, _): out.append(.role(to.rawValue))
       case .pairAdded, .pairPruned, .pairStateChanged, .checkSent, .checkReceived, .pairValid,
         .pairNominated, .selectedPairChanged, .consentLost, .consentRestored:
         out.append(.pairs(Self.pairs(progress)))

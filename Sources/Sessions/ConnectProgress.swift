@@ -133,14 +133,10 @@ public struct ConnectProgress: Sendable, Hashable {
       selectedPairID = s.id
       for i in pairs.indices { pairs[i].selected = pairs[i].id == s.id }
     case .agentStateChanged(_, let to, _): agentState = to
-    case .roleChanged(_, let to, _):
+    case .roleChanged(_, let to, _, let priorities):
       role = to
       for i in pairs.indices {
-        let (l, r) = (pairs[i].local.priority, pairs[i].remote.priority)
-        pairs[i].priority =
-          to == .controlling
-          ? ICEPriority.pair(controlling: l, controlled: r)
-          : ICEPriority.pair(controlling: r, controlled: l)
+        if let p = priorities[pairs[i].id] { pairs[i].priority = p }
       }
       sortPairs()
     default: break
@@ -170,6 +166,6 @@ public struct ConnectProgress: Sendable, Hashable {
   }
 
   private mutating func sortPairs() {
-    pairs.sort { $0.priority != $1.priority ? $0.priority > $1.priority : $0.id < $1.id }
+    pairs.sort { ICEPriority.precedes(($0.priority, $0.id), ($1.priority, $1.id)) }
   }
 }

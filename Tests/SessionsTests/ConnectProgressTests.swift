@@ -172,10 +172,16 @@ import Traversal
     p.apply(Self.ice(0, .pairAdded(try Self.summary(1, l1, r1, priority: c1), inCheckList: true)))
     p.apply(Self.ice(0, .pairAdded(try Self.summary(2, l2, r2, priority: c2), inCheckList: true)))
     #expect(p.pairs.map(\.id) == (c1 > c2 ? [1, 2] : [2, 1]))
-    p.apply(Self.ice(1, .roleChanged(from: .controlling, to: .controlled, reason: "487")))
-    #expect(p.role == .controlled)
+    // The agent's event carries the pairs' priorities for the new role; the progress takes
+    // them (it does not work them out again) and orders the pairs by the agent's rule.
     let n1 = ICEPriority.pair(controlling: 300, controlled: 100)
     let n2 = ICEPriority.pair(controlling: 50, controlled: 400)
+    p.apply(
+      Self.ice(
+        1,
+        .roleChanged(
+          from: .controlling, to: .controlled, reason: "487", priorities: [1: n1, 2: n2])))
+    #expect(p.role == .controlled)
     #expect(p.pairs.first { $0.id == 1 }?.priority == n1)
     #expect(p.pairs.map(\.id) == (n1 > n2 ? [1, 2] : [2, 1]))
   }

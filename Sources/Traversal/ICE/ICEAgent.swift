@@ -419,7 +419,7 @@ public struct ICEAgent: Sendable {
   }
 
   private mutating func sortPairs() {
-    pairs.sort { $0.priority != $1.priority ? $0.priority > $1.priority : $0.id < $1.id }
+    pairs.sort { ICEPriority.precedes(($0.priority, $0.id), ($1.priority, $1.id)) }
   }
 
   /// Pairs `local` with `remote` for the check list (RFC 8445 §6.1.2.2–6.1.2.5): same
@@ -1033,12 +1033,15 @@ public struct ICEAgent: Sendable {
     guard newRole != role else { return }
     let old = role
     role = newRole
-    emit(.roleChanged(from: old, to: newRole, reason: reason))
     if newRole == .controlled {
       useCandidateOn.removeAll()
       nominationInFlight = nil
     }
     recomputePriorities()
+    emit(
+      .roleChanged(
+        from: old, to: newRole, reason: reason,
+        priorities: Dictionary(uniqueKeysWithValues: pairs.map { ($0.id, $0.priority) })))
   }
 
   // MARK: - Nomination and selection

@@ -67,7 +67,7 @@ extension ICEEvent: CustomStringConvertible {
     case .messageRejected(let from, let reason): return "refused a message from \(from): \(reason)"
     case .pairValid(let id): return "pair #\(id) valid: an authenticated answer came back"
     case .pairNominated(let id): return "pair #\(id) nominated"
-    case .roleChanged(let from, let to, let reason):
+    case .roleChanged(let from, let to, let reason, _):
       return "role \(from.rawValue) -> \(to.rawValue): \(reason)"
     case .selectedPairChanged(let p):
       return

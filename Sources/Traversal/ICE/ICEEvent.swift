@@ -77,8 +77,9 @@ public enum ICEEvent: Codable, Sendable, Hashable {
   case pairValid(pairID: Int)
   /// A pair was nominated.
   case pairNominated(pairID: Int)
-  /// The agent's role changed (role conflict, RFC 8445 §7.3.1.1 / §7.2.5.1).
-  case roleChanged(from: ICERole, to: ICERole, reason: String)
+  /// The agent's role changed (role conflict, RFC 8445 §7.3.1.1 / §7.2.5.1); `priorities` are
+  /// every pair's priority for the new role, by pair number.
+  case roleChanged(from: ICERole, to: ICERole, reason: String, priorities: [Int: UInt64])
   /// The selected pair changed.
   case selectedPairChanged(ICEPairSummary)
   /// The agent's state changed.

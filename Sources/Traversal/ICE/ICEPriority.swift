@@ -18,6 +18,17 @@ public enum ICEPriority {
   }
 }
 
+extension ICEPriority {
+  /// The check list's order (RFC 8445 §6.1.2.3): higher pair priority first, and among equal
+  /// priorities the pair formed first. The agent orders its pairs so; a front that shows them
+  /// orders them with this same rule rather than one of its own.
+  public static func precedes(
+    _ a: (priority: UInt64, id: Int), _ b: (priority: UInt64, id: Int)
+  ) -> Bool {
+    a.priority != b.priority ? a.priority > b.priority : a.id < b.id
+  }
+}
+
 /// How local preferences are assigned to interfaces (RFC 8445 §5.1.2.1, RFC 8421 §4).
 ///
 /// Every address family starts from its own base, IPv6 above IPv4 by default (RFC 8421 puts
