@@ -72,7 +72,7 @@ public enum PortMappingWords {
     server.map { "\($0)" } ?? "the gateway"
   }
 
-  private static func ms(_ d: Duration) -> Int {
+  static func ms(_ d: Duration) -> Int {
     Int(d.milliseconds.rounded())
   }
 }
