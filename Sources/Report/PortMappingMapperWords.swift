@@ -64,7 +64,7 @@ extension PortMappingWords {
       return "UPnP IGD not asked: cannot open a UDP socket (\(error))"
     case .noSocket(_, let error):
       return "cannot open a UDP socket toward the router (\(error))"
-    case .upnp(let f): return f.description
+    case .upnp(let f): return f.sentence
     case .pcpNoLongerSpoken: return "the router no longer speaks PCP version 2"
     }
   }
