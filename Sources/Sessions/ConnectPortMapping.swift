@@ -125,8 +125,7 @@ final class ConnectPortMapping {
         wait: wait, renewUPnP: true, requireExternalAddress: true))
     let io = PortMappingSockets(runtime: runtime, local: base.ip, connector: connector)
     let host = MachineHost(machine, runtime: runtime)
-    io.deliver = { [weak host] input in host?.input(input) }
-    host.perform = { [weak self] output in self?.perform(output) }
+    host.wire(io) { [weak self] event in self?.handle(event) }
     self.io = io
     mapper = host
     host.step { m, now in m.start(at: now) }
@@ -147,15 +146,6 @@ final class ConnectPortMapping {
   }
 
   // MARK: The mapper
-
-  private func perform(_ output: PortMapperOutput) {
-    switch output {
-    case .send(let channel, let bytes, let to): io?.send(channel, bytes, to: to)
-    case .close(let channel): io?.close(channel)
-    case .http(let http): io?.http(http)
-    case .event(let event): handle(event)
-    }
-  }
 
   private func handle(_ event: PortMapperEvent) {
     switch event {

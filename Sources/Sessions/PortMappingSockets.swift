@@ -110,3 +110,19 @@ final class PortMappingSockets {
     }
   }
 }
+
+extension MachineHost where M == PortMapper {
+  /// Wires a ``PortMapper``'s host to `io`: the mapper's sends, closes and HTTP outputs go to
+  /// `io`, what `io` receives comes back as input, and each event goes to `event`.
+  func wire(_ io: PortMappingSockets, event: @escaping (PortMapperEvent) -> Void) {
+    io.deliver = { [weak self] input in self?.input(input) }
+    perform = { [weak io] output in
+      switch output {
+      case .send(let channel, let bytes, let to): io?.send(channel, bytes, to: to)
+      case .close(let channel): io?.close(channel)
+      case .http(let http): io?.http(http)
+      case .event(let e): event(e)
+      }
+    }
+  }
+}

@@ -252,8 +252,10 @@ struct PortMapperTests {
     #expect(Self.events(out) == [.deleted, .finished])
   }
 
-  @Test func aUPnPLeaseIsRenewedAtHalfItsLength() throws {
-    var m = Self.connect(lifetime: 20)
+  /// Connect's mapper with the lease `lifetime`, on UPnP IGD's turn (a device answered the
+  /// search, PCP got ICMP), with the description and GetExternalIPAddress answered at 10 ms:
+  /// the outputs that send AddPortMapping.
+  static func onUPnPTurn(_ m: inout PortMapper) throws -> [PortMapperOutput] {
     _ = m.start(at: PM.t(0))
     _ = m.handleInput(
       .datagram(.ssdp, bytes: Array(UPnPFixture.ssdpResponse.utf8), from: Self.ssdpUnicast),
@@ -263,12 +265,22 @@ struct PortMapperTests {
     for body in [
       UPnPFixture.rootDesc,
       UPnPFixture.soapResponse("GetExternalIPAddress", [("NewExternalIPAddress", "203.0.113.7")]),
-      UPnPFixture.soapResponse("AddPortMapping", []),
     ] {
       let (id, _) = try #require(Self.httpRequest(out))
       out = m.handleInput(
         .httpBytes(id: id, bytes: UPnPFixture.http(200, "OK", body)), at: PM.t(10))
     }
+    return out
+  }
+
+  @Test func aUPnPLeaseIsRenewedAtHalfItsLength() throws {
+    var m = Self.connect(lifetime: 20)
+    var out = try Self.onUPnPTurn(&m)
+    let (add, _) = try #require(Self.httpRequest(out))
+    out = m.handleInput(
+      .httpBytes(
+        id: add, bytes: UPnPFixture.http(200, "OK", UPnPFixture.soapResponse("AddPortMapping", []))),
+      at: PM.t(10))
     #expect(Self.events(out).first.map { if case .granted = $0 { true } else { false } } == true)
     #expect(m.nextDeadline == PM.t(10) + .seconds(10))
     out = m.handleTimeout(at: PM.t(10) + .seconds(10))
@@ -291,20 +303,7 @@ struct PortMapperTests {
 
   @Test func aGrantAfterTheWaitIsNeverOfferedAndDeletedAtOnce() throws {
     var m = Self.connect(lifetime: 20)
-    _ = m.start(at: PM.t(0))
-    _ = m.handleInput(
-      .datagram(.ssdp, bytes: Array(UPnPFixture.ssdpResponse.utf8), from: Self.ssdpUnicast),
-      at: PM.t(1))
-    var out = m.handleInput(
-      .unreachable(.pcp, .portUnreachable, destination: PM.gateway), at: PM.t(2))
-    for body in [
-      UPnPFixture.rootDesc,
-      UPnPFixture.soapResponse("GetExternalIPAddress", [("NewExternalIPAddress", "203.0.113.7")]),
-    ] {
-      let (id, _) = try #require(Self.httpRequest(out))
-      out = m.handleInput(
-        .httpBytes(id: id, bytes: UPnPFixture.http(200, "OK", body)), at: PM.t(10))
-    }
+    var out = try Self.onUPnPTurn(&m)
     // AddPortMapping is in flight when the wait ends.
     let (add, _) = try #require(Self.httpRequest(out))
     let ended = Self.events(Self.advance(&m, to: PM.t(1000)))

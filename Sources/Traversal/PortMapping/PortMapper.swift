@@ -387,12 +387,27 @@ public struct PortMapper: Machine, Sendable {
   private mutating func pcpOutputs(_ outputs: [PCPClientOutput], at now: Instant)
     -> [PortMapperOutput]
   {
+    datagramOutputs(outputs, on: .pcp) { m, e in m.pcpEvent(e, at: now) }
+  }
+
+  private mutating func natpmpOutputs(_ outputs: [NATPMPClientOutput], at now: Instant)
+    -> [PortMapperOutput]
+  {
+    datagramOutputs(outputs, on: .natPMP) { m, e in m.natpmpEvent(e, at: now) }
+  }
+
+  /// A datagram client's outputs: its transmits go out on `channel`, its events to `handle`
+  /// (its timeouts are read from ``nextDeadline``).
+  private mutating func datagramOutputs<Event>(
+    _ outputs: [MachineOutput<Event>], on channel: PortMappingChannel,
+    _ handle: (inout PortMapper, Event) -> [PortMapperOutput]
+  ) -> [PortMapperOutput] {
     var out: [PortMapperOutput] = []
     for output in outputs {
       switch output {
-      case .transmit(let t): out.append(.send(.pcp, bytes: t.bytes, to: t.to))
+      case .transmit(let t): out.append(.send(channel, bytes: t.bytes, to: t.to))
       case .timeout: break
-      case .event(let e): out += pcpEvent(e, at: now)
+      case .event(let e): out += handle(&self, e)
       }
     }
     return out
@@ -406,17 +421,12 @@ public struct PortMapper: Machine, Sendable {
         PortMappingGrant(method: .pcp, external: m.external, lifetime: m.lifetime), at: now)
     case .renewed(let m) where m.internalPort == port:
       return renewed(PortMappingGrant(method: .pcp, external: m.external, lifetime: m.lifetime))
-    case .deleted:
-      return [.event(.deleted)] + finish()
-    case .expired:
-      return phase == .held ? [.event(.lapsed)] : []
+    case .deleted: return deletedOrLapsed(true)
+    case .expired: return deletedOrLapsed(false)
     case .failed(let f):
+      let code: PCPResultCode? = if case .result(let c, _) = f.reason { c } else { nil }
       return datagramProtocolFailed(
-        .pcp(f),
-        refusal: {
-          if case .result(let code, _) = f.reason { PortMappingRefusal(pcp: code) } else { nil }
-        }(),
-        at: now)
+        .pcp(f), refusal: code.map(PortMappingRefusal.init(pcp:)), at: now)
     case .versionNotSupported(let v):
       switch phase {
       case .requesting:
@@ -435,20 +445,6 @@ public struct PortMapper: Machine, Sendable {
     default:
       return []
     }
-  }
-
-  private mutating func natpmpOutputs(_ outputs: [NATPMPClientOutput], at now: Instant)
-    -> [PortMapperOutput]
-  {
-    var out: [PortMapperOutput] = []
-    for output in outputs {
-      switch output {
-      case .transmit(let t): out.append(.send(.natPMP, bytes: t.bytes, to: t.to))
-      case .timeout: break
-      case .event(let e): out += natpmpEvent(e, at: now)
-      }
-    }
-    return out
   }
 
   private mutating func natpmpEvent(_ event: NATPMPClientEvent, at now: Instant)
@@ -470,20 +466,21 @@ public struct PortMapper: Machine, Sendable {
         PortMappingGrant(
           method: .natPMP, external: TransportAddress(ip: ip ?? .anyV4, port: m.external.port),
           lifetime: m.lifetime))
-    case .deleted:
-      return [.event(.deleted)] + finish()
-    case .expired:
-      return phase == .held ? [.event(.lapsed)] : []
+    case .deleted: return deletedOrLapsed(true)
+    case .expired: return deletedOrLapsed(false)
     case .failed(let f):
+      let code: NATPMPResultCode? = if case .result(let c) = f.reason { c } else { nil }
       return datagramProtocolFailed(
-        .natPMP(f),
-        refusal: {
-          if case .result(let code) = f.reason { PortMappingRefusal(natPMP: code) } else { nil }
-        }(),
-        at: now)
+        .natPMP(f), refusal: code.map(PortMappingRefusal.init(natPMP:)), at: now)
     default:
       return []
     }
+  }
+
+  /// The router confirmed the deletion (`deleted`), or the mapping lapsed.
+  private mutating func deletedOrLapsed(_ deleted: Bool) -> [PortMapperOutput] {
+    if deleted { return [.event(.deleted)] + finish() }
+    return phase == .held ? [.event(.lapsed)] : []
   }
 
   private mutating func natpmpGranted(_ m: PortMapping, at now: Instant) -> [PortMapperOutput] {
