@@ -52,6 +52,7 @@ final class ConnectPortMapping {
   private let configuration: ConnectPortMappingConfiguration
   private let base: TransportAddress
   private let connector: RawStreamConnector?
+  private let generator: any RandomNumberGenerator & Sendable
   /// What happened, for the report.
   private(set) var report = ConnectReport.PortMapping()
   /// Called with every change of ``report`` after the first answer (renewals, deletion).
@@ -82,10 +83,14 @@ final class ConnectPortMapping {
   private var granted: ((TransportAddress?, TransportAddress?) -> Void)?
   private var released: [() -> Void] = []
 
+  /// A mapping of `base`'s port; `generator` is PCP's randomness (nonce, retransmission
+  /// jitter): the session's, so that a seeded run repeats exactly.
   init(
     runtime: any NetworkRuntime, configuration: ConnectPortMappingConfiguration,
-    base: TransportAddress, connector: RawStreamConnector? = nil
+    base: TransportAddress, connector: RawStreamConnector? = nil,
+    generator: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
   ) {
+    self.generator = generator
     self.runtime = runtime
     self.configuration = configuration
     self.base = base
@@ -122,7 +127,8 @@ final class ConnectPortMapping {
         natPMPOnlyWhenPCPUnspoken: true, searchAtStart: true,
         ssdpAddress: configuration.ssdpAddress, ssdpUnicastPort: SSDP.multicastAddress.port,
         ssdpWait: wait, ssdpMX: 1, httpTimeout: wait, upnpDescription: "natscope connect",
-        wait: wait, renewUPnP: true, requireExternalAddress: true))
+        wait: wait, renewUPnP: true, requireExternalAddress: true),
+      generator: generator)
     let io = PortMappingSockets(runtime: runtime, local: base.ip, connector: connector)
     let host = MachineHost(machine, runtime: runtime)
     host.wire(io) { [weak self] event in self?.handle(event) }

@@ -72,10 +72,9 @@ final class PortMappingSockets {
   /// Closes every socket and connection; later calls do nothing.
   func closeAll() {
     closed = true
-    for socket in sockets.values { socket.close() }
-    sockets.removeAll()
-    for stream in streams.values { stream.close() }
-    streams.removeAll()
+    // In a fixed order (a simulated network must repeat exactly).
+    for channel in PortMappingChannel.allCases { sockets.removeValue(forKey: channel)?.close() }
+    for id in streams.keys.sorted() { streams.removeValue(forKey: id)?.close() }
   }
 
   private func request(id: Int, to: TransportAddress, bytes: [UInt8]) {
