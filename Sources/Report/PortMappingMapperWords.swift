@@ -56,8 +56,9 @@ extension PortMappingWords {
       }
       return "\(destination) answered the SSDP search with \(kind.phrase)"
         + (kind == .portUnreachable ? " (no UPnP IGD on the router)" : "")
-    case .silent(let method, let server, let within):
+    case .silent(let method, let server, let within, let requests):
       return "\(server) did not answer \(method.displayName) within \(ms(within)) ms"
+        + (requests.map { " (\(PortMappingCodeWords.requests($0)))" } ?? "")
     case .noDevice(let within):
       return "no UPnP IGD device answered the SSDP search within \(ms(within)) ms"
     case .noSocket(.ssdp, let error):

@@ -133,6 +133,7 @@ public struct PortMapper: Machine, Sendable {
   private var upnpFailure: PortMappingAttemptFailure?
   private var location: HTTPURL?
   private var lastDatagram: PortMappingResult.Method?
+  private var attemptStartedAt: Instant?
 
   /// A mapper for `gateway`. `generator` is PCP's randomness (nonce, retransmission jitter):
   /// seed it for runs that must repeat exactly.
@@ -281,7 +282,10 @@ public struct PortMapper: Machine, Sendable {
     }
     let method = remaining.removeFirst()
     current = method
-    if method != .upnpIGD { lastDatagram = method }
+    if method != .upnpIGD {
+      lastDatagram = method
+      attemptStartedAt = now
+    }
     switch method {
     case .pcp: return startPCP(at: now)
     case .natPMP: return startNATPMP(at: now)
@@ -328,7 +332,8 @@ public struct PortMapper: Machine, Sendable {
     guard phase == .requesting, let method = current, method != .upnpIGD,
       let wait = configuration.wait
     else { return [] }
-    let failure = PortMappingAttemptFailure.silent(method, server: server, within: wait / 2)
+    let failure = PortMappingAttemptFailure.silent(
+      method, server: server, within: wait / 2, requests: nil)
     if datagramFailure == nil { datagramFailure = failure }
     return [.event(.attemptFailed(failure))] + datagramDone(at: now)
   }
@@ -425,8 +430,12 @@ public struct PortMapper: Machine, Sendable {
     case .expired: return deletedOrLapsed(false)
     case .failed(let f):
       let code: PCPResultCode? = if case .result(let c, _) = f.reason { c } else { nil }
+      var failure = PortMappingAttemptFailure.pcp(f)
+      if phase == .requesting, case .noAnswer(let n) = f.reason {
+        failure = silent(.pcp, requests: n, at: now)
+      }
       return datagramProtocolFailed(
-        .pcp(f), refusal: code.map(PortMappingRefusal.init(pcp:)), at: now)
+        failure, refusal: code.map(PortMappingRefusal.init(pcp:)), at: now)
     case .versionNotSupported(let v):
       switch phase {
       case .requesting:
@@ -470,11 +479,23 @@ public struct PortMapper: Machine, Sendable {
     case .expired: return deletedOrLapsed(false)
     case .failed(let f):
       let code: NATPMPResultCode? = if case .result(let c) = f.reason { c } else { nil }
+      var failure = PortMappingAttemptFailure.natPMP(f)
+      if phase == .requesting, case .noAnswer(let n) = f.reason {
+        failure = silent(.natPMP, requests: n, at: now)
+      }
       return datagramProtocolFailed(
-        .natPMP(f), refusal: code.map(PortMappingRefusal.init(natPMP:)), at: now)
+        failure, refusal: code.map(PortMappingRefusal.init(natPMP:)), at: now)
     default:
       return []
     }
+  }
+
+  /// A request that went unanswered while asking for the mapping is silence, said with how
+  /// long it was waited for; one of a renewal or a deletion stays the client's failure.
+  private func silent(_ method: PortMappingResult.Method, requests: Int, at now: Instant)
+    -> PortMappingAttemptFailure
+  {
+    .silent(method, server: server, within: now - (attemptStartedAt ?? now), requests: requests)
   }
 
   /// The router confirmed the deletion (`deleted`), or the mapping lapsed.

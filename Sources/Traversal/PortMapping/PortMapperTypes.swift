@@ -45,8 +45,11 @@ public enum PortMappingAttemptFailure: Sendable, Hashable {
   /// ICMP: `destination` cannot be reached (`ssdp`: the unicast search to the gateway's port
   /// 1900; otherwise its PCP and NAT-PMP port).
   case unreachable(TransportAddress, Unreachable.Kind, ssdp: Bool)
-  /// The router did not answer `method` at `server` within `within` (the wait gave it up).
-  case silent(PortMappingResult.Method, server: TransportAddress, within: Duration)
+  /// The router did not answer `method` at `server` within `within` of the first request:
+  /// `requests` went unanswered (nil: the wait gave the protocol up before its own
+  /// retransmissions did).
+  case silent(
+    PortMappingResult.Method, server: TransportAddress, within: Duration, requests: Int?)
   /// No UPnP IGD device answered the SSDP search within `within`.
   case noDevice(within: Duration)
   /// The channel's UDP socket could not be opened (the runtime's error, as it said it).
