@@ -52,8 +52,8 @@ public enum PortMappingWords {
       if kind == .portUnreachable { error += " (nothing listens on that port)" }
       return PortMappingResult(
         name: name, gateway: name == .upnpIGD ? nil : server, answered: false, error: error)
-    case .upnp(let result):
-      return result
+    case .upnp(let result, let problem):
+      return PortMappingWords.result(result, problem: problem)
     case .notAsked(let reason):
       return PortMappingResult(
         name: name, gateway: server, answered: false, error: "not asked: " + notAsked(reason))
@@ -72,7 +72,7 @@ public enum PortMappingWords {
     server.map { "\($0)" } ?? "the gateway"
   }
 
-  private static func ms(_ d: Duration) -> Int {
+  static func ms(_ d: Duration) -> Int {
     Int(d.milliseconds.rounded())
   }
 }

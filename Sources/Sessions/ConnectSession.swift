@@ -144,7 +144,7 @@ public final class ConnectSession {
     if let pm = configuration.portMapping {
       portMapper = { base, completion in
         guard let session = owner.session else { return completion(nil, nil) }
-        session.startPortMapping(pm, base: base, completion: completion)
+        session.startPortMapping(pm, base: base, generator: generator, completion: completion)
       }
     }
     self.ice = ICESession(
@@ -280,10 +280,12 @@ public final class ConnectSession {
   /// `portMapping` events.
   fileprivate func startPortMapping(
     _ pm: ConnectPortMappingConfiguration, base: TransportAddress,
+    generator: any RandomNumberGenerator & Sendable,
     completion: @escaping (TransportAddress?, TransportAddress?) -> Void
   ) {
     let m = ConnectPortMapping(
-      runtime: runtime, configuration: pm, base: base, connector: rawStreamConnector)
+      runtime: runtime, configuration: pm, base: base, connector: rawStreamConnector,
+      generator: generator)
     mapping = m
     m.start { [weak self] external, gateway in
       completion(external, gateway)

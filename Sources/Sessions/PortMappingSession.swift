@@ -39,8 +39,7 @@ public final class PortMappingSession {
   private let generator: any RandomNumberGenerator & Sendable
 
   private var host: MachineHost<PortMappingAgent>?
-  private var sockets: [PortMappingChannel: any DatagramSocket] = [:]
-  private var streams: [Int: any RawByteStream] = [:]
+  private var io: PortMappingSockets?
   private var completion: ((PortMappingReport) -> Void)?
   private var finished = false
 
@@ -73,19 +72,14 @@ public final class PortMappingSession {
     let host = MachineHost(agent, runtime: runtime)
     host.perform = { [weak self] output in self?.perform(output) }
     self.host = host
+    let io = PortMappingSockets(runtime: runtime, local: local, connector: connector)
+    io.deliver = { [weak self] input in self?.host?.input(input) }
+    self.io = io
     var failures: [(PortMappingChannel, String)] = []
     if gateway != nil {
       for channel in PortMappingChannel.allCases where channel != .ssdp || connector != nil {
         do {
-          sockets[channel] = try runtime.openUDP(
-            UDPSocketOptions(address: local),
-            onReceive: { [weak self] d in
-              self?.host?.input(.datagram(channel, bytes: d.bytes, from: d.source))
-            },
-            onError: { [weak self] e in
-              guard case .unreachable(let kind) = e.kind else { return }
-              self?.host?.input(.unreachable(channel, kind, destination: e.destination))
-            })
+          try io.open(channel)
         } catch {
           failures.append((channel, "\(error)"))
         }
@@ -106,42 +100,10 @@ public final class PortMappingSession {
 
   private func perform(_ output: PortMappingAgentOutput) {
     switch output {
-    case .send(let channel, let bytes, let to):
-      sockets[channel]?.send(bytes, to: to)
-    case .close(let channel):
-      sockets.removeValue(forKey: channel)?.close()
-    case .http(.request(let id, let to, let bytes)):
-      open(id: id, to: to, bytes: bytes)
-    case .http(.close(let id)):
-      streams.removeValue(forKey: id)?.close()
-    case .http:
-      break
-    case .finished(let survey):
-      complete(PortMappingWords.report(survey))
-    }
-  }
-
-  private func open(id: Int, to: TransportAddress, bytes: [UInt8]) {
-    guard let connector, !finished else { return }
-    do {
-      let stream = try connector(to)
-      streams[id] = stream
-      stream.onBytes = { [weak self] chunk in self?.host?.input(.httpBytes(id: id, bytes: chunk)) }
-      stream.onEnd = { [weak self] reason in
-        self?.streams[id] = nil
-        if let reason {
-          self?.host?.input(.httpFailed(id: id, reason: reason))
-        } else {
-          self?.host?.input(.httpClosed(id: id))
-        }
-      }
-      stream.send(bytes)
-    } catch {
-      let reason = "\(error)"
-      // Deferred: the agent is in the middle of the call that asked for this connection.
-      runtime.schedule(at: runtime.now) { [weak self] in
-        self?.host?.input(.httpFailed(id: id, reason: reason))
-      }
+    case .send(let channel, let bytes, let to): io?.send(channel, bytes, to: to)
+    case .close(let channel): io?.close(channel)
+    case .http(let http): io?.http(http)
+    case .finished(let survey): complete(PortMappingWords.report(survey))
     }
   }
 
@@ -156,10 +118,7 @@ public final class PortMappingSession {
 
   private func tearDown() {
     host?.stop()
-    for socket in sockets.values { socket.close() }
-    sockets.removeAll()
-    for stream in streams.values { stream.close() }
-    streams.removeAll()
+    io?.closeAll()
   }
 
   /// The host's IPv4 address that shares the longest prefix with `gateway` (the one its

@@ -17,9 +17,11 @@ import Traversal
 ///    port. If that answer arrives, a peer can get in through the mapping.
 /// 4. Deletes the mapping (PCP and NAT-PMP: lifetime 0; UPnP IGD: DeletePortMapping).
 ///
-/// ``interrupt()`` (Ctrl-C, SIGTERM) skips to the deletion. Every request sent to the router is
-/// recorded, one sentence each, in the report's `sent`. All calls happen on the runtime's
-/// serial context; `completion` runs once.
+/// Steps 2 and 4 are a ``PortMapper`` (one protocol at a time, the SSDP search on UPnP IGD's
+/// turn) hosted through ``MachineHost``; this session opens the test's socket, runs the
+/// verification and words the report. ``interrupt()`` (Ctrl-C, SIGTERM) skips to the deletion.
+/// Every request sent to the router is recorded, one sentence each, in the report's `sent`.
+/// All calls happen on the runtime's serial context; `completion` runs once.
 public final class PortMappingTestSession {
   /// What to ask and how long to wait.
   public struct Configuration: Sendable {
@@ -82,22 +84,11 @@ public final class PortMappingTestSession {
 
   private var report: PortMappingTestReport
   private var phase: Phase = .idle
-  private var remaining: [PortMappingResult.Method] = []
-  private var local: IPAddress?
-  private var gateway: IPAddress?
   private var stun: STUNClient?
-  private var internalPort: UInt16 = 0
   private var completion: ((PortMappingTestReport) -> Void)?
   private var limitTimer: (any TimerHandle)?
-  private var interrupted = false
-
-  // One protocol at a time.
-  private var socket: (any DatagramSocket)?
-  private var natpmp: MachineHost<NATPMPClient>?
-  private var pcp: MachineHost<PCPClient>?
-  private var upnp: UPnPIGDDriver?
-  private var ssdpTimer: (any TimerHandle)?
-  private var upnpPermanent = false
+  private var mapper: MachineHost<PortMapper>?
+  private var io: PortMappingSockets?
 
   /// A session on `runtime`; `connector` opens UPnP IGD's TCP connections (without one, UPnP
   /// IGD is skipped).
@@ -117,18 +108,16 @@ public final class PortMappingTestSession {
     self.completion = completion
     let gateway =
       configuration.gateway ?? runtime.defaultGateways().first { $0.family == .ipv4 }
-    self.gateway = gateway
     guard let gateway else {
-      report.error = "no test mapping: this host has no IPv4 default gateway"
+      report.error = PortMappingWords.testError(.noGateway)
       return complete()
     }
-    remaining = configuration.protocols.filter { $0 != .upnpIGD || connector != nil }
-    guard !remaining.isEmpty else {
-      report.error = "no test mapping: no port-mapping protocol answered"
+    let protocols = configuration.protocols.filter { $0 != .upnpIGD || connector != nil }
+    guard !protocols.isEmpty else {
+      report.error = PortMappingWords.testError(.noProtocol)
       return complete()
     }
     let local = PortMappingSession.localAddress(toward: gateway, among: runtime.localAddresses())
-    self.local = local
     report.internalAddress = local
     let stun = STUNClient(
       runtime: runtime,
@@ -137,6 +126,7 @@ public final class PortMappingTestSession {
       socketOptions: UDPSocketOptions(address: local))
     stun.answersBindingRequests = false
     self.stun = stun
+    let internalPort: UInt16
     do {
       guard let bound = try stun.open(ProbeSocketID(0)) else {
         throw RuntimeError.failed("the socket has no local address")
@@ -144,276 +134,95 @@ public final class PortMappingTestSession {
       internalPort = bound.port
       report.internalPort = bound.port
     } catch {
-      report.error = "no test mapping: cannot open a UDP socket (\(error))"
+      report.error = PortMappingWords.testNoSocket("\(error)")
       return complete()
     }
     limitTimer = runtime.schedule(at: runtime.now + configuration.limit) { [weak self] in
       guard let self else { return }
-      let s = Int(self.configuration.limit.milliseconds / 1000)
       if self.report.error == nil {
-        self.report.error = "the test did not finish within \(s) s and was stopped"
+        self.report.error = PortMappingWords.testStopped(after: self.configuration.limit)
       }
       self.deleteNow()
     }
     phase = .mapping
-    nextProtocol()
+    let w = configuration.firstWait
+    let machine = PortMapper(
+      gateway: gateway, localAddress: local,
+      configuration: .init(
+        protocols: protocols, internalPort: internalPort, lifetime: configuration.lifetime,
+        serverPort: configuration.serverPort,
+        pcpRetransmission: PCPRetransmission(
+          initial: w, maximum: w * 8, maxRequests: 4, maxDuration: w * 16),
+        natpmpFirstWait: w, natpmpRequests: 4, natpmpAsksExternalAddress: false,
+        natPMPOnlyWhenPCPUnspoken: false, searchAtStart: false,
+        ssdpAddress: configuration.ssdpAddress, ssdpUnicastPort: nil,
+        ssdpWait: configuration.upnpWait,
+        ssdpMX: max(1, Int(configuration.upnpWait.milliseconds / 1000)),
+        httpTimeout: configuration.upnpWait, upnpDescription: "natscope test", wait: nil,
+        renewUPnP: false, requireExternalAddress: false))
+    let io = PortMappingSockets(runtime: runtime, local: local, connector: connector)
+    let host = MachineHost(machine, runtime: runtime)
+    host.wire(io) { [weak self] event in self?.handle(event) }
+    self.io = io
+    mapper = host
+    host.step { m, now in m.start(at: now) }
   }
 
   /// Ctrl-C or SIGTERM: stop testing and delete the mapping now (bounded by the protocol's
   /// retransmissions); the completion still runs, with what was found.
   public func interrupt() {
     guard phase != .done, phase != .idle else { return }
-    interrupted = true
-    if report.error == nil { report.error = "interrupted" }
+    if report.error == nil { report.error = PortMappingWords.interrupted }
     deleteNow()
   }
 
-  // MARK: Mapping
+  // MARK: The mapper
 
-  private func nextProtocol() {
-    closeProtocol()
-    guard phase == .mapping, !interrupted, let gateway else { return complete() }
-    guard !remaining.isEmpty else { return complete() }
-    let method = remaining.removeFirst()
-    report.protocol = method
-    report.attempted.append(method)
-    switch method {
-    case .pcp: startPCP(gateway: gateway)
-    case .natPMP: startNATPMP(gateway: gateway)
-    case .upnpIGD: startUPnP()
-    }
-  }
-
-  private func failedToMap(_ reason: String) {
-    report.error = reason
-    report.gateway = nil
-    nextProtocol()
-  }
-
-  private func mapped(external: TransportAddress, lifetime: UInt32) {
-    guard phase == .mapping, !report.created else { return }
-    report.created = true
-    report.error = nil
-    report.externalAddress =
-      external.ip.isUnspecified ? configuration.routerAddress : external.ip
-    report.externalPort = external.port
-    report.lifetime = lifetime
-    if interrupted || phase != .mapping { return deleteNow() }
-    verify()
-  }
-
-  private func openSocket(_ onReceive: @escaping (ReceivedDatagram) -> Void) -> Bool {
-    do {
-      socket = try runtime.openUDP(UDPSocketOptions(address: local), onReceive: onReceive)
-      return true
-    } catch {
-      report.error = "cannot open a UDP socket for the router (\(error))"
-      return false
-    }
-  }
-
-  private func startPCP(gateway: IPAddress) {
-    let server = TransportAddress(ip: gateway, port: configuration.serverPort)
-    report.gateway = server
-    let w = configuration.firstWait
-    let client = PCPClient(
-      server: server, clientAddress: local ?? .anyV4,
-      configuration: .init(
-        retransmission: PCPRetransmission(
-          initial: w, maximum: w * 8, maxRequests: 4, maxDuration: w * 16),
-        requestedLifetime: configuration.lifetime))
-    guard
-      openSocket({ [weak self] d in
-        self?.pcp?.input(PortMappingDatagram(bytes: d.bytes, from: d.source))
-      })
-    else { return nextProtocol() }
-    let host = MachineHost(client, runtime: runtime)
-    host.route(
-      transmit: { [weak self] t in self?.socket?.send(t.bytes, to: t.to) },
-      event: { [weak self] e in self?.pcpEvents([e]) })
-    pcp = host
-    report.sent.append(
-      "PCP MAP request to \(server): UDP, internal port \(internalPort) of \(local.map { "\($0)" } ?? "this host"), suggested external port \(internalPort), lifetime \(configuration.lifetime) s"
-    )
-    let (port, lifetime) = (internalPort, configuration.lifetime)
-    host.step { c, now in
-      c.map(.udp, internalPort: port, suggestedExternalPort: port, lifetime: lifetime, at: now)
-    }
-  }
-
-  private func pcpEvents(_ events: [PCPClientEvent]) {
-    for event in events {
-      switch event {
-      case .mapped(let m, _) where m.internalPort == internalPort:
-        mapped(external: m.external, lifetime: m.lifetime)
-      case .deleted:
-        report.deleted = true
-        complete()
-      case .failed(let failure):
-        if phase == .deleting {
-          report.error = failure.sentence
-          complete()
-        } else {
-          if case .result(let code, _) = failure.reason {
-            report.refusals.append(PortMappingRefusal(pcp: code))
-          }
-          failedToMap(failure.sentence)
-        }
-      case .versionNotSupported(let v):
-        if phase == .deleting {
-          complete()
-        } else {
-          // Not a refusal: the router does not speak this PCP at all.
-          report.attempted.removeAll { $0 == .pcp }
-          failedToMap("the gateway speaks PCP version \(v), not version 2")
-        }
-      default:
-        break
-      }
-    }
-  }
-
-  private func startNATPMP(gateway: IPAddress) {
-    let server = TransportAddress(ip: gateway, port: configuration.serverPort)
-    report.gateway = server
-    let client = NATPMPClient(
-      gateway: server,
-      configuration: .init(
-        initialWait: configuration.firstWait, maxRequests: 4,
-        requestedLifetime: configuration.lifetime))
-    guard
-      openSocket({ [weak self] d in
-        self?.natpmp?.input(PortMappingDatagram(bytes: d.bytes, from: d.source))
-      })
-    else { return nextProtocol() }
-    let host = MachineHost(client, runtime: runtime)
-    host.route(
-      transmit: { [weak self] t in self?.socket?.send(t.bytes, to: t.to) },
-      event: { [weak self] e in self?.natpmpEvents([e]) })
-    natpmp = host
-    report.sent.append(
-      "NAT-PMP UDP mapping request (opcode 1) to \(server): internal port \(internalPort), suggested external port \(internalPort), lifetime \(configuration.lifetime) s"
-    )
-    let (port, lifetime) = (internalPort, configuration.lifetime)
-    host.step { c, now in
-      c.map(.udp, internalPort: port, suggestedExternalPort: port, lifetime: lifetime, at: now)
-    }
-  }
-
-  private func natpmpEvents(_ events: [NATPMPClientEvent]) {
-    for event in events {
-      switch event {
-      case .mapped(let m, _) where m.internalPort == internalPort:
-        mapped(external: m.external, lifetime: m.lifetime)
-      case .deleted:
-        report.deleted = true
-        complete()
-      case .failed(let failure):
-        if phase == .deleting {
-          report.error = failure.sentence
-          complete()
-        } else {
-          if case .result(let code) = failure.reason {
-            report.refusals.append(PortMappingRefusal(natPMP: code))
-          }
-          failedToMap(failure.sentence)
-        }
-      default:
-        break
-      }
-    }
-  }
-
-  // MARK: UPnP IGD
-
-  private func startUPnP() {
-    guard
-      openSocket({ [weak self] d in self?.ssdpAnswer(d) })
-    else { return nextProtocol() }
-    let seconds = max(1, Int(configuration.upnpWait.milliseconds / 1000))
-    report.sent.append(
-      "SSDP M-SEARCH to \(configuration.ssdpAddress) for InternetGatewayDevice:1 and :2")
-    for target in [SSDPSearchTarget.internetGatewayDevice1, .internetGatewayDevice2] {
-      socket?.send(
-        SSDP.searchRequest(for: target, maxWait: seconds), to: configuration.ssdpAddress)
-    }
-    ssdpTimer = runtime.schedule(at: runtime.now + configuration.upnpWait) { [weak self] in
-      guard let self, self.upnp == nil else { return }
-      self.failedToMap("no UPnP IGD device answered the SSDP search")
-    }
-  }
-
-  private func ssdpAnswer(_ d: ReceivedDatagram) {
-    guard upnp == nil, phase == .mapping, let local, let connector,
-      let answer = try? SSDPResponse(bytes: d.bytes), answer.isInternetGateway
-    else { return }
-    ssdpTimer?.cancel()
-    ssdpTimer = nil
-    socket?.close()
-    socket = nil
-    let request = UPnPPortMappingRequest(
-      externalPort: internalPort, proto: .udp, internalPort: internalPort,
-      internalClient: local, description: "natscope test", leaseDuration: configuration.lifetime)
-    let driver = UPnPIGDDriver(
-      client: UPnPIGDClient(
-        location: answer.location,
-        configuration: .init(
-          mapping: request, deleteAfterMapping: false, requestTimeout: configuration.upnpWait)),
-      runtime: runtime, connector: connector)
-    driver.onRequest = { [weak self] client in self?.recordUPnPRequest(client) }
-    driver.onEvent = { [weak self] event in self?.upnpEvent(event) }
-    report.gateway = answer.location.address
-    upnp = driver
-    driver.start()
-  }
-
-  private func upnpEvent(_ event: UPnPIGDEvent) {
+  private func handle(_ event: PortMapperEvent) {
     switch event {
-    case .mapped(let port, let lease, _):
-      let ip = upnp?.client.externalAddress ?? configuration.routerAddress
-      mapped(external: TransportAddress(ip: ip ?? .anyV4, port: port), lifetime: lease)
-    case .retrying(let step, let code):
-      if code == .onlyPermanentLeasesSupported { upnpPermanent = true }
-      report.sent.append("UPnP IGD: \(step.label) again, because the device answered \(code)")
+    case .attempting(let method, let server):
+      report.protocol = method
+      report.attempted.append(method)
+      report.gateway = server
+    case .withdrawn(let method):
+      report.attempted.removeAll { $0 == method }
+    case .device(let location):
+      report.gateway = location.address
+    case .requested(let request):
+      report.sent.append(PortMappingWords.sent(request))
+    case .refused(let refusal):
+      report.refusals.append(refusal)
+    case .attemptFailed(let failure):
+      report.error = PortMappingWords.sentence(failure)
+      report.gateway = nil
+    case .granted(let g), .grantedWithoutAddress(let g):
+      mapped(g)
+    case .grantedLate(let g):
+      record(g)
+    case .notDeleted(let failure):
+      report.error = PortMappingWords.sentence(failure)
     case .deleted:
       report.deleted = true
+    case .finished:
       complete()
-    case .failed(let failure):
-      if phase == .deleting {
-        report.error = failure.description
-        complete()
-      } else if phase == .mapping {
-        if failure.step == .addPortMapping || failure.step == .addAnyPortMapping,
-          let code = failure.errorCode
-        {
-          report.refusals.append(PortMappingRefusal(upnp: code))
-        }
-        failedToMap(failure.description)
-      }
-    default:
+    case .routerAddress, .renewed, .renewalFailed, .lapsed, .noMapping:
       break
     }
   }
 
-  /// Records the request the UPnP client just asked for, by the step it is running.
-  private func recordUPnPRequest(_ c: UPnPIGDClient) {
-    guard case .running(let step) = c.state else { return }
-    let control = c.service?.controlURL.map { "\($0)" } ?? "\(c.location)"
-    let lease = upnpPermanent ? "a permanent lease" : "lease \(configuration.lifetime) s"
-    switch step {
-    case .fetchDescription:
-      report.sent.append("UPnP IGD: HTTP GET \(c.location) (the device description)")
-    case .getExternalIPAddress:
-      report.sent.append("UPnP IGD: GetExternalIPAddress at \(control)")
-    case .addPortMapping, .addAnyPortMapping:
-      report.sent.append(
-        "UPnP IGD: \(step.label) at \(control): UDP, external port \(internalPort), internal client \(local.map { "\($0)" } ?? "?") port \(internalPort), \(lease), description \"natscope test\""
-      )
-    case .deletePortMapping:
-      report.sent.append(
-        "UPnP IGD: DeletePortMapping at \(control): UDP, external port \(report.externalPort ?? 0)"
-      )
-    }
+  private func record(_ g: PortMappingGrant) {
+    report.created = true
+    report.error = nil
+    report.externalAddress =
+      g.external.ip.isUnspecified ? configuration.routerAddress : g.external.ip
+    report.externalPort = g.external.port
+    report.lifetime = g.lifetime
+  }
+
+  private func mapped(_ g: PortMappingGrant) {
+    guard phase == .mapping, !report.created else { return }
+    record(g)
+    verify()
   }
 
   // MARK: Verification
@@ -421,8 +230,8 @@ public final class PortMappingTestSession {
   private func verify() {
     guard let port = report.externalPort, let stun else { return deleteNow() }
     guard configuration.serverSupportsChange else {
-      report.verification =
-        "Not tested: the STUN server \(configuration.stunServer) cannot answer from another address and port (it lacks RFC 5780), so nothing could be sent to the mapped port from an address this socket never contacted."
+      report.verification = PortMappingWords.notTested(
+        .serverCannotChange(configuration.stunServer))
       return deleteNow()
     }
     phase = .verifying
@@ -432,105 +241,31 @@ public final class PortMappingTestSession {
     do {
       try stun.send(query) { [weak self] outcome, _ in self?.verified(outcome, port: port) }
     } catch {
-      report.verification = "Not tested: the Binding request could not be sent (\(error))."
+      report.verification = PortMappingWords.notTested(.notSent("\(error)"))
       deleteNow()
     }
   }
 
   private func verified(_ outcome: BindingOutcome, port: UInt16) {
     guard phase == .verifying else { return }
-    let server = configuration.stunServer
-    let router = report.externalAddress.map { "\($0)" } ?? "the router"
-    switch outcome {
-    case .answered(let a) where a.errorCode == nil:
-      let seen = a.xorMappedAddress ?? a.mappedAddress
-      if a.source.ip != server.ip, a.source.port != server.port {
-        report.verified = true
-        report.verification =
-          "From the mapped socket, natscope asked \(server) (RFC 5780 CHANGE-REQUEST and RESPONSE-PORT \(port)) to answer from its other address and port to port \(port) of the address it saw (\(seen.map { "\($0.ip)" } ?? "?")); the answer came from \(a.source), an address this socket never sent to, and got in through the mapping: peers can reach this host at \(router):\(port)."
-      } else {
-        report.verification =
-          "Not tested: the server answered from \(a.source), not from another address and port, so the answer proves nothing about the mapping."
-      }
-    case .answered(let a):
-      report.verification =
-        "Not tested: the STUN server refused the request (error \(a.errorCode ?? 0)); it may not support RESPONSE-PORT."
-    case .noAnswer(let attempts, let window):
-      report.verified = false
-      var text =
-        "From the mapped socket, natscope asked \(server) \(attempts) time\(attempts == 1 ? "" : "s") (RFC 5780 CHANGE-REQUEST and RESPONSE-PORT \(port)) to answer from its other address and port to port \(port); no answer arrived within \(Self.seconds(window)) s, so the mapping did not let that unsolicited answer in."
-      if let seen = configuration.serverSeen, let r = report.externalAddress, seen != r {
-        text +=
-          " Servers see this host as \(seen), not as the router's \(r): the answer went to port \(port) of the NAT above the router, where nothing is mapped."
-      }
-      report.verification = text
-    case .unreachable(let u, _):
-      report.verification = "Not tested: \(u)."
-    }
+    let (verified, sentence) = PortMappingWords.verification(
+      outcome, server: configuration.stunServer, port: port,
+      serverSeen: configuration.serverSeen, router: report.externalAddress)
+    if let verified { report.verified = verified }
+    report.verification = sentence
     deleteNow()
   }
 
-  /// Seconds with one decimal, for sentences.
-  static func seconds(_ d: Duration) -> String {
-    let tenths = Int((d.milliseconds / 100).rounded())
-    return "\(tenths / 10).\(tenths % 10)"
-  }
-
-  // MARK: Deletion
+  // MARK: Deletion and completion
 
   /// Deletes the mapping if one was made or asked for; completes otherwise.
   private func deleteNow() {
     guard phase != .deleting, phase != .done else { return }
-    let wasMapping = phase == .mapping
     phase = .deleting
     stun?.close()
     stun = nil
-    guard let method = report.protocol else { return complete() }
-    let port = internalPort
-    switch method {
-    case .pcp:
-      guard let host = pcp, report.created || (wasMapping && host.machine.hasPendingRequests),
-        let server = report.gateway
-      else { return complete() }
-      report.sent.append(
-        "PCP MAP request to \(server): UDP, internal port \(internalPort), lifetime 0 (delete)")
-      host.step { c, now in c.delete(.udp, internalPort: port, at: now) }
-    case .natPMP:
-      guard let host = natpmp,
-        report.created || (wasMapping && host.machine.hasPendingRequests),
-        let server = report.gateway
-      else { return complete() }
-      report.sent.append(
-        "NAT-PMP UDP mapping request (opcode 1) to \(server): internal port \(internalPort), lifetime 0 (delete)"
-      )
-      host.step { c, now in c.delete(.udp, internalPort: port, at: now) }
-    case .upnpIGD:
-      guard let upnp else { return complete() }
-      if upnp.client.state == .holdingMapping {
-        upnp.step { c, now in c.deleteMapping(at: now) }
-      } else if case .running = upnp.client.state {
-        // AddPortMapping may be in flight: wait for it (bounded by its timeout), then delete.
-        phase = .mapping
-        interrupted = true
-      } else {
-        complete()
-      }
-    }
-  }
-
-  // MARK: Completion
-
-  private func closeProtocol() {
-    natpmp?.stop()
-    pcp?.stop()
-    natpmp = nil
-    pcp = nil
-    socket?.close()
-    socket = nil
-    ssdpTimer?.cancel()
-    ssdpTimer = nil
-    upnp?.stop()
-    upnp = nil
+    guard let mapper else { return complete() }
+    mapper.step { m, now in m.release(at: now) }
   }
 
   private func complete() {
@@ -540,9 +275,10 @@ public final class PortMappingTestSession {
     limitTimer = nil
     stun?.close()
     stun = nil
-    closeProtocol()
+    mapper?.stop()
+    io?.closeAll()
     if report.created, report.verification == nil {
-      report.verification = "Not tested: the test was stopped before the mapping could be tried."
+      report.verification = PortMappingWords.notTested(.stopped)
     }
     let done = completion
     completion = nil

@@ -76,7 +76,6 @@ import Testing
     // request's failure are worded in Report (PortMappingCodeWords).
     "Traversal/PortMapping/NATPMPMessage.swift": .inputError,
     "Traversal/PortMapping/PCPMessage.swift": .inputError,
-    "Traversal/PortMapping/UPnPIGDClient.swift": .toMove("the device's failures as sentences"),
     "Traversal/Probe/ProbeTest.swift": .name,
     "Traversal/Behavior/NATProfile.swift": .name,
     "Traversal/Behavior/LegacyNATType.swift": .name,
@@ -130,10 +129,10 @@ import Testing
     "Sessions/ConnectRelays.swift": .trace,
     "Sessions/ConnectEvent.swift": .inputError,
     "Sessions/ConnectSessionConfiguration.swift": .trace,
-    "Sessions/PortMappingTestSession.swift": .toMove(
-      "the test mapping's outcome as sentences (one port-mapping agent, issue 19)"),
-    "Sessions/ConnectPortMapping.swift": .toMove(
-      "the mapping's failures as sentences (one port-mapping agent, issue 19)"),
+    // The port-mapping sessions' outcomes are a PortMapper's typed events worded in Report;
+    // what is left is the runtime's error when a socket or a connection cannot be had.
+    "Sessions/PortMappingTestSession.swift": .runtimeError,
+    "Sessions/PortMappingSockets.swift": .runtimeError,
     // Exporter: a config file or a /probe query that cannot be used, metric HELP texts and
     // HTTP response bodies (on the wire), and the scheduler's log line.
     "Exporter/ExporterConfig.swift": .inputError,

@@ -128,7 +128,7 @@ struct PortMappingAgentTests {
     }
     let s = try #require(survey)
     #expect(s.questions[1].answer == .natpmpAddress(PM.externalIP, rtt: .milliseconds(4)))
-    guard case .upnp(let upnp) = s.questions[2].answer else {
+    guard case .upnp(let upnp, _) = s.questions[2].answer else {
       Issue.record("UPnP IGD: \(s.questions[2].answer)")
       return
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Report
 import STUN
 import Testing
 import Traversal
@@ -72,7 +73,9 @@ private struct ScriptedIGD {
   }
 
   var result: PortMappingResult? {
-    for case .finished(let r) in events { return r }
+    for case .finished(let r, let problem) in events {
+      return PortMappingWords.result(r, problem: problem)
+    }
     return nil
   }
 }
@@ -128,7 +131,7 @@ private let mapping = UPnPPortMappingRequest(
         .externalAddress(PM.externalIP, rtt: .milliseconds(2)),
         .mapped(externalPort: 4000, leaseDuration: 3600, step: .addPortMapping),
         .deleted(externalPort: 4000),
-        .finished(result),
+        .finished(result, problem: nil),
       ])
     #expect(igd.client.state == .finished && igd.client.nextWake == nil)
     #expect(igd.client.stats.ignoredInputs == 0 && igd.client.stats.requests == 4)
@@ -193,13 +196,13 @@ private let mapping = UPnPPortMappingRequest(
       igd.events.compactMap { if case .failed(let f) = $0 { f } else { nil } }.first)
     #expect(failure.step == .addPortMapping && failure.errorCode == .conflictInMappingEntry)
     #expect(
-      failure.description
+      failure.sentence
         == "UPnP IGD AddPortMapping at http://192.168.1.1:5000/ctl/IPConn: UPnP error 718 (ConflictInMappingEntry): The external port is already mapped to another host or port on this device."
     )
     let result = try #require(igd.result)
     #expect(
       result.answered && result.externalAddress == PM.externalIP && result.externalPort == nil)
-    #expect(result.error == failure.description)
+    #expect(result.error == failure.sentence)
     #expect(!igd.requests.contains { $0.key == "DeletePortMapping" })
   }
 
@@ -214,7 +217,8 @@ private let mapping = UPnPPortMappingRequest(
     let failure = try #require(
       igd.events.compactMap { if case .failed(let f) = $0 { f } else { nil } }.first)
     #expect(failure.step == .getExternalIPAddress)
-    #expect(failure.reason == "no complete HTTP response within 5 s")
+    #expect(failure.reason == .timeout(.seconds(5)))
+    #expect(failure.reason.clause == "no complete HTTP response within 5 s")
     #expect(igd.result?.answered == true && igd.result?.rtt == nil)
   }
 
@@ -232,7 +236,7 @@ private let mapping = UPnPPortMappingRequest(
       return
     }
     #expect(
-      f.description
+      f.sentence
         == "UPnP IGD fetching the device description at http://192.168.1.1:5000/rootDesc.xml: the connection to 192.168.1.1:5000 failed: Connection refused"
     )
     let late = c.handleInput(id: 1, bytes: [0x48], at: PM.t(2))
@@ -247,7 +251,8 @@ private let mapping = UPnPPortMappingRequest(
     var named = UPnPIGDClient(location: HTTPURL(host: "router.lan", port: 80, path: "/d.xml"))
     let out = named.start(at: .zero)
     #expect(out.contains { if case .request = $0 { true } else { false } } == false)
-    #expect(named.result.error?.contains("is not an IP address") == true)
+    #expect(named.result.error == nil)
+    #expect(named.problem?.sentence.contains("is not an IP address") == true)
 
     var igd = ScriptedIGD(
       replies: [
@@ -285,7 +290,7 @@ private let mapping = UPnPPortMappingRequest(
     igd.run()
     #expect(igd.client.state == .holdingMapping)
     #expect(igd.events.contains(.externalAddress(nil, rtt: .milliseconds(2))))
-    #expect(igd.client.result.error?.contains("reports no external address") == true)
+    #expect(igd.client.problem?.sentence.contains("reports no external address") == true)
     igd.run(igd.client.deleteMapping(at: igd.now))
     #expect(igd.events.contains(.deleted(externalPort: 4000)))
     #expect(igd.client.state == .finished)

@@ -34,8 +34,9 @@ public enum PortMappingAnswer: Sendable, Hashable {
   /// The network said the gateway's port cannot be reached (for SSDP: the unicast search to
   /// the gateway's port 1900), `after` the first request.
   case unreachable(Unreachable.Kind, after: Duration)
-  /// UPnP IGD: what the device description and GetExternalIPAddress came to.
-  case upnp(PortMappingResult)
+  /// UPnP IGD: what the device description and GetExternalIPAddress came to, and what kept
+  /// it from a full answer.
+  case upnp(PortMappingResult, problem: UPnPIGDProblem?)
   /// The protocol was not asked.
   case notAsked(PortMappingNotAsked)
 
@@ -43,7 +44,7 @@ public enum PortMappingAnswer: Sendable, Hashable {
   public var answered: Bool {
     switch self {
     case .pcpAnnounced, .pcpOtherVersion, .pcpRefused, .natpmpAddress, .natpmpRefused: return true
-    case .upnp(let r): return r.answered
+    case .upnp(let r, _): return r.answered
     case .silent, .unreachable, .notAsked: return false
     }
   }
@@ -384,8 +385,10 @@ public struct PortMappingAgent: Machine, Sendable {
       switch output {
       case .request, .close: out.append(.http(output))
       case .timeout: break
-      case .event(.finished(let result)):
-        if answers[.upnpIGD] == nil { settle(.upnpIGD, server: result.gateway, .upnp(result)) }
+      case .event(.finished(let result, let problem)):
+        if answers[.upnpIGD] == nil {
+          settle(.upnpIGD, server: result.gateway, .upnp(result, problem: problem))
+        }
       case .event: break
       }
     }

@@ -8,38 +8,60 @@ public enum UPnPIGDStep: String, Sendable, Hashable, Codable {
   case addAnyPortMapping
   case deletePortMapping
 
-  /// What the step does, for sentences: "fetching the device description", "GetExternalIPAddress".
-  public var label: String {
-    switch self {
-    case .fetchDescription: return "fetching the device description"
-    case .getExternalIPAddress: return "GetExternalIPAddress"
-    case .addPortMapping: return "AddPortMapping"
-    case .addAnyPortMapping: return "AddAnyPortMapping"
-    case .deletePortMapping: return "DeletePortMapping"
-    }
-  }
+}
+
+/// Why a step of the UPnP IGD sequence failed, typed (the report words it).
+public enum UPnPIGDFailureReason: Sendable, Hashable {
+  /// The URL's host is a name, not an IP address (`location`: the SSDP LOCATION itself), and
+  /// natscope only follows IP addresses. The host is as sent.
+  case hostNotAnIPAddress(String, location: Bool)
+  /// The HTTP response could not be read.
+  case badHTTP(HTTPParseError)
+  /// The TCP connection to `host` failed or broke (the runtime's reason, as it said it).
+  case connectionFailed(host: String, reason: String)
+  /// No complete HTTP response arrived within `timeout`.
+  case timeout(Duration)
+  /// The device answered with an HTTP status other than 200 (the reason phrase as sent).
+  case httpStatus(Int, reason: String)
+  /// The device description or the SOAP answer could not be used.
+  case badDocument(UPnPXMLError)
+  /// The device lists no WANIPConnection or WANPPPConnection service with a usable control
+  /// URL.
+  case noConnectionService
+  /// An AddAnyPortMapping answer without a usable NewReservedPort.
+  case noReservedPort
+  /// The device answered with a SOAP fault (its code and its own description are in it).
+  case fault(UPnPSOAPFault)
 }
 
 /// Why a step of the UPnP IGD sequence failed.
-public struct UPnPIGDFailure: Error, Sendable, Hashable, CustomStringConvertible {
+public struct UPnPIGDFailure: Error, Sendable, Hashable {
   /// The step.
   public var step: UPnPIGDStep
   /// The URL asked.
   public var url: HTTPURL
-  /// What went wrong, as one sentence (no trailing period).
-  public var reason: String
-  /// The UPnP error code, when the device answered with a SOAP fault that has one.
-  public var errorCode: UPnPErrorCode?
+  /// What went wrong.
+  public var reason: UPnPIGDFailureReason
 
-  public init(step: UPnPIGDStep, url: HTTPURL, reason: String, errorCode: UPnPErrorCode? = nil) {
+  public init(step: UPnPIGDStep, url: HTTPURL, reason: UPnPIGDFailureReason) {
     self.step = step
     self.url = url
     self.reason = reason
-    self.errorCode = errorCode
   }
 
-  /// For example `UPnP IGD AddPortMapping at http://192.168.1.1:5000/ctl/IPConn: UPnP error 718 …`.
-  public var description: String { "UPnP IGD \(step.label) at \(url): \(reason)" }
+  /// The UPnP error code, when the device answered with a SOAP fault that has one.
+  public var errorCode: UPnPErrorCode? {
+    if case .fault(let f) = reason { f.errorCode } else { nil }
+  }
+}
+
+/// What kept a UPnP IGD run from a full answer, typed (the report words it).
+public enum UPnPIGDProblem: Sendable, Hashable {
+  /// A step failed.
+  case failed(UPnPIGDFailure)
+  /// GetExternalIPAddress at `url` reported no usable address (`said` as sent); the device's
+  /// WAN link may be down.
+  case noExternalAddress(url: HTTPURL, said: String)
 }
 
 /// What a ``UPnPIGDClient`` reports.
@@ -58,8 +80,9 @@ public enum UPnPIGDEvent: Sendable, Hashable {
   case deleted(externalPort: UInt16)
   /// A step failed; the sequence stops (after a mapping failure, nothing is left to delete).
   case failed(UPnPIGDFailure)
-  /// The sequence ended (after success or failure) with this summary.
-  case finished(PortMappingResult)
+  /// The sequence ended (after success or failure) with this summary (its `error` left for
+  /// the report to word from `problem`).
+  case finished(PortMappingResult, problem: UPnPIGDProblem?)
 }
 
 /// What a ``UPnPIGDClient`` asks its driver to do, or reports.
@@ -171,7 +194,8 @@ public struct UPnPIGDClient: Sendable {
   private var triedPermanent = false
   private var firstRTT: Duration?
   private var anyAnswer = false
-  private var firstError: String?
+  /// The first thing that kept the run from a full answer.
+  public private(set) var problem: UPnPIGDProblem?
   /// A renewal (AddPortMapping again) is in flight: its failure leaves the mapping held.
   private var renewing = false
 
@@ -196,9 +220,7 @@ public struct UPnPIGDClient: Sendable {
         finishRun(
           failure: UPnPIGDFailure(
             step: .fetchDescription, url: location,
-            reason:
-              "the LOCATION host \"\(WireText.display(location.host))\" is not an IP address, and natscope only follows IP addresses"
-          )))
+            reason: .hostNotAnIPAddress(location.host, location: true))))
     }
     let out = begin(.fetchDescription, url: location, action: nil, at: now)
     return finish(out)
@@ -218,7 +240,7 @@ public struct UPnPIGDClient: Sendable {
     } catch {
       exchange = nil
       let out: [UPnPIGDClientOutput] = [.close(id: id)]
-      return finish(out + stepFailed(ex, reason: "\(error)"))
+      return finish(out + stepFailed(ex, reason: .badHTTP(error)))
     }
     exchange = ex
     guard let response else { return finish([]) }
@@ -238,7 +260,7 @@ public struct UPnPIGDClient: Sendable {
       let response = try ex.parser.finish()
       return finish(completed(ex, response, at: now))
     } catch {
-      return finish(stepFailed(ex, reason: "\(error)"))
+      return finish(stepFailed(ex, reason: .badHTTP(error)))
     }
   }
 
@@ -254,17 +276,15 @@ public struct UPnPIGDClient: Sendable {
     let host = ex.url.address?.description ?? ex.url.hostHeader
     return finish(
       [.close(id: id)]
-        + stepFailed(ex, reason: "the connection to \(host) failed: \(WireText.display(reason))"))
+        + stepFailed(ex, reason: .connectionFailed(host: host, reason: reason)))
   }
 
   /// Advances time: the current step fails if its deadline passed.
   public mutating func handleTimeout(at now: Instant) -> [UPnPIGDClientOutput] {
     guard let ex = exchange, ex.deadline <= now else { return finish([]) }
     exchange = nil
-    let seconds = configuration.requestTimeout.milliseconds / 1000
     return finish(
-      [.close(id: ex.id)]
-        + stepFailed(ex, reason: "no complete HTTP response within \(Self.format(seconds)) s"))
+      [.close(id: ex.id)] + stepFailed(ex, reason: .timeout(configuration.requestTimeout)))
   }
 
   /// Renews the mapping held (when `deleteAfterMapping` was false): sends AddPortMapping again
@@ -300,8 +320,7 @@ public struct UPnPIGDClient: Sendable {
     PortMappingResult(
       name: .upnpIGD, gateway: service?.controlURL?.address ?? location.address,
       answered: anyAnswer, rtt: firstRTT, externalAddress: externalAddress,
-      externalPort: mappedExternalPort, lifetime: mappedExternalPort == nil ? nil : leaseDuration,
-      error: firstError)
+      externalPort: mappedExternalPort, lifetime: mappedExternalPort == nil ? nil : leaseDuration)
   }
 
   // MARK: - Internals
@@ -312,10 +331,7 @@ public struct UPnPIGDClient: Sendable {
     guard let address = url.address else {
       return finishRun(
         failure: UPnPIGDFailure(
-          step: step, url: url,
-          reason:
-            "the host \"\(WireText.display(url.host))\" is not an IP address, and natscope only follows IP addresses"
-        ))
+          step: step, url: url, reason: .hostNotAnIPAddress(url.host, location: false)))
     }
     let bytes: [UInt8]
     if let action, let service {
@@ -342,22 +358,17 @@ public struct UPnPIGDClient: Sendable {
     switch ex.step {
     case .fetchDescription:
       guard response.status == 200 else {
-        return stepFailed(
-          ex, reason: "HTTP \(response.status) \(WireText.display(response.reason))")
+        return stepFailed(ex, reason: .httpStatus(response.status, reason: response.reason))
       }
       let description: UPnPDeviceDescription
       do {
         description = try UPnPDeviceDescription(xml: response.body, location: location)
       } catch {
-        return stepFailed(ex, reason: error.reason)
+        return stepFailed(ex, reason: .badDocument(error))
       }
       deviceDescription = description
       guard let service = description.connectionService, let url = service.controlURL else {
-        return stepFailed(
-          ex,
-          reason:
-            "the device lists no WANIPConnection or WANPPPConnection service with a usable control URL"
-        )
+        return stepFailed(ex, reason: .noConnectionService)
       }
       self.service = service
       var out: [UPnPIGDClientOutput] = [
@@ -377,10 +388,7 @@ public struct UPnPIGDClient: Sendable {
         let text = args["NewExternalIPAddress"] ?? ""
         let ip = IPAddress(text).flatMap { $0.isUnspecified ? nil : $0 }
         externalAddress = ip
-        if ip == nil, firstError == nil {
-          firstError =
-            "UPnP IGD GetExternalIPAddress at \(ex.url): the device reports no external address (\"\(WireText.display(text))\"); its WAN link may be down"
-        }
+        if ip == nil, problem == nil { problem = .noExternalAddress(url: ex.url, said: text) }
         var out: [UPnPIGDClientOutput] = [.event(.externalAddress(ip, rtt: rtt))]
         if let m = mappingRequest {
           out += begin(.addPortMapping, url: ex.url, action: .addPortMapping(m), at: now)
@@ -399,7 +407,7 @@ public struct UPnPIGDClient: Sendable {
         if ex.step == .addAnyPortMapping {
           guard let reserved = args["NewReservedPort"].flatMap({ UInt16($0) }), reserved != 0
           else {
-            return stepFailed(ex, reason: "the answer has no usable NewReservedPort")
+            return stepFailed(ex, reason: .noReservedPort)
           }
           port = reserved
         }
@@ -443,12 +451,12 @@ public struct UPnPIGDClient: Sendable {
   private mutating func soap(
     _ ex: Exchange, _ response: HTTPResponse, retryable: Bool = false, at now: Instant
   ) -> SOAPOutcome {
-    let actionName = ex.action?.name ?? ex.step.label
+    let actionName = ex.action?.name ?? ex.step.rawValue
     let result: UPnPSOAPResult
     do {
       result = try UPnPSOAPResult(response: response, action: actionName)
     } catch {
-      return .failure(stepFailed(ex, reason: error.reason))
+      return .failure(stepFailed(ex, reason: .badDocument(error)))
     }
     switch result {
     case .success(let args):
@@ -472,11 +480,11 @@ public struct UPnPIGDClient: Sendable {
               + begin(.addAnyPortMapping, url: ex.url, action: .addAnyPortMapping(m), at: now))
         }
       }
-      return .failure(stepFailed(ex, reason: fault.description, code: fault.errorCode))
+      return .failure(stepFailed(ex, reason: .fault(fault)))
     }
   }
 
-  private mutating func stepFailed(_ ex: Exchange, reason: String, code: UPnPErrorCode? = nil)
+  private mutating func stepFailed(_ ex: Exchange, reason: UPnPIGDFailureReason)
     -> [UPnPIGDClientOutput]
   {
     if renewing {
@@ -484,11 +492,11 @@ public struct UPnPIGDClient: Sendable {
       renewing = false
       exchange = nil
       state = .holdingMapping
-      let failure = UPnPIGDFailure(step: ex.step, url: ex.url, reason: reason, errorCode: code)
+      let failure = UPnPIGDFailure(step: ex.step, url: ex.url, reason: reason)
       return [.event(.failed(failure))]
     }
     return finishRun(
-      failure: UPnPIGDFailure(step: ex.step, url: ex.url, reason: reason, errorCode: code))
+      failure: UPnPIGDFailure(step: ex.step, url: ex.url, reason: reason))
   }
 
   private mutating func finishRun(failure: UPnPIGDFailure?) -> [UPnPIGDClientOutput] {
@@ -496,19 +504,15 @@ public struct UPnPIGDClient: Sendable {
     state = .finished
     var out: [UPnPIGDClientOutput] = []
     if let failure {
-      firstError = failure.description
+      problem = .failed(failure)
       out.append(.event(.failed(failure)))
     }
-    out.append(.event(.finished(result)))
+    out.append(.event(.finished(result, problem: problem)))
     return out
   }
 
   private func finish(_ out: [UPnPIGDClientOutput]) -> [UPnPIGDClientOutput] {
     guard let next = nextWake else { return out }
     return out + [.timeout(next)]
-  }
-
-  private static func format(_ seconds: Double) -> String {
-    seconds == seconds.rounded() ? "\(Int(seconds))" : "\(seconds)"
   }
 }
