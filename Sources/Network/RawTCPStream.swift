@@ -2,6 +2,7 @@ import NIOCore
 import NIOPosix
 import Runtime
 import STUN
+import Traversal
 
 /// A ``RawByteStream`` over a plain NIO TCP channel on a ``NIORuntime``'s loop (HTTP to a UPnP
 /// IGD device): bytes pass through unframed in both directions.
@@ -10,7 +11,7 @@ import STUN
 /// returns no callback runs.
 public final class RawTCPStream: RawByteStream, RuntimeResource {
   public var onBytes: (([UInt8]) -> Void)?
-  public var onEnd: ((String?) -> Void)?
+  public var onEnd: ((StreamCloseReason) -> Void)?
   /// The peer.
   public let remoteAddress: TransportAddress
 
@@ -44,7 +45,7 @@ public final class RawTCPStream: RawByteStream, RuntimeResource {
       .connect(to: remote.nioAddress)
       .assumeIsolated().whenFailure { [weak self] error in
         guard let self, case .connecting = self.state else { return }
-        self.finish("cannot connect to \(remote): \(describeConnectionError(error))")
+        self.finish(closeReason(for: error))
       }
   }
 
@@ -86,14 +87,14 @@ public final class RawTCPStream: RawByteStream, RuntimeResource {
     onBytes?(Array(buffer.readableBytesView))
   }
 
-  fileprivate func ended(_ reason: String?) {
+  fileprivate func ended(_ reason: StreamCloseReason) {
     guard !isClosed else { return }
     finish(reason)
   }
 
   private var isClosed: Bool { if case .closed = state { true } else { false } }
 
-  private func finish(_ reason: String?) {
+  private func finish(_ reason: StreamCloseReason) {
     let previous = state
     let callback = onEnd
     state = .closed
@@ -124,14 +125,12 @@ private final class RawTCPHandler: ChannelInboundHandler {
   }
 
   func errorCaught(context: ChannelHandlerContext, error: any Error) {
-    owner?.ended(
-      "connection to \(owner?.remoteAddress.description ?? "the device") failed: \(describeConnectionError(error))"
-    )
+    owner?.ended(closeReason(for: error))
     context.close(promise: nil)
   }
 
   func channelInactive(context: ChannelHandlerContext) {
-    owner?.ended(nil)
+    owner?.ended(.closedByPeer)
     owner = nil
   }
 

@@ -27,7 +27,7 @@ extension UPnPIGDFailureReason {
         "the \(location ? "LOCATION host" : "host") \"\(WireText.display(host))\" is not an IP address, and natscope only follows IP addresses"
     case .badHTTP(let error): return "\(error)"
     case .connectionFailed(let host, let reason):
-      return "the connection to \(host) failed: \(WireText.display(reason))"
+      return "the connection to \(host) failed: \(reason.explanation)"
     case .timeout(let wait):
       return "no complete HTTP response within \(PortMappingWords.seconds(wholeOrTenths: wait)) s"
     case .httpStatus(let status, let reason):

@@ -12,10 +12,10 @@ public protocol RawByteStream: AnyObject {
   func close()
   /// Set by the user: called with each chunk of bytes that arrives, in order.
   var onBytes: (([UInt8]) -> Void)? { get set }
-  /// Set by the user: called once when the connection ends other than by ``close()``: with nil
-  /// when the peer closed it in order (end of stream), or with the reason in words when it
-  /// could not be opened or broke.
-  var onEnd: ((String?) -> Void)? { get set }
+  /// Set by the user: called once when the connection ends other than by ``close()``: with
+  /// `.closedByPeer` when the peer closed it in order (end of stream), or with why it could not
+  /// be opened or broke (refused, timed out, or the system's words), typed.
+  var onEnd: ((StreamCloseReason) -> Void)? { get set }
 }
 
 /// Opens a raw TCP connection to `address`: returns at once, bytes queue until the connection

@@ -80,7 +80,7 @@ final class PortMappingSockets {
   private func request(id: Int, to: TransportAddress, bytes: [UInt8]) {
     guard !closed else { return }
     guard let connector else {
-      later(.httpFailed(id: id, reason: "no TCP connector"))
+      later(.httpFailed(id: id, reason: .failed("no TCP connector")))
       return
     }
     do {
@@ -89,15 +89,15 @@ final class PortMappingSockets {
       stream.onBytes = { [weak self] chunk in self?.deliver?(.httpBytes(id: id, bytes: chunk)) }
       stream.onEnd = { [weak self] reason in
         self?.streams[id] = nil
-        if let reason {
-          self?.deliver?(.httpFailed(id: id, reason: reason))
-        } else {
+        if reason == .closedByPeer {
           self?.deliver?(.httpClosed(id: id))
+        } else {
+          self?.deliver?(.httpFailed(id: id, reason: reason))
         }
       }
       stream.send(bytes)
     } catch {
-      later(.httpFailed(id: id, reason: "\(error)"))
+      later(.httpFailed(id: id, reason: .failed("\(error)")))
     }
   }
 

@@ -12,7 +12,7 @@ import Traversal
 /// and they refer to each other weakly.
 public final class SimulatedRawStream: RawByteStream {
   public var onBytes: (([UInt8]) -> Void)?
-  public var onEnd: ((String?) -> Void)?
+  public var onEnd: ((StreamCloseReason) -> Void)?
   /// Bytes this end sent.
   public private(set) var bytesSent = 0
 
@@ -45,7 +45,7 @@ public final class SimulatedRawStream: RawByteStream {
   }
 
   /// A connection attempt that fails after `after` with `reason` (a reset: nothing listens).
-  static func refused(network: VirtualNetwork, after: Duration, reason: String)
+  static func refused(network: VirtualNetwork, after: Duration, reason: StreamCloseReason)
     -> SimulatedRawStream
   {
     let end = SimulatedRawStream(network: network, oneWay: after, firstArrival: network.now)
@@ -87,7 +87,7 @@ public final class SimulatedRawStream: RawByteStream {
     let report = onEnd
     onBytes = nil
     onEnd = nil
-    report?(nil)
+    report?(.closedByPeer)
   }
 }
 
@@ -117,10 +117,8 @@ extension SimulatedHost {
       guard let box = target.nat, target.isNATInside,
         let service = box.tcpService(port: address.port)
       else {
-        return SimulatedRawStream.refused(
-          network: network, after: oneWay * 2,
-          reason: "connection refused: nothing listens on TCP port \(address.port) of \(address.ip)"
-        )
+        // Nothing listens on that TCP port: a reset, as a real host sends.
+        return SimulatedRawStream.refused(network: network, after: oneWay * 2, reason: .refused)
       }
       let ends = SimulatedRawStream.pair(network: network, oneWay: oneWay)
       // Client ports count up from the top of the ephemeral range (no draw from the network's

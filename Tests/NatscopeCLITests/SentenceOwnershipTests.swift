@@ -104,7 +104,7 @@ import Testing
     "Network/ServerAddress.swift": .inputError,
     "Network/STUNServerURI.swift": .inputError,
     "Network/TURNServerURI.swift": .inputError,
-    "Network/RawTCPStream.swift": .toMove("a connection's end as text: a typed close reason"),
+    "Network/RawTCPStream.swift": .runtimeError,
     "Network/TLSClientSettings.swift": .inputError,
     // BoringSSL's error phrases, matched to type a TLS failure, never printed.
     "Network/WHIPHTTPClient.swift": .foreign,

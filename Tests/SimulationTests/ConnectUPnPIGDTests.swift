@@ -82,7 +82,7 @@ import Traversal
   /// then the device closes the connection.
   final class FakeStream: RawByteStream {
     var onBytes: (([UInt8]) -> Void)?
-    var onEnd: ((String?) -> Void)?
+    var onEnd: ((StreamCloseReason) -> Void)?
     let runtime: any NetworkRuntime
     let igd: ScriptedIGD
     var closed = false
@@ -97,7 +97,7 @@ import Traversal
       runtime.schedule(at: runtime.now + .milliseconds(2)) { [weak self] in
         guard let self, !self.closed else { return }
         self.onBytes?(reply)
-        if !self.closed { self.onEnd?(nil) }
+        if !self.closed { self.onEnd?(.closedByPeer) }
       }
     }
 

@@ -230,14 +230,14 @@ private let mapping = UPnPPortMappingRequest(
         == .request(
           id: 1, to: UPnPFixture.controlAddress, bytes: UPnPSOAP.get(UPnPFixture.location)))
     #expect(start.last == .timeout(PM.s(5)))
-    let out = c.handleConnectionFailed(id: 1, reason: "Connection refused", at: PM.t(1))
+    let out = c.handleConnectionFailed(id: 1, reason: .refused, at: PM.t(1))
     guard case .event(.failed(let f)) = out.dropFirst().first else {
       Issue.record("no failure: \(out)")
       return
     }
     #expect(
       f.sentence
-        == "UPnP IGD fetching the device description at http://192.168.1.1:5000/rootDesc.xml: the connection to 192.168.1.1:5000 failed: Connection refused"
+        == "UPnP IGD fetching the device description at http://192.168.1.1:5000/rootDesc.xml: the connection to 192.168.1.1:5000 failed: refused: a TCP reset came back, so the host was reached but nothing accepts connections on that port (or a firewall rejects them)"
     )
     let late = c.handleInput(id: 1, bytes: [0x48], at: PM.t(2))
     #expect(late.isEmpty)

@@ -107,7 +107,7 @@ public enum PortMappingAgentInput: Sendable, Hashable {
   /// UPnP HTTP connection `id` reached its end.
   case httpClosed(id: Int)
   /// UPnP HTTP connection `id` could not be opened, or broke.
-  case httpFailed(id: Int, reason: String)
+  case httpFailed(id: Int, reason: StreamCloseReason)
 }
 
 /// The sans-IO port-mapping agent for the probe's read-only questions: it asks the gateway

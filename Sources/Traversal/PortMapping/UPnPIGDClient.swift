@@ -17,8 +17,9 @@ public enum UPnPIGDFailureReason: Sendable, Hashable {
   case hostNotAnIPAddress(String, location: Bool)
   /// The HTTP response could not be read.
   case badHTTP(HTTPParseError)
-  /// The TCP connection to `host` failed or broke (the runtime's reason, as it said it).
-  case connectionFailed(host: String, reason: String)
+  /// The TCP connection to `host` could not be opened, or broke (refused, timed out, or the
+  /// system's words), typed.
+  case connectionFailed(host: String, reason: StreamCloseReason)
   /// No complete HTTP response arrived within `timeout`.
   case timeout(Duration)
   /// The device answered with an HTTP status other than 200 (the reason phrase as sent).
@@ -265,7 +266,9 @@ public struct UPnPIGDClient: Sendable {
   }
 
   /// Connection `id` could not be opened, or broke.
-  public mutating func handleConnectionFailed(id: Int, reason: String, at now: Instant)
+  public mutating func handleConnectionFailed(
+    id: Int, reason: StreamCloseReason, at now: Instant
+  )
     -> [UPnPIGDClientOutput]
   {
     guard let ex = exchange, ex.id == id else {
