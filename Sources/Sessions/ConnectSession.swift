@@ -274,8 +274,7 @@ public final class ConnectSession {
     }
   }
 
-  // MARK: - Relays
-
+  // MARK: - Port mapping and relays
   /// Asks the router for a mapping of `base` (see ``ConnectPortMapping``); its changes become
   /// `portMapping` events.
   fileprivate func startPortMapping(
