@@ -263,4 +263,107 @@ struct ExporterCLITests {
     #expect(!all.body.contains("cli-secret"))
     #expect(!prometheus.stdout.contains("cli-secret"))
   }
+
+  /// The exposition lines of `metric` whose labels include every one of `labels`.
+  static func lines(_ body: String, _ metric: String, _ labels: [String]) -> [Substring] {
+    body.split(separator: "\n").filter { line in
+      line.hasPrefix(metric + "{") && labels.allSatisfy { line.contains($0) }
+    }
+  }
+
+  /// Scheduled checks from the config file land on /metrics with the labels `check`, `module`
+  /// and `target`: one against natscope's STUN server succeeds with an RTT; one against a
+  /// server that never answers fails and has no RTT sample (not measured is no sample, not a
+  /// zero).
+  @Test func scheduledChecksAppearOnMetricsWithTheirLabels() throws {
+    let server = try ServerProcess(alternate: false, primary: "127.0.0.4")
+    defer { server.stop() }
+    let silent = try ExitStatusTests.SilentServer()
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "natscope-scheduled-\(getpid())")
+    try? FileManager.default.removeItem(at: dir)
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let config = dir.appendingPathComponent("exporter.yml")
+    try """
+    checks:
+      - name: home
+        module: binding
+        target: 127.0.0.4:\(server.port)
+        every: 2s
+      - name: quiet
+        module: binding
+        target: 127.0.0.1:\(silent.port)
+        every: 2s
+    """.write(to: config, atomically: true, encoding: .utf8)
+    let exporter = try Exporter(config: config.path)
+    defer { _ = exporter.stop() }
+    let home = [#"check="home""#, #"module="binding""#, #"target="127.0.0.4:\#(server.port)""#]
+    let quiet = [#"check="quiet""#]
+    // Bounded: up to 15 s for both checks' first results.
+    var body = ""
+    for _ in 0..<30 {
+      body = Self.get(exporter.port, "/metrics", timeout: 5)?.body ?? ""
+      if !Self.lines(body, "natscope_probe_success", home).isEmpty,
+        !Self.lines(body, "natscope_probe_success", quiet).isEmpty
+      {
+        break
+      }
+      usleep(500_000)
+    }
+    let note = Comment(rawValue: body)
+    func values(_ labels: [String]) -> [Double] {
+      Self.lines(body, "natscope_probe_success", labels).compactMap {
+        $0.split(separator: " ").last.flatMap { Double($0) }
+      }
+    }
+    #expect(values(home) == [1], note)
+    #expect(values(quiet) == [0], note)
+    #expect(Self.lines(body, "natscope_stun_rtt_seconds", home).count == 1, note)
+    #expect(Self.lines(body, "natscope_stun_rtt_seconds", quiet).isEmpty, note)
+    if let promtool = Self.tool("promtool") {
+      let (status, output) = try Self.run(promtool, ["check", "metrics"], input: body)
+      #expect(status == 0, Comment(rawValue: output))
+    }
+  }
+
+  /// A target that never answers holds only its own scrape: a scrape of another target that
+  /// starts while it waits is answered first.
+  @Test func aSilentTargetDoesNotHoldUpAnother() throws {
+    let server = try ServerProcess(alternate: false, primary: "127.0.0.4")
+    defer { server.stop() }
+    let silent = try ExitStatusTests.SilentServer()
+    let exporter = try Exporter()
+    defer { _ = exporter.stop() }
+    final class Slow: @unchecked Sendable {
+      let lock = NSLock()
+      var answer: (status: Int, body: String)?
+      var at: Date?
+    }
+    let slow = Slow()
+    let group = DispatchGroup()
+    group.enter()
+    let port = exporter.port
+    let silentPort = silent.port
+    Thread.detachNewThread {
+      let r = Self.get(
+        port, "/probe?target=127.0.0.1:\(silentPort)&module=binding",
+        headers: ["X-Prometheus-Scrape-Timeout-Seconds": "6"])
+      slow.lock.withLock {
+        slow.answer = r
+        slow.at = Date()
+      }
+      group.leave()
+    }
+    usleep(300_000)  // the silent target's check is under way
+    let fast = try #require(
+      Self.get(exporter.port, "/probe?target=127.0.0.4:\(server.port)&module=binding"))
+    let fastAt = Date()
+    #expect(fast.body.contains("natscope_probe_success 1"), Comment(rawValue: fast.body))
+    #expect(group.wait(timeout: .now() + 20) == .success)
+    slow.lock.withLock {
+      #expect(slow.answer?.body.contains("natscope_probe_success 0") == true)
+      #expect((slow.at ?? .distantPast) > fastAt)
+    }
+  }
 }
