@@ -576,6 +576,8 @@ public enum ExplainFindings {
   }
 
   static func seconds(_ ms: Double) -> String {
+    // A time read from a file may be anything: one that no Int holds is shown as it was read.
+    guard ms.isFinite, abs(ms) < 1e15 else { return "\(ms) ms" }
     let thousandths = Int((ms).rounded())
     let sign = thousandths < 0 ? "-" : "+"
     let v = abs(thousandths)

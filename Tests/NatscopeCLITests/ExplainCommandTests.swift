@@ -108,6 +108,14 @@ import Testing
     }
   }
 
+  /// A dump whose times no Int holds (found by the fuzzer: wording the time trapped) is
+  /// explained, not a crash.
+  @Test func aDumpWithTimesOutOfRangeIsExplained() throws {
+    let r = try Binary.run(["explain", Self.fixture("webrtc-internals-huge-time.json")])
+    #expect(r.status == 0, Comment(rawValue: r.stderr))
+    #expect(r.stdout.contains("chrome://webrtc-internals dump"), Comment(rawValue: r.stdout))
+  }
+
   /// Inputs full of ICE passwords, TURN credentials and REST secrets, in every reader's
   /// format: none of them reaches standard output or standard error, in text or JSON.
   @Test func credentialsReachNoOutput() throws {
