@@ -58,6 +58,9 @@ final class ConnectQuickProbe {
     return first
   }
 
+  /// Whether the probe runs: started, and neither ended nor cancelled.
+  var isRunning: Bool { ended != nil }
+
   /// Stops the probe; `ended` is not called.
   func cancel() {
     ended = nil

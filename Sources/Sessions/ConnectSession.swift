@@ -59,7 +59,8 @@ public final class ConnectSession {
 
   private let startedAt: Instant
   private var started = false
-  private var probeDone = true
+  /// Whether no quick probe is under way (none was asked for, or it ended).
+  private var probeDone: Bool { !(probe?.isRunning ?? false) }
   private var probe: ConnectQuickProbe?
   private var checkTimer: (any TimerHandle)?
   private var holdTimer: (any TimerHandle)?
@@ -246,7 +247,6 @@ public final class ConnectSession {
     holdTimer = nil
     probe?.cancel()
     probe = nil
-    probeDone = true
     releasesPending = relays.open.count
     if let mapping {
       releasesPending += 1
@@ -324,7 +324,6 @@ public final class ConnectSession {
   // MARK: - Probe
 
   private func startProbe(_ limit: Duration) {
-    probeDone = false
     let servers = configuration.stunServers
     record(.probeStarted(servers: servers))
     probe = ConnectQuickProbe(
@@ -335,7 +334,6 @@ public final class ConnectSession {
   }
 
   private func probeEnded(_ profile: NATProfile?, _ reason: ConnectProbeGap?) {
-    probeDone = true
     probe = nil
     natProfile = profile
     record(.probeFinished(profile: profile, reason: reason))
